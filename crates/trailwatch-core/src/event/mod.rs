@@ -1,0 +1,16 @@
+//! CloudTrail records: the typed model and the streaming decoder.
+//!
+//! Inputs are CloudTrail log files (`{"Records":[…]}`, gzip or not), NDJSON
+//! (CloudWatch Logs and EventBridge style, one record per line), top-level
+//! JSON arrays (`aws cloudtrail lookup-events` exports) and single records.
+
+mod decode;
+mod error;
+mod model;
+mod scan;
+
+pub use decode::{DecodeOptions, Decoder, Record, Step, parse_event_time};
+pub use error::{DecodeError, Position};
+pub use model::{
+    Event, Resource, SessionAttributes, SessionContext, SessionIssuer, Text, UserIdentity,
+};

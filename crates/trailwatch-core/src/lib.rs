@@ -1,0 +1,9 @@
+//! The pure core of trailwatch: everything that reasons about CloudTrail data
+//! without Arrow, DataFusion, AWS SDKs or an async runtime.
+//!
+//! Data flows source → decode → (lake | detect) → alert → notify; this crate
+//! owns the decode step ([`event`]) and the knowledge of how CloudTrail lays
+//! its objects out in a bucket ([`layout`]).
+
+pub mod event;
+pub mod layout;
