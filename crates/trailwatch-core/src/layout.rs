@@ -65,9 +65,7 @@ pub fn parse_key(key: &str) -> Option<TrailKey> {
     let file_name = key.rsplit('/').next().unwrap_or(key);
     let from_name = FILE.captures(file_name);
     if let Some(c) = KEY.captures(key) {
-        let stamp = from_name
-            .as_ref()
-            .map(|n| n["stamp"].to_string());
+        let stamp = from_name.as_ref().map(|n| n["stamp"].to_string());
         return Some(TrailKey {
             kind: kind_of(&c["kind"]),
             org_id: c.name("org").map(|m| m.as_str().to_string()),
@@ -134,8 +132,10 @@ mod tests {
 
     #[test]
     fn bare_file_name_is_understood_without_its_prefix() {
-        let k = parse_key("copied/218007301253_CloudTrail_us-east-1_20230710T1145Z_7xgocspSowgK0Gto.json")
-            .expect("parses");
+        let k = parse_key(
+            "copied/218007301253_CloudTrail_us-east-1_20230710T1145Z_7xgocspSowgK0Gto.json",
+        )
+        .expect("parses");
         assert_eq!(k.kind, ObjectKind::Log);
         assert_eq!(k.account, "218007301253");
         assert_eq!(k.region, "us-east-1");
@@ -150,7 +150,10 @@ mod tests {
         let i = parse_key("AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/05/01/111122223333_CloudTrail-Insight_us-east-1_20240501T0105Z_abc.json.gz")
             .expect("parses");
         assert_eq!(i.kind, ObjectKind::Insight);
-        assert_eq!(is_non_log_path("x/CloudTrail-Digest/y.json.gz"), Some(ObjectKind::Digest));
+        assert_eq!(
+            is_non_log_path("x/CloudTrail-Digest/y.json.gz"),
+            Some(ObjectKind::Digest)
+        );
         assert_eq!(is_non_log_path("x/CloudTrail/y.json.gz"), None);
     }
 

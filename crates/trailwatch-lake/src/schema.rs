@@ -20,7 +20,10 @@ fn object(name: &str, fields: Vec<Field>) -> Field {
 
 /// `useridentity`, including `sessioncontext` as Athena declares it.
 fn user_identity() -> Field {
-    let attributes = object("attributes", vec![text("mfaauthenticated"), text("creationdate")]);
+    let attributes = object(
+        "attributes",
+        vec![text("mfaauthenticated"), text("creationdate")],
+    );
     let issuer = object(
         "sessionissuer",
         vec![
@@ -67,7 +70,11 @@ fn user_identity() -> Field {
 pub fn cloudtrail_schema() -> Arc<Schema> {
     let resource = Field::new(
         "item",
-        DataType::Struct(Fields::from(vec![text("arn"), text("accountid"), text("type")])),
+        DataType::Struct(Fields::from(vec![
+            text("arn"),
+            text("accountid"),
+            text("type"),
+        ])),
         true,
     );
     Arc::new(Schema::new(vec![
@@ -114,7 +121,11 @@ pub fn cloudtrail_schema() -> Arc<Schema> {
         text("edgedevicedetails"),
         object(
             "tlsdetails",
-            vec![text("tlsversion"), text("ciphersuite"), text("clientprovidedhostheader")],
+            vec![
+                text("tlsversion"),
+                text("ciphersuite"),
+                text("clientprovidedhostheader"),
+            ],
         ),
         text("insightdetails"),
         text("eventcontext"),
@@ -155,12 +166,34 @@ mod tests {
     fn athena_columns_are_all_present() {
         let schema = cloudtrail_schema();
         for col in [
-            "eventversion", "useridentity", "eventtime", "eventsource", "eventname", "awsregion",
-            "sourceipaddress", "useragent", "errorcode", "errormessage", "requestparameters",
-            "responseelements", "additionaleventdata", "requestid", "eventid", "resources",
-            "eventtype", "apiversion", "readonly", "recipientaccountid", "serviceeventdetails",
-            "sharedeventid", "vpcendpointid", "eventcategory", "addendum",
-            "sessioncredentialfromconsole", "edgedevicedetails", "tlsdetails",
+            "eventversion",
+            "useridentity",
+            "eventtime",
+            "eventsource",
+            "eventname",
+            "awsregion",
+            "sourceipaddress",
+            "useragent",
+            "errorcode",
+            "errormessage",
+            "requestparameters",
+            "responseelements",
+            "additionaleventdata",
+            "requestid",
+            "eventid",
+            "resources",
+            "eventtype",
+            "apiversion",
+            "readonly",
+            "recipientaccountid",
+            "serviceeventdetails",
+            "sharedeventid",
+            "vpcendpointid",
+            "eventcategory",
+            "addendum",
+            "sessioncredentialfromconsole",
+            "edgedevicedetails",
+            "tlsdetails",
         ] {
             assert!(schema.field_with_name(col).is_ok(), "missing {col}");
         }

@@ -226,10 +226,12 @@ impl Decoder {
             Err(f) => f,
         };
         // Only disjoint fields from here on: `bytes` still borrows `data`.
-        Some(match handle_failure(&mut self.scanner.st, &self.name, span, failure) {
-            Some(error) => Step::Error(error),
-            None => Step::Skipped,
-        })
+        Some(
+            match handle_failure(&mut self.scanner.st, &self.name, span, failure) {
+                Some(error) => Step::Error(error),
+                None => Step::Skipped,
+            },
+        )
     }
 }
 
@@ -242,36 +244,36 @@ fn handle_failure<R>(
     failure: Failure,
 ) -> Option<DecodeError> {
     let at = |rel: usize| Position {
-            record: Some(span.index),
-            offset: span.offset + rel as u64,
-        };
-        if span.resynced {
-            // A guess at a record start that did not pan out: look further.
-            st.resync_after(span.offset + 1);
-            return None;
-        }
-        let error = match failure {
-            Failure::Eof => DecodeError::Truncated {
+        record: Some(span.index),
+        offset: span.offset + rel as u64,
+    };
+    if span.resynced {
+        // A guess at a record start that did not pan out: look further.
+        st.resync_after(span.offset + 1);
+        return None;
+    }
+    let error = match failure {
+        Failure::Eof => DecodeError::Truncated {
+            source_name: name.to_string(),
+            at: at(0),
+        },
+        Failure::Syntax { rel, message } => {
+            // The damage may have hidden the boundary of the following
+            // records: search again from where the damage was seen.
+            st.resync_after(span.offset + rel as u64);
+            DecodeError::Syntax {
                 source_name: name.to_string(),
-                at: at(0),
-            },
-            Failure::Syntax { rel, message } => {
-                // The damage may have hidden the boundary of the following
-                // records: search again from where the damage was seen.
-                st.resync_after(span.offset + rel as u64);
-                DecodeError::Syntax {
-                    source_name: name.to_string(),
-                    at: at(rel),
-                    message,
-                }
-            }
-            Failure::Data { message } => DecodeError::Record {
-                source_name: name.to_string(),
-                at: at(0),
+                at: at(rel),
                 message,
-            },
-        };
-        Some(error)
+            }
+        }
+        Failure::Data { message } => DecodeError::Record {
+            source_name: name.to_string(),
+            at: at(0),
+            message,
+        },
+    };
+    Some(error)
 }
 
 impl Decoder {

@@ -33,7 +33,9 @@ pub enum DecodeError {
         #[source]
         error: io::Error,
     },
-    #[error("truncated or corrupt gzip in {source_name} after {offset} decompressed bytes: {error}")]
+    #[error(
+        "truncated or corrupt gzip in {source_name} after {offset} decompressed bytes: {error}"
+    )]
     Gzip {
         source_name: String,
         offset: u64,

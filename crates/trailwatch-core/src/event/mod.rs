@@ -4,11 +4,13 @@
 //! (CloudWatch Logs and EventBridge style, one record per line), top-level
 //! JSON arrays (`aws cloudtrail lookup-events` exports) and single records.
 
+mod compact;
 mod decode;
 mod error;
 mod model;
 mod scan;
 
+pub use compact::compact_json;
 pub use decode::{DecodeOptions, Decoder, Record, Step, parse_event_time};
 pub use error::{DecodeError, Position};
 pub use model::{

@@ -33,11 +33,23 @@ pub(crate) struct Span {
 /// Structural problems found while scanning.
 #[derive(Debug)]
 pub(crate) enum ScanError {
-    Io { offset: u64, error: io::Error },
+    Io {
+        offset: u64,
+        error: io::Error,
+    },
     Empty,
-    NullRecords { offset: u64 },
-    Syntax { offset: u64, index: Option<u64>, message: String },
-    TooLarge { offset: u64, index: u64 },
+    NullRecords {
+        offset: u64,
+    },
+    Syntax {
+        offset: u64,
+        index: Option<u64>,
+        message: String,
+    },
+    TooLarge {
+        offset: u64,
+        index: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +57,10 @@ enum Mode {
     /// Between top-level values.
     TopLevel,
     /// Inside an array of records; `wrapper` when it is a `Records` array.
-    InArray { wrapper: bool, first: bool },
+    InArray {
+        wrapper: bool,
+        first: bool,
+    },
     /// After the `Records` array, inside the wrapper object.
     WrapperTail,
     Done,
@@ -495,7 +510,11 @@ impl<R: Read> Scanner<R> {
                 cur += 1;
             }
             // Past the limit the scalar's bytes are dropped as they are read.
-            let keep = if cur - start > self.st.max_record { cur } else { start };
+            let keep = if cur - start > self.st.max_record {
+                cur
+            } else {
+                start
+            };
             let shift = self.compact(keep);
             start -= shift.min(start);
             cur -= shift;
@@ -591,7 +610,10 @@ mod tests {
     #[test]
     fn records_wrapper_yields_each_element() {
         let got = spans(r#"{"Records":[{"a":1},{"b":"}"}]}"#);
-        assert_eq!(got, vec![Ok(r#"{"a":1}"#.into()), Ok(r#"{"b":"}"}"#.into())]);
+        assert_eq!(
+            got,
+            vec![Ok(r#"{"a":1}"#.into()), Ok(r#"{"b":"}"}"#.into())]
+        );
     }
 
     #[test]
@@ -621,7 +643,10 @@ mod tests {
         let input = format!(r#"{{"Records":[{{"a":"{big}"}},{{"b":1}}]}}"#);
         let mut s = Scanner::new(input.as_bytes(), 1000);
         let first = s.next_span();
-        assert!(matches!(first, Some(Err(ScanError::TooLarge { index: 0, .. }))));
+        assert!(matches!(
+            first,
+            Some(Err(ScanError::TooLarge { index: 0, .. }))
+        ));
         let second = s.next_span();
         let Some(Ok(sp)) = second else {
             panic!("expected a span, got {second:?}")

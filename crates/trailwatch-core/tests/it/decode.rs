@@ -52,8 +52,12 @@ fn unknown_fields_and_future_minor_versions_decode() {
         r#""eventVersion":"1.08""#,
         r#""eventVersion":"1.99","brandNewField":{"x":[1,2]}"#,
     );
-    let mut dec = Decoder::from_reader("x", std::io::Cursor::new(r.clone()), DecodeOptions::default())
-        .expect("opens");
+    let mut dec = Decoder::from_reader(
+        "x",
+        std::io::Cursor::new(r.clone()),
+        DecodeOptions::default(),
+    )
+    .expect("opens");
     match dec.next_step() {
         Some(Step::Record(rec)) => {
             assert_eq!(rec.event.version(), Some((1, 99)));
@@ -79,7 +83,10 @@ fn truncated_gzip_keeps_every_complete_record_and_names_the_file() {
         msg.starts_with("truncated or corrupt gzip in AWSLogs/cut.json.gz after "),
         "{msg}"
     );
-    assert!(msg.ends_with(" decompressed bytes: incomplete deflate stream"), "{msg}");
+    assert!(
+        msg.ends_with(" decompressed bytes: incomplete deflate stream"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -143,9 +150,14 @@ fn unbalanced_braces_resynchronise_on_the_next_record() {
 fn wrong_field_type_names_the_field_and_keeps_the_others() {
     let mut rs = records(6);
     rs[2] = rs[2].replace(r#""type":"IAMUser""#, r#""type":5"#);
-    rs[4] = rs[4].replace(r#""eventTime":"2024-05-01T12:04:00Z""#, r#""eventTime":12345"#);
+    rs[4] = rs[4].replace(
+        r#""eventTime":"2024-05-01T12:04:00Z""#,
+        r#""eventTime":12345"#,
+    );
     let body = wrap(&rs);
-    let off2 = body.find(r#"{"eventVersion":"1.08","userIdentity":{"type":5"#).expect("planted");
+    let off2 = body
+        .find(r#"{"eventVersion":"1.08","userIdentity":{"type":5"#)
+        .expect("planted");
     let off4 = body.find(r#""eventID":"id-3""#).expect("id-3");
     let off4 = off4 + body[off4..].find("{\"eventVersion\"").expect("next record");
     let out = decode("types.json", body);
@@ -175,7 +187,11 @@ fn invalid_event_time_and_missing_required_fields_are_record_errors() {
         m[0],
         "failed to decode record 0 (byte 12) of req.json: invalid eventTime \"yesterday\": expected ISO-8601 such as 2024-05-01T12:00:00Z"
     );
-    assert!(m[1].ends_with("of req.json: missing field `eventID`"), "{}", m[1]);
+    assert!(
+        m[1].ends_with("of req.json: missing field `eventID`"),
+        "{}",
+        m[1]
+    );
 }
 
 #[test]
@@ -202,9 +218,15 @@ fn non_utf8_bytes_lose_only_their_record() {
 fn empty_file_is_an_error_with_no_records() {
     let out = decode("empty.json", Vec::new());
     assert!(out.ids.is_empty());
-    assert_eq!(out.messages(), vec!["empty.json is empty: no CloudTrail records"]);
+    assert_eq!(
+        out.messages(),
+        vec!["empty.json is empty: no CloudTrail records"]
+    );
     let out = decode("empty.json.gz", gzip(b""));
-    assert_eq!(out.messages(), vec!["empty.json.gz is empty: no CloudTrail records"]);
+    assert_eq!(
+        out.messages(),
+        vec!["empty.json.gz is empty: no CloudTrail records"]
+    );
 }
 
 #[test]
@@ -276,7 +298,9 @@ fn plain_json_cut_mid_record_is_truncated_at_that_record() {
     assert_eq!(out.ids, ids(0..3));
     assert_eq!(
         out.messages(),
-        vec![format!("cut.json ends inside record 3 (byte {start}): unexpected end of JSON")]
+        vec![format!(
+            "cut.json ends inside record 3 (byte {start}): unexpected end of JSON"
+        )]
     );
 }
 
@@ -297,8 +321,8 @@ fn a_record_that_is_not_an_object_is_reported() {
 #[test]
 fn fields_are_typed_and_free_form_objects_stay_raw() {
     let body = wrap(&[rec(3)]);
-    let mut dec =
-        Decoder::from_reader("t", std::io::Cursor::new(body), DecodeOptions::default()).expect("opens");
+    let mut dec = Decoder::from_reader("t", std::io::Cursor::new(body), DecodeOptions::default())
+        .expect("opens");
     let Some(Step::Record(r)) = dec.next_step() else {
         panic!("expected a record")
     };

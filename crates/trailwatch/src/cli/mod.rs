@@ -1,0 +1,132 @@
+//! The command line: argument definitions, logging set-up, and dispatch to
+//! one module per subcommand. Only this module and its children print to
+//! stdout.
+
+mod cat;
+mod generate;
+mod progress;
+mod stats;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use trailwatch_core::event::DecodeOptions;
+
+/// Exit code: everything went well.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: findings the user asked to be told about (alarms, failed checks).
+#[allow(dead_code)]
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: usage or input error (including records that failed to decode).
+pub const EXIT_INPUT: u8 = 2;
+
+const COMING: &str = "\
+Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input error.
+
+Planned commands, each arriving with its own issue:
+  ingest    crash-safe, idempotent ingest into a Hive-partitioned Parquet lake
+  query     Athena-dialect SQL over the lake; top: the quick-answers dashboard
+  detect    batch replay of metric filters, alarms and detections
+  watch     live alerting on a folder or S3 prefix
+  rules     list, test and import (Terraform) rules
+  notify    webhook, Slack, PagerDuty, email and SNS delivery
+  verify    offline digest validation; audit: trail posture checks";
+
+/// Security observability for AWS CloudTrail.
+#[derive(Debug, Parser)]
+#[command(name = "trailwatch", version, about, after_help = COMING)]
+pub struct Cli {
+    /// More logging on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Decode records and print them (a filter-free dump, e.g. for jq).
+    Cat(cat::CatArgs),
+    /// Count files, records and bad records; time span and throughput.
+    Stats(stats::StatsArgs),
+    /// Write a realistic sample trail with planted incidents.
+    Generate(generate::GenerateArgs),
+}
+
+/// Options shared by every command that reads CloudTrail records.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Files, folders (walked recursively) or `-` for stdin. Gzip is
+    /// detected by content; `{"Records":[…]}`, NDJSON, JSON arrays and
+    /// single records are all accepted.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub sources: Vec<String>,
+    /// Largest accepted record in bytes; larger ones are reported and skipped.
+    #[arg(long, default_value_t = DecodeOptions::default().max_record_bytes, value_name = "BYTES")]
+    pub max_record_bytes: usize,
+    /// Largest accepted decompressed size of one file (guards against gzip bombs).
+    #[arg(long = "max-decompressed", default_value_t = DecodeOptions::default().max_decompressed_bytes, value_name = "BYTES")]
+    pub max_decompressed_bytes: u64,
+    /// Also read CloudTrail-Insight files found in folders.
+    #[arg(long)]
+    pub include_insights: bool,
+    /// Exit 0 even when some records or files could not be decoded.
+    #[arg(long)]
+    pub allow_bad: bool,
+}
+
+impl InputArgs {
+    pub fn decode_options(&self) -> DecodeOptions {
+        DecodeOptions {
+            max_record_bytes: self.max_record_bytes,
+            max_decompressed_bytes: self.max_decompressed_bytes,
+        }
+    }
+
+    /// The exit code for a run that met `problems` decode errors.
+    pub fn exit_for(&self, problems: u64) -> ExitCode {
+        if problems > 0 && !self.allow_bad {
+            ExitCode::from(EXIT_INPUT)
+        } else {
+            ExitCode::from(EXIT_OK)
+        }
+    }
+}
+
+pub fn init_logging(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
+    };
+    let filter =
+        EnvFilter::try_from_env("TRAILWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
+        .init();
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Cat(args) => cat::run(&args),
+        Command::Stats(args) => stats::run(&args),
+        Command::Generate(args) => generate::run(&args),
+    }
+}
+
+/// Treat a closed stdout (e.g. `| head`) as a normal end, not an error.
+pub fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,208 @@
+//! Local sources: files, folders walked recursively, and stdin (`-`).
+//!
+//! A folder that holds CloudTrail's layout (`AWSLogs/…/CloudTrail/…`, or
+//! files named by CloudTrail's convention) is read as a trail: only its log
+//! files are decoded, while digest and Insights files and unrelated files are
+//! counted as skipped. A folder without that layout is read as a folder of
+//! JSON/NDJSON files. A file named on the command line is always read.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use trailwatch_core::event::{DecodeError, DecodeOptions, Decoder};
+use trailwatch_core::layout::{self, ObjectKind, TrailKey};
+use walkdir::WalkDir;
+
+/// One thing to decode.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Stdin,
+    File {
+        path: PathBuf,
+        /// What the path tells about the file, when it follows CloudTrail's
+        /// layout or naming.
+        key: Option<TrailKey>,
+        size: u64,
+    },
+}
+
+impl Input {
+    /// Start decoding this input.
+    pub fn open(&self, opts: DecodeOptions) -> Result<Decoder, DecodeError> {
+        match self {
+            Input::Stdin => Decoder::from_reader("-", std::io::stdin(), opts),
+            Input::File { path, .. } => Decoder::open(path, opts),
+        }
+    }
+
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            Input::Stdin => None,
+            Input::File { size, .. } => Some(*size),
+        }
+    }
+}
+
+/// The inputs found, and what was deliberately left out.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub inputs: Vec<Input>,
+    pub skipped_digest: u64,
+    pub skipped_insight: u64,
+    pub skipped_other: u64,
+}
+
+const DATA_SUFFIXES: &[&str] = &[
+    ".json",
+    ".json.gz",
+    ".jsonl",
+    ".jsonl.gz",
+    ".ndjson",
+    ".ndjson.gz",
+    ".gz",
+];
+
+fn has_data_suffix(name: &str) -> bool {
+    DATA_SUFFIXES.iter().any(|s| name.ends_with(s))
+}
+
+fn slash_path(p: &Path) -> String {
+    p.to_string_lossy().replace('\\', "/")
+}
+
+/// Expand the command-line sources into inputs, in a stable order.
+pub fn discover(sources: &[String], include_insights: bool) -> Result<Discovery> {
+    let mut d = Discovery::default();
+    for src in sources {
+        if src == "-" {
+            d.inputs.push(Input::Stdin);
+            continue;
+        }
+        let path = PathBuf::from(src);
+        let meta = std::fs::metadata(&path).with_context(|| format!("cannot read source {src}"))?;
+        if meta.is_file() {
+            let key = layout::parse_key(&slash_path(&path));
+            d.inputs.push(Input::File {
+                path,
+                key,
+                size: meta.len(),
+            });
+        } else if meta.is_dir() {
+            walk(&path, include_insights, &mut d)?;
+        } else {
+            bail!("source {src} is neither a file nor a folder");
+        }
+    }
+    Ok(d)
+}
+
+fn walk(root: &Path, include_insights: bool, d: &mut Discovery) -> Result<()> {
+    let mut trail_files = Vec::new();
+    let mut plain_files = Vec::new();
+    let mut skipped_plain = 0;
+    for entry in WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.with_context(|| format!("walking {}", root.display()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let rel = slash_path(entry.path().strip_prefix(root).unwrap_or(entry.path()));
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if let Some(kind) = layout::is_non_log_path(&rel) {
+            match kind {
+                ObjectKind::Digest => {
+                    d.skipped_digest += 1;
+                    continue;
+                }
+                ObjectKind::Insight if !include_insights => {
+                    d.skipped_insight += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        let input = Input::File {
+            path: entry.path().to_path_buf(),
+            key: layout::parse_key(&rel),
+            size,
+        };
+        match &input {
+            Input::File { key: Some(_), .. } => trail_files.push(input),
+            _ if has_data_suffix(&name) => plain_files.push(input),
+            _ => skipped_plain += 1,
+        }
+    }
+    if trail_files.is_empty() {
+        d.inputs.extend(plain_files);
+    } else {
+        // A trail folder: other JSON beside the trail is not trail data.
+        if !plain_files.is_empty() {
+            tracing::debug!(
+                folder = %root.display(),
+                count = plain_files.len(),
+                "skipping files that are not CloudTrail log files"
+            );
+        }
+        d.skipped_other += plain_files.len() as u64;
+        d.inputs.extend(trail_files);
+    }
+    d.skipped_other += skipped_plain;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(root: &Path, rel: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
+        std::fs::write(p, b"{}").expect("write");
+    }
+
+    #[test]
+    fn trail_folder_reads_logs_and_skips_digests_insights_and_notes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        touch(
+            root,
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T0105Z_abc.json.gz",
+        );
+        touch(
+            root,
+            "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/05/01/111122223333_CloudTrail-Digest_us-east-1_t_us-east-1_20240501T010000Z.json.gz",
+        );
+        touch(
+            root,
+            "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/05/01/111122223333_CloudTrail-Insight_us-east-1_20240501T0105Z_abc.json.gz",
+        );
+        touch(root, "planted-incidents.json");
+        let d = discover(&[root.display().to_string()], false).expect("discovers");
+        assert_eq!(d.inputs.len(), 1);
+        assert_eq!(
+            (d.skipped_digest, d.skipped_insight, d.skipped_other),
+            (1, 1, 1)
+        );
+        let Input::File { key: Some(k), .. } = &d.inputs[0] else {
+            panic!("expected a keyed file")
+        };
+        assert_eq!(
+            (k.account.as_str(), k.region.as_str()),
+            ("111122223333", "us-east-1")
+        );
+    }
+
+    #[test]
+    fn plain_folder_reads_every_json_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        touch(dir.path(), "a.json");
+        touch(dir.path(), "sub/b.jsonl");
+        touch(dir.path(), "notes.txt");
+        let d = discover(&[dir.path().display().to_string()], false).expect("discovers");
+        assert_eq!(d.inputs.len(), 2);
+        assert_eq!(d.skipped_other, 1);
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the `trailwatch` binary: one test binary, one module
+//! per command, each running the real executable.
+// Tests fail loudly: unwrap and expect are the point here.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cat;
+mod generate;
+mod stats;
+mod support;
