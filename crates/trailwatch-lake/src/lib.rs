@@ -1,6 +1,18 @@
-//! The lake side of trailwatch: Arrow, Parquet and (later) DataFusion.
+//! The lake side of trailwatch: Arrow, Parquet and object storage.
 //!
+//! The lake is standard Hive-partitioned Parquet
+//! (`LAKE/cloudtrail/account=…/region=…/date=…/part-….parquet`) on a local
+//! folder or S3, so Athena, Trino, Spark and DuckDB read it as it stands.
 //! Kept apart from `trailwatch-core` so the core builds and tests in seconds
 //! without the Arrow stack.
 
+pub mod batch;
+pub mod dedup;
+pub mod error;
+pub mod ingest;
+pub mod manifest;
+pub mod partition;
 pub mod schema;
+pub mod store;
+
+pub use error::LakeError;

@@ -115,6 +115,8 @@ pub struct Decoder {
     max_record: usize,
     raw_bytes: Arc<AtomicU64>,
     finished: bool,
+    /// Span of the last record reported as an error, for quarantine.
+    last_bad: Option<(usize, usize)>,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -172,6 +174,7 @@ impl Decoder {
             max_record: opts.max_record_bytes,
             raw_bytes,
             finished: false,
+            last_bad: None,
         })
     }
 
@@ -195,6 +198,14 @@ impl Decoder {
         self.scanner.st.bytes_read()
     }
 
+    /// The text of the record behind the last [`Step::Error`], when that
+    /// error concerned one located record (for quarantine). Valid until the
+    /// next call to [`Decoder::next_step`].
+    pub fn last_error_bytes(&self) -> Option<&[u8]> {
+        let (start, end) = self.last_bad?;
+        self.scanner.data.get(start..end)
+    }
+
     /// The next step, or `None` at the end of the input.
     ///
     /// This is a lending iterator: the record borrows the decoder's buffer
@@ -203,6 +214,7 @@ impl Decoder {
         if self.finished {
             return None;
         }
+        self.last_bad = None;
         let span = match self.scanner.next_span() {
             None => {
                 self.finished = true;
@@ -226,6 +238,7 @@ impl Decoder {
             Err(f) => f,
         };
         // Only disjoint fields from here on: `bytes` still borrows `data`.
+        self.last_bad = Some((span.start, span.end));
         Some(
             match handle_failure(&mut self.scanner.st, &self.name, span, failure) {
                 Some(error) => Step::Error(error),

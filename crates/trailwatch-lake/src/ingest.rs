@@ -1,0 +1,619 @@
+//! Crash-safe, idempotent ingest of CloudTrail sources into the lake.
+//!
+//! Sources are processed in transactions of bounded size. Within one,
+//! sources are decoded in parallel (rayon), rows are deduplicated by eventID
+//! against what each touched partition already holds, and Parquet files are
+//! written under `_staging/<txid>/`. The manifest put is the commit point;
+//! afterwards the staged files are renamed into place. A crash before the
+//! commit leaves only staging debris (removed by the next run, whose sources
+//! are then ingested again); a crash after it is finished by the next run's
+//! recovery. Either way the lake ends up holding each event exactly once.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, BooleanArray};
+use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use futures::StreamExt;
+use object_store::ObjectStore;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as ObjectPath;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use rayon::prelude::*;
+use serde::Serialize;
+use trailwatch_core::event::{DecodeOptions, Decoder, Step};
+
+use crate::batch::BatchBuilder;
+use crate::dedup::EventIdSet;
+use crate::error::LakeError;
+use crate::manifest::{
+    self, FileEntry, Operation, QUARANTINE_DIR, STAGING_DIR, SourceEntry, SourceIndex, Transaction,
+};
+use crate::partition::{PartitionKey, TABLE_DIR};
+use crate::schema::cloudtrail_schema;
+use crate::store::Store;
+
+/// Where a source's bytes come from.
+#[derive(Clone)]
+pub enum SourceLocation {
+    Local(PathBuf),
+    Stdin,
+    Object {
+        store: Arc<dyn ObjectStore>,
+        path: ObjectPath,
+    },
+}
+
+impl std::fmt::Debug for SourceLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceLocation::Local(p) => write!(f, "Local({})", p.display()),
+            SourceLocation::Stdin => f.write_str("Stdin"),
+            SourceLocation::Object { path, .. } => write!(f, "Object({path})"),
+        }
+    }
+}
+
+/// One source object to ingest.
+#[derive(Debug, Clone)]
+pub struct SourceObject {
+    /// Identity in the manifest: absolute local path or `s3://bucket/key`.
+    pub key: String,
+    pub size: u64,
+    /// `mtime:<ns>` or `etag:<etag>`; empty for stdin.
+    pub version: String,
+    pub location: SourceLocation,
+    /// The account from the object key, for records that name none.
+    pub fallback_account: Option<String>,
+}
+
+/// Tuning of an ingest; the defaults suit a 2-core, few-GB machine.
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    pub decode: DecodeOptions,
+    /// Source bytes per transaction: the work a crash can cost.
+    pub tx_bytes: u64,
+    /// Arrow bytes buffered before the largest partition is written out.
+    pub buffer_bytes: usize,
+    /// Rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// Source objects fetched concurrently from object storage.
+    pub fetch_concurrency: usize,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        IngestOptions {
+            decode: DecodeOptions::default(),
+            tx_bytes: 128 * 1024 * 1024,
+            buffer_bytes: 256 * 1024 * 1024,
+            row_group_rows: 128 * 1024,
+            fetch_concurrency: 16,
+        }
+    }
+}
+
+/// What an ingest did; `--json` prints this.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IngestSummary {
+    /// Source objects read in this run.
+    pub files: u64,
+    /// Source objects skipped because the manifest has them.
+    pub files_already_ingested: u64,
+    /// Records newly stored.
+    pub events: u64,
+    /// Records already in the lake (or seen twice in this run).
+    pub duplicates: u64,
+    /// Records (or unreadable files) sent to `_quarantine/`.
+    pub quarantined: u64,
+    pub bytes_read: u64,
+    pub parquet_files: u64,
+    pub parquet_bytes: u64,
+    pub transactions: u64,
+    pub seconds: f64,
+}
+
+/// Progress reports, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub files: u64,
+    pub events: u64,
+    pub bytes: u64,
+}
+
+/// One undecodable record (or file), as written to `_quarantine/`.
+#[derive(Debug, Clone, Serialize)]
+struct QuarantineEntry {
+    source: String,
+    record: Option<u64>,
+    offset: Option<u64>,
+    reason: String,
+    /// The record's text when it could be located and is UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raw_hex: Option<String>,
+}
+
+/// The decoded content of one source.
+#[derive(Debug, Default)]
+struct Decoded {
+    entry: Option<SourceEntry>,
+    batches: Vec<(PartitionKey, RecordBatch)>,
+    quarantine: Vec<QuarantineEntry>,
+    records: u64,
+    bytes: u64,
+}
+
+const MAX_QUARANTINE_RAW: usize = 1024 * 1024;
+
+fn decode_reader(
+    src: &SourceObject,
+    reader: Box<dyn Read>,
+    opts: DecodeOptions,
+) -> Result<Decoded, LakeError> {
+    let mut out = Decoded {
+        entry: (!matches!(src.location, SourceLocation::Stdin)).then(|| SourceEntry {
+            key: src.key.clone(),
+            size: src.size,
+            version: src.version.clone(),
+        }),
+        ..Decoded::default()
+    };
+    let mut dec = match Decoder::from_reader(src.key.clone(), reader, opts) {
+        Ok(d) => d,
+        Err(e) => {
+            out.quarantine.push(QuarantineEntry {
+                source: src.key.clone(),
+                record: None,
+                offset: None,
+                reason: e.to_string(),
+                raw: None,
+                raw_hex: None,
+            });
+            return Ok(out);
+        }
+    };
+    let mut parts: HashMap<PartitionKey, BatchBuilder> = HashMap::new();
+    loop {
+        let error = match dec.next_step() {
+            None => break,
+            Some(Step::Skipped) => continue,
+            Some(Step::Record(r)) => {
+                out.records += 1;
+                let pk = PartitionKey::of(&r, src.fallback_account.as_deref());
+                parts.entry(pk).or_default().append(&r);
+                continue;
+            }
+            Some(Step::Error(e)) => e,
+        };
+        tracing::warn!("quarantined: {error}");
+        let bytes = dec
+            .last_error_bytes()
+            .filter(|b| b.len() <= MAX_QUARANTINE_RAW);
+        let (raw, raw_hex) = match bytes.map(std::str::from_utf8) {
+            Some(Ok(s)) => (Some(s.to_string()), None),
+            Some(Err(_)) => (None, bytes.map(hex)),
+            None => (None, None),
+        };
+        out.quarantine.push(QuarantineEntry {
+            source: src.key.clone(),
+            record: error.record_index(),
+            offset: error.offset(),
+            reason: error.to_string(),
+            raw,
+            raw_hex,
+        });
+    }
+    out.bytes = if src.size > 0 {
+        src.size
+    } else {
+        dec.input_bytes()
+    };
+    for (pk, mut b) in parts {
+        out.batches.push((pk, b.finish()?));
+    }
+    out.batches.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Encode batches of one partition as one Parquet file.
+fn encode_parquet(
+    batches: &[RecordBatch],
+    row_group_rows: usize,
+) -> Result<(Bytes, u64), LakeError> {
+    let schema = cloudtrail_schema();
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .build();
+    let mut w = ArrowWriter::try_new(Vec::with_capacity(4 * 1024 * 1024), schema, Some(props))?;
+    let mut rows = 0u64;
+    for b in batches {
+        rows += b.num_rows() as u64;
+        w.write(b)?;
+    }
+    let buf = w.into_inner()?;
+    Ok((Bytes::from(buf), rows))
+}
+
+/// The eventIDs stored in one Parquet file.
+fn read_event_ids(bytes: Bytes, ids: &mut EventIdSet) -> Result<(), LakeError> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
+    let idx = builder
+        .schema()
+        .index_of("eventid")
+        .map_err(LakeError::Arrow)?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [idx]);
+    for batch in builder.with_projection(mask).build()? {
+        let batch = batch?;
+        let col = batch.column(0).as_string::<i32>();
+        for i in 0..col.len() {
+            if col.is_valid(i) {
+                ids.insert(col.value(i));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Finish or discard transactions a crash interrupted. Safe to run anytime
+/// no other writer is active.
+pub fn recover(store: &Store) -> Result<(), LakeError> {
+    let staged = store.list(STAGING_DIR)?;
+    if staged.is_empty() {
+        return Ok(());
+    }
+    let committed: std::collections::HashSet<String> = manifest::load_all(store)?
+        .into_iter()
+        .map(|t| t.txid)
+        .collect();
+    for meta in staged {
+        let rel = store.rel(&meta.location);
+        let Some(rest) = rel.strip_prefix(&format!("{STAGING_DIR}/")) else {
+            continue;
+        };
+        let Some((txid, final_path)) = rest.split_once('/') else {
+            store.delete(&rel)?;
+            continue;
+        };
+        if committed.contains(txid) && !store.exists(final_path)? {
+            tracing::info!(
+                txid,
+                path = final_path,
+                "publishing a committed file after a crash"
+            );
+            store.rename(&rel, final_path)?;
+        } else {
+            tracing::debug!(txid, path = %rel, "removing staging debris");
+            store.delete(&rel)?;
+        }
+    }
+    Ok(())
+}
+
+/// Partition-scoped eventID sets, loaded on first touch.
+struct Seen<'s> {
+    store: &'s Store,
+    sets: HashMap<PartitionKey, EventIdSet>,
+}
+
+impl Seen<'_> {
+    fn set(&mut self, pk: &PartitionKey) -> Result<&mut EventIdSet, LakeError> {
+        if !self.sets.contains_key(pk) {
+            let mut ids = EventIdSet::default();
+            let dir = format!("{TABLE_DIR}/{}", pk.dir());
+            for meta in self.store.list(&dir)? {
+                let rel = self.store.rel(&meta.location);
+                if rel.ends_with(".parquet") {
+                    read_event_ids(self.store.get(&rel)?, &mut ids)?;
+                }
+            }
+            self.sets.insert(pk.clone(), ids);
+        }
+        self.sets
+            .get_mut(pk)
+            .ok_or_else(|| LakeError::Other("partition set vanished".into()))
+    }
+}
+
+/// Rows waiting to be written, per partition, within one transaction.
+#[derive(Default)]
+struct Pending {
+    parts: HashMap<PartitionKey, (Vec<RecordBatch>, usize)>,
+    bytes: usize,
+}
+
+struct Tx<'s> {
+    store: &'s Store,
+    txid: String,
+    opts: &'s IngestOptions,
+    files: Vec<FileEntry>,
+    pending: Pending,
+}
+
+impl Tx<'_> {
+    fn add(&mut self, pk: PartitionKey, batch: RecordBatch) -> Result<(), LakeError> {
+        let size = batch.get_array_memory_size();
+        let slot = self.pending.parts.entry(pk).or_default();
+        slot.1 += size;
+        slot.0.push(batch);
+        self.pending.bytes += size;
+        while self.pending.bytes > self.opts.buffer_bytes {
+            let Some(largest) = self
+                .pending
+                .parts
+                .iter()
+                .max_by_key(|(_, (_, b))| *b)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            self.flush(std::iter::once(largest).collect())?;
+        }
+        Ok(())
+    }
+
+    /// Write the given partitions' pending rows to staged Parquet files.
+    fn flush(&mut self, keys: Vec<PartitionKey>) -> Result<(), LakeError> {
+        let work: Vec<(PartitionKey, Vec<RecordBatch>)> = keys
+            .into_iter()
+            .filter_map(|k| {
+                let (batches, bytes) = self.pending.parts.remove(&k)?;
+                self.pending.bytes -= bytes;
+                Some((k, batches))
+            })
+            .collect();
+        let rows_per_group = self.opts.row_group_rows;
+        let encoded: Vec<Result<(PartitionKey, Bytes, u64), LakeError>> = work
+            .into_par_iter()
+            .map(|(k, batches)| {
+                let merged = concat_batches(&cloudtrail_schema(), &batches)?;
+                let (bytes, rows) = encode_parquet(std::slice::from_ref(&merged), rows_per_group)?;
+                Ok((k, bytes, rows))
+            })
+            .collect();
+        for item in encoded {
+            let (k, bytes, rows) = item?;
+            let final_path = format!(
+                "{TABLE_DIR}/{}/part-{}.parquet",
+                k.dir(),
+                uuid::Uuid::new_v4()
+            );
+            let len = bytes.len() as u64;
+            self.store
+                .put(&Transaction::staged(&self.txid, &final_path), bytes)?;
+            self.files.push(FileEntry {
+                path: final_path,
+                rows,
+                bytes: len,
+            });
+        }
+        Ok(())
+    }
+
+    fn flush_all(&mut self) -> Result<(), LakeError> {
+        let mut keys: Vec<PartitionKey> = self.pending.parts.keys().cloned().collect();
+        keys.sort();
+        self.flush(keys)
+    }
+}
+
+/// Rename a committed transaction's staged files into place.
+fn publish(store: &Store, tx: &Transaction) -> Result<(), LakeError> {
+    let paths = tx
+        .files
+        .iter()
+        .map(|f| f.path.clone())
+        .chain(tx.quarantine.clone());
+    for path in paths {
+        store.rename(&Transaction::staged(&tx.txid, &path), &path)?;
+    }
+    Ok(())
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn source_entry_of(s: &SourceObject) -> SourceEntry {
+    SourceEntry {
+        key: s.key.clone(),
+        size: s.size,
+        version: s.version.clone(),
+    }
+}
+
+/// Fetch object-store sources of a chunk concurrently (bounded), keeping order.
+fn fetch_chunk(
+    store: &Store,
+    chunk: &[SourceObject],
+    concurrency: usize,
+) -> Result<Vec<Option<Bytes>>, LakeError> {
+    let futures = chunk.iter().map(|s| async move {
+        match &s.location {
+            SourceLocation::Object { store, path } => {
+                let bytes = store.get(path).await?.bytes().await?;
+                Ok::<_, object_store::Error>(Some(bytes))
+            }
+            _ => Ok(None),
+        }
+    });
+    let results: Vec<Result<Option<Bytes>, object_store::Error>> = store.block_on(
+        futures::stream::iter(futures)
+            .buffered(concurrency.max(1))
+            .collect(),
+    );
+    results
+        .into_iter()
+        .map(|r| r.map_err(LakeError::from))
+        .collect()
+}
+
+fn decode_source(
+    src: &SourceObject,
+    fetched: Option<Bytes>,
+    opts: DecodeOptions,
+) -> Result<Decoded, LakeError> {
+    let reader: Box<dyn Read> = match (&src.location, fetched) {
+        (_, Some(bytes)) => Box::new(std::io::Cursor::new(bytes)),
+        (SourceLocation::Local(path), None) => match std::fs::File::open(path) {
+            Ok(f) => Box::new(f),
+            Err(e) => {
+                return Err(LakeError::Io {
+                    what: format!("opening {}", path.display()),
+                    error: e,
+                });
+            }
+        },
+        (SourceLocation::Stdin, None) => Box::new(std::io::stdin()),
+        (SourceLocation::Object { path, .. }, None) => {
+            return Err(LakeError::Other(format!("{path} was not fetched")));
+        }
+    };
+    decode_reader(src, reader, opts)
+}
+
+/// Ingest `sources` into the lake at `store`.
+pub fn ingest(
+    store: &Store,
+    sources: Vec<SourceObject>,
+    opts: &IngestOptions,
+    progress: &(dyn Fn(Progress) + Sync),
+) -> Result<IngestSummary, LakeError> {
+    let started = Instant::now();
+    recover(store)?;
+    let index = SourceIndex::from_transactions(&manifest::load_all(store)?);
+    let mut summary = IngestSummary::default();
+    let todo: Vec<SourceObject> = sources
+        .into_iter()
+        .filter(|s| {
+            let done =
+                !matches!(s.location, SourceLocation::Stdin) && index.contains(&source_entry_of(s));
+            if done {
+                summary.files_already_ingested += 1;
+            }
+            !done
+        })
+        .collect();
+    let mut seen = Seen {
+        store,
+        sets: HashMap::new(),
+    };
+    let mut done = Progress {
+        files: 0,
+        events: 0,
+        bytes: 0,
+    };
+    let mut rest: &[SourceObject] = &todo;
+    while !rest.is_empty() {
+        // A transaction: as many sources as fit in tx_bytes (at least one).
+        let mut n = 0;
+        let mut bytes = 0u64;
+        while n < rest.len() && (n == 0 || bytes + rest[n].size <= opts.tx_bytes) {
+            bytes += rest[n].size;
+            n += 1;
+        }
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        let fetched = fetch_chunk(store, chunk, opts.fetch_concurrency)?;
+        let decoded: Vec<Result<Decoded, LakeError>> = chunk
+            .par_iter()
+            .zip(fetched.into_par_iter())
+            .map(|(src, bytes)| decode_source(src, bytes, opts.decode))
+            .collect();
+        let mut tx = Tx {
+            store,
+            txid: uuid::Uuid::new_v4().simple().to_string(),
+            opts,
+            files: Vec::new(),
+            pending: Pending::default(),
+        };
+        let mut sources = Vec::new();
+        let mut quarantine = Vec::new();
+        let (mut records, mut duplicates) = (0u64, 0u64);
+        for d in decoded {
+            let d = d?;
+            summary.files += 1;
+            summary.bytes_read += d.bytes;
+            done.files += 1;
+            done.bytes += d.bytes;
+            sources.extend(d.entry);
+            quarantine.extend(d.quarantine);
+            for (pk, batch) in d.batches {
+                let ids = seen.set(&pk)?;
+                let col = batch
+                    .column_by_name("eventid")
+                    .ok_or_else(|| LakeError::Other("batch without eventid".into()))?
+                    .as_string::<i32>();
+                let keep: BooleanArray = (0..col.len())
+                    .map(|i| Some(ids.insert(col.value(i))))
+                    .collect();
+                let kept = keep.true_count();
+                duplicates += (batch.num_rows() - kept) as u64;
+                records += kept as u64;
+                done.events += kept as u64;
+                if kept == 0 {
+                    continue;
+                }
+                let batch = if kept == batch.num_rows() {
+                    batch
+                } else {
+                    filter_record_batch(&batch, &keep)?
+                };
+                tx.add(pk, batch)?;
+            }
+            progress(done);
+        }
+        tx.flush_all()?;
+        let quarantined = quarantine.len() as u64;
+        let quarantine_path = if quarantine.is_empty() {
+            None
+        } else {
+            let path = format!("{QUARANTINE_DIR}/{}.ndjson", tx.txid);
+            let mut text = Vec::new();
+            for q in &quarantine {
+                serde_json::to_writer(&mut text, q).map_err(|e| LakeError::Other(e.to_string()))?;
+                text.push(b'\n');
+            }
+            store.put(&Transaction::staged(&tx.txid, &path), Bytes::from(text))?;
+            Some(path)
+        };
+        let committed = Transaction {
+            version: 1,
+            txid: tx.txid.clone(),
+            committed_at: now_rfc3339(),
+            operation: Operation::Ingest,
+            sources,
+            files: tx.files,
+            quarantine: quarantine_path,
+            records,
+            duplicates,
+            quarantined,
+        };
+        committed.commit(store)?;
+        publish(store, &committed)?;
+        summary.transactions += 1;
+        summary.events += records;
+        summary.duplicates += duplicates;
+        summary.quarantined += quarantined;
+        summary.parquet_files += committed.files.len() as u64;
+        summary.parquet_bytes += committed.files.iter().map(|f| f.bytes).sum::<u64>();
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}

@@ -1,0 +1,181 @@
+//! Where a lake lives: a local folder or `s3://bucket/prefix`, behind
+//! `object_store`, with the few operations the lake needs as blocking calls
+//! (the ingest pipeline runs on rayon threads, not on the async runtime).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::aws::AmazonS3Builder;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use tokio::runtime::Handle;
+
+use crate::error::LakeError;
+
+/// How to reach S3 (or an S3-compatible server).
+#[derive(Debug, Clone, Default)]
+pub struct S3Options {
+    /// `--endpoint-url`; otherwise `AWS_ENDPOINT_URL` or AWS's own endpoint.
+    pub endpoint: Option<String>,
+}
+
+/// A parsed location: local folder or S3 bucket and prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    Local(PathBuf),
+    S3 { bucket: String, prefix: String },
+}
+
+impl Location {
+    pub fn parse(s: &str) -> Location {
+        match s.strip_prefix("s3://") {
+            Some(rest) => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                Location::S3 {
+                    bucket: bucket.to_string(),
+                    prefix: prefix.trim_matches('/').to_string(),
+                }
+            }
+            None => Location::Local(PathBuf::from(s)),
+        }
+    }
+}
+
+/// Build an S3 store for a bucket from the usual AWS environment variables
+/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+/// `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`) plus `--endpoint-url`.
+pub fn s3_store(bucket: &str, opts: &S3Options) -> Result<Arc<dyn ObjectStore>, LakeError> {
+    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
+        b = b.with_region("us-east-1");
+    }
+    let endpoint = opts
+        .endpoint
+        .clone()
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+    if let Some(ep) = endpoint {
+        b = b
+            .with_allow_http(ep.starts_with("http://"))
+            .with_virtual_hosted_style_request(false)
+            .with_endpoint(ep);
+    }
+    Ok(Arc::new(b.build()?))
+}
+
+/// An object store rooted at a location, with blocking helpers.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub inner: Arc<dyn ObjectStore>,
+    pub root: Path,
+    /// How to show the location to users (`/data/lake`, `s3://b/p`).
+    pub display: String,
+    handle: Handle,
+}
+
+impl Store {
+    /// Open a location; a local folder is created if missing.
+    pub fn open(location: &str, s3: &S3Options, handle: Handle) -> Result<Store, LakeError> {
+        match Location::parse(location) {
+            Location::Local(dir) => {
+                std::fs::create_dir_all(&dir).map_err(|e| LakeError::Io {
+                    what: format!("creating {}", dir.display()),
+                    error: e,
+                })?;
+                let abs = std::fs::canonicalize(&dir).map_err(|e| LakeError::Io {
+                    what: format!("resolving {}", dir.display()),
+                    error: e,
+                })?;
+                Ok(Store {
+                    inner: Arc::new(LocalFileSystem::new_with_prefix(&abs)?),
+                    root: Path::default(),
+                    display: abs.display().to_string(),
+                    handle,
+                })
+            }
+            Location::S3 { bucket, prefix } => Ok(Store {
+                inner: s3_store(&bucket, s3)?,
+                root: Path::from(prefix.as_str()),
+                display: format!("s3://{bucket}/{prefix}"),
+                handle,
+            }),
+        }
+    }
+
+    /// The full path of `rel` (a `/`-separated path under the root).
+    pub fn path(&self, rel: &str) -> Path {
+        let rel = rel.trim_matches('/');
+        match (self.root.as_ref().is_empty(), rel.is_empty()) {
+            (true, _) => Path::from(rel),
+            (false, true) => self.root.clone(),
+            (false, false) => Path::from(format!("{}/{rel}", self.root)),
+        }
+    }
+
+    /// `rel` of a full path, when it is under the root.
+    pub fn rel(&self, p: &Path) -> String {
+        match p.prefix_match(&self.root) {
+            Some(parts) => parts
+                .map(|x| x.as_ref().to_string())
+                .collect::<Vec<_>>()
+                .join("/"),
+            None => p.to_string(),
+        }
+    }
+
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.handle.block_on(f)
+    }
+
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Atomic put: readers see the whole object or nothing.
+    pub fn put(&self, rel: &str, bytes: Bytes) -> Result<(), LakeError> {
+        let path = self.path(rel);
+        self.block_on(self.inner.put(&path, PutPayload::from(bytes)))?;
+        Ok(())
+    }
+
+    pub fn get(&self, rel: &str) -> Result<Bytes, LakeError> {
+        let path = self.path(rel);
+        Ok(self.block_on(async { self.inner.get(&path).await?.bytes().await })?)
+    }
+
+    /// Every object under `rel` (paginated by the store), sorted by path.
+    pub fn list(&self, rel: &str) -> Result<Vec<ObjectMeta>, LakeError> {
+        let prefix = self.path(rel);
+        let mut all: Vec<ObjectMeta> =
+            self.block_on(self.inner.list(Some(&prefix)).try_collect())?;
+        all.sort_by(|a, b| a.location.cmp(&b.location));
+        Ok(all)
+    }
+
+    /// Move an object; atomic on a local folder, copy-then-delete on S3.
+    pub fn rename(&self, from: &str, to: &str) -> Result<(), LakeError> {
+        let (from, to) = (self.path(from), self.path(to));
+        self.block_on(self.inner.rename(&from, &to))?;
+        Ok(())
+    }
+
+    pub fn delete(&self, rel: &str) -> Result<(), LakeError> {
+        let path = self.path(rel);
+        match self.block_on(self.inner.delete(&path)) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub fn exists(&self, rel: &str) -> Result<bool, LakeError> {
+        let path = self.path(rel);
+        match self.block_on(self.inner.head(&path)) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
