@@ -4,6 +4,8 @@
 
 mod cat;
 mod generate;
+mod ingest;
+mod lake_args;
 mod progress;
 mod stats;
 
@@ -24,7 +26,6 @@ const COMING: &str = "\
 Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input error.
 
 Planned commands, each arriving with its own issue:
-  ingest    crash-safe, idempotent ingest into a Hive-partitioned Parquet lake
   query     Athena-dialect SQL over the lake; top: the quick-answers dashboard
   detect    batch replay of metric filters, alarms and detections
   watch     live alerting on a folder or S3 prefix
@@ -54,6 +55,8 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Write a realistic sample trail with planted incidents.
     Generate(generate::GenerateArgs),
+    /// Ingest sources into the Parquet lake (crash-safe, idempotent, deduplicated).
+    Ingest(ingest::IngestArgs),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -120,6 +123,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cat(args) => cat::run(&args),
         Command::Stats(args) => stats::run(&args),
         Command::Generate(args) => generate::run(&args),
+        Command::Ingest(args) => ingest::run(&args),
     }
 }
 

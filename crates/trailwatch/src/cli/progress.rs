@@ -47,6 +47,10 @@ impl Progress {
         }
     }
 
+    pub fn set_message(&self, msg: String) {
+        self.bar.set_message(msg);
+    }
+
     pub fn finish(&self) {
         self.bar.finish_and_clear();
     }

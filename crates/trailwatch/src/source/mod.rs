@@ -1,6 +1,7 @@
-//! Where records come from. This issue brings local files, folders and
-//! stdin; S3 and HTTP sources sit beside [`local`] as they arrive.
+//! Where records come from: local files, folders and stdin ([`local`]), and
+//! S3 prefixes ([`s3`]).
 
 pub mod local;
+pub mod s3;
 
 pub use local::{Input, discover};

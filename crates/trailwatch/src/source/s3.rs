@@ -1,0 +1,79 @@
+//! S3 sources (`s3://bucket/prefix`): list the prefix (paginated by
+//! object_store) and keep CloudTrail log objects, the way a local trail
+//! folder is read. Objects are fetched later, concurrently and bounded, by
+//! the ingest pipeline.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use tokio::runtime::Handle;
+use trailwatch_core::layout::{self, ObjectKind};
+use trailwatch_lake::ingest::{SourceLocation, SourceObject};
+use trailwatch_lake::store::{Location, S3Options, s3_store};
+
+/// Counts of what a listing left out.
+#[derive(Debug, Default)]
+pub struct Skipped {
+    pub digest: u64,
+    pub insight: u64,
+    pub other: u64,
+}
+
+/// List the CloudTrail log objects under `s3://bucket/prefix`.
+pub fn list(url: &str, s3: &S3Options, handle: &Handle, skipped: &mut Skipped) -> Result<Vec<SourceObject>> {
+    let Location::S3 { bucket, prefix } = Location::parse(url) else {
+        anyhow::bail!("{url} is not an s3:// URL");
+    };
+    let store: Arc<dyn ObjectStore> = s3_store(&bucket, s3).context("configuring S3")?;
+    let prefix_path = (!prefix.is_empty()).then(|| Path::from(prefix.as_str()));
+    let mut metas: Vec<object_store::ObjectMeta> = handle
+        .block_on(store.list(prefix_path.as_ref()).try_collect())
+        .with_context(|| format!("listing {url}"))?;
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
+    let mut trail = Vec::new();
+    let mut plain = Vec::new();
+    for m in metas {
+        let key = m.location.to_string();
+        match layout::is_non_log_path(&key) {
+            Some(ObjectKind::Digest) => {
+                skipped.digest += 1;
+                continue;
+            }
+            Some(ObjectKind::Insight) => {
+                skipped.insight += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let parsed = layout::parse_key(&key);
+        let object = SourceObject {
+            key: format!("s3://{bucket}/{key}"),
+            size: m.size,
+            version: match &m.e_tag {
+                Some(etag) => format!("etag:{etag}"),
+                None => format!("modified:{}", m.last_modified.timestamp_nanos_opt().unwrap_or(0)),
+            },
+            fallback_account: parsed.as_ref().map(|k| k.account.clone()),
+            location: SourceLocation::Object {
+                store: Arc::clone(&store),
+                path: m.location.clone(),
+            },
+        };
+        if parsed.is_some() {
+            trail.push(object);
+        } else if key.ends_with(".json") || key.ends_with(".gz") || key.ends_with(".jsonl") || key.ends_with(".ndjson") {
+            plain.push(object);
+        } else {
+            skipped.other += 1;
+        }
+    }
+    if trail.is_empty() {
+        Ok(plain)
+    } else {
+        skipped.other += plain.len() as u64;
+        Ok(trail)
+    }
+}
