@@ -276,6 +276,7 @@ fn read_event_ids(bytes: Bytes, ids: &mut EventIdSet) -> Result<(), LakeError> {
 pub fn recover(store: &Store) -> Result<(), LakeError> {
     let staged = store.list(STAGING_DIR)?;
     if staged.is_empty() {
+        store.remove_local_dir(STAGING_DIR);
         return Ok(());
     }
     let committed: std::collections::HashSet<String> = manifest::load_all(store)?
@@ -291,6 +292,18 @@ pub fn recover(store: &Store) -> Result<(), LakeError> {
             store.delete(&rel)?;
             continue;
         };
+        if final_path == crate::compact::REMOVES_MARKER {
+            // A compaction's pending deletions: finish them if it committed.
+            if committed.contains(txid) {
+                let files: Vec<String> = serde_json::from_slice(&store.get(&rel)?)
+                    .map_err(|e| LakeError::Other(format!("{rel}: {e}")))?;
+                for f in files {
+                    store.delete(&f)?;
+                }
+            }
+            store.delete(&rel)?;
+            continue;
+        }
         if committed.contains(txid) && !store.exists(final_path)? {
             tracing::info!(
                 txid,
@@ -303,6 +316,9 @@ pub fn recover(store: &Store) -> Result<(), LakeError> {
             store.delete(&rel)?;
         }
     }
+    // Everything staged was published or dropped; interrupted local puts
+    // may have left temporary files that object_store does not list.
+    store.remove_local_dir(STAGING_DIR);
     Ok(())
 }
 
@@ -423,6 +439,7 @@ fn publish(store: &Store, tx: &Transaction) -> Result<(), LakeError> {
     for path in paths {
         store.rename(&Transaction::staged(&tx.txid, &path), &path)?;
     }
+    store.remove_local_dir(&Transaction::staging_prefix(&tx.txid));
     Ok(())
 }
 

@@ -7,6 +7,8 @@
 //! without the Arrow stack.
 
 pub mod batch;
+pub mod compact;
+pub mod ddl;
 pub mod dedup;
 pub mod error;
 pub mod ingest;

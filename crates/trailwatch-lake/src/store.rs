@@ -73,6 +73,8 @@ pub struct Store {
     pub root: Path,
     /// How to show the location to users (`/data/lake`, `s3://b/p`).
     pub display: String,
+    /// The folder, for a local lake.
+    pub local_root: Option<PathBuf>,
     handle: Handle,
 }
 
@@ -93,6 +95,7 @@ impl Store {
                     inner: Arc::new(LocalFileSystem::new_with_prefix(&abs)?),
                     root: Path::default(),
                     display: abs.display().to_string(),
+                    local_root: Some(abs),
                     handle,
                 })
             }
@@ -100,6 +103,7 @@ impl Store {
                 inner: s3_store(&bucket, s3)?,
                 root: Path::from(prefix.as_str()),
                 display: format!("s3://{bucket}/{prefix}"),
+                local_root: None,
                 handle,
             }),
         }
@@ -167,6 +171,14 @@ impl Store {
         match self.block_on(self.inner.delete(&path)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// On a local lake, remove the folder `rel` once its files are gone
+    /// (object stores have no folders; local ones keep empty ones around).
+    pub fn remove_local_dir(&self, rel: &str) {
+        if let Some(root) = &self.local_root {
+            let _ = std::fs::remove_dir_all(root.join(rel));
         }
     }
 

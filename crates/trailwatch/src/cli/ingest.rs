@@ -47,7 +47,8 @@ fn local_object(input: &Input) -> Result<SourceObject> {
             fallback_account: None,
         },
         Input::File { path, key, size } => {
-            let abs = std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))?;
+            let abs = std::fs::canonicalize(path)
+                .with_context(|| format!("resolving {}", path.display()))?;
             let mtime = std::fs::metadata(&abs)
                 .and_then(|m| m.modified())
                 .ok()
@@ -72,7 +73,12 @@ pub fn run(args: &IngestArgs) -> Result<ExitCode> {
     let mut skipped = s3::Skipped::default();
     for src in &args.sources {
         if src.starts_with("s3://") {
-            objects.extend(s3::list(src, &args.lake.s3_options(), rt.handle(), &mut skipped)?);
+            objects.extend(s3::list(
+                src,
+                &args.lake.s3_options(),
+                rt.handle(),
+                &mut skipped,
+            )?);
         } else {
             locals.push(src.clone());
         }
@@ -107,7 +113,11 @@ pub fn run(args: &IngestArgs) -> Result<ExitCode> {
         let prev = last.swap(p.files, std::sync::atomic::Ordering::Relaxed);
         progress.inc(p.files.saturating_sub(prev));
         let mbs = p.bytes as f64 / 1e6 / started.elapsed().as_secs_f64().max(1e-9);
-        progress.set_message(format!("{} events, {mbs:.1} MB/s of {:.0} MB", p.events, total_bytes as f64 / 1e6));
+        progress.set_message(format!(
+            "{} events, {mbs:.1} MB/s of {:.0} MB",
+            p.events,
+            total_bytes as f64 / 1e6
+        ));
     })
     .with_context(|| format!("ingesting into {}", store.display))?;
     progress.finish();
@@ -139,7 +149,16 @@ fn write_summary(out: &mut impl Write, s: &IngestSummary, lake: &str) -> io::Res
     writeln!(out, "events stored        {}", s.events)?;
     writeln!(out, "duplicates skipped   {}", s.duplicates)?;
     writeln!(out, "quarantined          {}", s.quarantined)?;
-    writeln!(out, "bytes read           {:.1} MB", s.bytes_read as f64 / 1e6)?;
-    writeln!(out, "parquet written      {:.1} MB in {} files", s.parquet_bytes as f64 / 1e6, s.parquet_files)?;
+    writeln!(
+        out,
+        "bytes read           {:.1} MB",
+        s.bytes_read as f64 / 1e6
+    )?;
+    writeln!(
+        out,
+        "parquet written      {:.1} MB in {} files",
+        s.parquet_bytes as f64 / 1e6,
+        s.parquet_files
+    )?;
     writeln!(out, "seconds              {:.2}", s.seconds)
 }

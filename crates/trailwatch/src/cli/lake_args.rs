@@ -28,7 +28,8 @@ impl LakeArgs {
         {
             return Ok(l);
         }
-        let dir = dirs::data_dir().context("no data directory for the default lake; pass --lake")?;
+        let dir =
+            dirs::data_dir().context("no data directory for the default lake; pass --lake")?;
         Ok(dir.join("trailwatch/lake").display().to_string())
     }
 
@@ -40,7 +41,8 @@ impl LakeArgs {
 
     pub fn open(&self, handle: Handle) -> Result<Store> {
         let location = self.location()?;
-        Store::open(&location, &self.s3_options(), handle).with_context(|| format!("opening the lake {location}"))
+        Store::open(&location, &self.s3_options(), handle)
+            .with_context(|| format!("opening the lake {location}"))
     }
 }
 

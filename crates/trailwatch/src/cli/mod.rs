@@ -5,6 +5,7 @@
 mod cat;
 mod generate;
 mod ingest;
+mod lake;
 mod lake_args;
 mod progress;
 mod stats;
@@ -57,6 +58,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Ingest sources into the Parquet lake (crash-safe, idempotent, deduplicated).
     Ingest(ingest::IngestArgs),
+    /// Lake maintenance: compact, and DDL for Athena, Trino, Spark, DuckDB.
+    Lake(lake::LakeCommand),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -124,6 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats(args) => stats::run(&args),
         Command::Generate(args) => generate::run(&args),
         Command::Ingest(args) => ingest::run(&args),
+        Command::Lake(cmd) => lake::run(&cmd),
     }
 }
 

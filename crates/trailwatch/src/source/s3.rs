@@ -23,7 +23,12 @@ pub struct Skipped {
 }
 
 /// List the CloudTrail log objects under `s3://bucket/prefix`.
-pub fn list(url: &str, s3: &S3Options, handle: &Handle, skipped: &mut Skipped) -> Result<Vec<SourceObject>> {
+pub fn list(
+    url: &str,
+    s3: &S3Options,
+    handle: &Handle,
+    skipped: &mut Skipped,
+) -> Result<Vec<SourceObject>> {
     let Location::S3 { bucket, prefix } = Location::parse(url) else {
         anyhow::bail!("{url} is not an s3:// URL");
     };
@@ -54,7 +59,10 @@ pub fn list(url: &str, s3: &S3Options, handle: &Handle, skipped: &mut Skipped) -
             size: m.size,
             version: match &m.e_tag {
                 Some(etag) => format!("etag:{etag}"),
-                None => format!("modified:{}", m.last_modified.timestamp_nanos_opt().unwrap_or(0)),
+                None => format!(
+                    "modified:{}",
+                    m.last_modified.timestamp_nanos_opt().unwrap_or(0)
+                ),
             },
             fallback_account: parsed.as_ref().map(|k| k.account.clone()),
             location: SourceLocation::Object {
@@ -64,7 +72,11 @@ pub fn list(url: &str, s3: &S3Options, handle: &Handle, skipped: &mut Skipped) -
         };
         if parsed.is_some() {
             trail.push(object);
-        } else if key.ends_with(".json") || key.ends_with(".gz") || key.ends_with(".jsonl") || key.ends_with(".ndjson") {
+        } else if key.ends_with(".json")
+            || key.ends_with(".gz")
+            || key.ends_with(".jsonl")
+            || key.ends_with(".ndjson")
+        {
             plain.push(object);
         } else {
             skipped.other += 1;

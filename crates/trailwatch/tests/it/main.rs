@@ -5,5 +5,7 @@
 
 mod cat;
 mod generate;
+mod ingest;
+mod lake;
 mod stats;
 mod support;

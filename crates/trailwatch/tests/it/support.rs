@@ -81,3 +81,77 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.write_all(bytes).expect("in-memory");
     enc.finish().expect("in-memory")
 }
+
+/// Every eventID stored in a local lake, with multiplicity, sorted.
+pub fn lake_event_ids(lake: &Path) -> Vec<String> {
+    use arrow::array::{Array, AsArray};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut ids = Vec::new();
+    let table = lake.join("cloudtrail");
+    if !table.exists() {
+        return ids;
+    }
+    for entry in walkdir::WalkDir::new(table) {
+        let entry = entry.expect("walk lake");
+        if entry.path().extension().is_none_or(|x| x != "parquet") {
+            continue;
+        }
+        let file = std::fs::File::open(entry.path()).expect("open parquet");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        for batch in reader {
+            let batch = batch.expect("batch");
+            let col = batch
+                .column_by_name("eventid")
+                .expect("eventid")
+                .as_string::<i32>();
+            for i in 0..col.len() {
+                ids.push(col.value(i).to_string());
+            }
+        }
+    }
+    ids.sort();
+    ids
+}
+
+/// Every eventID in a trail, decoded with `trailwatch cat`, sorted.
+pub fn source_event_ids(src: &Path) -> Vec<String> {
+    let out = run(&["cat", path_str(src)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut ids: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v["eventID"].as_str().expect("eventID").to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Whether an external tool the tests use is present. Missing tools skip
+/// the test visibly, unless `TRAILWATCH_REQUIRE_TOOLS=1` (set by `.ci/run`,
+/// which installs them) turns that into a failure.
+pub fn have_tool(check: &mut Command, what: &str) -> bool {
+    let ok = check
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        if std::env::var("TRAILWATCH_REQUIRE_TOOLS").is_ok_and(|v| v == "1") {
+            panic!("{what} is required (TRAILWATCH_REQUIRE_TOOLS=1) but is not installed");
+        }
+        eprintln!("SKIPPED: {what} is not installed; install it (see .ci/run) to run this test");
+    }
+    ok
+}
+
+pub fn python_has(module: &str) -> bool {
+    have_tool(
+        Command::new("python3").args(["-c", &format!("import {module}")]),
+        &format!("python3 module {module}"),
+    )
+}

@@ -1,0 +1,203 @@
+//! Table DDL for other engines, pointed at the lake, so Athena, Trino,
+//! Spark and DuckDB query the same Parquet files trailwatch writes.
+
+use std::collections::BTreeSet;
+
+use arrow_schema::{DataType, Field};
+
+use crate::partition::TABLE_DIR;
+use crate::schema::cloudtrail_schema;
+
+/// Engines we print DDL for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Athena,
+    Trino,
+    Spark,
+    DuckDb,
+}
+
+/// What the DDL needs to know about the lake.
+#[derive(Debug, Clone)]
+pub struct LakeFacts {
+    /// `s3://bucket/prefix` or a local folder (absolute).
+    pub location: String,
+    /// Accounts and regions present, for Athena partition projection.
+    pub accounts: BTreeSet<String>,
+    pub regions: BTreeSet<String>,
+    /// The first event date present (`YYYY-MM-DD`).
+    pub first_date: Option<String>,
+}
+
+fn hive_type(t: &DataType) -> String {
+    match t {
+        DataType::Utf8 => "string".into(),
+        DataType::Timestamp(_, _) => "timestamp".into(),
+        DataType::Struct(fields) => format!(
+            "struct<{}>",
+            fields
+                .iter()
+                .map(|f| format!("{}:{}", f.name(), hive_type(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        DataType::List(item) => format!("array<{}>", hive_type(item.data_type())),
+        other => format!("{other}").to_lowercase(),
+    }
+}
+
+fn trino_type(t: &DataType) -> String {
+    match t {
+        DataType::Utf8 => "varchar".into(),
+        DataType::Timestamp(_, _) => "timestamp(3)".into(),
+        DataType::Struct(fields) => format!(
+            "row({})",
+            fields
+                .iter()
+                .map(|f| format!("\"{}\" {}", f.name(), trino_type(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        DataType::List(item) => format!("array({})", trino_type(item.data_type())),
+        other => format!("{other}").to_lowercase(),
+    }
+}
+
+fn columns(render: impl Fn(&Field) -> String) -> String {
+    cloudtrail_schema()
+        .fields()
+        .iter()
+        .map(|f| format!("  {}", render(f)))
+        .collect::<Vec<_>>()
+        .join(",\n")
+}
+
+fn table_location(location: &str, s3a: bool) -> String {
+    let base = location.trim_end_matches('/');
+    let base = if s3a {
+        base.replacen("s3://", "s3a://", 1)
+    } else {
+        base.to_string()
+    };
+    format!("{base}/{TABLE_DIR}/")
+}
+
+/// The DDL for one engine.
+pub fn ddl(engine: Engine, facts: &LakeFacts) -> String {
+    match engine {
+        Engine::Athena => athena(facts),
+        Engine::Trino => trino(facts),
+        Engine::Spark => spark(facts),
+        Engine::DuckDb => duckdb(facts),
+    }
+}
+
+fn athena(facts: &LakeFacts) -> String {
+    let loc = table_location(&facts.location, false);
+    let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
+    format!(
+        "-- Athena: CloudTrail lake written by trailwatch, with partition projection\n\
+         -- (no MSCK REPAIR needed; re-print after new accounts or regions appear).\n\
+         CREATE EXTERNAL TABLE IF NOT EXISTS cloudtrail_logs (\n{}\n)\n\
+         PARTITIONED BY (account string, region string, `date` string)\n\
+         STORED AS PARQUET\n\
+         LOCATION '{loc}'\n\
+         TBLPROPERTIES (\n  \
+           'projection.enabled' = 'true',\n  \
+           'projection.account.type' = 'enum',\n  \
+           'projection.account.values' = '{}',\n  \
+           'projection.region.type' = 'enum',\n  \
+           'projection.region.values' = '{}',\n  \
+           'projection.date.type' = 'date',\n  \
+           'projection.date.format' = 'yyyy-MM-dd',\n  \
+           'projection.date.range' = '{},NOW',\n  \
+           'projection.date.interval' = '1',\n  \
+           'projection.date.interval.unit' = 'DAYS',\n  \
+           'storage.location.template' = '{loc}account=${{account}}/region=${{region}}/date=${{date}}/',\n  \
+           'parquet.compression' = 'ZSTD'\n\
+         );\n",
+        columns(|f| format!("`{}` {}", f.name(), hive_type(f.data_type()))),
+        list(&facts.accounts),
+        list(&facts.regions),
+        facts.first_date.as_deref().unwrap_or("2020-01-01"),
+    )
+}
+
+fn trino(facts: &LakeFacts) -> String {
+    let loc = table_location(&facts.location, false);
+    format!(
+        "-- Trino (Hive connector): CloudTrail lake written by trailwatch.\n\
+         CREATE TABLE IF NOT EXISTS hive.default.cloudtrail_logs (\n{},\n  \
+           \"account\" varchar,\n  \"region\" varchar,\n  \"date\" varchar\n)\n\
+         WITH (\n  format = 'PARQUET',\n  external_location = '{loc}',\n  \
+           partitioned_by = ARRAY['account', 'region', 'date']\n);\n\
+         CALL hive.system.sync_partition_metadata('default', 'cloudtrail_logs', 'FULL');\n",
+        columns(|f| format!("\"{}\" {}", f.name(), trino_type(f.data_type()))),
+    )
+}
+
+fn spark(facts: &LakeFacts) -> String {
+    let loc = table_location(&facts.location, true);
+    format!(
+        "-- Spark SQL: CloudTrail lake written by trailwatch.\n\
+         CREATE TABLE IF NOT EXISTS cloudtrail_logs (\n{},\n  \
+           account STRING,\n  region STRING,\n  `date` STRING\n)\n\
+         USING PARQUET\n\
+         PARTITIONED BY (account, region, `date`)\n\
+         LOCATION '{loc}';\n\
+         MSCK REPAIR TABLE cloudtrail_logs;\n",
+        columns(|f| format!("`{}` {}", f.name(), hive_type(f.data_type()).to_uppercase())),
+    )
+}
+
+fn duckdb(facts: &LakeFacts) -> String {
+    let loc = table_location(&facts.location, false);
+    let httpfs = if loc.starts_with("s3://") {
+        "INSTALL httpfs;\nLOAD httpfs;\n-- Credentials: CREATE SECRET (TYPE s3, PROVIDER credential_chain);\n"
+    } else {
+        ""
+    };
+    format!(
+        "-- DuckDB: CloudTrail lake written by trailwatch. Partition values stay text.\n\
+         {httpfs}CREATE OR REPLACE VIEW cloudtrail_logs AS\n\
+         SELECT * FROM read_parquet('{loc}*/*/*/*.parquet',\n  \
+           hive_partitioning = true,\n  \
+           hive_types = {{'account': VARCHAR, 'region': VARCHAR, 'date': VARCHAR}});\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> LakeFacts {
+        LakeFacts {
+            location: "s3://lake-bucket/trail".into(),
+            accounts: ["111122223333".to_string()].into(),
+            regions: ["us-east-1".to_string(), "eu-west-1".to_string()].into(),
+            first_date: Some("2024-05-01".into()),
+        }
+    }
+
+    #[test]
+    fn athena_ddl_projects_account_region_and_date() {
+        let d = ddl(Engine::Athena, &facts());
+        assert!(
+            d.contains("LOCATION 's3://lake-bucket/trail/cloudtrail/'"),
+            "{d}"
+        );
+        assert!(d.contains("'projection.region.values' = 'eu-west-1,us-east-1'"));
+        assert!(d.contains("'projection.date.range' = '2024-05-01,NOW'"));
+        assert!(d.contains("account=${account}/region=${region}/date=${date}/"));
+        assert!(d.contains("`useridentity` struct<type:string,principalid:string"));
+        assert!(d.contains("`resources` array<struct<arn:string,accountid:string,type:string>>"));
+    }
+
+    #[test]
+    fn spark_uses_s3a_and_trino_uses_rows() {
+        assert!(
+            ddl(Engine::Spark, &facts()).contains("LOCATION 's3a://lake-bucket/trail/cloudtrail/'")
+        );
+        assert!(ddl(Engine::Trino, &facts()).contains("\"tlsdetails\" row(\"tlsversion\" varchar"));
+    }
+}

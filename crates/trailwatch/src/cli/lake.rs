@@ -1,0 +1,86 @@
+//! `trailwatch lake`: maintenance and interoperability of the lake —
+//! compaction, and table DDL for Athena, Trino, Spark and DuckDB.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use trailwatch_lake::compact::{compact, partition_files};
+use trailwatch_lake::ddl::{Engine, LakeFacts, ddl};
+
+use super::lake_args::{LakeArgs, runtime};
+
+#[derive(Debug, Args)]
+pub struct LakeCommand {
+    #[command(subcommand)]
+    pub action: LakeAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LakeAction {
+    /// Merge each partition's small files into one (same events, crash-safe).
+    Compact {
+        #[command(flatten)]
+        lake: LakeArgs,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the table DDL for another engine, pointed at this lake.
+    Ddl {
+        #[command(flatten)]
+        lake: LakeArgs,
+        #[arg(long, value_enum)]
+        engine: EngineArg,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EngineArg {
+    Athena,
+    Trino,
+    Spark,
+    Duckdb,
+}
+
+pub fn run(cmd: &LakeCommand) -> Result<ExitCode> {
+    let rt = runtime()?;
+    match &cmd.action {
+        LakeAction::Compact { lake, json } => {
+            let store = lake.open(rt.handle().clone())?;
+            let s = compact(&store).with_context(|| format!("compacting {}", store.display))?;
+            let mut out = io::stdout().lock();
+            if *json {
+                serde_json::to_writer_pretty(&mut out, &s)?;
+                writeln!(out)?;
+            } else {
+                writeln!(
+                    out,
+                    "compacted {} partitions: {} files -> {} files ({} rows rewritten) in {:.2} s",
+                    s.partitions_compacted, s.files_before, s.files_after, s.rows, s.seconds
+                )?;
+            }
+        }
+        LakeAction::Ddl { lake, engine } => {
+            let store = lake.open(rt.handle().clone())?;
+            let parts = partition_files(&store)?;
+            let facts = LakeFacts {
+                location: store.display.clone(),
+                accounts: parts.keys().map(|k| k.account.clone()).collect(),
+                regions: parts.keys().map(|k| k.region.clone()).collect(),
+                first_date: parts.keys().map(|k| k.date.clone()).min(),
+            };
+            let engine = match engine {
+                EngineArg::Athena => Engine::Athena,
+                EngineArg::Trino => Engine::Trino,
+                EngineArg::Spark => Engine::Spark,
+                EngineArg::Duckdb => Engine::DuckDb,
+            };
+            io::stdout()
+                .lock()
+                .write_all(ddl(engine, &facts).as_bytes())?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,274 @@
+//! The lake seen from outside: DuckDB reads it with the printed DDL, and an
+//! S3-to-S3 ingest runs against a real S3-compatible server (moto) on
+//! 127.0.0.1.
+
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{
+    have_tool, lake_event_ids, path_str, python_has, rec, run, sample_trail, source_event_ids,
+    stderr, stdout,
+};
+
+fn python(script: &str, args: &[&str]) -> std::process::Output {
+    Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs")
+}
+
+const DUCKDB_CHECK: &str = r#"
+import duckdb, json, sys
+ddl = open(sys.argv[1]).read()
+ids = json.loads(sys.argv[2])
+con = duckdb.connect()
+con.execute(ddl)
+count = con.execute("select count(*) from cloudtrail_logs").fetchone()[0]
+rows = con.execute(
+    "select eventid, eventname, eventtime, useridentity.arn, requestparameters, account, region, \"date\" "
+    "from cloudtrail_logs where eventid in (select unnest(?)) order by eventid", [ids]).fetchall()
+print(json.dumps({"count": count, "rows": rows}))
+"#;
+
+#[test]
+fn duckdb_reads_the_lake_with_the_printed_ddl() {
+    if !python_has("duckdb") {
+        return;
+    }
+    let lake = tempfile::tempdir().expect("tempdir");
+    let trail = sample_trail();
+    let out = run(&[
+        "ingest",
+        "-q",
+        "--lake",
+        path_str(lake.path()),
+        path_str(&trail),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ddl = run(&[
+        "lake",
+        "ddl",
+        "--engine",
+        "duckdb",
+        "--lake",
+        path_str(lake.path()),
+    ]);
+    assert!(ddl.status.success(), "{}", stderr(&ddl));
+    let ddl_file = lake.path().join("duckdb.sql");
+    std::fs::write(&ddl_file, &ddl.stdout).expect("write ddl");
+    // A sample of records, as trailwatch decodes them from the source.
+    let cat = run(&["cat", path_str(&trail)]);
+    let records: Vec<Value> = stdout(&cat)
+        .lines()
+        .step_by(97)
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let ids: Vec<&str> = records
+        .iter()
+        .map(|r| r["eventID"].as_str().expect("id"))
+        .collect();
+    let res = python(
+        DUCKDB_CHECK,
+        &[
+            path_str(&ddl_file),
+            &serde_json::to_string(&ids).expect("ids"),
+        ],
+    );
+    assert!(
+        res.status.success(),
+        "duckdb: {}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let v: Value = serde_json::from_slice(&res.stdout).expect("duckdb json");
+    assert_eq!(v["count"], 4000);
+    let rows = v["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), records.len());
+    let mut expected: Vec<&Value> = records.iter().collect();
+    expected.sort_by_key(|r| r["eventID"].as_str().expect("id").to_string());
+    for (row, r) in rows.iter().zip(expected) {
+        assert_eq!(row[0], r["eventID"]);
+        assert_eq!(row[1], r["eventName"]);
+        assert_eq!(row[2], r["eventTime"]);
+        assert_eq!(row[3], r["userIdentity"]["arn"]);
+        let params: Value = row[4]
+            .as_str()
+            .map_or(Value::Null, |s| serde_json::from_str(s).expect("json text"));
+        assert_eq!(params, r["requestParameters"]);
+        assert_eq!(row[5], r["recipientAccountId"]);
+        assert_eq!(row[6], r["awsRegion"]);
+        assert_eq!(row[7].as_str(), r["eventTime"].as_str().map(|t| &t[..10]));
+    }
+}
+
+/// A moto S3 server on a free loopback port, stopped on drop.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_moto() -> Option<Moto> {
+    if !have_tool(
+        Command::new("moto_server").arg("--help"),
+        "moto_server (pip install 'moto[server]')",
+    ) {
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(moto)
+}
+
+const S3_SETUP: &str = r#"
+import boto3, os, sys, json
+endpoint, trail, tiny = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+s3.create_bucket(Bucket="src")
+s3.create_bucket(Bucket="lake")
+for root, _, files in os.walk(trail):
+    for f in files:
+        p = os.path.join(root, f)
+        s3.upload_file(p, "src", "trail/" + os.path.relpath(p, trail))
+for i, body in enumerate(tiny):
+    s3.put_object(Bucket="src", Key="tiny/obj-%05d.json" % i, Body=body.encode())
+"#;
+
+const S3_DOWNLOAD: &str = r#"
+import boto3, os, sys
+endpoint, bucket, prefix, dest = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+n = 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for o in page.get("Contents", []):
+        rel = o["Key"][len(prefix):].lstrip("/")
+        path = os.path.join(dest, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        s3.download_file(bucket, o["Key"], path)
+        n += 1
+print(n)
+"#;
+
+fn s3_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_ENDPOINT_URL")
+}
+
+#[test]
+fn s3_to_s3_ingest_against_a_local_s3_server() {
+    let Some(moto) = start_moto() else { return };
+    if !python_has("boto3") {
+        return;
+    }
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let trail = sample_trail();
+    // More than one listing page (1,000 keys) of small NDJSON objects.
+    let tiny: Vec<String> = (0..1100).map(|i| rec(100_000 + i)).collect();
+    let work = tempfile::tempdir().expect("tempdir");
+    let tiny_file = work.path().join("tiny.json");
+    std::fs::write(&tiny_file, serde_json::to_string(&tiny).expect("json")).expect("write");
+    let setup = python(
+        S3_SETUP,
+        &[&endpoint, path_str(&trail), path_str(&tiny_file)],
+    );
+    assert!(
+        setup.status.success(),
+        "setup: {}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+    let ingest = |extra: &str| {
+        let out = s3_env(&mut crate::support::bin())
+            .args([
+                "ingest",
+                "--json",
+                "--endpoint-url",
+                &endpoint,
+                "--lake",
+                "s3://lake/ct",
+                "s3://src/trail/",
+                extra,
+            ])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<Value>(&out.stdout).expect("json")
+    };
+    let first = ingest("s3://src/tiny/");
+    assert_eq!(first["files"], 72 + 1100);
+    assert_eq!(first["events"], 4000 + 1100);
+    let second = ingest("s3://src/tiny/");
+    assert_eq!(second["events"], 0);
+    assert_eq!(second["files_already_ingested"], 72 + 1100);
+    // What landed in the S3 lake is exactly the sources' events.
+    let local = tempfile::tempdir().expect("tempdir");
+    let dl = python(
+        S3_DOWNLOAD,
+        &[&endpoint, "lake", "ct", path_str(local.path())],
+    );
+    assert!(
+        dl.status.success(),
+        "download: {}",
+        String::from_utf8_lossy(&dl.stderr)
+    );
+    let mut expected = source_event_ids(&trail);
+    expected.extend((0..1100).map(|i| format!("id-{}", 100_000 + i)));
+    expected.sort();
+    assert_eq!(lake_event_ids(local.path()), expected);
+    assert!(local.path().join("_manifest").is_dir());
+    let ddl = s3_env(&mut crate::support::bin())
+        .args([
+            "lake",
+            "ddl",
+            "--engine",
+            "athena",
+            "--endpoint-url",
+            &endpoint,
+            "--lake",
+            "s3://lake/ct",
+        ])
+        .output()
+        .expect("runs");
+    let text = String::from_utf8_lossy(&ddl.stdout);
+    assert!(
+        text.contains("LOCATION 's3://lake/ct/cloudtrail/'"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "'projection.account.values' = '111111111111,111122223333,222222222222,333333333333'"
+        ),
+        "{text}"
+    );
+}
