@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use arrow::array::{Array, AsArray, BooleanArray};
-use arrow::compute::{concat_batches, filter_record_batch};
+use arrow::compute::filter_record_batch;
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use futures::StreamExt;
@@ -84,6 +84,8 @@ pub struct IngestOptions {
     pub tx_bytes: u64,
     /// Arrow bytes buffered before the largest partition is written out.
     pub buffer_bytes: usize,
+    /// Source bytes decoded at once within a transaction.
+    pub decode_batch_bytes: u64,
     /// Rows per Parquet row group.
     pub row_group_rows: usize,
     /// Source objects fetched concurrently from object storage.
@@ -96,6 +98,7 @@ impl Default for IngestOptions {
             decode: DecodeOptions::default(),
             tx_bytes: 128 * 1024 * 1024,
             buffer_bytes: 256 * 1024 * 1024,
+            decode_batch_bytes: 8 * 1024 * 1024,
             row_group_rows: 128 * 1024,
             fetch_concurrency: 16,
         }
@@ -398,8 +401,7 @@ impl Tx<'_> {
         let encoded: Vec<Result<(PartitionKey, Bytes, u64), LakeError>> = work
             .into_par_iter()
             .map(|(k, batches)| {
-                let merged = concat_batches(&cloudtrail_schema(), &batches)?;
-                let (bytes, rows) = encode_parquet(std::slice::from_ref(&merged), rows_per_group)?;
+                let (bytes, rows) = encode_parquet(&batches, rows_per_group)?;
                 Ok((k, bytes, rows))
             })
             .collect();
@@ -547,12 +549,6 @@ pub fn ingest(
         }
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        let fetched = fetch_chunk(store, chunk, opts.fetch_concurrency)?;
-        let decoded: Vec<Result<Decoded, LakeError>> = chunk
-            .par_iter()
-            .zip(fetched.into_par_iter())
-            .map(|(src, bytes)| decode_source(src, bytes, opts.decode))
-            .collect();
         let mut tx = Tx {
             store,
             txid: uuid::Uuid::new_v4().simple().to_string(),
@@ -563,38 +559,59 @@ pub fn ingest(
         let mut sources = Vec::new();
         let mut quarantine = Vec::new();
         let (mut records, mut duplicates) = (0u64, 0u64);
-        for d in decoded {
-            let d = d?;
-            summary.files += 1;
-            summary.bytes_read += d.bytes;
-            done.files += 1;
-            done.bytes += d.bytes;
-            sources.extend(d.entry);
-            quarantine.extend(d.quarantine);
-            for (pk, batch) in d.batches {
-                let ids = seen.set(&pk)?;
-                let col = batch
-                    .column_by_name("eventid")
-                    .ok_or_else(|| LakeError::Other("batch without eventid".into()))?
-                    .as_string::<i32>();
-                let keep: BooleanArray = (0..col.len())
-                    .map(|i| Some(ids.insert(col.value(i))))
-                    .collect();
-                let kept = keep.true_count();
-                duplicates += (batch.num_rows() - kept) as u64;
-                records += kept as u64;
-                done.events += kept as u64;
-                if kept == 0 {
-                    continue;
-                }
-                let batch = if kept == batch.num_rows() {
-                    batch
-                } else {
-                    filter_record_batch(&batch, &keep)?
-                };
-                tx.add(pk, batch)?;
+        // Decode a few MB of sources at a time, so decoded rows never pile
+        // up beyond the pending buffer (bounded memory, whatever the input).
+        let mut batch_rest: &[SourceObject] = chunk;
+        while !batch_rest.is_empty() {
+            let mut m = 0;
+            let mut batch_bytes = 0u64;
+            while m < batch_rest.len()
+                && (m == 0 || batch_bytes + batch_rest[m].size <= opts.decode_batch_bytes)
+            {
+                batch_bytes += batch_rest[m].size;
+                m += 1;
             }
-            progress(done);
+            let (group, after) = batch_rest.split_at(m);
+            batch_rest = after;
+            let fetched = fetch_chunk(store, group, opts.fetch_concurrency)?;
+            let decoded: Vec<Result<Decoded, LakeError>> = group
+                .par_iter()
+                .zip(fetched.into_par_iter())
+                .map(|(src, bytes)| decode_source(src, bytes, opts.decode))
+                .collect();
+            for d in decoded {
+                let d = d?;
+                summary.files += 1;
+                summary.bytes_read += d.bytes;
+                done.files += 1;
+                done.bytes += d.bytes;
+                sources.extend(d.entry);
+                quarantine.extend(d.quarantine);
+                for (pk, batch) in d.batches {
+                    let ids = seen.set(&pk)?;
+                    let col = batch
+                        .column_by_name("eventid")
+                        .ok_or_else(|| LakeError::Other("batch without eventid".into()))?
+                        .as_string::<i32>();
+                    let keep: BooleanArray = (0..col.len())
+                        .map(|i| Some(ids.insert(col.value(i))))
+                        .collect();
+                    let kept = keep.true_count();
+                    duplicates += (batch.num_rows() - kept) as u64;
+                    records += kept as u64;
+                    done.events += kept as u64;
+                    if kept == 0 {
+                        continue;
+                    }
+                    let batch = if kept == batch.num_rows() {
+                        batch
+                    } else {
+                        filter_record_batch(&batch, &keep)?
+                    };
+                    tx.add(pk, batch)?;
+                }
+                progress(done);
+            }
         }
         tx.flush_all()?;
         let quarantined = quarantine.len() as u64;
