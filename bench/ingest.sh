@@ -34,15 +34,16 @@ cat > "$work/duckdb_copy.py" <<'PY'
 import duckdb, sys
 src, out = sys.argv[1], sys.argv[2]
 con = duckdb.connect()
+con.execute("SET preserve_insertion_order = false")
 con.execute(f"""
 COPY (
   WITH recs AS (
     SELECT unnest(Records) AS r
     FROM read_json('{src}/AWSLogs/*/*/CloudTrail/*/*/*/*/*.json.gz',
-                   format = 'auto', maximum_object_size = 1073741824, union_by_name = true)
+                   format = 'auto', maximum_object_size = 16777216)
   )
   SELECT r.*, r.recipientAccountId AS account, r.awsRegion AS region,
-         substr(r.eventTime, 1, 10) AS "date"
+         strftime(CAST(r.eventTime AS TIMESTAMP), '%Y-%m-%d') AS "date"
   FROM recs
 ) TO '{out}' (FORMAT parquet, PARTITION_BY (account, region, "date"), COMPRESSION zstd)
 """)

@@ -180,11 +180,11 @@ impl BatchBuilder {
             .unwrap_or(DataType::Null);
         BatchBuilder {
             texts: TEXT_COLUMNS.iter().map(|_| StringBuilder::new()).collect(),
-            identity: StructBuilder::from_fields(identity_fields.clone(), 1024),
+            identity: StructBuilder::from_fields(identity_fields.clone(), 64),
             timestamp: TimestampMillisecondBuilder::new().with_data_type(ts_type),
-            resources: ListBuilder::new(StructBuilder::from_fields(resource_fields, 1024)),
+            resources: ListBuilder::new(StructBuilder::from_fields(resource_fields, 64)),
             addendum: StructBuilder::from_fields(addendum_fields.clone(), 16),
-            tls: StructBuilder::from_fields(tls_fields.clone(), 1024),
+            tls: StructBuilder::from_fields(tls_fields.clone(), 64),
             identity_fields,
             addendum_fields,
             tls_fields,

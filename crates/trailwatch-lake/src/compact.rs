@@ -12,12 +12,10 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::Serialize;
 
 use crate::error::LakeError;
-use crate::ingest::recover;
+use crate::ingest::{recover, writer_properties};
 use crate::manifest::{FileEntry, Operation, Transaction};
 use crate::partition::{PartitionKey, TABLE_DIR};
 use crate::schema::cloudtrail_schema;
@@ -52,11 +50,7 @@ pub fn partition_files(store: &Store) -> Result<BTreeMap<PartitionKey, Vec<Strin
 }
 
 fn merge(store: &Store, files: &[String]) -> Result<(Bytes, u64), LakeError> {
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_max_row_group_row_count(Some(128 * 1024))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .build();
+    let props = writer_properties(128 * 1024)?;
     let mut w = ArrowWriter::try_new(Vec::new(), cloudtrail_schema(), Some(props))?;
     let mut rows = 0;
     for f in files {

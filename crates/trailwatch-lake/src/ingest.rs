@@ -97,8 +97,8 @@ impl Default for IngestOptions {
         IngestOptions {
             decode: DecodeOptions::default(),
             tx_bytes: 128 * 1024 * 1024,
-            buffer_bytes: 256 * 1024 * 1024,
-            decode_batch_bytes: 8 * 1024 * 1024,
+            buffer_bytes: 128 * 1024 * 1024,
+            decode_batch_bytes: 4 * 1024 * 1024,
             row_group_rows: 128 * 1024,
             fetch_concurrency: 16,
         }
@@ -158,6 +158,9 @@ struct Decoded {
 }
 
 const MAX_QUARANTINE_RAW: usize = 1024 * 1024;
+/// Parquet encoder threads per transaction, and partitions queued for them.
+const ENCODERS: usize = 2;
+const ENCODE_QUEUE: usize = 2;
 
 fn decode_reader(
     src: &SourceObject,
@@ -233,17 +236,28 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// How the lake's Parquet files are written: zstd (level 1: most of the
+/// ratio of higher levels at a fraction of the CPU), row groups sized for
+/// scanning, statistics for pruning, and no dictionaries for columns that
+/// are unique per row (building one only to abandon it costs time).
+pub fn writer_properties(row_group_rows: usize) -> Result<WriterProperties, LakeError> {
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_statistics_enabled(EnabledStatistics::Chunk);
+    for col in ["eventid", "requestid", "eventtime", "eventtimestamp", "requestparameters", "responseelements", "additionaleventdata"] {
+        b = b.set_column_dictionary_enabled(col.into(), false);
+    }
+    Ok(b.build())
+}
+
 /// Encode batches of one partition as one Parquet file.
 fn encode_parquet(
     batches: &[RecordBatch],
     row_group_rows: usize,
 ) -> Result<(Bytes, u64), LakeError> {
     let schema = cloudtrail_schema();
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_max_row_group_row_count(Some(row_group_rows))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .build();
+    let props = writer_properties(row_group_rows)?;
     let mut w = ArrowWriter::try_new(Vec::with_capacity(4 * 1024 * 1024), schema, Some(props))?;
     let mut rows = 0u64;
     for b in batches {
@@ -357,11 +371,14 @@ struct Pending {
     bytes: usize,
 }
 
+/// A partition's rows, on their way to an encoder thread.
+type Job = (PartitionKey, Vec<RecordBatch>);
+
 struct Tx<'s> {
-    store: &'s Store,
-    txid: String,
     opts: &'s IngestOptions,
-    files: Vec<FileEntry>,
+    /// Encoder threads take partitions from here, so Parquet encoding
+    /// overlaps with decoding the next sources.
+    jobs: std::sync::mpsc::SyncSender<Job>,
     pending: Pending,
 }
 
@@ -387,39 +404,15 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Write the given partitions' pending rows to staged Parquet files.
+    /// Hand the given partitions' pending rows to the encoders.
     fn flush(&mut self, keys: Vec<PartitionKey>) -> Result<(), LakeError> {
-        let work: Vec<(PartitionKey, Vec<RecordBatch>)> = keys
-            .into_iter()
-            .filter_map(|k| {
-                let (batches, bytes) = self.pending.parts.remove(&k)?;
+        for k in keys {
+            if let Some((batches, bytes)) = self.pending.parts.remove(&k) {
                 self.pending.bytes -= bytes;
-                Some((k, batches))
-            })
-            .collect();
-        let rows_per_group = self.opts.row_group_rows;
-        let encoded: Vec<Result<(PartitionKey, Bytes, u64), LakeError>> = work
-            .into_par_iter()
-            .map(|(k, batches)| {
-                let (bytes, rows) = encode_parquet(&batches, rows_per_group)?;
-                Ok((k, bytes, rows))
-            })
-            .collect();
-        for item in encoded {
-            let (k, bytes, rows) = item?;
-            let final_path = format!(
-                "{TABLE_DIR}/{}/part-{}.parquet",
-                k.dir(),
-                uuid::Uuid::new_v4()
-            );
-            let len = bytes.len() as u64;
-            self.store
-                .put(&Transaction::staged(&self.txid, &final_path), bytes)?;
-            self.files.push(FileEntry {
-                path: final_path,
-                rows,
-                bytes: len,
-            });
+                self.jobs
+                    .send((k, batches))
+                    .map_err(|_| LakeError::Other("the Parquet encoder stopped".into()))?;
+            }
         }
         Ok(())
     }
@@ -428,6 +421,35 @@ impl Tx<'_> {
         let mut keys: Vec<PartitionKey> = self.pending.parts.keys().cloned().collect();
         keys.sort();
         self.flush(keys)
+    }
+}
+
+/// An encoder thread: Parquet-encode partitions and stage them.
+fn encode_jobs(
+    store: &Store,
+    txid: &str,
+    rows_per_group: usize,
+    jobs: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>,
+) -> Result<Vec<FileEntry>, LakeError> {
+    let mut files = Vec::new();
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return Err(LakeError::Other("encoder queue poisoned".into())),
+        };
+        let Ok((k, batches)) = job else {
+            return Ok(files);
+        };
+        let (bytes, rows) = encode_parquet(&batches, rows_per_group)?;
+        drop(batches);
+        let final_path = format!("{TABLE_DIR}/{}/part-{}.parquet", k.dir(), uuid::Uuid::new_v4());
+        let len = bytes.len() as u64;
+        store.put(&Transaction::staged(txid, &final_path), bytes)?;
+        files.push(FileEntry {
+            path: final_path,
+            rows,
+            bytes: len,
+        });
     }
 }
 
@@ -549,91 +571,111 @@ pub fn ingest(
         }
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        let mut tx = Tx {
-            store,
-            txid: uuid::Uuid::new_v4().simple().to_string(),
-            opts,
-            files: Vec::new(),
-            pending: Pending::default(),
-        };
+        let txid = uuid::Uuid::new_v4().simple().to_string();
         let mut sources = Vec::new();
         let mut quarantine = Vec::new();
         let (mut records, mut duplicates) = (0u64, 0u64);
-        // Decode a few MB of sources at a time, so decoded rows never pile
-        // up beyond the pending buffer (bounded memory, whatever the input).
-        let mut batch_rest: &[SourceObject] = chunk;
-        while !batch_rest.is_empty() {
-            let mut m = 0;
-            let mut batch_bytes = 0u64;
-            while m < batch_rest.len()
-                && (m == 0 || batch_bytes + batch_rest[m].size <= opts.decode_batch_bytes)
-            {
-                batch_bytes += batch_rest[m].size;
-                m += 1;
-            }
-            let (group, after) = batch_rest.split_at(m);
-            batch_rest = after;
-            let fetched = fetch_chunk(store, group, opts.fetch_concurrency)?;
-            let decoded: Vec<Result<Decoded, LakeError>> = group
-                .par_iter()
-                .zip(fetched.into_par_iter())
-                .map(|(src, bytes)| decode_source(src, bytes, opts.decode))
+        let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<Job>(ENCODE_QUEUE);
+        let job_rx = std::sync::Mutex::new(job_rx);
+        let files = std::thread::scope(|scope| -> Result<Vec<FileEntry>, LakeError> {
+            let workers: Vec<_> = (0..ENCODERS)
+                .map(|_| scope.spawn(|| encode_jobs(store, &txid, opts.row_group_rows, &job_rx)))
                 .collect();
-            for d in decoded {
-                let d = d?;
-                summary.files += 1;
-                summary.bytes_read += d.bytes;
-                done.files += 1;
-                done.bytes += d.bytes;
-                sources.extend(d.entry);
-                quarantine.extend(d.quarantine);
-                for (pk, batch) in d.batches {
-                    let ids = seen.set(&pk)?;
-                    let col = batch
-                        .column_by_name("eventid")
-                        .ok_or_else(|| LakeError::Other("batch without eventid".into()))?
-                        .as_string::<i32>();
-                    let keep: BooleanArray = (0..col.len())
-                        .map(|i| Some(ids.insert(col.value(i))))
-                        .collect();
-                    let kept = keep.true_count();
-                    duplicates += (batch.num_rows() - kept) as u64;
-                    records += kept as u64;
-                    done.events += kept as u64;
-                    if kept == 0 {
-                        continue;
+            let mut tx = Tx {
+                opts,
+                jobs: job_tx,
+                pending: Pending::default(),
+            };
+            let produced = (|| -> Result<(), LakeError> {
+                // Decode a few MB of sources at a time, so decoded rows never pile
+                // up beyond the pending buffer (bounded memory, whatever the input).
+                let mut batch_rest: &[SourceObject] = chunk;
+                while !batch_rest.is_empty() {
+                    let mut m = 0;
+                    let mut batch_bytes = 0u64;
+                    while m < batch_rest.len()
+                        && (m == 0 || batch_bytes + batch_rest[m].size <= opts.decode_batch_bytes)
+                    {
+                        batch_bytes += batch_rest[m].size;
+                        m += 1;
                     }
-                    let batch = if kept == batch.num_rows() {
-                        batch
-                    } else {
-                        filter_record_batch(&batch, &keep)?
-                    };
-                    tx.add(pk, batch)?;
+                    let (group, after) = batch_rest.split_at(m);
+                    batch_rest = after;
+                    let fetched = fetch_chunk(store, group, opts.fetch_concurrency)?;
+                    let decoded: Vec<Result<Decoded, LakeError>> = group
+                        .par_iter()
+                        .zip(fetched.into_par_iter())
+                        .map(|(src, bytes)| decode_source(src, bytes, opts.decode))
+                        .collect();
+                    for d in decoded {
+                        let d = d?;
+                        summary.files += 1;
+                        summary.bytes_read += d.bytes;
+                        done.files += 1;
+                        done.bytes += d.bytes;
+                        sources.extend(d.entry);
+                        quarantine.extend(d.quarantine);
+                        for (pk, batch) in d.batches {
+                            let ids = seen.set(&pk)?;
+                            let col = batch
+                                .column_by_name("eventid")
+                                .ok_or_else(|| LakeError::Other("batch without eventid".into()))?
+                                .as_string::<i32>();
+                            let keep: BooleanArray = (0..col.len())
+                                .map(|i| Some(ids.insert(col.value(i))))
+                                .collect();
+                            let kept = keep.true_count();
+                            duplicates += (batch.num_rows() - kept) as u64;
+                            records += kept as u64;
+                            done.events += kept as u64;
+                            if kept == 0 {
+                                continue;
+                            }
+                            let batch = if kept == batch.num_rows() {
+                                batch
+                            } else {
+                                filter_record_batch(&batch, &keep)?
+                            };
+                            tx.add(pk, batch)?;
+                        }
+                        progress(done);
+                    }
                 }
-                progress(done);
+                tx.flush_all()
+            })();
+            // Closing the queue lets the encoders finish and return.
+            drop(tx);
+            let mut files = Vec::new();
+            for w in workers {
+                let done = w
+                    .join()
+                    .map_err(|_| LakeError::Other("a Parquet encoder panicked".into()))?;
+                files.extend(done?);
             }
-        }
-        tx.flush_all()?;
+            produced?;
+            files.sort_by(|a, b| a.path.cmp(&b.path));
+            Ok(files)
+        })?;
         let quarantined = quarantine.len() as u64;
         let quarantine_path = if quarantine.is_empty() {
             None
         } else {
-            let path = format!("{QUARANTINE_DIR}/{}.ndjson", tx.txid);
+            let path = format!("{QUARANTINE_DIR}/{txid}.ndjson");
             let mut text = Vec::new();
             for q in &quarantine {
                 serde_json::to_writer(&mut text, q).map_err(|e| LakeError::Other(e.to_string()))?;
                 text.push(b'\n');
             }
-            store.put(&Transaction::staged(&tx.txid, &path), Bytes::from(text))?;
+            store.put(&Transaction::staged(&txid, &path), Bytes::from(text))?;
             Some(path)
         };
         let committed = Transaction {
             version: 1,
-            txid: tx.txid.clone(),
+            txid: txid.clone(),
             committed_at: now_rfc3339(),
             operation: Operation::Ingest,
             sources,
-            files: tx.files,
+            files,
             quarantine: quarantine_path,
             records,
             duplicates,

@@ -48,7 +48,11 @@ impl PartitionKey {
         PartitionKey {
             account: clean(account),
             region: clean(&r.event.aws_region),
-            date: r.time.format("%Y-%m-%d").to_string(),
+            date: {
+                use chrono::Datelike;
+                let d = r.time.date_naive();
+                format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
+            },
         }
     }
 

@@ -11,6 +11,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+// Decoding allocates many small, short-lived strings from several threads;
+// mimalloc handles that pattern markedly better than the system allocator
+// (about 10% of ingest time went to glibc malloc/free in a profile).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     cli::init_logging(args.verbose, args.quiet);
