@@ -9,3 +9,4 @@ pub mod alarm;
 pub mod event;
 pub mod layout;
 pub mod pattern;
+pub mod rules;

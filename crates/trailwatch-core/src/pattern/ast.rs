@@ -64,6 +64,9 @@ pub enum Expr {
 pub enum Step {
     Key(String),
     Index(usize),
+    /// `[*]`: any element. A trailwatch extension (CloudWatch has none): a
+    /// condition on such a selector holds when it holds for some element.
+    AnyIndex,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -162,6 +165,7 @@ fn write_selector(f: &mut fmt::Formatter<'_>, steps: &[Step]) -> fmt::Result {
         match s {
             Step::Key(k) => write!(f, ".{k}")?,
             Step::Index(i) => write!(f, "[{i}]")?,
+            Step::AnyIndex => f.write_str("[*]")?,
         }
     }
     Ok(())

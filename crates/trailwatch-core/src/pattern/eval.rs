@@ -36,9 +36,37 @@ pub trait Document {
     /// The value at a JSON selector; `None` when the message is not a JSON
     /// object (then no JSON pattern matches).
     fn lookup(&self, path: &[Step]) -> Option<Found<'_>>;
+    /// The whole message as JSON, for `[*]` selectors.
+    fn json(&self) -> Option<&Value>;
 }
 
-/// Walk a parsed JSON value.
+/// Every value a selector with `[*]` steps reaches.
+fn expand<'v>(v: &'v Value, path: &[Step], out: &mut Vec<Found<'v>>) {
+    let Some((first, rest)) = path.split_first() else {
+        out.push(found_of(v));
+        return;
+    };
+    match (first, v) {
+        (Step::Key(k), Value::Object(m)) => {
+            if let Some(n) = m.get(k) {
+                expand(n, rest, out);
+            }
+        }
+        (Step::Index(i), Value::Array(a)) => {
+            if let Some(n) = a.get(*i) {
+                expand(n, rest, out);
+            }
+        }
+        (Step::AnyIndex, Value::Array(a)) => {
+            for n in a {
+                expand(n, rest, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Walk a parsed JSON value (a `[*]` step finds nothing here; see `expand`).
 pub fn lookup_value<'a>(mut v: &'a Value, path: &[Step]) -> Found<'a> {
     for step in path {
         let next = match (step, v) {
@@ -86,11 +114,13 @@ impl Document for TextDocument<'_> {
     }
 
     fn lookup(&self, path: &[Step]) -> Option<Found<'_>> {
-        let v = self
-            .json
+        Some(lookup_value(self.json()?, path))
+    }
+
+    fn json(&self) -> Option<&Value> {
+        self.json
             .get_or_init(|| serde_json::from_str::<Value>(self.text.trim()).ok().filter(Value::is_object))
-            .as_ref()?;
-        Some(lookup_value(v, path))
+            .as_ref()
     }
 }
 
@@ -180,6 +210,15 @@ fn eval_expr(e: &Expr, doc: &dyn Document) -> Option<bool> {
                 }
             }
             true
+        }
+        Expr::Cond(Condition { selector, test: t }) if selector.contains(&Step::AnyIndex) => {
+            let mut found = Vec::new();
+            expand(doc.json().filter(|v| v.is_object())?, selector, &mut found);
+            if *t == Test::NotExists {
+                found.is_empty()
+            } else {
+                found.iter().any(|f| test(f, t))
+            }
         }
         Expr::Cond(Condition { selector, test: t }) => test(&doc.lookup(selector)?, t),
     })

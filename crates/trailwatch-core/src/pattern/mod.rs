@@ -10,6 +10,7 @@
 mod ast;
 mod eval;
 mod parse;
+mod record;
 
 pub use ast::{
     Condition, DExpr, DField, DOp, Delimited, Expr, Operand, Pattern, PatternRegex, Relation, Step, Term,
@@ -17,6 +18,7 @@ pub use ast::{
 };
 pub use eval::{Document, Found, TextDocument, delimited_values, found_of, glob, lookup_value, tokens};
 pub use parse::PatternError;
+pub use record::RecordDoc;
 
 impl Pattern {
     /// Parse pattern text (up to 1024 characters).

@@ -214,6 +214,11 @@ impl Parser {
                     }
                     steps.push(Step::Key(self.chars[start..self.pos].iter().collect()));
                 }
+                Some('[') if self.chars.get(self.pos + 1) == Some(&'*') => {
+                    self.pos += 2;
+                    self.expect("]", "']'")?;
+                    steps.push(Step::AnyIndex);
+                }
                 Some('[') => {
                     self.pos += 1;
                     let start = self.pos;

@@ -132,6 +132,18 @@ fn our_edge_cases() {
 }
 
 #[test]
+fn any_index_extension_matches_some_element() {
+    let ev = r#"{"eventName":"AuthorizeSecurityGroupIngress","requestParameters":{"ipPermissions":{"items":[{"ipRanges":{"items":[{"cidrIp":"10.0.0.0/8"}]}},{"ipRanges":{"items":[{"cidrIp":"10.1.0.0/16"},{"cidrIp":"0.0.0.0/0"}]}}]}}}"#;
+    assert!(m(r#"{ $.requestParameters.ipPermissions.items[*].ipRanges.items[*].cidrIp = "0.0.0.0/0" }"#, ev));
+    assert!(!m(r#"{ $.requestParameters.ipPermissions.items[0].ipRanges.items[*].cidrIp = "0.0.0.0/0" }"#, ev));
+    assert!(m(r#"{ $.requestParameters.ipPermissions.items[*].ipv6Ranges.items[*].cidrIpv6 NOT EXISTS }"#, ev));
+    assert_eq!(
+        Pattern::parse("{ $.a[*].b = 1 }").expect("parses").to_string(),
+        "{ $.a[*].b = 1 }"
+    );
+}
+
+#[test]
 fn parse_print_parse_round_trips() {
     let patterns = [
         r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType != "AwsServiceEvent" }"#,

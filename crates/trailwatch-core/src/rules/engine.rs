@@ -1,0 +1,274 @@
+//! Runs rules over decoded records: findings for single-event rules,
+//! metric samples and alarm evaluation (on event time) for alarm rules, and
+//! the alerts both produce, each with a stable id so re-running over the
+//! same data never duplicates alerts downstream.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{MetricValue, Rule, Severity};
+use crate::alarm::{AlarmState, Evidence, Series, Transition, minute_of};
+use crate::event::Record;
+use crate::pattern::{Document, Found, RecordDoc};
+
+/// How many eventIDs an alert lists in full.
+pub const EVIDENCE_IDS: usize = 20;
+
+/// One rule matching one event (`detect --matches`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Match {
+    pub rule_id: String,
+    pub severity: Severity,
+    pub event_id: String,
+    pub event_time: String,
+    pub event_name: Option<String>,
+    pub principal: Option<String>,
+    pub source_ip: Option<String>,
+}
+
+/// Something a person should look at.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Alert {
+    /// Stable: the same data gives the same id, so receivers can drop repeats.
+    pub alert_id: String,
+    /// `finding` (one matching event) or `alarm` (an alarm state change).
+    pub kind: String,
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    /// `ALARM` or `OK` for alarms; `ALARM` for findings.
+    pub state: AlarmState,
+    /// Event time of the finding, or the evaluation minute of the transition.
+    pub time: String,
+    pub window_start: Option<String>,
+    pub window_end: Option<String>,
+    pub threshold: Option<f64>,
+    pub datapoints: Vec<Option<f64>>,
+    pub dimensions: BTreeMap<String, String>,
+    /// The matching events' ids, the first [`EVIDENCE_IDS`] in full.
+    pub event_ids: Vec<String>,
+    pub event_count: usize,
+    pub principals: Vec<String>,
+    pub source_ips: Vec<String>,
+    pub actions: Vec<String>,
+    pub description: String,
+    pub query: Option<String>,
+}
+
+fn stable_id(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    let d = h.finalize();
+    d[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn minute_iso(minute: i64) -> String {
+    chrono::DateTime::from_timestamp(minute * 60, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+fn scalar(f: Option<Found<'_>>) -> Option<String> {
+    match f? {
+        Found::Str(s) | Found::Num(s) => Some(s.into_owned()),
+        Found::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn number(f: Option<Found<'_>>) -> Option<f64> {
+    match f? {
+        Found::Num(s) | Found::Str(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// The rule engine, holding alarm state between records.
+#[derive(Debug)]
+pub struct Engine {
+    rules: Vec<Rule>,
+    series: HashMap<(usize, Vec<String>), Series>,
+    /// Minutes in which any event was seen (for metric default values).
+    activity: BTreeSet<i64>,
+    last_minute: Option<i64>,
+}
+
+impl Engine {
+    pub fn new(rules: Vec<Rule>) -> Engine {
+        Engine {
+            rules,
+            series: HashMap::new(),
+            activity: BTreeSet::new(),
+            last_minute: None,
+        }
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Apply every rule to one record. Findings are returned at once; alarm
+    /// samples wait for [`Engine::advance`]. With `matches`, every match is
+    /// also listed.
+    pub fn observe(&mut self, r: &Record<'_>, alerts: &mut Vec<Alert>, mut matches: Option<&mut Vec<Match>>) {
+        let doc = RecordDoc::new(r);
+        let minute = minute_of(r.time.timestamp_millis());
+        self.activity.insert(minute);
+        self.last_minute = Some(self.last_minute.map_or(minute, |m| m.max(minute)));
+        let e = &r.event;
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.pattern.matches(&doc) {
+                continue;
+            }
+            let principal = e.principal().map(str::to_string);
+            let ip = e.source_ip_address.as_deref().map(str::to_string);
+            if let Some(list) = matches.as_deref_mut() {
+                list.push(Match {
+                    rule_id: rule.id.clone(),
+                    severity: rule.severity,
+                    event_id: e.event_id.to_string(),
+                    event_time: e.event_time.to_string(),
+                    event_name: e.event_name.as_deref().map(str::to_string),
+                    principal: principal.clone(),
+                    source_ip: ip.clone(),
+                });
+            }
+            if rule.findings {
+                alerts.push(Alert {
+                    alert_id: stable_id(&["finding", &rule.id, &e.event_id]),
+                    kind: "finding".into(),
+                    rule_id: rule.id.clone(),
+                    title: rule.title.clone(),
+                    severity: rule.severity,
+                    state: AlarmState::Alarm,
+                    time: e.event_time.to_string(),
+                    window_start: None,
+                    window_end: None,
+                    threshold: None,
+                    datapoints: Vec::new(),
+                    dimensions: BTreeMap::new(),
+                    event_ids: vec![e.event_id.to_string()],
+                    event_count: 1,
+                    principals: principal.clone().into_iter().collect(),
+                    source_ips: ip.clone().into_iter().collect(),
+                    actions: rule.actions.clone(),
+                    description: rule.description.clone(),
+                    query: rule.query.clone(),
+                });
+            }
+            let Some(alarm) = &rule.alarm else { continue };
+            let value = match &alarm.value {
+                MetricValue::Constant(v) => Some(*v),
+                MetricValue::Selector(s) => number(doc.lookup(s)),
+            };
+            let Some(value) = value else { continue };
+            let mut dims = Vec::with_capacity(alarm.dimensions.len());
+            let mut complete = true;
+            for (_, sel) in &alarm.dimensions {
+                match scalar(doc.lookup(sel)) {
+                    Some(v) => dims.push(v),
+                    None => complete = false,
+                }
+            }
+            if !complete {
+                // CloudWatch publishes nothing when a dimension is missing.
+                continue;
+            }
+            self.series.entry((i, dims)).or_default().add(
+                minute,
+                value,
+                Some(Evidence {
+                    event_id: e.event_id.to_string(),
+                    event_time: e.event_time.to_string(),
+                    principal,
+                    source_ip: ip,
+                }),
+            );
+        }
+    }
+
+    /// Evaluate alarms through minute `until` (event time) and return the
+    /// alerts of their state changes into ALARM, and back to OK from ALARM.
+    pub fn advance(&mut self, until: i64) -> Vec<Alert> {
+        let mut out = Vec::new();
+        let mut keys: Vec<(usize, Vec<String>)> = self.series.keys().cloned().collect();
+        keys.sort();
+        for key in keys {
+            let rule = &self.rules[key.0];
+            let Some(alarm) = &rule.alarm else { continue };
+            let Some(series) = self.series.get_mut(&key) else { continue };
+            let transitions = series.evaluate_until(&alarm.spec, until, &self.activity, alarm.default_value);
+            let mut was_alarm = false;
+            for t in transitions {
+                let into_ok_from_alarm = t.to == AlarmState::Ok && (t.from == AlarmState::Alarm || was_alarm);
+                was_alarm = t.to == AlarmState::Alarm;
+                if t.to == AlarmState::Alarm || into_ok_from_alarm {
+                    out.push(alarm_alert(rule, &key.1, &t));
+                }
+            }
+        }
+        out.sort_by(|a, b| a.time.cmp(&b.time).then(a.rule_id.cmp(&b.rule_id)));
+        out
+    }
+
+    /// Evaluate every alarm to the end of the data (until every sample has
+    /// left every window), for batch replays.
+    pub fn finish(&mut self) -> Vec<Alert> {
+        let reach = self
+            .rules
+            .iter()
+            .filter_map(|r| r.alarm.as_ref())
+            .map(|a| a.spec.range() as i64 * a.spec.period_minutes)
+            .max()
+            .unwrap_or(0);
+        match self.last_minute {
+            Some(m) => self.advance(m + reach + 1),
+            None => Vec::new(),
+        }
+    }
+}
+
+fn alarm_alert(rule: &Rule, dims: &[String], t: &Transition) -> Alert {
+    let alarm = rule.alarm.as_ref();
+    let dimensions: BTreeMap<String, String> = alarm
+        .map(|a| a.dimensions.iter().map(|(n, _)| n.clone()).zip(dims.iter().cloned()).collect())
+        .unwrap_or_default();
+    let mut principals = BTreeSet::new();
+    let mut ips = BTreeSet::new();
+    for e in &t.evidence {
+        principals.extend(e.principal.clone());
+        ips.extend(e.source_ip.clone());
+    }
+    let state = match t.to {
+        AlarmState::Alarm => "ALARM",
+        AlarmState::Ok => "OK",
+        AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+    };
+    let dims_text = dims.join("\u{1f}");
+    Alert {
+        alert_id: stable_id(&["alarm", &rule.id, &dims_text, &t.minute.to_string(), state]),
+        kind: "alarm".into(),
+        rule_id: rule.id.clone(),
+        title: rule.title.clone(),
+        severity: rule.severity,
+        state: t.to,
+        time: minute_iso(t.minute),
+        window_start: Some(minute_iso(t.window.0)),
+        window_end: Some(minute_iso(t.window.1 + 1)),
+        threshold: alarm.map(|a| a.spec.threshold),
+        datapoints: t.datapoints.clone(),
+        dimensions,
+        event_ids: t.evidence.iter().take(EVIDENCE_IDS).map(|e| e.event_id.clone()).collect(),
+        event_count: t.evidence.len(),
+        principals: principals.into_iter().collect(),
+        source_ips: ips.into_iter().collect(),
+        actions: rule.actions.clone(),
+        description: rule.description.clone(),
+        query: rule.query.clone(),
+    }
+}
