@@ -1,7 +1,7 @@
 //! One metric time series under one alarm: samples aggregated per minute,
-//! datapoints computed over a sliding window evaluated every minute of
-//! **event time**, so replaying history gives the alerts that live watching
-//! gave.
+//! datapoints per period (aligned to multiples of the period), the alarm
+//! evaluated every minute of **event time**, so replaying history gives the
+//! alerts that live watching gave.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -177,10 +177,15 @@ impl Series {
     ) -> Option<Transition> {
         let r = spec.range() as i64;
         let p = spec.period_minutes;
+        // Periods are aligned to multiples of the period, as CloudWatch's
+        // datapoint timestamps are; the newest one is the period holding t,
+        // seen up to t. (Sliding, unaligned periods would let an old burst
+        // re-enter an older slot and re-alarm on the same events.)
+        let newest = t.div_euclid(p) * p;
         let datapoints: Vec<Option<f64>> = (0..r)
             .map(|j| {
-                let last = t - (r - 1 - j) * p;
-                self.datapoint(spec, last - p + 1, last, activity, default_value)
+                let first = newest - (r - 1 - j) * p;
+                self.datapoint(spec, first, (first + p - 1).min(t), activity, default_value)
             })
             .collect();
         let breaches: Vec<Option<bool>> = datapoints
@@ -197,7 +202,7 @@ impl Series {
         if next == self.state {
             return None;
         }
-        let window = (t - r * p + 1, t);
+        let window = (newest - (r - 1) * p, t);
         let evidence = self
             .evidence
             .range(window.0..=window.1)

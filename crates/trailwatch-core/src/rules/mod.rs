@@ -7,6 +7,7 @@
 //! that must fire and must not.
 
 mod engine;
+mod examples;
 mod terraform;
 
 use std::collections::BTreeMap;
@@ -18,6 +19,7 @@ use crate::alarm::{AlarmSpec, Comparison, Statistic, TreatMissing};
 use crate::pattern::{Pattern, PatternError, Step};
 
 pub use engine::{Alert, Engine, Match};
+pub use examples::{check_examples, example_record, matches_record};
 pub use terraform::{TerraformError, import_terraform};
 
 /// Alert severity, P1 (critical) to P4 (low).

@@ -4,4 +4,5 @@
 
 mod corpora;
 mod decode;
+mod rules;
 mod support;
