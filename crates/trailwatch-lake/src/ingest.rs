@@ -245,7 +245,15 @@ pub fn writer_properties(row_group_rows: usize) -> Result<WriterProperties, Lake
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
         .set_max_row_group_row_count(Some(row_group_rows))
         .set_statistics_enabled(EnabledStatistics::Chunk);
-    for col in ["eventid", "requestid", "eventtime", "eventtimestamp", "requestparameters", "responseelements", "additionaleventdata"] {
+    for col in [
+        "eventid",
+        "requestid",
+        "eventtime",
+        "eventtimestamp",
+        "requestparameters",
+        "responseelements",
+        "additionaleventdata",
+    ] {
         b = b.set_column_dictionary_enabled(col.into(), false);
     }
     Ok(b.build())
@@ -442,7 +450,11 @@ fn encode_jobs(
         };
         let (bytes, rows) = encode_parquet(&batches, rows_per_group)?;
         drop(batches);
-        let final_path = format!("{TABLE_DIR}/{}/part-{}.parquet", k.dir(), uuid::Uuid::new_v4());
+        let final_path = format!(
+            "{TABLE_DIR}/{}/part-{}.parquet",
+            k.dir(),
+            uuid::Uuid::new_v4()
+        );
         let len = bytes.len() as u64;
         store.put(&Transaction::staged(txid, &final_path), bytes)?;
         files.push(FileEntry {

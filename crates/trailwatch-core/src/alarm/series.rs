@@ -290,7 +290,10 @@ mod tests {
         // used even when older (CloudWatch reaches back over missing slots in
         // the evaluation range of N + 2 periods), so OK comes only once the
         // sample has left the whole 15-minute range.
-        assert_eq!(states, vec![(1000, AlarmState::Alarm), (1015, AlarmState::Ok)]);
+        assert_eq!(
+            states,
+            vec![(1000, AlarmState::Alarm), (1015, AlarmState::Ok)]
+        );
     }
 
     #[test]
@@ -301,13 +304,21 @@ mod tests {
         series.add(10, 1.0, None);
         series.add(12, 1.0, None);
         series.add(30, 1.0, None);
-        assert!(series.evaluate_until(&s, 100, &BTreeSet::new(), None).iter().all(|t| t.to != AlarmState::Alarm));
+        assert!(
+            series
+                .evaluate_until(&s, 100, &BTreeSet::new(), None)
+                .iter()
+                .all(|t| t.to != AlarmState::Alarm)
+        );
         let mut series = Series::default();
         for m in [10, 12, 14] {
             series.add(m, 1.0, None);
         }
         let tr = series.evaluate_until(&s, 100, &BTreeSet::new(), None);
-        let alarm = tr.iter().find(|t| t.to == AlarmState::Alarm).expect("alarms");
+        let alarm = tr
+            .iter()
+            .find(|t| t.to == AlarmState::Alarm)
+            .expect("alarms");
         assert_eq!(alarm.minute, 14);
         assert_eq!(alarm.datapoints.last(), Some(&Some(3.0)));
     }
@@ -355,6 +366,10 @@ mod tests {
         let activity: BTreeSet<i64> = (0..20).collect();
         let mut series = Series::default();
         let tr = series.evaluate_until(&s, 20, &activity, Some(0.0));
-        assert_eq!(tr.first().map(|t| t.to), Some(AlarmState::Ok), "0 is a datapoint, not missing");
+        assert_eq!(
+            tr.first().map(|t| t.to),
+            Some(AlarmState::Ok),
+            "0 is a datapoint, not missing"
+        );
     }
 }

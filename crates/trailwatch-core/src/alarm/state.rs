@@ -51,7 +51,13 @@ pub fn next_state(
     current: AlarmState,
 ) -> AlarmState {
     let real: Vec<bool> = window.iter().flatten().copied().collect();
-    let m_of_n = |breaching: usize| if breaching >= m { AlarmState::Alarm } else { AlarmState::Ok };
+    let m_of_n = |breaching: usize| {
+        if breaching >= m {
+            AlarmState::Alarm
+        } else {
+            AlarmState::Ok
+        }
+    };
     if real.len() >= n {
         // The N newest real datapoints, reaching back over missing slots.
         let newest = &real[real.len() - n..];
@@ -157,7 +163,13 @@ mod tests {
                 "{row}"
             );
             assert_eq!(
-                next_state(&parse(row), 3, 3, TreatMissing::Missing, AlarmState::InsufficientData),
+                next_state(
+                    &parse(row),
+                    3,
+                    3,
+                    TreatMissing::Missing,
+                    AlarmState::InsufficientData
+                ),
                 AlarmState::InsufficientData,
                 "{row}"
             );

@@ -79,9 +79,15 @@ pub struct Condition {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
     /// A string, possibly with `*` wildcards; `quoted` remembers the spelling.
-    Text { text: String, quoted: bool },
+    Text {
+        text: String,
+        quoted: bool,
+    },
     /// A number, with its spelling.
-    Number { value: f64, text: String },
+    Number {
+        value: f64,
+        text: String,
+    },
     Regex(PatternRegex),
 }
 
@@ -123,7 +129,11 @@ pub enum DField {
 pub enum DExpr {
     Or(Vec<DExpr>),
     And(Vec<DExpr>),
-    Cond { name: String, op: DOp, operand: Operand },
+    Cond {
+        name: String,
+        op: DOp,
+        operand: Operand,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +151,10 @@ impl fmt::Display for Operand {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Operand::Text { text, quoted: true } => f.write_str(&quote(text)),
-            Operand::Text { text, quoted: false } => f.write_str(text),
+            Operand::Text {
+                text,
+                quoted: false,
+            } => f.write_str(text),
             Operand::Number { text, .. } => f.write_str(text),
             Operand::Regex(r) => write!(f, "%{}%", r.source),
         }

@@ -119,7 +119,11 @@ impl Document for TextDocument<'_> {
 
     fn json(&self) -> Option<&Value> {
         self.json
-            .get_or_init(|| serde_json::from_str::<Value>(self.text.trim()).ok().filter(Value::is_object))
+            .get_or_init(|| {
+                serde_json::from_str::<Value>(self.text.trim())
+                    .ok()
+                    .filter(Value::is_object)
+            })
             .as_ref()
     }
 }
@@ -280,7 +284,9 @@ fn dcheck(e: &DExpr, bound: &[(&str, &str)]) -> bool {
                 DOp::Eq => compare_eq(&found, operand).unwrap_or(false),
                 DOp::Ne => compare_eq(&found, operand).is_some_and(|e| !e),
                 DOp::Rel(r) => match operand {
-                    Operand::Number { value: v, .. } => numeric(&found).is_some_and(|x| relate(x, *r, *v)),
+                    Operand::Number { value: v, .. } => {
+                        numeric(&found).is_some_and(|x| relate(x, *r, *v))
+                    }
                     _ => false,
                 },
             }
@@ -322,7 +328,9 @@ fn bind_named<'t>(
         });
     };
     match first {
-        DField::Ellipsis => (0..=toks.len()).any(|k| bind_named(rest, &toks[k..], names, values, all)),
+        DField::Ellipsis => {
+            (0..=toks.len()).any(|k| bind_named(rest, &toks[k..], names, values, all))
+        }
         DField::Named { .. } => {
             let Some((tok, more)) = toks.split_first() else {
                 return false;
@@ -370,12 +378,19 @@ fn first_binding<'t>(
             _ => true,
         });
         if ok {
-            *out = Some(pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect());
+            *out = Some(
+                pairs
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+            );
         }
         return ok;
     };
     match first {
-        DField::Ellipsis => (0..=toks.len()).any(|k| first_binding(rest, &toks[k..], names, values, all, out)),
+        DField::Ellipsis => {
+            (0..=toks.len()).any(|k| first_binding(rest, &toks[k..], names, values, all, out))
+        }
         DField::Named { .. } => {
             let Some((tok, more)) = toks.split_first() else {
                 return false;

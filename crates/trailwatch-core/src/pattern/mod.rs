@@ -13,10 +13,12 @@ mod parse;
 mod record;
 
 pub use ast::{
-    Condition, DExpr, DField, DOp, Delimited, Expr, Operand, Pattern, PatternRegex, Relation, Step, Term,
-    TermRole, TermText, Test,
+    Condition, DExpr, DField, DOp, Delimited, Expr, Operand, Pattern, PatternRegex, Relation, Step,
+    Term, TermRole, TermText, Test,
 };
-pub use eval::{Document, Found, TextDocument, delimited_values, found_of, glob, lookup_value, tokens};
+pub use eval::{
+    Document, Found, TextDocument, delimited_values, found_of, glob, lookup_value, tokens,
+};
 pub use parse::PatternError;
 pub use record::RecordDoc;
 

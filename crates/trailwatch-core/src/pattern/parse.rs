@@ -55,7 +55,12 @@ impl Parser {
 
     fn eat(&mut self, s: &str) -> bool {
         let n = s.chars().count();
-        if self.chars.len() >= self.pos + n && self.chars[self.pos..self.pos + n].iter().copied().eq(s.chars()) {
+        if self.chars.len() >= self.pos + n
+            && self.chars[self.pos..self.pos + n]
+                .iter()
+                .copied()
+                .eq(s.chars())
+        {
             self.pos += n;
             true
         } else {
@@ -99,11 +104,17 @@ impl Parser {
                 break;
             }
             if c == '(' || c == ')' {
-                return self.err(self.pos, "parentheses are not allowed in filter-pattern regular expressions");
+                return self.err(
+                    self.pos,
+                    "parentheses are not allowed in filter-pattern regular expressions",
+                );
             }
             let allowed = c.is_ascii_alphanumeric() || "_#=@/;,-: ^$?[]{}|\\*+.".contains(c);
             if !allowed {
-                return self.err(self.pos, format!("character {c:?} is not allowed in a regular expression"));
+                return self.err(
+                    self.pos,
+                    format!("character {c:?} is not allowed in a regular expression"),
+                );
             }
             self.pos += 1;
         }
@@ -114,7 +125,10 @@ impl Parser {
         self.pos += 1;
         self.regexes += 1;
         if self.regexes > MAX_REGEXES {
-            return self.err(start, "at most 2 regular expressions are allowed in a JSON or space-delimited pattern");
+            return self.err(
+                start,
+                "at most 2 regular expressions are allowed in a JSON or space-delimited pattern",
+            );
         }
         match Regex::new(&source) {
             Ok(regex) => Ok(PatternRegex { source, regex }),
@@ -148,10 +162,9 @@ impl Parser {
             }),
             Some(_) => {
                 let start = self.pos;
-                while self
-                    .peek()
-                    .is_some_and(|c| !c.is_whitespace() && !"\"()&|%".contains(c) && !bare_stop.contains(c))
-                {
+                while self.peek().is_some_and(|c| {
+                    !c.is_whitespace() && !"\"()&|%".contains(c) && !bare_stop.contains(c)
+                }) {
                     self.pos += 1;
                 }
                 if self.pos == start {
@@ -160,7 +173,10 @@ impl Parser {
                 let text: String = self.chars[start..self.pos].iter().collect();
                 Ok(match parse_number(&text) {
                     Some(value) => Operand::Number { value, text },
-                    None => Operand::Text { text, quoted: false },
+                    None => Operand::Text {
+                        text,
+                        quoted: false,
+                    },
                 })
             }
             None => self.err(self.pos, "expected a value"),
@@ -170,7 +186,10 @@ impl Parser {
     fn number(&mut self) -> R<(f64, String)> {
         self.ws();
         let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        {
             self.pos += 1;
         }
         let text: String = self.chars[start..self.pos].iter().collect();
@@ -206,7 +225,10 @@ impl Parser {
                 Some('.') => {
                     self.pos += 1;
                     let start = self.pos;
-                    while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+                    while self
+                        .peek()
+                        .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-')
+                    {
                         self.pos += 1;
                     }
                     if self.pos == start {
@@ -340,7 +362,10 @@ impl Parser {
     fn name(&mut self) -> R<String> {
         self.ws();
         let start = self.pos;
-        while self.peek().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-') {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-')
+        {
             self.pos += 1;
         }
         if self.pos == start {
@@ -395,10 +420,23 @@ impl Parser {
         }
         let mut ands: Vec<DExpr> = ors
             .into_iter()
-            .map(|mut a| if a.len() == 1 { a.remove(0) } else { DExpr::And(a) })
+            .map(|mut a| {
+                if a.len() == 1 {
+                    a.remove(0)
+                } else {
+                    DExpr::And(a)
+                }
+            })
             .collect();
-        let cond = if ands.len() == 1 { ands.remove(0) } else { DExpr::Or(ands) };
-        Ok(DField::Named { name, cond: Some(cond) })
+        let cond = if ands.len() == 1 {
+            ands.remove(0)
+        } else {
+            DExpr::Or(ands)
+        };
+        Ok(DField::Named {
+            name,
+            cond: Some(cond),
+        })
     }
 
     fn delimited(&mut self) -> R<Pattern> {
@@ -434,7 +472,11 @@ impl Parser {
                     self.pos += 1;
                     TermRole::Optional
                 }
-                '-' if self.chars.get(self.pos + 1).is_some_and(|n| !n.is_whitespace()) => {
+                '-' if self
+                    .chars
+                    .get(self.pos + 1)
+                    .is_some_and(|n| !n.is_whitespace()) =>
+                {
                     self.pos += 1;
                     TermRole::Excluded
                 }

@@ -147,17 +147,32 @@ impl Document for RecordDoc<'_, '_> {
                                 (Some(sc), Some(Step::Key(k2))) => {
                                     let r3 = &r2[1..];
                                     match (k2.as_str(), r3.first()) {
-                                        ("sourceIdentity", _) => text(sc.source_identity.as_ref(), r3),
-                                        ("ec2RoleDelivery", _) => text(sc.ec2_role_delivery.as_ref(), r3),
-                                        ("attributes", Some(Step::Key(k3))) if k3 == "mfaAuthenticated" => {
-                                            bool_text(sc.attributes.as_ref().and_then(|a| a.mfa_authenticated), &r3[1..])
+                                        ("sourceIdentity", _) => {
+                                            text(sc.source_identity.as_ref(), r3)
+                                        }
+                                        ("ec2RoleDelivery", _) => {
+                                            text(sc.ec2_role_delivery.as_ref(), r3)
+                                        }
+                                        ("attributes", Some(Step::Key(k3)))
+                                            if k3 == "mfaAuthenticated" =>
+                                        {
+                                            bool_text(
+                                                sc.attributes
+                                                    .as_ref()
+                                                    .and_then(|a| a.mfa_authenticated),
+                                                &r3[1..],
+                                            )
                                         }
                                         ("sessionIssuer", Some(Step::Key(k3))) => {
                                             let iss = sc.session_issuer.as_ref();
                                             let r4 = &r3[1..];
                                             match k3.as_str() {
-                                                "type" => text(iss.and_then(|i| i.kind.as_ref()), r4),
-                                                "userName" => text(iss.and_then(|i| i.user_name.as_ref()), r4),
+                                                "type" => {
+                                                    text(iss.and_then(|i| i.kind.as_ref()), r4)
+                                                }
+                                                "userName" => {
+                                                    text(iss.and_then(|i| i.user_name.as_ref()), r4)
+                                                }
                                                 "arn" => text(iss.and_then(|i| i.arn.as_ref()), r4),
                                                 _ => self.generic(path),
                                             }

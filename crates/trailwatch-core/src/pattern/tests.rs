@@ -5,7 +5,8 @@ use super::*;
 
 const J: &str = r#"{"eventName":"ConsoleLogin","errorCode":"AccessDenied","userIdentity":{"type":"Root"},"additionalEventData":{"MFAUsed":"No"},"bytes":1534,"flag":true,"nul":null,"arr":["a","b"],"objs":[{"id":1},{"id":2}]}"#;
 const T: &str = "[ERROR 401] UNAUTHORIZED REQUEST";
-const D: &str = r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
+const D: &str =
+    r#"127.0.0.1 Prod frank [10/Oct/2000:13:25:15 -0700] "GET /index.html HTTP/1.0" 404 1534"#;
 
 fn m(pattern: &str, text: &str) -> bool {
     let p = Pattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern}: {e}"));
@@ -22,8 +23,14 @@ fn spec_table_json_event() {
         (r#"{ $.eventName = "ConsoleLogin" }"#, true),
         (r#"{ $.eventName = "consolelogin" }"#, false),
         (r#"{ $.eventName = Console* }"#, true),
-        (r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#, true),
-        (r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS }"#, true),
+        (
+            r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#,
+            true,
+        ),
+        (
+            r#"{ $.userIdentity.type = "Root" && $.userIdentity.invokedBy NOT EXISTS }"#,
+            true,
+        ),
         (r#"{ $.userIdentity.invokedBy != "x" }"#, false),
         (r#"{ $.userIdentity = "*" }"#, false),
         ("{ $.bytes > 1000 }", true),
@@ -40,23 +47,38 @@ fn spec_table_json_event() {
         (&json(r#"$.arr[2] = "*""#), false),
         (&json(r#"$.arr = "a""#), false),
         (&json("$.objs[1].id = 2"), true),
-        (r#"{ $.eventName = "ConsoleLogin" || $.eventName = "X" && $.bytes > 2000 }"#, true),
-        (r#"{ ($.eventName = "ConsoleLogin" || $.eventName = "X") && $.bytes > 2000 }"#, false),
+        (
+            r#"{ $.eventName = "ConsoleLogin" || $.eventName = "X" && $.bytes > 2000 }"#,
+            true,
+        ),
+        (
+            r#"{ ($.eventName = "ConsoleLogin" || $.eventName = "X") && $.bytes > 2000 }"#,
+            false,
+        ),
         (r#"{ $.additionalEventData.MFAUsed != "Yes" }"#, true),
         ("{ $.eventName = %Console[A-Z]% }", true),
     ];
     for (p, want) in cases {
         assert_eq!(m(p, J), *want, "{p}");
     }
-    assert!(!m(r#"{ $.eventName = "ConsoleLogin" }"#, "ConsoleLogin ok"), "non-JSON never matches");
+    assert!(
+        !m(r#"{ $.eventName = "ConsoleLogin" }"#, "ConsoleLogin ok"),
+        "non-JSON never matches"
+    );
 }
 
 #[test]
 fn spec_table_json_syntax_errors_point_at_the_column() {
     let e = Pattern::parse("{ $.eventName IS NOT NULL }").expect_err("IS NOT is an error");
     assert_eq!(e.column, 18);
-    assert_eq!(e.to_string(), "syntax error at column 18: expected NULL, TRUE or FALSE after IS");
-    assert_eq!(e.pointer("{ $.eventName IS NOT NULL }").lines().nth(1), Some("                 ^"));
+    assert_eq!(
+        e.to_string(),
+        "syntax error at column 18: expected NULL, TRUE or FALSE after IS"
+    );
+    assert_eq!(
+        e.pointer("{ $.eventName IS NOT NULL }").lines().nth(1),
+        Some("                 ^")
+    );
     let e = Pattern::parse(r#"{ $.a = "x" && }"#).expect_err("dangling &&");
     assert_eq!(e.column, 16);
     let e = Pattern::parse(r#"{ $.a = "x" "#).expect_err("unclosed");
@@ -86,18 +108,25 @@ fn spec_table_term_patterns() {
     for (p, want) in cases {
         assert_eq!(m(p, T), *want, "{p}");
     }
-    assert!(Pattern::parse("%(ERROR)%").is_err(), "parentheses are rejected");
+    assert!(
+        Pattern::parse("%(ERROR)%").is_err(),
+        "parentheses are rejected"
+    );
 }
 
 #[test]
 fn spec_table_space_delimited_patterns() {
-    assert!(m("[ip, user, username, timestamp, request = *.html*, status_code = 4*, bytes]", D));
+    assert!(m(
+        "[ip, user, username, timestamp, request = *.html*, status_code = 4*, bytes]",
+        D
+    ));
     assert!(m("[..., status_code = 404 || status_code = 410, bytes]", D));
     assert!(!m("[ip, user]", D));
     assert!(m("[w1 = 127.*, ...]", D));
-    let Pattern::Delimited(d) = Pattern::parse("[ip, user, username, timestamp, request = *.html*, status_code = 4*, bytes]")
-        .expect("parses")
-    else {
+    let Pattern::Delimited(d) = Pattern::parse(
+        "[ip, user, username, timestamp, request = *.html*, status_code = 4*, bytes]",
+    )
+    .expect("parses") else {
         panic!("delimited")
     };
     let values = delimited_values(&d, D).expect("matches");
@@ -128,17 +157,31 @@ fn our_edge_cases() {
     // Three regexes are too many.
     assert!(Pattern::parse("{ $.a = %a% || $.b = %b% || $.c = %c% }").is_err());
     // Over 1024 characters.
-    assert_eq!(Pattern::parse(&"x".repeat(1025)).expect_err("long").column, 1025);
+    assert_eq!(
+        Pattern::parse(&"x".repeat(1025)).expect_err("long").column,
+        1025
+    );
 }
 
 #[test]
 fn any_index_extension_matches_some_element() {
     let ev = r#"{"eventName":"AuthorizeSecurityGroupIngress","requestParameters":{"ipPermissions":{"items":[{"ipRanges":{"items":[{"cidrIp":"10.0.0.0/8"}]}},{"ipRanges":{"items":[{"cidrIp":"10.1.0.0/16"},{"cidrIp":"0.0.0.0/0"}]}}]}}}"#;
-    assert!(m(r#"{ $.requestParameters.ipPermissions.items[*].ipRanges.items[*].cidrIp = "0.0.0.0/0" }"#, ev));
-    assert!(!m(r#"{ $.requestParameters.ipPermissions.items[0].ipRanges.items[*].cidrIp = "0.0.0.0/0" }"#, ev));
-    assert!(m(r#"{ $.requestParameters.ipPermissions.items[*].ipv6Ranges.items[*].cidrIpv6 NOT EXISTS }"#, ev));
+    assert!(m(
+        r#"{ $.requestParameters.ipPermissions.items[*].ipRanges.items[*].cidrIp = "0.0.0.0/0" }"#,
+        ev
+    ));
+    assert!(!m(
+        r#"{ $.requestParameters.ipPermissions.items[0].ipRanges.items[*].cidrIp = "0.0.0.0/0" }"#,
+        ev
+    ));
+    assert!(m(
+        r#"{ $.requestParameters.ipPermissions.items[*].ipv6Ranges.items[*].cidrIpv6 NOT EXISTS }"#,
+        ev
+    ));
     assert_eq!(
-        Pattern::parse("{ $.a[*].b = 1 }").expect("parses").to_string(),
+        Pattern::parse("{ $.a[*].b = 1 }")
+            .expect("parses")
+            .to_string(),
         "{ $.a[*].b = 1 }"
     );
 }

@@ -115,7 +115,12 @@ impl Engine {
     /// Apply every rule to one record. Findings are returned at once; alarm
     /// samples wait for [`Engine::advance`]. With `matches`, every match is
     /// also listed.
-    pub fn observe(&mut self, r: &Record<'_>, alerts: &mut Vec<Alert>, mut matches: Option<&mut Vec<Match>>) {
+    pub fn observe(
+        &mut self,
+        r: &Record<'_>,
+        alerts: &mut Vec<Alert>,
+        mut matches: Option<&mut Vec<Match>>,
+    ) {
         let doc = RecordDoc::new(r);
         let minute = minute_of(r.time.timestamp_millis());
         self.activity.insert(minute);
@@ -201,11 +206,15 @@ impl Engine {
         for key in keys {
             let rule = &self.rules[key.0];
             let Some(alarm) = &rule.alarm else { continue };
-            let Some(series) = self.series.get_mut(&key) else { continue };
-            let transitions = series.evaluate_until(&alarm.spec, until, &self.activity, alarm.default_value);
+            let Some(series) = self.series.get_mut(&key) else {
+                continue;
+            };
+            let transitions =
+                series.evaluate_until(&alarm.spec, until, &self.activity, alarm.default_value);
             let mut was_alarm = false;
             for t in transitions {
-                let into_ok_from_alarm = t.to == AlarmState::Ok && (t.from == AlarmState::Alarm || was_alarm);
+                let into_ok_from_alarm =
+                    t.to == AlarmState::Ok && (t.from == AlarmState::Alarm || was_alarm);
                 was_alarm = t.to == AlarmState::Alarm;
                 if t.to == AlarmState::Alarm || into_ok_from_alarm {
                     out.push(alarm_alert(rule, &key.1, &t));
@@ -236,7 +245,13 @@ impl Engine {
 fn alarm_alert(rule: &Rule, dims: &[String], t: &Transition) -> Alert {
     let alarm = rule.alarm.as_ref();
     let dimensions: BTreeMap<String, String> = alarm
-        .map(|a| a.dimensions.iter().map(|(n, _)| n.clone()).zip(dims.iter().cloned()).collect())
+        .map(|a| {
+            a.dimensions
+                .iter()
+                .map(|(n, _)| n.clone())
+                .zip(dims.iter().cloned())
+                .collect()
+        })
         .unwrap_or_default();
     let mut principals = BTreeSet::new();
     let mut ips = BTreeSet::new();
@@ -263,7 +278,12 @@ fn alarm_alert(rule: &Rule, dims: &[String], t: &Transition) -> Alert {
         threshold: alarm.map(|a| a.spec.threshold),
         datapoints: t.datapoints.clone(),
         dimensions,
-        event_ids: t.evidence.iter().take(EVIDENCE_IDS).map(|e| e.event_id.clone()).collect(),
+        event_ids: t
+            .evidence
+            .iter()
+            .take(EVIDENCE_IDS)
+            .map(|e| e.event_id.clone())
+            .collect(),
         event_count: t.evidence.len(),
         principals: principals.into_iter().collect(),
         source_ips: ips.into_iter().collect(),

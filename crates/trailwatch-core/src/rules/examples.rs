@@ -49,8 +49,12 @@ fn merge(base: &mut Value, over: &Value) {
 /// Does the rule's pattern match this complete record (decoded as real input)?
 pub fn matches_record(rule: &Rule, record: &Value) -> Result<bool, String> {
     let text = record.to_string();
-    let mut dec = Decoder::from_reader("example", std::io::Cursor::new(text.into_bytes()), DecodeOptions::default())
-        .map_err(|e| e.to_string())?;
+    let mut dec = Decoder::from_reader(
+        "example",
+        std::io::Cursor::new(text.into_bytes()),
+        DecodeOptions::default(),
+    )
+    .map_err(|e| e.to_string())?;
     match dec.next_step() {
         Some(Step::Record(r)) => Ok(rule.pattern.matches(&RecordDoc::new(&r))),
         Some(Step::Error(e)) => Err(e.to_string()),
@@ -79,7 +83,10 @@ pub fn check_examples(rule: &Rule) -> Vec<String> {
                 if got { "fired" } else { "did not fire" },
                 partial
             )),
-            Err(e) => problems.push(format!("{}: example {i} is not a valid record: {e}", rule.id)),
+            Err(e) => problems.push(format!(
+                "{}: example {i} is not a valid record: {e}",
+                rule.id
+            )),
         }
     }
     if rule.examples.fire.is_empty() {

@@ -181,9 +181,17 @@ pub enum RuleError {
         error: PatternError,
     },
     #[error("{origin}: rule {id}: {message}")]
-    Invalid { origin: String, id: String, message: String },
+    Invalid {
+        origin: String,
+        id: String,
+        message: String,
+    },
     #[error("duplicate rule id {id} (in {first} and {second})")]
-    Duplicate { id: String, first: String, second: String },
+    Duplicate {
+        id: String,
+        first: String,
+        second: String,
+    },
 }
 
 fn selector(s: &str) -> Option<Vec<Step>> {
@@ -202,7 +210,12 @@ impl RawRule {
             id: self.id.clone(),
             message,
         };
-        if self.id.is_empty() || !self.id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if self.id.is_empty()
+            || !self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(invalid("ids use letters, digits, '-', '_' and '.'".into()));
         }
         let pattern = Pattern::parse(&self.pattern).map_err(|error| RuleError::Pattern {
@@ -217,34 +230,49 @@ impl RawRule {
             (None, Some(_)) => return Err(invalid("an alarm needs a metric".into())),
             (Some(m), Some(a)) => {
                 if a.period < 60 || a.period % 60 != 0 {
-                    return Err(invalid(format!("period {} is not a multiple of 60 seconds", a.period)));
+                    return Err(invalid(format!(
+                        "period {} is not a multiple of 60 seconds",
+                        a.period
+                    )));
                 }
-                if a.evaluation_periods == 0 || a.evaluation_periods as u64 * u64::from(a.period) > 86_400 {
-                    return Err(invalid("evaluation_periods × period must be between 1 period and 1 day".into()));
+                if a.evaluation_periods == 0
+                    || a.evaluation_periods as u64 * u64::from(a.period) > 86_400
+                {
+                    return Err(invalid(
+                        "evaluation_periods × period must be between 1 period and 1 day".into(),
+                    ));
                 }
                 let m_of_n = a.datapoints_to_alarm.unwrap_or(a.evaluation_periods);
                 if m_of_n == 0 || m_of_n > a.evaluation_periods {
-                    return Err(invalid("datapoints_to_alarm must be between 1 and evaluation_periods".into()));
+                    return Err(invalid(
+                        "datapoints_to_alarm must be between 1 and evaluation_periods".into(),
+                    ));
                 }
                 let statistic = Statistic::parse(&a.statistic)
                     .ok_or_else(|| invalid(format!("unknown statistic {:?}", a.statistic)))?;
                 let value = match m.value.trim() {
                     v if v.starts_with('$') => MetricValue::Selector(
-                        selector(v).ok_or_else(|| invalid(format!("bad metric value selector {v:?}")))?,
+                        selector(v)
+                            .ok_or_else(|| invalid(format!("bad metric value selector {v:?}")))?,
                     ),
-                    v => MetricValue::Constant(
-                        v.parse().map_err(|_| invalid(format!("metric value {v:?} is neither a number nor $.selector")))?,
-                    ),
+                    v => MetricValue::Constant(v.parse().map_err(|_| {
+                        invalid(format!(
+                            "metric value {v:?} is neither a number nor $.selector"
+                        ))
+                    })?),
                 };
                 if m.dimensions.len() > 3 {
                     return Err(invalid("at most 3 dimensions".into()));
                 }
                 if !m.dimensions.is_empty() && m.default_value.is_some() {
-                    return Err(invalid("default_value is not allowed with dimensions".into()));
+                    return Err(invalid(
+                        "default_value is not allowed with dimensions".into(),
+                    ));
                 }
                 let mut dimensions = Vec::new();
                 for (name, sel) in &m.dimensions {
-                    let steps = selector(sel).ok_or_else(|| invalid(format!("bad dimension selector {sel:?}")))?;
+                    let steps = selector(sel)
+                        .ok_or_else(|| invalid(format!("bad dimension selector {sel:?}")))?;
                     dimensions.push((name.clone(), steps));
                 }
                 Some(MetricAlarm {
@@ -305,19 +333,27 @@ pub const PACKS: &[(&str, &str)] = &[
     ("responder", include_str!("packs/responder.yaml")),
 ];
 
-/// Rules of a built-in pack: `essential`, `cis`, `responder`, `all` or `none`.
-pub fn pack(name: &str) -> Result<Vec<Rule>, RuleError> {
-    let mut out = Vec::new();
-    for (n, yaml) in PACKS {
-        if name == "all" || name == *n {
-            out.extend(parse_rules(yaml, &format!("pack {n}"))?);
+/// Rules of built-in packs: `essential`, `cis`, `responder`, `all` or
+/// `none`, or a comma-separated list of them.
+pub fn pack(names: &str) -> Result<Vec<Rule>, RuleError> {
+    let wanted: Vec<&str> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .collect();
+    for w in &wanted {
+        if !matches!(*w, "all" | "none") && !PACKS.iter().any(|(n, _)| n == w) {
+            return Err(RuleError::Yaml {
+                origin: format!("pack {w}"),
+                message: "unknown pack (essential, cis, responder, all, none)".into(),
+            });
         }
     }
-    if out.is_empty() && name != "none" {
-        return Err(RuleError::Yaml {
-            origin: format!("pack {name}"),
-            message: "unknown pack (essential, cis, responder, all, none)".into(),
-        });
+    let mut out = Vec::new();
+    for (n, yaml) in PACKS {
+        if wanted.iter().any(|w| *w == "all" || w == n) {
+            out.extend(parse_rules(yaml, &format!("pack {n}"))?);
+        }
     }
     Ok(out)
 }
@@ -367,6 +403,7 @@ mod tests {
         let all = pack("all").expect("all");
         check_unique(&all).expect("unique ids");
         assert!(pack("none").expect("none").is_empty());
+        assert_eq!(pack("essential,responder").expect("two").len(), 7 + 6);
         assert!(pack("nope").is_err());
     }
 
@@ -377,7 +414,10 @@ mod tests {
         assert!(e.to_string().starts_with("f.yaml: rule x: pattern"), "{e}");
         assert!(e.to_string().contains("column 10"), "{e}");
         let typo = "id: x\ntitle: t\nseverity: P2\npatern: '{ $.a = 1 }'\n";
-        assert!(parse_rules(typo, "f.yaml").is_err(), "unknown keys are errors");
+        assert!(
+            parse_rules(typo, "f.yaml").is_err(),
+            "unknown keys are errors"
+        );
         let period = "id: x\ntitle: t\nseverity: P2\npattern: '{ $.a = 1 }'\nmetric: {name: m}\nalarm: {period: 90, evaluation_periods: 1, statistic: Sum, threshold: 1, comparison: GreaterThanThreshold}\n";
         let e = parse_rules(period, "f.yaml").expect_err("period");
         assert!(e.to_string().contains("period 90"), "{e}");

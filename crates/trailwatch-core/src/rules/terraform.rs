@@ -16,13 +16,21 @@ pub enum TerraformError {
     #[error("{origin}: not valid HCL: {message}")]
     Hcl { origin: String, message: String },
     #[error("{origin}: resource {resource}: {message}")]
-    Resource { origin: String, resource: String, message: String },
+    Resource {
+        origin: String,
+        resource: String,
+        message: String,
+    },
     #[error(transparent)]
     Rule(#[from] RuleError),
 }
 
 fn attr<'b>(block: &'b Block, key: &str) -> Option<&'b Expression> {
-    block.body().attributes().find(|a| a.key() == key).map(|a| a.expr())
+    block
+        .body()
+        .attributes()
+        .find(|a| a.key() == key)
+        .map(|a| a.expr())
 }
 
 fn text(e: Option<&Expression>) -> Option<String> {
@@ -49,14 +57,31 @@ fn resources<'b>(body: &'b Body, kind: &str) -> Vec<(String, &'b Block)> {
     body.blocks()
         .filter(|b| b.identifier() == "resource")
         .filter(|b| b.labels().first().map(|l| l.as_str()) == Some(kind))
-        .map(|b| (b.labels().get(1).map(|l| l.as_str().to_string()).unwrap_or_default(), b))
+        .map(|b| {
+            (
+                b.labels()
+                    .get(1)
+                    .map(|l| l.as_str().to_string())
+                    .unwrap_or_default(),
+                b,
+            )
+        })
         .collect()
 }
 
 /// Severity from the alarm's wording: CloudWatch alarms carry none.
 fn guess_severity(name: &str, description: &str) -> Severity {
     let t = format!("{name} {description}").to_lowercase();
-    if ["root", "cloudtrail", "stoplogging", "immediately", "critical"].iter().any(|w| t.contains(w)) {
+    if [
+        "root",
+        "cloudtrail",
+        "stoplogging",
+        "immediately",
+        "critical",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
+    {
         Severity::P1
     } else {
         Severity::P2
@@ -88,37 +113,55 @@ pub fn import_terraform(source: &str, origin: &str) -> Result<Vec<Rule>, Terrafo
             .find(|x| x.identifier() == "metric_transformation")
             .ok_or_else(|| bad(&res, "has no metric_transformation"))?;
         let metric = RawMetric {
-            name: text(attr(mt, "name")).ok_or_else(|| bad(&res, "metric_transformation has no name"))?,
+            name: text(attr(mt, "name"))
+                .ok_or_else(|| bad(&res, "metric_transformation has no name"))?,
             namespace: text(attr(mt, "namespace")).unwrap_or_default(),
             value: text(attr(mt, "value")).unwrap_or_else(|| "1".into()),
             default_value: number(attr(mt, "default_value")),
             dimensions: match attr(mt, "dimensions") {
                 Some(Expression::Object(o)) => o
                     .iter()
-                    .map(|(k, v)| (k.to_string().trim_matches('"').to_string(), text(Some(v)).unwrap_or_default()))
+                    .map(|(k, v)| {
+                        (
+                            k.to_string().trim_matches('"').to_string(),
+                            text(Some(v)).unwrap_or_default(),
+                        )
+                    })
                     .collect(),
                 _ => BTreeMap::new(),
             },
             unit: text(attr(mt, "unit")),
         };
         let filter_name = text(attr(b, "name")).unwrap_or(name);
-        filters.insert((metric.name.clone(), metric.namespace.clone()), (filter_name, pattern, metric));
+        filters.insert(
+            (metric.name.clone(), metric.namespace.clone()),
+            (filter_name, pattern, metric),
+        );
     }
     let mut rules = Vec::new();
     for (name, b) in resources(&body, "aws_cloudwatch_metric_alarm") {
         let res = format!("aws_cloudwatch_metric_alarm.{name}");
-        let metric_name = text(attr(b, "metric_name")).ok_or_else(|| bad(&res, "has no metric_name"))?;
+        let metric_name =
+            text(attr(b, "metric_name")).ok_or_else(|| bad(&res, "has no metric_name"))?;
         let namespace = text(attr(b, "namespace")).unwrap_or_default();
-        let Some((filter_name, pattern, metric)) = filters.get(&(metric_name.clone(), namespace.clone())) else {
+        let Some((filter_name, pattern, metric)) =
+            filters.get(&(metric_name.clone(), namespace.clone()))
+        else {
             // An alarm on a metric that no imported filter produces.
             continue;
         };
         let alarm_name = text(attr(b, "alarm_name")).unwrap_or(name.clone());
         let description = text(attr(b, "alarm_description")).unwrap_or_default();
         let comparison: Comparison = serde_json::from_value(serde_json::Value::String(
-            text(attr(b, "comparison_operator")).ok_or_else(|| bad(&res, "has no comparison_operator"))?,
+            text(attr(b, "comparison_operator"))
+                .ok_or_else(|| bad(&res, "has no comparison_operator"))?,
         ))
-        .map_err(|_| bad(&res, "unsupported comparison_operator (anomaly bands are out of scope)"))?;
+        .map_err(|_| {
+            bad(
+                &res,
+                "unsupported comparison_operator (anomaly bands are out of scope)",
+            )
+        })?;
         let treat: TreatMissing = match text(attr(b, "treat_missing_data")) {
             Some(t) => serde_json::from_value(serde_json::Value::String(t))
                 .map_err(|_| bad(&res, "unknown treat_missing_data"))?,
@@ -139,20 +182,28 @@ pub fn import_terraform(source: &str, origin: &str) -> Result<Vec<Rule>, Terrafo
         };
         let raw = RawRule {
             id: alarm_name.clone(),
-            title: if description.is_empty() { alarm_name.clone() } else { description.clone() },
+            title: if description.is_empty() {
+                alarm_name.clone()
+            } else {
+                description.clone()
+            },
             severity: guess_severity(&alarm_name, &description),
-            description: format!("Imported from Terraform {res} and metric filter {filter_name}. {description}")
-                .trim()
-                .to_string(),
+            description: format!(
+                "Imported from Terraform {res} and metric filter {filter_name}. {description}"
+            )
+            .trim()
+            .to_string(),
             pattern: pattern.clone(),
             metric: Some(metric.clone()),
             alarm: Some(RawAlarm {
                 period: number(attr(b, "period")).ok_or_else(|| bad(&res, "has no period"))? as u32,
                 evaluation_periods: number(attr(b, "evaluation_periods"))
-                    .ok_or_else(|| bad(&res, "has no evaluation_periods"))? as usize,
+                    .ok_or_else(|| bad(&res, "has no evaluation_periods"))?
+                    as usize,
                 datapoints_to_alarm: number(attr(b, "datapoints_to_alarm")).map(|v| v as usize),
                 statistic,
-                threshold: number(attr(b, "threshold")).ok_or_else(|| bad(&res, "has no threshold"))?,
+                threshold: number(attr(b, "threshold"))
+                    .ok_or_else(|| bad(&res, "has no threshold"))?,
                 comparison,
                 treat_missing_data: treat,
             }),

@@ -5,7 +5,9 @@
 use serde_json::json;
 use trailwatch_core::alarm::{AlarmState, TreatMissing};
 use trailwatch_core::event::{DecodeOptions, Decoder, Step};
-use trailwatch_core::rules::{Alert, Engine, Rule, check_examples, example_record, import_terraform, pack};
+use trailwatch_core::rules::{
+    Alert, Engine, Rule, check_examples, example_record, import_terraform, pack,
+};
 
 use crate::support::shared_dir;
 
@@ -24,10 +26,18 @@ fn replay(rule: &Rule, events: &[(i64, serde_json::Value)]) -> (Vec<Alert>, usiz
     let mut matches = Vec::new();
     for (i, (minute, partial)) in events.iter().enumerate() {
         let t = chrono::DateTime::from_timestamp(1_775_044_800 + minute * 60, 0).expect("time");
-        let rec = example_record(partial, &format!("ev-{i}"), &t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+        let rec = example_record(
+            partial,
+            &format!("ev-{i}"),
+            &t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
         let text = rec.to_string();
-        let mut dec = Decoder::from_reader("t", std::io::Cursor::new(text.into_bytes()), DecodeOptions::default())
-            .expect("decoder");
+        let mut dec = Decoder::from_reader(
+            "t",
+            std::io::Cursor::new(text.into_bytes()),
+            DecodeOptions::default(),
+        )
+        .expect("decoder");
         while let Some(step) = dec.next_step() {
             if let Step::Record(r) = step {
                 engine.observe(&r, &mut alerts, Some(&mut matches));
@@ -54,7 +64,10 @@ fn essential_alarms_fire_on_planted_events_and_not_on_neighbours() {
         let quiet = rule.examples.quiet[0].clone();
         let threshold = rule.alarm.as_ref().map_or(1.0, |a| a.spec.threshold) as usize;
         // Quiet neighbours alone: no alarm, no match.
-        let (alerts, n) = replay(rule, &[(0, quiet.clone()), (1, quiet.clone()), (2, quiet.clone())]);
+        let (alerts, n) = replay(
+            rule,
+            &[(0, quiet.clone()), (1, quiet.clone()), (2, quiet.clone())],
+        );
         assert_eq!(n, 0, "{}", rule.id);
         assert!(alarms(&alerts).is_empty(), "{}: {alerts:?}", rule.id);
         // Enough matches within one period: exactly one ALARM, then OK.
@@ -63,29 +76,55 @@ fn essential_alarms_fire_on_planted_events_and_not_on_neighbours() {
         let (alerts, n) = replay(rule, &events);
         assert_eq!(n, threshold, "{}", rule.id);
         let states: Vec<AlarmState> = alarms(&alerts).iter().map(|(_, s)| *s).collect();
-        assert_eq!(states, [AlarmState::Alarm, AlarmState::Ok], "{}: {alerts:#?}", rule.id);
-        let alarm = alerts.iter().find(|a| a.kind == "alarm").expect("alarm alert");
+        assert_eq!(
+            states,
+            [AlarmState::Alarm, AlarmState::Ok],
+            "{}: {alerts:#?}",
+            rule.id
+        );
+        let alarm = alerts
+            .iter()
+            .find(|a| a.kind == "alarm")
+            .expect("alarm alert");
         assert_eq!(alarm.event_count, threshold);
         assert_eq!(alarm.severity, rule.severity);
-        assert!(!alarm.principals.is_empty() && alarm.source_ips == ["198.51.100.1"], "{alarm:?}");
+        assert!(
+            !alarm.principals.is_empty() && alarm.source_ips == ["198.51.100.1"],
+            "{alarm:?}"
+        );
     }
 }
 
 #[test]
 fn failed_logins_alarm_needs_three_in_five_minutes_for_one_user() {
     let rules = pack("essential").expect("essential");
-    let rule = rules.iter().find(|r| r.id == "console-login-failures").expect("rule");
+    let rule = rules
+        .iter()
+        .find(|r| r.id == "console-login-failures")
+        .expect("rule");
     let fail = |user: &str| json!({"eventName": "ConsoleLogin", "errorMessage": "Failed authentication", "userIdentity": {"userName": user}});
     // Three failures spread over 12 minutes: findings, but no alarm.
-    let (alerts, _) = replay(rule, &[(0, fail("carol")), (6, fail("carol")), (12, fail("carol"))]);
+    let (alerts, _) = replay(
+        rule,
+        &[(0, fail("carol")), (6, fail("carol")), (12, fail("carol"))],
+    );
     assert_eq!(alerts.iter().filter(|a| a.kind == "finding").count(), 3);
     assert!(alarms(&alerts).is_empty());
     // Three for two different users within 5 minutes: per-user series, no alarm.
-    let (alerts, _) = replay(rule, &[(0, fail("carol")), (1, fail("dave")), (2, fail("carol"))]);
+    let (alerts, _) = replay(
+        rule,
+        &[(0, fail("carol")), (1, fail("dave")), (2, fail("carol"))],
+    );
     assert!(alarms(&alerts).is_empty());
     // Three for carol within 5 minutes: one alarm, dimension user=carol.
-    let (alerts, _) = replay(rule, &[(0, fail("carol")), (1, fail("carol")), (2, fail("carol"))]);
-    let a = alerts.iter().find(|a| a.kind == "alarm" && a.state == AlarmState::Alarm).expect("alarm");
+    let (alerts, _) = replay(
+        rule,
+        &[(0, fail("carol")), (1, fail("carol")), (2, fail("carol"))],
+    );
+    let a = alerts
+        .iter()
+        .find(|a| a.kind == "alarm" && a.state == AlarmState::Alarm)
+        .expect("alarm");
     assert_eq!(a.dimensions.get("user").map(String::as_str), Some("carol"));
     assert_eq!(a.event_ids, vec!["ev-0", "ev-1", "ev-2"]);
 }
@@ -103,7 +142,10 @@ fn with_alarm(rule: &Rule, n: usize, m: usize, treat: TreatMissing) -> Rule {
 #[test]
 fn m_of_n_and_missing_data_modes_shape_the_alarm() {
     let rules = pack("essential").expect("essential");
-    let root = rules.iter().find(|r| r.id == "root-account-usage").expect("rule");
+    let root = rules
+        .iter()
+        .find(|r| r.id == "root-account-usage")
+        .expect("rule");
     let fire = root.examples.fire[0].clone();
     // One match: with N=3, M=2 and missing data treated as not breaching,
     // one breaching period is not enough.
@@ -112,17 +154,32 @@ fn m_of_n_and_missing_data_modes_shape_the_alarm() {
     assert!(alarms(&replay(&r, &one).0).is_empty());
     // Treated as breaching, the missing periods count against us: ALARM.
     let r = with_alarm(root, 3, 2, TreatMissing::Breaching);
-    assert_eq!(alarms(&replay(&r, &one).0).first().map(|a| a.1), Some(AlarmState::Alarm));
+    assert_eq!(
+        alarms(&replay(&r, &one).0).first().map(|a| a.1),
+        Some(AlarmState::Alarm)
+    );
     // Two matches in consecutive periods reach 2 of 3 whatever the mode.
     let two = [(0, fire.clone()), (6, fire.clone())];
-    for treat in [TreatMissing::Missing, TreatMissing::Ignore, TreatMissing::Breaching, TreatMissing::NotBreaching] {
+    for treat in [
+        TreatMissing::Missing,
+        TreatMissing::Ignore,
+        TreatMissing::Breaching,
+        TreatMissing::NotBreaching,
+    ] {
         let r = with_alarm(root, 3, 2, treat);
         let states = alarms(&replay(&r, &two).0);
-        assert_eq!(states.first().map(|a| a.1), Some(AlarmState::Alarm), "{treat:?}: {states:?}");
+        assert_eq!(
+            states.first().map(|a| a.1),
+            Some(AlarmState::Alarm),
+            "{treat:?}: {states:?}"
+        );
     }
     // Missing (premature alarm rule): one breach of age >= M among N alarms.
     let r = with_alarm(root, 3, 1, TreatMissing::Missing);
-    assert_eq!(alarms(&replay(&r, &one).0).first().map(|a| a.1), Some(AlarmState::Alarm));
+    assert_eq!(
+        alarms(&replay(&r, &one).0).first().map(|a| a.1),
+        Some(AlarmState::Alarm)
+    );
     // Ignore with M=3: a single breach keeps the initial state (no alerts).
     let r = with_alarm(root, 3, 3, TreatMissing::Ignore);
     assert!(alarms(&replay(&r, &one).0).is_empty());
@@ -133,7 +190,10 @@ fn replaying_the_same_events_gives_the_same_alert_ids() {
     let rules = pack("all").expect("all");
     let fire = json!({"userIdentity": {"type": "Root"}, "eventName": "ConsoleLogin", "eventType": "AwsConsoleSignIn",
                       "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "No"}});
-    let rule = rules.iter().find(|r| r.id == "root-account-usage").expect("rule");
+    let rule = rules
+        .iter()
+        .find(|r| r.id == "root-account-usage")
+        .expect("rule");
     let a = replay(rule, &[(0, fire.clone())]).0;
     let b = replay(rule, &[(0, fire)]).0;
     assert!(!a.is_empty());
@@ -153,13 +213,19 @@ fn seed_terraform_imports_verbatim_and_fires_on_root() {
     assert_eq!(r.id, "root-account-usage");
     assert_eq!(r.actions, vec!["security_alerts"]);
     let alarm = r.alarm.as_ref().expect("alarm");
-    assert_eq!((alarm.metric_name.as_str(), alarm.namespace.as_str()), ("RootAccountUsageCount", "SecurityMetrics"));
+    assert_eq!(
+        (alarm.metric_name.as_str(), alarm.namespace.as_str()),
+        ("RootAccountUsageCount", "SecurityMetrics")
+    );
     assert_eq!(alarm.spec.period_minutes, 5);
     let root = json!({"userIdentity": {"type": "Root"}, "eventName": "ListUsers"});
     let service = json!({"userIdentity": {"type": "Root", "invokedBy": "s3.amazonaws.com"}, "eventName": "PutObject"});
     let (alerts, n) = replay(r, &[(0, service), (1, root)]);
     assert_eq!(n, 1);
-    let a = alerts.iter().find(|a| a.state == AlarmState::Alarm).expect("alarm");
+    let a = alerts
+        .iter()
+        .find(|a| a.state == AlarmState::Alarm)
+        .expect("alarm");
     assert_eq!(a.event_ids, vec!["ev-1"]);
     assert_eq!(a.actions, vec!["security_alerts"]);
 }

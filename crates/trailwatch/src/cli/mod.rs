@@ -3,11 +3,14 @@
 //! stdout.
 
 mod cat;
+mod detect;
 mod generate;
 mod ingest;
 mod lake;
 mod lake_args;
 mod progress;
+mod rule_args;
+mod rules;
 mod stats;
 
 use std::process::ExitCode;
@@ -28,9 +31,7 @@ Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input
 
 Planned commands, each arriving with its own issue:
   query     Athena-dialect SQL over the lake; top: the quick-answers dashboard
-  detect    batch replay of metric filters, alarms and detections
   watch     live alerting on a folder or S3 prefix
-  rules     list, test and import (Terraform) rules
   notify    webhook, Slack, PagerDuty, email and SNS delivery
   verify    offline digest validation; audit: trail posture checks";
 
@@ -60,6 +61,10 @@ pub enum Command {
     Ingest(ingest::IngestArgs),
     /// Lake maintenance: compact, and DDL for Athena, Trino, Spark, DuckDB.
     Lake(lake::LakeCommand),
+    /// Replay records through the detection rules and print the alerts.
+    Detect(detect::DetectArgs),
+    /// List, show and test rules; import Terraform metric filters and alarms.
+    Rules(rules::RulesCommand),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -128,6 +133,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => generate::run(&args),
         Command::Ingest(args) => ingest::run(&args),
         Command::Lake(cmd) => lake::run(&cmd),
+        Command::Detect(args) => detect::run(&args),
+        Command::Rules(cmd) => rules::run(&cmd),
     }
 }
 

@@ -172,7 +172,7 @@ pub fn plant(rng: &mut impl Rng, start: DateTime<Utc>, span: Duration) -> Vec<In
         out.push(incident(
             "root-console-login",
             "The root user signs in to the console without MFA from an unfamiliar IP, lists users and creates a root access key",
-            &["root-account-usage", "console-login-without-mfa", "cis-4.3", "cis-4.2", "root-access-key-created"],
+            &["root-account-usage", "console-login-without-mfa", "cis-4.3", "root-access-key-created"],
             prod,
             s.events,
         ));

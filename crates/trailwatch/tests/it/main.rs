@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cat;
+mod detect;
 mod generate;
 mod ingest;
 mod lake;

@@ -1,0 +1,214 @@
+//! `trailwatch detect`: replay records through the rules and print the
+//! alerts (or, with `--matches`, every match). Alarms are evaluated on event
+//! time, so a replay gives the alerts live watching would have given.
+
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Args, ValueEnum};
+use trailwatch_core::event::Step;
+use trailwatch_core::rules::{Alert, Engine, Match};
+
+use super::rule_args::RuleArgs;
+use super::{EXIT_FINDINGS, InputArgs};
+use crate::source::discover;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DetectFormat {
+    Table,
+    Json,
+    Ndjson,
+}
+
+#[derive(Debug, Args)]
+pub struct DetectArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+    /// Only events at or after this time: today, 24h, 7d, or a date/time.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    #[arg(long, value_enum, default_value_t = DetectFormat::Table)]
+    pub format: DetectFormat,
+    /// List every match (rule_id, event_id, event_time, severity, …)
+    /// instead of alerts, to audit a rule.
+    #[arg(long)]
+    pub matches: bool,
+}
+
+/// `today`, `24h`, `7d`, `2026-04-01`, or an RFC 3339 time.
+pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let s = s.trim();
+    if s == "today" {
+        return Ok(now
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .context("midnight")?
+            .and_utc());
+    }
+    if let Some(h) = s.strip_suffix('h').and_then(|n| n.parse::<i64>().ok()) {
+        return Ok(now - chrono::Duration::hours(h));
+    }
+    if let Some(d) = s.strip_suffix('d').and_then(|n| n.parse::<i64>().ok()) {
+        return Ok(now - chrono::Duration::days(d));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).context("midnight")?.and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .with_context(|| {
+            format!("--since {s:?}: use today, 24h, 7d, YYYY-MM-DD or an RFC 3339 time")
+        })
+}
+
+pub fn run(args: &DetectArgs) -> Result<ExitCode> {
+    let rules = args.rules.load()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|s| parse_since(s, Utc::now()))
+        .transpose()?;
+    let found = discover(&args.input.sources, args.input.include_insights)?;
+    let mut engine = Engine::new(rules);
+    let mut alerts: Vec<Alert> = Vec::new();
+    let mut matches: Vec<Match> = Vec::new();
+    let mut problems = 0u64;
+    for input in &found.inputs {
+        let mut dec = match input.open(args.input.decode_options()) {
+            Ok(d) => d,
+            Err(e) => {
+                problems += 1;
+                tracing::error!("{e}");
+                continue;
+            }
+        };
+        while let Some(step) = dec.next_step() {
+            match step {
+                Step::Record(r) => {
+                    if since.is_some_and(|s| r.time < s) {
+                        continue;
+                    }
+                    engine.observe(&r, &mut alerts, args.matches.then_some(&mut matches));
+                }
+                Step::Error(e) => {
+                    problems += 1;
+                    tracing::error!("{e}");
+                }
+                Step::Skipped => {}
+            }
+        }
+    }
+    alerts.extend(engine.finish());
+    alerts.sort_by(|a, b| {
+        a.time
+            .cmp(&b.time)
+            .then(a.rule_id.cmp(&b.rule_id))
+            .then(a.alert_id.cmp(&b.alert_id))
+    });
+    matches.sort_by(|a, b| {
+        a.event_time
+            .cmp(&b.event_time)
+            .then(a.rule_id.cmp(&b.rule_id))
+    });
+    let mut out = BufWriter::new(io::stdout().lock());
+    let written = if args.matches {
+        write_items(&mut out, &matches, args.format, match_row)
+    } else {
+        write_items(&mut out, &alerts, args.format, alert_row)
+    };
+    super::ignore_broken_pipe(written.and_then(|()| out.flush()))?;
+    if problems > 0 && !args.input.allow_bad {
+        return Ok(ExitCode::from(super::EXIT_INPUT));
+    }
+    let any = if args.matches {
+        !matches.is_empty()
+    } else {
+        !alerts.is_empty()
+    };
+    Ok(if any {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_items<T: serde::Serialize>(
+    out: &mut impl Write,
+    items: &[T],
+    format: DetectFormat,
+    row: fn(&T) -> String,
+) -> io::Result<()> {
+    match format {
+        DetectFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, items)?;
+            writeln!(out)
+        }
+        DetectFormat::Ndjson => {
+            for i in items {
+                serde_json::to_writer(&mut *out, i)?;
+                writeln!(out)?;
+            }
+            Ok(())
+        }
+        DetectFormat::Table => {
+            let mut shown = 0;
+            for i in items {
+                let line = row(i);
+                if !line.is_empty() {
+                    writeln!(out, "{line}")?;
+                    shown += 1;
+                }
+            }
+            writeln!(out, "{shown} shown")
+        }
+    }
+}
+
+/// One table line per alert; returns to OK are left to the JSON forms
+/// (they matter to PagerDuty's resolve, not to a reader).
+fn alert_row(a: &Alert) -> String {
+    if a.state == trailwatch_core::alarm::AlarmState::Ok {
+        return String::new();
+    }
+    let state = match a.kind.as_str() {
+        "finding" => "finding".to_string(),
+        _ => format!("{:?}", a.state).to_uppercase(),
+    };
+    let who = a.principals.first().map(String::as_str).unwrap_or("-");
+    let more = if a.principals.len() > 1 {
+        format!(" +{}", a.principals.len() - 1)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} {} {:<8} {:<34} {:>4} events  {}{}  from {}",
+        a.time,
+        a.severity,
+        state,
+        a.rule_id,
+        a.event_count,
+        who,
+        more,
+        if a.source_ips.is_empty() {
+            "-".to_string()
+        } else {
+            a.source_ips.join(",")
+        }
+    )
+}
+
+fn match_row(m: &Match) -> String {
+    format!(
+        "{} {} {:<34} {} {} {}",
+        m.event_time,
+        m.severity,
+        m.rule_id,
+        m.event_id,
+        m.event_name.as_deref().unwrap_or("-"),
+        m.principal.as_deref().unwrap_or("-")
+    )
+}

@@ -1,0 +1,183 @@
+//! `trailwatch rules`: list and show rules, test a rule file against its
+//! examples, and import CloudWatch metric filters and alarms from Terraform.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use trailwatch_core::rules::{Rule, check_examples, import_terraform, parse_rules};
+
+use super::EXIT_FINDINGS;
+use super::rule_args::RuleArgs;
+
+#[derive(Debug, Args)]
+pub struct RulesCommand {
+    #[command(subcommand)]
+    pub action: RulesAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesAction {
+    /// One line per rule: id, severity, kind, title.
+    List {
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+    /// A rule in full: pattern, metric and alarm, query to run next.
+    Show {
+        id: String,
+        #[command(flatten)]
+        rules: RuleArgs,
+    },
+    /// Check a rule file (or the built-in packs, with `--pack`) against the
+    /// rules' example events: each must fire or stay quiet as declared.
+    Test {
+        /// Rule files (.yaml) or Terraform (.tf); none: the selected pack.
+        files: Vec<PathBuf>,
+        #[arg(long, default_value = "none")]
+        pack: String,
+    },
+    /// Print the rules a Terraform file's metric filters and alarms make,
+    /// as trailwatch YAML.
+    ImportTerraform { file: PathBuf },
+}
+
+fn kind(r: &Rule) -> &'static str {
+    match (&r.alarm, r.findings) {
+        (Some(_), true) => "alarm+findings",
+        (Some(_), false) => "alarm",
+        (None, _) => "finding",
+    }
+}
+
+pub fn run(cmd: &RulesCommand) -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    match &cmd.action {
+        RulesAction::List { rules } => {
+            for r in rules.load()? {
+                writeln!(
+                    out,
+                    "{:<38} {} {:<15} {}",
+                    r.id,
+                    r.severity,
+                    kind(&r),
+                    r.title
+                )?;
+            }
+        }
+        RulesAction::Show { id, rules } => {
+            let all = rules.load()?;
+            let Some(r) = all.iter().find(|r| r.id == *id) else {
+                bail!("no rule {id} (see `trailwatch rules list`)");
+            };
+            writeln!(out, "id:          {}", r.id)?;
+            writeln!(out, "title:       {}", r.title)?;
+            writeln!(out, "severity:    {}", r.severity)?;
+            writeln!(out, "kind:        {}", kind(r))?;
+            writeln!(out, "from:        {}", r.origin)?;
+            writeln!(out, "description: {}", r.description)?;
+            writeln!(out, "pattern:     {}", r.pattern_text)?;
+            if let Some(a) = &r.alarm {
+                let s = &a.spec;
+                writeln!(out, "metric:      {}/{}", a.namespace, a.metric_name)?;
+                writeln!(
+                    out,
+                    "alarm:       {:?} {:?} {} over {} of {} periods of {} min, missing data: {:?}",
+                    s.statistic,
+                    s.comparison,
+                    s.threshold,
+                    s.datapoints_to_alarm,
+                    s.evaluation_periods,
+                    s.period_minutes,
+                    s.treat_missing
+                )?;
+            }
+            if !r.actions.is_empty() {
+                writeln!(out, "actions:     {}", r.actions.join(", "))?;
+            }
+            if let Some(q) = &r.query {
+                writeln!(out, "next query:\n{}", q.trim_end())?;
+            }
+        }
+        RulesAction::Test { files, pack } => {
+            let mut rules = trailwatch_core::rules::pack(pack)?;
+            for f in files {
+                let text = std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?;
+                let origin = f.display().to_string();
+                if f.extension().is_some_and(|e| e == "tf") {
+                    rules.extend(import_terraform(&text, &origin)?);
+                } else {
+                    rules.extend(parse_rules(&text, &origin)?);
+                }
+            }
+            let mut failed = 0;
+            for r in &rules {
+                let problems = check_examples(r);
+                if problems.is_empty() {
+                    writeln!(
+                        out,
+                        "ok    {} ({} fire, {} quiet)",
+                        r.id,
+                        r.examples.fire.len(),
+                        r.examples.quiet.len()
+                    )?;
+                } else {
+                    failed += 1;
+                    for p in problems {
+                        writeln!(out, "FAIL  {p}")?;
+                    }
+                }
+            }
+            writeln!(out, "{} passed, {} failed", rules.len() - failed, failed)?;
+            if failed > 0 {
+                return Ok(ExitCode::from(EXIT_FINDINGS));
+            }
+        }
+        RulesAction::ImportTerraform { file } => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let rules = import_terraform(&text, &file.display().to_string())?;
+            for r in &rules {
+                let a = r.alarm.as_ref().context("imported rules have alarms")?;
+                let s = &a.spec;
+                writeln!(out, "- id: {}", r.id)?;
+                writeln!(out, "  title: {}", serde_json::to_string(&r.title)?)?;
+                writeln!(out, "  severity: {}", r.severity)?;
+                writeln!(
+                    out,
+                    "  description: {}",
+                    serde_json::to_string(&r.description)?
+                )?;
+                writeln!(
+                    out,
+                    "  pattern: {}",
+                    serde_json::to_string(&r.pattern_text)?
+                )?;
+                writeln!(
+                    out,
+                    "  metric: {{name: {}, namespace: {}}}",
+                    a.metric_name, a.namespace
+                )?;
+                writeln!(
+                    out,
+                    "  alarm: {{period: {}, evaluation_periods: {}, datapoints_to_alarm: {}, statistic: {}, threshold: {}, comparison: {:?}, treat_missing_data: {}}}",
+                    s.period_minutes * 60,
+                    s.evaluation_periods,
+                    s.datapoints_to_alarm,
+                    match s.statistic {
+                        trailwatch_core::alarm::Statistic::Percentile(p) => format!("p{p}"),
+                        other => format!("{other:?}"),
+                    },
+                    s.threshold,
+                    s.comparison,
+                    serde_json::to_string(&s.treat_missing)?.trim_matches('"')
+                )?;
+                writeln!(out, "  actions: {}", serde_json::to_string(&r.actions)?)?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
