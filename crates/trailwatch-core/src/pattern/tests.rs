@@ -203,3 +203,116 @@ fn parse_print_parse_round_trips() {
         assert_eq!(p, again, "{src} printed as {printed}");
     }
 }
+
+mod prop {
+    //! Property: any pattern we can build prints to text that parses back
+    //! to the same pattern.
+    use proptest::prelude::*;
+
+    use super::super::*;
+
+    fn key() -> impl Strategy<Value = String> {
+        "[A-Za-z_][A-Za-z0-9_-]{0,8}"
+    }
+
+    fn selector() -> impl Strategy<Value = Vec<Step>> {
+        prop::collection::vec(
+            prop_oneof![
+                3 => key().prop_map(Step::Key),
+                1 => (0usize..20).prop_map(Step::Index),
+                1 => Just(Step::AnyIndex),
+            ],
+            1..4,
+        )
+        .prop_map(|mut v| {
+            // A selector starts with a key in practice; keep it so.
+            if !matches!(v[0], Step::Key(_)) {
+                v.insert(0, Step::Key("k".into()));
+            }
+            v
+        })
+    }
+
+    fn operand() -> impl Strategy<Value = Operand> {
+        prop_oneof![
+            "[A-Za-z][A-Za-z0-9.*:/_-]{0,10}".prop_map(|t| Operand::Text {
+                text: t,
+                quoted: true
+            }),
+            "[A-Za-z][A-Za-z0-9*_]{0,10}".prop_map(|t| Operand::Text {
+                text: t,
+                quoted: false
+            }),
+            (-1000i64..1000).prop_map(|n| Operand::Number {
+                value: n as f64,
+                text: n.to_string()
+            }),
+        ]
+    }
+
+    fn condition() -> impl Strategy<Value = Expr> {
+        (
+            selector(),
+            prop_oneof![
+                operand().prop_map(Test::Eq),
+                operand().prop_map(Test::Ne),
+                (-50i64..50).prop_map(|n| Test::Compare(Relation::Gt, n as f64, n.to_string())),
+                Just(Test::IsNull),
+                Just(Test::IsTrue),
+                Just(Test::NotExists),
+            ],
+        )
+            .prop_map(|(selector, test)| Expr::Cond(Condition { selector, test }))
+    }
+
+    fn expr() -> impl Strategy<Value = Expr> {
+        condition().prop_recursive(3, 12, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::And),
+                prop::collection::vec(inner, 2..4).prop_map(Expr::Or),
+            ]
+        })
+    }
+
+    /// The parser builds flat lists: `a && (b && c)` reads back as one And.
+    fn normalise(e: Expr) -> Expr {
+        match e {
+            Expr::And(items) => Expr::And(
+                items
+                    .into_iter()
+                    .map(normalise)
+                    .flat_map(|i| match i {
+                        Expr::And(inner) => inner,
+                        other => vec![other],
+                    })
+                    .collect(),
+            ),
+            Expr::Or(items) => Expr::Or(
+                items
+                    .into_iter()
+                    .map(normalise)
+                    .flat_map(|i| match i {
+                        Expr::Or(inner) => inner,
+                        other => vec![other],
+                    })
+                    .collect(),
+            ),
+            c => c,
+        }
+    }
+
+    fn printed(e: &Expr) -> String {
+        // Parenthesise nested Or inside Or and And inside And explicitly, so
+        // the printed text keeps the tree; the parser flattens either way.
+        Pattern::Json(e.clone()).to_string()
+    }
+
+    proptest! {
+        #[test]
+        fn json_patterns_round_trip(e in expr()) {
+            let text = printed(&e);
+            let parsed = Pattern::parse(&text).map_err(|err| TestCaseError::fail(format!("{text}: {err}")))?;
+            prop_assert_eq!(parsed, Pattern::Json(normalise(e)), "{}", text);
+        }
+    }
+}
