@@ -161,6 +161,8 @@ const MAX_QUARANTINE_RAW: usize = 1024 * 1024;
 /// Parquet encoder threads per transaction, and partitions queued for them.
 const ENCODERS: usize = 2;
 const ENCODE_QUEUE: usize = 2;
+/// Decoded source files queued for the collector.
+const DECODED_QUEUE: usize = 64;
 
 fn decode_reader(
     src: &SourceObject,
@@ -599,27 +601,47 @@ pub fn ingest(
                 pending: Pending::default(),
             };
             let produced = (|| -> Result<(), LakeError> {
-                // Decode a few MB of sources at a time, so decoded rows never pile
-                // up beyond the pending buffer (bounded memory, whatever the input).
-                let mut batch_rest: &[SourceObject] = chunk;
-                while !batch_rest.is_empty() {
-                    let mut m = 0;
-                    let mut batch_bytes = 0u64;
-                    while m < batch_rest.len()
-                        && (m == 0 || batch_bytes + batch_rest[m].size <= opts.decode_batch_bytes)
-                    {
-                        batch_bytes += batch_rest[m].size;
-                        m += 1;
+                // A decoder thread decodes a few MB of sources at a time (in
+                // parallel) while this thread deduplicates and buffers the
+                // previous files, so neither waits for the other. The bounded
+                // queue keeps decoded rows from piling up (bounded memory).
+                let (dec_tx, dec_rx) =
+                    std::sync::mpsc::sync_channel::<Result<Decoded, LakeError>>(DECODED_QUEUE);
+                let decoder = scope.spawn(move || {
+                    let mut batch_rest: &[SourceObject] = chunk;
+                    while !batch_rest.is_empty() {
+                        let mut m = 0;
+                        let mut batch_bytes = 0u64;
+                        while m < batch_rest.len()
+                            && (m == 0
+                                || batch_bytes + batch_rest[m].size <= opts.decode_batch_bytes)
+                        {
+                            batch_bytes += batch_rest[m].size;
+                            m += 1;
+                        }
+                        let (group, after) = batch_rest.split_at(m);
+                        batch_rest = after;
+                        let fetched = match fetch_chunk(store, group, opts.fetch_concurrency) {
+                            Ok(f) => f,
+                            Err(e) => {
+                                let _ = dec_tx.send(Err(e));
+                                return;
+                            }
+                        };
+                        let decoded: Vec<Result<Decoded, LakeError>> = group
+                            .par_iter()
+                            .zip(fetched.into_par_iter())
+                            .map(|(src, bytes)| decode_source(src, bytes, opts.decode))
+                            .collect();
+                        for d in decoded {
+                            if dec_tx.send(d).is_err() {
+                                return; // the collector stopped on an error
+                            }
+                        }
                     }
-                    let (group, after) = batch_rest.split_at(m);
-                    batch_rest = after;
-                    let fetched = fetch_chunk(store, group, opts.fetch_concurrency)?;
-                    let decoded: Vec<Result<Decoded, LakeError>> = group
-                        .par_iter()
-                        .zip(fetched.into_par_iter())
-                        .map(|(src, bytes)| decode_source(src, bytes, opts.decode))
-                        .collect();
-                    for d in decoded {
+                });
+                {
+                    for d in dec_rx {
                         let d = d?;
                         summary.files += 1;
                         summary.bytes_read += d.bytes;
@@ -653,6 +675,9 @@ pub fn ingest(
                         progress(done);
                     }
                 }
+                decoder
+                    .join()
+                    .map_err(|_| LakeError::Other("the decoder thread panicked".into()))?;
                 tx.flush_all()
             })();
             // Closing the queue lets the encoders finish and return.
