@@ -165,3 +165,53 @@ fn seed_terraform_imports_and_detect_uses_it() {
     );
     let _ = repo_root();
 }
+
+#[test]
+fn stratus_red_team_techniques_fire_the_rules_that_cover_them() {
+    let Some(shared) = shared_dir() else { return };
+    let dir = shared.join("corpora/stratus-red-team");
+    let cases = [
+        (
+            "aws.defense-evasion.cloudtrail-stop.json",
+            "cloudtrail-stopped",
+        ),
+        (
+            "aws.defense-evasion.cloudtrail-delete.json",
+            "cloudtrail-tampering",
+        ),
+        (
+            "aws.defense-evasion.cloudtrail-event-selectors.json",
+            "cloudtrail-tampering",
+        ),
+        ("aws.defense-evasion.organizations-leave.json", "cis-4.15"),
+        (
+            "aws.exfiltration.ec2-security-group-open-port-22-ingress.json",
+            "security-group-open-to-world",
+        ),
+        (
+            "aws.initial-access.console-login-without-mfa.json",
+            "console-login-without-mfa",
+        ),
+        (
+            "aws.persistence.iam-create-admin-user.json",
+            "iam-policy-changes",
+        ),
+        (
+            "aws.persistence.iam-create-user-login-profile.json",
+            "login-profile-created-for-other-user",
+        ),
+        (
+            "aws.privilege-escalation.iam-update-user-login-profile.json",
+            "login-profile-created-for-other-user",
+        ),
+    ];
+    for (file, rule) in cases {
+        let alerts = detect_json(&[path_str(&dir.join(file))]);
+        assert!(
+            alerts
+                .iter()
+                .any(|a| a["rule_id"] == rule && a["state"] == "ALARM"),
+            "{file} did not fire {rule}"
+        );
+    }
+}
