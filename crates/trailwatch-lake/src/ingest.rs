@@ -150,7 +150,9 @@ struct QuarantineEntry {
 /// The decoded content of one source.
 #[derive(Debug, Default)]
 struct Decoded {
-    entry: Option<SourceEntry>,
+    /// Source objects read (stdin has none).
+    entries: Vec<SourceEntry>,
+    files: u64,
     batches: Vec<(PartitionKey, RecordBatch)>,
     quarantine: Vec<QuarantineEntry>,
     records: u64,
@@ -161,22 +163,26 @@ const MAX_QUARANTINE_RAW: usize = 1024 * 1024;
 /// Parquet encoder threads per transaction, and partitions queued for them.
 const ENCODERS: usize = 2;
 const ENCODE_QUEUE: usize = 2;
-/// Decoded source files queued for the collector.
-const DECODED_QUEUE: usize = 64;
+/// Decoded groups of files queued for the collector, and files per group.
+const DECODED_QUEUE: usize = 16;
+const FILES_PER_TASK: usize = 8;
 
+/// Decode one source into the shared partition builders.
 fn decode_reader(
     src: &SourceObject,
     reader: Box<dyn Read>,
     opts: DecodeOptions,
-) -> Result<Decoded, LakeError> {
-    let mut out = Decoded {
-        entry: (!matches!(src.location, SourceLocation::Stdin)).then(|| SourceEntry {
+    parts: &mut HashMap<PartitionKey, BatchBuilder>,
+    out: &mut Decoded,
+) {
+    out.files += 1;
+    if !matches!(src.location, SourceLocation::Stdin) {
+        out.entries.push(SourceEntry {
             key: src.key.clone(),
             size: src.size,
             version: src.version.clone(),
-        }),
-        ..Decoded::default()
-    };
+        });
+    }
     let mut dec = match Decoder::from_reader(src.key.clone(), reader, opts) {
         Ok(d) => d,
         Err(e) => {
@@ -188,10 +194,9 @@ fn decode_reader(
                 raw: None,
                 raw_hex: None,
             });
-            return Ok(out);
+            return;
         }
     };
-    let mut parts: HashMap<PartitionKey, BatchBuilder> = HashMap::new();
     loop {
         let error = match dec.next_step() {
             None => break,
@@ -222,11 +227,40 @@ fn decode_reader(
             raw_hex,
         });
     }
-    out.bytes = if src.size > 0 {
+    out.bytes += if src.size > 0 {
         src.size
     } else {
         dec.input_bytes()
     };
+}
+
+/// Decode a few sources into shared builders: fewer, larger batches than
+/// one set per file, which the dedup and Parquet steps handle faster.
+fn decode_sources(
+    items: &[(&SourceObject, Option<Bytes>)],
+    opts: DecodeOptions,
+) -> Result<Decoded, LakeError> {
+    let mut out = Decoded::default();
+    let mut parts: HashMap<PartitionKey, BatchBuilder> = HashMap::new();
+    for (src, fetched) in items {
+        let reader: Box<dyn Read> = match (&src.location, fetched) {
+            (_, Some(bytes)) => Box::new(std::io::Cursor::new(bytes.clone())),
+            (SourceLocation::Local(path), None) => match std::fs::File::open(path) {
+                Ok(f) => Box::new(f),
+                Err(e) => {
+                    return Err(LakeError::Io {
+                        what: format!("opening {}", path.display()),
+                        error: e,
+                    });
+                }
+            },
+            (SourceLocation::Stdin, None) => Box::new(std::io::stdin()),
+            (SourceLocation::Object { path, .. }, None) => {
+                return Err(LakeError::Other(format!("{path} was not fetched")));
+            }
+        };
+        decode_reader(src, reader, opts, &mut parts, &mut out);
+    }
     for (pk, mut b) in parts {
         out.batches.push((pk, b.finish()?));
     }
@@ -519,30 +553,6 @@ fn fetch_chunk(
         .collect()
 }
 
-fn decode_source(
-    src: &SourceObject,
-    fetched: Option<Bytes>,
-    opts: DecodeOptions,
-) -> Result<Decoded, LakeError> {
-    let reader: Box<dyn Read> = match (&src.location, fetched) {
-        (_, Some(bytes)) => Box::new(std::io::Cursor::new(bytes)),
-        (SourceLocation::Local(path), None) => match std::fs::File::open(path) {
-            Ok(f) => Box::new(f),
-            Err(e) => {
-                return Err(LakeError::Io {
-                    what: format!("opening {}", path.display()),
-                    error: e,
-                });
-            }
-        },
-        (SourceLocation::Stdin, None) => Box::new(std::io::stdin()),
-        (SourceLocation::Object { path, .. }, None) => {
-            return Err(LakeError::Other(format!("{path} was not fetched")));
-        }
-    };
-    decode_reader(src, reader, opts)
-}
-
 /// Ingest `sources` into the lake at `store`.
 pub fn ingest(
     store: &Store,
@@ -628,10 +638,11 @@ pub fn ingest(
                                 return;
                             }
                         };
-                        let decoded: Vec<Result<Decoded, LakeError>> = group
-                            .par_iter()
-                            .zip(fetched.into_par_iter())
-                            .map(|(src, bytes)| decode_source(src, bytes, opts.decode))
+                        let items: Vec<(&SourceObject, Option<Bytes>)> =
+                            group.iter().zip(fetched).collect();
+                        let decoded: Vec<Result<Decoded, LakeError>> = items
+                            .par_chunks(FILES_PER_TASK)
+                            .map(|chunk| decode_sources(chunk, opts.decode))
                             .collect();
                         for d in decoded {
                             if dec_tx.send(d).is_err() {
@@ -643,11 +654,11 @@ pub fn ingest(
                 {
                     for d in dec_rx {
                         let d = d?;
-                        summary.files += 1;
+                        summary.files += d.files;
                         summary.bytes_read += d.bytes;
-                        done.files += 1;
+                        done.files += d.files;
                         done.bytes += d.bytes;
-                        sources.extend(d.entry);
+                        sources.extend(d.entries);
                         quarantine.extend(d.quarantine);
                         for (pk, batch) in d.batches {
                             let ids = seen.set(&pk)?;

@@ -13,7 +13,7 @@ use std::io::{self, Read};
 
 use memchr::memchr2;
 
-const CHUNK: usize = 256 * 1024;
+const CHUNK: usize = 64 * 1024;
 
 /// A record (or what should have been one) located in the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
