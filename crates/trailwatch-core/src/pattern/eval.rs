@@ -295,52 +295,7 @@ fn dcheck(e: &DExpr, bound: &[(&str, &str)]) -> bool {
 }
 
 fn eval_delimited(d: &Delimited, text: &str) -> bool {
-    let toks = tokens(text.trim());
-    let names: Vec<&str> = d
-        .fields
-        .iter()
-        .filter_map(|f| match f {
-            DField::Named { name, .. } => Some(name.as_str()),
-            DField::Ellipsis => None,
-        })
-        .collect();
-    let mut values = Vec::new();
-    bind_named(&d.fields, &toks, &names, &mut values, &d.fields)
-}
-
-/// Bind fields to tokens in order (`...` takes any number, backtracking),
-/// then check every field's condition against the bound values.
-fn bind_named<'t>(
-    fields: &[DField],
-    toks: &[&'t str],
-    names: &[&str],
-    values: &mut Vec<&'t str>,
-    all: &[DField],
-) -> bool {
-    let Some((first, rest)) = fields.split_first() else {
-        if !toks.is_empty() {
-            return false;
-        }
-        let pairs: Vec<(&str, &str)> = names.iter().copied().zip(values.iter().copied()).collect();
-        return all.iter().all(|f| match f {
-            DField::Named { cond: Some(c), .. } => dcheck(c, &pairs),
-            _ => true,
-        });
-    };
-    match first {
-        DField::Ellipsis => {
-            (0..=toks.len()).any(|k| bind_named(rest, &toks[k..], names, values, all))
-        }
-        DField::Named { .. } => {
-            let Some((tok, more)) = toks.split_first() else {
-                return false;
-            };
-            values.push(tok);
-            let ok = bind_named(rest, more, names, values, all);
-            values.pop();
-            ok
-        }
-    }
+    delimited_values(d, text).is_some()
 }
 
 /// Values bound to the named fields of a delimited pattern, when it matches.
@@ -360,6 +315,9 @@ pub fn delimited_values(d: &Delimited, text: &str) -> Option<Vec<(String, String
     found
 }
 
+/// Bind fields to tokens in order (`...` takes any number, backtracking),
+/// check every field's condition against the bound values, and keep the
+/// first binding that satisfies them all.
 fn first_binding<'t>(
     fields: &[DField],
     toks: &[&'t str],

@@ -9,10 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use trailwatch_core::event::{Record, Step, compact_json};
+use trailwatch_core::event::{Record, compact_json};
 
 use super::InputArgs;
-use crate::source::discover;
+use crate::source::{discover, each_record};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum CatFormat {
@@ -43,44 +43,25 @@ pub fn run(args: &CatArgs) -> Result<ExitCode> {
             CatFormat::Table => writeln!(out, "{}", table_header())?,
             CatFormat::Ndjson => {}
         }
-        for input in &found.inputs {
-            let mut dec = match input.open(args.input.decode_options()) {
-                Ok(d) => d,
-                Err(e) => {
-                    problems += 1;
-                    tracing::error!("{e}");
-                    continue;
+        problems = each_record(&found.inputs, args.input.decode_options(), |r| {
+            line.clear();
+            match args.format {
+                CatFormat::Ndjson => {
+                    compact_json(r.raw, &mut line);
+                    line.push(b'\n');
                 }
-            };
-            while let Some(step) = dec.next_step() {
-                match step {
-                    Step::Record(r) => {
-                        line.clear();
-                        match args.format {
-                            CatFormat::Ndjson => {
-                                compact_json(r.raw, &mut line);
-                                line.push(b'\n');
-                            }
-                            CatFormat::Json => {
-                                line.extend_from_slice(if first { b"\n" } else { b",\n" });
-                                compact_json(r.raw, &mut line);
-                            }
-                            CatFormat::Table => {
-                                line.extend_from_slice(table_row(&r).as_bytes());
-                                line.push(b'\n');
-                            }
-                        }
-                        first = false;
-                        out.write_all(&line)?;
-                    }
-                    Step::Error(e) => {
-                        problems += 1;
-                        tracing::error!("{e}");
-                    }
-                    Step::Skipped => {}
+                CatFormat::Json => {
+                    line.extend_from_slice(if first { b"\n" } else { b",\n" });
+                    compact_json(r.raw, &mut line);
+                }
+                CatFormat::Table => {
+                    line.extend_from_slice(table_row(r).as_bytes());
+                    line.push(b'\n');
                 }
             }
-        }
+            first = false;
+            out.write_all(&line)
+        })?;
         if let CatFormat::Json = args.format {
             out.write_all(if first { b"]\n" } else { b"\n]\n" })?;
         }

@@ -8,12 +8,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
-use trailwatch_core::event::Step;
 use trailwatch_core::rules::{Alert, Engine, Match};
 
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, InputArgs};
-use crate::source::discover;
+use crate::source::{discover, each_record};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DetectFormat {
@@ -76,32 +75,13 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
     let mut engine = Engine::new(rules);
     let mut alerts: Vec<Alert> = Vec::new();
     let mut matches: Vec<Match> = Vec::new();
-    let mut problems = 0u64;
-    for input in &found.inputs {
-        let mut dec = match input.open(args.input.decode_options()) {
-            Ok(d) => d,
-            Err(e) => {
-                problems += 1;
-                tracing::error!("{e}");
-                continue;
-            }
-        };
-        while let Some(step) = dec.next_step() {
-            match step {
-                Step::Record(r) => {
-                    if since.is_some_and(|s| r.time < s) {
-                        continue;
-                    }
-                    engine.observe(&r, &mut alerts, args.matches.then_some(&mut matches));
-                }
-                Step::Error(e) => {
-                    problems += 1;
-                    tracing::error!("{e}");
-                }
-                Step::Skipped => {}
-            }
+    let problems = each_record(&found.inputs, args.input.decode_options(), |r| {
+        if since.is_none_or(|s| r.time >= s) {
+            engine.observe(r, &mut alerts, args.matches.then_some(&mut matches));
         }
-    }
+        Ok::<(), std::convert::Infallible>(())
+    })
+    .unwrap_or_else(|never| match never {});
     alerts.extend(engine.finish());
     alerts.sort_by(|a, b| {
         a.time

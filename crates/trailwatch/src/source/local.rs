@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use trailwatch_core::event::{DecodeError, DecodeOptions, Decoder};
+use trailwatch_core::event::{DecodeError, DecodeOptions, Decoder, Record, Step};
 use trailwatch_core::layout::{self, ObjectKind, TrailKey};
 use walkdir::WalkDir;
 
@@ -41,6 +41,38 @@ impl Input {
             Input::File { size, .. } => Some(*size),
         }
     }
+}
+
+/// Decode every input in order, calling `f` for each record; decode errors
+/// are logged and counted (the count is returned), and an error from `f`
+/// (say, a closed stdout) stops the loop.
+pub fn each_record<E>(
+    inputs: &[Input],
+    opts: DecodeOptions,
+    mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
+) -> Result<u64, E> {
+    let mut problems = 0;
+    for input in inputs {
+        let mut dec = match input.open(opts) {
+            Ok(d) => d,
+            Err(e) => {
+                problems += 1;
+                tracing::error!("{e}");
+                continue;
+            }
+        };
+        while let Some(step) = dec.next_step() {
+            match step {
+                Step::Record(r) => f(&r)?,
+                Step::Error(e) => {
+                    problems += 1;
+                    tracing::error!("{e}");
+                }
+                Step::Skipped => {}
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// The inputs found, and what was deliberately left out.

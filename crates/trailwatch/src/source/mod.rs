@@ -4,4 +4,4 @@
 pub mod local;
 pub mod s3;
 
-pub use local::{Input, discover};
+pub use local::{Input, discover, each_record};
