@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::{MetricValue, Rule, Severity};
 use crate::alarm::{AlarmState, Evidence, Series, Transition, minute_of};
 use crate::event::Record;
-use crate::pattern::{Document, Found, RecordDoc};
+use crate::pattern::{Document, Expr, Found, Operand, Pattern, RecordDoc, Step, Test};
 
 /// How many eventIDs an alert lists in full.
 pub const EVIDENCE_IDS: usize = 20;
@@ -88,10 +88,41 @@ fn number(f: Option<Found<'_>>) -> Option<f64> {
     }
 }
 
+/// The `eventName` values a JSON pattern requires, when it requires one of
+/// a finite set of literal names (most CloudTrail rules do): such a rule
+/// need only be evaluated for events with those names.
+fn required_names(e: &Expr) -> Option<BTreeSet<String>> {
+    match e {
+        Expr::Cond(c)
+            if c.selector.len() == 1 && c.selector[0] == Step::Key("eventName".into()) =>
+        {
+            match &c.test {
+                Test::Eq(Operand::Text { text, .. }) if !text.contains('*') => {
+                    Some([text.clone()].into())
+                }
+                _ => None,
+            }
+        }
+        Expr::Or(items) => {
+            let mut all = BTreeSet::new();
+            for i in items {
+                all.extend(required_names(i)?);
+            }
+            Some(all)
+        }
+        // Any conjunct's requirement is a requirement of the whole.
+        Expr::And(items) => items.iter().find_map(required_names),
+        Expr::Cond(_) => None,
+    }
+}
+
 /// The rule engine, holding alarm state between records.
 #[derive(Debug)]
 pub struct Engine {
     rules: Vec<Rule>,
+    /// Rules to try for an event name, and rules to try for every event.
+    by_name: HashMap<String, Vec<usize>>,
+    always: Vec<usize>,
     series: HashMap<(usize, Vec<String>), Series>,
     /// Minutes in which any event was seen (for metric default values).
     activity: BTreeSet<i64>,
@@ -100,8 +131,25 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(rules: Vec<Rule>) -> Engine {
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut always = Vec::new();
+        for (i, r) in rules.iter().enumerate() {
+            match &r.pattern {
+                Pattern::Json(e) => match required_names(e) {
+                    Some(names) => {
+                        for n in names {
+                            by_name.entry(n).or_default().push(i);
+                        }
+                    }
+                    None => always.push(i),
+                },
+                _ => always.push(i),
+            }
+        }
         Engine {
             rules,
+            by_name,
+            always,
             series: HashMap::new(),
             activity: BTreeSet::new(),
             last_minute: None,
@@ -126,7 +174,13 @@ impl Engine {
         self.activity.insert(minute);
         self.last_minute = Some(self.last_minute.map_or(minute, |m| m.max(minute)));
         let e = &r.event;
-        for (i, rule) in self.rules.iter().enumerate() {
+        let named = e
+            .event_name
+            .as_deref()
+            .and_then(|n| self.by_name.get(n))
+            .map_or(&[][..], Vec::as_slice);
+        for &i in self.always.iter().chain(named) {
+            let rule = &self.rules[i];
             if !rule.pattern.matches(&doc) {
                 continue;
             }
