@@ -6,6 +6,9 @@
 //! and (b) decoding plus running every rule, and reports the matching cost
 //! as the difference, in events per second.
 
+// A benchmark program: it prints its results and fails loudly.
+#![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)]
+
 use std::time::Instant;
 
 use trailwatch_core::event::{DecodeOptions, Decoder, Step};
