@@ -6,6 +6,7 @@
 //! Kept apart from `trailwatch-core` so the core builds and tests in seconds
 //! without the Arrow stack.
 
+pub mod aws_config;
 pub mod batch;
 pub mod compact;
 pub mod ddl;

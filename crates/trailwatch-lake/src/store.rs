@@ -46,17 +46,31 @@ impl Location {
 
 /// Build an S3 store for a bucket from the usual AWS environment variables
 /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-/// `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`) plus `--endpoint-url`.
+/// `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`, `AWS_PROFILE`),
+/// then the shared `~/.aws/credentials` and `~/.aws/config` files, plus
+/// `--endpoint-url`.
 pub fn s3_store(bucket: &str, opts: &S3Options) -> Result<Arc<dyn ObjectStore>, LakeError> {
     let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // The shared config/credentials files fill in what the environment
+    // does not say, as in the AWS CLI.
+    let profile = crate::aws_config::profile_settings();
+    if std::env::var("AWS_ACCESS_KEY_ID").is_err()
+        && let (Some(id), Some(secret)) = (&profile.access_key_id, &profile.secret_access_key)
+    {
+        b = b.with_access_key_id(id).with_secret_access_key(secret);
+        if let Some(token) = &profile.session_token {
+            b = b.with_token(token);
+        }
+    }
     if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
-        b = b.with_region("us-east-1");
+        b = b.with_region(profile.region.as_deref().unwrap_or("us-east-1"));
     }
     let endpoint = opts
         .endpoint
         .clone()
         .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+        .or(profile.endpoint_url);
     if let Some(ep) = endpoint {
         b = b
             .with_allow_http(ep.starts_with("http://"))

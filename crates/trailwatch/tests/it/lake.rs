@@ -247,6 +247,47 @@ fn s3_to_s3_ingest_against_a_local_s3_server() {
     expected.sort();
     assert_eq!(lake_event_ids(local.path()), expected);
     assert!(local.path().join("_manifest").is_dir());
+    // The same, configured only through the shared AWS files (as the AWS CLI
+    // reads them): credentials, region and endpoint_url of a named profile.
+    let aws = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        aws.path().join("credentials"),
+        "[lab]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
+    )
+    .expect("write");
+    std::fs::write(
+        aws.path().join("config"),
+        format!("[profile lab]\nregion = us-east-1\nendpoint_url = {endpoint}\n"),
+    )
+    .expect("write");
+    let out = crate::support::bin()
+        .args([
+            "ingest",
+            "--json",
+            "--lake",
+            "s3://lake/ct-profile",
+            "s3://src/trail/",
+        ])
+        .env("AWS_PROFILE", "lab")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            aws.path().join("credentials"),
+        )
+        .env("AWS_CONFIG_FILE", aws.path().join("config"))
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "profile-configured ingest: {}",
+        stderr(&out)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["events"], 4000);
     let ddl = s3_env(&mut crate::support::bin())
         .args([
             "lake",
