@@ -5,30 +5,9 @@
 # Usage: bench/decode.sh [EVENTS] [DIR]   (defaults: 1000000, /tmp/trailwatch-bench-<EVENTS>)
 # Prints a markdown table for docs/benchmarks.md. Needs jq and GNU time.
 set -euo pipefail
-events=${1:-1000000}
-dir=${2:-/tmp/trailwatch-bench-$events}
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-cargo build --release -q -p trailwatch
-tw="${CARGO_TARGET_DIR:-$root/target}/release/trailwatch"
-if [ ! -d "$dir/AWSLogs" ]; then
-  "$tw" generate -q --events "$events" --days 7 --seed 42 --out "$dir"
-fi
-files=$(mktemp)
-find "$dir/AWSLogs" -name '*.json.gz' | sort > "$files"
-nfiles=$(wc -l < "$files")
-gz_bytes=$(xargs cat < "$files" | wc -c)
-# Warm the page cache so every contender reads from memory.
-xargs cat < "$files" > /dev/null
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh" "${1:-1000000}" "${2:-}"
 
-measure() { # name, command...
-  local name=$1; shift
-  local t
-  t=$(mktemp)
-  /usr/bin/time -o "$t" -f '%e %M' "$@" > /dev/null 2>&1
-  echo "$name $(tail -1 "$t")"
-  rm -f "$t"
-}
 results=$(mktemp)
 {
   measure zcat bash -c "xargs zcat < $files"

@@ -5,30 +5,12 @@
 # Usage: bench/ingest.sh [EVENTS] [DIR]   (defaults: 2000000, /tmp/trailwatch-bench-<EVENTS>)
 # Needs: python3 with duckdb (pip install duckdb), GNU time.
 set -euo pipefail
-events=${1:-2000000}
-dir=${2:-/tmp/trailwatch-bench-$events}
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-cargo build --release -q -p trailwatch
-tw="${CARGO_TARGET_DIR:-$root/target}/release/trailwatch"
-if [ ! -d "$dir/AWSLogs" ]; then
-  "$tw" generate -q --events "$events" --days 7 --seed 42 --out "$dir"
-fi
-files=$(mktemp)
-find "$dir/AWSLogs" -name '*.json.gz' | sort > "$files"
-nfiles=$(wc -l < "$files")
-gz_bytes=$(xargs cat < "$files" | wc -c)
+# shellcheck source=bench/common.sh
+source "$(dirname "$0")/common.sh" "${1:-2000000}" "${2:-}"
 raw_bytes=$(xargs zcat < "$files" | wc -c)
 work=$(mktemp -d)
 results=$(mktemp)
 
-measure() { # name, command...
-  local name=$1; shift
-  local t; t=$(mktemp)
-  /usr/bin/time -o "$t" -f '%e %M' "$@" > /dev/null 2>&1
-  echo "$name $(tail -1 "$t")" >> "$results"
-  rm -f "$t"
-}
 
 cat > "$work/duckdb_copy.py" <<'PY'
 import duckdb, sys
@@ -49,10 +31,9 @@ COPY (
 """)
 PY
 
-xargs cat < "$files" > /dev/null   # warm the page cache for everyone
-measure zcat bash -c "xargs zcat < $files"
-measure trailwatch-ingest "$tw" ingest -q --lake "$work/lake" "$dir"
-measure duckdb-copy python3 "$work/duckdb_copy.py" "$dir" "$work/duckdb-out"
+measure zcat bash -c "xargs zcat < $files" >> "$results"
+measure trailwatch-ingest "$tw" ingest -q --lake "$work/lake" "$dir" >> "$results"
+measure duckdb-copy python3 "$work/duckdb_copy.py" "$dir" "$work/duckdb-out" >> "$results"
 
 lake_mb=$(du -sm "$work/lake/cloudtrail" | cut -f1)
 duck_mb=$(du -sm "$work/duckdb-out" | cut -f1)

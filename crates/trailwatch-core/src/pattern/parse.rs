@@ -309,36 +309,34 @@ impl Parser {
         }
     }
 
-    fn and_expr(&mut self) -> R<Expr> {
-        let mut items = vec![self.primary()?];
+    /// `item (op item)*`, one item as itself, several wrapped in a list.
+    fn chain(
+        &mut self,
+        op: &str,
+        item: fn(&mut Self) -> R<Expr>,
+        wrap: fn(Vec<Expr>) -> Expr,
+    ) -> R<Expr> {
+        let mut items = vec![item(self)?];
         loop {
             self.ws();
-            if !self.eat("&&") {
+            if !self.eat(op) {
                 break;
             }
-            items.push(self.primary()?);
+            items.push(item(self)?);
         }
         Ok(if items.len() == 1 {
             items.remove(0)
         } else {
-            Expr::And(items)
+            wrap(items)
         })
     }
 
+    fn and_expr(&mut self) -> R<Expr> {
+        self.chain("&&", Self::primary, Expr::And)
+    }
+
     fn or_expr(&mut self) -> R<Expr> {
-        let mut items = vec![self.and_expr()?];
-        loop {
-            self.ws();
-            if !self.eat("||") {
-                break;
-            }
-            items.push(self.and_expr()?);
-        }
-        Ok(if items.len() == 1 {
-            items.remove(0)
-        } else {
-            Expr::Or(items)
-        })
+        self.chain("||", Self::and_expr, Expr::Or)
     }
 
     fn json(&mut self) -> R<Pattern> {
