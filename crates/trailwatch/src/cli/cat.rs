@@ -67,7 +67,7 @@ pub fn run(args: &CatArgs) -> Result<ExitCode> {
         }
         out.flush()
     })();
-    super::ignore_broken_pipe(result)?;
+    result?;
     Ok(args.input.exit_for(problems))
 }
 

@@ -100,7 +100,7 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
     } else {
         write_items(&mut out, &alerts, args.format, alert_row)
     };
-    super::ignore_broken_pipe(written.and_then(|()| out.flush()))?;
+    written.and_then(|()| out.flush())?;
     if problems > 0 && !args.input.allow_bad {
         return Ok(ExitCode::from(super::EXIT_INPUT));
     }

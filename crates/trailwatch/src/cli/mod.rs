@@ -137,11 +137,3 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(&cmd),
     }
 }
-
-/// Treat a closed stdout (e.g. `| head`) as a normal end, not an error.
-pub fn ignore_broken_pipe(result: std::io::Result<()>) -> std::io::Result<()> {
-    match result {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
-}

@@ -194,7 +194,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode> {
             .and_then(|()| writeln!(out)),
         StatsFormat::Table => write_table(&mut out, &report),
     };
-    super::ignore_broken_pipe(written)?;
+    written?;
     Ok(args.input.exit_for(tally.failed_files))
 }
 

@@ -66,3 +66,33 @@ fn help_lists_the_commands() {
         assert!(text.contains(cmd), "--help lacks {cmd}: {text}");
     }
 }
+
+#[test]
+fn a_closed_stdout_ends_output_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    for args in [
+        vec!["cat", path_str(&sample_trail())],
+        vec!["rules", "list"],
+    ] {
+        let mut child = crate::support::bin()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("one line");
+        // The reader is dropped here: the pipe closes, as with `| head -1`.
+        let out = child.wait_with_output().expect("exit");
+        assert!(!first.is_empty());
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("Broken pipe"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
