@@ -36,6 +36,10 @@ pub struct DetectArgs {
     /// instead of alerts, to audit a rule.
     #[arg(long)]
     pub matches: bool,
+    /// Exit 1 when anything was found (alerts, or matches with --matches),
+    /// for scripts and CI gates.
+    #[arg(long)]
+    pub fail_on_alerts: bool,
 }
 
 /// `today`, `24h`, `7d`, `2026-04-01`, or an RFC 3339 time.
@@ -109,7 +113,7 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
     } else {
         !alerts.is_empty()
     };
-    Ok(if any {
+    Ok(if any && args.fail_on_alerts {
         ExitCode::from(EXIT_FINDINGS)
     } else {
         ExitCode::SUCCESS

@@ -9,13 +9,29 @@ fn detect_json(extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["detect", "--format", "json"];
     args.extend_from_slice(extra);
     let out = run(&args);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "alerts mean exit 1: {}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("json array")
+}
+
+#[test]
+fn fail_on_alerts_makes_findings_exit_1() {
+    let trail = sample_trail();
+    let found = run(&[
+        "detect",
+        "--fail-on-alerts",
+        "--pack",
+        "essential",
+        path_str(&trail),
+    ]);
+    assert_eq!(found.status.code(), Some(1));
+    let quiet = run(&[
+        "detect",
+        "--fail-on-alerts",
+        "--pack",
+        "none",
+        path_str(&trail),
+    ]);
+    assert_eq!(quiet.status.code(), Some(0));
 }
 
 #[test]
