@@ -12,6 +12,7 @@ mod progress;
 mod rule_args;
 mod rules;
 mod stats;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -31,7 +32,7 @@ Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input
 
 Planned commands, each arriving with its own issue:
   query     Athena-dialect SQL over the lake; top: the quick-answers dashboard
-  watch     live alerting on a folder or S3 prefix
+  watch     (S3 prefixes, the lake, notification sinks)
   notify    webhook, Slack, PagerDuty, email and SNS delivery
   verify    offline digest validation; audit: trail posture checks";
 
@@ -65,6 +66,8 @@ pub enum Command {
     Detect(detect::DetectArgs),
     /// List, show and test rules; import Terraform metric filters and alarms.
     Rules(rules::RulesCommand),
+    /// Follow trail folders and alert as new log files land (restart-safe).
+    Watch(watch::WatchArgs),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -135,5 +138,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lake(cmd) => lake::run(&cmd),
         Command::Detect(args) => detect::run(&args),
         Command::Rules(cmd) => rules::run(&cmd),
+        Command::Watch(args) => watch::run(&args),
     }
 }

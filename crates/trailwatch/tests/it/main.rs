@@ -10,3 +10,4 @@ mod ingest;
 mod lake;
 mod stats;
 mod support;
+mod watch;
