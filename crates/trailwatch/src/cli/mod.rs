@@ -30,9 +30,9 @@ pub const EXIT_INPUT: u8 = 2;
 const COMING: &str = "\
 Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input error.
 
-Planned commands, each arriving with its own issue:
+Planned, each arriving with its own issue:
   query     Athena-dialect SQL over the lake; top: the quick-answers dashboard
-  watch     (S3 prefixes, the lake, notification sinks)
+  watch     also S3 prefixes, and ingesting into the lake as it watches
   notify    webhook, Slack, PagerDuty, email and SNS delivery
   verify    offline digest validation; audit: trail posture checks";
 
