@@ -64,25 +64,16 @@ fn kind_of(s: &str) -> ObjectKind {
 pub fn parse_key(key: &str) -> Option<TrailKey> {
     let file_name = key.rsplit('/').next().unwrap_or(key);
     let from_name = FILE.captures(file_name);
-    if let Some(c) = KEY.captures(key) {
-        let stamp = from_name.as_ref().map(|n| n["stamp"].to_string());
-        return Some(TrailKey {
-            kind: kind_of(&c["kind"]),
-            org_id: c.name("org").map(|m| m.as_str().to_string()),
-            account: c["acct"].to_string(),
-            region: c["region"].to_string(),
-            delivery_date: format!("{}-{}-{}", &c["y"], &c["m"], &c["d"]),
-            delivery_stamp: stamp,
-        });
-    }
-    let c = from_name?;
+    let stamp = from_name.as_ref().map(|n| n["stamp"].to_string());
+    // Both patterns name the same groups; the full key wins when it matches.
+    let c = KEY.captures(key).or(from_name)?;
     Some(TrailKey {
         kind: kind_of(&c["kind"]),
         org_id: c.name("org").map(|m| m.as_str().to_string()),
         account: c["acct"].to_string(),
         region: c["region"].to_string(),
         delivery_date: format!("{}-{}-{}", &c["y"], &c["m"], &c["d"]),
-        delivery_stamp: Some(c["stamp"].to_string()),
+        delivery_stamp: stamp,
     })
 }
 

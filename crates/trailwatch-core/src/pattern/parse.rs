@@ -224,17 +224,9 @@ impl Parser {
             match self.peek() {
                 Some('.') => {
                     self.pos += 1;
-                    let start = self.pos;
-                    while self
-                        .peek()
-                        .is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '-')
-                    {
-                        self.pos += 1;
-                    }
-                    if self.pos == start {
-                        return self.err(start, "expected a field name after '.'");
-                    }
-                    steps.push(Step::Key(self.chars[start..self.pos].iter().collect()));
+                    steps.push(Step::Key(
+                        self.field_name("expected a field name after '.'")?,
+                    ));
                 }
                 Some('[') if self.chars.get(self.pos + 1) == Some(&'*') => {
                     self.pos += 2;
@@ -357,8 +349,9 @@ impl Parser {
 
     // ---- space-delimited patterns ----
 
-    fn name(&mut self) -> R<String> {
-        self.ws();
+    /// A field name (letters, digits, `_`, `-`) at the cursor; `missing`
+    /// is the error when there is none.
+    fn field_name(&mut self, missing: &str) -> R<String> {
         let start = self.pos;
         while self
             .peek()
@@ -367,9 +360,14 @@ impl Parser {
             self.pos += 1;
         }
         if self.pos == start {
-            return self.err(start, "expected a field name");
+            return self.err(start, missing);
         }
         Ok(self.chars[start..self.pos].iter().collect())
+    }
+
+    fn name(&mut self) -> R<String> {
+        self.ws();
+        self.field_name("expected a field name")
     }
 
     fn dcond(&mut self, name: String) -> R<DExpr> {
