@@ -3,8 +3,9 @@
 
 use std::collections::BTreeSet;
 
-use arrow_schema::{DataType, Field};
+use arrow_schema::{DataType, Field, Schema};
 
+use crate::alerts::{ALERTS_DIR, alerts_schema};
 use crate::partition::TABLE_DIR;
 use crate::schema::cloudtrail_schema;
 
@@ -27,12 +28,16 @@ pub struct LakeFacts {
     pub regions: BTreeSet<String>,
     /// The first event date present (`YYYY-MM-DD`).
     pub first_date: Option<String>,
+    /// Whether the `alerts` table has files yet (DuckDB's view needs some).
+    pub has_alerts: bool,
 }
 
 fn hive_type(t: &DataType) -> String {
     match t {
         DataType::Utf8 => "string".into(),
         DataType::Timestamp(_, _) => "timestamp".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Int64 => "bigint".into(),
         DataType::Struct(fields) => format!(
             "struct<{}>",
             fields
@@ -50,6 +55,8 @@ fn trino_type(t: &DataType) -> String {
     match t {
         DataType::Utf8 => "varchar".into(),
         DataType::Timestamp(_, _) => "timestamp(3)".into(),
+        DataType::Float64 => "double".into(),
+        DataType::Int64 => "bigint".into(),
         DataType::Struct(fields) => format!(
             "row({})",
             fields
@@ -64,7 +71,11 @@ fn trino_type(t: &DataType) -> String {
 }
 
 fn columns(render: impl Fn(&Field) -> String) -> String {
-    cloudtrail_schema()
+    columns_of(&cloudtrail_schema(), render)
+}
+
+fn columns_of(schema: &Schema, render: impl Fn(&Field) -> String) -> String {
+    schema
         .fields()
         .iter()
         .map(|f| format!("  {}", render(f)))
@@ -73,23 +84,106 @@ fn columns(render: impl Fn(&Field) -> String) -> String {
 }
 
 fn table_location(location: &str, s3a: bool) -> String {
+    folder_location(location, s3a, TABLE_DIR)
+}
+
+fn alerts_location(location: &str, s3a: bool) -> String {
+    folder_location(location, s3a, ALERTS_DIR)
+}
+
+fn folder_location(location: &str, s3a: bool, dir: &str) -> String {
     let base = location.trim_end_matches('/');
     let base = if s3a {
         base.replacen("s3://", "s3a://", 1)
     } else {
         base.to_string()
     };
-    format!("{base}/{TABLE_DIR}/")
+    format!("{base}/{dir}/")
 }
 
-/// The DDL for one engine.
+/// The DDL for one engine: the `cloudtrail_logs` table, then `alerts`.
 pub fn ddl(engine: Engine, facts: &LakeFacts) -> String {
-    match engine {
-        Engine::Athena => athena(facts),
-        Engine::Trino => trino(facts),
-        Engine::Spark => spark(facts),
-        Engine::DuckDb => duckdb(facts),
+    let (events, alerts) = match engine {
+        Engine::Athena => (athena(facts), athena_alerts(facts)),
+        Engine::Trino => (trino(facts), trino_alerts(facts)),
+        Engine::Spark => (spark(facts), spark_alerts(facts)),
+        Engine::DuckDb => (duckdb(facts), duckdb_alerts(facts)),
+    };
+    format!("{events}\n{alerts}")
+}
+
+fn athena_alerts(facts: &LakeFacts) -> String {
+    let loc = alerts_location(&facts.location, false);
+    format!(
+        "-- Athena: the alerts trailwatch raised (detect --lake, watch --lake).\n\
+         CREATE EXTERNAL TABLE IF NOT EXISTS alerts (\n{}\n)\n\
+         PARTITIONED BY (`date` string)\n\
+         STORED AS PARQUET\n\
+         LOCATION '{loc}'\n\
+         TBLPROPERTIES (\n  \
+           'projection.enabled' = 'true',\n  \
+           'projection.date.type' = 'date',\n  \
+           'projection.date.format' = 'yyyy-MM-dd',\n  \
+           'projection.date.range' = '{},NOW',\n  \
+           'projection.date.interval' = '1',\n  \
+           'projection.date.interval.unit' = 'DAYS',\n  \
+           'storage.location.template' = '{loc}date=${{date}}/'\n\
+         );\n",
+        columns_of(&alerts_schema(), |f| format!(
+            "`{}` {}",
+            f.name(),
+            hive_type(f.data_type())
+        )),
+        facts.first_date.as_deref().unwrap_or("2020-01-01"),
+    )
+}
+
+fn trino_alerts(facts: &LakeFacts) -> String {
+    let loc = alerts_location(&facts.location, false);
+    format!(
+        "-- Trino (Hive connector): the alerts trailwatch raised.\n\
+         CREATE TABLE IF NOT EXISTS hive.default.alerts (\n{},\n  \"date\" varchar\n)\n\
+         WITH (\n  format = 'PARQUET',\n  external_location = '{loc}',\n  \
+           partitioned_by = ARRAY['date']\n);\n\
+         CALL hive.system.sync_partition_metadata('default', 'alerts', 'FULL');\n",
+        columns_of(&alerts_schema(), |f| format!(
+            "\"{}\" {}",
+            f.name(),
+            trino_type(f.data_type())
+        )),
+    )
+}
+
+fn spark_alerts(facts: &LakeFacts) -> String {
+    let loc = alerts_location(&facts.location, true);
+    format!(
+        "-- Spark SQL: the alerts trailwatch raised.\n\
+         CREATE TABLE IF NOT EXISTS alerts (\n{},\n  `date` STRING\n)\n\
+         USING PARQUET\n\
+         PARTITIONED BY (`date`)\n\
+         LOCATION '{loc}';\n\
+         MSCK REPAIR TABLE alerts;\n",
+        columns_of(&alerts_schema(), |f| format!(
+            "`{}` {}",
+            f.name(),
+            hive_type(f.data_type()).to_uppercase()
+        )),
+    )
+}
+
+fn duckdb_alerts(facts: &LakeFacts) -> String {
+    let loc = alerts_location(&facts.location, false);
+    if !facts.has_alerts {
+        return "-- DuckDB: no alerts in the lake yet; re-print after detect --lake or watch --lake.\n"
+            .into();
     }
+    format!(
+        "-- DuckDB: the alerts trailwatch raised.\n\
+         CREATE OR REPLACE VIEW alerts AS\n\
+         SELECT * FROM read_parquet('{loc}*/*.parquet',\n  \
+           hive_partitioning = true,\n  \
+           hive_types = {{'date': VARCHAR}});\n"
+    )
 }
 
 fn athena(facts: &LakeFacts) -> String {
@@ -176,6 +270,7 @@ mod tests {
             accounts: ["111122223333".to_string()].into(),
             regions: ["us-east-1".to_string(), "eu-west-1".to_string()].into(),
             first_date: Some("2024-05-01".into()),
+            has_alerts: true,
         }
     }
 
@@ -199,5 +294,25 @@ mod tests {
             ddl(Engine::Spark, &facts()).contains("LOCATION 's3a://lake-bucket/trail/cloudtrail/'")
         );
         assert!(ddl(Engine::Trino, &facts()).contains("\"tlsdetails\" row(\"tlsversion\" varchar"));
+    }
+
+    #[test]
+    fn every_engine_gets_the_alerts_table_too() {
+        let athena = ddl(Engine::Athena, &facts());
+        assert!(athena.contains("CREATE EXTERNAL TABLE IF NOT EXISTS alerts ("));
+        assert!(athena.contains("LOCATION 's3://lake-bucket/trail/alerts/'"));
+        assert!(athena.contains("`datapoints` array<double>"));
+        assert!(athena.contains("`event_count` bigint"));
+        assert!(ddl(Engine::Trino, &facts()).contains("\"event_ids\" array(varchar)"));
+        assert!(
+            ddl(Engine::Spark, &facts()).contains("LOCATION 's3a://lake-bucket/trail/alerts/'")
+        );
+        let duck = ddl(Engine::DuckDb, &facts());
+        assert!(duck.contains("read_parquet('s3://lake-bucket/trail/alerts/*/*.parquet'"));
+        let none = LakeFacts {
+            has_alerts: false,
+            ..facts()
+        };
+        assert!(!ddl(Engine::DuckDb, &none).contains("VIEW alerts"));
     }
 }

@@ -502,7 +502,7 @@ fn encode_jobs(
 }
 
 /// Rename a committed transaction's staged files into place.
-fn publish(store: &Store, tx: &Transaction) -> Result<(), LakeError> {
+pub(crate) fn publish(store: &Store, tx: &Transaction) -> Result<(), LakeError> {
     let paths = tx
         .files
         .iter()
@@ -515,7 +515,7 @@ fn publish(store: &Store, tx: &Transaction) -> Result<(), LakeError> {
     Ok(())
 }
 
-fn now_rfc3339() -> String {
+pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 

@@ -6,6 +6,7 @@
 //! Kept apart from `trailwatch-core` so the core builds and tests in seconds
 //! without the Arrow stack.
 
+pub mod alerts;
 pub mod aws_config;
 pub mod batch;
 pub mod compact;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod ingest;
 pub mod manifest;
 pub mod partition;
+pub mod read;
 pub mod schema;
 pub mod store;
 

@@ -41,6 +41,8 @@ pub enum Operation {
     Compact {
         removed: Vec<String>,
     },
+    /// Alerts appended to the `alerts` table.
+    Alerts,
 }
 
 /// One committed transaction.

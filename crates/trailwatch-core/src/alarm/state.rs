@@ -12,6 +12,17 @@ pub enum AlarmState {
     InsufficientData,
 }
 
+impl AlarmState {
+    /// CloudWatch's name of the state, as in `DescribeAlarms`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlarmState::Ok => "OK",
+            AlarmState::Alarm => "ALARM",
+            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Comparison {
     GreaterThanOrEqualToThreshold,

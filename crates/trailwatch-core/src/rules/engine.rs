@@ -313,11 +313,7 @@ fn alarm_alert(rule: &Rule, dims: &[String], t: &Transition) -> Alert {
         principals.extend(e.principal.clone());
         ips.extend(e.source_ip.clone());
     }
-    let state = match t.to {
-        AlarmState::Alarm => "ALARM",
-        AlarmState::Ok => "OK",
-        AlarmState::InsufficientData => "INSUFFICIENT_DATA",
-    };
+    let state = t.to.as_str();
     let dims_text = dims.join("\u{1f}");
     Alert {
         alert_id: stable_id(&["alarm", &rule.id, &dims_text, &t.minute.to_string(), state]),

@@ -31,7 +31,7 @@ pub struct CatArgs {
 }
 
 pub fn run(args: &CatArgs) -> Result<ExitCode> {
-    let found = discover(&args.input.sources, args.input.include_insights)?;
+    let found = discover(&args.input.sources, args.input.read.include_insights)?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut problems = 0u64;

@@ -10,9 +10,14 @@ use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use trailwatch_core::rules::{Alert, Engine, Match};
 
+use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
-use super::{EXIT_FINDINGS, InputArgs};
-use crate::source::{discover, each_record};
+use super::{EXIT_FINDINGS, ReadArgs};
+use crate::source::lake::each_lake_record;
+use crate::source::{discover_any, each_record};
+use trailwatch_lake::alerts::AlertTable;
+use trailwatch_lake::read::TableFilter;
+use trailwatch_lake::store::S3Options;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DetectFormat {
@@ -23,8 +28,26 @@ pub enum DetectFormat {
 
 #[derive(Debug, Args)]
 pub struct DetectArgs {
+    /// Files, folders (walked recursively), `-` for stdin, or
+    /// `s3://bucket/prefix`.
+    #[arg(
+        value_name = "SOURCE",
+        required_unless_present = "lake",
+        conflicts_with = "lake"
+    )]
+    pub sources: Vec<String>,
     #[command(flatten)]
-    pub input: InputArgs,
+    pub read: ReadArgs,
+    /// Replay the events of this lake (a folder or s3://bucket/prefix)
+    /// instead of SOURCE, and save the alerts in its `alerts` table.
+    #[arg(long, value_name = "LAKE")]
+    pub lake: Option<String>,
+    /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// With --lake: print the alerts but leave the `alerts` table alone.
+    #[arg(long, requires = "lake")]
+    pub no_save: bool,
     #[command(flatten)]
     pub rules: RuleArgs,
     /// Only events at or after this time: today, 24h, 7d, or a date/time.
@@ -75,17 +98,45 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
         .as_deref()
         .map(|s| parse_since(s, Utc::now()))
         .transpose()?;
-    let found = discover(&args.input.sources, args.input.include_insights)?;
+    let rt = runtime()?;
     let mut engine = Engine::new(rules);
     let mut alerts: Vec<Alert> = Vec::new();
     let mut matches: Vec<Match> = Vec::new();
-    let problems = each_record(&found.inputs, args.input.decode_options(), |r| {
+    let mut observe = |r: &trailwatch_core::event::Record<'_>| {
         if since.is_none_or(|s| r.time >= s) {
             engine.observe(r, &mut alerts, args.matches.then_some(&mut matches));
         }
-        Ok::<(), std::convert::Infallible>(())
-    })
-    .unwrap_or_else(|never| match never {});
+    };
+    let opts = args.read.decode_options();
+    let lake = match &args.lake {
+        Some(location) => {
+            let lake = LakeArgs {
+                lake: Some(location.clone()),
+                endpoint_url: args.endpoint_url.clone(),
+            };
+            Some(lake.open(rt.handle().clone())?)
+        }
+        None => None,
+    };
+    let problems = match &lake {
+        Some(store) => {
+            let filter = TableFilter {
+                since_date: since.map(|s| s.format("%Y-%m-%d").to_string()),
+            };
+            each_lake_record(store, &filter, opts, &mut observe)?
+        }
+        None => {
+            let s3 = S3Options {
+                endpoint: args.endpoint_url.clone(),
+            };
+            let found = discover_any(&args.sources, args.read.include_insights, &s3, rt.handle())?;
+            each_record(&found.inputs, opts, |r| {
+                observe(r);
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .unwrap_or_else(|never| match never {})
+        }
+    };
     alerts.extend(engine.finish());
     alerts.sort_by(|a, b| {
         a.time
@@ -98,6 +149,19 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
             .cmp(&b.event_time)
             .then(a.rule_id.cmp(&b.rule_id))
     });
+    if let Some(store) = &lake
+        && !args.no_save
+        && !args.matches
+    {
+        let mut table = AlertTable::open(store).context("opening the alerts table")?;
+        let done = table.append(&alerts).context("saving alerts to the lake")?;
+        tracing::info!(
+            "{} new alerts saved to {}/alerts ({} were already there)",
+            done.written,
+            store.display,
+            done.already_present
+        );
+    }
     let mut out = BufWriter::new(io::stdout().lock());
     let written = if args.matches {
         write_items(&mut out, &matches, args.format, match_row)
@@ -105,7 +169,7 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
         write_items(&mut out, &alerts, args.format, alert_row)
     };
     written.and_then(|()| out.flush())?;
-    if problems > 0 && !args.input.allow_bad {
+    if problems > 0 && !args.read.allow_bad {
         return Ok(ExitCode::from(super::EXIT_INPUT));
     }
     let any = if args.matches {

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use trailwatch_lake::ingest::{IngestOptions, IngestSummary, SourceLocation, SourceObject, ingest};
+use trailwatch_lake::ingest::{IngestOptions, IngestSummary, ingest};
 
 use super::lake_args::LakeArgs;
 use super::progress::Progress;
-use crate::source::{Input, discover, s3};
+use crate::source::{discover, s3};
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -35,34 +35,6 @@ pub struct IngestArgs {
     /// Also read CloudTrail-Insight files found in folders.
     #[arg(long)]
     pub include_insights: bool,
-}
-
-fn local_object(input: &Input) -> Result<SourceObject> {
-    Ok(match input {
-        Input::Stdin => SourceObject {
-            key: "-".into(),
-            size: 0,
-            version: String::new(),
-            location: SourceLocation::Stdin,
-            fallback_account: None,
-        },
-        Input::File { path, key, size } => {
-            let abs = std::fs::canonicalize(path)
-                .with_context(|| format!("resolving {}", path.display()))?;
-            let mtime = std::fs::metadata(&abs)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            SourceObject {
-                key: abs.display().to_string(),
-                size: *size,
-                version: format!("mtime:{mtime}"),
-                location: SourceLocation::Local(abs),
-                fallback_account: key.as_ref().map(|k| k.account.clone()),
-            }
-        }
-    })
 }
 
 pub fn run(args: &IngestArgs) -> Result<ExitCode> {
@@ -89,7 +61,7 @@ pub fn run(args: &IngestArgs) -> Result<ExitCode> {
         skipped.insight += found.skipped_insight;
         skipped.other += found.skipped_other;
         for input in &found.inputs {
-            objects.push(local_object(input)?);
+            objects.push(input.source_object()?);
         }
     }
     tracing::debug!(

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use trailwatch_lake::alerts::ALERTS_DIR;
 use trailwatch_lake::compact::{compact, partition_files};
 use trailwatch_lake::ddl::{Engine, LakeFacts, ddl};
 
@@ -70,6 +71,7 @@ pub fn run(cmd: &LakeCommand) -> Result<ExitCode> {
                 accounts: parts.keys().map(|k| k.account.clone()).collect(),
                 regions: parts.keys().map(|k| k.region.clone()).collect(),
                 first_date: parts.keys().map(|k| k.date.clone()).min(),
+                has_alerts: !store.list(ALERTS_DIR)?.is_empty(),
             };
             let engine = match engine {
                 EngineArg::Athena => Engine::Athena,

@@ -78,6 +78,24 @@ pub struct InputArgs {
     /// single records are all accepted.
     #[arg(required = true, value_name = "SOURCE")]
     pub sources: Vec<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+impl InputArgs {
+    pub fn decode_options(&self) -> DecodeOptions {
+        self.read.decode_options()
+    }
+
+    /// The exit code for a run that met `problems` decode errors.
+    pub fn exit_for(&self, problems: u64) -> ExitCode {
+        self.read.exit_for(problems)
+    }
+}
+
+/// How records are read, whatever the sources.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
     /// Largest accepted record in bytes; larger ones are reported and skipped.
     #[arg(long, default_value_t = DecodeOptions::default().max_record_bytes, value_name = "BYTES")]
     pub max_record_bytes: usize,
@@ -92,7 +110,7 @@ pub struct InputArgs {
     pub allow_bad: bool,
 }
 
-impl InputArgs {
+impl ReadArgs {
     pub fn decode_options(&self) -> DecodeOptions {
         DecodeOptions {
             max_record_bytes: self.max_record_bytes,

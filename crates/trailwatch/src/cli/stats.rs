@@ -147,7 +147,7 @@ struct Report {
 }
 
 pub fn run(args: &StatsArgs) -> Result<ExitCode> {
-    let found = discover(&args.input.sources, args.input.include_insights)?;
+    let found = discover(&args.input.sources, args.input.read.include_insights)?;
     let opts = args.input.decode_options();
     let started = Instant::now();
     let progress = Progress::new(found.inputs.len() as u64, "files");

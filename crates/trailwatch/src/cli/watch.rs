@@ -1,7 +1,8 @@
-//! `trailwatch watch`: live alerting on local trail folders.
+//! `trailwatch watch`: live alerting on trail folders and S3 prefixes.
 //!
-//! New log files are noticed through inotify (the `notify` crate, with a
-//! rescan every `--poll-ms` as a safety net) and decoded in path order.
+//! New log files in local folders are noticed through inotify (the `notify`
+//! crate, with a rescan every `--poll-ms` as a safety net); S3 prefixes are
+//! listed every `--poll-ms`. Files are decoded in delivery order.
 //! Findings are emitted at once; alarms are evaluated on event time up to a
 //! watermark (the newest event time seen, minus `--lateness`), exactly as a
 //! replay would evaluate them. Alerts are appended to `--output` (NDJSON)
@@ -9,14 +10,20 @@
 //! replays the checkpointed files to rebuild alarm state, emitting only
 //! alerts whose stable id the output does not hold yet: a kill at any moment
 //! neither drops nor repeats alerts.
+//!
+//! With `--lake`, alerts are also appended to the lake's `alerts` table as
+//! they are raised (idempotent by alert id), and the watched files are
+//! ingested in batches every `--ingest-interval` seconds (idempotent by
+//! source object, so a restart re-offers every checkpointed file and only
+//! the ones not yet in the lake are read).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -25,14 +32,19 @@ use serde::{Deserialize, Serialize};
 use trailwatch_core::alarm::minute_of;
 use trailwatch_core::event::DecodeOptions;
 use trailwatch_core::rules::{Alert, Engine};
+use trailwatch_lake::alerts::AlertTable;
+use trailwatch_lake::ingest::{IngestOptions, SourceObject, ingest};
+use trailwatch_lake::store::{S3Options, Store};
 
+use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
-use crate::source::{Input, discover, each_record};
+use crate::source::{Input, discover_any, each_record};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
-    /// Folders to follow (a local copy or mount of the trail bucket).
-    #[arg(required = true, value_name = "DIR")]
+    /// Folders to follow (a local copy or mount of the trail bucket), or
+    /// `s3://bucket/prefix` to poll.
+    #[arg(required = true, value_name = "DIR|S3URL")]
     pub sources: Vec<String>,
     #[command(flatten)]
     pub rules: RuleArgs,
@@ -46,9 +58,20 @@ pub struct WatchArgs {
     /// newest event time minus this.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub lateness: i64,
-    /// Rescan interval in milliseconds (inotify wakes the watcher sooner).
+    /// Rescan interval in milliseconds (inotify wakes the watcher sooner
+    /// for local folders; S3 prefixes are listed this often).
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub poll_ms: u64,
+    /// Also ingest the watched files into this lake (a folder or
+    /// s3://bucket/prefix) and append alerts to its `alerts` table.
+    #[arg(long, value_name = "LAKE")]
+    pub lake: Option<String>,
+    /// With --lake: seconds between ingests of the files seen meanwhile.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", requires = "lake")]
+    pub ingest_interval: u64,
+    /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 /// What has been done, persisted after every file.
@@ -159,12 +182,17 @@ fn process(
     Ok(alerts)
 }
 
-/// A file modified in the last half second may still be being copied in;
-/// it is taken on a later scan.
-fn still_being_written(input: &Input) -> bool {
+/// A local file may still be being copied in. One the file watcher saw
+/// closed after writing, or renamed into place, is complete; otherwise a
+/// file modified in the last half second is left for a later scan. S3
+/// objects appear whole.
+fn still_being_written(input: &Input, complete: &HashSet<PathBuf>) -> bool {
     let Input::File { path, .. } = input else {
         return false;
     };
+    if std::fs::canonicalize(path).is_ok_and(|p| complete.contains(&p)) {
+        return false;
+    }
     std::fs::metadata(path)
         .and_then(|m| m.modified())
         .ok()
@@ -173,18 +201,86 @@ fn still_being_written(input: &Input) -> bool {
 }
 
 fn delivery_order(input: &Input) -> (String, String) {
-    match input {
-        Input::File { key: Some(k), .. } => {
-            (k.delivery_stamp.clone().unwrap_or_default(), key(input))
+    let stamp = input
+        .trail_key()
+        .and_then(|k| k.delivery_stamp.clone())
+        .unwrap_or_default();
+    (stamp, input.name())
+}
+
+/// Paths the file watcher reports as finished: closed after writing, or
+/// renamed into place.
+fn note_complete(event: &notify::Event, complete: &mut HashSet<PathBuf>) {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
+    let done = match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => true,
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
+            // paths are [from, to]: only the destination is complete.
+            if let Some(to) = event.paths.last()
+                && let Ok(p) = std::fs::canonicalize(to)
+            {
+                complete.insert(p);
+            }
+            return;
         }
-        _ => (String::new(), key(input)),
+        _ => false,
+    };
+    if done {
+        for p in &event.paths {
+            if let Ok(p) = std::fs::canonicalize(p) {
+                complete.insert(p);
+            }
+        }
     }
 }
 
-fn key(input: &Input) -> String {
-    match input {
-        Input::Stdin => "-".into(),
-        Input::File { path, .. } => path.display().to_string(),
+/// The lake side of `watch --lake`: the alerts table, and the files waiting
+/// to be ingested.
+struct LakeSide<'s> {
+    store: &'s Store,
+    alerts: AlertTable<'s>,
+    pending: Vec<SourceObject>,
+    last_ingest: Instant,
+    interval: Duration,
+}
+
+impl LakeSide<'_> {
+    /// Record a processed file: its alerts now, its events at the next ingest.
+    fn took(&mut self, input: &Input, alerts: &[Alert]) -> Result<()> {
+        if !alerts.is_empty() {
+            self.alerts
+                .append(alerts)
+                .context("saving alerts to the lake")?;
+        }
+        match input.source_object() {
+            Ok(o) => self.pending.push(o),
+            // Gone since it was read (moved away by whoever wrote it).
+            Err(e) => tracing::warn!("not ingesting {}: {e:#}", input.name()),
+        }
+        Ok(())
+    }
+
+    fn ingest_due(&mut self, force: bool) -> Result<()> {
+        if self.pending.is_empty() || (!force && self.last_ingest.elapsed() < self.interval) {
+            return Ok(());
+        }
+        let summary = ingest(
+            self.store,
+            std::mem::take(&mut self.pending),
+            &IngestOptions::default(),
+            &|_| {},
+        )
+        .with_context(|| format!("ingesting into {}", self.store.display))?;
+        self.last_ingest = Instant::now();
+        tracing::info!(
+            files = summary.files,
+            events = summary.events,
+            "ingested into {}",
+            self.store.display
+        );
+        Ok(())
     }
 }
 
@@ -196,51 +292,110 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Checkpoint::default(),
         Err(e) => return Err(e).context("reading the checkpoint"),
     };
+    let rt = runtime()?;
+    let s3 = S3Options {
+        endpoint: args.endpoint_url.clone(),
+    };
     let mut sink = Sink::open(args.output.as_deref())?;
     let mut engine = Engine::new(args.rules.load()?);
+    let store = match &args.lake {
+        Some(location) => Some(
+            LakeArgs {
+                lake: Some(location.clone()),
+                endpoint_url: args.endpoint_url.clone(),
+            }
+            .open(rt.handle().clone())?,
+        ),
+        None => None,
+    };
+    let mut lake = match &store {
+        Some(store) => Some(LakeSide {
+            store,
+            alerts: AlertTable::open(store).context("opening the alerts table")?,
+            pending: Vec::new(),
+            last_ingest: Instant::now(),
+            interval: Duration::from_secs(args.ingest_interval),
+        }),
+        None => None,
+    };
     let mut newest: Option<i64> = None;
     let mut done: BTreeSet<String> = BTreeSet::new();
     // Rebuild alarm state from what was processed before; alerts a kill kept
     // from reaching the output are emitted now, the rest are known ids.
     // Replay in the order the files were first processed, so alarm state
     // and alert ids come out exactly as they did.
-    let found = discover(&args.sources, false)?;
-    let by_key: std::collections::HashMap<String, &Input> =
-        found.inputs.iter().map(|i| (key(i), i)).collect();
+    let found = discover_any(&args.sources, false, &s3, rt.handle())?;
+    let by_key: HashMap<String, &Input> = found.inputs.iter().map(|i| (i.name(), i)).collect();
     for k in &cp.processed {
         if let Some(input) = by_key.get(k) {
             let alerts = process(&mut engine, input, args.lateness, &mut newest)?;
             sink.emit(&alerts)?;
+            if let Some(l) = &mut lake {
+                l.took(input, &alerts)?;
+            }
             done.insert(k.clone());
         }
     }
+    if let Some(l) = &mut lake {
+        // Files checkpointed before a kill but not yet ingested go in now;
+        // the ones already in the lake are skipped without being read.
+        l.ingest_due(true)?;
+    }
     tracing::info!(files = done.len(), "watching {}", args.sources.join(", "));
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
     let mut watcher = notify::recommended_watcher(tx).context("starting the file watcher")?;
-    for s in &args.sources {
+    for s in args.sources.iter().filter(|s| !s.starts_with("s3://")) {
         watcher
             .watch(Path::new(s), RecursiveMode::Recursive)
             .with_context(|| format!("watching {s}"))?;
     }
+    let mut complete: HashSet<PathBuf> = HashSet::new();
     loop {
-        let mut found = discover(&args.sources, false)?;
+        let mut found = discover_any(&args.sources, false, &s3, rt.handle())?;
         // Take new files in delivery order (the stamp in CloudTrail's file
         // names), not path order, so event time advances as it did live.
         found.inputs.sort_by_key(delivery_order);
         for input in &found.inputs {
-            let k = key(input);
-            if done.contains(&k) || still_being_written(input) {
+            let k = input.name();
+            if done.contains(&k) {
                 continue;
+            }
+            if still_being_written(input, &complete) {
+                // Later files wait for it, so event time advances in
+                // delivery order (a file in a folder created a moment ago
+                // has no watcher event yet and waits out the half second).
+                break;
             }
             let alerts = process(&mut engine, input, args.lateness, &mut newest)?;
             sink.emit(&alerts)?;
+            if let Some(l) = &mut lake {
+                l.took(input, &alerts)?;
+            }
             cp.processed.push(k.clone());
             save(&args.state, &cp)?;
             done.insert(k);
+            if let Input::File { path, .. } = input
+                && let Ok(p) = std::fs::canonicalize(path)
+            {
+                complete.remove(&p);
+            }
+        }
+        if let Some(l) = &mut lake {
+            l.ingest_due(false)?;
         }
         // Wake on the next file-system event, or rescan after the interval.
         match rx.recv_timeout(Duration::from_millis(args.poll_ms)) {
-            Ok(_) | Err(mpsc::RecvTimeoutError::Timeout) => while rx.try_recv().is_ok() {},
+            Ok(event) => {
+                if let Ok(e) = event {
+                    note_complete(&e, &mut complete);
+                }
+                while let Ok(event) = rx.try_recv() {
+                    if let Ok(e) = event {
+                        note_complete(&e, &mut complete);
+                    }
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }

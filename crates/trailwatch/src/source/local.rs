@@ -9,71 +9,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use trailwatch_core::event::{DecodeError, DecodeOptions, Decoder, Record, Step};
-use trailwatch_core::layout::{self, ObjectKind, TrailKey};
+use trailwatch_core::layout::{self, ObjectKind};
+
+use super::input::Input;
 use walkdir::WalkDir;
-
-/// One thing to decode.
-#[derive(Debug, Clone)]
-pub enum Input {
-    Stdin,
-    File {
-        path: PathBuf,
-        /// What the path tells about the file, when it follows CloudTrail's
-        /// layout or naming.
-        key: Option<TrailKey>,
-        size: u64,
-    },
-}
-
-impl Input {
-    /// Start decoding this input.
-    pub fn open(&self, opts: DecodeOptions) -> Result<Decoder, DecodeError> {
-        match self {
-            Input::Stdin => Decoder::from_reader("-", std::io::stdin(), opts),
-            Input::File { path, .. } => Decoder::open(path, opts),
-        }
-    }
-
-    pub fn size(&self) -> Option<u64> {
-        match self {
-            Input::Stdin => None,
-            Input::File { size, .. } => Some(*size),
-        }
-    }
-}
-
-/// Decode every input in order, calling `f` for each record; decode errors
-/// are logged and counted (the count is returned), and an error from `f`
-/// (say, a closed stdout) stops the loop.
-pub fn each_record<E>(
-    inputs: &[Input],
-    opts: DecodeOptions,
-    mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
-) -> Result<u64, E> {
-    let mut problems = 0;
-    for input in inputs {
-        let mut dec = match input.open(opts) {
-            Ok(d) => d,
-            Err(e) => {
-                problems += 1;
-                tracing::error!("{e}");
-                continue;
-            }
-        };
-        while let Some(step) = dec.next_step() {
-            match step {
-                Step::Record(r) => f(&r)?,
-                Step::Error(e) => {
-                    problems += 1;
-                    tracing::error!("{e}");
-                }
-                Step::Skipped => {}
-            }
-        }
-    }
-    Ok(problems)
-}
 
 /// The inputs found, and what was deliberately left out.
 #[derive(Debug, Default)]
@@ -162,7 +101,10 @@ fn walk(root: &Path, include_insights: bool, d: &mut Discovery) -> Result<()> {
             size,
         };
         match &input {
-            Input::File { key: Some(_), .. } => trail_files.push(input),
+            // A trail folder's log files end in .json.gz; anything else
+            // there (a sync tool's `.partial` file, say) is not one yet.
+            Input::File { key: Some(_), .. } if has_data_suffix(&name) => trail_files.push(input),
+            Input::File { key: Some(_), .. } => skipped_plain += 1,
             _ if has_data_suffix(&name) => plain_files.push(input),
             _ => skipped_plain += 1,
         }
@@ -212,11 +154,16 @@ mod tests {
             "AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/05/01/111122223333_CloudTrail-Insight_us-east-1_20240501T0105Z_abc.json.gz",
         );
         touch(root, "planted-incidents.json");
+        // A sync tool's temporary name is not a log file (yet).
+        touch(
+            root,
+            "AWSLogs/111122223333/CloudTrail/us-east-1/2024/05/01/111122223333_CloudTrail_us-east-1_20240501T0110Z_abd.json.partial",
+        );
         let d = discover(&[root.display().to_string()], false).expect("discovers");
         assert_eq!(d.inputs.len(), 1);
         assert_eq!(
             (d.skipped_digest, d.skipped_insight, d.skipped_other),
-            (1, 1, 1)
+            (1, 1, 2)
         );
         let Input::File { key: Some(k), .. } = &d.inputs[0] else {
             panic!("expected a keyed file")

@@ -1,7 +1,53 @@
 //! Where records come from: local files, folders and stdin ([`local`]), and
-//! S3 prefixes ([`s3`]).
+//! S3 prefixes ([`s3`]), each turned into [`Input`]s to decode.
 
+pub mod input;
+pub mod lake;
 pub mod local;
 pub mod s3;
 
-pub use local::{Input, discover, each_record};
+use anyhow::Result;
+use tokio::runtime::Handle;
+use trailwatch_core::layout;
+use trailwatch_lake::ingest::SourceLocation;
+use trailwatch_lake::store::S3Options;
+
+pub use input::{Input, each_record};
+pub use local::{Discovery, discover};
+
+/// Expand sources that may include `s3://bucket/prefix` URLs: local ones as
+/// [`discover`] does, S3 ones by listing the prefix.
+pub fn discover_any(
+    sources: &[String],
+    include_insights: bool,
+    s3: &S3Options,
+    handle: &Handle,
+) -> Result<Discovery> {
+    let (remote, locals): (Vec<String>, Vec<String>) = sources
+        .iter()
+        .cloned()
+        .partition(|s| s.starts_with("s3://"));
+    let mut found = if locals.is_empty() {
+        Discovery::default()
+    } else {
+        discover(&locals, include_insights)?
+    };
+    for url in &remote {
+        let mut skipped = s3::Skipped::default();
+        for object in s3::list(url, s3, handle, &mut skipped)? {
+            let key = match &object.location {
+                SourceLocation::Object { path, .. } => layout::parse_key(path.as_ref()),
+                _ => None,
+            };
+            found.inputs.push(Input::Object {
+                object,
+                key,
+                handle: handle.clone(),
+            });
+        }
+        found.skipped_digest += skipped.digest;
+        found.skipped_insight += skipped.insight;
+        found.skipped_other += skipped.other;
+    }
+    Ok(found)
+}

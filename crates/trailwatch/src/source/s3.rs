@@ -70,13 +70,13 @@ pub fn list(
                 path: m.location.clone(),
             },
         };
-        if parsed.is_some() {
-            trail.push(object);
-        } else if key.ends_with(".json")
+        let data = key.ends_with(".json")
             || key.ends_with(".gz")
             || key.ends_with(".jsonl")
-            || key.ends_with(".ndjson")
-        {
+            || key.ends_with(".ndjson");
+        if parsed.is_some() && data {
+            trail.push(object);
+        } else if data {
             plain.push(object);
         } else {
             skipped.other += 1;

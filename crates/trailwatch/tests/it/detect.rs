@@ -3,7 +3,10 @@
 
 use serde_json::Value;
 
-use crate::support::{path_str, repo_root, run, sample_trail, shared_dir, stderr, stdout};
+use crate::support::{
+    bin, files_under, lake_alert_ids, path_str, python_has, repo_root, run, s3_env, s3_upload,
+    sample_trail, shared_dir, start_moto, stderr, stdout,
+};
 
 fn detect_json(extra: &[&str]) -> Vec<Value> {
     let mut args = vec!["detect", "--format", "json"];
@@ -230,4 +233,104 @@ fn stratus_red_team_techniques_fire_the_rules_that_cover_them() {
             "{file} did not fire {rule}"
         );
     }
+}
+
+/// What identifies an alert's content, whatever order evidence came in.
+fn alert_keys(alerts: &[Value]) -> Vec<(String, String, String, u64)> {
+    let mut keys: Vec<_> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a["alert_id"].as_str().unwrap().to_string(),
+                a["rule_id"].as_str().unwrap().to_string(),
+                a["state"].as_str().unwrap().to_string(),
+                a["event_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn detect_over_the_lake_gives_the_raw_trails_alerts_and_saves_them_once() {
+    let trail = sample_trail();
+    let lake = tempfile::tempdir().unwrap();
+    let lake_s = path_str(lake.path());
+    let ingest = run(&["ingest", "-q", "--lake", lake_s, path_str(&trail)]);
+    assert_eq!(ingest.status.code(), Some(0), "{}", stderr(&ingest));
+    let raw = detect_json(&["--pack", "all", path_str(&trail)]);
+    assert!(raw.len() > 10);
+    let from_lake = detect_json(&["--pack", "all", "--lake", lake_s]);
+    assert_eq!(alert_keys(&from_lake), alert_keys(&raw));
+    // The alerts table holds each alert once, and a second replay adds none.
+    let mut expected: Vec<String> = raw
+        .iter()
+        .map(|a| a["alert_id"].as_str().unwrap().to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(lake_alert_ids(lake.path()), expected);
+    detect_json(&["--pack", "all", "--lake", lake_s]);
+    assert_eq!(lake_alert_ids(lake.path()), expected);
+    // --since prunes by partition date and by event time, as for raw files.
+    let since = detect_json(&[
+        "--pack",
+        "all",
+        "--since",
+        "2026-04-02",
+        "--no-save",
+        "--lake",
+        lake_s,
+    ]);
+    let raw_since = detect_json(&["--pack", "all", "--since", "2026-04-02", path_str(&trail)]);
+    assert_eq!(alert_keys(&since), alert_keys(&raw_since));
+    assert!(since.len() < raw.len());
+}
+
+#[test]
+fn no_save_leaves_the_alerts_table_alone_and_sources_exclude_lake() {
+    let trail = sample_trail();
+    let lake = tempfile::tempdir().unwrap();
+    let lake_s = path_str(lake.path());
+    run(&["ingest", "-q", "--lake", lake_s, path_str(&trail)]);
+    let alerts = detect_json(&["--pack", "essential", "--no-save", "--lake", lake_s]);
+    assert!(!alerts.is_empty());
+    assert!(lake_alert_ids(lake.path()).is_empty());
+    let both = run(&["detect", "--lake", lake_s, path_str(&trail)]);
+    assert_eq!(both.status.code(), Some(2));
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        stderr(&both)
+    );
+    let neither = run(&["detect"]);
+    assert_eq!(neither.status.code(), Some(2));
+}
+
+#[test]
+fn detect_reads_an_s3_prefix_like_a_local_trail() {
+    let Some(moto) = start_moto() else { return };
+    if !python_has("boto3") {
+        return;
+    }
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let trail = sample_trail();
+    s3_upload(&endpoint, "trail", "logs/", &trail, &files_under(&trail));
+    let local = detect_json(&["--pack", "all", path_str(&trail)]);
+    let out = s3_env(&mut bin())
+        .args([
+            "detect",
+            "--format",
+            "json",
+            "--pack",
+            "all",
+            "--endpoint-url",
+            &endpoint,
+            "s3://trail/logs/",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let remote: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(alert_keys(&remote), alert_keys(&local));
 }

@@ -2,25 +2,12 @@
 //! S3-to-S3 ingest runs against a real S3-compatible server (moto) on
 //! 127.0.0.1.
 
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use serde_json::Value;
 
 use crate::support::{
-    have_tool, lake_event_ids, path_str, python_has, rec, run, sample_trail, source_event_ids,
-    stderr, stdout,
+    lake_event_ids, path_str, python, python_has, rec, run, s3_env, sample_trail, source_event_ids,
+    start_moto, stderr, stdout,
 };
-
-fn python(script: &str, args: &[&str]) -> std::process::Output {
-    Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("python3 runs")
-}
 
 const DUCKDB_CHECK: &str = r#"
 import duckdb, json, sys
@@ -105,49 +92,6 @@ fn duckdb_reads_the_lake_with_the_printed_ddl() {
     }
 }
 
-/// A moto S3 server on a free loopback port, stopped on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_moto() -> Option<Moto> {
-    if !have_tool(
-        Command::new("moto_server").arg("--help"),
-        "moto_server (pip install 'moto[server]')",
-    ) {
-        return None;
-    }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server starts");
-    let moto = Moto { child, port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not listen on {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(moto)
-}
-
 const S3_SETUP: &str = r#"
 import boto3, os, sys, json
 endpoint, trail, tiny = sys.argv[1], sys.argv[2], json.load(open(sys.argv[3]))
@@ -178,13 +122,6 @@ for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=p
         n += 1
 print(n)
 "#;
-
-fn s3_env(cmd: &mut Command) -> &mut Command {
-    cmd.env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_ENDPOINT_URL")
-}
 
 #[test]
 fn s3_to_s3_ingest_against_a_local_s3_server() {

@@ -1,8 +1,10 @@
 //! Running the binary and finding test data.
 
 use std::io::Write;
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_trailwatch"))
@@ -154,4 +156,129 @@ pub fn python_has(module: &str) -> bool {
         Command::new("python3").args(["-c", &format!("import {module}")]),
         &format!("python3 module {module}"),
     )
+}
+
+/// Run a Python script with arguments.
+pub fn python(script: &str, args: &[&str]) -> Output {
+    Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs")
+}
+
+/// A moto S3 server on a free loopback port, stopped on drop.
+pub struct Moto {
+    child: Child,
+    pub port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_moto() -> Option<Moto> {
+    if !have_tool(
+        Command::new("moto_server").arg("--help"),
+        "moto_server (pip install 'moto[server]')",
+    ) {
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server starts");
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some(moto)
+}
+
+/// Test credentials for moto, and no endpoint from the environment.
+pub fn s3_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env_remove("AWS_ENDPOINT_URL")
+}
+
+const S3_UPLOAD: &str = r#"
+import boto3, os, sys
+endpoint, bucket, prefix, root = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing")
+try:
+    s3.create_bucket(Bucket=bucket)
+except s3.exceptions.BucketAlreadyOwnedByYou:
+    pass
+for f in sys.argv[5:]:
+    s3.upload_file(f, bucket, prefix + os.path.relpath(f, root))
+"#;
+
+/// Upload `files` (under `root`) to `s3://bucket/prefix<relative path>` on
+/// a moto server, creating the bucket if needed.
+pub fn s3_upload(endpoint: &str, bucket: &str, prefix: &str, root: &Path, files: &[PathBuf]) {
+    let mut args = vec![endpoint, bucket, prefix, path_str(root)];
+    args.extend(files.iter().map(|f| path_str(f)));
+    let out = python(S3_UPLOAD, &args);
+    assert!(
+        out.status.success(),
+        "upload: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every file under `root`, sorted.
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.expect("walk").path().to_path_buf())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    files
+}
+
+/// The alert ids in a local lake's `alerts` table (sorted, repeats kept).
+pub fn lake_alert_ids(lake: &Path) -> Vec<String> {
+    use arrow::array::AsArray;
+    let mut ids = Vec::new();
+    let dir = lake.join("alerts");
+    if !dir.exists() {
+        return ids;
+    }
+    for f in files_under(&dir) {
+        let file = std::fs::File::open(&f).expect("open parquet");
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        for batch in reader {
+            let batch = batch.expect("batch");
+            let col = batch
+                .column_by_name("alert_id")
+                .expect("alert_id")
+                .as_string::<i32>();
+            ids.extend(col.iter().flatten().map(str::to_string));
+        }
+    }
+    ids.sort();
+    ids
 }

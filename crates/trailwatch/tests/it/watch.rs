@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{bin, path_str, run, sample_trail};
+use crate::support::{
+    bin, lake_alert_ids, lake_event_ids, path_str, python_has, run, s3_env, s3_upload,
+    sample_trail, source_event_ids, start_moto,
+};
 
 fn trail_files(root: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root.join("AWSLogs"))
@@ -40,7 +43,11 @@ fn land(src: &Path, from_root: &Path, to_root: &Path) {
 }
 
 fn start(watched: &Path, state: &Path, out: &Path) -> Child {
-    bin()
+    start_with(path_str(watched), state, out, &[])
+}
+
+fn start_with(watched: &str, state: &Path, out: &Path, extra: &[&str]) -> Child {
+    s3_env(&mut bin())
         // The sample trail delivers 8-hour files: lateness must cover them.
         .args([
             "watch",
@@ -57,8 +64,9 @@ fn start(watched: &Path, state: &Path, out: &Path) -> Child {
             path_str(state),
             "--output",
             path_str(out),
-            path_str(watched),
+            watched,
         ])
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -112,7 +120,15 @@ fn kill_and_restart_neither_drops_nor_repeats_alerts() {
     w.kill().expect("kill");
     let _ = w.wait();
 
-    let text = std::fs::read_to_string(&out).expect("alerts written");
+    check_against_replay(&out);
+}
+
+/// The alerts `watch` wrote to `out` (NDJSON): none repeated, each one the
+/// replay also raises, every finding of the replay present, and the
+/// alarms the watermark reached. Returns their ids.
+fn check_against_replay(out: &Path) -> HashSet<String> {
+    let sample = sample_trail();
+    let text = std::fs::read_to_string(out).expect("alerts written");
     let alerts: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
@@ -160,4 +176,65 @@ fn kill_and_restart_neither_drops_nor_repeats_alerts() {
         .filter(|a| a["kind"] == "alarm" && a["state"] == "ALARM")
         .count();
     assert!(alarms >= 8, "only {alarms} ALARM alerts");
+    unique.into_iter().map(str::to_string).collect()
+}
+
+#[test]
+fn with_a_lake_watch_ingests_the_files_and_files_the_alerts() {
+    let sample = sample_trail();
+    let files = trail_files(&sample);
+    let watched = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let lake = tempfile::tempdir().expect("tempdir");
+    let out = state.path().join("alerts.ndjson");
+    let mut w = start_with(
+        path_str(watched.path()),
+        state.path(),
+        &out,
+        &["--lake", path_str(lake.path()), "--ingest-interval", "0"],
+    );
+    for f in &files {
+        land(f, &sample, watched.path());
+    }
+    wait_for(state.path(), files.len());
+    let expected = source_event_ids(&sample);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lake_event_ids(lake.path()) != expected {
+        assert!(Instant::now() < deadline, "the lake never held every event");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    w.kill().expect("kill");
+    let _ = w.wait();
+    let emitted = check_against_replay(&out);
+    let mut emitted: Vec<String> = emitted.into_iter().collect();
+    emitted.sort();
+    assert_eq!(lake_alert_ids(lake.path()), emitted);
+}
+
+#[test]
+fn watch_polls_an_s3_prefix_and_resumes_after_a_kill() {
+    let Some(moto) = start_moto() else { return };
+    if !python_has("boto3") {
+        return;
+    }
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let sample = sample_trail();
+    let files = trail_files(&sample);
+    let half = files.len() / 2;
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = state.path().join("alerts.ndjson");
+    let extra = ["--endpoint-url", endpoint.as_str()];
+    s3_upload(&endpoint, "trail", "logs/", &sample, &files[..half]);
+    let mut w = start_with("s3://trail/logs/", state.path(), &out, &extra);
+    wait_for(state.path(), half);
+    w.kill().expect("kill -9");
+    let _ = w.wait();
+    s3_upload(&endpoint, "trail", "logs/", &sample, &files[half..]);
+    let mut w = start_with("s3://trail/logs/", state.path(), &out, &extra);
+    wait_for(state.path(), files.len());
+    std::thread::sleep(Duration::from_millis(300));
+    w.kill().expect("kill");
+    let _ = w.wait();
+    check_against_replay(&out);
 }

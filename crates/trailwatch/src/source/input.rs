@@ -1,0 +1,155 @@
+//! One input to decode (a local file, stdin or an S3 object), and the loop
+//! that feeds every record of a list of inputs to a closure.
+
+use object_store::ObjectStoreExt;
+use std::path::PathBuf;
+use tokio::runtime::Handle;
+use trailwatch_core::event::{DecodeError, DecodeOptions, Decoder, Record, Step};
+use trailwatch_core::layout::TrailKey;
+use trailwatch_lake::ingest::{SourceLocation, SourceObject};
+
+/// One thing to decode.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Stdin,
+    /// An object in S3, fetched whole when opened (CloudTrail objects are
+    /// small) through the async runtime behind `handle`.
+    Object {
+        object: SourceObject,
+        key: Option<TrailKey>,
+        handle: Handle,
+    },
+    File {
+        path: PathBuf,
+        /// What the path tells about the file, when it follows CloudTrail's
+        /// layout or naming.
+        key: Option<TrailKey>,
+        size: u64,
+    },
+}
+
+impl Input {
+    /// Start decoding this input.
+    pub fn open(&self, opts: DecodeOptions) -> Result<Decoder, DecodeError> {
+        match self {
+            Input::Stdin => Decoder::from_reader("-", std::io::stdin(), opts),
+            Input::File { path, .. } => Decoder::open(path, opts),
+            Input::Object { object, handle, .. } => {
+                let bytes = fetch(object, handle).map_err(|e| DecodeError::Io {
+                    source_name: object.key.clone(),
+                    error: std::io::Error::other(e),
+                })?;
+                Decoder::from_reader(&object.key, std::io::Cursor::new(bytes), opts)
+            }
+        }
+    }
+
+    pub fn size(&self) -> Option<u64> {
+        match self {
+            Input::Stdin => None,
+            Input::File { size, .. } => Some(*size),
+            Input::Object { object, .. } => Some(object.size),
+        }
+    }
+
+    /// What the path tells about the file, when it follows CloudTrail's
+    /// layout or naming.
+    pub fn trail_key(&self) -> Option<&TrailKey> {
+        match self {
+            Input::Stdin => None,
+            Input::File { key, .. } | Input::Object { key, .. } => key.as_ref(),
+        }
+    }
+
+    /// This input as a source object for the lake: local files by absolute
+    /// path and modification time, so re-ingesting an unchanged file is a
+    /// no-op.
+    pub fn source_object(&self) -> anyhow::Result<SourceObject> {
+        use anyhow::Context;
+        Ok(match self {
+            Input::Stdin => SourceObject {
+                key: "-".into(),
+                size: 0,
+                version: String::new(),
+                location: SourceLocation::Stdin,
+                fallback_account: None,
+            },
+            Input::Object { object, .. } => object.clone(),
+            Input::File { path, key, size } => {
+                let abs = std::fs::canonicalize(path)
+                    .with_context(|| format!("resolving {}", path.display()))?;
+                let mtime = std::fs::metadata(&abs)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                SourceObject {
+                    key: abs.display().to_string(),
+                    size: *size,
+                    version: format!("mtime:{mtime}"),
+                    location: SourceLocation::Local(abs),
+                    fallback_account: key.as_ref().map(|k| k.account.clone()),
+                }
+            }
+        })
+    }
+
+    /// A name for messages and checkpoints: the path, `s3://…` or `-`.
+    pub fn name(&self) -> String {
+        match self {
+            Input::Stdin => "-".into(),
+            Input::File { path, .. } => path.display().to_string(),
+            Input::Object { object, .. } => object.key.clone(),
+        }
+    }
+}
+
+/// Decode every input in order, calling `f` for each record; decode errors
+/// are logged and counted (the count is returned), and an error from `f`
+/// (say, a closed stdout) stops the loop.
+pub fn each_record<E>(
+    inputs: &[Input],
+    opts: DecodeOptions,
+    mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
+) -> Result<u64, E> {
+    let mut problems = 0;
+    for input in inputs {
+        let mut dec = match input.open(opts) {
+            Ok(d) => d,
+            Err(e) => {
+                problems += 1;
+                tracing::error!("{e}");
+                continue;
+            }
+        };
+        while let Some(step) = dec.next_step() {
+            match step {
+                Step::Record(r) => f(&r)?,
+                Step::Error(e) => {
+                    problems += 1;
+                    tracing::error!("{e}");
+                }
+                Step::Skipped => {}
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// The bytes of an object-store source.
+fn fetch(object: &SourceObject, handle: &Handle) -> Result<bytes::Bytes, object_store::Error> {
+    match &object.location {
+        SourceLocation::Object { store, path } => {
+            handle.block_on(async { store.get(path).await?.bytes().await })
+        }
+        SourceLocation::Local(p) => {
+            std::fs::read(p)
+                .map(bytes::Bytes::from)
+                .map_err(|e| object_store::Error::Generic {
+                    store: "local",
+                    source: Box::new(e),
+                })
+        }
+        SourceLocation::Stdin => Ok(bytes::Bytes::new()),
+    }
+}

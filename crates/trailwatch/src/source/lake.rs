@@ -1,0 +1,41 @@
+//! The lake as a source: the `cloudtrail` table's rows rebuilt as CloudTrail
+//! records (see `trailwatch_lake::read`) and decoded by the ordinary
+//! decoder, so rules see the same records they would see in raw files.
+
+use anyhow::{Context, Result};
+use trailwatch_core::event::{DecodeOptions, Decoder, Record, Step};
+use trailwatch_lake::LakeError;
+use trailwatch_lake::read::{TableFilter, file_as_ndjson, table_files};
+use trailwatch_lake::store::Store;
+
+/// Feed every event of the lake that passes `filter` to `f`, partition by
+/// partition; returns how many rows could not be decoded (logged).
+pub fn each_lake_record(
+    store: &Store,
+    filter: &TableFilter,
+    opts: DecodeOptions,
+    mut f: impl FnMut(&Record<'_>),
+) -> Result<u64> {
+    let mut problems = 0;
+    let files = table_files(store, filter).context("listing the lake's tables")?;
+    tracing::debug!(files = files.len(), "reading the lake {}", store.display);
+    for path in &files {
+        file_as_ndjson(store, path, |text| {
+            let mut dec = Decoder::from_reader(path, std::io::Cursor::new(text.to_vec()), opts)
+                .map_err(|e| LakeError::Other(e.to_string()))?;
+            while let Some(step) = dec.next_step() {
+                match step {
+                    Step::Record(r) => f(&r),
+                    Step::Error(e) => {
+                        problems += 1;
+                        tracing::error!("{e}");
+                    }
+                    Step::Skipped => {}
+                }
+            }
+            Ok(())
+        })
+        .with_context(|| format!("reading {path} in the lake"))?;
+    }
+    Ok(problems)
+}
