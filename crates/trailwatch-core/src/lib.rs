@@ -6,6 +6,7 @@
 //! its objects out in a bucket ([`layout`]).
 
 pub mod alarm;
+pub mod digest;
 pub mod event;
 pub mod layout;
 pub mod pattern;

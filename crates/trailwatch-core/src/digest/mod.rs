@@ -1,0 +1,15 @@
+//! CloudTrail log file integrity validation, offline (`digest-validation.md`):
+//! digest files ([`model`]), CloudTrail's public keys ([`keys`]), streamed
+//! hashing ([`hash`]) and the validation of a whole trail ([`validate`]).
+
+pub mod hash;
+pub mod keys;
+pub mod model;
+pub mod validate;
+
+pub use keys::{KeyRing, PublicKey};
+pub use model::{Digest, DigestName, LogFileEntry, string_to_sign};
+pub use validate::{
+    DigestResult, DigestStatus, Gap, LogResult, LogStatus, Options, Report, Summary, TrailStore,
+    validate,
+};

@@ -1,0 +1,566 @@
+//! Validating a trail offline (`digest-validation.md` §3, §5, §6), stricter
+//! than `aws cloudtrail validate-logs`:
+//!
+//! - every digest is checked on its own: readable, at the location it
+//!   names, signed (SHA256withRSA only) by a known, valid key;
+//! - the chain is then checked link by link: each `previousDigestHashValue`
+//!   must be the hash of the digest it names, a named digest that is absent
+//!   is *missing*, and a chain that restarts is a *gap*;
+//! - every log file a valid digest lists is hashed (decompressed, streamed,
+//!   in parallel) and must match;
+//! - every log file present that no digest lists, and that was delivered
+//!   before the newest digest of its account and region ended, is
+//!   *not covered*: it was inserted.
+//!
+//! A digest whose own signature is not at hand (a local copy made without
+//! `fetch-signatures`) is checked with the signature its successor records
+//! in `previousDigestSignature`, which that successor's own signature
+//! covers.
+//!
+//! Storage is behind [`TrailStore`], so the same code validates a local
+//! copy and an S3 bucket.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, Read};
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+use serde::Serialize;
+
+use super::hash::{Hashed, gunzip_small, hash_gzip, sha256_hex};
+use super::keys::{KeyRing, verify_sha256_rsa};
+use super::model::{Digest, DigestName, LogFileEntry, stamp_of, trail_relative};
+use crate::layout::{self, ObjectKind};
+
+/// The largest digest accepted (decompressed); real ones are kilobytes.
+const DIGEST_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// Where a trail's objects are read from. Keys are the store's own: paths
+/// relative to a local copy's root, or object keys in a bucket.
+pub trait TrailStore: Sync {
+    /// The bucket, when the store is one (then digest locations are
+    /// compared in full; a local copy compares from `AWSLogs/` on).
+    fn bucket(&self) -> Option<&str>;
+    /// Every object key under the store.
+    fn keys(&self) -> io::Result<Vec<String>>;
+    /// A small object's bytes; `None` when it does not exist.
+    fn read(&self, key: &str) -> io::Result<Option<Vec<u8>>>;
+    /// A digest's signature (hex), from S3 metadata or a local sidecar.
+    fn signature(&self, key: &str) -> io::Result<Option<String>>;
+    /// Stream an object; `None` when it does not exist.
+    fn open(&self, key: &str) -> io::Result<Option<Box<dyn Read + Send>>>;
+}
+
+/// What was asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Digests that end at or after this time.
+    pub start: Option<DateTime<Utc>>,
+    /// Digests that end before this time plus an hour (late deliveries).
+    pub end: Option<DateTime<Utc>>,
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+/// The verdict on one digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum DigestStatus {
+    Valid,
+    /// Unreadable gzip or JSON, or a required field missing.
+    InvalidFormat(String),
+    /// The digest names another location than the one it sits at.
+    Moved(String),
+    /// No signature in metadata, sidecar, or a successor.
+    NoSignature,
+    /// No key with its fingerprint, or none valid at its time.
+    UnknownKey(String),
+    BadSignature,
+    /// Its `previousDigestHashValue` is not the hash of the digest it names.
+    BrokenChain(String),
+    /// Named by its successor, but absent.
+    Missing,
+}
+
+impl DigestStatus {
+    pub fn is_valid(&self) -> bool {
+        *self == DigestStatus::Valid
+    }
+}
+
+/// The verdict on one log file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status", content = "reason")]
+pub enum LogStatus {
+    Valid,
+    HashMismatch,
+    Missing,
+    TrailingData,
+    InvalidFormat(String),
+    /// Present, delivered while digests were being written, listed by none.
+    NotCovered,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestResult {
+    pub key: String,
+    pub account: String,
+    pub region: String,
+    pub trail: String,
+    pub backfill: bool,
+    pub start: Option<String>,
+    pub end: Option<String>,
+    pub log_files: usize,
+    #[serde(flatten)]
+    pub status: DigestStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogResult {
+    pub key: String,
+    /// The digest that lists it (none for a file not covered).
+    pub digest: Option<String>,
+    #[serde(flatten)]
+    pub status: LogStatus,
+}
+
+/// A stretch of time no digest chain covers.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Gap {
+    pub account: String,
+    pub region: String,
+    pub trail: String,
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub digests: usize,
+    pub digests_valid: usize,
+    pub logs: usize,
+    pub logs_valid: usize,
+    pub not_covered: usize,
+    pub gaps: usize,
+    /// Log files delivered after the newest digest: not yet vouched for.
+    pub awaiting_digest: usize,
+    pub bytes_hashed: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub summary: Summary,
+    pub digests: Vec<DigestResult>,
+    pub logs: Vec<LogResult>,
+    pub gaps: Vec<Gap>,
+}
+
+impl Report {
+    /// True when every digest and log file is valid (gaps are reported,
+    /// not failed, as aws-cli does: logging may have been off).
+    pub fn all_valid(&self) -> bool {
+        self.digests.iter().all(|d| d.status.is_valid())
+            && self.logs.iter().all(|l| l.status == LogStatus::Valid)
+    }
+}
+
+/// One digest, read and checked on its own.
+struct Checked {
+    key: String,
+    name: DigestName,
+    digest: Option<Digest>,
+    sha256: String,
+    signature: Option<String>,
+    /// Set when a check on its own already failed.
+    status: Option<DigestStatus>,
+}
+
+/// Where `object` (a key as a digest names it) sits in this store, given
+/// the store key of the digest that names it.
+fn sibling_key(digest_key: &str, object: &str) -> String {
+    let base_len = digest_key.len() - trail_relative(digest_key).len();
+    format!("{}{}", &digest_key[..base_len], trail_relative(object))
+}
+
+fn in_window(stamp: &str, opts: &Options) -> bool {
+    let fmt = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    opts.start.is_none_or(|s| stamp >= fmt(s).as_str())
+        && opts
+            .end
+            .is_none_or(|e| stamp <= fmt(e + chrono::Duration::hours(1)).as_str())
+}
+
+fn check_alone(store: &dyn TrailStore, key: &str, name: DigestName) -> io::Result<Checked> {
+    let mut c = Checked {
+        key: key.to_string(),
+        name,
+        digest: None,
+        sha256: String::new(),
+        signature: None,
+        status: None,
+    };
+    let Some(gz) = store.read(key)? else {
+        c.status = Some(DigestStatus::Missing);
+        return Ok(c);
+    };
+    let raw = match gunzip_small(&gz, DIGEST_LIMIT) {
+        Ok(r) => r,
+        Err(e) => {
+            c.status = Some(DigestStatus::InvalidFormat(e));
+            return Ok(c);
+        }
+    };
+    c.sha256 = sha256_hex(&raw);
+    let d = match Digest::parse(&raw) {
+        Ok(d) => d,
+        Err(e) => {
+            c.status = Some(DigestStatus::InvalidFormat(e.to_string()));
+            return Ok(c);
+        }
+    };
+    let here_ok = match store.bucket() {
+        Some(bucket) => d.digest_s3_bucket == bucket && d.digest_s3_object == key,
+        None => trail_relative(&d.digest_s3_object) == trail_relative(key),
+    };
+    if !here_ok {
+        c.status = Some(DigestStatus::Moved(format!(
+            "written to s3://{}/{}",
+            d.digest_s3_bucket, d.digest_s3_object
+        )));
+    }
+    c.signature = store.signature(key)?;
+    c.digest = Some(d);
+    Ok(c)
+}
+
+fn verify(keys: &KeyRing, c: &Checked, signature: &str) -> DigestStatus {
+    let Some(d) = &c.digest else {
+        return DigestStatus::InvalidFormat("unreadable".into());
+    };
+    let at = DateTime::parse_from_rfc3339(&d.digest_end_time)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
+    let key = match keys.find(&d.digest_public_key_fingerprint, at) {
+        Ok(k) => k,
+        Err(e) => return DigestStatus::UnknownKey(e.to_string()),
+    };
+    let Some(sig) = unhex(signature.trim()) else {
+        return DigestStatus::BadSignature;
+    };
+    let data = super::model::string_to_sign(d, &c.sha256);
+    if verify_sha256_rsa(key, data.as_bytes(), &sig) {
+        DigestStatus::Valid
+    } else {
+        DigestStatus::BadSignature
+    }
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn log_status(
+    store: &dyn TrailStore,
+    key: &str,
+    entry: &LogFileEntry,
+) -> io::Result<(LogStatus, u64)> {
+    let Some(reader) = store.open(key)? else {
+        return Ok((LogStatus::Missing, 0));
+    };
+    Ok(match hash_gzip(reader)? {
+        Hashed::Ok { sha256, bytes } if sha256.eq_ignore_ascii_case(&entry.hash_value) => {
+            (LogStatus::Valid, bytes)
+        }
+        Hashed::Ok { bytes, .. } => (LogStatus::HashMismatch, bytes),
+        Hashed::TrailingData => (LogStatus::TrailingData, 0),
+        Hashed::BadFormat(e) => (LogStatus::InvalidFormat(e), 0),
+    })
+}
+
+/// A log file's delivery stamp as a digest-comparable `YYYYMMDDTHHMMSSZ`.
+fn log_stamp(stamp: &str) -> String {
+    match stamp.len() {
+        14 => format!("{}00Z", &stamp[..13]),
+        _ => stamp.to_string(),
+    }
+}
+
+/// Validate every digest (in the window) of the store and the log files.
+pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::Result<Report> {
+    let all_keys = store.keys()?;
+    let mut names = Vec::new();
+    let mut log_keys = Vec::new();
+    for k in &all_keys {
+        if k.ends_with(".signature") {
+            continue;
+        }
+        match layout::parse_key(k) {
+            Some(t) if t.kind == ObjectKind::Digest => {
+                if let Some(n) = DigestName::parse(k)
+                    && in_window(&n.stamp, opts)
+                    && opts.account.as_ref().is_none_or(|a| *a == n.account)
+                    && opts.region.as_ref().is_none_or(|r| *r == n.region)
+                {
+                    names.push((k.clone(), n));
+                }
+            }
+            Some(t)
+                if t.kind == ObjectKind::Log
+                    && opts.account.as_ref().is_none_or(|a| *a == t.account)
+                    && opts.region.as_ref().is_none_or(|r| *r == t.region) =>
+            {
+                log_keys.push((k.clone(), t));
+            }
+            _ => {}
+        }
+    }
+    names.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    let mut checked: Vec<Checked> = names
+        .into_par_iter()
+        .map(|(k, n)| check_alone(store, &k, n))
+        .collect::<io::Result<_>>()?;
+
+    // Index by trail-relative key, to follow previousDigestS3Object.
+    let index: HashMap<String, usize> = checked
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (trail_relative(&c.key).to_string(), i))
+        .collect();
+    // The signature each digest's successor records for it.
+    let mut vouched: HashMap<usize, String> = HashMap::new();
+    for c in &checked {
+        if let Some(d) = &c.digest
+            && let Some((_, object)) = d.previous()
+            && let Some(&p) = index.get(trail_relative(object))
+            && let Some(sig) = &d.previous_digest_signature
+        {
+            vouched.insert(p, sig.clone());
+        }
+    }
+    let statuses: Vec<DigestStatus> = checked
+        .par_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if let Some(s) = &c.status {
+                return s.clone();
+            }
+            match c.signature.as_ref().or(vouched.get(&i)) {
+                Some(sig) => verify(keys, c, sig),
+                None => DigestStatus::NoSignature,
+            }
+        })
+        .collect();
+    for (c, s) in checked.iter_mut().zip(statuses) {
+        c.status = Some(s);
+    }
+
+    // The chain, link by link, per account, region and trail (backfill
+    // digests stand alone).
+    let mut gaps = Vec::new();
+    let mut missing: BTreeMap<String, (DigestName, Option<String>)> = BTreeMap::new();
+    let mut broken: Vec<(usize, String)> = Vec::new();
+    let mut chains: BTreeMap<(String, String, String, String), Vec<usize>> = BTreeMap::new();
+    for (i, c) in checked.iter().enumerate() {
+        if !c.name.backfill {
+            chains.entry(c.name.chain()).or_default().push(i);
+        }
+    }
+    let window_start = opts.start.map(|s| s.format("%Y%m%dT%H%M%SZ").to_string());
+    for members in chains.values() {
+        for (pos, &i) in members.iter().enumerate() {
+            let c = &checked[i];
+            let Some(d) = &c.digest else { continue };
+            match d.previous() {
+                Some((_, object)) => match index.get(trail_relative(object)) {
+                    Some(&p) => {
+                        let prev = &checked[p];
+                        if let Some(h) = &d.previous_digest_hash_value
+                            && !prev.sha256.is_empty()
+                            && !h.eq_ignore_ascii_case(&prev.sha256)
+                        {
+                            broken.push((
+                                i,
+                                format!("previousDigestHashValue is not the hash of {}", prev.key),
+                            ));
+                        }
+                    }
+                    None => {
+                        let prev_name = DigestName::parse(object);
+                        let before_window = match (&prev_name, &window_start) {
+                            (Some(n), Some(ws)) => n.stamp < *ws,
+                            _ => false,
+                        };
+                        if !before_window && let Some(n) = prev_name {
+                            let key = sibling_key(&c.key, object);
+                            gaps.push(Gap {
+                                account: c.name.account.clone(),
+                                region: c.name.region.clone(),
+                                trail: c.name.trail.clone(),
+                                from: members
+                                    .get(pos.wrapping_sub(1))
+                                    .and_then(|&o| checked[o].digest.as_ref())
+                                    .map(|o| o.digest_end_time.clone())
+                                    .unwrap_or_else(|| n.stamp.clone()),
+                                to: d.digest_start_time.clone(),
+                                reason: format!("digest {key} is missing (deleted?)"),
+                            });
+                            missing.insert(key, (n, None));
+                        }
+                    }
+                },
+                None => {
+                    // A starting digest after others: the chain restarted.
+                    if pos > 0
+                        && let Some(prev) = checked[members[pos - 1]].digest.as_ref()
+                    {
+                        gaps.push(Gap {
+                            account: c.name.account.clone(),
+                            region: c.name.region.clone(),
+                            trail: c.name.trail.clone(),
+                            from: prev.digest_end_time.clone(),
+                            to: d.digest_start_time.clone(),
+                            reason: "the chain restarts: logging or log file validation was off"
+                                .into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for (i, why) in broken {
+        if checked[i]
+            .status
+            .as_ref()
+            .is_some_and(DigestStatus::is_valid)
+        {
+            checked[i].status = Some(DigestStatus::BrokenChain(why));
+        }
+    }
+
+    // Log files listed by valid digests, hashed in parallel.
+    let mut covered: HashSet<String> = HashSet::new();
+    let mut jobs: Vec<(String, String, &LogFileEntry)> = Vec::new();
+    for c in &checked {
+        let Some(d) = &c.digest else { continue };
+        for entry in &d.log_files {
+            covered.insert(trail_relative(&entry.s3_object).to_string());
+            if c.status.as_ref().is_some_and(DigestStatus::is_valid) {
+                jobs.push((c.key.clone(), sibling_key(&c.key, &entry.s3_object), entry));
+            }
+        }
+    }
+    let hashed: Vec<(LogResult, u64)> = jobs
+        .par_iter()
+        .map(|(digest, key, entry)| {
+            let (status, bytes) = log_status(store, key, entry)?;
+            Ok((
+                LogResult {
+                    key: key.clone(),
+                    digest: Some(digest.clone()),
+                    status,
+                },
+                bytes,
+            ))
+        })
+        .collect::<io::Result<_>>()?;
+    let mut report = Report::default();
+    report.summary.bytes_hashed = hashed.iter().map(|(_, b)| b).sum();
+    report.logs = hashed.into_iter().map(|(l, _)| l).collect();
+
+    // Log files present that no digest lists.
+    let mut newest: HashMap<(String, String), String> = HashMap::new();
+    let mut oldest: HashMap<(String, String), String> = HashMap::new();
+    for c in checked.iter().filter(|c| c.digest.is_some()) {
+        let k = (c.name.account.clone(), c.name.region.clone());
+        let n = newest
+            .entry(k.clone())
+            .or_insert_with(|| c.name.stamp.clone());
+        if c.name.stamp > *n {
+            *n = c.name.stamp.clone();
+        }
+        if let Some(d) = &c.digest {
+            let start = stamp_of(&d.digest_start_time);
+            let o = oldest.entry(k).or_insert_with(|| start.clone());
+            if start < *o {
+                *o = start;
+            }
+        }
+    }
+    for (key, t) in &log_keys {
+        if covered.contains(trail_relative(key)) {
+            continue;
+        }
+        let Some(stamp) = t.delivery_stamp.as_deref().map(log_stamp) else {
+            continue;
+        };
+        let chain = (t.account.clone(), t.region.clone());
+        let (Some(new), Some(old)) = (newest.get(&chain), oldest.get(&chain)) else {
+            continue;
+        };
+        if stamp > *new {
+            report.summary.awaiting_digest += 1;
+        } else if stamp >= *old {
+            report.logs.push(LogResult {
+                key: key.clone(),
+                digest: None,
+                status: LogStatus::NotCovered,
+            });
+        }
+    }
+
+    for c in checked {
+        let d = c.digest.as_ref();
+        report.digests.push(DigestResult {
+            key: c.key.clone(),
+            account: c.name.account.clone(),
+            region: c.name.region.clone(),
+            trail: c.name.trail.clone(),
+            backfill: c.name.backfill,
+            start: d.map(|d| d.digest_start_time.clone()),
+            end: d.map(|d| d.digest_end_time.clone()),
+            log_files: d.map_or(0, |d| d.log_files.len()),
+            status: c.status.unwrap_or(DigestStatus::Missing),
+        });
+    }
+    for (key, (n, _)) in missing {
+        report.digests.push(DigestResult {
+            key,
+            account: n.account,
+            region: n.region,
+            trail: n.trail,
+            backfill: n.backfill,
+            start: None,
+            end: None,
+            log_files: 0,
+            status: DigestStatus::Missing,
+        });
+    }
+    report.gaps = gaps;
+    let s = &mut report.summary;
+    s.digests = report.digests.len();
+    s.digests_valid = report
+        .digests
+        .iter()
+        .filter(|d| d.status.is_valid())
+        .count();
+    s.logs = report.logs.len();
+    s.logs_valid = report
+        .logs
+        .iter()
+        .filter(|l| l.status == LogStatus::Valid)
+        .count();
+    s.not_covered = report
+        .logs
+        .iter()
+        .filter(|l| l.status == LogStatus::NotCovered)
+        .count();
+    s.gaps = report.gaps.len();
+    Ok(report)
+}
