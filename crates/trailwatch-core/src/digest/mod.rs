@@ -4,10 +4,13 @@
 
 pub mod hash;
 pub mod keys;
+pub mod local;
 pub mod model;
+pub mod sign;
 pub mod validate;
 
 pub use keys::{KeyRing, PublicKey};
+pub use local::LocalTrail;
 pub use model::{Digest, DigestName, LogFileEntry, string_to_sign};
 pub use validate::{
     DigestResult, DigestStatus, Gap, LogResult, LogStatus, Options, Report, Summary, TrailStore,

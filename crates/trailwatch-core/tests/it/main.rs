@@ -4,5 +4,6 @@
 
 mod corpora;
 mod decode;
+mod digest;
 mod rules;
 mod support;
