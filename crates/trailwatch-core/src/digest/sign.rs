@@ -3,17 +3,21 @@
 //! that `verify` has a real chain to check. Signatures are RSASSA-PKCS1-v1_5
 //! with SHA-256, which is deterministic: the same inputs give the same bytes.
 
-use std::io::Write;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
 
 use base64::Engine as _;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use md5::{Digest as _, Md5};
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde_json::{Value, json};
 
-use super::hash::{hex, sha256_hex};
+use super::hash::{Hashed, hash_gzip, hex, sha256_hex};
 use super::model::LogFileEntry;
+use crate::layout::{self, ObjectKind};
 
 /// A private key that signs digests.
 #[derive(Debug)]
@@ -170,4 +174,118 @@ impl Signer {
             signature,
         }
     }
+}
+
+/// Which trail the digests of [`sign_trail`] belong to.
+#[derive(Debug, Clone)]
+pub struct TrailSpec {
+    pub bucket: String,
+    pub trail: String,
+    pub home_region: String,
+}
+
+fn walk_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            walk_files(root, &path, out)?;
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+/// Parse a log file's delivery stamp (`YYYYMMDDTHHMMZ`) into its hour.
+fn delivery_hour(stamp: &str) -> Option<DateTime<Utc>> {
+    let day = NaiveDate::parse_from_str(stamp.get(..8)?, "%Y%m%d").ok()?;
+    let hour: u32 = stamp.get(9..11)?.parse().ok()?;
+    Some(day.and_hms_opt(hour, 0, 0)?.and_utc())
+}
+
+/// Write hourly digest files (and `.signature` sidecars) for every log file
+/// under `root`, as CloudTrail would have: one chain per account and
+/// region, a digest for every hour from the first delivery to the last
+/// (empty hours included), each listing the logs delivered in its hour.
+/// Returns the digest keys written.
+pub fn sign_trail(root: &Path, signer: &Signer, spec: &TrailSpec) -> io::Result<Vec<String>> {
+    let mut files = Vec::new();
+    walk_files(root, root, &mut files)?;
+    files.sort();
+    // (org prefix, account, region) -> hour -> logs delivered in it
+    type Chain = BTreeMap<DateTime<Utc>, Vec<String>>;
+    let mut chains: BTreeMap<(String, String, String), Chain> = BTreeMap::new();
+    for key in files {
+        let Some(t) = layout::parse_key(&key) else {
+            continue;
+        };
+        if t.kind != ObjectKind::Log || !key.starts_with("AWSLogs/") {
+            continue;
+        }
+        let Some(hour) = t.delivery_stamp.as_deref().and_then(delivery_hour) else {
+            continue;
+        };
+        let org = t.org_id.map(|o| format!("{o}/")).unwrap_or_default();
+        chains
+            .entry((org, t.account, t.region))
+            .or_default()
+            .entry(hour)
+            .or_default()
+            .push(key);
+    }
+    let mut written_keys = Vec::new();
+    for ((org, account, region), hours) in chains {
+        let (Some(first), Some(last)) =
+            (hours.keys().next().copied(), hours.keys().last().copied())
+        else {
+            continue;
+        };
+        let mut previous: Option<Previous> = None;
+        let mut hour = first;
+        while hour <= last {
+            let end = hour + Duration::hours(1);
+            let mut logs = Vec::new();
+            for key in hours.get(&hour).map(Vec::as_slice).unwrap_or_default() {
+                let file = std::fs::File::open(root.join(key))?;
+                let Hashed::Ok { sha256, .. } = hash_gzip(file)? else {
+                    return Err(io::Error::other(format!("{key} is not a valid gzip file")));
+                };
+                logs.push(LogFileEntry {
+                    s3_bucket: spec.bucket.clone(),
+                    s3_object: key.clone(),
+                    hash_value: sha256,
+                    hash_algorithm: Some("SHA-256".into()),
+                    newest_event_time: None,
+                    oldest_event_time: None,
+                });
+            }
+            let key = format!(
+                "AWSLogs/{org}{account}/CloudTrail-Digest/{region}/{}/{account}_CloudTrail-Digest_{region}_{}_{}_{}.json.gz",
+                end.format("%Y/%m/%d"),
+                spec.trail,
+                spec.home_region,
+                end.format("%Y%m%dT%H%M%SZ"),
+            );
+            let w = signer.digest(&DigestSpec {
+                account: account.clone(),
+                bucket: spec.bucket.clone(),
+                object: key.clone(),
+                start: hour.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                end: end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                previous: previous.take(),
+                logs,
+            });
+            let path = root.join(&key);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, &w.gz)?;
+            std::fs::write(root.join(format!("{key}.signature")), &w.signature)?;
+            previous = Some(w.as_previous(&spec.bucket, &key));
+            written_keys.push(key);
+            hour = end;
+        }
+    }
+    Ok(written_keys)
 }

@@ -7,6 +7,8 @@ use anyhow::{Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 
+use trailwatch_core::digest::sign::{Signer, TrailSpec, sign_trail};
+
 use super::progress::Progress;
 use crate::generate::{INCIDENTS_FILE, Options, generate};
 
@@ -27,6 +29,11 @@ pub struct GenerateArgs {
     /// Output folder; the trail is written under OUT/AWSLogs/.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+    /// Also write hourly digest files signed with this RSA private key
+    /// (PKCS#8 DER), `.signature` sidecars, and OUT/public-keys.json, so
+    /// that `trailwatch verify` has a chain to check.
+    #[arg(long, value_name = "KEY.pk8")]
+    pub signing_key: Option<PathBuf>,
 }
 
 pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
@@ -55,5 +62,31 @@ pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
         "wrote sample trail to {} (planted incidents listed in {INCIDENTS_FILE})",
         args.out.display()
     );
+    if let Some(key) = &args.signing_key {
+        let der = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+        let signer = Signer::from_pkcs8(&der)
+            .map_err(|e| anyhow::anyhow!("{}: not an RSA PKCS#8 DER key: {e}", key.display()))?;
+        let spec = TrailSpec {
+            bucket: "trailwatch-sample-trail".into(),
+            trail: "organization-trail".into(),
+            home_region: "us-east-1".into(),
+        };
+        let digests = sign_trail(&args.out, &signer, &spec)
+            .with_context(|| format!("signing {}", args.out.display()))?;
+        let from = (start - chrono::Duration::days(1)).to_rfc3339();
+        let to = (start + chrono::Duration::days(i64::from(args.days) + 2)).to_rfc3339();
+        let keys = args.out.join(PUBLIC_KEYS_FILE);
+        std::fs::write(&keys, signer.public_keys_json(&from, &to))
+            .with_context(|| format!("writing {}", keys.display()))?;
+        tracing::info!(
+            digests = digests.len(),
+            "wrote signed digests; check them with: trailwatch verify {} --public-keys {}",
+            args.out.display(),
+            keys.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Where `--signing-key` leaves the public key, as list-public-keys prints it.
+pub const PUBLIC_KEYS_FILE: &str = "public-keys.json";

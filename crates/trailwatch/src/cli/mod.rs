@@ -12,6 +12,7 @@ mod progress;
 mod rule_args;
 mod rules;
 mod stats;
+mod verify;
 mod watch;
 
 use std::process::ExitCode;
@@ -22,7 +23,6 @@ use trailwatch_core::event::DecodeOptions;
 /// Exit code: everything went well.
 pub const EXIT_OK: u8 = 0;
 /// Exit code: findings the user asked to be told about (alarms, failed checks).
-#[allow(dead_code)]
 pub const EXIT_FINDINGS: u8 = 1;
 /// Exit code: usage or input error (including records that failed to decode).
 pub const EXIT_INPUT: u8 = 2;
@@ -32,9 +32,8 @@ Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input
 
 Planned, each arriving with its own issue:
   query     Athena-dialect SQL over the lake; top: the quick-answers dashboard
-  watch     also S3 prefixes, and ingesting into the lake as it watches
   notify    webhook, Slack, PagerDuty, email and SNS delivery
-  verify    offline digest validation; audit: trail posture checks";
+  audit     trail posture checks";
 
 /// Security observability for AWS CloudTrail.
 #[derive(Debug, Parser)]
@@ -66,8 +65,10 @@ pub enum Command {
     Detect(detect::DetectArgs),
     /// List, show and test rules; import Terraform metric filters and alarms.
     Rules(rules::RulesCommand),
-    /// Follow trail folders and alert as new log files land (restart-safe).
+    /// Follow trail folders or S3 prefixes and alert as new log files land (restart-safe).
     Watch(watch::WatchArgs),
+    /// Validate digest files and log files offline: tampered, deleted, inserted logs, gaps.
+    Verify(verify::VerifyArgs),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -157,5 +158,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Detect(args) => detect::run(&args),
         Command::Rules(cmd) => rules::run(&cmd),
         Command::Watch(args) => watch::run(&args),
+        Command::Verify(args) => verify::run(&args),
     }
 }

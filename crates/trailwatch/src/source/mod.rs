@@ -5,6 +5,7 @@ pub mod input;
 pub mod lake;
 pub mod local;
 pub mod s3;
+pub mod s3_trail;
 
 use anyhow::Result;
 use tokio::runtime::Handle;

@@ -10,4 +10,5 @@ mod ingest;
 mod lake;
 mod stats;
 mod support;
+mod verify;
 mod watch;

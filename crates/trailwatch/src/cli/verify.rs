@@ -1,0 +1,274 @@
+//! `trailwatch verify`: offline CloudTrail log file integrity validation of
+//! a local copy or an S3 prefix (digest chain, signatures, log hashes,
+//! inserted files, gaps), and `verify fetch-signatures`, which saves the
+//! digests' S3 signatures as sidecars beside a local copy.
+
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use trailwatch_core::digest::local::SIGNATURE_SUFFIX;
+use trailwatch_core::digest::{
+    DigestStatus, KeyRing, LocalTrail, LogStatus, Options, Report, TrailStore, validate,
+};
+use trailwatch_lake::store::S3Options;
+
+use super::detect::parse_since;
+use super::lake_args::runtime;
+use super::{EXIT_FINDINGS, EXIT_OK};
+use crate::source::s3_trail::S3Trail;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VerifyFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct VerifyArgs {
+    #[command(subcommand)]
+    pub command: Option<VerifyCommand>,
+    /// A local copy of the trail bucket (with AWSLogs/ inside), or
+    /// s3://bucket/prefix.
+    #[arg(required = true, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// Public keys: the JSON of `aws cloudtrail list-public-keys`, or a
+    /// folder of such files. Also TRAILWATCH_PUBLIC_KEYS.
+    #[arg(long, env = "TRAILWATCH_PUBLIC_KEYS", value_name = "FILE|DIR")]
+    pub public_keys: Option<PathBuf>,
+    /// Only digests ending at or after this time (today, 24h, 7d, a date
+    /// or an RFC 3339 time).
+    #[arg(long, value_name = "WHEN")]
+    pub start_time: Option<String>,
+    /// Only digests ending before this time (plus an hour, for late
+    /// deliveries).
+    #[arg(long, value_name = "WHEN")]
+    pub end_time: Option<String>,
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
+    pub format: VerifyFormat,
+    /// Also list every valid log file (table format).
+    #[arg(long)]
+    pub all: bool,
+    /// Exit 1 on gaps in the chain too (logging or validation was off).
+    #[arg(long)]
+    pub fail_on_gaps: bool,
+    /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VerifyCommand {
+    /// Save each digest's S3 signature (x-amz-meta-signature) as
+    /// `<digest>.signature` beside a local copy, for offline validation.
+    FetchSignatures {
+        /// s3://bucket/prefix of the trail.
+        #[arg(value_name = "S3URL")]
+        source: String,
+        /// The local copy's root (the folder that mirrors the prefix).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
+    },
+}
+
+/// Load public keys from one file or every `.json` file of a folder.
+pub fn load_keys(path: &Path) -> Result<KeyRing> {
+    let mut files = Vec::new();
+    if path.is_dir() {
+        for e in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
+            let p = e?.path();
+            if p.extension().is_some_and(|x| x == "json") {
+                files.push(p);
+            }
+        }
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut ring = KeyRing::default();
+    for f in &files {
+        let text = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let rejected = ring
+            .add_json(&text)
+            .with_context(|| format!("public keys in {}", f.display()))?;
+        for r in rejected {
+            tracing::warn!("{}: {r}", f.display());
+        }
+    }
+    if ring.is_empty() {
+        bail!("no usable public key in {}", path.display());
+    }
+    Ok(ring)
+}
+
+pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
+    let rt = runtime()?;
+    if let Some(VerifyCommand::FetchSignatures {
+        source,
+        dir,
+        endpoint_url,
+    }) = &args.command
+    {
+        let s3 = S3Options {
+            endpoint: endpoint_url.clone(),
+        };
+        let trail = S3Trail::open(source, &s3, rt.handle().clone())?;
+        let mut saved = 0;
+        let mut unsigned = 0;
+        for (rel, sig) in trail.signatures().context("listing digests")? {
+            let Some(sig) = sig else {
+                tracing::warn!("{rel} has no signature metadata");
+                unsigned += 1;
+                continue;
+            };
+            let path = dir.join(format!("{rel}{SIGNATURE_SUFFIX}"));
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&path, format!("{sig}\n"))
+                .with_context(|| format!("writing {}", path.display()))?;
+            saved += 1;
+        }
+        #[allow(clippy::print_stdout)]
+        {
+            println!(
+                "{saved} signatures saved under {}; {unsigned} digests without one",
+                dir.display()
+            );
+        }
+        return Ok(ExitCode::from(if unsigned > 0 {
+            EXIT_FINDINGS
+        } else {
+            EXIT_OK
+        }));
+    }
+    let Some(source) = &args.source else {
+        bail!("give a SOURCE to verify");
+    };
+    let Some(keys_path) = &args.public_keys else {
+        bail!(
+            "--public-keys is needed: save `aws cloudtrail list-public-keys --start-time ... --region R` to a file"
+        );
+    };
+    let keys = load_keys(keys_path)?;
+    let now = chrono::Utc::now();
+    let opts = Options {
+        start: args
+            .start_time
+            .as_deref()
+            .map(|s| parse_since(s, now))
+            .transpose()?,
+        end: args
+            .end_time
+            .as_deref()
+            .map(|s| parse_since(s, now))
+            .transpose()?,
+        account: args.account.clone(),
+        region: args.region.clone(),
+    };
+    if let (Some(s), Some(e)) = (opts.start, opts.end)
+        && s > e
+    {
+        bail!("--start-time is after --end-time");
+    }
+    let store: Box<dyn TrailStore> = if source.starts_with("s3://") {
+        let s3 = S3Options {
+            endpoint: args.endpoint_url.clone(),
+        };
+        Box::new(S3Trail::open(source, &s3, rt.handle().clone())?)
+    } else {
+        if !Path::new(source).is_dir() {
+            bail!("{source} is not a folder");
+        }
+        Box::new(LocalTrail::new(source))
+    };
+    let report =
+        validate(store.as_ref(), &keys, &opts).with_context(|| format!("validating {source}"))?;
+    let mut out = BufWriter::new(io::stdout().lock());
+    match args.format {
+        VerifyFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+        VerifyFormat::Table => write_table(&mut out, &report, args.all)?,
+    }
+    out.flush()?;
+    let failed = !report.all_valid() || (args.fail_on_gaps && !report.gaps.is_empty());
+    Ok(ExitCode::from(if failed { EXIT_FINDINGS } else { EXIT_OK }))
+}
+
+fn digest_word(s: &DigestStatus) -> String {
+    match s {
+        DigestStatus::Valid => "valid".into(),
+        DigestStatus::InvalidFormat(why) => format!("INVALID: invalid format: {why}"),
+        DigestStatus::Moved(why) => {
+            format!("INVALID: has been moved from its original location ({why})")
+        }
+        DigestStatus::NoSignature => {
+            "INVALID: no signature (run `trailwatch verify fetch-signatures` for a local copy)"
+                .into()
+        }
+        DigestStatus::UnknownKey(why) => format!("INVALID: {why}"),
+        DigestStatus::BadSignature => "INVALID: signature verification failed".into(),
+        DigestStatus::BrokenChain(why) => format!("INVALID: broken chain: {why}"),
+        DigestStatus::Missing => "INVALID: not found".into(),
+    }
+}
+
+fn log_word(s: &LogStatus) -> String {
+    match s {
+        LogStatus::Valid => "valid".into(),
+        LogStatus::HashMismatch => "INVALID: hash value doesn't match".into(),
+        LogStatus::Missing => "INVALID: not found".into(),
+        LogStatus::TrailingData => "INVALID: unexpected data after end of compressed stream".into(),
+        LogStatus::InvalidFormat(why) => format!("INVALID: invalid format: {why}"),
+        LogStatus::NotCovered => "INVALID: not listed by any digest (inserted?)".into(),
+    }
+}
+
+fn write_table(out: &mut impl Write, r: &Report, all: bool) -> io::Result<()> {
+    for d in &r.digests {
+        writeln!(out, "Digest file\t{}\t{}", d.key, digest_word(&d.status))?;
+    }
+    for l in &r.logs {
+        if all || l.status != LogStatus::Valid {
+            writeln!(out, "Log file\t{}\t{}", l.key, log_word(&l.status))?;
+        }
+    }
+    for g in &r.gaps {
+        writeln!(
+            out,
+            "Gap\t{} {} {}\tno digests between {} and {}: {}",
+            g.account, g.region, g.trail, g.from, g.to, g.reason
+        )?;
+    }
+    let s = &r.summary;
+    let missing = r
+        .digests
+        .iter()
+        .filter(|d| d.status == DigestStatus::Missing)
+        .count();
+    writeln!(
+        out,
+        "{}/{} digest files valid ({} invalid, {} missing); {}/{} log files valid ({} not covered by a digest); {} gaps; {} log files awaiting their digest",
+        s.digests_valid,
+        s.digests,
+        s.digests - s.digests_valid - missing,
+        missing,
+        s.logs_valid,
+        s.logs,
+        s.not_covered,
+        s.gaps,
+        s.awaiting_digest
+    )
+}
