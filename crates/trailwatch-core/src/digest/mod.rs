@@ -2,6 +2,7 @@
 //! digest files ([`model`]), CloudTrail's public keys ([`keys`]), streamed
 //! hashing ([`hash`]) and the validation of a whole trail ([`validate`]).
 
+pub mod alerts;
 pub mod hash;
 pub mod keys;
 pub mod local;
@@ -14,5 +15,5 @@ pub use local::LocalTrail;
 pub use model::{Digest, DigestName, LogFileEntry, string_to_sign};
 pub use validate::{
     DigestResult, DigestStatus, Gap, LogResult, LogStatus, Options, Report, Summary, TrailStore,
-    validate,
+    check_delivered, validate,
 };

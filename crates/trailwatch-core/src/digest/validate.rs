@@ -364,7 +364,7 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
     // The chain, link by link, per account, region and trail (backfill
     // digests stand alone).
     let mut gaps = Vec::new();
-    let mut missing: BTreeMap<String, (DigestName, Option<String>)> = BTreeMap::new();
+    let mut missing: BTreeMap<String, DigestName> = BTreeMap::new();
     let mut broken: Vec<(usize, String)> = Vec::new();
     let mut chains: BTreeMap<(String, String, String, String), Vec<usize>> = BTreeMap::new();
     for (i, c) in checked.iter().enumerate() {
@@ -411,7 +411,7 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
                                 to: d.digest_start_time.clone(),
                                 reason: format!("digest {key} is missing (deleted?)"),
                             });
-                            missing.insert(key, (n, None));
+                            missing.insert(key, n);
                         }
                     }
                 },
@@ -515,21 +515,11 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
         }
     }
 
-    for c in checked {
-        let d = c.digest.as_ref();
-        report.digests.push(DigestResult {
-            key: c.key.clone(),
-            account: c.name.account.clone(),
-            region: c.name.region.clone(),
-            trail: c.name.trail.clone(),
-            backfill: c.name.backfill,
-            start: d.map(|d| d.digest_start_time.clone()),
-            end: d.map(|d| d.digest_end_time.clone()),
-            log_files: d.map_or(0, |d| d.log_files.len()),
-            status: c.status.unwrap_or(DigestStatus::Missing),
-        });
+    for c in &checked {
+        let status = c.status.clone().unwrap_or(DigestStatus::Missing);
+        report.digests.push(result_of(c, status));
     }
-    for (key, (n, _)) in missing {
+    for (key, n) in missing {
         report.digests.push(DigestResult {
             key,
             account: n.account,
@@ -543,6 +533,111 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
         });
     }
     report.gaps = gaps;
+    Ok(finish(report))
+}
+
+fn result_of(c: &Checked, status: DigestStatus) -> DigestResult {
+    let d = c.digest.as_ref();
+    DigestResult {
+        key: c.key.clone(),
+        account: c.name.account.clone(),
+        region: c.name.region.clone(),
+        trail: c.name.trail.clone(),
+        backfill: c.name.backfill,
+        start: d.map(|d| d.digest_start_time.clone()),
+        end: d.map(|d| d.digest_end_time.clone()),
+        log_files: d.map_or(0, |d| d.log_files.len()),
+        status,
+    }
+}
+
+/// Check one newly delivered digest, for live watching (`watch`).
+///
+/// With its own signature at hand (S3 metadata, or a sidecar), the digest
+/// itself is verified, with its link to the digest before it and the log
+/// files it lists. Without one (a synced local copy has no metadata), the
+/// digest before it is verified instead, with the signature this one
+/// records for it: each digest is then checked when its successor lands.
+/// Returns the verdicts reached, which may be none.
+pub fn check_delivered(store: &dyn TrailStore, keys: &KeyRing, key: &str) -> io::Result<Report> {
+    let mut report = Report::default();
+    let Some(name) = DigestName::parse(key) else {
+        return Ok(report);
+    };
+    let c = check_alone(store, key, name)?;
+    let previous = match c.digest.as_ref().and_then(Digest::previous) {
+        Some((_, object)) => {
+            let pkey = sibling_key(key, object);
+            match DigestName::parse(&pkey) {
+                Some(n) => Some(check_alone(store, &pkey, n)?),
+                None => None,
+            }
+        }
+        None => None,
+    };
+    // Which digest is judged now, and with which signature.
+    let (judged, signature) = match (&c.status, &c.signature, &previous) {
+        (Some(early), _, _) => {
+            report.digests.push(result_of(&c, early.clone()));
+            return Ok(finish(report));
+        }
+        (None, Some(sig), _) => (&c, sig.clone()),
+        (None, None, Some(p)) => match c
+            .digest
+            .as_ref()
+            .and_then(|d| d.previous_digest_signature.clone())
+        {
+            Some(sig) => (p, sig),
+            None => return Ok(report),
+        },
+        (None, None, None) => return Ok(report),
+    };
+    let mut status = match &judged.status {
+        Some(s) => s.clone(),
+        None => verify(keys, judged, &signature),
+    };
+    // The link between this digest and the one before it.
+    if let (Some(d), Some(p)) = (&c.digest, &previous) {
+        if p.status == Some(DigestStatus::Missing) {
+            report.digests.push(result_of(p, DigestStatus::Missing));
+            report.gaps.push(Gap {
+                account: c.name.account.clone(),
+                region: c.name.region.clone(),
+                trail: c.name.trail.clone(),
+                from: p.name.stamp.clone(),
+                to: d.digest_start_time.clone(),
+                reason: format!("digest {} is missing (deleted?)", p.key),
+            });
+        } else if let Some(h) = &d.previous_digest_hash_value
+            && !h.eq_ignore_ascii_case(&p.sha256)
+            && status.is_valid()
+        {
+            status = DigestStatus::BrokenChain(format!(
+                "previousDigestHashValue of {} is not the hash of {}",
+                c.key, p.key
+            ));
+        }
+    }
+    if status.is_valid()
+        && let Some(d) = &judged.digest
+    {
+        for entry in &d.log_files {
+            let lkey = sibling_key(&judged.key, &entry.s3_object);
+            let (s, bytes) = log_status(store, &lkey, entry)?;
+            report.summary.bytes_hashed += bytes;
+            report.logs.push(LogResult {
+                key: lkey,
+                digest: Some(judged.key.clone()),
+                status: s,
+            });
+        }
+    }
+    report.digests.push(result_of(judged, status));
+    Ok(finish(report))
+}
+
+/// Fill in the summary counts.
+fn finish(mut report: Report) -> Report {
     let s = &mut report.summary;
     s.digests = report.digests.len();
     s.digests_valid = report
@@ -562,5 +657,5 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
         .filter(|l| l.status == LogStatus::NotCovered)
         .count();
     s.gaps = report.gaps.len();
-    Ok(report)
+    report
 }

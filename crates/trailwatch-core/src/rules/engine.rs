@@ -57,7 +57,9 @@ pub struct Alert {
     pub query: Option<String>,
 }
 
-fn stable_id(parts: &[&str]) -> String {
+/// A stable alert id: a hash of what identifies the alert, so the same data
+/// always gives the same id.
+pub fn stable_id(parts: &[&str]) -> String {
     let mut h = Sha256::new();
     for p in parts {
         h.update(p.as_bytes());

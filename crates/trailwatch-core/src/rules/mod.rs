@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::alarm::{AlarmSpec, Comparison, Statistic, TreatMissing};
 use crate::pattern::{Pattern, PatternError, Step};
 
-pub use engine::{Alert, Engine, Match};
+pub use engine::{Alert, Engine, Match, stable_id};
 pub use examples::{check_examples, example_record, matches_record};
 pub use terraform::{TerraformError, import_terraform};
 

@@ -509,3 +509,45 @@ proptest! {
         prop_assert_ne!(log_status(&r, key), LogStatus::Valid);
     }
 }
+
+#[test]
+fn a_delivered_digest_is_checked_on_its_own_as_it_lands() {
+    use trailwatch_core::digest::check_delivered;
+    let t = build();
+    let store = LocalTrail::new(t.root());
+    let r = check_delivered(&store, &keys(), &t.digests[3]).unwrap();
+    assert!(r.all_valid());
+    assert_eq!(r.digests.len(), 1);
+    assert_eq!(r.digests[0].key, t.digests[3]);
+    assert_eq!(r.logs.len(), 2);
+    // A tampered log it lists is caught at once.
+    std::fs::write(t.path(&t.logs[6]), gzip(b"{\"Records\":[]}")).unwrap();
+    let r = check_delivered(&store, &keys(), &t.digests[3]).unwrap();
+    assert_eq!(log_status(&r, &t.logs[6]), LogStatus::HashMismatch);
+    // Its predecessor deleted: missing, and a gap.
+    std::fs::remove_file(t.path(&t.digests[2])).unwrap();
+    let r = check_delivered(&store, &keys(), &t.digests[3]).unwrap();
+    assert_eq!(digest_status(&r, &t.digests[2]), DigestStatus::Missing);
+    assert_eq!(r.gaps.len(), 1);
+}
+
+#[test]
+fn without_a_sidecar_the_delivered_digest_vouches_for_its_predecessor() {
+    use trailwatch_core::digest::check_delivered;
+    let t = build();
+    for key in &t.digests {
+        std::fs::remove_file(t.path(&format!("{key}.signature"))).unwrap();
+    }
+    let store = LocalTrail::new(t.root());
+    let r = check_delivered(&store, &keys(), &t.digests[4]).unwrap();
+    assert_eq!(r.digests.len(), 1);
+    assert_eq!(r.digests[0].key, t.digests[3]);
+    assert!(r.all_valid());
+    // A modified predecessor fails the signature its successor recorded.
+    let mut json = t.written[3].json.clone();
+    let at = json.len() - 3;
+    json[at] ^= 1;
+    std::fs::write(t.path(&t.digests[3]), gzip(&json)).unwrap();
+    let r = check_delivered(&store, &keys(), &t.digests[4]).unwrap();
+    assert!(!r.all_valid());
+}

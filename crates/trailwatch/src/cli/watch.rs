@@ -29,7 +29,10 @@ use anyhow::{Context, Result};
 use clap::Args;
 use notify::{RecursiveMode, Watcher};
 use serde::{Deserialize, Serialize};
+use tokio::runtime::Handle;
 use trailwatch_core::alarm::minute_of;
+use trailwatch_core::digest::alerts::alerts_of as digest_alerts;
+use trailwatch_core::digest::{KeyRing, LocalTrail, TrailStore, check_delivered};
 use trailwatch_core::event::DecodeOptions;
 use trailwatch_core::rules::{Alert, Engine};
 use trailwatch_lake::alerts::AlertTable;
@@ -38,6 +41,8 @@ use trailwatch_lake::store::{S3Options, Store};
 
 use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
+use super::verify::load_keys;
+use crate::source::s3_trail::S3Trail;
 use crate::source::{Input, discover_any, each_record};
 
 #[derive(Debug, Args)]
@@ -72,6 +77,11 @@ pub struct WatchArgs {
     /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
+    /// Validate each digest file as it lands, with these public keys (the
+    /// JSON of `aws cloudtrail list-public-keys`, or a folder of them):
+    /// tampering raises a P1 `log-tampering` alert.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub public_keys: Option<PathBuf>,
 }
 
 /// What has been done, persisted after every file.
@@ -80,6 +90,9 @@ pub struct WatchArgs {
 struct Checkpoint {
     /// Files fully processed, in processing order.
     processed: Vec<String>,
+    /// Digest files validated (with --public-keys).
+    #[serde(default)]
+    digests: Vec<String>,
 }
 
 struct Sink {
@@ -284,6 +297,57 @@ impl LakeSide<'_> {
     }
 }
 
+/// A source as a store of digests to validate.
+fn digest_store(source: &str, s3: &S3Options, handle: &Handle) -> Result<Box<dyn TrailStore>> {
+    Ok(if source.starts_with("s3://") {
+        Box::new(S3Trail::open(source, s3, handle.clone())?)
+    } else {
+        Box::new(LocalTrail::new(source))
+    })
+}
+
+/// Validate digests that landed since the last look; returns their alerts.
+fn check_new_digests(
+    sources: &[String],
+    stores: &[Box<dyn TrailStore>],
+    keys: &KeyRing,
+    checked: &mut HashSet<String>,
+    cp: &mut Checkpoint,
+) -> Result<Vec<Alert>> {
+    let mut alerts = Vec::new();
+    let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for (i, store) in stores.iter().enumerate() {
+        let mut new: Vec<String> = store
+            .keys()?
+            .into_iter()
+            .filter(|k| k.contains("/CloudTrail-Digest/") && k.ends_with(".json.gz"))
+            .filter(|k| !checked.contains(&format!("{i}:{k}")))
+            // A local digest may still be being copied in: take it once it
+            // has not changed for a second (S3 objects appear whole).
+            .filter(|k| {
+                sources[i].starts_with("s3://")
+                    || std::fs::metadata(Path::new(&sources[i]).join(k))
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age >= Duration::from_secs(1))
+            })
+            .collect();
+        // Oldest first (key names end in the digest's end time).
+        new.sort_by_key(|k| k.rsplit('_').next().map(str::to_string));
+        for key in new {
+            let report = check_delivered(store.as_ref(), keys, &key)
+                .with_context(|| format!("validating {key}"))?;
+            let found = digest_alerts(&report, &now);
+            tracing::info!(digest = key, problems = found.len(), "digest validated");
+            alerts.extend(found);
+            checked.insert(format!("{i}:{key}"));
+            cp.digests.push(format!("{i}:{key}"));
+        }
+    }
+    Ok(alerts)
+}
+
 pub fn run(args: &WatchArgs) -> Result<ExitCode> {
     std::fs::create_dir_all(&args.state)
         .with_context(|| format!("creating {}", args.state.display()))?;
@@ -350,7 +414,38 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
             .with_context(|| format!("watching {s}"))?;
     }
     let mut complete: HashSet<PathBuf> = HashSet::new();
+    let keys = args.public_keys.as_deref().map(load_keys).transpose()?;
+    let digest_stores: Vec<Box<dyn TrailStore>> = match &keys {
+        Some(_) => args
+            .sources
+            .iter()
+            .map(|s| digest_store(s, &s3, rt.handle()))
+            .collect::<Result<_>>()?,
+        None => Vec::new(),
+    };
+    let mut digests_checked: HashSet<String> = cp.digests.iter().cloned().collect();
     loop {
+        if let Some(keys) = &keys {
+            let before = cp.digests.len();
+            let alerts = check_new_digests(
+                &args.sources,
+                &digest_stores,
+                keys,
+                &mut digests_checked,
+                &mut cp,
+            )?;
+            sink.emit(&alerts)?;
+            if let Some(l) = &mut lake
+                && !alerts.is_empty()
+            {
+                l.alerts
+                    .append(&alerts)
+                    .context("saving alerts to the lake")?;
+            }
+            if cp.digests.len() > before {
+                save(&args.state, &cp)?;
+            }
+        }
         let mut found = discover_any(&args.sources, false, &s3, rt.handle())?;
         // Take new files in delivery order (the stamp in CloudTrail's file
         // names), not path order, so event time advances as it did live.

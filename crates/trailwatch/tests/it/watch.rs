@@ -238,3 +238,94 @@ fn watch_polls_an_s3_prefix_and_resumes_after_a_kill() {
     let _ = w.wait();
     check_against_replay(&out);
 }
+
+#[test]
+fn digests_are_validated_as_they_land_and_tampering_raises_a_p1_alert() {
+    let signed = tempfile::tempdir().expect("tempdir");
+    let key = crate::support::repo_root().join("examples/keys/demo-signing-key.pk8");
+    let made = run(&[
+        "generate",
+        "-q",
+        "--events",
+        "1200",
+        "--days",
+        "2",
+        "--out",
+        path_str(signed.path()),
+        "--signing-key",
+        path_str(&key),
+    ]);
+    assert_eq!(made.status.code(), Some(0));
+    let watched = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = state.path().join("alerts.ndjson");
+    let keys = signed.path().join("public-keys.json");
+    let mut w = start_with(
+        path_str(watched.path()),
+        state.path(),
+        &out,
+        &["--public-keys", path_str(&keys)],
+    );
+    let all = crate::support::files_under(&signed.path().join("AWSLogs"));
+    let (sidecars, rest): (Vec<PathBuf>, Vec<PathBuf>) = all
+        .into_iter()
+        .partition(|p| p.to_string_lossy().ends_with(".signature"));
+    let (digests, logs): (Vec<PathBuf>, Vec<PathBuf>) = rest
+        .into_iter()
+        .partition(|p| p.to_string_lossy().contains("CloudTrail-Digest"));
+    // The log an attacker rewrote before it reached the mirror.
+    let victim = logs[3].clone();
+    let rel = victim
+        .strip_prefix(signed.path())
+        .expect("under root")
+        .to_path_buf();
+    for f in sidecars.iter().chain(&logs) {
+        land(f, signed.path(), watched.path());
+    }
+    let tampered = watched.path().join(&rel);
+    let body = std::fs::read(&tampered).expect("read");
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(&mut flate2_decoder(&body), &mut text).expect("gunzip");
+    let text = String::from_utf8(text)
+        .expect("utf8")
+        .replacen("eventTime", "eventTimf", 1);
+    std::fs::write(&tampered, crate::support::gzip(text.as_bytes())).expect("write");
+    for f in &digests {
+        land(f, signed.path(), watched.path());
+    }
+    let rel_key = rel.to_string_lossy().replace('\\', "/");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let alerts = loop {
+        let alerts: Vec<Value> = std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+        if alerts.iter().any(|a| a["rule_id"] == "log-tampering") {
+            break alerts;
+        }
+        assert!(Instant::now() < deadline, "no log-tampering alert");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    w.kill().expect("kill");
+    let _ = w.wait();
+    let tampering: Vec<&Value> = alerts
+        .iter()
+        .filter(|a| a["rule_id"] == "log-tampering")
+        .collect();
+    assert_eq!(tampering.len(), 1, "{tampering:#?}");
+    assert_eq!(tampering[0]["severity"], "P1");
+    assert_eq!(tampering[0]["dimensions"]["object"], rel_key.as_str());
+    assert!(
+        tampering[0]["description"]
+            .as_str()
+            .expect("text")
+            .contains("HashMismatch")
+    );
+    assert!(!alerts.iter().any(|a| a["rule_id"] == "log-delivery-gap"));
+}
+
+fn flate2_decoder(bytes: &[u8]) -> impl std::io::Read + '_ {
+    flate2::read::GzDecoder::new(bytes)
+}
