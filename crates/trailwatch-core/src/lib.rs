@@ -6,8 +6,10 @@
 //! its objects out in a bucket ([`layout`]).
 
 pub mod alarm;
+pub mod audit;
 pub mod digest;
 pub mod event;
 pub mod layout;
 pub mod pattern;
 pub mod rules;
+pub mod tf;

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use hcl::{Block, Body, Expression};
+use hcl::Expression;
+
+use crate::tf::{attr, resources, text};
 
 use super::{RawAlarm, RawMetric, RawRule, Rule, RuleError, Severity};
 use crate::alarm::{Comparison, TreatMissing};
@@ -25,23 +27,6 @@ pub enum TerraformError {
     Rule(#[from] RuleError),
 }
 
-fn attr<'b>(block: &'b Block, key: &str) -> Option<&'b Expression> {
-    block
-        .body()
-        .attributes()
-        .find(|a| a.key() == key)
-        .map(|a| a.expr())
-}
-
-fn text(e: Option<&Expression>) -> Option<String> {
-    match e? {
-        Expression::String(s) => Some(s.clone()),
-        Expression::Number(n) => Some(n.to_string()),
-        Expression::Bool(b) => Some(b.to_string()),
-        other => Some(other.to_string()),
-    }
-}
-
 fn number(e: Option<&Expression>) -> Option<f64> {
     text(e)?.trim().parse().ok()
 }
@@ -51,22 +36,6 @@ fn topic_resource(e: &Expression) -> Option<String> {
     let s = e.to_string();
     let rest = s.trim().strip_prefix("aws_sns_topic.")?;
     Some(rest.split('.').next()?.to_string())
-}
-
-fn resources<'b>(body: &'b Body, kind: &str) -> Vec<(String, &'b Block)> {
-    body.blocks()
-        .filter(|b| b.identifier() == "resource")
-        .filter(|b| b.labels().first().map(|l| l.as_str()) == Some(kind))
-        .map(|b| {
-            (
-                b.labels()
-                    .get(1)
-                    .map(|l| l.as_str().to_string())
-                    .unwrap_or_default(),
-                b,
-            )
-        })
-        .collect()
 }
 
 /// Severity from the alarm's wording: CloudWatch alarms carry none.

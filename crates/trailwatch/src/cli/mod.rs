@@ -2,6 +2,7 @@
 //! one module per subcommand. Only this module and its children print to
 //! stdout.
 
+mod audit;
 mod cat;
 mod detect;
 mod generate;
@@ -32,8 +33,7 @@ Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input
 
 Planned, each arriving with its own issue:
   query     Athena-dialect SQL over the lake; top: the quick-answers dashboard
-  notify    webhook, Slack, PagerDuty, email and SNS delivery
-  audit     trail posture checks";
+  notify    webhook, Slack, PagerDuty, email and SNS delivery";
 
 /// Security observability for AWS CloudTrail.
 #[derive(Debug, Parser)]
@@ -69,6 +69,9 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Validate digest files and log files offline: tampered, deleted, inserted logs, gaps.
     Verify(verify::VerifyArgs),
+    /// Audit a trail's configuration (Terraform or AWS CLI JSON) and its data's coverage.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -159,5 +162,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => rules::run(&cmd),
         Command::Watch(args) => watch::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Audit(cmd) => audit::run(&cmd),
     }
 }

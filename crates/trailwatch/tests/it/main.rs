@@ -3,6 +3,7 @@
 // Tests fail loudly: unwrap and expect are the point here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod cat;
 mod detect;
 mod generate;
