@@ -23,6 +23,7 @@ plain=$(mktemp -d)
 # The floor's input: the same logs, decompressed once, outside the timing.
 while read -r f; do zcat "$f" > "$plain/$(basename "$f" .gz)"; done < "$logs"
 raw_bytes=$(du -sb "$plain" | cut -f1)
+gz_bytes=$(xargs cat < "$logs" | wc -c)
 cat "$plain"/* > /dev/null; xargs cat < "$logs" > /dev/null   # warm the page cache
 
 measure() { # name, command...
@@ -39,7 +40,7 @@ results=$(mktemp)
   measure "trailwatch-verify" "$tw" verify -q "$dir" --public-keys "$dir/public-keys.json"
 } > "$results"
 floor=$(awk '$1=="sha256sum-decompressed-files"{print $2}' "$results")
-echo "Input: $nlogs log files ($((raw_bytes / 1000000)) MB decompressed), $ndigests digests, $(nproc) cores"
+echo "Input: $nlogs log files ($((gz_bytes / 1000000)) MB gzip, $((raw_bytes / 1000000)) MB decompressed), $ndigests digests, $(nproc) cores"
 echo
 echo "| tool | seconds | MB/s (decompressed) | vs sha256sum | CPU | peak RSS MB |"
 echo "|---|---|---|---|---|---|"
