@@ -10,6 +10,7 @@ mod ingest;
 mod lake;
 mod lake_args;
 mod progress;
+mod query;
 mod rule_args;
 mod rules;
 mod stats;
@@ -32,7 +33,6 @@ const COMING: &str = "\
 Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input error.
 
 Planned, each arriving with its own issue:
-  query     Athena-dialect SQL over the lake; top: the quick-answers dashboard
   notify    webhook, Slack, PagerDuty, email and SNS delivery";
 
 /// Security observability for AWS CloudTrail.
@@ -72,6 +72,10 @@ pub enum Command {
     /// Audit a trail's configuration (Terraform or AWS CLI JSON) and its data's coverage.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Athena-dialect SQL over the lake, or over raw logs (CREATE EXTERNAL TABLE).
+    Query(query::QueryArgs),
+    /// Quick answers over the lake: top callers, actions, IPs, errors, regions.
+    Top(query::TopArgs),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -163,5 +167,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Audit(cmd) => audit::run(&cmd),
+        Command::Query(args) => query::run(&args),
+        Command::Top(args) => query::top(&args),
     }
 }

@@ -1,0 +1,190 @@
+//! The query engine: a DataFusion session with the lake's tables
+//! (`cloudtrail_logs`, `alerts`), the Trino functions, a memory limit with
+//! spilling to disk, a timeout, and read-only enforcement.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::record_batch::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::execution::context::SQLOptions;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use trailwatch_lake::alerts::{ALERTS_DIR, alerts_schema};
+use trailwatch_lake::partition::TABLE_DIR;
+use trailwatch_lake::schema::cloudtrail_schema;
+use trailwatch_lake::store::{Location, S3Options, s3_store};
+
+use crate::guard::{Allowed, check};
+use crate::raw::register_raw_table;
+use crate::{QueryError, udf};
+
+/// How a query may run.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Memory for execution; past it, sorts and aggregations spill to disk.
+    pub memory_limit: Option<usize>,
+    /// How long one statement may run.
+    pub timeout: Option<Duration>,
+    /// How to reach S3 (for `s3://` lakes and LOCATIONs).
+    pub s3: S3Options,
+    /// Rows per batch.
+    pub batch_size: usize,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            memory_limit: None,
+            timeout: None,
+            s3: S3Options::default(),
+            batch_size: 8192,
+        }
+    }
+}
+
+/// A statement's result.
+#[derive(Debug)]
+pub struct QueryOutput {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+    /// Set for statements that return no rows (a table was registered).
+    pub message: Option<String>,
+}
+
+/// A session that answers Athena-dialect SQL.
+pub struct Engine {
+    ctx: SessionContext,
+    opts: EngineOptions,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("opts", &self.opts).finish()
+    }
+}
+
+/// Make the object store of an `s3://bucket/...` location known to the
+/// session; local paths need nothing.
+pub(crate) fn register_store(
+    ctx: &SessionContext,
+    location: &str,
+    s3: &S3Options,
+) -> Result<(), QueryError> {
+    if let Location::S3 { bucket, .. } = Location::parse(location) {
+        let store = s3_store(&bucket, s3).map_err(|e| QueryError::Other(e.to_string()))?;
+        let url = url::Url::parse(&format!("s3://{bucket}"))
+            .map_err(|e| QueryError::Other(e.to_string()))?;
+        ctx.register_object_store(&url, store);
+    }
+    Ok(())
+}
+
+/// `location/dir/` as a listing URL DataFusion understands.
+fn table_url(location: &str, dir: &str) -> Result<String, QueryError> {
+    match Location::parse(location) {
+        Location::S3 { .. } => Ok(format!("{}/{dir}/", location.trim_end_matches('/'))),
+        Location::Local(path) => {
+            let abs = std::path::absolute(&path).map_err(|e| QueryError::Other(e.to_string()))?;
+            Ok(format!("{}/{dir}/", abs.display()))
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(opts: EngineOptions) -> Result<Engine, QueryError> {
+        let mut runtime = RuntimeEnvBuilder::new();
+        if let Some(limit) = opts.memory_limit {
+            runtime = runtime.with_memory_limit(limit, 1.0);
+        }
+        let runtime = runtime.build_arc()?;
+        let config = SessionConfig::new()
+            .with_batch_size(opts.batch_size)
+            .with_information_schema(true)
+            // Partition values such as date=2026-04-01 stay text, as in Athena.
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            .set_bool("datafusion.execution.parquet.reorder_filters", true);
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        udf::register(&ctx)?;
+        Ok(Engine { ctx, opts })
+    }
+
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Register the lake's tables: `cloudtrail_logs` (partitioned by
+    /// `account`, `region`, `date`) and `alerts` (by `date`).
+    pub async fn register_lake(&self, location: &str) -> Result<(), QueryError> {
+        register_store(&self.ctx, location, &self.opts.s3)?;
+        let text = || DataType::Utf8;
+        let events = cloudtrail_schema();
+        let opts = ParquetReadOptions {
+            file_extension: ".parquet",
+            table_partition_cols: vec![
+                ("account".into(), text()),
+                ("region".into(), text()),
+                ("date".into(), text()),
+            ],
+            schema: Some(&events),
+            ..Default::default()
+        };
+        self.ctx
+            .register_parquet("cloudtrail_logs", &table_url(location, TABLE_DIR)?, opts)
+            .await?;
+        let alerts = alerts_schema();
+        let opts = ParquetReadOptions {
+            file_extension: ".parquet",
+            table_partition_cols: vec![("date".into(), text())],
+            schema: Some(&alerts),
+            ..Default::default()
+        };
+        self.ctx
+            .register_parquet("alerts", &table_url(location, ALERTS_DIR)?, opts)
+            .await?;
+        Ok(())
+    }
+
+    /// Run one statement: a query, or Athena's CREATE EXTERNAL TABLE (which
+    /// registers a table over raw CloudTrail logs). Anything that writes is
+    /// refused.
+    pub async fn run(&self, sql: &str) -> Result<QueryOutput, QueryError> {
+        let work = async {
+            match check(sql)? {
+                Allowed::Query(sql) => {
+                    // Defence in depth: DataFusion itself refuses DDL, DML
+                    // and statements too, whatever the guard let through.
+                    let read_only = SQLOptions::new()
+                        .with_allow_ddl(false)
+                        .with_allow_dml(false)
+                        .with_allow_statements(false);
+                    let df = self.ctx.sql_with_options(&sql, read_only).await?;
+                    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+                    let batches = df.collect().await?;
+                    Ok(QueryOutput {
+                        schema,
+                        batches,
+                        message: None,
+                    })
+                }
+                Allowed::ExternalTable(ddl) => {
+                    let name = ddl.name.clone();
+                    let location = ddl.location.clone();
+                    register_store(&self.ctx, &location, &self.opts.s3)?;
+                    register_raw_table(&self.ctx, ddl, &self.opts.s3).await?;
+                    Ok(QueryOutput {
+                        schema: Arc::new(arrow::datatypes::Schema::empty()),
+                        batches: Vec::new(),
+                        message: Some(format!("table {name} reads {location}")),
+                    })
+                }
+            }
+        };
+        match self.opts.timeout {
+            Some(t) => tokio::time::timeout(t, work)
+                .await
+                .map_err(|_| QueryError::Timeout(t))?,
+            None => work.await,
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Athena-dialect (Trino) SQL over the trailwatch lake and over raw
+//! CloudTrail trails, on DataFusion. Kept in its own crate so the core and
+//! the lake build and test without DataFusion.
+//!
+//! - [`engine`]: the session — lake tables, functions, memory limit,
+//!   timeout;
+//! - [`guard`]: read-only enforcement and statement splitting;
+//! - [`athena_ddl`] and [`raw`]: Athena's `CREATE EXTERNAL TABLE` over raw
+//!   logs, read in place;
+//! - [`udf`]: the Trino functions, one file each.
+
+pub mod athena_ddl;
+pub mod engine;
+pub mod guard;
+pub mod output;
+pub mod raw;
+pub mod saved;
+pub mod top;
+pub mod udf;
+
+pub use engine::{Engine, EngineOptions, QueryOutput};
+
+/// Why a statement did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("syntax error: {0}")]
+    Syntax(String),
+    #[error("{0}")]
+    ReadOnly(String),
+    #[error("the query ran longer than {0:?} and was stopped (--timeout)")]
+    Timeout(std::time::Duration),
+    #[error("{0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("{0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+    #[error("{0}")]
+    Other(String),
+}

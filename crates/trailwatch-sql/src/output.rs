@@ -1,0 +1,182 @@
+//! Writing results: an aligned table that fits the terminal (long cells
+//! truncated, in table mode only), CSV (RFC 4180), JSON (an array of
+//! objects keyed by column name), NDJSON, and Parquet.
+
+use std::io::Write;
+
+use arrow::array::Array;
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::arrow::csv::WriterBuilder as CsvWriterBuilder;
+use datafusion::arrow::json::WriterBuilder;
+use datafusion::arrow::json::writer::{JsonArray, LineDelimited};
+
+use crate::QueryError;
+
+/// An output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+    Parquet,
+}
+
+fn cell_text(a: &dyn Array, row: usize, opts: &FormatOptions<'_>) -> String {
+    match ArrayFormatter::try_new(a, opts) {
+        Ok(f) => f.value(row).to_string(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Shorten to `width` characters, marking the cut with `…`.
+fn fit(s: &str, width: usize) -> String {
+    let s = s.replace(['\n', '\r', '\t'], " ");
+    if s.chars().count() <= width {
+        return s;
+    }
+    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// An aligned table no wider than `max_width`.
+pub fn write_table(
+    out: &mut impl Write,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    max_width: usize,
+) -> Result<(), QueryError> {
+    let opts = FormatOptions::default().with_null("NULL");
+    let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for b in batches {
+        for r in 0..b.num_rows() {
+            rows.push(
+                b.columns()
+                    .iter()
+                    .map(|c| cell_text(c.as_ref(), r, &opts))
+                    .collect(),
+            );
+        }
+    }
+    let n = headers.len();
+    if n == 0 {
+        return Ok(());
+    }
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    // Fit: shrink the widest columns until the row fits (min 8 chars).
+    let sep = 3 * n + 1;
+    while widths.iter().sum::<usize>() + sep > max_width {
+        let (i, w) = widths
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, w)| **w)
+            .map(|(i, w)| (i, *w))
+            .unwrap_or((0, 0));
+        if w <= 8 {
+            break;
+        }
+        widths[i] = w - 1;
+    }
+    let line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
+        let mut s = String::from("|");
+        for (c, w) in cells.iter().zip(&widths) {
+            let c = fit(c, *w);
+            s.push(' ');
+            s.push_str(&c);
+            s.push_str(&" ".repeat(w.saturating_sub(c.chars().count())));
+            s.push_str(" |");
+        }
+        writeln!(out, "{s}")
+    };
+    let rule: String = {
+        let mut s = String::from("+");
+        for w in &widths {
+            s.push_str(&"-".repeat(w + 2));
+            s.push('+');
+        }
+        s
+    };
+    writeln!(out, "{rule}")?;
+    line(out, &headers)?;
+    writeln!(out, "{rule}")?;
+    for row in &rows {
+        line(out, row)?;
+    }
+    writeln!(out, "{rule}")?;
+    writeln!(out, "{} rows", rows.len())?;
+    Ok(())
+}
+
+/// Write the result in `format`.
+pub fn write(
+    out: &mut (impl Write + Send),
+    format: Format,
+    schema: &SchemaRef,
+    batches: &[RecordBatch],
+    max_width: usize,
+) -> Result<(), QueryError> {
+    match format {
+        Format::Table => write_table(out, schema, batches, max_width),
+        Format::Csv => {
+            if batches.is_empty() {
+                // A header line even for no rows.
+                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+                writeln!(out, "{}", names.join(","))?;
+                return Ok(());
+            }
+            let mut w = CsvWriterBuilder::new().with_header(true).build(&mut *out);
+            for b in batches {
+                w.write(b)?;
+            }
+            Ok(())
+        }
+        Format::Json => {
+            // Every column is a key, NULL included.
+            let mut w = WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, JsonArray>(&mut *out);
+            for b in batches {
+                w.write(b)?;
+            }
+            // finish() writes `[]` when there were no rows.
+            w.finish()?;
+            writeln!(out)?;
+            Ok(())
+        }
+        Format::Ndjson => {
+            let mut w = WriterBuilder::new()
+                .with_explicit_nulls(true)
+                .build::<_, LineDelimited>(&mut *out);
+            for b in batches {
+                w.write(b)?;
+            }
+            w.finish()?;
+            Ok(())
+        }
+        Format::Parquet => {
+            let mut w =
+                datafusion::parquet::arrow::ArrowWriter::try_new(&mut *out, schema.clone(), None)
+                    .map_err(|e| QueryError::Other(e.to_string()))?;
+            for b in batches {
+                w.write(b).map_err(|e| QueryError::Other(e.to_string()))?;
+            }
+            w.close().map_err(|e| QueryError::Other(e.to_string()))?;
+            Ok(())
+        }
+    }
+}
+
+impl From<std::io::Error> for QueryError {
+    fn from(e: std::io::Error) -> Self {
+        QueryError::Other(e.to_string())
+    }
+}

@@ -1,0 +1,236 @@
+//! `trailwatch query`: Athena-dialect SQL over the lake (tables
+//! `cloudtrail_logs` and `alerts`), or over raw logs after Athena's
+//! `CREATE EXTERNAL TABLE`; and `trailwatch top`, the quick answers.
+
+use std::collections::BTreeMap;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, ValueEnum};
+use trailwatch_lake::store::S3Options;
+use trailwatch_sql::guard::split_statements;
+use trailwatch_sql::output::{Format, write};
+use trailwatch_sql::top::{Top, query as top_query};
+use trailwatch_sql::{Engine, EngineOptions, saved};
+
+use super::detect::parse_since;
+use super::lake_args::LakeArgs;
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Csv,
+    Json,
+    Ndjson,
+    Parquet,
+}
+
+impl From<QueryFormat> for Format {
+    fn from(f: QueryFormat) -> Format {
+        match f {
+            QueryFormat::Table => Format::Table,
+            QueryFormat::Csv => Format::Csv,
+            QueryFormat::Json => Format::Json,
+            QueryFormat::Ndjson => Format::Ndjson,
+            QueryFormat::Parquet => Format::Parquet,
+        }
+    }
+}
+
+/// Options shared by `query` and `top`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Output format; default table (parquet when --output ends in .parquet).
+    #[arg(long, value_enum)]
+    pub format: Option<QueryFormat>,
+    /// Write the result here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Memory for execution (e.g. 512M, 2G); past it, sorts and
+    /// aggregations spill to disk.
+    #[arg(long, value_name = "SIZE")]
+    pub memory_limit: Option<String>,
+    /// Stop a statement after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL (one or more statements separated by `;`).
+    #[arg(value_name = "SQL", conflicts_with_all = ["file", "saved", "list"])]
+    pub sql: Option<String>,
+    /// Read the statements from a file.
+    #[arg(short = 'f', long = "file", value_name = "FILE.sql")]
+    pub file: Option<PathBuf>,
+    /// Run a saved query by name (see --list).
+    #[arg(long, value_name = "NAME")]
+    pub saved: Option<String>,
+    /// A saved query's parameter, NAME=VALUE (repeatable).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// List the saved queries.
+    #[arg(long)]
+    pub list: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TopWhat {
+    Callers,
+    Actions,
+    Ips,
+    Errors,
+    Regions,
+}
+
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[arg(value_enum)]
+    pub what: TopWhat,
+    /// today, 24h, 7d, a date or an RFC 3339 time.
+    #[arg(long, default_value = "24h", value_name = "WHEN")]
+    pub since: String,
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+fn parse_size(s: &str) -> Result<usize> {
+    let s = s.trim();
+    let (num, mult) = match s.chars().last() {
+        Some('K' | 'k') => (&s[..s.len() - 1], 1usize << 10),
+        Some('M' | 'm') => (&s[..s.len() - 1], 1 << 20),
+        Some('G' | 'g') => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: f64 = num
+        .parse()
+        .with_context(|| format!("--memory-limit {s:?}: use bytes or 512M, 2G"))?;
+    Ok((n * mult as f64) as usize)
+}
+
+fn engine(run: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Engine> {
+    let opts = EngineOptions {
+        memory_limit: run.memory_limit.as_deref().map(parse_size).transpose()?,
+        timeout: run.timeout.map(Duration::from_secs),
+        s3: S3Options {
+            endpoint: run.lake.endpoint_url.clone(),
+        },
+        ..EngineOptions::default()
+    };
+    let engine = Engine::new(opts)?;
+    let location = run.lake.location()?;
+    rt.block_on(engine.register_lake(&location))
+        .with_context(|| format!("opening the lake {location}"))?;
+    Ok(engine)
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(if io::stdout().is_terminal() { 160 } else { 200 })
+}
+
+/// Run statements, writing each result; stops at the first error.
+fn run_all(run: &RunArgs, statements: &[String]) -> Result<ExitCode> {
+    let rt = super::lake_args::runtime()?;
+    let engine = engine(run, &rt)?;
+    let format: Format = match (run.format, &run.output) {
+        (Some(f), _) => f.into(),
+        (None, Some(p)) if p.extension().is_some_and(|e| e == "parquet") => Format::Parquet,
+        (None, _) => Format::Table,
+    };
+    if format == Format::Parquet && run.output.is_none() {
+        bail!("--format parquet needs --output FILE.parquet");
+    }
+    let mut sink: Box<dyn Write + Send> = match &run.output {
+        Some(p) => Box::new(BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+        )),
+        None => Box::new(BufWriter::new(io::stdout())),
+    };
+    for sql in statements {
+        let out = rt.block_on(engine.run(sql))?;
+        if let Some(m) = &out.message {
+            tracing::info!("{m}");
+            continue;
+        }
+        write(
+            &mut sink,
+            format,
+            &out.schema,
+            &out.batches,
+            terminal_width(),
+        )?;
+    }
+    sink.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(args: &QueryArgs) -> Result<ExitCode> {
+    if args.list {
+        let mut out = io::stdout().lock();
+        for s in saved::all() {
+            let params = s.params();
+            let p = if params.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", params.join(", "))
+            };
+            writeln!(out, "{:<26} {}{p}", s.name, s.about)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let statements = if let Some(name) = &args.saved {
+        let mut params = BTreeMap::new();
+        for p in &args.params {
+            let Some((k, v)) = p.split_once('=') else {
+                bail!("--param {p:?}: use NAME=VALUE");
+            };
+            params.insert(k.to_string(), v.to_string());
+        }
+        vec![saved::find(name)?.render(&params)?]
+    } else if let Some(f) = &args.file {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        split_statements(&text)
+    } else if let Some(sql) = &args.sql {
+        split_statements(sql)
+    } else if !io::stdin().is_terminal() {
+        let mut text = String::new();
+        io::stdin().read_to_string(&mut text)?;
+        split_statements(&text)
+    } else {
+        bail!("give SQL, -f FILE.sql or --saved NAME (the interactive shell is not built yet)");
+    };
+    if statements.is_empty() {
+        bail!("no SQL statement given");
+    }
+    run_all(&args.run, &statements)
+}
+
+pub fn top(args: &TopArgs) -> Result<ExitCode> {
+    let since = parse_since(&args.since, chrono::Utc::now())?;
+    let what = match args.what {
+        TopWhat::Callers => Top::Callers,
+        TopWhat::Actions => Top::Actions,
+        TopWhat::Ips => Top::Ips,
+        TopWhat::Errors => Top::Errors,
+        TopWhat::Regions => Top::Regions,
+    };
+    let sql = top_query(
+        what,
+        &since.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        args.limit,
+    );
+    run_all(&args.run, &[sql])
+}
