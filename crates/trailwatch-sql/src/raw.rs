@@ -100,7 +100,6 @@ async fn list(location: &str, s3: &S3Options) -> Result<Vec<RawFile>, QueryError
     match Location::parse(location) {
         Location::Local(path) => {
             let mut out = Vec::new();
-            let path = std::path::PathBuf::from(path);
             if path.is_file() {
                 let name = path.to_string_lossy().replace('\\', "/");
                 out.push(RawFile {
