@@ -3,16 +3,18 @@
 # against sha256sum over the same log files, decompressed beforehand (the
 # hashing floor), and zcat | sha256sum (decompress and hash, one stream).
 # Usage: bench/verify.sh [EVENTS] [DIR]   (defaults: 600000, /tmp/trailwatch-bench-signed-<EVENTS>)
+# DAYS (default 8) sets the trail's length: 8 days give over 10,000 log files.
 # Prints a markdown table for docs/benchmarks.md. Needs GNU time.
 set -euo pipefail
 events=${1:-600000}
-dir=${2:-/tmp/trailwatch-bench-signed-$events}
+days=${DAYS:-8}
+dir=${2:-/tmp/trailwatch-bench-signed-$events-$days}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 cargo build --release -q -p trailwatch
 tw="${CARGO_TARGET_DIR:-$root/target}/release/trailwatch"
 if [ ! -d "$dir/AWSLogs" ]; then
-  "$tw" generate -q --events "$events" --days 7 --seed 42 --out "$dir" \
+  "$tw" generate -q --events "$events" --days "$days" --seed 42 --out "$dir" \
     --signing-key examples/keys/demo-signing-key.pk8
 fi
 logs=$(mktemp)

@@ -110,17 +110,9 @@ impl ScalarUDFImpl for DateAdd {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{call, s};
+    use super::super::test_support::{call, s, ts};
     use super::*;
     use datafusion::common::ScalarValue;
-
-    fn ts(s: &str) -> ScalarValue {
-        let t = DateTime::parse_from_rfc3339(s)
-            .unwrap()
-            .timestamp_nanos_opt()
-            .unwrap();
-        ScalarValue::TimestampNanosecond(Some(t), Some("+00:00".into()))
-    }
 
     #[test]
     fn adds_units_and_clamps_months() {

@@ -99,13 +99,8 @@ impl ScalarUDFImpl for FromIso8601Timestamp {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{call, null, s};
+    use super::super::test_support::{call, ms, null, s};
     use super::*;
-    use datafusion::common::ScalarValue;
-
-    fn ms(v: i64) -> ScalarValue {
-        ScalarValue::TimestampMillisecond(Some(v), Some(UTC.into()))
-    }
 
     #[test]
     fn parses_cloudtrail_times_dates_and_offsets() {

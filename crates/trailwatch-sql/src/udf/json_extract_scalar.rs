@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, StringArray};
+use arrow::array::StringArray;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
@@ -13,7 +13,7 @@ use datafusion::logical_expr::{
 };
 use serde_json::Value;
 
-use super::jsonpath::PathCache;
+use super::jsonpath::map_rows;
 use super::{all_scalar, arrays, output, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -65,21 +65,9 @@ impl ScalarUDFImpl for JsonExtractScalar {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = all_scalar(&args.args);
         let a = arrays(&args.args, args.number_rows)?;
-        let docs = strings(&a[0])?;
-        let paths = strings(&a[1])?;
-        let mut cache = PathCache::default();
-        let mut v = Vec::with_capacity(docs.len());
-        for i in 0..docs.len() {
-            if docs.is_null(i) || paths.is_null(i) {
-                v.push(None);
-                continue;
-            }
-            let path = cache.get(paths.value(i))?;
-            let found = serde_json::from_str::<Value>(docs.value(i))
-                .ok()
-                .and_then(|doc| path.find(&doc).and_then(scalar_text));
-            v.push(found);
-        }
+        let v = map_rows(&strings(&a[0])?, &strings(&a[1])?, |doc, path| {
+            path.find(doc).and_then(scalar_text)
+        })?;
         output(Arc::new(StringArray::from(v)), scalar)
     }
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, Int64Array};
+use arrow::array::Int64Array;
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
@@ -12,7 +12,7 @@ use datafusion::logical_expr::{
 };
 use serde_json::Value;
 
-use super::jsonpath::PathCache;
+use super::jsonpath::map_rows;
 use super::{all_scalar, arrays, output, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -54,27 +54,13 @@ impl ScalarUDFImpl for JsonSize {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = all_scalar(&args.args);
         let a = arrays(&args.args, args.number_rows)?;
-        let docs = strings(&a[0])?;
-        let paths = strings(&a[1])?;
-        let mut cache = PathCache::default();
-        let mut v = Vec::with_capacity(docs.len());
-        for i in 0..docs.len() {
-            if docs.is_null(i) || paths.is_null(i) {
-                v.push(None);
-                continue;
-            }
-            let path = cache.get(paths.value(i))?;
-            let size = serde_json::from_str::<Value>(docs.value(i))
-                .ok()
-                .and_then(|doc| {
-                    path.find(&doc).map(|x| match x {
-                        Value::Object(m) => m.len() as i64,
-                        Value::Array(a) => a.len() as i64,
-                        _ => 0,
-                    })
-                });
-            v.push(size);
-        }
+        let v = map_rows(&strings(&a[0])?, &strings(&a[1])?, |doc, path| {
+            path.find(doc).map(|x| match x {
+                Value::Object(m) => m.len() as i64,
+                Value::Array(a) => a.len() as i64,
+                _ => 0,
+            })
+        })?;
         output(Arc::new(Int64Array::from(v)), scalar)
     }
 }

@@ -113,6 +113,32 @@ impl PathCache {
     }
 }
 
+/// Evaluate `f` on every row's parsed JSON document and parsed path: NULL
+/// when either input is NULL or the document is not JSON; an invalid path
+/// is an error. Shared by the `json_*` functions.
+pub fn map_rows<T>(
+    docs: &arrow::array::StringArray,
+    paths: &arrow::array::StringArray,
+    mut f: impl FnMut(&Value, &JsonPath) -> Option<T>,
+) -> Result<Vec<Option<T>>> {
+    use arrow::array::Array;
+    let mut cache = PathCache::default();
+    let mut out = Vec::with_capacity(docs.len());
+    for i in 0..docs.len() {
+        if docs.is_null(i) || paths.is_null(i) {
+            out.push(None);
+            continue;
+        }
+        let path = cache.get(paths.value(i))?;
+        out.push(
+            serde_json::from_str::<Value>(docs.value(i))
+                .ok()
+                .and_then(|doc| f(&doc, path)),
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -179,4 +179,18 @@ pub(crate) mod test_support {
     pub fn null() -> ScalarValue {
         ScalarValue::Utf8(None)
     }
+
+    /// An RFC 3339 time as a UTC nanosecond timestamp (what now() gives).
+    pub fn ts(s: &str) -> ScalarValue {
+        let t = chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .timestamp_nanos_opt()
+            .unwrap();
+        ScalarValue::TimestampNanosecond(Some(t), Some(UTC.into()))
+    }
+
+    /// Milliseconds as Trino's `timestamp(3) with time zone`.
+    pub fn ms(v: i64) -> ScalarValue {
+        ScalarValue::TimestampMillisecond(Some(v), Some(UTC.into()))
+    }
 }

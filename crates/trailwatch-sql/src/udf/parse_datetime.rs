@@ -187,13 +187,8 @@ impl ScalarUDFImpl for ParseDatetime {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{call, null, s};
+    use super::super::test_support::{call, ms, null, s};
     use super::*;
-    use datafusion::common::ScalarValue;
-
-    fn ms(v: i64) -> ScalarValue {
-        ScalarValue::TimestampMillisecond(Some(v), Some(UTC.into()))
-    }
 
     #[test]
     fn joda_patterns_translate() {

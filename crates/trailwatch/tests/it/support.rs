@@ -84,21 +84,21 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().expect("in-memory")
 }
 
-/// Every eventID stored in a local lake, with multiplicity, sorted.
-pub fn lake_event_ids(lake: &Path) -> Vec<String> {
-    use arrow::array::{Array, AsArray};
+/// The text values of `column` in every Parquet file under `lake/table`,
+/// with multiplicity, sorted.
+fn lake_column(lake: &Path, table: &str, column: &str) -> Vec<String> {
+    use arrow::array::AsArray;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-    let mut ids = Vec::new();
-    let table = lake.join("cloudtrail");
-    if !table.exists() {
-        return ids;
+    let mut values = Vec::new();
+    let dir = lake.join(table);
+    if !dir.exists() {
+        return values;
     }
-    for entry in walkdir::WalkDir::new(table) {
-        let entry = entry.expect("walk lake");
-        if entry.path().extension().is_none_or(|x| x != "parquet") {
+    for f in files_under(&dir) {
+        if f.extension().is_none_or(|x| x != "parquet") {
             continue;
         }
-        let file = std::fs::File::open(entry.path()).expect("open parquet");
+        let file = std::fs::File::open(&f).expect("open parquet");
         let reader = ParquetRecordBatchReaderBuilder::try_new(file)
             .expect("parquet")
             .build()
@@ -106,16 +106,19 @@ pub fn lake_event_ids(lake: &Path) -> Vec<String> {
         for batch in reader {
             let batch = batch.expect("batch");
             let col = batch
-                .column_by_name("eventid")
-                .expect("eventid")
+                .column_by_name(column)
+                .expect("column")
                 .as_string::<i32>();
-            for i in 0..col.len() {
-                ids.push(col.value(i).to_string());
-            }
+            values.extend(col.iter().flatten().map(str::to_string));
         }
     }
-    ids.sort();
-    ids
+    values.sort();
+    values
+}
+
+/// Every eventID stored in a local lake, with multiplicity, sorted.
+pub fn lake_event_ids(lake: &Path) -> Vec<String> {
+    lake_column(lake, "cloudtrail", "eventid")
 }
 
 /// Every eventID in a trail, decoded with `trailwatch cat`, sorted.
@@ -258,27 +261,5 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
 
 /// The alert ids in a local lake's `alerts` table (sorted, repeats kept).
 pub fn lake_alert_ids(lake: &Path) -> Vec<String> {
-    use arrow::array::AsArray;
-    let mut ids = Vec::new();
-    let dir = lake.join("alerts");
-    if !dir.exists() {
-        return ids;
-    }
-    for f in files_under(&dir) {
-        let file = std::fs::File::open(&f).expect("open parquet");
-        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .expect("parquet")
-            .build()
-            .expect("reader");
-        for batch in reader {
-            let batch = batch.expect("batch");
-            let col = batch
-                .column_by_name("alert_id")
-                .expect("alert_id")
-                .as_string::<i32>();
-            ids.extend(col.iter().flatten().map(str::to_string));
-        }
-    }
-    ids.sort();
-    ids
+    lake_column(lake, "alerts", "alert_id")
 }
