@@ -21,6 +21,9 @@ pub struct S3Trail {
     bucket: String,
     prefix: String,
     handle: Handle,
+    /// Signatures seen by `read` (one GET gives body and metadata), so
+    /// `signature` does not fetch the digest a second time.
+    signatures: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 fn io_err(e: object_store::Error) -> io::Error {
@@ -37,6 +40,7 @@ impl S3Trail {
             bucket,
             prefix,
             handle,
+            signatures: Default::default(),
         })
     }
 
@@ -100,11 +104,21 @@ impl TrailStore for S3Trail {
     }
 
     fn read(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
-        Ok(self.get(key)?.map(|(b, _)| b.to_vec()))
+        let Some((bytes, sig)) = self.get(key)? else {
+            return Ok(None);
+        };
+        if let Ok(mut cache) = self.signatures.lock() {
+            cache.insert(key.to_string(), sig);
+        }
+        Ok(Some(bytes.to_vec()))
     }
 
     fn signature(&self, key: &str) -> io::Result<Option<String>> {
-        Ok(self.get(key)?.and_then(|(_, s)| s))
+        let cached = self.signatures.lock().ok().and_then(|mut c| c.remove(key));
+        match cached {
+            Some(sig) => Ok(sig),
+            None => Ok(self.get(key)?.and_then(|(_, s)| s)),
+        }
     }
 
     fn open(&self, key: &str) -> io::Result<Option<Box<dyn Read + Send>>> {
