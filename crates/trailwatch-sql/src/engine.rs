@@ -16,7 +16,9 @@ use trailwatch_lake::schema::cloudtrail_schema;
 use trailwatch_lake::store::{Location, S3Options, s3_store};
 
 use crate::guard::{Allowed, check};
+use crate::pruning::EventTimePruning;
 use crate::raw::register_raw_table;
+use crate::rewrite::rewrite;
 use crate::{QueryError, udf};
 
 /// How a query may run.
@@ -132,6 +134,11 @@ impl Engine {
         self.ctx
             .register_parquet("cloudtrail_logs", &table_url(location, TABLE_DIR)?, opts)
             .await?;
+        // Filters on the event time prune `date` partitions too.
+        let listing = self.ctx.table_provider("cloudtrail_logs").await?;
+        self.ctx.deregister_table("cloudtrail_logs")?;
+        self.ctx
+            .register_table("cloudtrail_logs", Arc::new(EventTimePruning::new(listing)))?;
         let alerts = alerts_schema();
         let opts = ParquetReadOptions {
             file_extension: ".parquet",
@@ -152,6 +159,7 @@ impl Engine {
         let work = async {
             match check(sql)? {
                 Allowed::Query(sql) => {
+                    let sql = rewrite(&sql)?;
                     // Defence in depth: DataFusion itself refuses DDL, DML
                     // and statements too, whatever the guard let through.
                     let read_only = SQLOptions::new()

@@ -7,13 +7,17 @@
 //! - [`guard`]: read-only enforcement and statement splitting;
 //! - [`athena_ddl`] and [`raw`]: Athena's `CREATE EXTERNAL TABLE` over raw
 //!   logs, read in place;
+//! - [`rewrite`]: Athena syntax DataFusion lacks, rewritten before planning;
+//! - [`pruning`]: event-time filters prune `date` partitions;
 //! - [`udf`]: the Trino functions, one file each.
 
 pub mod athena_ddl;
 pub mod engine;
 pub mod guard;
 pub mod output;
+pub mod pruning;
 pub mod raw;
+pub mod rewrite;
 pub mod saved;
 pub mod top;
 pub mod udf;

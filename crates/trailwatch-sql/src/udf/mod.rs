@@ -1,7 +1,8 @@
 //! Trino functions CloudTrail investigations use, as DataFusion UDFs: one
 //! file per function, registered by [`register`]. Functions DataFusion has
 //! with other semantics (`date_format`, `split_part`, `element_at`,
-//! `contains`) are replaced; the rest of the Athena dialect
+//! `contains`, `regexp_replace`, `substr`, `replace`, `to_unixtime`) are
+//! replaced; the rest of the Athena dialect
 //! (`regexp_like`, `cardinality`, `approx_distinct`, `array_agg(DISTINCT)`,
 //! `try_cast`, `from_unixtime`) is native (`athena-sql-dialect.md` §2).
 
@@ -20,9 +21,13 @@ mod jsonpath;
 mod mysql_format;
 mod parse_datetime;
 mod regexp_extract;
+mod regexp_replace;
+mod replace;
 mod split_part;
+mod substr;
 mod time_units;
 mod to_iso8601;
+mod to_unixtime;
 
 use arrow::array::{Array, ArrayRef, Int64Array, StringArray};
 use arrow::compute::cast;
@@ -49,6 +54,10 @@ pub fn all() -> Vec<ScalarUDF> {
         ScalarUDF::from(split_part::SplitPart::new()),
         ScalarUDF::from(element_at::ElementAt::new()),
         ScalarUDF::from(contains::Contains::new()),
+        ScalarUDF::from(regexp_replace::RegexpReplace::new()),
+        ScalarUDF::from(substr::Substr::new()),
+        ScalarUDF::from(replace::Replace::new()),
+        ScalarUDF::from(to_unixtime::ToUnixtime::new()),
     ]
 }
 

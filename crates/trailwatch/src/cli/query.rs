@@ -77,6 +77,10 @@ pub struct QueryArgs {
     /// List the saved queries.
     #[arg(long)]
     pub list: bool,
+    /// The interactive shell (the default when no SQL is given and stdin
+    /// is a terminal); with this flag it also reads piped input.
+    #[arg(long, conflicts_with_all = ["sql", "file", "saved", "list"])]
+    pub shell: bool,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -140,40 +144,72 @@ fn terminal_width() -> usize {
         .unwrap_or(if io::stdout().is_terminal() { 160 } else { 200 })
 }
 
+/// Where results go, and in what format.
+pub(super) struct Output {
+    pub format: Format,
+    pub sink: Box<dyn Write + Send>,
+}
+
+impl Output {
+    fn new(run: &RunArgs) -> Result<Output> {
+        let format: Format = match (run.format, &run.output) {
+            (Some(f), _) => f.into(),
+            (None, Some(p)) if p.extension().is_some_and(|e| e == "parquet") => Format::Parquet,
+            (None, _) => Format::Table,
+        };
+        if format == Format::Parquet && run.output.is_none() {
+            bail!("--format parquet needs --output FILE.parquet");
+        }
+        let sink: Box<dyn Write + Send> = match &run.output {
+            Some(p) => Box::new(BufWriter::new(
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
+            )),
+            None => Box::new(BufWriter::new(io::stdout())),
+        };
+        Ok(Output { format, sink })
+    }
+}
+
+/// Run one statement and write its result (or log its message).
+pub(super) fn run_statement(
+    engine: &Engine,
+    rt: &tokio::runtime::Runtime,
+    sql: &str,
+    out: &mut Output,
+) -> Result<()> {
+    let result = rt.block_on(engine.run(sql))?;
+    if let Some(m) = &result.message {
+        tracing::info!("{m}");
+        return Ok(());
+    }
+    write(
+        &mut out.sink,
+        out.format,
+        &result.schema,
+        &result.batches,
+        terminal_width(),
+    )?;
+    out.sink.flush()?;
+    Ok(())
+}
+
 /// Run statements, writing each result; stops at the first error.
 fn run_all(run: &RunArgs, statements: &[String]) -> Result<ExitCode> {
     let rt = super::lake_args::runtime()?;
     let engine = engine(run, &rt)?;
-    let format: Format = match (run.format, &run.output) {
-        (Some(f), _) => f.into(),
-        (None, Some(p)) if p.extension().is_some_and(|e| e == "parquet") => Format::Parquet,
-        (None, _) => Format::Table,
-    };
-    if format == Format::Parquet && run.output.is_none() {
-        bail!("--format parquet needs --output FILE.parquet");
-    }
-    let mut sink: Box<dyn Write + Send> = match &run.output {
-        Some(p) => Box::new(BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?,
-        )),
-        None => Box::new(BufWriter::new(io::stdout())),
-    };
+    let mut out = Output::new(run)?;
     for sql in statements {
-        let out = rt.block_on(engine.run(sql))?;
-        if let Some(m) = &out.message {
-            tracing::info!("{m}");
-            continue;
-        }
-        write(
-            &mut sink,
-            format,
-            &out.schema,
-            &out.batches,
-            terminal_width(),
-        )?;
+        run_statement(&engine, &rt, sql, &mut out)?;
     }
-    sink.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The interactive shell over the same engine and output.
+fn shell(run: &RunArgs) -> Result<ExitCode> {
+    let rt = super::lake_args::runtime()?;
+    let engine = engine(run, &rt)?;
+    let mut out = Output::new(run)?;
+    super::query_shell::run(&engine, &rt, &mut out)
 }
 
 pub fn run(args: &QueryArgs) -> Result<ExitCode> {
@@ -205,12 +241,12 @@ pub fn run(args: &QueryArgs) -> Result<ExitCode> {
         split_statements(&text)
     } else if let Some(sql) = &args.sql {
         split_statements(sql)
-    } else if !io::stdin().is_terminal() {
+    } else if args.shell || io::stdin().is_terminal() {
+        return shell(&args.run);
+    } else {
         let mut text = String::new();
         io::stdin().read_to_string(&mut text)?;
         split_statements(&text)
-    } else {
-        bail!("give SQL, -f FILE.sql or --saved NAME (the interactive shell is not built yet)");
     };
     if statements.is_empty() {
         bail!("no SQL statement given");

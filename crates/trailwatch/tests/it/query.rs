@@ -300,3 +300,177 @@ fn formats_saved_queries_and_top() {
     assert_eq!(top.len(), 3);
     assert!(top[0]["calls"].as_i64() >= top[1]["calls"].as_i64());
 }
+
+#[test]
+fn the_shell_takes_multi_line_statements_keeps_history_and_quits_on_backslash_q() {
+    let lake = lake_of_sample();
+    let dir = tempfile::tempdir().unwrap();
+    let history = dir.path().join("history");
+    let input = "SELECT\n  count(*) AS n\nFROM cloudtrail_logs;\n\
+                 SELECT 1 AS one; SELECT 2 AS two;\n\\d\nSELECT nope FROM cloudtrail_logs;\n\
+                 \\q\nSELECT 3 AS never;\n";
+    let mut child = bin()
+        .args([
+            "query",
+            "--lake",
+            path_str(lake.path()),
+            "--shell",
+            "--format",
+            "csv",
+        ])
+        .env("TRAILWATCH_HISTORY", &history)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(text.contains("n\n4000\n"), "{text}");
+    assert!(
+        text.contains("one\n1\n") && text.contains("two\n2\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cloudtrail_logs") && text.contains("alerts"),
+        "{text}"
+    );
+    assert!(!text.contains("never"), "\\q ends the shell: {text}");
+    // A failing statement reports and the shell goes on; the exit code
+    // says something failed.
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1));
+    let saved = std::fs::read_to_string(&history).unwrap();
+    assert!(
+        saved.contains("SELECT 1 AS one; SELECT 2 AS two;"),
+        "{saved}"
+    );
+}
+
+/// The lake's `date=` partition folders, sorted.
+fn partition_dates(lake: &Path) -> Vec<(String, std::path::PathBuf)> {
+    let mut out: Vec<(String, std::path::PathBuf)> = files_under(lake)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .filter_map(|p| {
+            let date = p
+                .parent()?
+                .file_name()?
+                .to_str()?
+                .strip_prefix("date=")?
+                .to_string();
+            Some((date, p))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn event_time_filters_prune_date_partitions() {
+    let lake = lake_of_sample();
+    let l = path_str(lake.path());
+    let files = partition_dates(lake.path());
+    let dates: Vec<&String> = files.iter().map(|(d, _)| d).collect();
+    let first = dates[0].clone();
+    // Three days after the first: beyond the one day of slack text
+    // comparisons get.
+    let cut = (chrono::NaiveDate::parse_from_str(&first, "%Y-%m-%d").unwrap()
+        + chrono::Days::new(3))
+    .format("%Y-%m-%d")
+    .to_string();
+    assert!(
+        dates.iter().any(|d| d.as_str() >= cut.as_str()),
+        "the sample spans days"
+    );
+    let count = |sql: &str| {
+        let out = run(&["query", "--lake", l, "--format", "csv", sql]);
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    let q_text = format!("SELECT count(*) AS n FROM cloudtrail_logs WHERE eventTime >= '{cut}'");
+    let q_ts = format!(
+        "SELECT count(*) AS n FROM cloudtrail_logs WHERE from_iso8601_timestamp(eventtime) >= from_iso8601_timestamp('{cut}T00:00:00Z')"
+    );
+    let q_explicit = format!("SELECT count(*) AS n FROM cloudtrail_logs WHERE \"date\" >= '{cut}'");
+    let (_, want, _) = count(&q_explicit);
+    assert_eq!(count(&q_text).1, want);
+    assert_eq!(count(&q_ts).1, want);
+    // Break every file of the first day: a query that reads it fails, the
+    // event-time queries do not, because they never open it.
+    for (d, p) in &files {
+        if *d == first {
+            std::fs::write(p, b"not parquet").unwrap();
+        }
+    }
+    let (code, _, err) = count("SELECT count(*) AS n FROM cloudtrail_logs");
+    assert_ne!(code, Some(0), "reading the broken day fails: {err}");
+    for q in [&q_text, &q_ts] {
+        let (code, got, err) = count(q);
+        assert_eq!(code, Some(0), "{q}: {err}");
+        assert_eq!(got, want, "{q}");
+    }
+}
+
+#[test]
+fn athena_syntax_datafusion_lacks_is_rewritten() {
+    let lake = lake_of_sample();
+    let l = path_str(lake.path());
+    let csv = |sql: &str| {
+        let out = run(&["query", "--lake", l, "--format", "csv", sql]);
+        assert_eq!(out.status.code(), Some(0), "{sql}: {}", stderr(&out));
+        stdout(&out).lines().skip(1).collect::<Vec<_>>().join("\n")
+    };
+    assert_eq!(
+        csv("SELECT count_if(errorcode IS NOT NULL) FROM cloudtrail_logs"),
+        csv("SELECT count(*) FROM cloudtrail_logs WHERE errorcode IS NOT NULL")
+    );
+    assert_eq!(
+        csv("SELECT sum(if(eventname = 'ConsoleLogin', 1, 0)) FROM cloudtrail_logs"),
+        csv("SELECT count(*) FROM cloudtrail_logs WHERE eventname = 'ConsoleLogin'")
+    );
+    assert_eq!(
+        csv(
+            "SELECT try(CAST('x' AS INTEGER)), date('2026-04-01'), substr('abcdef', -3), \
+             replace('a-b-c', '-'), regexp_replace('1a 2b', '(\\d)([ab])', '$2$1'), \
+             to_unixtime(from_iso8601_timestamp('1970-01-01T00:00:01.5Z')), \
+             CAST(now() - INTERVAL '1' DAY * 2 < now() - INTERVAL '47' HOUR AS VARCHAR)"
+        ),
+        ",2026-04-01,def,abc,a1 b2,1.5,true"
+    );
+    // LIKE: a backslash is an ordinary character, as in Trino.
+    // ('a_b' LIKE 'a\_b' is true in DataFusion, where \_ is a literal _.)
+    assert_eq!(
+        csv(
+            r"SELECT 'a\xb' LIKE 'a\_b', 'a_b' LIKE 'a\_b', 'a_b' LIKE 'a!_b' ESCAPE '!', 'axb' LIKE 'a!_b' ESCAPE '!'"
+        ),
+        "true,false,true,false"
+    );
+    // CROSS JOIN UNNEST over the resources list, the join and comma forms.
+    let unnest = csv(
+        "SELECT count(*) FROM cloudtrail_logs AS c CROSS JOIN UNNEST(c.resources) AS t(r) \
+         WHERE r.type = 'AWS::S3::Bucket'",
+    );
+    let comma = csv(
+        "SELECT count(*) FROM cloudtrail_logs, UNNEST(resources) AS t(r) WHERE t.r.type = 'AWS::S3::Bucket'",
+    );
+    assert_eq!(unnest, comma);
+    if python_has("duckdb") {
+        let out = python(
+            "import duckdb, sys\n\
+             print(duckdb.connect().execute(\"SELECT count(*) FROM (SELECT unnest(resources) AS r FROM \
+             read_parquet(? || '/cloudtrail/**/*.parquet', hive_partitioning=true)) \
+             WHERE r.type = 'AWS::S3::Bucket'\", [sys.argv[1]]).fetchone()[0])",
+            &[l],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(unnest, stdout(&out).trim());
+    }
+    assert_ne!(unnest, "0");
+}

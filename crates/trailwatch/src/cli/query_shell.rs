@@ -1,0 +1,136 @@
+//! The interactive SQL shell of `trailwatch query`: line editing and a
+//! history file (rustyline), statements that span lines until a `;`, and
+//! a few backslash commands. An error reports and returns to the prompt.
+//! With piped input (`query --shell < file`) it reads the same way, so
+//! scripts and tests drive it exactly as a person would.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use rustyline::DefaultEditor;
+use rustyline::error::ReadlineError;
+use trailwatch_sql::Engine;
+use trailwatch_sql::guard::{split_statements, strip_comments};
+
+use super::query::{Output, run_statement};
+
+const PROMPT: &str = "trailwatch> ";
+const MORE: &str = "         -> ";
+
+const HELP: &str = "\
+End a statement with ; (it may span lines). Tables: cloudtrail_logs, alerts.
+  \\d          list tables
+  \\d TABLE    describe a table
+  \\q          quit (also exit, quit, Ctrl-D)
+  Ctrl-C      discard the statement being typed";
+
+/// The history file: `$TRAILWATCH_HISTORY`, else beside the default lake.
+fn history_path() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("TRAILWATCH_HISTORY") {
+        return Some(p.into());
+    }
+    dirs::data_dir().map(|d| d.join("trailwatch").join("query_history"))
+}
+
+/// What a typed line asks for, when it is a shell command.
+enum Command {
+    Quit,
+    Help,
+    Sql(String),
+}
+
+fn command(line: &str) -> Option<Command> {
+    let t = line.trim().trim_end_matches(';').trim();
+    match t {
+        "\\q" | "quit" | "exit" => Some(Command::Quit),
+        "\\?" | "\\h" | "help" => Some(Command::Help),
+        "\\d" => Some(Command::Sql("SHOW TABLES".into())),
+        _ => t
+            .strip_prefix("\\d ")
+            .map(|table| Command::Sql(format!("DESCRIBE {}", table.trim()))),
+    }
+}
+
+pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> Result<ExitCode> {
+    let mut editor = DefaultEditor::new()?;
+    let history = history_path();
+    if let Some(h) = &history {
+        // A first run has no history yet.
+        let _ = editor.load_history(h);
+    }
+    let mut buffer = String::new();
+    let mut failed = false;
+    loop {
+        let prompt = if buffer.is_empty() { PROMPT } else { MORE };
+        let line = match editor.readline(prompt) {
+            Ok(line) => line,
+            Err(ReadlineError::Interrupted) => {
+                buffer.clear();
+                continue;
+            }
+            Err(ReadlineError::Eof) => break,
+            Err(e) => return Err(e.into()),
+        };
+        if buffer.is_empty() {
+            match command(&line) {
+                Some(Command::Quit) => break,
+                Some(Command::Help) => {
+                    writeln!(out.sink, "{HELP}")?;
+                    out.sink.flush()?;
+                    continue;
+                }
+                Some(Command::Sql(sql)) => {
+                    let _ = editor.add_history_entry(line.trim());
+                    failed |= report(run_statement(engine, rt, &sql, out));
+                    continue;
+                }
+                None => {}
+            }
+        }
+        if line.trim().is_empty() && buffer.is_empty() {
+            continue;
+        }
+        buffer.push_str(&line);
+        buffer.push('\n');
+        if !strip_comments(&buffer).trim_end().ends_with(';') {
+            continue;
+        }
+        let _ = editor.add_history_entry(buffer.trim());
+        for sql in split_statements(&buffer) {
+            failed |= report(run_statement(engine, rt, &sql, out));
+        }
+        buffer.clear();
+    }
+    if !buffer.trim().is_empty() {
+        // Input ended in the middle of a statement: run what was typed.
+        for sql in split_statements(&buffer) {
+            failed |= report(run_statement(engine, rt, &sql, out));
+        }
+    }
+    if let Some(h) = &history {
+        if let Some(dir) = h.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = editor.save_history(h) {
+            tracing::warn!("could not save the shell history to {}: {e}", h.display());
+        }
+    }
+    // Like a script: exit 1 when a statement failed.
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Print a statement's error and go on; true when it failed.
+fn report(result: Result<()>) -> bool {
+    match result {
+        Ok(()) => false,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            true
+        }
+    }
+}
