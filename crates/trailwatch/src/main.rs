@@ -1,10 +1,12 @@
 //! `trailwatch`: security observability for AWS CloudTrail in one binary.
 //!
 //! A thin binary over the library crates: `cli/` parses and prints,
-//! `source/` finds inputs, `generate/` writes the sample trail.
+//! `source/` finds inputs, `generate/` writes the sample trail, `notify/`
+//! delivers alerts.
 
 mod cli;
 mod generate;
+mod notify;
 mod source;
 
 use std::process::ExitCode;

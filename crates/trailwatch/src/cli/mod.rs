@@ -9,8 +9,10 @@ mod generate;
 mod ingest;
 mod lake;
 mod lake_args;
+mod notify;
 mod progress;
 mod query;
+mod query_shell;
 mod rule_args;
 mod rules;
 mod stats;
@@ -30,10 +32,8 @@ pub const EXIT_FINDINGS: u8 = 1;
 pub const EXIT_INPUT: u8 = 2;
 
 const COMING: &str = "\
-Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input error.
-
-Planned, each arriving with its own issue:
-  notify    webhook, Slack, PagerDuty, email and SNS delivery";
+Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input error,
+3 notifications still pending when `notify --wait` ran out.";
 
 /// Security observability for AWS CloudTrail.
 #[derive(Debug, Parser)]
@@ -76,6 +76,9 @@ pub enum Command {
     Query(query::QueryArgs),
     /// Quick answers over the lake: top callers, actions, IPs, errors, regions.
     Top(query::TopArgs),
+    /// Notifications: test a sink, outbox status, send and flush alerts.
+    #[command(subcommand)]
+    Notify(notify::NotifyCommand),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -169,5 +172,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(cmd) => audit::run(&cmd),
         Command::Query(args) => query::run(&args),
         Command::Top(args) => query::top(&args),
+        Command::Notify(cmd) => notify::run(&cmd),
     }
 }

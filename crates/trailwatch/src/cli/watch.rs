@@ -16,6 +16,10 @@
 //! ingested in batches every `--ingest-interval` seconds (idempotent by
 //! source object, so a restart re-offers every checkpointed file and only
 //! the ones not yet in the lake are read).
+//!
+//! With a config whose `[notify]` section has sinks, alerts also enter the
+//! durable notification outbox (before the checkpoint), and a delivery
+//! task sends them while the watch goes on.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -42,6 +46,9 @@ use trailwatch_lake::store::{S3Options, Store};
 use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
 use super::verify::load_keys;
+use crate::notify::SinkContext;
+use crate::notify::config::{config_path, load};
+use crate::notify::dispatch::Notifier;
 use crate::source::s3_trail::S3Trail;
 use crate::source::{Input, discover_any, each_record};
 
@@ -82,6 +89,11 @@ pub struct WatchArgs {
     /// tampering raises a P1 `log-tampering` alert.
     #[arg(long, value_name = "FILE|DIR")]
     pub public_keys: Option<PathBuf>,
+    /// The TOML config whose `[notify]` sinks receive the alerts (default:
+    /// $TRAILWATCH_CONFIG, else ~/.config/trailwatch/config.toml if present).
+    /// Alerts enter the durable outbox before the checkpoint moves on.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// What has been done, persisted after every file.
@@ -98,17 +110,20 @@ struct Checkpoint {
 struct Sink {
     file: Option<File>,
     emitted: HashSet<String>,
+    /// The notification outbox, when the config has sinks.
+    notifier: Option<Notifier>,
 }
 
 impl Sink {
     /// Open the output, learning which alert ids it already holds; a torn
     /// last line (a kill mid-write) is cut off.
-    fn open(path: Option<&Path>) -> Result<Sink> {
+    fn open(path: Option<&Path>, notifier: Option<Notifier>) -> Result<Sink> {
         let mut emitted = HashSet::new();
         let Some(path) = path else {
             return Ok(Sink {
                 file: None,
                 emitted,
+                notifier,
             });
         };
         if path.exists() {
@@ -134,11 +149,18 @@ impl Sink {
         Ok(Sink {
             file: Some(file),
             emitted,
+            notifier,
         })
     }
 
-    /// Write alerts not yet emitted, durably, before the caller checkpoints.
+    /// Write alerts not yet emitted, durably, before the caller checkpoints;
+    /// and put them in the notification outbox (which skips ids it has).
     fn emit(&mut self, alerts: &[Alert]) -> Result<()> {
+        if let Some(n) = &self.notifier
+            && !alerts.is_empty()
+        {
+            n.enqueue(alerts).context("queueing notifications")?;
+        }
         let mut text = Vec::new();
         for a in alerts {
             if self.emitted.insert(a.alert_id.clone()) {
@@ -360,7 +382,27 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
     let s3 = S3Options {
         endpoint: args.endpoint_url.clone(),
     };
-    let mut sink = Sink::open(args.output.as_deref())?;
+    let notifier = match config_path(args.config.as_deref()) {
+        Some(path) => {
+            let config = load(&path)?;
+            if config.sinks.is_empty() {
+                None
+            } else {
+                let ctx = SinkContext {
+                    endpoint_url: args.endpoint_url.clone(),
+                };
+                Some(Notifier::open(config, &ctx)?)
+            }
+        }
+        None => None,
+    };
+    // Delivery runs beside the watch loop, on the runtime's workers.
+    let _delivery = notifier.clone().map(|n| {
+        rt.spawn(async move {
+            n.deliver(false, None).await;
+        })
+    });
+    let mut sink = Sink::open(args.output.as_deref(), notifier)?;
     let mut engine = Engine::new(args.rules.load()?);
     let store = match &args.lake {
         Some(location) => Some(

@@ -9,6 +9,7 @@ mod detect;
 mod generate;
 mod ingest;
 mod lake;
+mod notify;
 mod query;
 mod stats;
 mod support;

@@ -1,0 +1,209 @@
+//! `trailwatch notify`: send a test message to a sink, show the outbox,
+//! deliver alerts from NDJSON (what `detect --format ndjson` prints), and
+//! flush what is pending. `watch --config` delivers as it alerts.
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use trailwatch_core::rules::Alert;
+
+use super::lake_args::runtime;
+use crate::notify::SinkContext;
+use crate::notify::config::{NotifyConfig, config_path, load};
+use crate::notify::dispatch::Notifier;
+use crate::notify::outbox::read_status;
+
+/// Exit code: alerts are still pending when `--wait` ran out.
+pub const EXIT_PENDING: u8 = 3;
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// The TOML config (default: $TRAILWATCH_CONFIG, else
+    /// ~/.config/trailwatch/config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Endpoint for SNS sinks (an SNS-compatible server); also
+    /// AWS_ENDPOINT_URL.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+}
+
+impl ConfigArgs {
+    /// The `[notify]` config; an error when there is none.
+    pub fn load(&self) -> Result<NotifyConfig> {
+        let Some(path) = config_path(self.config.as_deref()) else {
+            bail!(
+                "no config: pass --config FILE, set TRAILWATCH_CONFIG, or create \
+                 ~/.config/trailwatch/config.toml (see the README's Notifications section)"
+            );
+        };
+        load(&path)
+    }
+
+    /// The config's notifier, when it configures any sink.
+    pub fn notifier(&self) -> Result<Option<Notifier>> {
+        let config = self.load()?;
+        if config.sinks.is_empty() {
+            return Ok(None);
+        }
+        let ctx = SinkContext {
+            endpoint_url: self.endpoint_url.clone(),
+        };
+        Notifier::open(config, &ctx).map(Some)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// Send a test message to one sink, straight away (not via the outbox).
+    Test {
+        /// The sink's name in the config.
+        sink: String,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Outbox depth, dead letters, and the last error per sink.
+    Status {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Route alerts (NDJSON, as `detect --format ndjson` prints) to their
+    /// sinks through the outbox, and deliver them.
+    Send {
+        /// The NDJSON file, or - for stdin.
+        #[arg(default_value = "-")]
+        input: String,
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Deliver what is pending in the outbox.
+    Flush {
+        #[command(flatten)]
+        wait: WaitArgs,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Give up after this many seconds; what is left stays in the outbox
+    /// for the next run (exit code 3).
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub wait: u64,
+}
+
+fn read_alerts(input: &str) -> Result<Vec<Alert>> {
+    let reader: Box<dyn BufRead> = if input == "-" {
+        Box::new(BufReader::new(io::stdin()))
+    } else {
+        Box::new(BufReader::new(
+            std::fs::File::open(Path::new(input)).with_context(|| format!("opening {input}"))?,
+        ))
+    };
+    let mut alerts = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let a: Alert = serde_json::from_str(&line)
+            .with_context(|| format!("{input}: line {} is not an alert", i + 1))?;
+        alerts.push(a);
+    }
+    Ok(alerts)
+}
+
+fn deliver(notifier: &Notifier, wait: &WaitArgs) -> Result<ExitCode> {
+    let rt = runtime()?;
+    let deadline = Instant::now() + Duration::from_secs(wait.wait);
+    let done = rt.block_on(notifier.deliver(true, Some(deadline)));
+    if done {
+        return Ok(ExitCode::SUCCESS);
+    }
+    tracing::warn!(
+        pending = notifier.pending(),
+        "--wait ran out; the rest stays in the outbox (trailwatch notify flush delivers it)"
+    );
+    Ok(ExitCode::from(EXIT_PENDING))
+}
+
+pub fn run(cmd: &NotifyCommand) -> Result<ExitCode> {
+    match cmd {
+        NotifyCommand::Test { sink, config } => {
+            let Some(notifier) = config.notifier()? else {
+                bail!("the config has no [notify.sink.*]");
+            };
+            let rt = runtime()?;
+            rt.block_on(notifier.test(sink))?;
+            writeln!(io::stdout(), "{sink}: test message delivered")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        NotifyCommand::Status { json, config } => {
+            let c = config.load()?;
+            let names: Vec<String> = c.sinks.keys().cloned().collect();
+            let rows = read_status(&c.outbox_dir()?, &names)?;
+            let mut out = io::stdout().lock();
+            if *json {
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            writeln!(
+                out,
+                "{:<20} {:<10} {:>8} {:<21} {:>6}  LAST ERROR",
+                "SINK", "TYPE", "PENDING", "OLDEST", "DEAD"
+            )?;
+            for r in rows {
+                let kind = c.sinks.get(&r.sink).map_or("-", |s| s.kind.type_name());
+                let err = match (&r.status.last_error, &r.status.last_error_at) {
+                    (Some(e), Some(at)) => format!("{at} {e}"),
+                    _ => "-".into(),
+                };
+                writeln!(
+                    out,
+                    "{:<20} {:<10} {:>8} {:<21} {:>6}  {}",
+                    r.sink,
+                    kind,
+                    r.pending,
+                    r.oldest_pending.as_deref().unwrap_or("-"),
+                    r.dead_letters,
+                    err
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        NotifyCommand::Send {
+            input,
+            wait,
+            config,
+        } => {
+            let Some(notifier) = config.notifier()? else {
+                bail!("the config has no [notify.sink.*]");
+            };
+            let alerts = read_alerts(input)?;
+            let added = notifier.enqueue(&alerts)?;
+            tracing::info!(
+                alerts = alerts.len(),
+                queued = added,
+                "alerts in the outbox"
+            );
+            deliver(&notifier, wait)
+        }
+        NotifyCommand::Flush { wait, config } => {
+            let Some(notifier) = config.notifier()? else {
+                bail!("the config has no [notify.sink.*]");
+            };
+            deliver(&notifier, wait)
+        }
+    }
+}

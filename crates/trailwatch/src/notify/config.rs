@@ -1,0 +1,496 @@
+//! The `[notify]` part of the TOML config: the sinks, by name, and the
+//! routes that pick sinks by severity, rule or kind. A rule's `actions`
+//! (Terraform's `alarm_actions`, whose SNS topics become action names)
+//! also name sinks, so an imported alarm reaches the sink named after its
+//! topic.
+//!
+//! String values may refer to the environment as `${NAME}`, so secrets stay
+//! out of the file; secret values never appear in `Debug` output or logs.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use trailwatch_core::rules::{Alert, Severity};
+
+/// The whole config file; only `[notify]` is read here.
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub notify: NotifyConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The outbox folder (default: beside the default lake).
+    pub outbox: Option<PathBuf>,
+    /// Defaults for every sink; each sink may override them.
+    #[serde(default)]
+    pub defaults: Delivery,
+    #[serde(default, rename = "route")]
+    pub routes: Vec<Route>,
+    #[serde(default, rename = "sink")]
+    pub sinks: BTreeMap<String, SinkConfig>,
+}
+
+/// How hard to try, and how fast to send.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    /// After this long undelivered, an alert goes to the dead letters
+    /// (`30s`, `15m`, `24h`, `7d`). Default 24h.
+    pub max_age: Option<String>,
+    /// The first retry's delay (default `1s`); it doubles each time.
+    pub retry_initial: Option<String>,
+    /// The longest delay between retries (default `5m`).
+    pub retry_max: Option<String>,
+    /// Messages per minute at most; past it, alerts are folded into one
+    /// digest message. Default 30.
+    pub max_per_minute: Option<u32>,
+}
+
+/// Resolved delivery settings.
+#[derive(Debug, Clone, Copy)]
+pub struct DeliveryPolicy {
+    pub max_age: Duration,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub max_per_minute: u32,
+}
+
+impl Delivery {
+    /// These settings over `base`'s.
+    pub fn resolve(&self, base: &Delivery) -> Result<DeliveryPolicy> {
+        let pick = |mine: &Option<String>, theirs: &Option<String>, default: &str| {
+            parse_duration(mine.as_deref().or(theirs.as_deref()).unwrap_or(default))
+        };
+        let per_minute = self.max_per_minute.or(base.max_per_minute).unwrap_or(30);
+        if per_minute == 0 {
+            bail!("max_per_minute must be at least 1");
+        }
+        Ok(DeliveryPolicy {
+            max_age: pick(&self.max_age, &base.max_age, "24h")?,
+            retry_initial: pick(&self.retry_initial, &base.retry_initial, "1s")?,
+            retry_max: pick(&self.retry_max, &base.retry_max, "5m")?,
+            max_per_minute: per_minute,
+        })
+    }
+}
+
+/// `250ms`, `30s`, `15m`, `24h`, `7d`.
+pub fn parse_duration(s: &str) -> Result<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .with_context(|| format!("duration {s:?}: use 250ms, 30s, 15m, 24h or 7d"))?;
+    Ok(match unit {
+        "ms" => Duration::from_millis(n),
+        "s" | "" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        "d" => Duration::from_secs(n * 86_400),
+        _ => bail!("duration {s:?}: use 250ms, 30s, 15m, 24h or 7d"),
+    })
+}
+
+/// Routes are checked in order; the first that matches an alert gives its
+/// sinks (so a last route without conditions catches everything else).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    /// Severities this route takes (any when absent).
+    pub severity: Option<Vec<Severity>>,
+    /// Rule ids this route takes; a trailing `*` matches a prefix.
+    pub rules: Option<Vec<String>>,
+    /// `finding` or `alarm` (any when absent).
+    pub kind: Option<String>,
+    pub sinks: Vec<String>,
+}
+
+impl Route {
+    fn matches(&self, a: &Alert) -> bool {
+        self.severity
+            .as_ref()
+            .is_none_or(|s| s.contains(&a.severity))
+            && self.kind.as_ref().is_none_or(|k| *k == a.kind)
+            && self.rules.as_ref().is_none_or(|rules| {
+                rules.iter().any(|r| match r.strip_suffix('*') {
+                    Some(prefix) => a.rule_id.starts_with(prefix),
+                    None => *r == a.rule_id,
+                })
+            })
+    }
+}
+
+/// A secret from the config: shown as `<redacted>` whenever printed.
+#[derive(Clone, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
+        let raw = String::deserialize(d)?;
+        expand_env(&raw)
+            .map(Secret)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Plain text with `${NAME}` expanded from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Text(pub String);
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        let raw = String::deserialize(d)?;
+        expand_env(&raw).map(Text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Replace each `${NAME}` with the environment variable's value; a missing
+/// variable is an error that names it (never a value).
+pub fn expand_env(raw: &str) -> Result<String> {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let Some(len) = rest[start + 2..].find('}') else {
+            bail!("unclosed ${{ in a config value");
+        };
+        let name = &rest[start + 2..start + 2 + len];
+        let value = std::env::var(name)
+            .with_context(|| format!("the config refers to ${{{name}}}, which is not set"))?;
+        out.push_str(&value);
+        rest = &rest[start + 3 + len..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// How SMTP is protected.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// STARTTLS on the submission port (587), required.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No TLS: only for a relay on localhost.
+    None,
+}
+
+/// One sink's settings, by `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum SinkKind {
+    Stdout,
+    File {
+        path: PathBuf,
+        /// Rotate when the file passes this many bytes (default 100 MB).
+        max_bytes: Option<u64>,
+        /// Rotated files kept: FILE.1 … FILE.N (default 5).
+        keep: Option<u32>,
+    },
+    Webhook {
+        url: Secret,
+        #[serde(default)]
+        headers: BTreeMap<String, Secret>,
+        /// Shared secret for the `X-Trailwatch-Signature` HMAC-SHA256 header.
+        secret: Option<Secret>,
+        /// Seconds per request (default 10).
+        timeout: Option<u64>,
+    },
+    Slack {
+        url: Secret,
+        timeout: Option<u64>,
+    },
+    Pagerduty {
+        routing_key: Secret,
+        /// The Events API v2 endpoint (default PagerDuty's).
+        url: Option<Text>,
+        timeout: Option<u64>,
+    },
+    Email {
+        host: Text,
+        port: Option<u16>,
+        #[serde(default)]
+        tls: SmtpTls,
+        username: Option<Secret>,
+        password: Option<Secret>,
+        from: Text,
+        to: Vec<Text>,
+        timeout: Option<u64>,
+    },
+    Sns {
+        topic_arn: Text,
+        /// Default: the topic ARN's region.
+        region: Option<Text>,
+        /// An SNS-compatible endpoint; also `AWS_ENDPOINT_URL`.
+        endpoint_url: Option<Text>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub kind: SinkKind,
+    pub delivery: Delivery,
+}
+
+/// The delivery settings a sink's table may carry beside its own.
+const DELIVERY_KEYS: [&str; 4] = ["max_age", "retry_initial", "retry_max", "max_per_minute"];
+
+impl<'de> Deserialize<'de> for SinkConfig {
+    // By hand rather than with two `#[serde(flatten)]` fields: flattening
+    // cannot refuse unknown keys, and a typo in a sink should be an error.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SinkConfig, D::Error> {
+        use serde::de::Error;
+        let mut table = toml::Table::deserialize(d)?;
+        let mut delivery = toml::Table::new();
+        for k in DELIVERY_KEYS {
+            if let Some(v) = table.remove(k) {
+                delivery.insert(k.to_string(), v);
+            }
+        }
+        Ok(SinkConfig {
+            kind: toml::Value::Table(table)
+                .try_into()
+                .map_err(D::Error::custom)?,
+            delivery: toml::Value::Table(delivery)
+                .try_into()
+                .map_err(D::Error::custom)?,
+        })
+    }
+}
+
+impl SinkKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SinkKind::Stdout => "stdout",
+            SinkKind::File { .. } => "file",
+            SinkKind::Webhook { .. } => "webhook",
+            SinkKind::Slack { .. } => "slack",
+            SinkKind::Pagerduty { .. } => "pagerduty",
+            SinkKind::Email { .. } => "email",
+            SinkKind::Sns { .. } => "sns",
+        }
+    }
+}
+
+impl NotifyConfig {
+    /// The sinks an alert goes to: those its rule's actions name, plus the
+    /// first matching route's.
+    pub fn sinks_for(&self, a: &Alert) -> Vec<String> {
+        let mut out: Vec<String> = a
+            .actions
+            .iter()
+            .filter(|name| self.sinks.contains_key(name.as_str()))
+            .cloned()
+            .collect();
+        if let Some(route) = self.routes.iter().find(|r| r.matches(a)) {
+            out.extend(route.sinks.iter().cloned());
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Every name a route uses must be a configured sink.
+    fn check(&self) -> Result<()> {
+        for (i, r) in self.routes.iter().enumerate() {
+            for s in &r.sinks {
+                if !self.sinks.contains_key(s) {
+                    bail!("notify.route #{}: no sink named {s:?} is configured", i + 1);
+                }
+            }
+        }
+        for (name, s) in &self.sinks {
+            s.delivery
+                .resolve(&self.defaults)
+                .with_context(|| format!("notify.sink.{name}"))?;
+            if name.contains(['/', '\\']) || name.starts_with('.') {
+                bail!("notify.sink.{name}: a sink name cannot contain / or start with .");
+            }
+        }
+        self.defaults.resolve(&Delivery::default())?;
+        Ok(())
+    }
+
+    /// The outbox folder.
+    pub fn outbox_dir(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.outbox {
+            return Ok(p.clone());
+        }
+        let base = dirs::data_dir().context("no data folder; set notify.outbox in the config")?;
+        Ok(base.join("trailwatch").join("outbox"))
+    }
+}
+
+/// The config file to read: `--config`, else `$TRAILWATCH_CONFIG`, else
+/// `~/.config/trailwatch/config.toml` when it exists.
+pub fn config_path(given: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = given {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("TRAILWATCH_CONFIG") {
+        return Some(p.into());
+    }
+    let p = dirs::config_dir()?.join("trailwatch").join("config.toml");
+    p.exists().then_some(p)
+}
+
+/// Read and check the `[notify]` config.
+pub fn load(path: &Path) -> Result<NotifyConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let file: ConfigFile =
+        toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    file.notify
+        .check()
+        .with_context(|| format!("checking {}", path.display()))?;
+    Ok(file.notify)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(rule: &str, severity: Severity, actions: &[&str]) -> Alert {
+        Alert {
+            alert_id: "a1".into(),
+            kind: "finding".into(),
+            rule_id: rule.into(),
+            title: "t".into(),
+            severity,
+            state: trailwatch_core::alarm::AlarmState::Alarm,
+            time: "2026-04-01T00:00:00Z".into(),
+            window_start: None,
+            window_end: None,
+            threshold: None,
+            datapoints: Vec::new(),
+            dimensions: BTreeMap::new(),
+            event_ids: Vec::new(),
+            event_count: 1,
+            principals: Vec::new(),
+            source_ips: Vec::new(),
+            actions: actions.iter().map(|s| s.to_string()).collect(),
+            description: String::new(),
+            query: None,
+        }
+    }
+
+    const CONFIG: &str = r#"
+        [notify]
+        outbox = "/tmp/outbox"
+        defaults = { max_age = "2h", max_per_minute = 10 }
+
+        [[notify.route]]
+        severity = ["P1"]
+        sinks = ["pager"]
+
+        [[notify.route]]
+        rules = ["cis-*"]
+        sinks = ["audit-log"]
+
+        [[notify.route]]
+        sinks = ["chat"]
+
+        [notify.sink.pager]
+        type = "pagerduty"
+        routing_key = "${TW_TEST_ROUTING_KEY}"
+
+        [notify.sink.chat]
+        type = "slack"
+        url = "https://hooks.slack.example/T/B/X"
+        max_per_minute = 5
+
+        [notify.sink.audit-log]
+        type = "file"
+        path = "/var/log/trailwatch/alerts.ndjson"
+
+        [notify.sink.security_alerts]
+        type = "sns"
+        topic_arn = "arn:aws:sns:us-east-1:111122223333:security-alerts"
+    "#;
+
+    #[test]
+    fn routes_pick_the_first_match_and_actions_add_sinks() {
+        let text = CONFIG.replace("${TW_TEST_ROUTING_KEY}", "R0UT1NG");
+        let file: ConfigFile = toml::from_str(&text).unwrap();
+        let c = file.notify;
+        c.check().unwrap();
+        assert_eq!(
+            c.sinks_for(&alert("root-usage", Severity::P1, &[])),
+            ["pager"]
+        );
+        assert_eq!(c.sinks_for(&alert("cis-4.3", Severity::P1, &[])), ["pager"]);
+        assert_eq!(
+            c.sinks_for(&alert("cis-4.3", Severity::P2, &[])),
+            ["audit-log"]
+        );
+        assert_eq!(c.sinks_for(&alert("x", Severity::P4, &[])), ["chat"]);
+        assert_eq!(
+            c.sinks_for(&alert(
+                "x",
+                Severity::P3,
+                &["security_alerts", "unknown-topic"]
+            )),
+            ["chat", "security_alerts"]
+        );
+        let chat = &c.sinks["chat"];
+        let p = chat.delivery.resolve(&c.defaults).unwrap();
+        assert_eq!(p.max_per_minute, 5);
+        assert_eq!(p.max_age, Duration::from_secs(7200));
+        assert_eq!(p.retry_initial, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn secrets_are_redacted_and_missing_variables_named() {
+        let text = CONFIG.replace("${TW_TEST_ROUTING_KEY}", "R0UT1NG");
+        let file: ConfigFile = toml::from_str(&text).unwrap();
+        let shown = format!("{:?}", file.notify);
+        assert!(!shown.contains("R0UT1NG"), "{shown}");
+        assert!(!shown.contains("hooks.slack.example"), "{shown}");
+        let err = toml::from_str::<ConfigFile>(CONFIG)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("${TW_TEST_ROUTING_KEY}"), "{err}");
+    }
+
+    #[test]
+    fn bad_configs_are_refused() {
+        let bad_route = "[[notify.route]]\nsinks = [\"nope\"]\n";
+        let file: ConfigFile = toml::from_str(bad_route).unwrap();
+        assert!(
+            file.notify
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("nope")
+        );
+        let bad_type = "[notify.sink.x]\ntype = \"carrier-pigeon\"\n";
+        assert!(toml::from_str::<ConfigFile>(bad_type).is_err());
+        let bad_age = "[notify.sink.x]\ntype = \"stdout\"\nmax_age = \"soon\"\n";
+        let file: ConfigFile = toml::from_str(bad_age).unwrap();
+        assert!(file.notify.check().is_err());
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+    }
+}

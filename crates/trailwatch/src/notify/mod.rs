@@ -1,0 +1,166 @@
+//! Notifications that are never lost. An alert is written to a durable
+//! on-disk [`outbox`] before any sink is told, and leaves it only when the
+//! sink acknowledged it (or, after the sink's maximum age, for the dead
+//! letters). [`dispatch`] delivers with retries, backoff and jitter, and
+//! folds storms into digests past a sink's rate limit.
+//!
+//! One sink per file: [`stdout`], [`file`], [`webhook`], [`slack`],
+//! [`pagerduty`], [`email`], [`sns`]; [`config`] reads the `[notify]` part
+//! of the TOML config, [`message`] renders what they send, [`http`] is the
+//! HTTP client the web sinks share.
+
+pub mod config;
+pub mod dispatch;
+pub mod email;
+pub mod file;
+pub mod http;
+pub mod message;
+pub mod outbox;
+pub mod pagerduty;
+pub mod slack;
+pub mod sns;
+pub mod stdout;
+pub mod webhook;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use async_trait::async_trait;
+
+use config::{SinkConfig, SinkKind};
+use message::Message;
+
+/// Why a delivery failed, and whether trying again can help.
+#[derive(Debug, Clone)]
+pub struct SendError {
+    /// What went wrong (never a secret: URLs are stripped).
+    pub message: String,
+    /// The receiver refused the message itself (an HTTP 4xx other than
+    /// 429, an SMTP 5xx): retrying cannot help.
+    pub permanent: bool,
+    /// The receiver asked us to wait this long (HTTP 429 `Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+impl SendError {
+    pub fn transient(message: impl Into<String>) -> SendError {
+        SendError {
+            message: message.into(),
+            permanent: false,
+            retry_after: None,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> SendError {
+        SendError {
+            message: message.into(),
+            permanent: true,
+            retry_after: None,
+        }
+    }
+}
+
+impl std::fmt::Display for SendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A place alerts are delivered to.
+#[async_trait]
+pub trait Sink: Send + Sync + std::fmt::Debug {
+    /// Deliver the message; Ok only once the receiver acknowledged it.
+    async fn send(&self, message: &Message) -> Result<(), SendError>;
+}
+
+/// What building sinks needs besides their config.
+#[derive(Debug, Clone, Default)]
+pub struct SinkContext {
+    /// Overrides every SNS sink's endpoint (`--endpoint-url`).
+    pub endpoint_url: Option<String>,
+}
+
+/// Build the sink `name` from its config; `state` is its folder in the
+/// outbox (PagerDuty keeps its open incidents there).
+pub fn build(
+    name: &str,
+    config: &SinkConfig,
+    state: &Path,
+    ctx: &SinkContext,
+) -> Result<Arc<dyn Sink>> {
+    let sink: Arc<dyn Sink> = match &config.kind {
+        SinkKind::Stdout => Arc::new(stdout::Stdout),
+        SinkKind::File {
+            path,
+            max_bytes,
+            keep,
+        } => Arc::new(file::FileSink::new(
+            path.clone(),
+            max_bytes.unwrap_or(100 << 20),
+            keep.unwrap_or(5),
+        )),
+        SinkKind::Webhook {
+            url,
+            headers,
+            secret,
+            timeout,
+        } => Arc::new(webhook::Webhook::new(
+            url.clone(),
+            headers.clone(),
+            secret.clone(),
+            timeout_of(*timeout),
+        )?),
+        SinkKind::Slack { url, timeout } => {
+            Arc::new(slack::Slack::new(url.clone(), timeout_of(*timeout))?)
+        }
+        SinkKind::Pagerduty {
+            routing_key,
+            url,
+            timeout,
+        } => Arc::new(pagerduty::PagerDuty::new(
+            routing_key.clone(),
+            url.as_ref().map(|u| u.0.clone()),
+            timeout_of(*timeout),
+            state,
+        )?),
+        SinkKind::Email {
+            host,
+            port,
+            tls,
+            username,
+            password,
+            from,
+            to,
+            timeout,
+        } => Arc::new(email::Email::new(email::EmailSettings {
+            host: host.0.clone(),
+            port: *port,
+            tls: *tls,
+            username: username.clone(),
+            password: password.clone(),
+            from: from.0.clone(),
+            to: to.iter().map(|t| t.0.clone()).collect(),
+            timeout: timeout_of(*timeout),
+        })?),
+        SinkKind::Sns {
+            topic_arn,
+            region,
+            endpoint_url,
+        } => Arc::new(sns::Sns::new(
+            topic_arn.0.clone(),
+            region.as_ref().map(|r| r.0.clone()),
+            ctx.endpoint_url
+                .clone()
+                .or_else(|| endpoint_url.as_ref().map(|e| e.0.clone()))
+                .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
+        )?),
+    };
+    tracing::debug!(sink = name, kind = config.kind.type_name(), "sink ready");
+    Ok(sink)
+}
+
+fn timeout_of(secs: Option<u64>) -> Duration {
+    Duration::from_secs(secs.unwrap_or(10))
+}

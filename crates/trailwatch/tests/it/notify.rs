@@ -1,0 +1,735 @@
+//! Notifications against real receivers on 127.0.0.1: a Python HTTP server
+//! (webhook, Slack, PagerDuty), aiosmtpd (email) and moto (SNS). Each test
+//! starts its receivers, delivers the sample trail's alerts through the
+//! outbox, and inspects what arrived.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{
+    bin, have_tool, path_str, python, python_has, run, s3_env, sample_trail, start_moto, stderr,
+    stdout,
+};
+
+fn receivers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/receivers")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A receiver process, killed on drop.
+struct Receiver {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `http_receiver.py` (on `port`, or a free one) logging to `log`.
+fn http_receiver(log: &Path, port: Option<u16>, extra: &[&str]) -> Receiver {
+    let mut child = Command::new("python3")
+        .arg(receivers_dir().join("http_receiver.py"))
+        .args([
+            "--log",
+            path_str(log),
+            "--port",
+            &port.unwrap_or(0).to_string(),
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().parse().expect("the receiver prints its port");
+    Receiver {
+        child,
+        port,
+        log: log.to_path_buf(),
+    }
+}
+
+/// The requests a receiver logged.
+fn requests(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Alert ids in the webhook envelopes the receiver accepted (2xx), with
+/// repeats.
+fn accepted_ids(log: &Path) -> Vec<String> {
+    requests(log)
+        .iter()
+        .filter(|r| r["status"].as_u64().unwrap() < 300)
+        .flat_map(|r| {
+            let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+            body["alert_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The sample trail's alerts as NDJSON (what `notify send` reads), and
+/// their ids.
+fn sample_alerts(dir: &Path) -> (PathBuf, BTreeSet<String>) {
+    let out = run(&[
+        "detect",
+        "--pack",
+        "essential,responder",
+        "--format",
+        "ndjson",
+        path_str(&sample_trail()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let path = dir.join("alerts.ndjson");
+    std::fs::write(&path, &out.stdout).unwrap();
+    let ids: BTreeSet<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["alert_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert!(ids.len() >= 10, "the sample raises alerts: {}", ids.len());
+    (path, ids)
+}
+
+/// A config with one route to every sink listed, and an outbox in `dir`.
+fn write_config(dir: &Path, sinks: &str) -> PathBuf {
+    let names: Vec<String> = sinks
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("[notify.sink."))
+        .map(|n| format!("{:?}", n.trim_end_matches(']')))
+        .collect();
+    let text = format!(
+        "[notify]\noutbox = {:?}\n\n[[notify.route]]\nsinks = [{}]\n\n{sinks}\n",
+        path_str(&dir.join("outbox")),
+        names.join(", ")
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn notify(args: &[&str], config: &Path) -> std::process::Output {
+    let mut cmd = bin();
+    cmd.arg("notify")
+        .args(args)
+        .args(["--config", path_str(config)]);
+    cmd.output().unwrap()
+}
+
+fn status(config: &Path) -> Vec<Value> {
+    let out = notify(&["status", "--json"], config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn need_python_receivers() -> bool {
+    have_tool(Command::new("python3").arg("--version"), "python3")
+}
+
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn webhook_delivers_every_alert_once_signed_with_headers() {
+    if !need_python_receivers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rx = http_receiver(&dir.path().join("rx.ndjson"), None, &["--secret", "s3cr3t"]);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/alerts\"\n\
+             secret = \"s3cr3t\"\nheaders = {{ X-Team = \"secops\" }}\nmax_per_minute = 1000\n",
+            rx.port
+        ),
+    );
+    let (alerts, ids) = sample_alerts(dir.path());
+    let out = notify(&["send", path_str(&alerts)], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = accepted_ids(&rx.log);
+    assert_eq!(got.len(), ids.len(), "each alert exactly once");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids);
+    for r in requests(&rx.log) {
+        assert_eq!(r["signature_ok"], Value::Bool(true), "{r}");
+        assert_eq!(r["headers"]["x-team"], "secops");
+        assert_eq!(r["path"], "/alerts");
+        let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["kind"], "alert");
+        assert_eq!(r["headers"]["idempotency-key"], body["alert_ids"][0]);
+    }
+    // Sending the same alerts again enqueues nothing: ids are remembered.
+    let out = notify(&["send", path_str(&alerts)], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(accepted_ids(&rx.log).len(), ids.len());
+    let s = status(&config);
+    assert_eq!(s[0]["sink"], "hook");
+    assert_eq!(s[0]["pending"], 0);
+    assert_eq!(s[0]["delivered"], ids.len() as u64);
+    // The secret never shows, not even in debug logs.
+    assert!(!stderr(&out).contains("s3cr3t"));
+    let out = {
+        let mut cmd = bin();
+        cmd.args([
+            "-vv",
+            "notify",
+            "test",
+            "hook",
+            "--config",
+            path_str(&config),
+        ]);
+        cmd.output().unwrap()
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("s3cr3t"), "{}", stderr(&out));
+    let last = requests(&rx.log).pop().unwrap();
+    let body: Value = serde_json::from_str(last["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["kind"], "test");
+}
+
+#[test]
+fn a_receiver_that_checks_hmac_refuses_a_wrong_secret_and_the_alerts_are_dead_lettered() {
+    if !need_python_receivers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rx = http_receiver(&dir.path().join("rx.ndjson"), None, &["--secret", "right"]);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/\"\n\
+             secret = \"wrong\"\nmax_per_minute = 1000\n",
+            rx.port
+        ),
+    );
+    let (alerts, ids) = sample_alerts(dir.path());
+    let out = notify(&["send", path_str(&alerts)], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reqs = requests(&rx.log);
+    assert!(reqs.iter().all(|r| r["signature_ok"] == Value::Bool(false)));
+    // 401 is permanent: one attempt per message, no retries.
+    assert_eq!(reqs.len(), ids.len());
+    let s = status(&config);
+    assert_eq!(s[0]["dead_letters"], ids.len() as u64);
+    assert!(
+        s[0]["last_error"].as_str().unwrap().contains("401"),
+        "{s:?}"
+    );
+}
+
+#[test]
+fn a_receiver_down_for_a_while_gets_everything_exactly_once_when_it_returns() {
+    if !need_python_receivers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{port}/\"\n\
+             retry_initial = \"100ms\"\nretry_max = \"500ms\"\nmax_per_minute = 1000\n"
+        ),
+    );
+    let (alerts, ids) = sample_alerts(dir.path());
+    let mut sender = bin()
+        .args(["notify", "send", path_str(&alerts), "--wait", "60"])
+        .args(["--config", path_str(&config)])
+        .spawn()
+        .unwrap();
+    // Nothing listens for three seconds: connections are refused.
+    std::thread::sleep(Duration::from_secs(3));
+    let s = status(&config);
+    assert_eq!(s[0]["pending"], ids.len() as u64, "{s:?}");
+    assert!(s[0]["last_error"].is_string(), "{s:?}");
+    let rx = http_receiver(&dir.path().join("rx.ndjson"), Some(port), &[]);
+    let done = sender.wait().unwrap();
+    assert!(done.success());
+    let got = accepted_ids(&rx.log);
+    assert_eq!(got.len(), ids.len(), "no repeats");
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids);
+}
+
+#[test]
+fn kill_9_in_the_middle_of_delivery_then_a_restart_loses_nothing() {
+    if !need_python_receivers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let control = dir.path().join("control.json");
+    std::fs::write(&control, r#"{"delay_ms": 150}"#).unwrap();
+    let rx = http_receiver(
+        &dir.path().join("rx.ndjson"),
+        None,
+        &["--control", path_str(&control)],
+    );
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/\"\n\
+             max_per_minute = 1000\n",
+            rx.port
+        ),
+    );
+    let (alerts, ids) = sample_alerts(dir.path());
+    let mut sender = bin()
+        .args(["notify", "send", path_str(&alerts)])
+        .args(["--config", path_str(&config)])
+        .spawn()
+        .unwrap();
+    wait_until("a few deliveries", Duration::from_secs(30), || {
+        requests(&rx.log).len() >= 4
+    });
+    sender.kill().unwrap(); // SIGKILL
+    sender.wait().unwrap();
+    let before = accepted_ids(&rx.log).len();
+    assert!(
+        before < ids.len(),
+        "killed mid-delivery ({before} of {})",
+        ids.len()
+    );
+    std::fs::write(&control, "{}").unwrap();
+    let out = notify(&["flush", "--wait", "60"], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = accepted_ids(&rx.log);
+    let unique: BTreeSet<String> = got.iter().cloned().collect();
+    assert_eq!(unique, ids, "nothing lost");
+    // At least once: only a message in flight at the kill may repeat.
+    assert!(got.len() <= ids.len() + 1, "{} deliveries", got.len());
+}
+
+#[test]
+fn a_receiver_answering_500_forever_sends_alerts_to_the_dead_letters_after_max_age() {
+    if !need_python_receivers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let control = dir.path().join("control.json");
+    std::fs::write(&control, r#"{"status": 500}"#).unwrap();
+    let rx = http_receiver(
+        &dir.path().join("rx.ndjson"),
+        None,
+        &["--control", path_str(&control)],
+    );
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/\"\n\
+             max_age = \"3s\"\nretry_initial = \"200ms\"\nretry_max = \"1s\"\nmax_per_minute = 1000\n",
+            rx.port
+        ),
+    );
+    let (alerts, ids) = sample_alerts(dir.path());
+    let started = Instant::now();
+    let out = notify(&["send", path_str(&alerts), "--wait", "60"], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(3) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+    assert!(stderr(&out).contains("dead letters"), "{}", stderr(&out));
+    let attempts = requests(&rx.log).len();
+    assert!(attempts >= 3, "retried with backoff: {attempts} attempts");
+    let letters: Vec<Value> = std::fs::read_to_string(dir.path().join("outbox/dead-letter.ndjson"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let dead: BTreeSet<String> = letters
+        .iter()
+        .map(|l| l["alert"]["alert_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(dead, ids);
+    assert!(letters[0]["reason"].as_str().unwrap().contains("HTTP 500"));
+    let s = status(&config);
+    assert_eq!(s[0]["pending"], 0);
+    assert_eq!(s[0]["dead_letters"], ids.len() as u64);
+}
+
+#[test]
+fn a_429_is_retried_after_retry_after_and_a_storm_becomes_a_digest() {
+    if !need_python_receivers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let control = dir.path().join("control.json");
+    std::fs::write(&control, r#"{"status": 429, "retry_after": 2}"#).unwrap();
+    let rx = http_receiver(
+        &dir.path().join("rx.ndjson"),
+        None,
+        &["--control", path_str(&control)],
+    );
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/\"\n\
+             retry_initial = \"50ms\"\nmax_per_minute = 4\n",
+            rx.port
+        ),
+    );
+    let (alerts, ids) = sample_alerts(dir.path());
+    let mut sender = bin()
+        .args(["notify", "send", path_str(&alerts), "--wait", "60"])
+        .args(["--config", path_str(&config)])
+        .spawn()
+        .unwrap();
+    wait_until("the first request", Duration::from_secs(30), || {
+        !requests(&rx.log).is_empty()
+    });
+    std::fs::write(&control, "{}").unwrap();
+    assert!(sender.wait().unwrap().success());
+    let reqs = requests(&rx.log);
+    let at = |i: usize| reqs[i]["at"].as_f64().unwrap();
+    assert_eq!(reqs[0]["status"], 429);
+    assert!(
+        at(1) - at(0) >= 1.9,
+        "Retry-After honoured: {}",
+        at(1) - at(0)
+    );
+    // Four messages a minute: the 429 counted as one, so three more went
+    // out — two alerts and a digest of all the rest. Nothing dropped.
+    let accepted: Vec<&Value> = reqs.iter().filter(|r| r["status"] == 200).collect();
+    assert_eq!(accepted.len(), 3, "{reqs:?}");
+    let last: Value = serde_json::from_str(accepted[2]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(last["kind"], "digest");
+    let got = accepted_ids(&rx.log);
+    assert_eq!(got.len(), ids.len());
+    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids);
+}
+
+/// An alarm entering ALARM and returning to OK, as NDJSON.
+fn alarm_pair(dir: &Path) -> PathBuf {
+    let alarm = |id: &str, state: &str, time: &str| {
+        serde_json::json!({
+            "alert_id": id, "kind": "alarm", "rule_id": "console-login-failures",
+            "title": "Console sign-in failures", "severity": "P2", "state": state,
+            "time": time, "window_start": null, "window_end": null, "threshold": 3.0,
+            "datapoints": [5.0], "dimensions": {}, "event_ids": ["e1", "e2"],
+            "event_count": 5, "principals": ["arn:aws:iam::111122223333:user/mallory"],
+            "source_ips": ["203.0.113.9"], "actions": [], "description": "5 failures in 5 minutes",
+            "query": null
+        })
+        .to_string()
+    };
+    let path = dir.join("alarm.ndjson");
+    std::fs::write(
+        &path,
+        format!(
+            "{}\n{}\n",
+            alarm("alarm-on", "ALARM", "2026-04-01T10:05:00Z"),
+            alarm("alarm-off", "OK", "2026-04-01T10:20:00Z")
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn slack_gets_block_kit_and_pagerduty_triggers_then_resolves_by_dedup_key() {
+    if !need_python_receivers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rx = http_receiver(&dir.path().join("rx.ndjson"), None, &[]);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.chat]\ntype = \"slack\"\nurl = \"http://127.0.0.1:{p}/slack\"\n\n\
+             [notify.sink.pager]\ntype = \"pagerduty\"\nrouting_key = \"R0UT1NGKEY\"\n\
+             url = \"http://127.0.0.1:{p}/pd\"\n",
+            p = rx.port
+        ),
+    );
+    let alarms = alarm_pair(dir.path());
+    let out = notify(&["send", path_str(&alarms)], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let reqs = requests(&rx.log);
+    let bodies = |path: &str| -> Vec<Value> {
+        reqs.iter()
+            .filter(|r| r["path"] == path)
+            .map(|r| serde_json::from_str(r["body"].as_str().unwrap()).unwrap())
+            .collect()
+    };
+    let pd = bodies("/pd");
+    assert_eq!(pd.len(), 2, "{pd:?}");
+    assert_eq!(pd[0]["event_action"], "trigger");
+    assert_eq!(pd[0]["dedup_key"], "alarm-on");
+    assert_eq!(pd[0]["routing_key"], "R0UT1NGKEY");
+    assert_eq!(pd[0]["payload"]["severity"], "error");
+    assert_eq!(pd[0]["payload"]["source"], "trailwatch");
+    assert_eq!(pd[1]["event_action"], "resolve");
+    assert_eq!(
+        pd[1]["dedup_key"], "alarm-on",
+        "the resolve ends the trigger's incident"
+    );
+    let slack = bodies("/slack");
+    assert_eq!(slack.len(), 2);
+    let blocks = slack[0]["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "header");
+    let header = blocks[0]["text"]["text"].as_str().unwrap();
+    assert!(header.contains("[P2] Console sign-in failures"), "{header}");
+    let text = slack[0].to_string();
+    for want in [
+        "*Who*",
+        "user/mallory",
+        "*From*",
+        "203.0.113.9",
+        "*When*",
+        "2026-04-01T10:05:00Z",
+        "*Next query*",
+        "alarm-on",
+    ] {
+        assert!(text.contains(want), "{want} missing from {text}");
+    }
+    let resolved = slack[1]["blocks"][0]["text"]["text"].as_str().unwrap();
+    assert!(resolved.contains("(resolved)"), "{resolved}");
+}
+
+#[test]
+fn email_goes_over_smtp_with_auth_as_text_and_html() {
+    if !need_python_receivers() || !python_has("aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let log = dir.path().join("mail.ndjson");
+    let mut child = Command::new("python3")
+        .arg(receivers_dir().join("smtp_receiver.py"))
+        .args(["--port", &port.to_string(), "--log", path_str(&log)])
+        .args(["--auth", "alerts:hunter2"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _guard = Receiver {
+        child,
+        port,
+        log: log.clone(),
+    };
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.mail]\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+             tls = \"none\"\nusername = \"alerts\"\npassword = \"hunter2\"\n\
+             from = \"trailwatch <trailwatch@example.com>\"\nto = [\"secops@example.com\"]\n\
+             max_per_minute = 1000\n"
+        ),
+    );
+    let alarms = alarm_pair(dir.path());
+    let out = notify(&["send", path_str(&alarms)], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mails: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(mails.len(), 2);
+    let m = &mails[0];
+    assert_eq!(m["authenticated"], true);
+    assert_eq!(m["to"][0], "secops@example.com");
+    let data = m["data"].as_str().unwrap();
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(
+        data.contains("text/plain") && data.contains("text/html"),
+        "{data}"
+    );
+    assert!(data.contains("Message-ID: <alarm-on@trailwatch>"), "{data}");
+    assert!(
+        data.contains("Subject: [P2] Console sign-in failures"),
+        "{data}"
+    );
+    // A wrong password is refused by the server (535: permanent).
+    let bad = write_config(
+        &dir.path().join("bad"),
+        &format!(
+            "[notify.sink.mail]\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\n\
+             tls = \"none\"\nusername = \"alerts\"\npassword = \"nope\"\n\
+             from = \"trailwatch@example.com\"\nto = [\"secops@example.com\"]\n"
+        ),
+    );
+    let out = notify(&["test", "mail"], &bad);
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains("nope"), "{}", stderr(&out));
+}
+
+const SNS_SETUP: &str = r#"
+import boto3, json, sys
+endpoint = sys.argv[1]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1",
+          aws_access_key_id="testing", aws_secret_access_key="testing")
+sns, sqs = boto3.client("sns", **kw), boto3.client("sqs", **kw)
+topic = sns.create_topic(Name="security-alerts")["TopicArn"]
+queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+print(json.dumps({"topic": topic, "queue": queue}))
+"#;
+
+const SNS_READ: &str = r#"
+import boto3, json, sys
+endpoint, queue = sys.argv[1:3]
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+out = []
+while True:
+    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    msgs = got.get("Messages", [])
+    if not msgs:
+        break
+    for m in msgs:
+        note = json.loads(m["Body"])
+        out.append({"subject": note.get("Subject"), "message": json.loads(note["Message"]),
+                    "alert_id": note["MessageAttributes"]["alert_id"]["Value"]})
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+print(json.dumps(out))
+"#;
+
+#[test]
+fn sns_publishes_each_alert_to_the_topic() {
+    if !python_has("boto3") {
+        return;
+    }
+    let Some(moto) = start_moto() else {
+        return;
+    };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let setup = python(SNS_SETUP, &[&endpoint]);
+    assert!(setup.status.success(), "{}", stderr(&setup));
+    let made: Value = serde_json::from_slice(&setup.stdout).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // The sink is named after the Terraform topic resource, so rules whose
+    // alarm_actions name it route there; here the route sends everything.
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.security_alerts]\ntype = \"sns\"\ntopic_arn = {}\nmax_per_minute = 1000\n",
+            made["topic"]
+        ),
+    );
+    let (alerts, ids) = sample_alerts(dir.path());
+    let mut cmd = bin();
+    s3_env(&mut cmd).args([
+        "notify",
+        "send",
+        path_str(&alerts),
+        "--config",
+        path_str(&config),
+        "--endpoint-url",
+        &endpoint,
+    ]);
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let read = python(SNS_READ, &[&endpoint, made["queue"].as_str().unwrap()]);
+    assert!(read.status.success(), "{}", stderr(&read));
+    let got: Vec<Value> = serde_json::from_slice(&read.stdout).unwrap();
+    let by_id: BTreeMap<String, &Value> = got
+        .iter()
+        .map(|m| (m["alert_id"].as_str().unwrap().to_string(), m))
+        .collect();
+    assert_eq!(got.len(), ids.len(), "one message per alert");
+    assert_eq!(by_id.keys().cloned().collect::<BTreeSet<_>>(), ids);
+    let one = got.first().unwrap();
+    assert_eq!(one["message"]["alert_ids"][0], one["alert_id"]);
+    assert!(one["subject"].as_str().unwrap().starts_with("[P"));
+}
+
+#[test]
+fn watch_puts_alerts_in_the_outbox_and_delivers_them_to_a_file_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let delivered = dir.path().join("delivered.ndjson");
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.log]\ntype = \"file\"\npath = {:?}\nmax_per_minute = 100000\n",
+            path_str(&delivered)
+        ),
+    );
+    let (_, ids) = sample_alerts(dir.path());
+    let mut w = bin()
+        .args([
+            "watch",
+            path_str(&sample_trail()),
+            "--pack",
+            "essential,responder",
+        ])
+        .args(["--state", path_str(&dir.path().join("state"))])
+        .args(["--output", path_str(&dir.path().join("out.ndjson"))])
+        .args(["--config", path_str(&config), "--poll-ms", "200"])
+        .spawn()
+        .unwrap();
+    let findings: BTreeSet<String> = std::fs::read_to_string(dir.path().join("alerts.ndjson"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"finding\""))
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["alert_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let got = || -> BTreeSet<String> {
+        std::fs::read_to_string(&delivered)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["alert_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    wait_until(
+        "the findings to be delivered",
+        Duration::from_secs(60),
+        || findings.is_subset(&got()),
+    );
+    w.kill().unwrap();
+    w.wait().unwrap();
+    assert!(got().is_subset(&ids), "only alerts the replay also raises");
+}
