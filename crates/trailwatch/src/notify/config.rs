@@ -373,27 +373,12 @@ mod tests {
     use super::*;
 
     fn alert(rule: &str, severity: Severity, actions: &[&str]) -> Alert {
-        Alert {
-            alert_id: "a1".into(),
-            kind: "finding".into(),
-            rule_id: rule.into(),
-            title: "t".into(),
-            severity,
-            state: trailwatch_core::alarm::AlarmState::Alarm,
-            time: "2026-04-01T00:00:00Z".into(),
-            window_start: None,
-            window_end: None,
-            threshold: None,
-            datapoints: Vec::new(),
-            dimensions: BTreeMap::new(),
-            event_ids: Vec::new(),
-            event_count: 1,
-            principals: Vec::new(),
-            source_ips: Vec::new(),
-            actions: actions.iter().map(|s| s.to_string()).collect(),
-            description: String::new(),
-            query: None,
-        }
+        let mut a = crate::notify::message::Message::test().alerts.remove(0);
+        a.kind = "finding".into();
+        a.rule_id = rule.into();
+        a.severity = severity;
+        a.actions = actions.iter().map(|s| s.to_string()).collect();
+        a
     }
 
     const CONFIG: &str = r#"

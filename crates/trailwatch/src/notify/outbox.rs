@@ -477,30 +477,11 @@ pub fn read_status(dir: &Path, sinks: &[String]) -> Result<Vec<StatusRow>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trailwatch_core::rules::Severity;
 
     fn alert(id: &str) -> Alert {
-        Alert {
-            alert_id: id.into(),
-            kind: "finding".into(),
-            rule_id: "r".into(),
-            title: "t".into(),
-            severity: Severity::P2,
-            state: trailwatch_core::alarm::AlarmState::Alarm,
-            time: "2026-04-01T00:00:00Z".into(),
-            window_start: None,
-            window_end: None,
-            threshold: None,
-            datapoints: Vec::new(),
-            dimensions: Default::default(),
-            event_ids: Vec::new(),
-            event_count: 1,
-            principals: Vec::new(),
-            source_ips: Vec::new(),
-            actions: Vec::new(),
-            description: String::new(),
-            query: None,
-        }
+        let mut a = crate::notify::message::Message::test().alerts.remove(0);
+        a.alert_id = id.into();
+        a
     }
 
     fn items(sink: &str, ids: &[&str]) -> Vec<(String, Alert)> {

@@ -169,27 +169,71 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A webhook receiver scripted through a control file (initially
+/// `control`), a config with one webhook sink `hook` pointed at it (`sink`
+/// adds TOML lines to the sink; `{port}` is replaced), and the sample's
+/// alerts.
+struct Hook {
+    dir: tempfile::TempDir,
+    control: PathBuf,
+    rx: Receiver,
+    config: PathBuf,
+    alerts: PathBuf,
+    ids: BTreeSet<String>,
+}
+
+fn hook(control: &str, receiver_args: &[&str], sink: &str) -> Hook {
+    let dir = tempfile::tempdir().unwrap();
+    let control_path = dir.path().join("control.json");
+    std::fs::write(&control_path, control).unwrap();
+    let mut args = vec!["--control", path_str(&control_path)];
+    args.extend_from_slice(receiver_args);
+    let rx = http_receiver(&dir.path().join("rx.ndjson"), None, &args);
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[notify.sink.hook]\ntype = \"webhook\"\n{}\n",
+            sink.replace("{port}", &rx.port.to_string())
+        ),
+    );
+    let (alerts, ids) = sample_alerts(dir.path());
+    Hook {
+        dir,
+        control: control_path,
+        rx,
+        config,
+        alerts,
+        ids,
+    }
+}
+
+/// Start `notify send` of the sample's alerts in the background.
+fn send_in_background(h: &Hook, extra: &[&str]) -> Child {
+    bin()
+        .args(["notify", "send", path_str(&h.alerts)])
+        .args(extra)
+        .args(["--config", path_str(&h.config)])
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn webhook_delivers_every_alert_once_signed_with_headers() {
     if !need_python_receivers() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let rx = http_receiver(&dir.path().join("rx.ndjson"), None, &["--secret", "s3cr3t"]);
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/alerts\"\n\
-             secret = \"s3cr3t\"\nheaders = {{ X-Team = \"secops\" }}\nmax_per_minute = 1000\n",
-            rx.port
-        ),
+    let h = hook(
+        "{}",
+        &["--secret", "s3cr3t"],
+        "url = \"http://127.0.0.1:{port}/alerts\"\nsecret = \"s3cr3t\"\n\
+         headers = { X-Team = \"secops\" }\nmax_per_minute = 1000",
     );
-    let (alerts, ids) = sample_alerts(dir.path());
-    let out = notify(&["send", path_str(&alerts)], &config);
+    let (rx, config, alerts, ids) = (&h.rx, &h.config, &h.alerts, &h.ids);
+    let out = notify(&["send", path_str(alerts)], config);
     assert!(out.status.success(), "{}", stderr(&out));
     let got = accepted_ids(&rx.log);
     assert_eq!(got.len(), ids.len(), "each alert exactly once");
-    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids);
+    assert_eq!(&got.into_iter().collect::<BTreeSet<_>>(), ids);
     for r in requests(&rx.log) {
         assert_eq!(r["signature_ok"], Value::Bool(true), "{r}");
         assert_eq!(r["headers"]["x-team"], "secops");
@@ -199,10 +243,10 @@ fn webhook_delivers_every_alert_once_signed_with_headers() {
         assert_eq!(r["headers"]["idempotency-key"], body["alert_ids"][0]);
     }
     // Sending the same alerts again enqueues nothing: ids are remembered.
-    let out = notify(&["send", path_str(&alerts)], &config);
+    let out = notify(&["send", path_str(alerts)], config);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(accepted_ids(&rx.log).len(), ids.len());
-    let s = status(&config);
+    let s = status(config);
     assert_eq!(s[0]["sink"], "hook");
     assert_eq!(s[0]["pending"], 0);
     assert_eq!(s[0]["delivered"], ids.len() as u64);
@@ -216,7 +260,7 @@ fn webhook_delivers_every_alert_once_signed_with_headers() {
             "test",
             "hook",
             "--config",
-            path_str(&config),
+            path_str(config),
         ]);
         cmd.output().unwrap()
     };
@@ -232,25 +276,19 @@ fn a_receiver_that_checks_hmac_refuses_a_wrong_secret_and_the_alerts_are_dead_le
     if !need_python_receivers() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let rx = http_receiver(&dir.path().join("rx.ndjson"), None, &["--secret", "right"]);
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/\"\n\
-             secret = \"wrong\"\nmax_per_minute = 1000\n",
-            rx.port
-        ),
+    let h = hook(
+        "{}",
+        &["--secret", "right"],
+        "url = \"http://127.0.0.1:{port}/\"\nsecret = \"wrong\"\nmax_per_minute = 1000",
     );
-    let (alerts, ids) = sample_alerts(dir.path());
-    let out = notify(&["send", path_str(&alerts)], &config);
+    let out = notify(&["send", path_str(&h.alerts)], &h.config);
     assert!(out.status.success(), "{}", stderr(&out));
-    let reqs = requests(&rx.log);
+    let reqs = requests(&h.rx.log);
     assert!(reqs.iter().all(|r| r["signature_ok"] == Value::Bool(false)));
     // 401 is permanent: one attempt per message, no retries.
-    assert_eq!(reqs.len(), ids.len());
-    let s = status(&config);
-    assert_eq!(s[0]["dead_letters"], ids.len() as u64);
+    assert_eq!(reqs.len(), h.ids.len());
+    let s = status(&h.config);
+    assert_eq!(s[0]["dead_letters"], h.ids.len() as u64);
     assert!(
         s[0]["last_error"].as_str().unwrap().contains("401"),
         "{s:?}"
@@ -295,28 +333,13 @@ fn kill_9_in_the_middle_of_delivery_then_a_restart_loses_nothing() {
     if !need_python_receivers() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let control = dir.path().join("control.json");
-    std::fs::write(&control, r#"{"delay_ms": 150}"#).unwrap();
-    let rx = http_receiver(
-        &dir.path().join("rx.ndjson"),
-        None,
-        &["--control", path_str(&control)],
+    let h = hook(
+        r#"{"delay_ms": 150}"#,
+        &[],
+        "url = \"http://127.0.0.1:{port}/\"\nmax_per_minute = 1000",
     );
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/\"\n\
-             max_per_minute = 1000\n",
-            rx.port
-        ),
-    );
-    let (alerts, ids) = sample_alerts(dir.path());
-    let mut sender = bin()
-        .args(["notify", "send", path_str(&alerts)])
-        .args(["--config", path_str(&config)])
-        .spawn()
-        .unwrap();
+    let (rx, ids) = (&h.rx, &h.ids);
+    let mut sender = send_in_background(&h, &[]);
     wait_until("a few deliveries", Duration::from_secs(30), || {
         requests(&rx.log).len() >= 4
     });
@@ -328,12 +351,12 @@ fn kill_9_in_the_middle_of_delivery_then_a_restart_loses_nothing() {
         "killed mid-delivery ({before} of {})",
         ids.len()
     );
-    std::fs::write(&control, "{}").unwrap();
-    let out = notify(&["flush", "--wait", "60"], &config);
+    std::fs::write(&h.control, "{}").unwrap();
+    let out = notify(&["flush", "--wait", "60"], &h.config);
     assert!(out.status.success(), "{}", stderr(&out));
     let got = accepted_ids(&rx.log);
     let unique: BTreeSet<String> = got.iter().cloned().collect();
-    assert_eq!(unique, ids, "nothing lost");
+    assert_eq!(&unique, ids, "nothing lost");
     // At least once: only a message in flight at the kill may repeat.
     assert!(got.len() <= ids.len() + 1, "{} deliveries", got.len());
 }
@@ -343,25 +366,15 @@ fn a_receiver_answering_500_forever_sends_alerts_to_the_dead_letters_after_max_a
     if !need_python_receivers() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let control = dir.path().join("control.json");
-    std::fs::write(&control, r#"{"status": 500}"#).unwrap();
-    let rx = http_receiver(
-        &dir.path().join("rx.ndjson"),
-        None,
-        &["--control", path_str(&control)],
+    let h = hook(
+        r#"{"status": 500}"#,
+        &[],
+        "url = \"http://127.0.0.1:{port}/\"\nmax_age = \"3s\"\nretry_initial = \"200ms\"\n\
+         retry_max = \"1s\"\nmax_per_minute = 1000",
     );
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/\"\n\
-             max_age = \"3s\"\nretry_initial = \"200ms\"\nretry_max = \"1s\"\nmax_per_minute = 1000\n",
-            rx.port
-        ),
-    );
-    let (alerts, ids) = sample_alerts(dir.path());
+    let (dir, config, ids) = (h.dir.path(), &h.config, &h.ids);
     let started = Instant::now();
-    let out = notify(&["send", path_str(&alerts), "--wait", "60"], &config);
+    let out = notify(&["send", path_str(&h.alerts), "--wait", "60"], config);
     assert!(out.status.success(), "{}", stderr(&out));
     let took = started.elapsed();
     assert!(
@@ -369,9 +382,9 @@ fn a_receiver_answering_500_forever_sends_alerts_to_the_dead_letters_after_max_a
         "{took:?}"
     );
     assert!(stderr(&out).contains("dead letters"), "{}", stderr(&out));
-    let attempts = requests(&rx.log).len();
+    let attempts = requests(&h.rx.log).len();
     assert!(attempts >= 3, "retried with backoff: {attempts} attempts");
-    let letters: Vec<Value> = std::fs::read_to_string(dir.path().join("outbox/dead-letter.ndjson"))
+    let letters: Vec<Value> = std::fs::read_to_string(dir.join("outbox/dead-letter.ndjson"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -380,9 +393,9 @@ fn a_receiver_answering_500_forever_sends_alerts_to_the_dead_letters_after_max_a
         .iter()
         .map(|l| l["alert"]["alert_id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(dead, ids);
+    assert_eq!(&dead, ids);
     assert!(letters[0]["reason"].as_str().unwrap().contains("HTTP 500"));
-    let s = status(&config);
+    let s = status(config);
     assert_eq!(s[0]["pending"], 0);
     assert_eq!(s[0]["dead_letters"], ids.len() as u64);
 }
@@ -392,32 +405,17 @@ fn a_429_is_retried_after_retry_after_and_a_storm_becomes_a_digest() {
     if !need_python_receivers() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let control = dir.path().join("control.json");
-    std::fs::write(&control, r#"{"status": 429, "retry_after": 2}"#).unwrap();
-    let rx = http_receiver(
-        &dir.path().join("rx.ndjson"),
-        None,
-        &["--control", path_str(&control)],
+    let h = hook(
+        r#"{"status": 429, "retry_after": 2}"#,
+        &[],
+        "url = \"http://127.0.0.1:{port}/\"\nretry_initial = \"50ms\"\nmax_per_minute = 4",
     );
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/\"\n\
-             retry_initial = \"50ms\"\nmax_per_minute = 4\n",
-            rx.port
-        ),
-    );
-    let (alerts, ids) = sample_alerts(dir.path());
-    let mut sender = bin()
-        .args(["notify", "send", path_str(&alerts), "--wait", "60"])
-        .args(["--config", path_str(&config)])
-        .spawn()
-        .unwrap();
+    let (rx, ids) = (&h.rx, &h.ids);
+    let mut sender = send_in_background(&h, &["--wait", "60"]);
     wait_until("the first request", Duration::from_secs(30), || {
         !requests(&rx.log).is_empty()
     });
-    std::fs::write(&control, "{}").unwrap();
+    std::fs::write(&h.control, "{}").unwrap();
     assert!(sender.wait().unwrap().success());
     let reqs = requests(&rx.log);
     let at = |i: usize| reqs[i]["at"].as_f64().unwrap();
@@ -435,7 +433,7 @@ fn a_429_is_retried_after_retry_after_and_a_storm_becomes_a_digest() {
     assert_eq!(last["kind"], "digest");
     let got = accepted_ids(&rx.log);
     assert_eq!(got.len(), ids.len());
-    assert_eq!(got.into_iter().collect::<BTreeSet<_>>(), ids);
+    assert_eq!(&got.into_iter().collect::<BTreeSet<_>>(), ids);
 }
 
 /// An alarm entering ALARM and returning to OK, as NDJSON.
