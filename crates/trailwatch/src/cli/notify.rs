@@ -12,10 +12,11 @@ use clap::{Args, Subcommand};
 use trailwatch_core::rules::Alert;
 
 use super::lake_args::runtime;
-use crate::notify::SinkContext;
 use crate::notify::config::{NotifyConfig, config_path, load};
 use crate::notify::dispatch::Notifier;
+use crate::notify::message::Message;
 use crate::notify::outbox::read_status;
+use crate::notify::{SinkContext, build};
 
 /// Exit code: alerts are still pending when `--wait` ran out.
 pub const EXIT_PENDING: u8 = 3;
@@ -140,11 +141,23 @@ fn deliver(notifier: &Notifier, wait: &WaitArgs) -> Result<ExitCode> {
 pub fn run(cmd: &NotifyCommand) -> Result<ExitCode> {
     match cmd {
         NotifyCommand::Test { sink, config } => {
-            let Some(notifier) = config.notifier()? else {
-                bail!("the config has no [notify.sink.*]");
+            // Only this sink is built (the others' secrets need not be
+            // set), and the outbox is not touched: a test can run while
+            // `watch` delivers.
+            let c = config.load()?;
+            let Some(sc) = c.sinks.get(sink) else {
+                bail!("no sink named {sink:?} in the config");
             };
+            let state = c.outbox_dir()?.join(sink);
+            std::fs::create_dir_all(&state)
+                .with_context(|| format!("creating {}", state.display()))?;
+            let ctx = SinkContext {
+                endpoint_url: config.endpoint_url.clone(),
+            };
+            let target = build(sink, sc, &state, &ctx)?;
             let rt = runtime()?;
-            rt.block_on(notifier.test(sink))?;
+            rt.block_on(target.send(&Message::test()))
+                .map_err(|e| anyhow::anyhow!("{sink}: {e}"))?;
             writeln!(io::stdout(), "{sink}: test message delivered")?;
             Ok(ExitCode::SUCCESS)
         }

@@ -5,7 +5,9 @@
 //! topic.
 //!
 //! String values may refer to the environment as `${NAME}`, so secrets stay
-//! out of the file; secret values never appear in `Debug` output or logs.
+//! out of the file. They are expanded when a sink is built, not when the
+//! file is read, so `notify status` works without the secrets at hand.
+//! Secret values never appear in `Debug` output or logs.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -128,13 +130,20 @@ impl Route {
     }
 }
 
-/// A secret from the config: shown as `<redacted>` whenever printed.
+/// A secret from the config: shown as `<redacted>` whenever printed. As
+/// read, it holds the text written (maybe `${NAME}`); [`Secret::resolve`]
+/// gives the secret itself.
 #[derive(Clone, Default)]
 pub struct Secret(String);
 
 impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// The value with `${NAME}` expanded from the environment.
+    pub fn resolve(&self) -> Result<Secret> {
+        expand_env(&self.0).map(Secret)
     }
 }
 
@@ -146,21 +155,19 @@ impl fmt::Debug for Secret {
 
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Secret, D::Error> {
-        let raw = String::deserialize(d)?;
-        expand_env(&raw)
-            .map(Secret)
-            .map_err(serde::de::Error::custom)
+        String::deserialize(d).map(Secret)
     }
 }
 
-/// Plain text with `${NAME}` expanded from the environment.
-#[derive(Debug, Clone, Default)]
-pub struct Text(pub String);
+/// Plain text that may refer to the environment as `${NAME}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Text(String);
 
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
-        let raw = String::deserialize(d)?;
-        expand_env(&raw).map(Text).map_err(serde::de::Error::custom)
+impl Text {
+    /// The text with `${NAME}` expanded from the environment.
+    pub fn resolve(&self) -> Result<String> {
+        expand_env(&self.0)
     }
 }
 
@@ -453,9 +460,13 @@ mod tests {
         let shown = format!("{:?}", file.notify);
         assert!(!shown.contains("R0UT1NG"), "{shown}");
         assert!(!shown.contains("hooks.slack.example"), "{shown}");
-        let err = toml::from_str::<ConfigFile>(CONFIG)
-            .unwrap_err()
-            .to_string();
+        // Variables are expanded when a sink is built: reading the file
+        // needs none of them, building names the one that is missing.
+        let file: ConfigFile = toml::from_str(CONFIG).unwrap();
+        let SinkKind::Pagerduty { routing_key, .. } = &file.notify.sinks["pager"].kind else {
+            panic!("the pager sink is PagerDuty");
+        };
+        let err = routing_key.resolve().unwrap_err().to_string();
         assert!(err.contains("${TW_TEST_ROUTING_KEY}"), "{err}");
     }
 

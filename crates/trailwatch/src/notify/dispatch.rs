@@ -149,20 +149,6 @@ impl Notifier {
         all
     }
 
-    /// Send one test message straight to a sink (not through the outbox).
-    pub async fn test(&self, name: &str) -> Result<()> {
-        let entry = self
-            .shared
-            .sinks
-            .get(name)
-            .with_context(|| format!("no sink named {name:?} in the config"))?;
-        entry
-            .sink
-            .send(&Message::test())
-            .await
-            .map_err(|e| anyhow::anyhow!("{name}: {e}"))
-    }
-
     async fn sleep_or_wake(&self, d: Duration) {
         tokio::select! {
             _ = tokio::time::sleep(d) => {}

@@ -35,7 +35,7 @@ pub async fn post_json(
         .body(body)
         .send()
         .await
-        .map_err(|e| SendError::transient(e.without_url().to_string()))?;
+        .map_err(|e| SendError::transient(describe(e)))?;
     let status = response.status();
     if status.is_success() {
         return Ok(());
@@ -60,6 +60,20 @@ pub async fn post_json(
         permanent: false,
         retry_after,
     })
+}
+
+/// A transport error with its causes ("error sending request: client
+/// error (Connect): tcp connect error: Connection refused"), without the URL.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// `Retry-After` as seconds or as an HTTP date.

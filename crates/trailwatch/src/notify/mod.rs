@@ -29,7 +29,7 @@ use std::time::Duration;
 use anyhow::Result;
 use async_trait::async_trait;
 
-use config::{SinkConfig, SinkKind};
+use config::{Secret, SinkConfig, SinkKind, Text};
 use message::Message;
 
 /// Why a delivery failed, and whether trying again can help.
@@ -106,22 +106,28 @@ pub fn build(
             headers,
             secret,
             timeout,
-        } => Arc::new(webhook::Webhook::new(
-            url.clone(),
-            headers.clone(),
-            secret.clone(),
-            timeout_of(*timeout),
-        )?),
+        } => {
+            let headers = headers
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), v.resolve()?)))
+                .collect::<Result<_>>()?;
+            Arc::new(webhook::Webhook::new(
+                url.resolve()?,
+                headers,
+                secret.as_ref().map(Secret::resolve).transpose()?,
+                timeout_of(*timeout),
+            )?)
+        }
         SinkKind::Slack { url, timeout } => {
-            Arc::new(slack::Slack::new(url.clone(), timeout_of(*timeout))?)
+            Arc::new(slack::Slack::new(url.resolve()?, timeout_of(*timeout))?)
         }
         SinkKind::Pagerduty {
             routing_key,
             url,
             timeout,
         } => Arc::new(pagerduty::PagerDuty::new(
-            routing_key.clone(),
-            url.as_ref().map(|u| u.0.clone()),
+            routing_key.resolve()?,
+            url.as_ref().map(Text::resolve).transpose()?,
             timeout_of(*timeout),
             state,
         )?),
@@ -135,27 +141,30 @@ pub fn build(
             to,
             timeout,
         } => Arc::new(email::Email::new(email::EmailSettings {
-            host: host.0.clone(),
+            host: host.resolve()?,
             port: *port,
             tls: *tls,
-            username: username.clone(),
-            password: password.clone(),
-            from: from.0.clone(),
-            to: to.iter().map(|t| t.0.clone()).collect(),
+            username: username.as_ref().map(Secret::resolve).transpose()?,
+            password: password.as_ref().map(Secret::resolve).transpose()?,
+            from: from.resolve()?,
+            to: to.iter().map(Text::resolve).collect::<Result<_>>()?,
             timeout: timeout_of(*timeout),
         })?),
         SinkKind::Sns {
             topic_arn,
             region,
             endpoint_url,
-        } => Arc::new(sns::Sns::new(
-            topic_arn.0.clone(),
-            region.as_ref().map(|r| r.0.clone()),
-            ctx.endpoint_url
-                .clone()
-                .or_else(|| endpoint_url.as_ref().map(|e| e.0.clone()))
-                .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
-        )?),
+        } => {
+            let endpoint = match &ctx.endpoint_url {
+                Some(e) => Some(e.clone()),
+                None => endpoint_url.as_ref().map(Text::resolve).transpose()?,
+            };
+            Arc::new(sns::Sns::new(
+                topic_arn.resolve()?,
+                region.as_ref().map(Text::resolve).transpose()?,
+                endpoint.or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
+            )?)
+        }
     };
     tracing::debug!(sink = name, kind = config.kind.type_name(), "sink ready");
     Ok(sink)
