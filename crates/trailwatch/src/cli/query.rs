@@ -147,7 +147,33 @@ fn terminal_width() -> usize {
 /// Where results go, and in what format.
 pub(super) struct Output {
     pub format: Format,
-    pub sink: Box<dyn Write + Send>,
+    pub sink: PipeAware,
+}
+
+/// A writer that remembers whether its reader went away (`| head`): the
+/// CSV writer reports I/O failures as text, which loses the error kind
+/// `main` needs to end quietly on a closed pipe.
+pub(super) struct PipeAware {
+    inner: Box<dyn Write + Send>,
+    closed: bool,
+}
+
+impl Write for PipeAware {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.closed |= r
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe);
+        r
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.inner.flush();
+        self.closed |= r
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::BrokenPipe);
+        r
+    }
 }
 
 impl Output {
@@ -166,7 +192,13 @@ impl Output {
             )),
             None => Box::new(BufWriter::new(io::stdout())),
         };
-        Ok(Output { format, sink })
+        Ok(Output {
+            format,
+            sink: PipeAware {
+                inner: sink,
+                closed: false,
+            },
+        })
     }
 }
 
@@ -182,15 +214,19 @@ pub(super) fn run_statement(
         tracing::info!("{m}");
         return Ok(());
     }
-    write(
+    let written = write(
         &mut out.sink,
         out.format,
         &result.schema,
         &result.batches,
         terminal_width(),
-    )?;
-    out.sink.flush()?;
-    Ok(())
+    )
+    .map_err(anyhow::Error::from)
+    .and_then(|()| out.sink.flush().map_err(anyhow::Error::from));
+    if written.is_err() && out.sink.closed {
+        return Err(io::Error::from(io::ErrorKind::BrokenPipe).into());
+    }
+    written
 }
 
 /// Run statements, writing each result; stops at the first error.

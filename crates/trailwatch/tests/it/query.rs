@@ -474,3 +474,26 @@ fn athena_syntax_datafusion_lacks_is_rewritten() {
     }
     assert_ne!(unnest, "0");
 }
+
+#[test]
+fn a_closed_stdout_ends_a_query_quietly() {
+    use std::io::{BufRead, BufReader};
+    let lake = lake_of_sample();
+    for format in ["csv", "table", "json"] {
+        let mut child = bin()
+            .args(["query", "--lake", path_str(lake.path()), "--format", format])
+            .arg("SELECT eventid, eventname, eventsource FROM cloudtrail_logs")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is gone, as with `| head -1`.
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", stderr(&out));
+        assert!(stderr(&out).is_empty(), "{format}: {}", stderr(&out));
+    }
+}
