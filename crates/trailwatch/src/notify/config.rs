@@ -245,6 +245,9 @@ pub enum SinkKind {
         from: Text,
         to: Vec<Text>,
         timeout: Option<u64>,
+        /// A PEM CA certificate to trust besides the built-in roots (an
+        /// internal relay's own CA).
+        ca_file: Option<PathBuf>,
     },
     Sns {
         topic_arn: Text,

@@ -5,14 +5,17 @@
 //! repeat, and the id is in the body too. Each message opens its own SMTP
 //! connection (no pool): alert volumes are small, and nothing then runs in
 //! the background between deliveries. TLS certificates are checked against
-//! the Mozilla roots built into the binary (webpki-roots).
+//! the Mozilla roots built into the binary (webpki-roots), plus `ca_file`
+//! when given (a relay with its own CA).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::config::{Secret, SmtpTls};
@@ -30,6 +33,7 @@ pub struct EmailSettings {
     pub from: String,
     pub to: Vec<String>,
     pub timeout: Duration,
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug)]
@@ -53,6 +57,20 @@ impl Email {
         };
         if let Some(port) = s.port {
             builder = builder.port(port);
+        }
+        if let Some(ca) = &s.ca_file {
+            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+            let cert = Certificate::from_pem(&pem)
+                .with_context(|| format!("{} is not a PEM certificate", ca.display()))?;
+            let params = TlsParameters::builder(s.host.clone())
+                .add_root_certificate(cert)
+                .build_rustls()
+                .context("email sink: TLS settings")?;
+            builder = match s.tls {
+                SmtpTls::Starttls => builder.tls(Tls::Required(params)),
+                SmtpTls::Tls => builder.tls(Tls::Wrapper(params)),
+                SmtpTls::None => bail!("email sink: ca_file needs tls = \"starttls\" or \"tls\""),
+            };
         }
         match (&s.username, &s.password) {
             (Some(u), Some(p)) => {

@@ -140,6 +140,7 @@ pub fn build(
             from,
             to,
             timeout,
+            ca_file,
         } => Arc::new(email::Email::new(email::EmailSettings {
             host: host.resolve()?,
             port: *port,
@@ -149,6 +150,7 @@ pub fn build(
             from: from.resolve()?,
             to: to.iter().map(Text::resolve).collect::<Result<_>>()?,
             timeout: timeout_of(*timeout),
+            ca_file: ca_file.clone(),
         })?),
         SinkKind::Sns {
             topic_arn,

@@ -524,18 +524,13 @@ fn slack_gets_block_kit_and_pagerduty_triggers_then_resolves_by_dedup_key() {
     assert!(resolved.contains("(resolved)"), "{resolved}");
 }
 
-#[test]
-fn email_goes_over_smtp_with_auth_as_text_and_html() {
-    if !need_python_receivers() || !python_has("aiosmtpd") {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
+/// Start `smtp_receiver.py` on a free port, logging to `log`.
+fn smtp_receiver(log: &Path, extra: &[&str]) -> Receiver {
     let port = free_port();
-    let log = dir.path().join("mail.ndjson");
     let mut child = Command::new("python3")
         .arg(receivers_dir().join("smtp_receiver.py"))
-        .args(["--port", &port.to_string(), "--log", path_str(&log)])
-        .args(["--auth", "alerts:hunter2"])
+        .args(["--port", &port.to_string(), "--log", path_str(log)])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -543,11 +538,144 @@ fn email_goes_over_smtp_with_auth_as_text_and_html() {
     BufReader::new(child.stdout.as_mut().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let _guard = Receiver {
+    Receiver {
         child,
         port,
-        log: log.clone(),
-    };
+        log: log.to_path_buf(),
+    }
+}
+
+/// A test CA and a server certificate for 127.0.0.1 it signed, made with
+/// openssl: (ca.pem, server.pem, server.key).
+fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let p = |n: &str| dir.join(n);
+    std::fs::write(
+        p("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    for args in [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            path_str(&p("ca.key")),
+            "-out",
+            path_str(&p("ca.pem")),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=trailwatch test CA",
+        ],
+        vec![
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            path_str(&p("server.key")),
+            "-out",
+            path_str(&p("server.csr")),
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            path_str(&p("server.csr")),
+            "-CA",
+            path_str(&p("ca.pem")),
+            "-CAkey",
+            path_str(&p("ca.key")),
+            "-CAcreateserial",
+            "-out",
+            path_str(&p("server.pem")),
+            "-days",
+            "2",
+            "-extfile",
+            path_str(&p("ext.cnf")),
+        ],
+    ] {
+        let out = Command::new("openssl").args(&args).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+    }
+    (p("ca.pem"), p("server.pem"), p("server.key"))
+}
+
+#[test]
+fn email_over_starttls_and_implicit_tls_trusts_only_the_configured_ca() {
+    if !need_python_receivers()
+        || !python_has("aiosmtpd")
+        || !have_tool(Command::new("openssl").arg("version"), "openssl")
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certificates(dir.path());
+    let alarms = alarm_pair(dir.path());
+    for (tls, extra) in [("starttls", &[][..]), ("tls", &["--implicit-tls"][..])] {
+        let log = dir.path().join(format!("{tls}.ndjson"));
+        let mut args = vec![
+            "--cert",
+            path_str(&cert),
+            "--key",
+            path_str(&key),
+            "--auth",
+            "alerts:hunter2",
+        ];
+        args.extend_from_slice(extra);
+        let smtp = smtp_receiver(&log, &args);
+        let sink = |ca_line: &str| {
+            format!(
+                "[notify.sink.mail]\ntype = \"email\"\nhost = \"127.0.0.1\"\nport = {}\n\
+                 tls = \"{tls}\"\nusername = \"alerts\"\npassword = \"hunter2\"\n\
+                 from = \"trailwatch@example.com\"\nto = [\"secops@example.com\"]\n{ca_line}\n",
+                smtp.port
+            )
+        };
+        // Without the CA, the server's certificate is not trusted.
+        let untrusted = write_config(&dir.path().join(format!("{tls}-untrusted")), &sink(""));
+        let out = notify(&["test", "mail"], &untrusted);
+        assert!(
+            !out.status.success(),
+            "{tls}: an untrusted certificate is refused"
+        );
+        let trusted = write_config(
+            &dir.path().join(format!("{tls}-trusted")),
+            &sink(&format!("ca_file = {:?}", path_str(&ca))),
+        );
+        let out = notify(&["send", path_str(&alarms)], &trusted);
+        assert!(out.status.success(), "{tls}: {}", stderr(&out));
+        let mails: Vec<Value> = std::fs::read_to_string(&log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(mails.len(), 2, "{tls}");
+        assert!(
+            mails
+                .iter()
+                .all(|m| m["tls"] == true && m["authenticated"] == true),
+            "{tls}: {mails:?}"
+        );
+    }
+}
+
+#[test]
+fn email_goes_over_smtp_with_auth_as_text_and_html() {
+    if !need_python_receivers() || !python_has("aiosmtpd") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = smtp_receiver(
+        &dir.path().join("mail.ndjson"),
+        &["--auth", "alerts:hunter2"],
+    );
+    let (port, log) = (smtp.port, smtp.log.clone());
     let config = write_config(
         dir.path(),
         &format!(
@@ -673,6 +801,29 @@ fn sns_publishes_each_alert_to_the_topic() {
     let one = got.first().unwrap();
     assert_eq!(one["message"]["alert_ids"][0], one["alert_id"]);
     assert!(one["subject"].as_str().unwrap().starts_with("[P"));
+}
+
+#[test]
+fn the_stdout_sink_prints_one_alert_per_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "[notify.sink.console]\ntype = \"stdout\"\nmax_per_minute = 100000\n",
+    );
+    let (alerts, ids) = sample_alerts(dir.path());
+    let out = notify(&["send", path_str(&alerts)], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed: Vec<String> = stdout(&out)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["alert_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(printed.len(), ids.len());
+    assert_eq!(printed.into_iter().collect::<BTreeSet<_>>(), ids);
 }
 
 #[test]

@@ -3,11 +3,14 @@ received is appended to --log as one JSON line (envelope sender and
 recipients, whether the session authenticated, the raw message). With
 --auth USER:PASSWORD, AUTH is required and checked (over plain SMTP, which
 aiosmtpd allows only when told to: this is a loopback test server).
+With --cert and --key it speaks TLS: STARTTLS (required) by default, or
+from the first byte with --implicit-tls.
 Prints the port once it listens, then serves until killed."""
 
 import argparse
 import json
 import os
+import ssl
 import threading
 
 from aiosmtpd.controller import Controller
@@ -17,6 +20,9 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--log", required=True)
 parser.add_argument("--auth")
+parser.add_argument("--cert")
+parser.add_argument("--key")
+parser.add_argument("--implicit-tls", action="store_true")
 args = parser.parse_args()
 lock = threading.Lock()
 
@@ -27,6 +33,9 @@ class Handler:
             "from": envelope.mail_from,
             "to": envelope.rcpt_tos,
             "authenticated": bool(session.authenticated),
+            # STARTTLS sets session.ssl; implicit TLS shows on the transport.
+            "tls": session.ssl is not None
+            or server.transport.get_extra_info("ssl_object") is not None,
             "data": envelope.content.decode("utf-8", "replace"),
         }
         with lock, open(args.log, "a") as f:
@@ -50,6 +59,14 @@ def authenticator(server, session, envelope, mechanism, auth_data):
 kwargs = {}
 if args.auth:
     kwargs = {"authenticator": authenticator, "auth_required": True, "auth_require_tls": False}
+if args.cert:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(args.cert, args.key)
+    if args.implicit_tls:
+        kwargs["ssl_context"] = context
+    else:
+        kwargs["tls_context"] = context
+        kwargs["require_starttls"] = True
 controller = Controller(Handler(), hostname="127.0.0.1", port=args.port, **kwargs)
 controller.start()
 print(args.port, flush=True)
