@@ -31,6 +31,42 @@ fn cell_text(a: &dyn Array, row: usize, opts: &FormatOptions<'_>) -> String {
     }
 }
 
+/// The batch with nested columns (lists, structs, maps) as text, as
+/// Athena prints them (`[a, b]`, `{arn: …}`): arrow's CSV writer refuses
+/// nested types.
+fn flatten_for_csv(b: &RecordBatch) -> Result<RecordBatch, QueryError> {
+    use arrow::array::{ArrayRef, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    if !b
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| f.data_type().is_nested())
+    {
+        return Ok(b.clone());
+    }
+    let opts = FormatOptions::default();
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (f, c) in b.schema().fields().iter().zip(b.columns()) {
+        if f.data_type().is_nested() {
+            let formatter = ArrayFormatter::try_new(c.as_ref(), &opts)?;
+            let text: StringArray = (0..c.len())
+                .map(|i| (!c.is_null(i)).then(|| formatter.value(i).to_string()))
+                .collect();
+            fields.push(Field::new(f.name(), DataType::Utf8, true));
+            columns.push(std::sync::Arc::new(text));
+        } else {
+            fields.push(f.as_ref().clone());
+            columns.push(c.clone());
+        }
+    }
+    Ok(RecordBatch::try_new(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+    )?)
+}
+
 /// Shorten to `width` characters, marking the cut with `…`.
 fn fit(s: &str, width: usize) -> String {
     let s = s.replace(['\n', '\r', '\t'], " ");
@@ -135,7 +171,7 @@ pub fn write(
             }
             let mut w = CsvWriterBuilder::new().with_header(true).build(&mut *out);
             for b in batches {
-                w.write(b)?;
+                w.write(&flatten_for_csv(b)?)?;
             }
             Ok(())
         }

@@ -229,6 +229,23 @@ fn formats_saved_queries_and_top() {
     let csv = stdout(&run(&["query", "--lake", l, "--format", "csv", q]));
     assert!(csv.starts_with("eventname,n\n"), "{csv}");
     assert_eq!(csv.lines().count(), rows.len() + 1);
+    // Arrays and structs print as Athena shows them (the seed's busy-IPs
+    // query returns array_agg(DISTINCT eventName)).
+    let nested = run(&[
+        "query",
+        "--lake",
+        l,
+        "--format",
+        "csv",
+        "SELECT array_agg(DISTINCT eventname ORDER BY eventname) AS actions FROM cloudtrail_logs \
+         WHERE eventsource = 'cloudtrail.amazonaws.com'",
+    ]);
+    assert_eq!(nested.status.code(), Some(0), "{}", stderr(&nested));
+    let text = stdout(&nested);
+    assert!(
+        text.starts_with("actions\n\"[") && text.contains("StopLogging"),
+        "{text}"
+    );
     let table = stdout(&run(&["query", "--lake", l, q]));
     assert!(
         table.contains("| eventname") && table.contains("rows"),
