@@ -3,7 +3,7 @@
 (through the outbox: journal appends and syncs, one message per alert), and
 the same N JSON bodies POSTed by http.client to the same receiver as the
 peer. Prints a markdown row. Usage: bench/notify.py TRAILWATCH N"""
-import http.client, json, os, subprocess, sys, tempfile, time
+import http.client, json, os, socket, subprocess, sys, tempfile, time
 
 tw, n = sys.argv[1], int(sys.argv[2])
 here = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +34,8 @@ with tempfile.TemporaryDirectory() as d:
         bodies = [json.dumps({"version": 1, "kind": "alert", "alert_ids": [l["alert_id"]], "alerts": [l]}).encode()
                   for l in map(json.loads, open(alerts))]
         conn = http.client.HTTPConnection("127.0.0.1", port)
+        conn.connect()
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         t = time.perf_counter()
         for b in bodies:
             conn.request("POST", "/", body=b, headers={"Content-Type": "application/json"})

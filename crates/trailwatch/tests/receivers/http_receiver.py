@@ -37,6 +37,9 @@ def control():
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The answer's headers and body are written separately; without this,
+    # Nagle's algorithm and the client's delayed ACK add ~40 ms per request.
+    disable_nagle_algorithm = True
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
