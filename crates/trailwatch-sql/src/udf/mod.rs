@@ -116,6 +116,38 @@ pub(crate) fn ints(a: &ArrayRef) -> Result<Int64Array> {
         .unwrap_or_else(|| Int64Array::new_null(a.len())))
 }
 
+/// An optional argument (`a[i]` when given) as UTF-8 text.
+pub(crate) fn optional_strings(a: &[ArrayRef], i: usize) -> Result<Option<StringArray>> {
+    a.get(i).map(strings).transpose()
+}
+
+/// An optional argument (`a[i]` when given) as 64-bit integers.
+pub(crate) fn optional_ints(a: &[ArrayRef], i: usize) -> Result<Option<Int64Array>> {
+    a.get(i).map(ints).transpose()
+}
+
+/// The compiled pattern of the row, compiled again only when it changes (a
+/// pattern column is nearly always one constant).
+#[derive(Default)]
+pub(crate) struct RegexCache {
+    last: Option<(String, regex::Regex)>,
+}
+
+impl RegexCache {
+    pub fn get(&mut self, function: &str, pattern: &str) -> Result<&regex::Regex> {
+        if self.last.as_ref().is_none_or(|(p, _)| p != pattern) {
+            match regex::Regex::new(pattern) {
+                Ok(r) => self.last = Some((pattern.to_string(), r)),
+                Err(e) => return exec_err!("{function}: invalid pattern {pattern:?}: {e}"),
+            }
+        }
+        match &self.last {
+            Some((_, r)) => Ok(r),
+            None => exec_err!("{function}: no pattern"),
+        }
+    }
+}
+
 /// Coerce text-like argument types to Utf8.
 pub(crate) fn text_type(name: &str, t: &DataType) -> Result<DataType> {
     match t {

@@ -4,15 +4,13 @@
 
 use std::sync::Arc;
 
+use super::{RegexCache, all_scalar, arrays, int_type, optional_ints, output, strings, text_type};
 use arrow::array::{Array, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
-use regex::Regex;
-
-use super::{all_scalar, arrays, int_type, ints, output, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RegexpExtract {
@@ -60,11 +58,8 @@ impl ScalarUDFImpl for RegexpExtract {
         let a = arrays(&args.args, args.number_rows)?;
         let texts = strings(&a[0])?;
         let pats = strings(&a[1])?;
-        let groups = match a.get(2) {
-            Some(g) => Some(ints(g)?),
-            None => None,
-        };
-        let mut cached: Option<(String, Regex)> = None;
+        let groups = optional_ints(&a, 2)?;
+        let mut cache = RegexCache::default();
         let mut v = Vec::with_capacity(texts.len());
         for i in 0..texts.len() {
             let group_null = groups.as_ref().is_some_and(|g| g.is_null(i));
@@ -72,17 +67,7 @@ impl ScalarUDFImpl for RegexpExtract {
                 v.push(None);
                 continue;
             }
-            let p = pats.value(i);
-            if cached.as_ref().is_none_or(|(c, _)| c != p) {
-                match Regex::new(p) {
-                    Ok(r) => cached = Some((p.to_string(), r)),
-                    Err(e) => return exec_err!("regexp_extract: invalid pattern {p:?}: {e}"),
-                }
-            }
-            let Some((_, re)) = &cached else {
-                v.push(None);
-                continue;
-            };
+            let re = cache.get("regexp_extract", pats.value(i))?;
             let g = groups.as_ref().map_or(0, |g| g.value(i));
             let Ok(g) = usize::try_from(g) else {
                 return exec_err!("regexp_extract: group {g} is negative");

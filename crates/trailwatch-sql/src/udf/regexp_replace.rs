@@ -5,15 +5,13 @@
 
 use std::sync::Arc;
 
+use super::{RegexCache, all_scalar, arrays, optional_strings, output, strings, text_type};
 use arrow::array::{Array, StringArray};
 use arrow::datatypes::DataType;
 use datafusion::common::{Result, exec_err};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
-use regex::Regex;
-
-use super::{all_scalar, arrays, output, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct RegexpReplace {
@@ -86,11 +84,8 @@ impl ScalarUDFImpl for RegexpReplace {
         let a = arrays(&args.args, args.number_rows)?;
         let texts = strings(&a[0])?;
         let pats = strings(&a[1])?;
-        let reps = match a.get(2) {
-            Some(r) => Some(strings(r)?),
-            None => None,
-        };
-        let mut cached: Option<(String, Regex)> = None;
+        let reps = optional_strings(&a, 2)?;
+        let mut cache = RegexCache::default();
         let mut v = Vec::with_capacity(texts.len());
         for i in 0..texts.len() {
             let rep_null = reps.as_ref().is_some_and(|r| r.is_null(i));
@@ -98,17 +93,7 @@ impl ScalarUDFImpl for RegexpReplace {
                 v.push(None);
                 continue;
             }
-            let p = pats.value(i);
-            if cached.as_ref().is_none_or(|(c, _)| c != p) {
-                match Regex::new(p) {
-                    Ok(r) => cached = Some((p.to_string(), r)),
-                    Err(e) => return exec_err!("regexp_replace: invalid pattern {p:?}: {e}"),
-                }
-            }
-            let Some((_, re)) = &cached else {
-                v.push(None);
-                continue;
-            };
+            let re = cache.get("regexp_replace", pats.value(i))?;
             let rep = reps
                 .as_ref()
                 .map(|r| translate_replacement(r.value(i)))

@@ -11,7 +11,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::{all_scalar, arrays, output, strings, text_type};
+use super::{all_scalar, arrays, optional_strings, output, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Replace {
@@ -51,10 +51,7 @@ impl ScalarUDFImpl for Replace {
         let a = arrays(&args.args, args.number_rows)?;
         let texts = strings(&a[0])?;
         let search = strings(&a[1])?;
-        let reps = match a.get(2) {
-            Some(r) => Some(strings(r)?),
-            None => None,
-        };
+        let reps = optional_strings(&a, 2)?;
         let mut v = Vec::with_capacity(texts.len());
         for i in 0..texts.len() {
             let rep_null = reps.as_ref().is_some_and(|r| r.is_null(i));

@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::{all_scalar, arrays, int_type, ints, output, strings, text_type};
+use super::{all_scalar, arrays, int_type, ints, optional_ints, output, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Substr {
@@ -82,10 +82,7 @@ impl ScalarUDFImpl for Substr {
         let a = arrays(&args.args, args.number_rows)?;
         let texts = strings(&a[0])?;
         let starts = ints(&a[1])?;
-        let lengths = match a.get(2) {
-            Some(l) => Some(ints(l)?),
-            None => None,
-        };
+        let lengths = optional_ints(&a, 2)?;
         let mut v = Vec::with_capacity(texts.len());
         for i in 0..texts.len() {
             let len_null = lengths.as_ref().is_some_and(|l| l.is_null(i));
