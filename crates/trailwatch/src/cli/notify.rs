@@ -47,14 +47,10 @@ impl ConfigArgs {
 
     /// The config's notifier, when it configures any sink.
     pub fn notifier(&self) -> Result<Option<Notifier>> {
-        let config = self.load()?;
-        if config.sinks.is_empty() {
-            return Ok(None);
-        }
         let ctx = SinkContext {
             endpoint_url: self.endpoint_url.clone(),
         };
-        Notifier::open(config, &ctx).map(Some)
+        Notifier::for_config(self.load()?, &ctx)
     }
 }
 

@@ -382,18 +382,11 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
     let s3 = S3Options {
         endpoint: args.endpoint_url.clone(),
     };
+    let ctx = SinkContext {
+        endpoint_url: args.endpoint_url.clone(),
+    };
     let notifier = match config_path(args.config.as_deref()) {
-        Some(path) => {
-            let config = load(&path)?;
-            if config.sinks.is_empty() {
-                None
-            } else {
-                let ctx = SinkContext {
-                    endpoint_url: args.endpoint_url.clone(),
-                };
-                Some(Notifier::open(config, &ctx)?)
-            }
-        }
+        Some(path) => Notifier::for_config(load(&path)?, &ctx)?,
         None => None,
     };
     // Delivery runs beside the watch loop, on the runtime's workers.

@@ -77,6 +77,14 @@ fn now_ms() -> i64 {
 }
 
 impl Notifier {
+    /// The config's notifier, or None when it configures no sink.
+    pub fn for_config(config: NotifyConfig, ctx: &SinkContext) -> Result<Option<Notifier>> {
+        if config.sinks.is_empty() {
+            return Ok(None);
+        }
+        Notifier::open(config, ctx).map(Some)
+    }
+
     /// Open the config's outbox and build its sinks.
     pub fn open(config: NotifyConfig, ctx: &SinkContext) -> Result<Notifier> {
         let dir = config.outbox_dir()?;
@@ -180,18 +188,8 @@ impl Notifier {
                 }
                 paused_until = None;
             }
-            let pending = self.outbox().pending(name);
-            if pending.is_empty() && until_empty {
+            if until_empty && self.outbox().pending_count(name) == 0 {
                 return true;
-            }
-            let now = now_ms();
-            let due: Vec<Entry> = pending
-                .into_iter()
-                .filter(|e| e.next_attempt_ms <= now)
-                .collect();
-            if due.is_empty() {
-                self.sleep_or_wake(IDLE_POLL).await;
-                continue;
             }
             while sent
                 .front()
@@ -205,6 +203,13 @@ impl Notifier {
                     .front()
                     .map_or(Instant::now(), |t| *t + Duration::from_secs(60));
                 self.sleep_or_wake_until(free_at, deadline).await;
+                continue;
+            }
+            // At most what this minute's budget can carry: budget - 1
+            // single alerts and a digest.
+            let due = self.outbox().due(name, now_ms(), budget - 1 + MAX_DIGEST);
+            if due.is_empty() {
+                self.sleep_or_wake(IDLE_POLL).await;
                 continue;
             }
             for message in plan(due, budget) {
@@ -267,23 +272,18 @@ impl Notifier {
     /// Dead-letter entries past the sink's maximum age that have failed
     /// (or wait behind a failing receiver).
     fn expire(&self, name: &str, policy: &DeliveryPolicy, failing: bool) -> Result<()> {
-        let now = now_ms();
-        let max_age = policy.max_age.as_millis() as i64;
+        let cutoff = now_ms() - policy.max_age.as_millis() as i64;
         let mut outbox = self.outbox();
-        let old: Vec<Entry> = outbox
-            .pending(name)
-            .into_iter()
-            .filter(|e| now - e.enqueued_ms > max_age && (failing || e.attempts > 0))
-            .collect();
+        let old = outbox.expired(name, cutoff, failing);
         if old.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = old.iter().map(|e| e.alert.alert_id.clone()).collect();
         let last = old
             .iter()
             .rev()
-            .find_map(|e| e.last_error.clone())
+            .find_map(|(_, e)| e.clone())
             .unwrap_or_else(|| "the receiver was failing".into());
+        let ids: Vec<String> = old.into_iter().map(|(id, _)| id).collect();
         tracing::warn!(
             sink = name,
             alerts = ids.len(),

@@ -41,7 +41,6 @@ impl Message {
     /// A harmless alert for `notify test`, with a fresh id.
     pub fn test() -> Message {
         let id: u64 = rand::random();
-        let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let alert = Alert {
             alert_id: format!("test-{id:016x}"),
             kind: "test".into(),
@@ -49,7 +48,7 @@ impl Message {
             title: "trailwatch test message".into(),
             severity: trailwatch_core::rules::Severity::P4,
             state: trailwatch_core::alarm::AlarmState::Alarm,
-            time: now,
+            time: super::now_rfc3339(),
             window_start: None,
             window_end: None,
             threshold: None,

@@ -172,6 +172,11 @@ pub fn build(
     Ok(sink)
 }
 
+/// Now, as CloudTrail writes times (`2026-04-01T10:00:00Z`).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 fn timeout_of(secs: Option<u64>) -> Duration {
     Duration::from_secs(secs.unwrap_or(10))
 }

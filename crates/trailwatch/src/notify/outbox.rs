@@ -27,6 +27,8 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use trailwatch_core::rules::Alert;
 
+use super::now_rfc3339;
+
 /// One alert waiting for one sink.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Entry {
@@ -107,10 +109,6 @@ pub struct Outbox {
 pub const JOURNAL: &str = "journal.ndjson";
 pub const DEAD_LETTERS: &str = "dead-letter.ndjson";
 pub const STATUS: &str = "status.json";
-
-fn now_rfc3339() -> String {
-    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
 
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
@@ -298,7 +296,45 @@ impl Outbox {
         Ok(added)
     }
 
+    /// Up to `limit` of a sink's entries due by `now_ms`, oldest first.
+    pub fn due(&self, sink: &str, now_ms: i64, limit: usize) -> Vec<Entry> {
+        self.queues
+            .get(sink)
+            .map(|q| {
+                q.pending
+                    .values()
+                    .filter(|e| e.next_attempt_ms <= now_ms)
+                    .take(limit)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The ids (and last errors) of a sink's entries enqueued before
+    /// `cutoff_ms` that have failed, or all of them when `failing`.
+    pub fn expired(
+        &self,
+        sink: &str,
+        cutoff_ms: i64,
+        failing: bool,
+    ) -> Vec<(String, Option<String>)> {
+        self.queues
+            .get(sink)
+            .map(|q| {
+                q.pending
+                    .values()
+                    // Entries are in enqueue order: stop at the first young one.
+                    .take_while(|e| e.enqueued_ms < cutoff_ms)
+                    .filter(|e| failing || e.attempts > 0)
+                    .map(|e| (e.alert.alert_id.clone(), e.last_error.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// A sink's pending entries, oldest first.
+    #[cfg(test)]
     pub fn pending(&self, sink: &str) -> Vec<Entry> {
         self.queues
             .get(sink)

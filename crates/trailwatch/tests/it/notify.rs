@@ -43,16 +43,12 @@ impl Drop for Receiver {
     }
 }
 
-/// Start `http_receiver.py` (on `port`, or a free one) logging to `log`.
-fn http_receiver(log: &Path, port: Option<u16>, extra: &[&str]) -> Receiver {
+/// Start a receiver script on `port` (0: it picks one) logging to `log`;
+/// it prints its port once it listens.
+fn start_receiver(script: &str, log: &Path, port: u16, extra: &[&str]) -> Receiver {
     let mut child = Command::new("python3")
-        .arg(receivers_dir().join("http_receiver.py"))
-        .args([
-            "--log",
-            path_str(log),
-            "--port",
-            &port.unwrap_or(0).to_string(),
-        ])
+        .arg(receivers_dir().join(script))
+        .args(["--log", path_str(log), "--port", &port.to_string()])
         .args(extra)
         .stdout(Stdio::piped())
         .spawn()
@@ -67,6 +63,11 @@ fn http_receiver(log: &Path, port: Option<u16>, extra: &[&str]) -> Receiver {
         port,
         log: log.to_path_buf(),
     }
+}
+
+/// Start `http_receiver.py` (on `port`, or a free one) logging to `log`.
+fn http_receiver(log: &Path, port: Option<u16>, extra: &[&str]) -> Receiver {
+    start_receiver("http_receiver.py", log, port.unwrap_or(0), extra)
 }
 
 /// The requests a receiver logged.
@@ -526,23 +527,7 @@ fn slack_gets_block_kit_and_pagerduty_triggers_then_resolves_by_dedup_key() {
 
 /// Start `smtp_receiver.py` on a free port, logging to `log`.
 fn smtp_receiver(log: &Path, extra: &[&str]) -> Receiver {
-    let port = free_port();
-    let mut child = Command::new("python3")
-        .arg(receivers_dir().join("smtp_receiver.py"))
-        .args(["--port", &port.to_string(), "--log", path_str(log)])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    Receiver {
-        child,
-        port,
-        log: log.to_path_buf(),
-    }
+    start_receiver("smtp_receiver.py", log, free_port(), extra)
 }
 
 /// A test CA and a server certificate for 127.0.0.1 it signed, made with
