@@ -99,7 +99,10 @@ pub struct WaitArgs {
     pub wait: u64,
 }
 
-fn read_alerts(input: &str) -> Result<Vec<Alert>> {
+/// The alerts in an NDJSON file (or stdin), and how many lines were not
+/// alerts: each is reported with its file and line, and skipped; the good
+/// ones are still delivered.
+fn read_alerts(input: &str) -> Result<(Vec<Alert>, usize)> {
     let reader: Box<dyn BufRead> = if input == "-" {
         Box::new(BufReader::new(io::stdin()))
     } else {
@@ -107,17 +110,23 @@ fn read_alerts(input: &str) -> Result<Vec<Alert>> {
             std::fs::File::open(Path::new(input)).with_context(|| format!("opening {input}"))?,
         ))
     };
+    let name = if input == "-" { "stdin" } else { input };
     let mut alerts = Vec::new();
-    for (i, line) in reader.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
+    let mut bad = 0;
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line.with_context(|| format!("reading {name}"))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let a: Alert = serde_json::from_str(&line)
-            .with_context(|| format!("{input}: line {} is not an alert", i + 1))?;
-        alerts.push(a);
+        match serde_json::from_slice::<Alert>(&line) {
+            Ok(a) => alerts.push(a),
+            Err(e) => {
+                bad += 1;
+                tracing::error!("{name}:{}: not an alert, skipped: {e}", i + 1);
+            }
+        }
     }
-    Ok(alerts)
+    Ok((alerts, bad))
 }
 
 fn deliver(notifier: &Notifier, wait: &WaitArgs) -> Result<ExitCode> {
@@ -199,14 +208,19 @@ pub fn run(cmd: &NotifyCommand) -> Result<ExitCode> {
             let Some(notifier) = config.notifier()? else {
                 bail!("the config has no [notify.sink.*]");
             };
-            let alerts = read_alerts(input)?;
+            let (alerts, bad) = read_alerts(input)?;
             let added = notifier.enqueue(&alerts)?;
             tracing::info!(
                 alerts = alerts.len(),
                 queued = added,
                 "alerts in the outbox"
             );
-            deliver(&notifier, wait)
+            let code = deliver(&notifier, wait)?;
+            if bad > 0 && code == ExitCode::SUCCESS {
+                tracing::error!("{bad} line(s) of {input} were not alerts");
+                return Ok(ExitCode::from(super::EXIT_INPUT));
+            }
+            Ok(code)
         }
         NotifyCommand::Flush { wait, config } => {
             let Some(notifier) = config.notifier()? else {

@@ -118,17 +118,20 @@ fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Replay a journal's complete lines; returns the queues and the byte
 /// length of the complete part.
-fn replay(text: &[u8]) -> (BTreeMap<String, SinkQueue>, u64, usize) {
+fn replay(text: &[u8], path: &Path) -> (BTreeMap<String, SinkQueue>, u64, usize) {
     let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let mut queues: BTreeMap<String, SinkQueue> = BTreeMap::new();
     let mut next_seq = 0;
-    for line in text[..complete].split(|b| *b == b'\n') {
+    for (i, line) in text[..complete].split(|b| *b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
         }
-        let Ok(op) = serde_json::from_slice::<Op>(line) else {
-            tracing::warn!("outbox journal: skipping an unreadable line");
-            continue;
+        let op = match serde_json::from_slice::<Op>(line) {
+            Ok(op) => op,
+            Err(e) => {
+                tracing::warn!("{}:{}: unreadable, skipped: {e}", path.display(), i + 1);
+                continue;
+            }
         };
         match op {
             Op::Enqueue { sink, entry } => {
@@ -205,7 +208,7 @@ impl Outbox {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        let (queues, next_seq, _) = replay(&text);
+        let (queues, next_seq, _) = replay(&text, &path);
         // Compact: the pending entries and the seen ids, written aside and
         // renamed over the journal (a kill leaves either whole file).
         let mut ops = Vec::new();
@@ -471,8 +474,9 @@ pub struct StatusRow {
 /// The outbox's state per sink, read from its files (a delivering process
 /// may hold the lock meanwhile).
 pub fn read_status(dir: &Path, sinks: &[String]) -> Result<Vec<StatusRow>> {
-    let text = std::fs::read(dir.join(JOURNAL)).unwrap_or_default();
-    let (queues, _, _) = replay(&text);
+    let path = dir.join(JOURNAL);
+    let text = std::fs::read(&path).unwrap_or_default();
+    let (queues, _, _) = replay(&text, &path);
     let status: BTreeMap<String, SinkStatus> = std::fs::read(dir.join(STATUS))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())

@@ -809,6 +809,25 @@ fn the_stdout_sink_prints_one_alert_per_line() {
         .collect();
     assert_eq!(printed.len(), ids.len());
     assert_eq!(printed.into_iter().collect::<BTreeSet<_>>(), ids);
+    // A line that is not an alert is reported with its file and line and
+    // skipped; the lines around it are still delivered; exit 2.
+    let text = std::fs::read_to_string(&alerts).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.insert(1, "{\"alert_id\": 42, truncated");
+    let mixed = dir.path().join("mixed.ndjson");
+    std::fs::write(&mixed, lines.join("\n")).unwrap();
+    let config = write_config(
+        &dir.path().join("again"),
+        "[notify.sink.console]\ntype = \"stdout\"\nmax_per_minute = 100000\n",
+    );
+    let out = notify(&["send", path_str(&mixed)], &config);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("{}:2: not an alert", path_str(&mixed))),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(stdout(&out).lines().count(), ids.len());
 }
 
 #[test]
