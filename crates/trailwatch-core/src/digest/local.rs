@@ -5,9 +5,9 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use super::validate::TrailStore;
+use super::validate::{TrailStore, too_large};
 
 /// The file name suffix of signature sidecars.
 pub const SIGNATURE_SUFFIX: &str = ".signature";
@@ -35,33 +35,42 @@ fn missing_is_none<T>(r: io::Result<T>) -> io::Result<Option<T>> {
     }
 }
 
-fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            walk(root, &path, out)?;
-        } else if let Ok(rel) = path.strip_prefix(root) {
-            out.push(rel.to_string_lossy().replace('\\', "/"));
-        }
-    }
-    Ok(())
-}
-
 impl TrailStore for LocalTrail {
     fn bucket(&self) -> Option<&str> {
         None
     }
 
     fn keys(&self) -> io::Result<Vec<String>> {
-        let mut out = Vec::new();
-        walk(&self.root, &self.root, &mut out)?;
+        // Links are followed and only regular files listed; a file the
+        // walk cannot read is left out, so a digest or log in it shows
+        // as missing in the verdict.
+        let meta = std::fs::metadata(&self.root)?;
+        if !meta.is_dir() {
+            return Err(io::Error::other(format!(
+                "{} is not a folder",
+                self.root.display()
+            )));
+        }
+        let mut out: Vec<String> = crate::walk::walk(&self.root)
+            .files
+            .into_iter()
+            .map(|f| f.rel)
+            .collect();
         out.sort();
         Ok(out)
     }
 
-    fn read(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
-        missing_is_none(std::fs::read(self.path(key)))
+    fn read(&self, key: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        let Some(f) = missing_is_none(File::open(self.path(key)))? else {
+            return Ok(None);
+        };
+        // Never more than the limit in memory, whatever the file's size.
+        let mut out = Vec::new();
+        f.take(limit.saturating_add(1)).read_to_end(&mut out)?;
+        if out.len() as u64 > limit {
+            return Err(too_large(key, limit));
+        }
+        Ok(Some(out))
     }
 
     fn signature(&self, key: &str) -> io::Result<Option<String>> {

@@ -33,7 +33,20 @@ use super::model::{Digest, DigestName, LogFileEntry, stamp_of, trail_relative};
 use crate::layout::{self, ObjectKind};
 
 /// The largest digest accepted (decompressed); real ones are kilobytes.
-const DIGEST_LIMIT: u64 = 64 * 1024 * 1024;
+const DIGEST_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// The most compressed bytes of one digest file read. A real digest lists
+/// an hour of one region's log files and is a few kilobytes; memory stays
+/// bounded however large a file named like a digest is.
+pub const DIGEST_BYTES: u64 = 4 * 1024 * 1024;
+
+/// The error of [`TrailStore::read`] for an object over its limit.
+pub fn too_large(key: &str, limit: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{key} is larger than {limit} bytes, more than any digest file"),
+    )
+}
 
 /// Where a trail's objects are read from. Keys are the store's own: paths
 /// relative to a local copy's root, or object keys in a bucket.
@@ -43,8 +56,10 @@ pub trait TrailStore: Sync {
     fn bucket(&self) -> Option<&str>;
     /// Every object key under the store.
     fn keys(&self) -> io::Result<Vec<String>>;
-    /// A small object's bytes; `None` when it does not exist.
-    fn read(&self, key: &str) -> io::Result<Option<Vec<u8>>>;
+    /// A small object's bytes; `None` when it does not exist. More than
+    /// `limit` bytes is an error ([`too_large`]) raised before they are
+    /// held in memory.
+    fn read(&self, key: &str, limit: u64) -> io::Result<Option<Vec<u8>>>;
     /// A digest's signature (hex), from S3 metadata or a local sidecar.
     fn signature(&self, key: &str) -> io::Result<Option<String>>;
     /// Stream an object; `None` when it does not exist.
@@ -200,9 +215,17 @@ fn check_alone(store: &dyn TrailStore, key: &str, name: DigestName) -> io::Resul
         signature: None,
         status: None,
     };
-    let Some(gz) = store.read(key)? else {
-        c.status = Some(DigestStatus::Missing);
-        return Ok(c);
+    let gz = match store.read(key, DIGEST_BYTES) {
+        Ok(Some(gz)) => gz,
+        Ok(None) => {
+            c.status = Some(DigestStatus::Missing);
+            return Ok(c);
+        }
+        Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+            c.status = Some(DigestStatus::InvalidFormat(e.to_string()));
+            return Ok(c);
+        }
+        Err(e) => return Err(e),
     };
     let raw = match gunzip_small(&gz, DIGEST_LIMIT) {
         Ok(r) => r,

@@ -26,11 +26,16 @@ impl PatternError {
 
 const MAX_LEN: usize = 1024;
 const MAX_REGEXES: usize = 2;
+/// How deeply parentheses may nest. Parsing, matching and dropping a
+/// pattern all recurse per level; CloudWatch's 1024-character limit would
+/// allow 500, real patterns use 3.
+pub const MAX_DEPTH: usize = 32;
 
 struct Parser {
     chars: Vec<char>,
     pos: usize,
     regexes: usize,
+    depth: usize,
 }
 
 type R<T> = Result<T, PatternError>;
@@ -291,10 +296,19 @@ impl Parser {
 
     fn primary(&mut self) -> R<Expr> {
         self.ws();
+        let at = self.pos;
         if self.eat("(") {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return self.err(
+                    at,
+                    format!("parentheses nest deeper than {MAX_DEPTH} levels"),
+                );
+            }
             let e = self.or_expr()?;
             self.ws();
             self.expect(")", "')'")?;
+            self.depth -= 1;
             Ok(e)
         } else {
             Ok(Expr::Cond(self.condition()?))
@@ -553,6 +567,7 @@ pub fn parse(src: &str) -> Result<Pattern, PatternError> {
         chars: src.chars().collect(),
         pos: 0,
         regexes: 0,
+        depth: 0,
     };
     p.ws();
     match p.peek() {

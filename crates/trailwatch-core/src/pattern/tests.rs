@@ -18,6 +18,15 @@ fn json(cond: &str) -> String {
 }
 
 #[test]
+fn deep_parentheses_are_a_clear_error_not_a_stack_overflow() {
+    let deep = format!("{{ {}$.a = 1{} }}", "(".repeat(500), ")".repeat(500));
+    let e = Pattern::parse(&deep).expect_err("too deep");
+    assert!(e.message.contains("nest deeper"), "{e}");
+    let ok = format!("{{ {}$.a = 1{} }}", "(".repeat(30), ")".repeat(30));
+    assert!(!m(&ok, J));
+}
+
+#[test]
 fn spec_table_json_event() {
     let cases: &[(&str, bool)] = &[
         (r#"{ $.eventName = "ConsoleLogin" }"#, true),

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::alarm::{AlarmSpec, Comparison, Statistic, TreatMissing};
 use crate::pattern::{Pattern, PatternError, Step};
 
-pub use engine::{Alert, Engine, Match, stable_id};
+pub use engine::{Alert, EVENT_TIME_RULE, Engine, Match, stable_id};
 pub use examples::{check_examples, example_record, matches_record};
 pub use terraform::{TerraformError, import_terraform};
 
@@ -316,6 +316,10 @@ pub fn parse_rules(yaml: &str, origin: &str) -> Result<Vec<Rule>, RuleError> {
         origin: origin.to_string(),
         message: e.to_string(),
     };
+    crate::nesting::check_yaml(yaml).map_err(|message| RuleError::Yaml {
+        origin: origin.to_string(),
+        message,
+    })?;
     let raw: Vec<RawRule> = match yaml_serde::from_str::<RuleFile>(yaml) {
         Ok(f) => f.rules,
         Err(file_err) => match yaml_serde::from_str::<RawRule>(yaml) {

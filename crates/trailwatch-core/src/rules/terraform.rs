@@ -59,6 +59,10 @@ fn guess_severity(name: &str, description: &str) -> Severity {
 
 /// Import every metric filter that has an alarm on its metric.
 pub fn import_terraform(source: &str, origin: &str) -> Result<Vec<Rule>, TerraformError> {
+    crate::nesting::check_hcl(source).map_err(|message| TerraformError::Hcl {
+        origin: origin.to_string(),
+        message,
+    })?;
     let body = hcl::parse(source).map_err(|e| TerraformError::Hcl {
         origin: origin.to_string(),
         message: e.to_string(),

@@ -5,5 +5,6 @@
 mod corpora;
 mod decode;
 mod digest;
+mod hostile;
 mod rules;
 mod support;

@@ -1,0 +1,52 @@
+//! Text from records, rule files and receivers made safe to print on a
+//! terminal. Attackers control `userAgent`, `awsRegion`, resource names
+//! and more: an escape sequence there could clear the screen, rewrite
+//! earlier lines, set the window title or write to the clipboard (OSC 52)
+//! of whoever reads the output. Table output shows control characters,
+//! and the Unicode bidirectional overrides that can make text read
+//! differently from what it is, as visible escapes instead.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// Whether `c` must not reach a terminal as it is.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `s` with every control character (C0, DEL, C1) and bidirectional
+/// override written as a visible escape: `\n`, `\t`, `\r`, else `\u{1b}`.
+pub fn escape_controls(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_reach_the_terminal_only_as_visible_text() {
+        let osc52 = "curl\u{1b}]52;c;ZXZpbA==\u{7}";
+        assert_eq!(escape_controls(osc52), "curl\\u{1b}]52;c;ZXZpbA==\\u{7}");
+        assert_eq!(escape_controls("\u{1b}[2J"), "\\u{1b}[2J");
+        assert_eq!(escape_controls("us-east-1\0"), "us-east-1\\u{0}");
+        assert_eq!(escape_controls("a\u{9b}b\u{202e}c"), "a\\u{9b}b\\u{202e}c");
+        assert_eq!(escape_controls("a\nb\tc"), "a\\nb\\tc");
+        assert!(matches!(escape_controls("plain ünïcode"), Cow::Borrowed(_)));
+    }
+}
