@@ -59,6 +59,18 @@ fn kind_of(s: &str) -> ObjectKind {
     }
 }
 
+impl TrailKey {
+    /// When the file was delivered, from the stamp in its name (log files
+    /// name the minute, digests the second).
+    pub fn delivered_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let stamp = self.delivery_stamp.as_deref()?;
+        chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ")
+            .or_else(|_| chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ"))
+            .ok()
+            .map(|t| t.and_utc())
+    }
+}
+
 /// Parse an object key or path (with `/` separators). Returns `None` for
 /// keys that follow neither the S3 layout nor the file-name convention.
 pub fn parse_key(key: &str) -> Option<TrailKey> {

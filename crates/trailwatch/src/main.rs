@@ -7,7 +7,9 @@
 mod cli;
 mod generate;
 mod notify;
+mod private;
 mod source;
+mod timespec;
 
 use std::process::ExitCode;
 

@@ -97,6 +97,14 @@ pub struct Series {
     evidence: BTreeMap<i64, Vec<Evidence>>,
     pub state: AlarmState,
     evaluated_until: Option<i64>,
+    /// The first minute ever evaluated.
+    first_evaluated: Option<i64>,
+    /// The state each transition entered, by minute: where a rewind finds
+    /// the state a late sample's minute started from.
+    history: BTreeMap<i64, AlarmState>,
+    /// The earliest already-evaluated minute that a late sample changed;
+    /// the next evaluation starts again from there.
+    rewind: Option<i64>,
 }
 
 impl Default for Series {
@@ -106,6 +114,9 @@ impl Default for Series {
             evidence: BTreeMap::new(),
             state: AlarmState::InsufficientData,
             evaluated_until: None,
+            first_evaluated: None,
+            history: BTreeMap::new(),
+            rewind: None,
         }
     }
 }
@@ -138,7 +149,13 @@ pub fn minute_of(ms: i64) -> i64 {
 
 impl Series {
     /// Add one sample at `minute`.
+    /// A sample for a minute already evaluated (a late file, a prefix that
+    /// lands after another) makes the next evaluation start again from
+    /// that minute, so the alarm ends where a replay in event order ends.
     pub fn add(&mut self, minute: i64, value: f64, evidence: Option<Evidence>) {
+        if self.evaluated_until.is_some_and(|e| minute <= e) {
+            self.rewind(minute);
+        }
         self.buckets.entry(minute).or_default().values.push(value);
         if let Some(e) = evidence {
             self.evidence.entry(minute).or_default().push(e);
@@ -210,6 +227,7 @@ impl Series {
             .collect();
         let from = self.state;
         self.state = next;
+        self.history.insert(t, next);
         Some(Transition {
             minute: t,
             from,
@@ -218,6 +236,33 @@ impl Series {
             window,
             evidence,
         })
+    }
+
+    /// Evaluate again from `minute` at the next [`Series::evaluate_until`]
+    /// (something the evaluation of that minute read has changed).
+    pub fn rewind(&mut self, minute: i64) {
+        if self.evaluated_until.is_some_and(|e| minute <= e) {
+            self.rewind = Some(self.rewind.map_or(minute, |r| r.min(minute)));
+        }
+    }
+
+    /// Go back to the state the alarm had before `minute` was evaluated.
+    fn apply_rewind(&mut self) {
+        let Some(minute) = self.rewind.take() else {
+            return;
+        };
+        self.history.retain(|m, _| *m < minute);
+        self.state = self
+            .history
+            .last_key_value()
+            .map_or(AlarmState::InsufficientData, |(_, s)| *s);
+        self.evaluated_until = match self.first_evaluated {
+            Some(first) if first < minute => Some(minute - 1),
+            _ => {
+                self.first_evaluated = None;
+                None
+            }
+        };
     }
 
     /// Evaluate every minute up to and including `until`; returns the state
@@ -230,6 +275,7 @@ impl Series {
         activity: &BTreeSet<i64>,
         default_value: Option<f64>,
     ) -> Vec<Transition> {
+        self.apply_rewind();
         let reach = spec.range() as i64 * spec.period_minutes;
         let mut out = Vec::new();
         let mut minutes_with_data: BTreeSet<i64> = self.buckets.keys().copied().collect();
@@ -243,6 +289,9 @@ impl Series {
                 None => return out,
             },
         };
+        if t <= until && self.first_evaluated.is_none() {
+            self.first_evaluated = Some(t);
+        }
         while t <= until {
             // Is any data within reach of minute t?
             let near = minutes_with_data.range(t - reach + 1..=t).next().is_some();
@@ -371,5 +420,41 @@ mod tests {
             Some(AlarmState::Ok),
             "0 is a datapoint, not missing"
         );
+    }
+
+    #[test]
+    fn late_samples_rewind_to_what_an_in_order_replay_gives() {
+        let mut s = spec(1, 1, TreatMissing::NotBreaching);
+        s.threshold = 3.0;
+        let samples = [10, 11, 12, 40, 41, 42, 43, 90];
+        let mut in_order = Series::default();
+        for m in samples {
+            in_order.add(m, 1.0, None);
+        }
+        let expected = in_order.evaluate_until(&s, 200, &BTreeSet::new(), None);
+        assert!(expected.iter().any(|t| t.to == AlarmState::Alarm));
+        // The same samples, the early ones arriving after the series was
+        // evaluated well past them.
+        let mut late = Series::default();
+        let mut seen = Vec::new();
+        for m in [40, 41, 90] {
+            late.add(m, 1.0, None);
+        }
+        seen.extend(late.evaluate_until(&s, 150, &BTreeSet::new(), None));
+        for m in [10, 11, 12, 42, 43] {
+            late.add(m, 1.0, None);
+        }
+        seen.extend(late.evaluate_until(&s, 200, &BTreeSet::new(), None));
+        let got: BTreeSet<(i64, String)> = seen
+            .iter()
+            .map(|t| (t.minute, t.to.as_str().to_string()))
+            .collect();
+        for t in &expected {
+            assert!(
+                got.contains(&(t.minute, t.to.as_str().to_string())),
+                "{t:?} missing from {got:?}"
+            );
+        }
+        assert_eq!(late.state, in_order.state);
     }
 }

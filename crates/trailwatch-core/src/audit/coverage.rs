@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use regex::bytes::Regex;
 use serde::Serialize;
 
@@ -46,20 +46,13 @@ pub struct Coverage {
     active: BTreeMap<(String, String), (u64, String)>,
 }
 
-/// `YYYYMMDDTHHMMZ` (a log file's delivery stamp) as a time.
-fn stamp_time(stamp: &str) -> Option<DateTime<Utc>> {
-    NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%MZ")
-        .ok()
-        .map(|t| t.and_utc())
-}
-
 impl Coverage {
     /// Note a delivered log file.
     pub fn file(&mut self, key: &TrailKey) {
         if key.kind != ObjectKind::Log {
             return;
         }
-        let Some(t) = key.delivery_stamp.as_deref().and_then(stamp_time) else {
+        let Some(t) = key.delivered_at() else {
             return;
         };
         self.delivered

@@ -97,6 +97,16 @@ impl DecodeError {
         )
     }
 
+    /// True when the input is not all there: it could not be read, its gzip
+    /// or JSON stops short, or it is empty. A file still being written
+    /// looks like this; reading it again later may succeed.
+    pub fn is_incomplete(&self) -> bool {
+        matches!(
+            self,
+            Self::Io { .. } | Self::Gzip { .. } | Self::Empty { .. } | Self::Truncated { .. }
+        )
+    }
+
     /// The byte offset into the decompressed content, where known.
     pub fn offset(&self) -> Option<u64> {
         match self {

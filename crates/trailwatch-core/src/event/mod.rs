@@ -9,6 +9,7 @@ mod decode;
 mod error;
 mod model;
 mod scan;
+mod timing;
 
 pub use compact::compact_json;
 pub use decode::{DecodeOptions, Decoder, Record, Step, parse_event_time};
@@ -16,3 +17,4 @@ pub use error::{DecodeError, Position};
 pub use model::{
     Event, Resource, SessionAttributes, SessionContext, SessionIssuer, Text, UserIdentity,
 };
+pub use timing::{FUTURE_SLACK, PAST_LIMIT, Skew, TimeBounds};

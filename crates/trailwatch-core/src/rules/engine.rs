@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{MetricValue, Rule, Severity};
 use crate::alarm::{AlarmState, Evidence, Series, Transition, minute_of};
-use crate::event::Record;
+use crate::event::{Record, TimeBounds};
 use crate::pattern::{Document, Expr, Found, Operand, Pattern, RecordDoc, Step, Test};
 
 /// How many eventIDs an alert lists in full.
@@ -129,7 +129,13 @@ pub struct Engine {
     /// Minutes in which any event was seen (for metric default values).
     activity: BTreeSet<i64>,
     last_minute: Option<i64>,
+    /// The furthest minute alarms were evaluated to.
+    evaluated: Option<i64>,
 }
+
+/// The rule id of the alert for a record whose time is not believable for
+/// its log file (see [`TimeBounds`]).
+pub const EVENT_TIME_RULE: &str = "event-time-out-of-range";
 
 impl Engine {
     pub fn new(rules: Vec<Rule>) -> Engine {
@@ -155,6 +161,7 @@ impl Engine {
             series: HashMap::new(),
             activity: BTreeSet::new(),
             last_minute: None,
+            evaluated: None,
         }
     }
 
@@ -169,13 +176,49 @@ impl Engine {
         &mut self,
         r: &Record<'_>,
         alerts: &mut Vec<Alert>,
-        mut matches: Option<&mut Vec<Match>>,
+        matches: Option<&mut Vec<Match>>,
     ) {
+        self.observe_within(r, None, alerts, matches);
+    }
+
+    /// [`Engine::observe`] for a record whose time must fall within
+    /// `bounds`: a record outside them raises an
+    /// [`EVENT_TIME_RULE`] alert, still meets the single-event rules, and
+    /// is kept out of the alarms' metrics (CloudWatch Logs refuses such
+    /// events, and one record dated 2099 must not move event time for
+    /// everything else). Returns false for such a record.
+    pub fn observe_within(
+        &mut self,
+        r: &Record<'_>,
+        bounds: Option<&TimeBounds>,
+        alerts: &mut Vec<Alert>,
+        mut matches: Option<&mut Vec<Match>>,
+    ) -> bool {
         let doc = RecordDoc::new(r);
-        let minute = minute_of(r.time.timestamp_millis());
-        self.activity.insert(minute);
-        self.last_minute = Some(self.last_minute.map_or(minute, |m| m.max(minute)));
         let e = &r.event;
+        let skew = bounds.and_then(|b| Some((b, b.check(r.time)?)));
+        if let Some((b, skew)) = skew {
+            alerts.push(event_time_alert(r, &skew.describe(b)));
+        }
+        let in_time = skew.is_none();
+        let minute = minute_of(r.time.timestamp_millis());
+        if in_time {
+            let new_minute = self.activity.insert(minute);
+            self.last_minute = Some(self.last_minute.map_or(minute, |m| m.max(minute)));
+            if new_minute && self.evaluated.is_some_and(|e| minute <= e) {
+                // A minute with activity appeared in the past: alarms that
+                // report a default value for such minutes read it again.
+                for ((i, _), series) in self.series.iter_mut() {
+                    if self.rules[*i]
+                        .alarm
+                        .as_ref()
+                        .is_some_and(|a| a.default_value.is_some())
+                    {
+                        series.rewind(minute);
+                    }
+                }
+            }
+        }
         let named = e
             .event_name
             .as_deref()
@@ -223,6 +266,9 @@ impl Engine {
                 });
             }
             let Some(alarm) = &rule.alarm else { continue };
+            if !in_time {
+                continue;
+            }
             let value = match &alarm.value {
                 MetricValue::Constant(v) => Some(*v),
                 MetricValue::Selector(s) => number(doc.lookup(s)),
@@ -251,11 +297,13 @@ impl Engine {
                 }),
             );
         }
+        in_time
     }
 
     /// Evaluate alarms through minute `until` (event time) and return the
     /// alerts of their state changes into ALARM, and back to OK from ALARM.
     pub fn advance(&mut self, until: i64) -> Vec<Alert> {
+        self.evaluated = Some(self.evaluated.map_or(until, |e| e.max(until)));
         let mut out = Vec::new();
         let mut keys: Vec<(usize, Vec<String>)> = self.series.keys().cloned().collect();
         keys.sort();
@@ -295,6 +343,50 @@ impl Engine {
             Some(m) => self.advance(m + reach + 1),
             None => Vec::new(),
         }
+    }
+}
+
+fn event_time_alert(r: &Record<'_>, how: &str) -> Alert {
+    let e = &r.event;
+    let mut dimensions = BTreeMap::new();
+    dimensions.insert("eventTime".to_string(), e.event_time.to_string());
+    if let Some(a) = e.account() {
+        dimensions.insert("account".to_string(), a.to_string());
+    }
+    dimensions.insert("region".to_string(), e.aws_region.to_string());
+    Alert {
+        alert_id: stable_id(&["event-time", &e.event_id]),
+        kind: "finding".into(),
+        rule_id: EVENT_TIME_RULE.into(),
+        title: "Event time far outside its log file's time".into(),
+        severity: Severity::P2,
+        state: AlarmState::Alarm,
+        time: e.event_time.to_string(),
+        window_start: None,
+        window_end: None,
+        threshold: None,
+        datapoints: Vec::new(),
+        dimensions,
+        event_ids: vec![e.event_id.to_string()],
+        event_count: 1,
+        principals: e.principal().map(str::to_string).into_iter().collect(),
+        source_ips: e
+            .source_ip_address
+            .as_deref()
+            .map(str::to_string)
+            .into_iter()
+            .collect(),
+        actions: Vec::new(),
+        description: format!(
+            "The record's eventTime {} lies {how}. CloudTrail does not write such records: \
+             this is a forged or corrupted log, or a source with a wrong clock. The record \
+             is kept, but not counted in alarm metrics.",
+            e.event_time
+        ),
+        query: Some(format!(
+            "SELECT * FROM cloudtrail_logs WHERE eventid = '{}'",
+            e.event_id.replace('\'', "''")
+        )),
     }
 }
 

@@ -6,15 +6,18 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::{Args, ValueEnum};
+use trailwatch_core::event::{Record, TimeBounds};
 use trailwatch_core::rules::{Alert, Engine, Match};
+use trailwatch_core::terminal::escape_controls;
 
 use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, ReadArgs};
 use crate::source::lake::each_lake_record;
 use crate::source::{discover_any, each_record};
+use crate::timespec::parse_since;
 use trailwatch_lake::alerts::AlertTable;
 use trailwatch_lake::read::TableFilter;
 use trailwatch_lake::store::S3Options;
@@ -65,32 +68,6 @@ pub struct DetectArgs {
     pub fail_on_alerts: bool,
 }
 
-/// `today`, `24h`, `7d`, `2026-04-01`, or an RFC 3339 time.
-pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
-    let s = s.trim();
-    if s == "today" {
-        return Ok(now
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .context("midnight")?
-            .and_utc());
-    }
-    if let Some(h) = s.strip_suffix('h').and_then(|n| n.parse::<i64>().ok()) {
-        return Ok(now - chrono::Duration::hours(h));
-    }
-    if let Some(d) = s.strip_suffix('d').and_then(|n| n.parse::<i64>().ok()) {
-        return Ok(now - chrono::Duration::days(d));
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).context("midnight")?.and_utc());
-    }
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .with_context(|| {
-            format!("--since {s:?}: use today, 24h, 7d, YYYY-MM-DD or an RFC 3339 time")
-        })
-}
-
 pub fn run(args: &DetectArgs) -> Result<ExitCode> {
     let rules = args.rules.load()?;
     let since = args
@@ -102,9 +79,15 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
     let mut engine = Engine::new(rules);
     let mut alerts: Vec<Alert> = Vec::new();
     let mut matches: Vec<Match> = Vec::new();
-    let mut observe = |r: &trailwatch_core::event::Record<'_>| {
+    let now = Utc::now();
+    let mut observe = |r: &Record<'_>, bounds: &TimeBounds| {
         if since.is_none_or(|s| r.time >= s) {
-            engine.observe(r, &mut alerts, args.matches.then_some(&mut matches));
+            engine.observe_within(
+                r,
+                Some(bounds),
+                &mut alerts,
+                args.matches.then_some(&mut matches),
+            );
         }
     };
     let opts = args.read.decode_options();
@@ -123,18 +106,24 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
             let filter = TableFilter {
                 since_date: since.map(|s| s.format("%Y-%m-%d").to_string()),
             };
-            each_lake_record(store, &filter, opts, &mut observe)?
+            // The lake keeps no delivery stamps: times are bounded by now.
+            let bounds = TimeBounds::for_file(None, now);
+            each_lake_record(store, &filter, opts, &mut |r: &Record<'_>| {
+                observe(r, &bounds)
+            })?
         }
         None => {
             let s3 = S3Options {
                 endpoint: args.endpoint_url.clone(),
             };
             let found = discover_any(&args.sources, args.read.include_insights, &s3, rt.handle())?;
-            each_record(&found.inputs, opts, |r| {
-                observe(r);
-                Ok::<(), std::convert::Infallible>(())
-            })
-            .unwrap_or_else(|never| match never {})
+            let unreadable = found.report_unreadable();
+            unreadable
+                + each_record(&found.inputs, opts, |input, r| {
+                    observe(r, &input.time_bounds(now));
+                    Ok::<(), std::convert::Infallible>(())
+                })
+                .unwrap_or_else(|never| match never {})
         }
     };
     alerts.extend(engine.finish());
@@ -207,7 +196,9 @@ fn write_items<T: serde::Serialize>(
             for i in items {
                 let line = row(i);
                 if !line.is_empty() {
-                    writeln!(out, "{line}")?;
+                    // Principals, IPs and event names come from records:
+                    // no escape sequence of theirs reaches the terminal.
+                    writeln!(out, "{}", escape_controls(&line))?;
                     shown += 1;
                 }
             }

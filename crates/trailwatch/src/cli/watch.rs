@@ -49,8 +49,9 @@ use super::verify::load_keys;
 use crate::notify::SinkContext;
 use crate::notify::config::{config_path, load};
 use crate::notify::dispatch::Notifier;
+use crate::private;
 use crate::source::s3_trail::S3Trail;
-use crate::source::{Input, discover_any, each_record};
+use crate::source::{Fetched, Input, discover_any, each_decoded};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -68,18 +69,32 @@ pub struct WatchArgs {
     pub state: PathBuf,
     /// How late events may arrive, in seconds: alarms are evaluated up to the
     /// newest event time minus this.
-    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 300, value_name = "SECONDS",
+          value_parser = clap::value_parser!(i64).range(0..=1_209_600))]
     pub lateness: i64,
+    /// A trail prefix (account and region) with no new file for this many
+    /// seconds stops holding back alarm evaluation for the others.
+    #[arg(long, default_value_t = 900, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=1_209_600))]
+    pub idle_after: u64,
+    /// A file that cannot be read completely (still being written, a
+    /// failed GET, truncated gzip) is retried with backoff; after this many
+    /// seconds of failing it is reported as an error (and still retried).
+    #[arg(long, default_value_t = 600, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=1_209_600))]
+    pub stuck_after: u64,
     /// Rescan interval in milliseconds (inotify wakes the watcher sooner
     /// for local folders; S3 prefixes are listed this often).
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    #[arg(long, default_value_t = 1000, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub poll_ms: u64,
     /// Also ingest the watched files into this lake (a folder or
     /// s3://bucket/prefix) and append alerts to its `alerts` table.
     #[arg(long, value_name = "LAKE")]
     pub lake: Option<String>,
     /// With --lake: seconds between ingests of the files seen meanwhile.
-    #[arg(long, default_value_t = 60, value_name = "SECONDS", requires = "lake")]
+    #[arg(long, default_value_t = 60, value_name = "SECONDS", requires = "lake",
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub ingest_interval: u64,
     /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
     #[arg(long, value_name = "URL")]
@@ -141,11 +156,7 @@ impl Sink {
                 f.set_len(complete as u64)?;
             }
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let file = private::append(path).with_context(|| format!("opening {}", path.display()))?;
         Ok(Sink {
             file: Some(file),
             emitted,
@@ -189,32 +200,155 @@ impl Sink {
 fn save(state: &Path, cp: &Checkpoint) -> Result<()> {
     let tmp = state.join("checkpoint.json.tmp");
     let json = serde_json::to_vec(cp)?;
-    let mut f = File::create(&tmp)?;
+    let mut f = private::create(&tmp)?;
     f.write_all(&json)?;
     f.sync_data()?;
     std::fs::rename(&tmp, state.join("checkpoint.json"))?;
     Ok(())
 }
 
-/// Run one file through the engine; returns the alerts it caused now.
+/// Event-time progress per trail prefix (account and region). Alarms are
+/// evaluated up to the slowest prefix still delivering, so a region whose
+/// deliveries run behind another's, or an account whose backlog is copied
+/// after another's, is not late; a prefix silent for `idle` stops holding
+/// the others back.
+struct Watermarks {
+    prefixes: HashMap<(String, String), Progress>,
+    idle: Duration,
+}
+
+struct Progress {
+    /// The newest believable event time seen (epoch ms).
+    newest: i64,
+    /// When a file of this prefix was last taken.
+    heard: Instant,
+}
+
+impl Watermarks {
+    fn new(idle: Duration) -> Watermarks {
+        Watermarks {
+            prefixes: HashMap::new(),
+            idle,
+        }
+    }
+
+    fn note(&mut self, prefix: (String, String), ms: i64) {
+        let now = Instant::now();
+        let p = self.prefixes.entry(prefix).or_insert(Progress {
+            newest: ms,
+            heard: now,
+        });
+        p.newest = p.newest.max(ms);
+        p.heard = now;
+    }
+
+    /// The event time alarms may be evaluated to: the slowest prefix heard
+    /// from lately, or the newest of all when every prefix is idle.
+    fn watermark(&self) -> Option<i64> {
+        let active = self
+            .prefixes
+            .values()
+            .filter(|p| p.heard.elapsed() < self.idle)
+            .map(|p| p.newest)
+            .min();
+        active.or_else(|| self.prefixes.values().map(|p| p.newest).max())
+    }
+}
+
+/// The trail prefix a record belongs to: the file's account and region when
+/// its key says, else the record's own.
+fn prefix_of(input: &Input, r: &trailwatch_core::event::Record<'_>) -> (String, String) {
+    match input.trail_key() {
+        Some(k) => (k.account.clone(), k.region.clone()),
+        None => (
+            r.event.account().unwrap_or_default().to_string(),
+            r.event.aws_region.to_string(),
+        ),
+    }
+}
+
+/// Run one fetched file through the engine; returns the alerts it caused now.
 fn process(
     engine: &mut Engine,
     input: &Input,
+    fetched: &Fetched,
     lateness: i64,
-    newest: &mut Option<i64>,
-) -> Result<Vec<Alert>> {
+    marks: &mut Watermarks,
+) -> Vec<Alert> {
     let mut alerts = Vec::new();
-    each_record(std::slice::from_ref(input), DecodeOptions::default(), |r| {
-        let ms = r.time.timestamp_millis();
-        *newest = Some(newest.map_or(ms, |n| n.max(ms)));
-        engine.observe(r, &mut alerts, None);
-        Ok::<(), std::convert::Infallible>(())
-    })
-    .unwrap_or_else(|never| match never {});
-    if let Some(n) = newest {
-        alerts.extend(engine.advance(minute_of(*n - lateness * 1000)));
+    let bounds = input.time_bounds(chrono::Utc::now());
+    match fetched.open(DecodeOptions::default()) {
+        Ok(dec) => {
+            each_decoded(dec, |r| {
+                if engine.observe_within(r, Some(&bounds), &mut alerts, None) {
+                    marks.note(prefix_of(input, r), r.time.timestamp_millis());
+                }
+                Ok::<(), std::convert::Infallible>(())
+            })
+            .unwrap_or_else(|never| match never {});
+        }
+        Err(e) => tracing::error!("{e}"),
     }
-    Ok(alerts)
+    if let Some(w) = marks.watermark() {
+        let until = w.saturating_sub(lateness.saturating_mul(1000));
+        alerts.extend(engine.advance(minute_of(until)));
+    }
+    alerts
+}
+
+/// Files that could not be read completely, retried with backoff.
+#[derive(Default)]
+struct Retries {
+    files: HashMap<String, Retry>,
+}
+
+struct Retry {
+    since: Instant,
+    next: Instant,
+    delay: Duration,
+    reported: bool,
+}
+
+impl Retries {
+    fn waiting(&self, name: &str) -> bool {
+        self.files
+            .get(name)
+            .is_some_and(|r| Instant::now() < r.next)
+    }
+
+    /// Note a failed attempt; past `stuck_after`, say so once as an error.
+    fn failed(&mut self, name: &str, why: &str, stuck_after: Duration) {
+        let now = Instant::now();
+        let r = self.files.entry(name.to_string()).or_insert(Retry {
+            since: now,
+            next: now,
+            delay: Duration::from_millis(250),
+            reported: false,
+        });
+        r.delay = (r.delay * 2).min(Duration::from_secs(60));
+        r.next = now + r.delay;
+        let failing = r.since.elapsed();
+        if failing >= stuck_after && !r.reported {
+            r.reported = true;
+            tracing::error!(
+                "{name} has not been readable completely for {}s (still retrying, not marked done): {why}",
+                failing.as_secs()
+            );
+        } else {
+            tracing::debug!(
+                "{name} is not complete yet, retrying in {:?}: {why}",
+                r.delay
+            );
+        }
+    }
+
+    fn done(&mut self, name: &str) {
+        if let Some(r) = self.files.remove(name)
+            && r.reported
+        {
+            tracing::warn!("{name} is readable now and was taken");
+        }
+    }
 }
 
 /// A local file may still be being copied in. One the file watcher saw
@@ -371,12 +505,20 @@ fn check_new_digests(
 }
 
 pub fn run(args: &WatchArgs) -> Result<ExitCode> {
-    std::fs::create_dir_all(&args.state)
+    private::create_dir_all(&args.state)
         .with_context(|| format!("creating {}", args.state.display()))?;
-    let mut cp: Checkpoint = match std::fs::read(args.state.join("checkpoint.json")) {
-        Ok(bytes) => serde_json::from_slice(&bytes).context("reading the checkpoint")?,
+    let cp_path = args.state.join("checkpoint.json");
+    let mut cp: Checkpoint = match std::fs::read(&cp_path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "reading the checkpoint {} (remove it to start over)",
+                cp_path.display()
+            )
+        })?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => Checkpoint::default(),
-        Err(e) => return Err(e).context("reading the checkpoint"),
+        Err(e) => {
+            return Err(e).with_context(|| format!("reading the checkpoint {}", cp_path.display()));
+        }
     };
     let rt = runtime()?;
     let s3 = S3Options {
@@ -417,7 +559,9 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
         }),
         None => None,
     };
-    let mut newest: Option<i64> = None;
+    let mut marks = Watermarks::new(Duration::from_secs(args.idle_after));
+    let mut retries = Retries::default();
+    let stuck_after = Duration::from_secs(args.stuck_after);
     let mut done: BTreeSet<String> = BTreeSet::new();
     // Rebuild alarm state from what was processed before; alerts a kill kept
     // from reaching the output are emitted now, the rest are known ids.
@@ -427,7 +571,14 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
     let by_key: HashMap<String, &Input> = found.inputs.iter().map(|i| (i.name(), i)).collect();
     for k in &cp.processed {
         if let Some(input) = by_key.get(k) {
-            let alerts = process(&mut engine, input, args.lateness, &mut newest)?;
+            let fetched = match input.fetch() {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!("not replaying {k}: {e}");
+                    continue;
+                }
+            };
+            let alerts = process(&mut engine, input, &fetched, args.lateness, &mut marks);
             sink.emit(&alerts)?;
             if let Some(l) = &mut lake {
                 l.took(input, &alerts)?;
@@ -449,6 +600,7 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
             .with_context(|| format!("watching {s}"))?;
     }
     let mut complete: HashSet<PathBuf> = HashSet::new();
+    let mut unreadable: HashSet<PathBuf> = HashSet::new();
     let keys = args.public_keys.as_deref().map(load_keys).transpose()?;
     let digest_stores: Vec<Box<dyn TrailStore>> = match &keys {
         Some(_) => args
@@ -482,6 +634,11 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
             }
         }
         let mut found = discover_any(&args.sources, false, &s3, rt.handle())?;
+        for u in &found.unreadable {
+            if unreadable.insert(u.path.clone()) {
+                tracing::error!("cannot read {}: {}", u.path.display(), u.reason);
+            }
+        }
         // Take new files in delivery order (the stamp in CloudTrail's file
         // names), not path order, so event time advances as it did live.
         found.inputs.sort_by_key(delivery_order);
@@ -490,13 +647,44 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
             if done.contains(&k) {
                 continue;
             }
+            // A file being retried waits out its backoff, unless the file
+            // watcher has since seen it closed after writing or renamed
+            // into place (then it is likely whole now).
+            let canonical = match input {
+                Input::File { path, .. } => std::fs::canonicalize(path).ok(),
+                _ => None,
+            };
+            let touched = canonical.as_ref().is_some_and(|p| complete.contains(p));
+            if retries.waiting(&k) && !touched {
+                continue;
+            }
             if still_being_written(input, &complete) {
                 // Later files wait for it, so event time advances in
                 // delivery order (a file in a folder created a moment ago
                 // has no watcher event yet and waits out the half second).
                 break;
             }
-            let alerts = process(&mut engine, input, args.lateness, &mut newest)?;
+            // A file that cannot be read whole is not done: it is retried
+            // (its alerts come when it is complete), and later files go on.
+            let problem = match input.fetch() {
+                Ok(f) => match f.incomplete(DecodeOptions::default()) {
+                    None => Ok(f),
+                    Some(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            let fetched = match problem {
+                Ok(f) => f,
+                Err(e) => {
+                    retries.failed(&k, &e.to_string(), stuck_after);
+                    if let Some(p) = &canonical {
+                        complete.remove(p);
+                    }
+                    continue;
+                }
+            };
+            retries.done(&k);
+            let alerts = process(&mut engine, input, &fetched, args.lateness, &mut marks);
             sink.emit(&alerts)?;
             if let Some(l) = &mut lake {
                 l.took(input, &alerts)?;

@@ -4,7 +4,7 @@
 use object_store::ObjectStoreExt;
 use std::path::PathBuf;
 use tokio::runtime::Handle;
-use trailwatch_core::event::{DecodeError, DecodeOptions, Decoder, Record, Step};
+use trailwatch_core::event::{DecodeError, DecodeOptions, Decoder, Record, Step, TimeBounds};
 use trailwatch_core::layout::TrailKey;
 use trailwatch_lake::ingest::{SourceLocation, SourceObject};
 
@@ -94,6 +94,12 @@ impl Input {
         })
     }
 
+    /// The event times believable for this input's records: around its
+    /// delivery stamp when its name has one, else up to now.
+    pub fn time_bounds(&self, now: chrono::DateTime<chrono::Utc>) -> TimeBounds {
+        TimeBounds::for_file(self.trail_key().and_then(TrailKey::delivered_at), now)
+    }
+
     /// A name for messages and checkpoints: the path, `s3://…` or `-`.
     pub fn name(&self) -> String {
         match self {
@@ -110,30 +116,99 @@ impl Input {
 pub fn each_record<E>(
     inputs: &[Input],
     opts: DecodeOptions,
-    mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
+    mut f: impl FnMut(&Input, &Record<'_>) -> Result<(), E>,
 ) -> Result<u64, E> {
     let mut problems = 0;
     for input in inputs {
-        let mut dec = match input.open(opts) {
-            Ok(d) => d,
+        match input.open(opts) {
+            Ok(dec) => problems += each_decoded(dec, |r| f(input, r))?,
             Err(e) => {
                 problems += 1;
                 tracing::error!("{e}");
-                continue;
-            }
-        };
-        while let Some(step) = dec.next_step() {
-            match step {
-                Step::Record(r) => f(&r)?,
-                Step::Error(e) => {
-                    problems += 1;
-                    tracing::error!("{e}");
-                }
-                Step::Skipped => {}
             }
         }
     }
     Ok(problems)
+}
+
+/// The decode loop: every record of one decoder to `f`, each problem
+/// logged and counted.
+pub fn each_decoded<E>(
+    mut dec: Decoder,
+    mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
+) -> Result<u64, E> {
+    let mut problems = 0;
+    while let Some(step) = dec.next_step() {
+        match step {
+            Step::Record(r) => f(&r)?,
+            Step::Error(e) => {
+                problems += 1;
+                tracing::error!("{e}");
+            }
+            Step::Skipped => {}
+        }
+    }
+    Ok(problems)
+}
+
+/// An input made ready to be decoded more than once: a local file stays
+/// on disk (streamed each time), an S3 object is fetched once.
+#[derive(Debug)]
+pub enum Fetched {
+    File(PathBuf),
+    Bytes { name: String, bytes: bytes::Bytes },
+}
+
+impl Input {
+    /// Make this input ready to decode; a failed GET is an error here.
+    pub fn fetch(&self) -> Result<Fetched, DecodeError> {
+        match self {
+            Input::File { path, .. } => Ok(Fetched::File(path.clone())),
+            Input::Object { object, handle, .. } => {
+                let bytes = fetch(object, handle).map_err(|e| DecodeError::Io {
+                    source_name: object.key.clone(),
+                    error: std::io::Error::other(e),
+                })?;
+                Ok(Fetched::Bytes {
+                    name: object.key.clone(),
+                    bytes,
+                })
+            }
+            Input::Stdin => Err(DecodeError::Io {
+                source_name: "-".into(),
+                error: std::io::Error::other("stdin cannot be read twice"),
+            }),
+        }
+    }
+}
+
+impl Fetched {
+    pub fn open(&self, opts: DecodeOptions) -> Result<Decoder, DecodeError> {
+        match self {
+            Fetched::File(path) => Decoder::open(path, opts),
+            Fetched::Bytes { name, bytes } => {
+                Decoder::from_reader(name, std::io::Cursor::new(bytes.clone()), opts)
+            }
+        }
+    }
+
+    /// The first problem that means the input is not all there yet (still
+    /// being written, cut short, unreadable), without using its records.
+    /// Problems of single records are facts of the content, not this.
+    pub fn incomplete(&self, opts: DecodeOptions) -> Option<DecodeError> {
+        let mut dec = match self.open(opts) {
+            Ok(d) => d,
+            Err(e) => return Some(e),
+        };
+        while let Some(step) = dec.next_step() {
+            if let Step::Error(e) = step
+                && e.is_incomplete()
+            {
+                return Some(e);
+            }
+        }
+        None
+    }
 }
 
 /// The bytes of an object-store source.

@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use trailwatch_core::layout::{self, ObjectKind};
 
 use super::input::Input;
-use walkdir::WalkDir;
+use trailwatch_core::walk::{Unreadable, slash_path};
 
 /// The inputs found, and what was deliberately left out.
 #[derive(Debug, Default)]
@@ -21,6 +21,8 @@ pub struct Discovery {
     pub skipped_digest: u64,
     pub skipped_insight: u64,
     pub skipped_other: u64,
+    /// Files and folders that could not be read (reported, not fatal).
+    pub unreadable: Vec<Unreadable>,
 }
 
 const DATA_SUFFIXES: &[&str] = &[
@@ -37,8 +39,14 @@ fn has_data_suffix(name: &str) -> bool {
     DATA_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
-fn slash_path(p: &Path) -> String {
-    p.to_string_lossy().replace('\\', "/")
+impl Discovery {
+    /// Report each file or folder that could not be read; returns how many.
+    pub fn report_unreadable(&self) -> u64 {
+        for u in &self.unreadable {
+            tracing::error!("cannot read {}: {}", u.path.display(), u.reason);
+        }
+        self.unreadable.len() as u64
+    }
 }
 
 /// Expand the command-line sources into inputs, in a stable order.
@@ -71,17 +79,17 @@ fn walk(root: &Path, include_insights: bool, d: &mut Discovery) -> Result<()> {
     let mut trail_files = Vec::new();
     let mut plain_files = Vec::new();
     let mut skipped_plain = 0;
-    for entry in WalkDir::new(root).sort_by_file_name() {
-        let entry = entry.with_context(|| format!("walking {}", root.display()))?;
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy();
-        if name.starts_with('.') {
-            continue;
-        }
-        let rel = slash_path(entry.path().strip_prefix(root).unwrap_or(entry.path()));
-        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+    let found = trailwatch_core::walk::walk(root);
+    d.unreadable.extend(found.unreadable);
+    skipped_plain += found.special;
+    for f in found.files {
+        let name = f
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let rel = f.rel;
+        let size = f.size;
         if let Some(kind) = layout::is_non_log_path(&rel) {
             match kind {
                 ObjectKind::Digest => {
@@ -96,7 +104,7 @@ fn walk(root: &Path, include_insights: bool, d: &mut Discovery) -> Result<()> {
             }
         }
         let input = Input::File {
-            path: entry.path().to_path_buf(),
+            path: f.path,
             key: layout::parse_key(&rel),
             size,
         };

@@ -13,7 +13,7 @@ use trailwatch_core::layout;
 use trailwatch_lake::ingest::SourceLocation;
 use trailwatch_lake::store::S3Options;
 
-pub use input::{Input, each_record};
+pub use input::{Fetched, Input, each_decoded, each_record};
 pub use local::{Discovery, discover};
 
 /// Expand sources that may include `s3://bucket/prefix` URLs: local ones as

@@ -13,6 +13,7 @@ use object_store::path::Path;
 use object_store::{Attribute, ObjectStore, ObjectStoreExt};
 use tokio::runtime::Handle;
 use trailwatch_core::digest::TrailStore;
+use trailwatch_core::digest::validate::{DIGEST_BYTES, too_large};
 use trailwatch_lake::store::{Location, S3Options, s3_store};
 
 #[derive(Debug)]
@@ -44,8 +45,9 @@ impl S3Trail {
         })
     }
 
-    /// The object's bytes and its `signature` metadata.
-    fn get(&self, key: &str) -> io::Result<Option<(Bytes, Option<String>)>> {
+    /// The object's bytes (at most `limit`: a larger object is an error
+    /// before its body is read) and its `signature` metadata.
+    fn get(&self, key: &str, limit: u64) -> io::Result<Option<(Bytes, Option<String>)>> {
         let path = Path::from(key);
         self.handle.block_on(async {
             match self.store.get(&path).await {
@@ -57,6 +59,9 @@ impl S3Trail {
                             matches!(k, Attribute::Metadata(name) if name.eq_ignore_ascii_case("signature"))
                         })
                         .map(|(_, v)| v.to_string());
+                    if r.meta.size > limit {
+                        return Err(too_large(key, limit));
+                    }
                     let bytes = r.bytes().await.map_err(io_err)?;
                     Ok(Some((bytes, signature)))
                 }
@@ -74,7 +79,7 @@ impl S3Trail {
             if !key.contains("/CloudTrail-Digest/") {
                 continue;
             }
-            if let Some((_, sig)) = self.get(&key)? {
+            if let Some((_, sig)) = self.get(&key, DIGEST_BYTES)? {
                 let rel = key
                     .strip_prefix(&self.prefix)
                     .unwrap_or(&key)
@@ -103,8 +108,8 @@ impl TrailStore for S3Trail {
         Ok(keys)
     }
 
-    fn read(&self, key: &str) -> io::Result<Option<Vec<u8>>> {
-        let Some((bytes, sig)) = self.get(key)? else {
+    fn read(&self, key: &str, limit: u64) -> io::Result<Option<Vec<u8>>> {
+        let Some((bytes, sig)) = self.get(key, limit)? else {
             return Ok(None);
         };
         if let Ok(mut cache) = self.signatures.lock() {
@@ -117,7 +122,7 @@ impl TrailStore for S3Trail {
         let cached = self.signatures.lock().ok().and_then(|mut c| c.remove(key));
         match cached {
             Some(sig) => Ok(sig),
-            None => Ok(self.get(key)?.and_then(|(_, s)| s)),
+            None => Ok(self.get(key, DIGEST_BYTES)?.and_then(|(_, s)| s)),
         }
     }
 

@@ -127,7 +127,11 @@ fn kill_and_restart_neither_drops_nor_repeats_alerts() {
 /// replay also raises, every finding of the replay present, and the
 /// alarms the watermark reached. Returns their ids.
 fn check_against_replay(out: &Path) -> HashSet<String> {
-    let sample = sample_trail();
+    check_against_replay_of(&sample_trail(), out)
+}
+
+/// [`check_against_replay`] for another trail.
+fn check_against_replay_of(sample: &Path, out: &Path) -> HashSet<String> {
     let text = std::fs::read_to_string(out).expect("alerts written");
     let alerts: Vec<Value> = text
         .lines()
@@ -148,7 +152,7 @@ fn check_against_replay(out: &Path) -> HashSet<String> {
         "ndjson",
         "--pack",
         "essential,responder",
-        path_str(&sample),
+        path_str(sample),
     ]);
     let reference: Vec<Value> = String::from_utf8_lossy(&replay.stdout)
         .lines()
@@ -328,4 +332,156 @@ fn digests_are_validated_as_they_land_and_tampering_raises_a_p1_alert() {
 
 fn flate2_decoder(bytes: &[u8]) -> impl std::io::Read + '_ {
     flate2::read::GzDecoder::new(bytes)
+}
+
+/// The sample trail copied to `dir`, with one record dated 2099 added to an
+/// early log file.
+fn trail_with_a_record_from_2099(dir: &Path) -> PathBuf {
+    let sample = sample_trail();
+    let copy = dir.join("trail");
+    for f in trail_files(&sample) {
+        let dst = copy.join(f.strip_prefix(&sample).unwrap());
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &dst).unwrap();
+    }
+    let early = trail_files(&copy)[2].clone();
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(&early).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    let records = doc["Records"].as_array_mut().unwrap();
+    let mut future = records[0].clone();
+    future["eventTime"] = Value::from("2099-01-01T00:00:00Z");
+    future["eventID"] = Value::from("from-the-future");
+    records.push(future);
+    std::fs::write(&early, crate::support::gzip(doc.to_string().as_bytes())).unwrap();
+    copy
+}
+
+#[test]
+fn one_record_from_the_future_does_not_silence_the_alarms() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trail = trail_with_a_record_from_2099(dir.path());
+    let files = trail_files(&trail);
+    let watched = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = state.path().join("alerts.ndjson");
+    let mut w = start(watched.path(), state.path(), &out);
+    for f in &files {
+        land(f, &trail, watched.path());
+    }
+    wait_for(state.path(), files.len());
+    std::thread::sleep(Duration::from_millis(300));
+    w.kill().expect("kill");
+    let _ = w.wait();
+    // Every alert the replay raises, alarms included (>= 8 ALARM alerts:
+    // before the fix the watermark jumped to 2099 and none came).
+    let ids = check_against_replay_of(&trail, &out);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let suspicious: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|a| a["rule_id"] == "event-time-out-of-range")
+        .collect();
+    assert_eq!(suspicious.len(), 1, "{suspicious:?}");
+    assert_eq!(suspicious[0]["event_ids"][0], "from-the-future");
+    assert!(ids.len() > 30, "{}", ids.len());
+}
+
+#[test]
+fn prefixes_landing_one_after_another_are_not_late() {
+    // A backlog copied account by account and region by region within each
+    // day: every prefix after the first once counted as late.
+    let sample = sample_trail();
+    let mut files = trail_files(&sample);
+    let key = |p: &PathBuf| {
+        let rel: Vec<String> = p
+            .strip_prefix(&sample)
+            .unwrap()
+            .iter()
+            .map(|c| c.to_string_lossy().into_owned())
+            .collect();
+        // AWSLogs/<account>/CloudTrail/<region>/<y>/<m>/<d>/<file>
+        (rel[4..7].join("/"), rel[1].clone(), rel[3].clone())
+    };
+    files.sort_by_key(|p| (key(p), p.clone()));
+    let watched = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = state.path().join("alerts.ndjson");
+    let mut w = start(watched.path(), state.path(), &out);
+    let mut landed = 0;
+    let mut i = 0;
+    while i < files.len() {
+        let group = key(&files[i]);
+        while i < files.len() && key(&files[i]) == group {
+            land(&files[i], &sample, watched.path());
+            i += 1;
+            landed += 1;
+        }
+        // The watcher takes each prefix before the next one lands.
+        wait_for(state.path(), landed);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    w.kill().expect("kill");
+    let _ = w.wait();
+    check_against_replay(&out);
+}
+
+#[test]
+fn a_half_written_file_is_retried_until_complete_not_marked_done() {
+    let sample = sample_trail();
+    let files = trail_files(&sample);
+    let watched = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = state.path().join("alerts.ndjson");
+    let log = state.path().join("watch.log");
+    let mut w = s3_env(&mut bin())
+        .args(["watch", "--pack", "essential,responder", "--poll-ms", "200"])
+        .args(["--lateness", "32400", "--stuck-after", "1"])
+        .args([
+            "--state",
+            path_str(state.path()),
+            "--output",
+            path_str(&out),
+        ])
+        .arg(path_str(watched.path()))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("watch starts");
+    let (last, rest) = files.split_last().unwrap();
+    for f in rest {
+        land(f, &sample, watched.path());
+    }
+    wait_for(state.path(), rest.len());
+    // The last file, written in place and cut short (closed mid-copy).
+    let bytes = std::fs::read(last).unwrap();
+    let dst = watched.path().join(last.strip_prefix(&sample).unwrap());
+    std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+    std::fs::write(&dst, &bytes[..bytes.len() / 2]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("not been readable completely")
+    {
+        assert!(Instant::now() < deadline, "no error for the stuck file");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        processed(state.path()),
+        rest.len(),
+        "a cut file was marked done"
+    );
+    // The rest of it arrives: taken without a restart.
+    std::fs::write(&dst, &bytes).unwrap();
+    wait_for(state.path(), files.len());
+    std::thread::sleep(Duration::from_millis(300));
+    w.kill().expect("kill");
+    let _ = w.wait();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(path_str(&dst)), "{text}");
+    check_against_replay(&out);
 }
