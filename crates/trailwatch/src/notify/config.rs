@@ -83,22 +83,29 @@ impl Delivery {
     }
 }
 
-/// `250ms`, `30s`, `15m`, `24h`, `7d`.
+/// The longest duration a setting may give: a year. Anything longer is a
+/// mistake, and deadlines computed from it must stay representable.
+pub const MAX_DURATION: Duration = Duration::from_secs(365 * 86_400);
+
+/// `250ms`, `30s`, `15m`, `24h`, `7d`, up to [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<Duration> {
     let s = s.trim();
+    let usage = || format!("duration {s:?}: use 250ms, 30s, 15m, 24h or 7d, at most 365d");
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num
-        .parse()
-        .with_context(|| format!("duration {s:?}: use 250ms, 30s, 15m, 24h or 7d"))?;
-    Ok(match unit {
-        "ms" => Duration::from_millis(n),
-        "s" | "" => Duration::from_secs(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        "d" => Duration::from_secs(n * 86_400),
-        _ => bail!("duration {s:?}: use 250ms, 30s, 15m, 24h or 7d"),
-    })
+    let n: u64 = num.parse().with_context(usage)?;
+    let millis = match unit {
+        "ms" => Some(n),
+        "s" | "" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
+        "h" => n.checked_mul(3_600_000),
+        "d" => n.checked_mul(86_400_000),
+        _ => bail!(usage()),
+    };
+    match millis.map(Duration::from_millis) {
+        Some(d) if d <= MAX_DURATION => Ok(d),
+        _ => bail!("{} is out of range", usage()),
+    }
 }
 
 /// Routes are checked in order; the first that matches an alert gives its
@@ -291,6 +298,47 @@ impl<'de> Deserialize<'de> for SinkConfig {
 }
 
 impl SinkKind {
+    /// The settings the config marks secret, for redaction.
+    pub fn secrets(&self) -> Vec<&Secret> {
+        match self {
+            SinkKind::Webhook {
+                url,
+                headers,
+                secret,
+                ..
+            } => std::iter::once(url)
+                .chain(headers.values())
+                .chain(secret.iter())
+                .collect(),
+            SinkKind::Slack { url, .. } => vec![url],
+            SinkKind::Pagerduty { routing_key, .. } => vec![routing_key],
+            SinkKind::Email {
+                username, password, ..
+            } => username.iter().chain(password.iter()).collect(),
+            SinkKind::Stdout | SinkKind::File { .. } | SinkKind::Sns { .. } => Vec::new(),
+        }
+    }
+
+    /// Sink timeouts in seconds, each within 1 s and [`MAX_DURATION`].
+    fn check_timeout(&self) -> Result<()> {
+        let t = match self {
+            SinkKind::Webhook { timeout, .. }
+            | SinkKind::Slack { timeout, .. }
+            | SinkKind::Pagerduty { timeout, .. }
+            | SinkKind::Email { timeout, .. } => *timeout,
+            _ => None,
+        };
+        if let Some(t) = t
+            && !(1..=MAX_DURATION.as_secs()).contains(&t)
+        {
+            bail!(
+                "timeout = {t}: give 1 to {} seconds",
+                MAX_DURATION.as_secs()
+            );
+        }
+        Ok(())
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self {
             SinkKind::Stdout => "stdout",
@@ -334,6 +382,9 @@ impl NotifyConfig {
         for (name, s) in &self.sinks {
             s.delivery
                 .resolve(&self.defaults)
+                .with_context(|| format!("notify.sink.{name}"))?;
+            s.kind
+                .check_timeout()
                 .with_context(|| format!("notify.sink.{name}"))?;
             if name.contains(['/', '\\']) || name.starts_with('.') {
                 bail!("notify.sink.{name}: a sink name cannot contain / or start with .");

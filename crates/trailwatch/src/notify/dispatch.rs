@@ -72,6 +72,13 @@ pub fn backoff(failures: u32, policy: &DeliveryPolicy) -> Duration {
     full.mul_f64(0.5 + rand::random::<f64>() * 0.5)
 }
 
+/// Now plus `d`, or as far as the clock reaches.
+fn later(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + super::config::MAX_DURATION)
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -92,7 +99,7 @@ impl Notifier {
         let mut sinks = BTreeMap::new();
         for (name, sc) in &config.sinks {
             let state = dir.join(name);
-            std::fs::create_dir_all(&state)
+            crate::private::create_dir_all(&state)
                 .with_context(|| format!("creating {}", state.display()))?;
             let sink = build(name, sc, &state, ctx).with_context(|| format!("sink {name}"))?;
             let policy = sc.delivery.resolve(&config.defaults)?;
@@ -147,7 +154,7 @@ impl Notifier {
             .map(|name| {
                 let me = self.clone();
                 let name = name.clone();
-                tokio::spawn(async move { me.run_sink(&name, until_empty, deadline).await })
+                tokio::spawn(async move { me.supervise(&name, until_empty, deadline).await })
             })
             .collect();
         let mut all = true;
@@ -155,6 +162,36 @@ impl Notifier {
             all &= t.await.unwrap_or(false);
         }
         all
+    }
+
+    /// Run a sink's delivery loop, starting it again if it fails (a bug
+    /// must not silently stop one sink's deliveries while the others go
+    /// on); each failure shows in `notify status`.
+    async fn supervise(&self, name: &str, until_empty: bool, deadline: Option<Instant>) -> bool {
+        let mut restarts: u32 = 0;
+        loop {
+            let me = self.clone();
+            let owned = name.to_string();
+            let task =
+                tokio::spawn(async move { me.run_sink(&owned, until_empty, deadline).await });
+            match task.await {
+                Ok(done) => return done,
+                Err(e) => {
+                    restarts += 1;
+                    let why = panic_text(e);
+                    tracing::error!(
+                        sink = name,
+                        "the delivery task failed and is restarted: {why}"
+                    );
+                    self.outbox()
+                        .note_error(name, &format!("delivery task failed: {why}"));
+                    let policy = self.shared.sinks.get(name).map(|s| s.policy);
+                    if let Some(p) = policy {
+                        tokio::time::sleep(backoff(restarts, &p)).await;
+                    }
+                }
+            }
+        }
     }
 
     async fn sleep_or_wake(&self, d: Duration) {
@@ -239,14 +276,20 @@ impl Notifier {
                     }
                     Err(e) => {
                         failures += 1;
-                        let wait = e.retry_after.unwrap_or_else(|| backoff(failures, &policy));
+                        // A receiver's Retry-After is honoured up to the
+                        // sink's retry_max, never beyond.
+                        let wait = e.retry_after.map_or_else(
+                            || backoff(failures, &policy),
+                            |w| w.min(policy.retry_max),
+                        );
                         tracing::warn!(
                             sink = name,
                             retry_in_ms = wait.as_millis() as u64,
                             "delivery failed: {e}"
                         );
-                        paused_until = Some(Instant::now() + wait);
-                        outbox.retry(name, &ids, now_ms() + wait.as_millis() as i64, &e.message)
+                        paused_until = Some(later(wait));
+                        let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+                        outbox.retry(name, &ids, now_ms().saturating_add(wait_ms), &e.message)
                     }
                 };
                 drop(outbox);
@@ -254,7 +297,7 @@ impl Notifier {
                     // The outbox could not record the outcome: the entry
                     // stays pending and is sent again (at least once).
                     tracing::error!(sink = name, "outbox: {e:#}");
-                    paused_until = Some(Instant::now() + backoff(failures.max(1), &policy));
+                    paused_until = Some(later(backoff(failures.max(1), &policy)));
                 }
                 if paused_until.is_some() {
                     break;
@@ -272,7 +315,8 @@ impl Notifier {
     /// Dead-letter entries past the sink's maximum age that have failed
     /// (or wait behind a failing receiver).
     fn expire(&self, name: &str, policy: &DeliveryPolicy, failing: bool) -> Result<()> {
-        let cutoff = now_ms() - policy.max_age.as_millis() as i64;
+        let age_ms = i64::try_from(policy.max_age.as_millis()).unwrap_or(i64::MAX);
+        let cutoff = now_ms().saturating_sub(age_ms);
         let mut outbox = self.outbox();
         let old = outbox.expired(name, cutoff, failing);
         if old.is_empty() {
@@ -291,6 +335,17 @@ impl Notifier {
             policy.max_age
         );
         outbox.dead_letter(name, &ids, &format!("max age reached; last error: {last}"))
+    }
+}
+
+fn panic_text(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into()),
+        Err(e) => e.to_string(),
     }
 }
 

@@ -3,7 +3,6 @@
 //! pass `max_bytes`, FILE becomes FILE.1, FILE.1 becomes FILE.2, and so on
 //! up to `keep` files (the oldest is removed).
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -13,6 +12,7 @@ use async_trait::async_trait;
 use super::message::Message;
 use super::stdout::ndjson;
 use super::{SendError, Sink};
+use crate::private;
 
 #[derive(Debug)]
 pub struct FileSink {
@@ -57,13 +57,13 @@ fn rotate(path: &Path, keep: u32) -> std::io::Result<()> {
 
 fn append(path: &Path, max_bytes: u64, keep: u32, text: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
+        private::create_dir_all(dir)?;
     }
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if size > 0 && size + text.len() as u64 > max_bytes {
         rotate(path, keep)?;
     }
-    let mut f = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut f = private::append(path)?;
     f.write_all(text)?;
     f.sync_data()
 }

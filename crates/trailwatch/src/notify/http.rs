@@ -16,6 +16,11 @@ use super::SendError;
 pub fn client(timeout: Duration) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
+        // A redirect would carry the body, the secret headers and (by
+        // default) a Referer with the sink's URL to wherever the receiver
+        // points: never follow one, and never send a Referer.
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false)
         .user_agent(concat!("trailwatch/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("building the HTTP client")
@@ -39,6 +44,11 @@ pub async fn post_json(
     let status = response.status();
     if status.is_success() {
         return Ok(());
+    }
+    if status.is_redirection() {
+        return Err(SendError::permanent(format!(
+            "HTTP {status}: the receiver redirects, and redirects are not followed (they would carry the alert and the sink's secrets elsewhere); configure the final URL"
+        )));
     }
     let retry_after = retry_after(response.headers());
     // A little of the receiver's answer helps whoever reads the status.
@@ -80,6 +90,8 @@ fn describe(e: reqwest::Error) -> String {
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {
+        // Huge values are the receiver's to send; the dispatcher caps the
+        // wait at the sink's retry_max.
         return Some(Duration::from_secs(secs));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;

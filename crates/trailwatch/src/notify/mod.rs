@@ -17,6 +17,7 @@ pub mod http;
 pub mod message;
 pub mod outbox;
 pub mod pagerduty;
+pub mod redact;
 pub mod slack;
 pub mod sns;
 pub mod stdout;
@@ -169,7 +170,14 @@ pub fn build(
         }
     };
     tracing::debug!(sink = name, kind = config.kind.type_name(), "sink ready");
-    Ok(sink)
+    let mut pieces = Vec::new();
+    for s in config.kind.secrets() {
+        pieces.extend(redact::pieces(s.resolve()?.expose()));
+    }
+    Ok(Arc::new(redact::Redacting {
+        inner: sink,
+        pieces,
+    }))
 }
 
 /// Now, as CloudTrail writes times (`2026-04-01T10:00:00Z`).
@@ -178,5 +186,7 @@ pub fn now_rfc3339() -> String {
 }
 
 fn timeout_of(secs: Option<u64>) -> Duration {
-    Duration::from_secs(secs.unwrap_or(10))
+    // The config check refuses more than MAX_DURATION; the cap keeps any caller
+    // that skipped it from building an unrepresentable deadline.
+    Duration::from_secs(secs.unwrap_or(10).min(config::MAX_DURATION.as_secs()))
 }

@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use trailwatch_core::rules::Alert;
 
 use super::now_rfc3339;
+use crate::private;
 
 /// One alert waiting for one sink.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -190,8 +191,8 @@ fn encode(ops: &[Op]) -> Result<Vec<u8>> {
 impl Outbox {
     /// Open (creating) the outbox in `dir`, recover it, and compact it.
     pub fn open(dir: &Path) -> Result<Outbox> {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let lock = File::create(dir.join(".lock"))?;
+        private::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let lock = private::create(&dir.join(".lock"))?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => bail!(
@@ -229,7 +230,7 @@ impl Outbox {
             }
         }
         let tmp = dir.join("journal.ndjson.tmp");
-        let mut f = File::create(&tmp)?;
+        let mut f = private::create(&tmp)?;
         f.write_all(&encode(&ops)?)?;
         f.sync_all()?;
         std::fs::rename(&tmp, &path)?;
@@ -432,7 +433,7 @@ impl Outbox {
             }
         }
         let path = self.dir.join(DEAD_LETTERS);
-        let mut f = OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut f = private::append(&path)?;
         f.write_all(&lines)?;
         f.sync_data()
             .with_context(|| format!("writing {}", path.display()))?;
@@ -453,7 +454,9 @@ impl Outbox {
         // Best effort: status is for people, the journal is the truth.
         let tmp = self.dir.join("status.json.tmp");
         if let Ok(json) = serde_json::to_vec_pretty(&self.status)
-            && std::fs::write(&tmp, json).is_ok()
+            && private::create(&tmp)
+                .and_then(|mut f| f.write_all(&json))
+                .is_ok()
         {
             let _ = std::fs::rename(&tmp, self.dir.join(STATUS));
         }

@@ -886,3 +886,126 @@ fn watch_puts_alerts_in_the_outbox_and_delivers_them_to_a_file_sink() {
     w.wait().unwrap();
     assert!(got().is_subset(&ids), "only alerts the replay also raises");
 }
+
+#[test]
+fn a_huge_retry_after_waits_retry_max_and_delivery_goes_on() {
+    if !need_python_receivers() {
+        return;
+    }
+    // u64::MAX seconds: once a panic in the sink's task ("overflow when
+    // adding duration to instant") that silently stopped its deliveries.
+    let h = hook(
+        r#"{"status": 429, "retry_after": "18446744073709551615"}"#,
+        &[],
+        "url = \"http://127.0.0.1:{port}/\"\nretry_initial = \"50ms\"\nretry_max = \"2s\"",
+    );
+    let mut sender = send_in_background(&h, &["--wait", "60"]);
+    wait_until("the first request", Duration::from_secs(30), || {
+        !requests(&h.rx.log).is_empty()
+    });
+    std::fs::write(&h.control, "{}").unwrap();
+    assert!(sender.wait().unwrap().success());
+    let reqs = requests(&h.rx.log);
+    let gap = reqs[1]["at"].as_f64().unwrap() - reqs[0]["at"].as_f64().unwrap();
+    assert!(
+        (1.0..=10.0).contains(&gap),
+        "waited retry_max (2 s), not forever: {gap}"
+    );
+    let got: BTreeSet<String> = accepted_ids(&h.rx.log).into_iter().collect();
+    assert_eq!(&got, &h.ids);
+}
+
+#[test]
+fn out_of_range_durations_in_the_config_are_refused_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    for (setting, value) in [
+        ("retry_max", "\"99999999999999d\""),
+        ("max_age", "\"18446744073709551615s\""),
+        ("timeout", "99999999999999"),
+    ] {
+        let config = write_config(
+            dir.path(),
+            &format!(
+                "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\n{setting} = {value}\n"
+            ),
+        );
+        let out = notify(&["status"], &config);
+        assert_eq!(out.status.code(), Some(2), "{setting}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("out of range") || err.contains("give 1 to"),
+            "{setting}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn redirects_are_not_followed_and_no_referer_is_sent() {
+    if !need_python_receivers() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = http_receiver(&dir.path().join("elsewhere.ndjson"), None, &[]);
+    let h = hook(
+        &format!(
+            r#"{{"status": 307, "location": "http://127.0.0.1:{}/stolen"}}"#,
+            elsewhere.port
+        ),
+        &[],
+        "url = \"http://127.0.0.1:{port}/hook\"\nheaders = { X-Api-Key = \"k3y-never-elsewhere\" }",
+    );
+    let out = bin()
+        .args(["notify", "send", path_str(&h.alerts), "--wait", "30"])
+        .args(["--config", path_str(&h.config)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        requests(&elsewhere.log).is_empty(),
+        "the redirect target received: {:?}",
+        requests(&elsewhere.log)
+    );
+    let reqs = requests(&h.rx.log);
+    // Refused at once: no retries, every attempt to the configured URL.
+    assert!(!reqs.is_empty() && reqs.len() <= h.ids.len(), "{reqs:?}");
+    assert!(reqs.iter().all(|r| r["path"] == "/hook"));
+    assert!(reqs.iter().all(|r| r["headers"].get("referer").is_none()));
+    let letters = std::fs::read_to_string(h.dir.path().join("outbox/dead-letter.ndjson")).unwrap();
+    assert!(letters.contains("redirect"), "{letters}");
+}
+
+#[test]
+fn a_receiver_echoing_the_secret_url_never_gets_it_stored_or_printed() {
+    if !need_python_receivers() {
+        return;
+    }
+    let token = "T0KEN-abcdef123456";
+    let h = hook(
+        r#"{"status": 404, "echo": true}"#,
+        &[],
+        &format!("url = \"http://127.0.0.1:{{port}}/hooks/{token}\""),
+    );
+    let out = bin()
+        .args(["notify", "send", path_str(&h.alerts), "--wait", "30", "-vv"])
+        .args(["--config", path_str(&h.config)])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(token), "logs hold the token");
+    let printed = notify(&["status"], &h.config);
+    assert!(!stdout(&printed).contains(token), "{}", stdout(&printed));
+    let status_json = serde_json::to_string(&status(&h.config)).unwrap();
+    assert!(status_json.contains("<redacted>"), "{status_json}");
+    for f in crate::support::files_under(&h.dir.path().join("outbox")) {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        assert!(!text.contains(token), "{} holds the token", f.display());
+    }
+    // What the outbox holds (principals, IPs, alert details) is private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&h.dir.path().join("outbox")), 0o700);
+    for f in crate::support::files_under(&h.dir.path().join("outbox")) {
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}

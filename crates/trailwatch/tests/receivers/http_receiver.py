@@ -3,7 +3,9 @@ PagerDuty). Every request is appended to --log as one JSON line (path,
 headers, body, the status answered, whether the HMAC signature checked out)
 and synced before the answer is sent. Behaviour can be changed while it
 runs through --control, a JSON file re-read on every request:
-{"status": 500, "retry_after": 1, "delay_ms": 200}. With --secret, a
+{"status": 500, "retry_after": 1, "delay_ms": 200, "location": URL,
+"echo": true} (location: sent as the Location header, for redirects;
+echo: the error body repeats the request path). With --secret, a
 request whose X-Trailwatch-Signature is not HMAC-SHA256(secret, body) is
 answered 401. Prints the port it listens on, then serves until killed."""
 
@@ -66,7 +68,11 @@ class Handler(BaseHTTPRequestHandler):
             f.flush()
             os.fsync(f.fileno())
         out = b'{"status":"success"}' if status < 300 else b'{"error":"the test receiver says no"}'
+        if status >= 300 and ctl.get("echo"):
+            out = json.dumps({"error": "no such hook: " + self.path}).encode()
         self.send_response(status)
+        if ctl.get("location"):
+            self.send_header("Location", ctl["location"])
         if status == 429 and ctl.get("retry_after") is not None:
             self.send_header("Retry-After", str(ctl["retry_after"]))
         self.send_header("Content-Type", "application/json")
