@@ -83,6 +83,16 @@ fn columns_of(schema: &Schema, render: impl Fn(&Field) -> String) -> String {
         .join(",\n")
 }
 
+/// The inside of a single-quoted string literal holding `text`, for
+/// `engine`. Trino and DuckDB double a quote; Hive's DDL (Athena) and
+/// Spark SQL read backslash escapes, where `''` would end the literal.
+fn quoted(engine: Engine, text: &str) -> String {
+    match engine {
+        Engine::Trino | Engine::DuckDb => text.replace('\'', "''"),
+        Engine::Athena | Engine::Spark => text.replace('\\', "\\\\").replace('\'', "\\'"),
+    }
+}
+
 fn table_location(location: &str, s3a: bool) -> String {
     folder_location(location, s3a, TABLE_DIR)
 }
@@ -113,7 +123,7 @@ pub fn ddl(engine: Engine, facts: &LakeFacts) -> String {
 }
 
 fn athena_alerts(facts: &LakeFacts) -> String {
-    let loc = alerts_location(&facts.location, false);
+    let loc = quoted(Engine::Athena, &alerts_location(&facts.location, false));
     format!(
         "-- Athena: the alerts trailwatch raised (detect --lake, watch --lake).\n\
          CREATE EXTERNAL TABLE IF NOT EXISTS alerts (\n{}\n)\n\
@@ -134,12 +144,15 @@ fn athena_alerts(facts: &LakeFacts) -> String {
             f.name(),
             hive_type(f.data_type())
         )),
-        facts.first_date.as_deref().unwrap_or("2020-01-01"),
+        quoted(
+            Engine::Athena,
+            facts.first_date.as_deref().unwrap_or("2020-01-01")
+        ),
     )
 }
 
 fn trino_alerts(facts: &LakeFacts) -> String {
-    let loc = alerts_location(&facts.location, false);
+    let loc = quoted(Engine::Trino, &alerts_location(&facts.location, false));
     format!(
         "-- Trino (Hive connector): the alerts trailwatch raised.\n\
          CREATE TABLE IF NOT EXISTS hive.default.alerts (\n{},\n  \"date\" varchar\n)\n\
@@ -155,7 +168,7 @@ fn trino_alerts(facts: &LakeFacts) -> String {
 }
 
 fn spark_alerts(facts: &LakeFacts) -> String {
-    let loc = alerts_location(&facts.location, true);
+    let loc = quoted(Engine::Spark, &alerts_location(&facts.location, true));
     format!(
         "-- Spark SQL: the alerts trailwatch raised.\n\
          CREATE TABLE IF NOT EXISTS alerts (\n{},\n  `date` STRING\n)\n\
@@ -172,7 +185,7 @@ fn spark_alerts(facts: &LakeFacts) -> String {
 }
 
 fn duckdb_alerts(facts: &LakeFacts) -> String {
-    let loc = alerts_location(&facts.location, false);
+    let loc = quoted(Engine::DuckDb, &alerts_location(&facts.location, false));
     if !facts.has_alerts {
         return "-- DuckDB: no alerts in the lake yet; re-print after detect --lake or watch --lake.\n"
             .into();
@@ -187,8 +200,11 @@ fn duckdb_alerts(facts: &LakeFacts) -> String {
 }
 
 fn athena(facts: &LakeFacts) -> String {
-    let loc = table_location(&facts.location, false);
-    let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(",");
+    let loc = quoted(Engine::Athena, &table_location(&facts.location, false));
+    let list = |s: &BTreeSet<String>| {
+        let joined = s.iter().cloned().collect::<Vec<_>>().join(",");
+        quoted(Engine::Athena, &joined)
+    };
     format!(
         "-- Athena: CloudTrail lake written by trailwatch, with partition projection\n\
          -- (no MSCK REPAIR needed; re-print after new accounts or regions appear).\n\
@@ -213,12 +229,15 @@ fn athena(facts: &LakeFacts) -> String {
         columns(|f| format!("`{}` {}", f.name(), hive_type(f.data_type()))),
         list(&facts.accounts),
         list(&facts.regions),
-        facts.first_date.as_deref().unwrap_or("2020-01-01"),
+        quoted(
+            Engine::Athena,
+            facts.first_date.as_deref().unwrap_or("2020-01-01")
+        ),
     )
 }
 
 fn trino(facts: &LakeFacts) -> String {
-    let loc = table_location(&facts.location, false);
+    let loc = quoted(Engine::Trino, &table_location(&facts.location, false));
     format!(
         "-- Trino (Hive connector): CloudTrail lake written by trailwatch.\n\
          CREATE TABLE IF NOT EXISTS hive.default.cloudtrail_logs (\n{},\n  \
@@ -231,7 +250,7 @@ fn trino(facts: &LakeFacts) -> String {
 }
 
 fn spark(facts: &LakeFacts) -> String {
-    let loc = table_location(&facts.location, true);
+    let loc = quoted(Engine::Spark, &table_location(&facts.location, true));
     format!(
         "-- Spark SQL: CloudTrail lake written by trailwatch.\n\
          CREATE TABLE IF NOT EXISTS cloudtrail_logs (\n{},\n  \
@@ -245,7 +264,7 @@ fn spark(facts: &LakeFacts) -> String {
 }
 
 fn duckdb(facts: &LakeFacts) -> String {
-    let loc = table_location(&facts.location, false);
+    let loc = quoted(Engine::DuckDb, &table_location(&facts.location, false));
     let httpfs = if loc.starts_with("s3://") {
         "INSTALL httpfs;\nLOAD httpfs;\n-- Credentials: CREATE SECRET (TYPE s3, PROVIDER credential_chain);\n"
     } else {

@@ -245,13 +245,22 @@ fn decode_sources(
     for (src, fetched) in items {
         let reader: Box<dyn Read> = match (&src.location, fetched) {
             (_, Some(bytes)) => Box::new(std::io::Cursor::new(bytes.clone())),
-            (SourceLocation::Local(path), None) => match std::fs::File::open(path) {
+            (SourceLocation::Local(path), None) => match open_regular(path) {
                 Ok(f) => Box::new(f),
                 Err(e) => {
-                    return Err(LakeError::Io {
-                        what: format!("opening {}", path.display()),
-                        error: e,
+                    // One unreadable file costs only itself: it is reported
+                    // and listed in the quarantine, and, not being recorded
+                    // as ingested, is read by a later run that can.
+                    tracing::warn!("quarantined: cannot open {}: {e}", path.display());
+                    out.quarantine.push(QuarantineEntry {
+                        source: src.key.clone(),
+                        record: None,
+                        offset: None,
+                        reason: format!("cannot open {}: {e}", path.display()),
+                        raw: None,
+                        raw_hex: None,
                     });
+                    continue;
                 }
             },
             (SourceLocation::Stdin, None) => Box::new(std::io::stdin()),
@@ -266,6 +275,20 @@ fn decode_sources(
     }
     out.batches.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
+}
+
+/// Open a local source that must be a regular file: a folder, FIFO or
+/// device is an error here, not a read that fails late or blocks forever.
+fn open_regular(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    // Checked before opening too: opening a FIFO waits for a writer.
+    if !std::fs::metadata(path)?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let f = std::fs::File::open(path)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(f)
 }
 
 fn hex(b: &[u8]) -> String {

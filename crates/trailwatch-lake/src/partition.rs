@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use sha2::{Digest, Sha256};
 use trailwatch_core::event::Record;
 
 /// The folder under the lake root that holds the CloudTrail table.
@@ -20,24 +21,43 @@ pub struct PartitionKey {
     pub date: String,
 }
 
-/// Characters allowed in a partition value as written; anything else is
-/// replaced so a hostile value cannot escape its folder.
-fn clean(v: &str) -> String {
-    let s: String = v
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.chars().all(|c| c == '.') {
-        "unknown".into()
-    } else {
-        s
+/// The longest value kept as its own folder name (account ids have 12
+/// characters, region names about 15).
+const MAX_PLAIN: usize = 64;
+/// How much of an unusual value its folder name keeps, for people.
+const MAX_HINT: usize = 32;
+
+/// The folder name for a partition value. A value AWS would write (a
+/// 12-digit account, a region such as `us-east-1`: lower-case letters,
+/// digits and `-`, at most 64 characters) is its own folder name. Anything
+/// else — too long, empty, `.`/`..`, upper case, `/`, control characters —
+/// is still an event, and often the interesting one (a region AWS never
+/// wrote is a sign of a forged log), so it gets a folder of its own:
+/// `_` + a readable hint + `_` + 16 hex digits of the value's SHA-256.
+/// Plain names never start with `_`, so the two kinds cannot collide, and
+/// distinct values get distinct folders (up to a 64-bit hash collision).
+/// The original value stays in its column (`awsregion`,
+/// `recipientaccountid`), where queries find it.
+pub fn folder_name(v: &str) -> String {
+    let plain = !v.is_empty()
+        && v.len() <= MAX_PLAIN
+        && v.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !v.starts_with('-');
+    if plain {
+        return v.to_string();
     }
+    let hint: String = v
+        .chars()
+        .filter_map(|c| {
+            let c = c.to_ascii_lowercase();
+            (c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-').then_some(c)
+        })
+        .take(MAX_HINT)
+        .collect();
+    let digest = Sha256::digest(v.as_bytes());
+    let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("_{hint}_{hash}")
 }
 
 impl PartitionKey {
@@ -46,8 +66,8 @@ impl PartitionKey {
     pub fn of(r: &Record<'_>, fallback_account: Option<&str>) -> PartitionKey {
         let account = r.event.account().or(fallback_account).unwrap_or("unknown");
         PartitionKey {
-            account: clean(account),
-            region: clean(&r.event.aws_region),
+            account: folder_name(account),
+            region: folder_name(&r.event.aws_region),
             date: {
                 use chrono::Datelike;
                 let d = r.time.date_naive();
@@ -97,18 +117,55 @@ mod tests {
     use super::*;
 
     #[test]
-    fn partition_dir_round_trips_and_cleans_hostile_values() {
+    fn partition_dir_round_trips() {
         let k = PartitionKey {
-            account: clean("111122223333"),
-            region: clean("../etc"),
+            account: folder_name("111122223333"),
+            region: folder_name("us-east-1"),
             date: "2024-05-01".into(),
         };
         assert_eq!(
             k.dir(),
-            "account=111122223333/region=.._etc/date=2024-05-01"
+            "account=111122223333/region=us-east-1/date=2024-05-01"
         );
         let path = format!("cloudtrail/{}/part-1.parquet", k.dir());
         assert_eq!(PartitionKey::from_path(&path), Some(k));
-        assert_eq!(clean(".."), "unknown");
+    }
+
+    #[test]
+    fn odd_values_get_safe_bounded_distinct_folders() {
+        let long = "x".repeat(260);
+        let odd = [
+            "",
+            ".",
+            "..",
+            "../etc",
+            "us/east-1",
+            "us_east-1",
+            "US-EAST-1",
+            "us-east-1\0",
+            "us-east-1\u{1b}[2J",
+            long.as_str(),
+            "-rf",
+            "_us-east-1_0123456789abcdef",
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for v in odd {
+            let f = folder_name(v);
+            assert!(f.starts_with('_'), "{v:?} -> {f}");
+            assert!(f.len() <= 1 + MAX_HINT + 1 + 16, "{v:?} -> {f}");
+            assert!(
+                f.bytes().all(|b| b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || b == b'-'
+                    || b == b'_'),
+                "{v:?} -> {f}"
+            );
+            assert!(seen.insert(f.clone()), "{v:?} collides at {f}");
+            assert!(!seen.contains(v) || v.starts_with('_'));
+        }
+        // Ordinary values are their own folders, and never collide with an
+        // encoded one.
+        assert_eq!(folder_name("us-east-1"), "us-east-1");
+        assert!(!seen.contains("us-east-1"));
     }
 }

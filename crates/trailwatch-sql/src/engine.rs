@@ -152,47 +152,76 @@ impl Engine {
         Ok(())
     }
 
-    /// Run one statement: a query, or Athena's CREATE EXTERNAL TABLE (which
-    /// registers a table over raw CloudTrail logs). Anything that writes is
-    /// refused.
+    /// Run one statement (see [`run_statement`]) within the timeout.
     pub async fn run(&self, sql: &str) -> Result<QueryOutput, QueryError> {
-        let work = async {
-            match check(sql)? {
-                Allowed::Query(sql) => {
-                    let sql = rewrite(&sql)?;
-                    // Defence in depth: DataFusion itself refuses DDL, DML
-                    // and statements too, whatever the guard let through.
-                    let read_only = SQLOptions::new()
-                        .with_allow_ddl(false)
-                        .with_allow_dml(false)
-                        .with_allow_statements(false);
-                    let df = self.ctx.sql_with_options(&sql, read_only).await?;
-                    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-                    let batches = df.collect().await?;
-                    Ok(QueryOutput {
-                        schema,
-                        batches,
-                        message: None,
-                    })
-                }
-                Allowed::ExternalTable(ddl) => {
-                    let name = ddl.name.clone();
-                    let location = ddl.location.clone();
-                    register_store(&self.ctx, &location, &self.opts.s3)?;
-                    register_raw_table(&self.ctx, ddl, &self.opts.s3).await?;
-                    Ok(QueryOutput {
-                        schema: Arc::new(arrow::datatypes::Schema::empty()),
-                        batches: Vec::new(),
-                        message: Some(format!("table {name} reads {location}")),
-                    })
-                }
-            }
+        let Some(limit) = self.opts.timeout else {
+            return run_statement(&self.ctx, &self.opts.s3, sql).await;
         };
-        match self.opts.timeout {
-            Some(t) => tokio::time::timeout(t, work)
-                .await
-                .map_err(|_| QueryError::Timeout(t))?,
-            None => work.await,
+        // The statement runs as its own task, so the timeout is watched
+        // from outside it: an operator that computes for long without
+        // yielding (a cross join) cannot hold the timer back, and the task
+        // is aborted when the time is up.
+        let ctx = self.ctx.clone();
+        let s3 = self.opts.s3.clone();
+        let sql = sql.to_string();
+        let mut task = tokio::spawn(async move { run_statement(&ctx, &s3, &sql).await });
+        // The alarm is a plain thread, not tokio's timer: the timer is
+        // driven by the runtime's workers, and a query can keep every
+        // worker busy for as long as it likes.
+        let (alarm, rang) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            let _ = alarm.send(());
+        });
+        tokio::select! {
+            done = &mut task => match done {
+                Ok(result) => result,
+                Err(e) => Err(QueryError::Other(format!("the query failed: {e}"))),
+            },
+            _ = rang => {
+                task.abort();
+                Err(QueryError::Timeout(limit))
+            }
+        }
+    }
+}
+
+/// Run one statement: a query, or Athena's CREATE EXTERNAL TABLE (which
+/// registers a table over raw CloudTrail logs). Anything that writes is
+/// refused.
+async fn run_statement(
+    ctx: &SessionContext,
+    s3: &S3Options,
+    sql: &str,
+) -> Result<QueryOutput, QueryError> {
+    match check(sql)? {
+        Allowed::Query(sql) => {
+            let sql = rewrite(&sql)?;
+            // Defence in depth: DataFusion itself refuses DDL, DML and
+            // statements too, whatever the guard let through.
+            let read_only = SQLOptions::new()
+                .with_allow_ddl(false)
+                .with_allow_dml(false)
+                .with_allow_statements(false);
+            let df = ctx.sql_with_options(&sql, read_only).await?;
+            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let batches = df.collect().await?;
+            Ok(QueryOutput {
+                schema,
+                batches,
+                message: None,
+            })
+        }
+        Allowed::ExternalTable(ddl) => {
+            let name = ddl.name.clone();
+            let location = ddl.location.clone();
+            register_store(ctx, &location, s3)?;
+            register_raw_table(ctx, ddl, s3).await?;
+            Ok(QueryOutput {
+                schema: Arc::new(arrow::datatypes::Schema::empty()),
+                batches: Vec::new(),
+                message: Some(format!("table {name} reads {location}")),
+            })
         }
     }
 }

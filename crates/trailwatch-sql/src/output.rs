@@ -69,7 +69,9 @@ fn flatten_for_csv(b: &RecordBatch) -> Result<RecordBatch, QueryError> {
 
 /// Shorten to `width` characters, marking the cut with `…`.
 fn fit(s: &str, width: usize) -> String {
-    let s = s.replace(['\n', '\r', '\t'], " ");
+    // Cells come from records: escape sequences in them must not reach
+    // the terminal.
+    let s = trailwatch_core::terminal::escape_controls(s).into_owned();
     if s.chars().count() <= width {
         return s;
     }

@@ -90,16 +90,28 @@ fn utc_day(value: &ScalarValue) -> Option<NaiveDate> {
     Some(DateTime::from_timestamp_nanos(nanos).date_naive())
 }
 
+/// The partition's text for a day, when it is one the lake can hold:
+/// partitions are written `YYYY-MM-DD` and compared as text, so a day
+/// outside years 0000–9999 (`+10000-01-01`, `-0001-12-31`) would sort
+/// wrongly among them. No filter is implied then: pruning may only ever
+/// drop files that cannot match.
+fn partition_text(day: NaiveDate) -> Option<String> {
+    use chrono::Datelike;
+    (0..=9999)
+        .contains(&day.year())
+        .then(|| day.format("%Y-%m-%d").to_string())
+}
+
 fn date_filter(day: NaiveDate, slack: u64, bound: Bound) -> Option<Expr> {
     let date = col("date");
     Some(match bound {
         Bound::AtLeast => {
             let d = day.checked_sub_days(Days::new(slack))?;
-            date.gt_eq(lit(d.format("%Y-%m-%d").to_string()))
+            date.gt_eq(lit(partition_text(d)?))
         }
         Bound::AtMost => {
             let d = day.checked_add_days(Days::new(slack))?;
-            date.lt_eq(lit(d.format("%Y-%m-%d").to_string()))
+            date.lt_eq(lit(partition_text(d)?))
         }
     })
 }
@@ -238,10 +250,129 @@ mod tests {
     }
 
     #[test]
+    fn bounds_past_the_years_a_partition_can_name_imply_nothing() {
+        // The saved queries' default upper bound, widened by a day.
+        let f = col("eventtime").lt_eq(lit("9999-12-31"));
+        assert!(implied_date_filters(&f).is_empty());
+        let f = col("eventtime").gt_eq(lit("0000-01-01"));
+        assert!(implied_date_filters(&f).is_empty());
+        let f = col("eventtime").lt(lit("9999-12-30"));
+        assert_eq!(
+            texts(implied_date_filters(&f)),
+            ["date <= Utf8(\"9999-12-31\")"]
+        );
+    }
+
+    #[test]
     fn other_filters_imply_nothing() {
         assert!(implied_date_filters(&col("eventname").eq(lit("x"))).is_empty());
         assert!(implied_date_filters(&col("eventtime").not_eq(lit("2026-04-01"))).is_empty());
         assert!(implied_date_filters(&col("eventtime").gt(lit("yesterday"))).is_empty());
         assert!(implied_date_filters(&col("eventtime").gt(col("x"))).is_empty());
+    }
+
+    /// The lake's answers with the implied partition filters and without
+    /// them (the same comparison on `concat(eventtime, '')`, which implies
+    /// nothing) are the same, for random bounds including the extremes.
+    #[test]
+    fn pruning_never_changes_an_answer() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        use trailwatch_lake::ingest::{IngestOptions, SourceLocation, SourceObject, ingest};
+        use trailwatch_lake::store::{S3Options, Store};
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let times = [
+            "2026-03-30T00:00:00Z",
+            "2026-03-31T23:59:59Z",
+            "2026-04-01T00:00:00Z",
+            "2026-04-01T23:30:00-05:00",
+            "2026-04-02T01:00:00+09:00",
+            "2026-04-02T12:00:00.123Z",
+            "2026-04-03T00:00:00+14:00",
+            "2026-04-05T23:59:59-12:00",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59Z",
+        ];
+        let mut text = String::new();
+        for (i, t) in times.iter().enumerate() {
+            text.push_str(&format!(
+                r#"{{"eventVersion":"1.08","eventTime":"{t}","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","eventID":"e{i}","eventType":"AwsApiCall","recipientAccountId":"111122223333"}}"#
+            ));
+            text.push('\n');
+        }
+        let src = dir.path().join("events.json");
+        std::fs::write(&src, text).expect("write");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let lake = dir.path().join("lake");
+        let lake_text = lake.display().to_string();
+        let store =
+            Store::open(&lake_text, &S3Options::default(), rt.handle().clone()).expect("lake");
+        let source = SourceObject {
+            key: src.display().to_string(),
+            size: std::fs::metadata(&src).expect("stat").len(),
+            version: "1".into(),
+            location: SourceLocation::Local(src.clone()),
+            fallback_account: None,
+        };
+        let summary =
+            ingest(&store, vec![source], &IngestOptions::default(), &|_| {}).expect("ingest");
+        assert_eq!(summary.events, times.len() as u64);
+        let engine =
+            crate::engine::Engine::new(crate::engine::EngineOptions::default()).expect("engine");
+        rt.block_on(engine.register_lake(&lake_text))
+            .expect("register");
+        let count = |sql: &str| -> i64 {
+            let out = rt
+                .block_on(engine.run(sql))
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            let b = &out.batches[0];
+            let c = b
+                .column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .expect("count");
+            c.value(0)
+        };
+        let bound = prop_oneof![
+            Just("0000-01-01".to_string()),
+            Just("9999-12-31".to_string()),
+            Just("+10000-01-01".to_string()),
+            Just("2026-04-01".to_string()),
+            (
+                2026i32..2027,
+                3u32..5,
+                1u32..32,
+                0u32..24,
+                prop::sample::select(vec!["Z", "+05:00", "-11:00"])
+            )
+                .prop_map(|(y, m, d, h, z)| format!("{y}-{m:02}-{d:02}T{h:02}:00:00{z}")),
+            (1u32..10000).prop_map(|y| format!("{y:04}-06-15")),
+        ];
+        let op = prop::sample::select(vec!["<", "<=", "=", ">=", ">"]);
+        let mut runner = TestRunner::new(Config::with_cases(96));
+        runner
+            .run(&(bound, op), |(b, op)| {
+                let pruned = count(&format!(
+                    "SELECT count(*) FROM cloudtrail_logs WHERE eventtime {op} '{b}'"
+                ));
+                let plain = count(&format!(
+                    "SELECT count(*) FROM cloudtrail_logs WHERE concat(eventtime, '') {op} '{b}'"
+                ));
+                prop_assert_eq!(pruned, plain, "eventtime {} '{}'", op, b);
+                let between = count(&format!(
+                    "SELECT count(*) FROM cloudtrail_logs WHERE eventtime BETWEEN '{b}' AND '9999-12-31'"
+                ));
+                let between_plain = count(&format!(
+                    "SELECT count(*) FROM cloudtrail_logs WHERE concat(eventtime, '') BETWEEN '{b}' AND '9999-12-31'"
+                ));
+                prop_assert_eq!(between, between_plain, "BETWEEN '{}'", b);
+                Ok(())
+            })
+            .expect("pruned and unpruned answers agree");
     }
 }

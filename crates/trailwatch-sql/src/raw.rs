@@ -70,46 +70,35 @@ fn keep_logs(mut files: Vec<RawFile>) -> Vec<RawFile> {
     files
 }
 
-fn walk(
-    dir: &std::path::Path,
-    root: &std::path::Path,
-    out: &mut Vec<RawFile>,
-) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            walk(&path, root, out)?;
-        } else {
-            let rel = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            out.push(RawFile {
-                key: layout::parse_key(&rel),
-                name: rel,
-                source: Source::Local(path),
-            });
-        }
-    }
-    Ok(())
-}
-
 async fn list(location: &str, s3: &S3Options) -> Result<Vec<RawFile>, QueryError> {
     match Location::parse(location) {
         Location::Local(path) => {
             let mut out = Vec::new();
-            if path.is_file() {
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| QueryError::Other(format!("reading {location}: {e}")))?;
+            if meta.is_file() {
                 let name = path.to_string_lossy().replace('\\', "/");
                 out.push(RawFile {
                     key: layout::parse_key(&name),
                     name,
                     source: Source::Local(path),
                 });
+            } else if meta.is_dir() {
+                // Regular files only (a FIFO would block the scan forever),
+                // links followed; what cannot be read is reported.
+                let found = trailwatch_core::walk::walk(&path);
+                for u in &found.unreadable {
+                    tracing::warn!("cannot read {}: {}", u.path.display(), u.reason);
+                }
+                out.extend(found.files.into_iter().map(|f| RawFile {
+                    key: layout::parse_key(&f.rel),
+                    name: f.rel,
+                    source: Source::Local(f.path),
+                }));
             } else {
-                walk(&path, &path, &mut out)
-                    .map_err(|e| QueryError::Other(format!("reading {location}: {e}")))?;
+                return Err(QueryError::Other(format!(
+                    "LOCATION {location} is neither a file nor a folder"
+                )));
             }
             Ok(keep_logs(out))
         }

@@ -505,4 +505,36 @@ mod tests {
                  GROUP BY 1 ORDER BY 2 DESC LIMIT 10";
         assert_eq!(rw(q), q);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// What the fuzz target explores, on the stable toolchain: the
+        /// guard and the rewriter never panic, and a rewritten query is
+        /// still one read-only query.
+        #[test]
+        fn the_guard_and_rewriter_survive_any_text(
+            text in proptest::string::string_regex(
+                r"(SELECT|WITH|FROM|WHERE|UNNEST|CROSS JOIN|AS|count_if|try|CAST|INTERVAL|LIKE|ESCAPE|substr|if|date|\(|\)|'|,|;|\*|x|1| ){0,60}"
+            ).expect("regex")
+        ) {
+            if let Ok(crate::guard::Allowed::Query(sql)) = crate::guard::check(&text)
+                && let Ok(out) = rewrite(&sql)
+            {
+                proptest::prop_assert!(
+                    matches!(crate::guard::check(&out), Ok(crate::guard::Allowed::Query(_))),
+                    "{} rewrote to {}", text, out
+                );
+            }
+        }
+
+        #[test]
+        fn deeply_nested_queries_are_errors_not_crashes(depth in 1usize..3000) {
+            let sql = format!("SELECT {}1{} FROM t", "(".repeat(depth), ")".repeat(depth));
+            let _ = crate::guard::check(&sql);
+            let _ = rewrite(&sql);
+            let sql = format!("SELECT count_if({}x{}) FROM t", "if(a,".repeat(depth), ",b)".repeat(depth));
+            let _ = rewrite(&sql);
+        }
+    }
 }
