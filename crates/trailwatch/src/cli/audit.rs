@@ -47,7 +47,8 @@ pub struct AuditTrailArgs {
     pub data: Vec<String>,
     /// Shortest delivery gap reported, in hours (gaps must also be three
     /// times the usual interval).
-    #[arg(long, default_value_t = 2, value_name = "HOURS")]
+    #[arg(long, default_value_t = 2, value_name = "HOURS",
+          value_parser = clap::value_parser!(i64).range(1..=87_600))]
     pub min_gap_hours: i64,
     #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
     pub format: AuditFormat,
@@ -108,6 +109,7 @@ fn trail(args: &AuditTrailArgs) -> Result<ExitCode> {
             endpoint: args.endpoint_url.clone(),
         };
         let found = discover_any(&args.data, false, &s3, rt.handle())?;
+        problems += found.report_unreadable();
         let mut coverage = Coverage::default();
         for input in &found.inputs {
             if let Some(k) = input.trail_key() {
@@ -117,7 +119,7 @@ fn trail(args: &AuditTrailArgs) -> Result<ExitCode> {
             problems += each_record(
                 std::slice::from_ref(input),
                 args.read.decode_options(),
-                |r| {
+                |_, r| {
                     coverage.record(r, account.as_deref());
                     Ok::<(), std::convert::Infallible>(())
                 },

@@ -13,6 +13,7 @@ use trailwatch_core::event::{Record, compact_json};
 
 use super::InputArgs;
 use crate::source::{discover, each_record};
+use trailwatch_core::terminal::escape_controls;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum CatFormat {
@@ -32,6 +33,7 @@ pub struct CatArgs {
 
 pub fn run(args: &CatArgs) -> Result<ExitCode> {
     let found = discover(&args.input.sources, args.input.read.include_insights)?;
+    let unreadable = found.report_unreadable();
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(256 * 1024, stdout.lock());
     let mut problems = 0u64;
@@ -43,7 +45,7 @@ pub fn run(args: &CatArgs) -> Result<ExitCode> {
             CatFormat::Table => writeln!(out, "{}", table_header())?,
             CatFormat::Ndjson => {}
         }
-        problems = each_record(&found.inputs, args.input.decode_options(), |r| {
+        problems = each_record(&found.inputs, args.input.decode_options(), |_, r| {
             line.clear();
             match args.format {
                 CatFormat::Ndjson => {
@@ -68,7 +70,7 @@ pub fn run(args: &CatArgs) -> Result<ExitCode> {
         out.flush()
     })();
     result?;
-    Ok(args.input.exit_for(problems))
+    Ok(args.input.exit_for(problems + unreadable))
 }
 
 const COLUMNS: &[(&str, usize)] = &[
@@ -83,6 +85,9 @@ const COLUMNS: &[(&str, usize)] = &[
 ];
 
 fn fit(text: &str, width: usize) -> String {
+    // Record fields may hold terminal escape sequences: show them as text.
+    let text = escape_controls(text);
+    let text = text.as_ref();
     if text.chars().count() <= width {
         format!("{text:<width$}")
     } else {

@@ -18,7 +18,7 @@ pub struct GenerateArgs {
     #[arg(long, default_value_t = 4000)]
     pub events: u64,
     /// Days of activity.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=3660))]
     pub days: u32,
     /// First day (UTC), YYYY-MM-DD.
     #[arg(long, default_value = "2026-04-01")]
@@ -39,6 +39,13 @@ pub struct GenerateArgs {
 pub fn run(args: &GenerateArgs) -> Result<ExitCode> {
     let day = NaiveDate::parse_from_str(&args.start, "%Y-%m-%d")
         .with_context(|| format!("--start {:?} is not YYYY-MM-DD", args.start))?;
+    use chrono::Datelike;
+    if !(1970..=9000).contains(&day.year()) {
+        anyhow::bail!(
+            "--start {:?} is out of range: give a year from 1970 to 9000",
+            args.start
+        );
+    }
     let start: DateTime<Utc> = day
         .and_hms_opt(0, 0, 0)
         .context("midnight exists")?

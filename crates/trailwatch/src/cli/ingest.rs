@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use trailwatch_lake::ingest::{IngestOptions, IngestSummary, ingest};
+use trailwatch_lake::ingest::{IngestOptions, IngestSummary, SourceLocation, SourceObject, ingest};
 
 use super::lake_args::LakeArgs;
 use super::progress::Progress;
@@ -62,6 +62,17 @@ pub fn run(args: &IngestArgs) -> Result<ExitCode> {
         skipped.other += found.skipped_other;
         for input in &found.inputs {
             objects.push(input.source_object()?);
+        }
+        // What could not be read goes to the quarantine with its reason
+        // (and is read by a later run that can).
+        for u in &found.unreadable {
+            objects.push(SourceObject {
+                key: u.path.display().to_string(),
+                size: 0,
+                version: String::new(),
+                location: SourceLocation::Local(u.path.clone()),
+                fallback_account: None,
+            });
         }
     }
     tracing::debug!(

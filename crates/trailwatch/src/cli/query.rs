@@ -16,8 +16,8 @@ use trailwatch_sql::output::{Format, write};
 use trailwatch_sql::top::{Top, query as top_query};
 use trailwatch_sql::{Engine, EngineOptions, saved};
 
-use super::detect::parse_since;
 use super::lake_args::LakeArgs;
+use crate::timespec::parse_since;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum QueryFormat {
@@ -234,10 +234,13 @@ fn run_all(run: &RunArgs, statements: &[String]) -> Result<ExitCode> {
     let rt = super::lake_args::runtime()?;
     let engine = engine(run, &rt)?;
     let mut out = Output::new(run)?;
-    for sql in statements {
-        run_statement(&engine, &rt, sql, &mut out)?;
-    }
-    Ok(ExitCode::SUCCESS)
+    let result = statements
+        .iter()
+        .try_for_each(|sql| run_statement(&engine, &rt, sql, &mut out));
+    // A statement stopped by --timeout may still hold a worker thread until
+    // it next yields; exit without waiting for it.
+    rt.shutdown_background();
+    result.map(|()| ExitCode::SUCCESS)
 }
 
 /// The interactive shell over the same engine and output.
@@ -245,7 +248,9 @@ fn shell(run: &RunArgs) -> Result<ExitCode> {
     let rt = super::lake_args::runtime()?;
     let engine = engine(run, &rt)?;
     let mut out = Output::new(run)?;
-    super::query_shell::run(&engine, &rt, &mut out)
+    let result = super::query_shell::run(&engine, &rt, &mut out);
+    rt.shutdown_background();
+    result
 }
 
 pub fn run(args: &QueryArgs) -> Result<ExitCode> {

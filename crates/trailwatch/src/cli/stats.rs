@@ -148,6 +148,7 @@ struct Report {
 
 pub fn run(args: &StatsArgs) -> Result<ExitCode> {
     let found = discover(&args.input.sources, args.input.read.include_insights)?;
+    let unreadable = found.report_unreadable();
     let opts = args.input.decode_options();
     let started = Instant::now();
     let progress = Progress::new(found.inputs.len() as u64, "files");
@@ -173,7 +174,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode> {
         files: tally.files,
         records: tally.records,
         bad_records: tally.bad_records,
-        files_with_errors: tally.failed_files,
+        files_with_errors: tally.failed_files + unreadable,
         bytes: tally.bytes,
         decompressed_bytes: tally.decompressed_bytes,
         first_event_time: tally.first.map(rfc),
@@ -195,7 +196,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode> {
         StatsFormat::Table => write_table(&mut out, &report),
     };
     written?;
-    Ok(args.input.exit_for(tally.failed_files))
+    Ok(args.input.exit_for(tally.failed_files + unreadable))
 }
 
 fn write_table(out: &mut impl Write, r: &Report) -> io::Result<()> {

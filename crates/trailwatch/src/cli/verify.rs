@@ -15,10 +15,11 @@ use trailwatch_core::digest::{
 };
 use trailwatch_lake::store::S3Options;
 
-use super::detect::parse_since;
 use super::lake_args::runtime;
 use super::{EXIT_FINDINGS, EXIT_OK};
 use crate::source::s3_trail::S3Trail;
+use crate::timespec::parse_time;
+use trailwatch_core::terminal::escape_controls;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum VerifyFormat {
@@ -160,18 +161,17 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
             "--public-keys is needed: save `aws cloudtrail list-public-keys --start-time ... --region R` to a file"
         );
     };
-    let keys = load_keys(keys_path)?;
     let now = chrono::Utc::now();
     let opts = Options {
         start: args
             .start_time
             .as_deref()
-            .map(|s| parse_since(s, now))
+            .map(|s| parse_time("--start-time", s, now))
             .transpose()?,
         end: args
             .end_time
             .as_deref()
-            .map(|s| parse_since(s, now))
+            .map(|s| parse_time("--end-time", s, now))
             .transpose()?,
         account: args.account.clone(),
         region: args.region.clone(),
@@ -181,6 +181,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     {
         bail!("--start-time is after --end-time");
     }
+    let keys = load_keys(keys_path)?;
     let store: Box<dyn TrailStore> = if source.starts_with("s3://") {
         let s3 = S3Options {
             endpoint: args.endpoint_url.clone(),
@@ -237,20 +238,23 @@ fn log_word(s: &LogStatus) -> String {
 }
 
 fn write_table(out: &mut impl Write, r: &Report, all: bool) -> io::Result<()> {
+    // Object keys and what digests say come from the bucket: escape
+    // anything a terminal would act on.
+    let e = |t: &str| escape_controls(t).into_owned();
     for d in &r.digests {
-        writeln!(out, "Digest file\t{}\t{}", d.key, digest_word(&d.status))?;
+        let word = digest_word(&d.status);
+        writeln!(out, "Digest file\t{}\t{}", e(&d.key), e(&word))?;
     }
     for l in &r.logs {
         if all || l.status != LogStatus::Valid {
-            writeln!(out, "Log file\t{}\t{}", l.key, log_word(&l.status))?;
+            let word = log_word(&l.status);
+            writeln!(out, "Log file\t{}\t{}", e(&l.key), e(&word))?;
         }
     }
     for g in &r.gaps {
-        writeln!(
-            out,
-            "Gap\t{} {} {}\tno digests between {} and {}: {}",
-            g.account, g.region, g.trail, g.from, g.to, g.reason
-        )?;
+        let who = format!("{} {} {}", g.account, g.region, g.trail);
+        let what = format!("no digests between {} and {}: {}", g.from, g.to, g.reason);
+        writeln!(out, "Gap\t{}\t{}", e(&who), e(&what))?;
     }
     let s = &r.summary;
     let missing = r

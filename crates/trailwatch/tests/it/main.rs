@@ -7,6 +7,7 @@ mod audit;
 mod cat;
 mod detect;
 mod generate;
+mod hostile;
 mod ingest;
 mod lake;
 mod notify;
