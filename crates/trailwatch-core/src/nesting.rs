@@ -52,10 +52,8 @@ fn bracket_depth(text: &str, yaml: bool) -> usize {
             }
             _ => match c {
                 '{' | '[' | '(' => stack.push(Frame::Bracket),
-                '}' | ']' | ')' => {
-                    if stack.last() == Some(&Frame::Bracket) {
-                        stack.pop();
-                    }
+                '}' | ']' | ')' if stack.last() == Some(&Frame::Bracket) => {
+                    stack.pop();
                 }
                 '"' => stack.push(Frame::Double),
                 '\'' if yaml => stack.push(Frame::Single),

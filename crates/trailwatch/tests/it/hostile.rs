@@ -32,6 +32,12 @@ fn odd_rec(i: usize, region: &str, account: &str, agent: &str) -> String {
     .to_string()
 }
 
+/// Ingest `src` into the lake at `lake`.
+fn ingest(src: &Path, lake: &Path) {
+    let out = run(&["ingest", path_str(src), "--lake", path_str(lake)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 fn no_raw_escapes(text: &[u8], what: &str) {
     for b in [0x1b_u8, 0x07, 0x00, 0x9b] {
         assert!(!text.contains(&b), "{what} printed byte {b:#x}");
@@ -123,8 +129,7 @@ fn record_text_never_reaches_the_terminal_as_escapes() {
     no_raw_escapes(&out.stdout, "detect");
     assert!(stdout(&out).contains("\\u{1b}]0;pwned"), "{}", stdout(&out));
     let lake = dir.path().join("lake");
-    let out = run(&["ingest", path_str(&src), "--lake", path_str(&lake)]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    ingest(&src, &lake);
     let out = run(&[
         "query",
         "--lake",
@@ -202,13 +207,7 @@ fn lake_ddl_escapes_a_quote_in_the_lake_path() {
     }
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("o'brien/lake");
-    let out = run(&[
-        "ingest",
-        path_str(&sample_trail()),
-        "--lake",
-        path_str(&lake),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    ingest(&sample_trail(), &lake);
     for engine in ["athena", "trino", "spark"] {
         let ddl = run(&["lake", "ddl", "--engine", engine, "--lake", path_str(&lake)]);
         let text = stdout(&ddl);
@@ -383,13 +382,7 @@ fn wait_with_deadline(mut child: std::process::Child, limit: Duration) -> Output
 fn the_query_timeout_stops_any_statement_and_fifos_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let lake = dir.path().join("lake");
-    let out = run(&[
-        "ingest",
-        path_str(&sample_trail()),
-        "--lake",
-        path_str(&lake),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    ingest(&sample_trail(), &lake);
     let started = Instant::now();
     let child = bin()
         .args(["query", "--lake", path_str(&lake), "--timeout", "3"])
