@@ -95,7 +95,8 @@ pub enum NotifyCommand {
 pub struct WaitArgs {
     /// Give up after this many seconds; what is left stays in the outbox
     /// for the next run (exit code 3).
-    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    #[arg(long, default_value_t = 300, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
     pub wait: u64,
 }
 

@@ -56,7 +56,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
     /// Stop a statement after this many seconds.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     pub timeout: Option<u64>,
 }
 
