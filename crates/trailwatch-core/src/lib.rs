@@ -6,7 +6,9 @@
 //! its objects out in a bucket ([`layout`]).
 
 pub mod alarm;
+pub mod alert;
 pub mod audit;
+pub mod detect;
 pub mod digest;
 pub mod event;
 pub mod layout;

@@ -20,8 +20,8 @@ use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use trailwatch_core::alert::Alert;
 use trailwatch_core::event::parse_event_time;
-use trailwatch_core::rules::Alert;
 
 use crate::error::LakeError;
 use crate::ingest::{now_rfc3339, publish, recover, writer_properties};
@@ -114,7 +114,7 @@ pub fn alerts_batch(alerts: &[&Alert], detected_at: i64) -> Result<RecordBatch, 
     let mut detected = TimestampMillisecondBuilder::new().with_timezone(tz);
     for a in alerts {
         id.append_value(&a.alert_id);
-        kind.append_value(&a.kind);
+        kind.append_value(a.kind.as_str());
         rule.append_value(&a.rule_id);
         title.append_value(&a.title);
         severity.append_value(a.severity.to_string());
@@ -283,12 +283,12 @@ mod tests {
     use super::*;
     use crate::store::S3Options;
     use trailwatch_core::alarm::AlarmState;
-    use trailwatch_core::rules::Severity;
+    use trailwatch_core::alert::Severity;
 
     fn alert(id: &str, time: &str) -> Alert {
         Alert {
             alert_id: id.into(),
-            kind: "alarm".into(),
+            kind: trailwatch_core::alert::AlertKind::Alarm,
             rule_id: "root-account-usage".into(),
             title: "Root account used".into(),
             severity: Severity::P1,

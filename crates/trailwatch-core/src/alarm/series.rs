@@ -71,7 +71,7 @@ pub struct Evidence {
     pub source_ip: Option<String>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Bucket {
     values: Vec<f64>,
 }
@@ -90,8 +90,9 @@ pub struct Transition {
     pub evidence: Vec<Evidence>,
 }
 
-/// One series (one dimension set) of one alarm.
-#[derive(Debug, Clone)]
+/// One series (one dimension set) of one alarm. Serializable, so a
+/// detector can save it and resume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Series {
     buckets: BTreeMap<i64, Bucket>,
     evidence: BTreeMap<i64, Vec<Evidence>>,

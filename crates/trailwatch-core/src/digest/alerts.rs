@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::validate::{DigestStatus, LogStatus, Report};
 use crate::alarm::AlarmState;
-use crate::rules::{Alert, Severity, stable_id};
+use crate::alert::{Alert, AlertKind, Severity, stable_id};
 
 pub const TAMPERING_RULE: &str = "log-tampering";
 pub const GAP_RULE: &str = "log-delivery-gap";
@@ -22,7 +22,11 @@ fn alert(
 ) -> Alert {
     Alert {
         alert_id: stable_id(&[rule, what, &why]),
-        kind: "finding".into(),
+        kind: if rule == GAP_RULE {
+            AlertKind::DeliveryGap
+        } else {
+            AlertKind::LogTampering
+        },
         rule_id: rule.into(),
         title: title.into(),
         severity,

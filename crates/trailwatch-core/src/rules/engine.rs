@@ -6,15 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::{MetricValue, Rule, Severity};
+use super::{MetricValue, Rule};
 use crate::alarm::{AlarmState, Evidence, Series, Transition, minute_of};
+use crate::alert::{About, Alert, AlertKind, EVIDENCE_IDS, Severity, stable_id};
+use crate::detect::{Detector, Seen, StateError};
 use crate::event::{Record, TimeBounds};
 use crate::pattern::{Document, Expr, Found, Operand, Pattern, RecordDoc, Step, Test};
-
-/// How many eventIDs an alert lists in full.
-pub const EVIDENCE_IDS: usize = 20;
 
 /// One rule matching one event (`detect --matches`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -26,47 +24,6 @@ pub struct Match {
     pub event_name: Option<String>,
     pub principal: Option<String>,
     pub source_ip: Option<String>,
-}
-
-/// Something a person should look at.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Alert {
-    /// Stable: the same data gives the same id, so receivers can drop repeats.
-    pub alert_id: String,
-    /// `finding` (one matching event) or `alarm` (an alarm state change).
-    pub kind: String,
-    pub rule_id: String,
-    pub title: String,
-    pub severity: Severity,
-    /// `ALARM` or `OK` for alarms; `ALARM` for findings.
-    pub state: AlarmState,
-    /// Event time of the finding, or the evaluation minute of the transition.
-    pub time: String,
-    pub window_start: Option<String>,
-    pub window_end: Option<String>,
-    pub threshold: Option<f64>,
-    pub datapoints: Vec<Option<f64>>,
-    pub dimensions: BTreeMap<String, String>,
-    /// The matching events' ids, the first [`EVIDENCE_IDS`] in full.
-    pub event_ids: Vec<String>,
-    pub event_count: usize,
-    pub principals: Vec<String>,
-    pub source_ips: Vec<String>,
-    pub actions: Vec<String>,
-    pub description: String,
-    pub query: Option<String>,
-}
-
-/// A stable alert id: a hash of what identifies the alert, so the same data
-/// always gives the same id.
-pub fn stable_id(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0u8]);
-    }
-    let d = h.finalize();
-    d[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn minute_iso(minute: i64) -> String {
@@ -243,27 +200,20 @@ impl Engine {
                 });
             }
             if rule.findings {
-                alerts.push(Alert {
-                    alert_id: stable_id(&["finding", &rule.id, &e.event_id]),
-                    kind: "finding".into(),
-                    rule_id: rule.id.clone(),
-                    title: rule.title.clone(),
-                    severity: rule.severity,
-                    state: AlarmState::Alarm,
-                    time: e.event_time.to_string(),
-                    window_start: None,
-                    window_end: None,
-                    threshold: None,
-                    datapoints: Vec::new(),
-                    dimensions: BTreeMap::new(),
-                    event_ids: vec![e.event_id.to_string()],
-                    event_count: 1,
-                    principals: principal.clone().into_iter().collect(),
-                    source_ips: ip.clone().into_iter().collect(),
-                    actions: rule.actions.clone(),
-                    description: rule.description.clone(),
-                    query: rule.query.clone(),
-                });
+                alerts.push(Alert::for_event(
+                    e,
+                    &["finding", &rule.id, &e.event_id],
+                    About {
+                        kind: AlertKind::Finding,
+                        rule_id: &rule.id,
+                        title: &rule.title,
+                        severity: rule.severity,
+                        description: rule.description.clone(),
+                        actions: rule.actions.clone(),
+                        query: rule.query.clone(),
+                        dimensions: BTreeMap::new(),
+                    },
+                ));
             }
             let Some(alarm) = &rule.alarm else { continue };
             if !in_time {
@@ -354,39 +304,105 @@ fn event_time_alert(r: &Record<'_>, how: &str) -> Alert {
         dimensions.insert("account".to_string(), a.to_string());
     }
     dimensions.insert("region".to_string(), e.aws_region.to_string());
-    Alert {
-        alert_id: stable_id(&["event-time", &e.event_id]),
-        kind: "finding".into(),
-        rule_id: EVENT_TIME_RULE.into(),
-        title: "Event time far outside its log file's time".into(),
-        severity: Severity::P2,
-        state: AlarmState::Alarm,
-        time: e.event_time.to_string(),
-        window_start: None,
-        window_end: None,
-        threshold: None,
-        datapoints: Vec::new(),
-        dimensions,
-        event_ids: vec![e.event_id.to_string()],
-        event_count: 1,
-        principals: e.principal().map(str::to_string).into_iter().collect(),
-        source_ips: e
-            .source_ip_address
-            .as_deref()
-            .map(str::to_string)
+    Alert::for_event(
+        e,
+        &["event-time", &e.event_id],
+        About {
+            kind: AlertKind::Finding,
+            rule_id: EVENT_TIME_RULE,
+            title: "Event time far outside its log file's time",
+            severity: Severity::P2,
+            description: format!(
+                "The record's eventTime {} lies {how}. CloudTrail does not write such records: \
+                 this is a forged or corrupted log, or a source with a wrong clock. The record \
+                 is kept, but not counted in alarm metrics.",
+                e.event_time
+            ),
+            actions: Vec::new(),
+            query: Some(format!(
+                "SELECT * FROM cloudtrail_logs WHERE eventid = '{}'",
+                e.event_id.replace('\'', "''")
+            )),
+            dimensions,
+        },
+    )
+}
+
+/// The engine's state as saved: alarm series by rule id (not position, so
+/// a restart with rules added or removed keeps the rest).
+#[derive(Serialize, Deserialize)]
+struct SavedState {
+    version: u32,
+    series: Vec<(String, Vec<String>, Series)>,
+    activity: Vec<i64>,
+    last_minute: Option<i64>,
+    evaluated: Option<i64>,
+}
+
+const STATE_VERSION: u32 = 1;
+
+impl Detector for Engine {
+    fn name(&self) -> &str {
+        "rules"
+    }
+
+    fn observe(&mut self, r: &Record<'_>, seen: &Seen<'_>, out: &mut Vec<Alert>) -> bool {
+        self.observe_within(r, seen.bounds, out, None)
+    }
+
+    fn advance(&mut self, minute: i64, out: &mut Vec<Alert>) {
+        out.extend(Engine::advance(self, minute));
+    }
+
+    fn finish(&mut self, out: &mut Vec<Alert>) {
+        out.extend(Engine::finish(self));
+    }
+
+    fn save(&self) -> Result<Vec<u8>, StateError> {
+        let mut series: Vec<(String, Vec<String>, Series)> = self
+            .series
+            .iter()
+            .map(|((i, dims), s)| (self.rules[*i].id.clone(), dims.clone(), s.clone()))
+            .collect();
+        series.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let state = SavedState {
+            version: STATE_VERSION,
+            series,
+            activity: self.activity.iter().copied().collect(),
+            last_minute: self.last_minute,
+            evaluated: self.evaluated,
+        };
+        serde_json::to_vec(&state).map_err(|e| StateError::Encode {
+            detector: "rules".into(),
+            message: e.to_string(),
+        })
+    }
+
+    fn restore(&mut self, bytes: &[u8]) -> Result<(), StateError> {
+        let corrupt = |message: String| StateError::Corrupt {
+            detector: "rules".into(),
+            message,
+        };
+        let state: SavedState =
+            serde_json::from_slice(bytes).map_err(|e| corrupt(e.to_string()))?;
+        if state.version != STATE_VERSION {
+            return Err(corrupt(format!("unknown state version {}", state.version)));
+        }
+        let index: HashMap<&str, usize> = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.as_str(), i))
+            .collect();
+        self.series = state
+            .series
             .into_iter()
-            .collect(),
-        actions: Vec::new(),
-        description: format!(
-            "The record's eventTime {} lies {how}. CloudTrail does not write such records: \
-             this is a forged or corrupted log, or a source with a wrong clock. The record \
-             is kept, but not counted in alarm metrics.",
-            e.event_time
-        ),
-        query: Some(format!(
-            "SELECT * FROM cloudtrail_logs WHERE eventid = '{}'",
-            e.event_id.replace('\'', "''")
-        )),
+            .filter_map(|(id, dims, s)| Some(((*index.get(id.as_str())?, dims), s)))
+            .collect();
+        self.activity = state.activity.into_iter().collect();
+        self.last_minute = state.last_minute;
+        self.evaluated = state.evaluated;
+        Ok(())
     }
 }
 
@@ -411,7 +427,7 @@ fn alarm_alert(rule: &Rule, dims: &[String], t: &Transition) -> Alert {
     let dims_text = dims.join("\u{1f}");
     Alert {
         alert_id: stable_id(&["alarm", &rule.id, &dims_text, &t.minute.to_string(), state]),
-        kind: "alarm".into(),
+        kind: AlertKind::Alarm,
         rule_id: rule.id.clone(),
         title: rule.title.clone(),
         severity: rule.severity,

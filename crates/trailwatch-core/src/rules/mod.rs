@@ -8,39 +8,21 @@
 
 mod engine;
 mod examples;
+mod format;
 mod terraform;
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::alarm::{AlarmSpec, Comparison, Statistic, TreatMissing};
 use crate::pattern::{Pattern, PatternError, Step};
 
-pub use engine::{Alert, EVENT_TIME_RULE, Engine, Match, stable_id};
+pub use crate::alert::Severity;
+pub use engine::{EVENT_TIME_RULE, Engine, Match};
 pub use examples::{check_examples, example_record, matches_record};
+pub use format::{LoadError, RuleFormat, load_rules};
 pub use terraform::{TerraformError, import_terraform};
-
-/// Alert severity, P1 (critical) to P4 (low).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Severity {
-    P1,
-    P2,
-    P3,
-    P4,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::P1 => "P1",
-            Severity::P2 => "P2",
-            Severity::P3 => "P3",
-            Severity::P4 => "P4",
-        })
-    }
-}
 
 /// A metric transformation, as in `PutMetricFilter`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

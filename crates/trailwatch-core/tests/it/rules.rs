@@ -4,9 +4,10 @@
 
 use serde_json::json;
 use trailwatch_core::alarm::{AlarmState, TreatMissing};
+use trailwatch_core::alert::{Alert, AlertKind};
 use trailwatch_core::event::{DecodeOptions, Decoder, Step};
 use trailwatch_core::rules::{
-    Alert, Engine, Rule, check_examples, example_record, import_terraform, pack,
+    Engine, Rule, check_examples, example_record, import_terraform, pack,
 };
 
 use crate::support::shared_dir;
@@ -51,7 +52,7 @@ fn replay(rule: &Rule, events: &[(i64, serde_json::Value)]) -> (Vec<Alert>, usiz
 fn alarms(alerts: &[Alert]) -> Vec<(String, AlarmState)> {
     alerts
         .iter()
-        .filter(|a| a.kind == "alarm")
+        .filter(|a| a.kind == AlertKind::Alarm)
         .map(|a| (a.time[11..16].to_string(), a.state))
         .collect()
 }
@@ -84,7 +85,7 @@ fn essential_alarms_fire_on_planted_events_and_not_on_neighbours() {
         );
         let alarm = alerts
             .iter()
-            .find(|a| a.kind == "alarm")
+            .find(|a| a.kind == AlertKind::Alarm)
             .expect("alarm alert");
         assert_eq!(alarm.event_count, threshold);
         assert_eq!(alarm.severity, rule.severity);
@@ -108,7 +109,13 @@ fn failed_logins_alarm_needs_three_in_five_minutes_for_one_user() {
         rule,
         &[(0, fail("carol")), (6, fail("carol")), (12, fail("carol"))],
     );
-    assert_eq!(alerts.iter().filter(|a| a.kind == "finding").count(), 3);
+    assert_eq!(
+        alerts
+            .iter()
+            .filter(|a| a.kind == AlertKind::Finding)
+            .count(),
+        3
+    );
     assert!(alarms(&alerts).is_empty());
     // Three for two different users within 5 minutes: per-user series, no alarm.
     let (alerts, _) = replay(
@@ -123,7 +130,7 @@ fn failed_logins_alarm_needs_three_in_five_minutes_for_one_user() {
     );
     let a = alerts
         .iter()
-        .find(|a| a.kind == "alarm" && a.state == AlarmState::Alarm)
+        .find(|a| a.kind == AlertKind::Alarm && a.state == AlarmState::Alarm)
         .expect("alarm");
     assert_eq!(a.dimensions.get("user").map(String::as_str), Some("carol"));
     assert_eq!(a.event_ids, vec!["ev-0", "ev-1", "ev-2"]);
@@ -228,4 +235,64 @@ fn seed_terraform_imports_verbatim_and_fires_on_root() {
         .expect("alarm");
     assert_eq!(a.event_ids, vec!["ev-1"]);
     assert_eq!(a.actions, vec!["security_alerts"]);
+}
+
+/// Feed `files` to `engine` in order as the watcher does: observe each
+/// file's records, then advance to its newest event time minus 9 hours.
+fn watch_files(engine: &mut Engine, files: &[std::path::PathBuf], newest: &mut i64) -> Vec<Alert> {
+    use trailwatch_core::alarm::minute_of;
+    use trailwatch_core::detect::{Detector, Seen};
+    let mut out = Vec::new();
+    for f in files {
+        let mut dec = Decoder::open(f, DecodeOptions::default()).expect("opens");
+        while let Some(step) = dec.next_step() {
+            if let Step::Record(r) = step
+                && Detector::observe(engine, &r, &Seen::default(), &mut out)
+            {
+                *newest = (*newest).max(r.time.timestamp_millis());
+            }
+        }
+        Detector::advance(engine, minute_of(*newest - 9 * 3_600_000), &mut out);
+    }
+    out
+}
+
+#[test]
+fn an_engine_restored_from_saved_state_raises_what_an_uninterrupted_one_raises() {
+    use trailwatch_core::detect::Detector;
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/sample-trail/AWSLogs");
+    let mut files: Vec<std::path::PathBuf> = walkdir::WalkDir::new(&root)
+        .into_iter()
+        .map(|e| e.expect("walk").path().to_path_buf())
+        .filter(|p| p.is_file())
+        .collect();
+    // Delivery order: the stamp is the fourth part of CloudTrail's names.
+    files.sort_by_key(|p| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        (name.split('_').nth(3).unwrap_or("").to_string(), name)
+    });
+    let ids = |alerts: &[Alert]| -> std::collections::BTreeSet<String> {
+        alerts.iter().map(|a| a.alert_id.clone()).collect()
+    };
+    let mut whole = Engine::new(pack("all").expect("packs"));
+    let mut newest = i64::MIN;
+    let mut expected = watch_files(&mut whole, &files, &mut newest);
+    Detector::finish(&mut whole, &mut expected);
+
+    let half = files.len() / 2;
+    let mut first = Engine::new(pack("all").expect("packs"));
+    let mut newest = i64::MIN;
+    let mut got = watch_files(&mut first, &files[..half], &mut newest);
+    let saved = Detector::save(&first).expect("saves");
+    drop(first);
+    let mut resumed = Engine::new(pack("all").expect("packs"));
+    Detector::restore(&mut resumed, &saved).expect("restores");
+    got.extend(watch_files(&mut resumed, &files[half..], &mut newest));
+    Detector::finish(&mut resumed, &mut got);
+    assert!(expected.iter().any(|a| a.kind == AlertKind::Alarm));
+    assert_eq!(ids(&got), ids(&expected));
+    // Garbage is refused, not taken for empty state.
+    let mut e = Engine::new(pack("all").expect("packs"));
+    assert!(Detector::restore(&mut e, b"{\"version\": 9}").is_err());
 }

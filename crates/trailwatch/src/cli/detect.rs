@@ -8,8 +8,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use clap::{Args, ValueEnum};
+use trailwatch_core::alert::{Alert, AlertKind};
 use trailwatch_core::event::{Record, TimeBounds};
-use trailwatch_core::rules::{Alert, Engine, Match};
+use trailwatch_core::rules::{Engine, Match};
 use trailwatch_core::terminal::escape_controls;
 
 use super::lake_args::{LakeArgs, runtime};
@@ -213,9 +214,9 @@ fn alert_row(a: &Alert) -> String {
     if a.state == trailwatch_core::alarm::AlarmState::Ok {
         return String::new();
     }
-    let state = match a.kind.as_str() {
-        "finding" => "finding".to_string(),
-        _ => format!("{:?}", a.state).to_uppercase(),
+    let state = match a.kind {
+        AlertKind::Alarm => format!("{:?}", a.state).to_uppercase(),
+        other => other.to_string(),
     };
     let who = a.principals.first().map(String::as_str).unwrap_or("-");
     let more = if a.principals.len() > 1 {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use trailwatch_core::rules::Alert;
+use trailwatch_core::alert::Alert;
 
 use super::lake_args::runtime;
 use crate::notify::config::{NotifyConfig, config_path, load};

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use trailwatch_core::rules::{Rule, check_unique, import_terraform, pack, parse_rules};
+use trailwatch_core::rules::{Rule, check_unique, load_rules, pack};
 
 #[derive(Debug, Clone, Args)]
 pub struct RuleArgs {
@@ -21,12 +21,8 @@ fn load_file(path: &Path, out: &mut Vec<Rule>) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let origin = path.display().to_string();
-    let rules = if path.extension().is_some_and(|e| e == "tf") {
-        import_terraform(&text, &origin)?
-    } else {
-        parse_rules(&text, &origin)?
-    };
-    out.extend(rules);
+    // The language comes from the content, whatever the file is called.
+    out.extend(load_rules(&text, &origin)?);
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use trailwatch_core::rules::{Rule, check_examples, import_terraform, parse_rules};
+use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules};
 
 use super::EXIT_FINDINGS;
 use super::rule_args::RuleArgs;
@@ -107,11 +107,7 @@ pub fn run(cmd: &RulesCommand) -> Result<ExitCode> {
                 let text = std::fs::read_to_string(f)
                     .with_context(|| format!("reading {}", f.display()))?;
                 let origin = f.display().to_string();
-                if f.extension().is_some_and(|e| e == "tf") {
-                    rules.extend(import_terraform(&text, &origin)?);
-                } else {
-                    rules.extend(parse_rules(&text, &origin)?);
-                }
+                rules.extend(load_rules(&text, &origin)?);
             }
             let mut failed = 0;
             for r in &rules {

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
-use trailwatch_core::rules::{Alert, Severity};
+use trailwatch_core::alert::{Alert, AlertKind, Severity};
 
 /// The whole config file; only `[notify]` is read here.
 #[derive(Debug, Default, Deserialize)]
@@ -117,8 +117,9 @@ pub struct Route {
     pub severity: Option<Vec<Severity>>,
     /// Rule ids this route takes; a trailing `*` matches a prefix.
     pub rules: Option<Vec<String>>,
-    /// `finding` or `alarm` (any when absent).
-    pub kind: Option<String>,
+    /// `finding`, `alarm`, `correlation`, `log-tampering` or
+    /// `delivery-gap` (any when absent); another word is a config error.
+    pub kind: Option<AlertKind>,
     pub sinks: Vec<String>,
 }
 
@@ -127,7 +128,7 @@ impl Route {
         self.severity
             .as_ref()
             .is_none_or(|s| s.contains(&a.severity))
-            && self.kind.as_ref().is_none_or(|k| *k == a.kind)
+            && self.kind.is_none_or(|k| k == a.kind)
             && self.rules.as_ref().is_none_or(|rules| {
                 rules.iter().any(|r| match r.strip_suffix('*') {
                     Some(prefix) => a.rule_id.starts_with(prefix),
@@ -435,7 +436,7 @@ mod tests {
 
     fn alert(rule: &str, severity: Severity, actions: &[&str]) -> Alert {
         let mut a = crate::notify::message::Message::test().alerts.remove(0);
-        a.kind = "finding".into();
+        a.kind = AlertKind::Finding;
         a.rule_id = rule.into();
         a.severity = severity;
         a.actions = actions.iter().map(|s| s.to_string()).collect();

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use tokio::sync::Notify;
-use trailwatch_core::rules::Alert;
+use trailwatch_core::alert::Alert;
 
 use super::config::{DeliveryPolicy, NotifyConfig};
 use super::message::{Message, MessageKind};

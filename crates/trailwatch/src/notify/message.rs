@@ -5,7 +5,7 @@
 //! Every rendering carries the alert ids, so a receiver can drop a repeat.
 
 use serde::Serialize;
-use trailwatch_core::rules::Alert;
+use trailwatch_core::alert::Alert;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,10 +43,10 @@ impl Message {
         let id: u64 = rand::random();
         let alert = Alert {
             alert_id: format!("test-{id:016x}"),
-            kind: "test".into(),
+            kind: trailwatch_core::alert::AlertKind::Finding,
             rule_id: "trailwatch-test".into(),
             title: "trailwatch test message".into(),
-            severity: trailwatch_core::rules::Severity::P4,
+            severity: trailwatch_core::alert::Severity::P4,
             state: trailwatch_core::alarm::AlarmState::Alarm,
             time: super::now_rfc3339(),
             window_start: None,
@@ -78,7 +78,7 @@ impl Message {
             [one] => one.alert_id.clone(),
             many => {
                 let ids: Vec<&str> = many.iter().map(|a| a.alert_id.as_str()).collect();
-                format!("digest-{}", trailwatch_core::rules::stable_id(&ids))
+                format!("digest-{}", trailwatch_core::alert::stable_id(&ids))
             }
         }
     }
@@ -165,7 +165,7 @@ impl Message {
                 escape(&a.title),
                 state_suffix(a),
                 escape(&a.rule_id),
-                escape(&a.kind),
+                a.kind,
                 escape(&who(a)),
                 escape(&from_where(a)),
                 escape(&a.time),

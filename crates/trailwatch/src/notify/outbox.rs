@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use trailwatch_core::rules::Alert;
+use trailwatch_core::alert::Alert;
 
 use super::now_rfc3339;
 use crate::private;

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use trailwatch_core::alarm::AlarmState;
-use trailwatch_core::rules::{Alert, Severity};
+use trailwatch_core::alert::{Alert, AlertKind, Severity};
 
 use super::config::Secret;
 use super::message::{Message, MessageKind, from_where, next_query, who};
@@ -133,7 +133,7 @@ impl PagerDuty {
             .clone();
         let mut triggers: Vec<&Alert> = Vec::new();
         for a in &message.alerts {
-            if a.kind == "alarm" && a.state == AlarmState::Ok {
+            if a.kind == AlertKind::Alarm && a.state == AlarmState::Ok {
                 let key = incident_key(a);
                 // A resolve without an open trigger has nothing to close.
                 if let Some(dedup) = incidents.get(&key) {
@@ -184,7 +184,7 @@ impl PagerDuty {
                     });
                     let summary = format!("[{}] {}", a.severity, a.title);
                     let event = self.trigger(&a.alert_id, &summary, a, details);
-                    let incident = if a.kind == "alarm" {
+                    let incident = if a.kind == AlertKind::Alarm {
                         Incident::Opens(incident_key(a))
                     } else {
                         Incident::Neither

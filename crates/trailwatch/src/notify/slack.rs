@@ -11,7 +11,7 @@ use anyhow::Result;
 use async_trait::async_trait;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
-use trailwatch_core::rules::{Alert, Severity};
+use trailwatch_core::alert::{Alert, Severity};
 
 use super::config::Secret;
 use super::message::{Message, MessageKind, from_where, next_query, state_suffix, who};
