@@ -30,7 +30,7 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use rayon::prelude::*;
 use serde::Serialize;
-use trailwatch_core::event::{DecodeOptions, Decoder, Step};
+use trailwatch_core::event::{DecodeOptions, Decoder};
 
 use crate::batch::BatchBuilder;
 use crate::dedup::EventIdSet;
@@ -197,36 +197,36 @@ fn decode_reader(
             return;
         }
     };
-    loop {
-        let error = match dec.next_step() {
-            None => break,
-            Some(Step::Skipped) => continue,
-            Some(Step::Record(r)) => {
-                out.records += 1;
-                let pk = PartitionKey::of(&r, src.fallback_account.as_deref());
-                parts.entry(pk).or_default().append(&r);
-                continue;
-            }
-            Some(Step::Error(e)) => e,
-        };
-        tracing::warn!("quarantined: {error}");
-        let bytes = dec
-            .last_error_bytes()
-            .filter(|b| b.len() <= MAX_QUARANTINE_RAW);
-        let (raw, raw_hex) = match bytes.map(std::str::from_utf8) {
-            Some(Ok(s)) => (Some(s.to_string()), None),
-            Some(Err(_)) => (None, bytes.map(hex)),
-            None => (None, None),
-        };
-        out.quarantine.push(QuarantineEntry {
-            source: src.key.clone(),
-            record: error.record_index(),
-            offset: error.offset(),
-            reason: error.to_string(),
-            raw,
-            raw_hex,
-        });
-    }
+    let quarantine = &mut out.quarantine;
+    let mut records = 0;
+    dec.for_each(
+        |r| {
+            records += 1;
+            let pk = PartitionKey::of(r, src.fallback_account.as_deref());
+            parts.entry(pk).or_default().append(r);
+            Ok::<(), std::convert::Infallible>(())
+        },
+        |error, bytes| {
+            tracing::warn!("quarantined: {error}");
+            let bytes = bytes.filter(|b| b.len() <= MAX_QUARANTINE_RAW);
+            let (raw, raw_hex) = match bytes.map(std::str::from_utf8) {
+                Some(Ok(s)) => (Some(s.to_string()), None),
+                Some(Err(_)) => (None, bytes.map(hex)),
+                None => (None, None),
+            };
+            quarantine.push(QuarantineEntry {
+                source: src.key.clone(),
+                record: error.record_index(),
+                offset: error.offset(),
+                reason: error.to_string(),
+                raw,
+                raw_hex,
+            });
+            Ok(())
+        },
+    )
+    .unwrap_or_else(|never| match never {});
+    out.records += records;
     out.bytes += if src.size > 0 {
         src.size
     } else {

@@ -25,7 +25,7 @@ use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use trailwatch_core::event::{DecodeOptions, Decoder, Step};
+use trailwatch_core::event::{DecodeOptions, Decoder};
 use trailwatch_core::layout::{self, ObjectKind, TrailKey};
 use trailwatch_lake::batch::BatchBuilder;
 use trailwatch_lake::store::{Location, S3Options, s3_store};
@@ -242,19 +242,35 @@ fn file_batches(
         let projected = RecordBatch::try_new(Arc::clone(schema), cols)?;
         Ok(out.blocking_send(Ok(projected)).is_ok())
     };
-    while let Some(step) = dec.next_step() {
-        match step {
-            Step::Record(r) => {
-                builder.append(&r);
-                if builder.len() >= 8192 && !flush(&mut builder)? {
-                    return Ok(());
+    /// Why the decode loop stopped early.
+    enum Stop {
+        /// Nobody reads the stream any more.
+        Gone,
+        Failed(QueryError),
+    }
+    let looped = dec.for_each(
+        |r| {
+            builder.append(r);
+            if builder.len() >= 8192 {
+                match flush(&mut builder) {
+                    Ok(true) => {}
+                    Ok(false) => return Err(Stop::Gone),
+                    Err(e) => return Err(Stop::Failed(e)),
                 }
             }
-            // Like Athena with ignore.malformed.json, bad records are
-            // skipped; they are logged so nothing is lost silently.
-            Step::Error(e) => tracing::warn!("{e}"),
-            Step::Skipped => {}
-        }
+            Ok(())
+        },
+        // Like Athena with ignore.malformed.json, bad records are skipped;
+        // they are logged so nothing is lost silently.
+        |e, _| {
+            tracing::warn!("{e}");
+            Ok(())
+        },
+    );
+    match looped {
+        Ok(_) => {}
+        Err(Stop::Gone) => return Ok(()),
+        Err(Stop::Failed(e)) => return Err(e),
     }
     flush(&mut builder)?;
     Ok(())

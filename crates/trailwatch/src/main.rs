@@ -7,6 +7,7 @@
 mod cli;
 mod generate;
 mod notify;
+mod pipeline;
 mod private;
 mod source;
 mod timespec;

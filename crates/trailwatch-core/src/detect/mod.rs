@@ -7,15 +7,23 @@
 //! The rules engine (CloudWatch patterns and alarms) is one detector;
 //! correlation detections and Sigma rules are others.
 
+pub mod clock;
+
 use crate::alert::Alert;
-use crate::event::{Record, TimeBounds};
+use crate::event::Record;
 
 /// What the pipeline knows about a record besides its content.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Seen<'a> {
-    /// The event times believable for the record's file, when known: a
-    /// record outside them must not steer event time.
-    pub bounds: Option<&'a TimeBounds>,
+#[derive(Debug, Clone, Copy)]
+pub struct Seen {
+    /// Whether the record's time is believable for its file (see
+    /// [`clock`]); a record that is not must not steer event time.
+    pub in_time: bool,
+}
+
+impl Default for Seen {
+    fn default() -> Seen {
+        Seen { in_time: true }
+    }
 }
 
 /// Why a detector's state could not be saved or restored.
@@ -33,9 +41,7 @@ pub trait Detector: Send + std::fmt::Debug {
     fn name(&self) -> &str;
 
     /// Look at one decoded record; alerts it raises at once go to `out`.
-    /// Returns false when the record's time is not believable (it must
-    /// not move event time forward).
-    fn observe(&mut self, r: &Record<'_>, seen: &Seen<'_>, out: &mut Vec<Alert>) -> bool;
+    fn observe(&mut self, r: &Record<'_>, seen: &Seen, out: &mut Vec<Alert>);
 
     /// Event time has reached `minute` (epoch minutes, with lateness
     /// already taken off): evaluate whatever waits on time.

@@ -208,6 +208,33 @@ impl Decoder {
         self.scanner.data.get(start..end)
     }
 
+    /// The decode loop, written once for every reader of records (stats,
+    /// cat, detect, watch, ingest, the lake reader, raw-log SQL tables):
+    /// every record to `on_record`, which may stop the loop with an error;
+    /// every problem to `on_problem`, with the damaged record's bytes when
+    /// they are known (for quarantine); either may stop the loop with an
+    /// error. Returns how many problems there were.
+    pub fn for_each<E>(
+        &mut self,
+        mut on_record: impl FnMut(&Record<'_>) -> Result<(), E>,
+        mut on_problem: impl FnMut(DecodeError, Option<&[u8]>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let mut problems = 0;
+        loop {
+            let error = match self.next_step() {
+                None => return Ok(problems),
+                Some(Step::Skipped) => continue,
+                Some(Step::Record(r)) => {
+                    on_record(&r)?;
+                    continue;
+                }
+                Some(Step::Error(e)) => e,
+            };
+            problems += 1;
+            on_problem(error, self.last_error_bytes())?;
+        }
+    }
+
     /// The next step, or `None` at the end of the input.
     ///
     /// This is a lending iterator: the record borrows the decoder's buffer

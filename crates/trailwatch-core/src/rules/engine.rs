@@ -11,7 +11,7 @@ use super::{MetricValue, Rule};
 use crate::alarm::{AlarmState, Evidence, Series, Transition, minute_of};
 use crate::alert::{About, Alert, AlertKind, EVIDENCE_IDS, Severity, stable_id};
 use crate::detect::{Detector, Seen, StateError};
-use crate::event::{Record, TimeBounds};
+use crate::event::Record;
 use crate::pattern::{Document, Expr, Found, Operand, Pattern, RecordDoc, Step, Test};
 
 /// One rule matching one event (`detect --matches`).
@@ -90,10 +90,6 @@ pub struct Engine {
     evaluated: Option<i64>,
 }
 
-/// The rule id of the alert for a record whose time is not believable for
-/// its log file (see [`TimeBounds`]).
-pub const EVENT_TIME_RULE: &str = "event-time-out-of-range";
-
 impl Engine {
     pub fn new(rules: Vec<Rule>) -> Engine {
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
@@ -135,29 +131,23 @@ impl Engine {
         alerts: &mut Vec<Alert>,
         matches: Option<&mut Vec<Match>>,
     ) {
-        self.observe_within(r, None, alerts, matches);
+        self.observe_timed(r, true, alerts, matches);
     }
 
-    /// [`Engine::observe`] for a record whose time must fall within
-    /// `bounds`: a record outside them raises an
-    /// [`EVENT_TIME_RULE`] alert, still meets the single-event rules, and
-    /// is kept out of the alarms' metrics (CloudWatch Logs refuses such
-    /// events, and one record dated 2099 must not move event time for
-    /// everything else). Returns false for such a record.
-    pub fn observe_within(
+    /// [`Engine::observe`] for a record whose time may not be believable
+    /// (see [`crate::detect::clock`]): one that is not (`in_time` false)
+    /// still meets the single-event rules but is kept out of the alarms'
+    /// metrics — CloudWatch Logs refuses such events, and one record dated
+    /// 2099 must not move event time for everything else.
+    pub fn observe_timed(
         &mut self,
         r: &Record<'_>,
-        bounds: Option<&TimeBounds>,
+        in_time: bool,
         alerts: &mut Vec<Alert>,
         mut matches: Option<&mut Vec<Match>>,
-    ) -> bool {
+    ) {
         let doc = RecordDoc::new(r);
         let e = &r.event;
-        let skew = bounds.and_then(|b| Some((b, b.check(r.time)?)));
-        if let Some((b, skew)) = skew {
-            alerts.push(event_time_alert(r, &skew.describe(b)));
-        }
-        let in_time = skew.is_none();
         let minute = minute_of(r.time.timestamp_millis());
         if in_time {
             let new_minute = self.activity.insert(minute);
@@ -247,7 +237,6 @@ impl Engine {
                 }),
             );
         }
-        in_time
     }
 
     /// Evaluate alarms through minute `until` (event time) and return the
@@ -296,38 +285,6 @@ impl Engine {
     }
 }
 
-fn event_time_alert(r: &Record<'_>, how: &str) -> Alert {
-    let e = &r.event;
-    let mut dimensions = BTreeMap::new();
-    dimensions.insert("eventTime".to_string(), e.event_time.to_string());
-    if let Some(a) = e.account() {
-        dimensions.insert("account".to_string(), a.to_string());
-    }
-    dimensions.insert("region".to_string(), e.aws_region.to_string());
-    Alert::for_event(
-        e,
-        &["event-time", &e.event_id],
-        About {
-            kind: AlertKind::Finding,
-            rule_id: EVENT_TIME_RULE,
-            title: "Event time far outside its log file's time",
-            severity: Severity::P2,
-            description: format!(
-                "The record's eventTime {} lies {how}. CloudTrail does not write such records: \
-                 this is a forged or corrupted log, or a source with a wrong clock. The record \
-                 is kept, but not counted in alarm metrics.",
-                e.event_time
-            ),
-            actions: Vec::new(),
-            query: Some(format!(
-                "SELECT * FROM cloudtrail_logs WHERE eventid = '{}'",
-                e.event_id.replace('\'', "''")
-            )),
-            dimensions,
-        },
-    )
-}
-
 /// The engine's state as saved: alarm series by rule id (not position, so
 /// a restart with rules added or removed keeps the rest).
 #[derive(Serialize, Deserialize)]
@@ -346,8 +303,8 @@ impl Detector for Engine {
         "rules"
     }
 
-    fn observe(&mut self, r: &Record<'_>, seen: &Seen<'_>, out: &mut Vec<Alert>) -> bool {
-        self.observe_within(r, seen.bounds, out, None)
+    fn observe(&mut self, r: &Record<'_>, seen: &Seen, out: &mut Vec<Alert>) {
+        self.observe_timed(r, seen.in_time, out, None);
     }
 
     fn advance(&mut self, minute: i64, out: &mut Vec<Alert>) {

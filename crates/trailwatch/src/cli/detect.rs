@@ -6,9 +6,12 @@ use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use trailwatch_core::alert::{Alert, AlertKind};
+use trailwatch_core::detect::Detector;
 use trailwatch_core::event::{Record, TimeBounds};
 use trailwatch_core::rules::{Engine, Match};
 use trailwatch_core::terminal::escape_controls;
@@ -16,12 +19,14 @@ use trailwatch_core::terminal::escape_controls;
 use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, ReadArgs};
+use crate::pipeline::Pipeline;
+use crate::source::Input;
 use crate::source::lake::each_lake_record;
 use crate::source::{discover_any, each_record};
 use crate::timespec::parse_since;
 use trailwatch_lake::alerts::AlertTable;
 use trailwatch_lake::read::TableFilter;
-use trailwatch_lake::store::S3Options;
+use trailwatch_lake::store::{S3Options, Store};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DetectFormat {
@@ -69,6 +74,57 @@ pub struct DetectArgs {
     pub fail_on_alerts: bool,
 }
 
+/// Every record of the sources (or the lake) at or after `since`, with the
+/// input it came from (none for the lake) and its believable times; returns
+/// the number of problems (unreadable files, bad records).
+fn each_source_record(
+    args: &DetectArgs,
+    lake: Option<&Store>,
+    handle: &tokio::runtime::Handle,
+    since: Option<DateTime<Utc>>,
+    mut f: impl FnMut(Option<&Input>, &Record<'_>, &TimeBounds),
+) -> Result<u64> {
+    let now = Utc::now();
+    let opts = args.read.decode_options();
+    let wanted = |r: &Record<'_>| since.is_none_or(|s| r.time >= s);
+    Ok(match lake {
+        Some(store) => {
+            let filter = TableFilter {
+                since_date: since.map(|s| s.format("%Y-%m-%d").to_string()),
+            };
+            // The lake keeps no delivery stamps: times are bounded by now.
+            let bounds = TimeBounds::for_file(None, now);
+            each_lake_record(store, &filter, opts, &mut |r: &Record<'_>| {
+                if wanted(r) {
+                    f(None, r, &bounds);
+                }
+            })?
+        }
+        None => {
+            let s3 = S3Options {
+                endpoint: args.endpoint_url.clone(),
+            };
+            let found = discover_any(&args.sources, args.read.include_insights, &s3, handle)?;
+            let unreadable = found.report_unreadable();
+            let mut bounds: Option<(String, TimeBounds)> = None;
+            unreadable
+                + each_record(&found.inputs, opts, |input, r| {
+                    if wanted(r) {
+                        let name = input.name();
+                        if bounds.as_ref().is_none_or(|(n, _)| *n != name) {
+                            bounds = Some((name, input.time_bounds(now)));
+                        }
+                        if let Some((_, b)) = &bounds {
+                            f(Some(input), r, b);
+                        }
+                    }
+                    Ok::<(), std::convert::Infallible>(())
+                })
+                .unwrap_or_else(|never| match never {})
+        }
+    })
+}
+
 pub fn run(args: &DetectArgs) -> Result<ExitCode> {
     let rules = args.rules.load()?;
     let since = args
@@ -77,21 +133,6 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
         .map(|s| parse_since(s, Utc::now()))
         .transpose()?;
     let rt = runtime()?;
-    let mut engine = Engine::new(rules);
-    let mut alerts: Vec<Alert> = Vec::new();
-    let mut matches: Vec<Match> = Vec::new();
-    let now = Utc::now();
-    let mut observe = |r: &Record<'_>, bounds: &TimeBounds| {
-        if since.is_none_or(|s| r.time >= s) {
-            engine.observe_within(
-                r,
-                Some(bounds),
-                &mut alerts,
-                args.matches.then_some(&mut matches),
-            );
-        }
-    };
-    let opts = args.read.decode_options();
     let lake = match &args.lake {
         Some(location) => {
             let lake = LakeArgs {
@@ -102,32 +143,33 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
         }
         None => None,
     };
-    let problems = match &lake {
-        Some(store) => {
-            let filter = TableFilter {
-                since_date: since.map(|s| s.format("%Y-%m-%d").to_string()),
-            };
-            // The lake keeps no delivery stamps: times are bounded by now.
-            let bounds = TimeBounds::for_file(None, now);
-            each_lake_record(store, &filter, opts, &mut |r: &Record<'_>| {
-                observe(r, &bounds)
-            })?
-        }
-        None => {
-            let s3 = S3Options {
-                endpoint: args.endpoint_url.clone(),
-            };
-            let found = discover_any(&args.sources, args.read.include_insights, &s3, rt.handle())?;
-            let unreadable = found.report_unreadable();
-            unreadable
-                + each_record(&found.inputs, opts, |input, r| {
-                    observe(r, &input.time_bounds(now));
-                    Ok::<(), std::convert::Infallible>(())
-                })
-                .unwrap_or_else(|never| match never {})
-        }
+    let mut alerts: Vec<Alert> = Vec::new();
+    let mut matches: Vec<Match> = Vec::new();
+    let problems = if args.matches {
+        // --matches audits the rules themselves: the engine's list of every
+        // match, beside the same time check the pipeline makes.
+        let mut engine = Engine::new(rules);
+        each_source_record(args, lake.as_ref(), rt.handle(), since, |_, r, bounds| {
+            let in_time = bounds.check(r.time).is_none();
+            engine.observe_timed(r, in_time, &mut alerts, Some(&mut matches));
+        })?
+    } else {
+        // A replay: event time is evaluated once, at the end, over
+        // everything (no lateness, no idle prefixes).
+        let engine: Box<dyn Detector> = Box::new(Engine::new(rules));
+        let mut pipeline = Pipeline::new(vec![engine], 0, Duration::MAX);
+        let problems = each_source_record(
+            args,
+            lake.as_ref(),
+            rt.handle(),
+            since,
+            |input, r, bounds| {
+                pipeline.observe(input, r, bounds, &mut alerts);
+            },
+        )?;
+        pipeline.finish(&mut alerts);
+        problems
     };
-    alerts.extend(engine.finish());
     alerts.sort_by(|a, b| {
         a.time
             .cmp(&b.time)

@@ -11,7 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 use serde::Serialize;
-use trailwatch_core::event::{DecodeOptions, Step};
+use trailwatch_core::event::DecodeOptions;
 
 use super::InputArgs;
 use super::progress::Progress;
@@ -86,10 +86,10 @@ fn tally_input(input: &Input, opts: DecodeOptions) -> Tally {
             return t;
         }
     };
-    let mut errors = 0;
-    while let Some(step) = dec.next_step() {
-        match step {
-            Step::Record(r) => {
+    let mut bad_records = 0;
+    let errors = dec
+        .for_each(
+            |r| {
                 t.records += 1;
                 if t.first.is_none_or(|f| r.time < f) {
                     t.first = Some(r.time);
@@ -105,17 +105,18 @@ fn tally_input(input: &Input, opts: DecodeOptions) -> Tally {
                 if !t.regions.contains(r.event.aws_region.as_str()) {
                     t.regions.insert(r.event.aws_region.to_string());
                 }
-            }
-            Step::Error(e) => {
-                errors += 1;
+                Ok::<(), std::convert::Infallible>(())
+            },
+            |e, _| {
                 if e.record_index().is_some() {
-                    t.bad_records += 1;
+                    bad_records += 1;
                 }
                 tracing::error!("{e}");
-            }
-            Step::Skipped => {}
-        }
-    }
+                Ok(())
+            },
+        )
+        .unwrap_or_else(|never| match never {});
+    t.bad_records += bad_records;
     if errors > 0 {
         t.failed_files = 1;
     }

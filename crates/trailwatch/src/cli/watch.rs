@@ -2,10 +2,13 @@
 //!
 //! New log files in local folders are noticed through inotify (the `notify`
 //! crate, with a rescan every `--poll-ms` as a safety net); S3 prefixes are
-//! listed every `--poll-ms`. Files are decoded in delivery order.
-//! Findings are emitted at once; alarms are evaluated on event time up to a
-//! watermark (the newest event time seen, minus `--lateness`), exactly as a
-//! replay would evaluate them. Alerts are appended to `--output` (NDJSON)
+//! listed every `--poll-ms`. Files are decoded in delivery order, each
+//! read through completely first (one that is not whole is retried, see
+//! [`crate::pipeline::retry`]), then run through the detection pipeline
+//! ([`crate::pipeline`]). Findings are emitted at once; alarms are
+//! evaluated on event time up to the pipeline's watermark (the slowest
+//! trail prefix still delivering, minus `--lateness`), as a replay would
+//! evaluate them. Alerts are appended to `--output` (NDJSON)
 //! and flushed before the checkpoint records the file as done, and a restart
 //! replays the checkpointed files to rebuild alarm state, emitting only
 //! alerts whose stable id the output does not hold yet: a kill at any moment
@@ -22,8 +25,7 @@
 //! task sends them while the watch goes on.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -34,8 +36,8 @@ use clap::Args;
 use notify::{RecursiveMode, Watcher};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
-use trailwatch_core::alarm::minute_of;
 use trailwatch_core::alert::Alert;
+use trailwatch_core::detect::Detector;
 use trailwatch_core::digest::alerts::alerts_of as digest_alerts;
 use trailwatch_core::digest::{KeyRing, LocalTrail, TrailStore, check_delivered};
 use trailwatch_core::event::DecodeOptions;
@@ -50,9 +52,11 @@ use super::verify::load_keys;
 use crate::notify::SinkContext;
 use crate::notify::config::{config_path, load};
 use crate::notify::dispatch::Notifier;
+use crate::pipeline::retry::Retries;
+use crate::pipeline::{Pipeline, output};
 use crate::private;
 use crate::source::s3_trail::S3Trail;
-use crate::source::{Fetched, Input, discover_any, each_decoded};
+use crate::source::{Fetched, Input, discover_any};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -123,81 +127,6 @@ struct Checkpoint {
     digests: Vec<String>,
 }
 
-struct Sink {
-    file: Option<File>,
-    emitted: HashSet<String>,
-    /// The notification outbox, when the config has sinks.
-    notifier: Option<Notifier>,
-}
-
-impl Sink {
-    /// Open the output, learning which alert ids it already holds; a torn
-    /// last line (a kill mid-write) is cut off.
-    fn open(path: Option<&Path>, notifier: Option<Notifier>) -> Result<Sink> {
-        let mut emitted = HashSet::new();
-        let Some(path) = path else {
-            return Ok(Sink {
-                file: None,
-                emitted,
-                notifier,
-            });
-        };
-        if path.exists() {
-            let text =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-            for line in BufReader::new(&text[..complete]).lines() {
-                let line = line?;
-                if let Ok(a) = serde_json::from_str::<Alert>(&line) {
-                    emitted.insert(a.alert_id);
-                }
-            }
-            if complete < text.len() {
-                let f = OpenOptions::new().write(true).open(path)?;
-                f.set_len(complete as u64)?;
-            }
-        }
-        let file = private::append(path).with_context(|| format!("opening {}", path.display()))?;
-        Ok(Sink {
-            file: Some(file),
-            emitted,
-            notifier,
-        })
-    }
-
-    /// Write alerts not yet emitted, durably, before the caller checkpoints;
-    /// and put them in the notification outbox (which skips ids it has).
-    fn emit(&mut self, alerts: &[Alert]) -> Result<()> {
-        if let Some(n) = &self.notifier
-            && !alerts.is_empty()
-        {
-            n.enqueue(alerts).context("queueing notifications")?;
-        }
-        let mut text = Vec::new();
-        for a in alerts {
-            if self.emitted.insert(a.alert_id.clone()) {
-                serde_json::to_writer(&mut text, a)?;
-                text.push(b'\n');
-            }
-        }
-        if text.is_empty() {
-            return Ok(());
-        }
-        match &mut self.file {
-            Some(f) => {
-                f.write_all(&text)?;
-                f.sync_data()?;
-            }
-            None => {
-                let mut out = io::stdout().lock();
-                out.write_all(&text)?;
-                out.flush()?;
-            }
-        }
-        Ok(())
-    }
-}
-
 fn save(state: &Path, cp: &Checkpoint) -> Result<()> {
     let tmp = state.join("checkpoint.json.tmp");
     let json = serde_json::to_vec(cp)?;
@@ -208,148 +137,18 @@ fn save(state: &Path, cp: &Checkpoint) -> Result<()> {
     Ok(())
 }
 
-/// Event-time progress per trail prefix (account and region). Alarms are
-/// evaluated up to the slowest prefix still delivering, so a region whose
-/// deliveries run behind another's, or an account whose backlog is copied
-/// after another's, is not late; a prefix silent for `idle` stops holding
-/// the others back.
-struct Watermarks {
-    prefixes: HashMap<(String, String), Progress>,
-    idle: Duration,
-}
-
-struct Progress {
-    /// The newest believable event time seen (epoch ms).
-    newest: i64,
-    /// When a file of this prefix was last taken.
-    heard: Instant,
-}
-
-impl Watermarks {
-    fn new(idle: Duration) -> Watermarks {
-        Watermarks {
-            prefixes: HashMap::new(),
-            idle,
-        }
-    }
-
-    fn note(&mut self, prefix: (String, String), ms: i64) {
-        let now = Instant::now();
-        let p = self.prefixes.entry(prefix).or_insert(Progress {
-            newest: ms,
-            heard: now,
-        });
-        p.newest = p.newest.max(ms);
-        p.heard = now;
-    }
-
-    /// The event time alarms may be evaluated to: the slowest prefix heard
-    /// from lately, or the newest of all when every prefix is idle.
-    fn watermark(&self) -> Option<i64> {
-        let active = self
-            .prefixes
-            .values()
-            .filter(|p| p.heard.elapsed() < self.idle)
-            .map(|p| p.newest)
-            .min();
-        active.or_else(|| self.prefixes.values().map(|p| p.newest).max())
-    }
-}
-
-/// The trail prefix a record belongs to: the file's account and region when
-/// its key says, else the record's own.
-fn prefix_of(input: &Input, r: &trailwatch_core::event::Record<'_>) -> (String, String) {
-    match input.trail_key() {
-        Some(k) => (k.account.clone(), k.region.clone()),
-        None => (
-            r.event.account().unwrap_or_default().to_string(),
-            r.event.aws_region.to_string(),
-        ),
-    }
-}
-
-/// Run one fetched file through the engine; returns the alerts it caused now.
-fn process(
-    engine: &mut Engine,
-    input: &Input,
-    fetched: &Fetched,
-    lateness: i64,
-    marks: &mut Watermarks,
-) -> Vec<Alert> {
+/// Run one fetched file through the pipeline and advance event time;
+/// returns the alerts it caused now.
+fn take_file(pipeline: &mut Pipeline<'_>, input: &Input, fetched: &Fetched) -> Vec<Alert> {
     let mut alerts = Vec::new();
-    let bounds = input.time_bounds(chrono::Utc::now());
     match fetched.open(DecodeOptions::default()) {
         Ok(dec) => {
-            each_decoded(dec, |r| {
-                if engine.observe_within(r, Some(&bounds), &mut alerts, None) {
-                    marks.note(prefix_of(input, r), r.time.timestamp_millis());
-                }
-                Ok::<(), std::convert::Infallible>(())
-            })
-            .unwrap_or_else(|never| match never {});
+            pipeline.take(input, dec, &mut alerts);
         }
         Err(e) => tracing::error!("{e}"),
     }
-    if let Some(w) = marks.watermark() {
-        let until = w.saturating_sub(lateness.saturating_mul(1000));
-        alerts.extend(engine.advance(minute_of(until)));
-    }
+    pipeline.advance(&mut alerts);
     alerts
-}
-
-/// Files that could not be read completely, retried with backoff.
-#[derive(Default)]
-struct Retries {
-    files: HashMap<String, Retry>,
-}
-
-struct Retry {
-    since: Instant,
-    next: Instant,
-    delay: Duration,
-    reported: bool,
-}
-
-impl Retries {
-    fn waiting(&self, name: &str) -> bool {
-        self.files
-            .get(name)
-            .is_some_and(|r| Instant::now() < r.next)
-    }
-
-    /// Note a failed attempt; past `stuck_after`, say so once as an error.
-    fn failed(&mut self, name: &str, why: &str, stuck_after: Duration) {
-        let now = Instant::now();
-        let r = self.files.entry(name.to_string()).or_insert(Retry {
-            since: now,
-            next: now,
-            delay: Duration::from_millis(250),
-            reported: false,
-        });
-        r.delay = (r.delay * 2).min(Duration::from_secs(60));
-        r.next = now + r.delay;
-        let failing = r.since.elapsed();
-        if failing >= stuck_after && !r.reported {
-            r.reported = true;
-            tracing::error!(
-                "{name} has not been readable completely for {}s (still retrying, not marked done): {why}",
-                failing.as_secs()
-            );
-        } else {
-            tracing::debug!(
-                "{name} is not complete yet, retrying in {:?}: {why}",
-                r.delay
-            );
-        }
-    }
-
-    fn done(&mut self, name: &str) {
-        if let Some(r) = self.files.remove(name)
-            && r.reported
-        {
-            tracing::warn!("{name} is readable now and was taken");
-        }
-    }
 }
 
 /// A local file may still be being copied in. One the file watcher saw
@@ -406,24 +205,18 @@ fn note_complete(event: &notify::Event, complete: &mut HashSet<PathBuf>) {
     }
 }
 
-/// The lake side of `watch --lake`: the alerts table, and the files waiting
-/// to be ingested.
+/// The lake side of `watch --lake`: the files waiting to be ingested (the
+/// alerts go to the lake through the pipeline's outputs).
 struct LakeSide<'s> {
     store: &'s Store,
-    alerts: AlertTable<'s>,
     pending: Vec<SourceObject>,
     last_ingest: Instant,
     interval: Duration,
 }
 
 impl LakeSide<'_> {
-    /// Record a processed file: its alerts now, its events at the next ingest.
-    fn took(&mut self, input: &Input, alerts: &[Alert]) -> Result<()> {
-        if !alerts.is_empty() {
-            self.alerts
-                .append(alerts)
-                .context("saving alerts to the lake")?;
-        }
+    /// Record a processed file: its events go in at the next ingest.
+    fn took(&mut self, input: &Input) -> Result<()> {
         match input.source_object() {
             Ok(o) => self.pending.push(o),
             // Gone since it was read (moved away by whoever wrote it).
@@ -538,8 +331,6 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
             n.deliver(false, None).await;
         })
     });
-    let mut sink = Sink::open(args.output.as_deref(), notifier)?;
-    let mut engine = Engine::new(args.rules.load()?);
     let store = match &args.lake {
         Some(location) => Some(
             LakeArgs {
@@ -550,17 +341,32 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
         ),
         None => None,
     };
-    let mut lake = match &store {
-        Some(store) => Some(LakeSide {
-            store,
-            alerts: AlertTable::open(store).context("opening the alerts table")?,
-            pending: Vec::new(),
-            last_ingest: Instant::now(),
-            interval: Duration::from_secs(args.ingest_interval),
-        }),
-        None => None,
-    };
-    let mut marks = Watermarks::new(Duration::from_secs(args.idle_after));
+    let mut lake = store.as_ref().map(|store| LakeSide {
+        store,
+        pending: Vec::new(),
+        last_ingest: Instant::now(),
+        interval: Duration::from_secs(args.ingest_interval),
+    });
+    // Outputs in this order: the outbox first (a crash after it and before
+    // the file repeats nothing: the outbox skips ids it has), then the
+    // NDJSON output, then the lake's table.
+    let engine: Box<dyn Detector> = Box::new(Engine::new(args.rules.load()?));
+    let mut pipeline = Pipeline::new(
+        vec![engine],
+        args.lateness,
+        Duration::from_secs(args.idle_after),
+    );
+    if let Some(n) = notifier {
+        pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
+    }
+    pipeline = pipeline.with_output(Box::new(match &args.output {
+        Some(path) => output::Ndjson::open(path)?,
+        None => output::Ndjson::stdout(),
+    }));
+    if let Some(store) = &store {
+        let table = AlertTable::open(store).context("opening the alerts table")?;
+        pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
+    }
     let mut retries = Retries::default();
     let stuck_after = Duration::from_secs(args.stuck_after);
     let mut done: BTreeSet<String> = BTreeSet::new();
@@ -579,10 +385,10 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
                     continue;
                 }
             };
-            let alerts = process(&mut engine, input, &fetched, args.lateness, &mut marks);
-            sink.emit(&alerts)?;
+            let alerts = take_file(&mut pipeline, input, &fetched);
+            pipeline.emit(&alerts)?;
             if let Some(l) = &mut lake {
-                l.took(input, &alerts)?;
+                l.took(input)?;
             }
             done.insert(k.clone());
         }
@@ -622,14 +428,7 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
                 &mut digests_checked,
                 &mut cp,
             )?;
-            sink.emit(&alerts)?;
-            if let Some(l) = &mut lake
-                && !alerts.is_empty()
-            {
-                l.alerts
-                    .append(&alerts)
-                    .context("saving alerts to the lake")?;
-            }
+            pipeline.emit(&alerts)?;
             if cp.digests.len() > before {
                 save(&args.state, &cp)?;
             }
@@ -685,10 +484,10 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
                 }
             };
             retries.done(&k);
-            let alerts = process(&mut engine, input, &fetched, args.lateness, &mut marks);
-            sink.emit(&alerts)?;
+            let alerts = take_file(&mut pipeline, input, &fetched);
+            pipeline.emit(&alerts)?;
             if let Some(l) = &mut lake {
-                l.took(input, &alerts)?;
+                l.took(input)?;
             }
             cp.processed.push(k.clone());
             save(&args.state, &cp)?;

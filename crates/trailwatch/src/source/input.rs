@@ -4,7 +4,7 @@
 use object_store::ObjectStoreExt;
 use std::path::PathBuf;
 use tokio::runtime::Handle;
-use trailwatch_core::event::{DecodeError, DecodeOptions, Decoder, Record, Step, TimeBounds};
+use trailwatch_core::event::{DecodeError, DecodeOptions, Decoder, Record, TimeBounds};
 use trailwatch_core::layout::TrailKey;
 use trailwatch_lake::ingest::{SourceLocation, SourceObject};
 
@@ -135,20 +135,12 @@ pub fn each_record<E>(
 /// logged and counted.
 pub fn each_decoded<E>(
     mut dec: Decoder,
-    mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
+    f: impl FnMut(&Record<'_>) -> Result<(), E>,
 ) -> Result<u64, E> {
-    let mut problems = 0;
-    while let Some(step) = dec.next_step() {
-        match step {
-            Step::Record(r) => f(&r)?,
-            Step::Error(e) => {
-                problems += 1;
-                tracing::error!("{e}");
-            }
-            Step::Skipped => {}
-        }
-    }
-    Ok(problems)
+    dec.for_each(f, |e, _| {
+        tracing::error!("{e}");
+        Ok(())
+    })
 }
 
 /// An input made ready to be decoded more than once: a local file stays
@@ -200,14 +192,11 @@ impl Fetched {
             Ok(d) => d,
             Err(e) => return Some(e),
         };
-        while let Some(step) = dec.next_step() {
-            if let Step::Error(e) = step
-                && e.is_incomplete()
-            {
-                return Some(e);
-            }
-        }
-        None
+        dec.for_each(
+            |_| Ok(()),
+            |e, _| if e.is_incomplete() { Err(e) } else { Ok(()) },
+        )
+        .err()
     }
 }
 

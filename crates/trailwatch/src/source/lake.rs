@@ -3,7 +3,7 @@
 //! decoder, so rules see the same records they would see in raw files.
 
 use anyhow::{Context, Result};
-use trailwatch_core::event::{DecodeOptions, Decoder, Record, Step};
+use trailwatch_core::event::{DecodeOptions, Decoder, Record};
 use trailwatch_lake::LakeError;
 use trailwatch_lake::read::{TableFilter, file_as_ndjson, table_files};
 use trailwatch_lake::store::Store;
@@ -23,16 +23,18 @@ pub fn each_lake_record(
         file_as_ndjson(store, path, |text| {
             let mut dec = Decoder::from_reader(path, std::io::Cursor::new(text.to_vec()), opts)
                 .map_err(|e| LakeError::Other(e.to_string()))?;
-            while let Some(step) = dec.next_step() {
-                match step {
-                    Step::Record(r) => f(&r),
-                    Step::Error(e) => {
-                        problems += 1;
+            problems += dec
+                .for_each(
+                    |r| {
+                        f(r);
+                        Ok::<(), std::convert::Infallible>(())
+                    },
+                    |e, _| {
                         tracing::error!("{e}");
-                    }
-                    Step::Skipped => {}
-                }
-            }
+                        Ok(())
+                    },
+                )
+                .unwrap_or_else(|never| match never {});
             Ok(())
         })
         .with_context(|| format!("reading {path} in the lake"))?;

@@ -254,12 +254,29 @@ fn unprivileged(dir: &Path) -> Option<Command> {
         return None;
     }
     let copy = dir.join("trailwatch");
-    std::fs::copy(env!("CARGO_BIN_EXE_trailwatch"), &copy).ok()?;
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).ok()?;
+    if !copy.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_trailwatch"), &copy).ok()?;
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).ok()?;
+    }
     let mut cmd = Command::new("setpriv");
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(copy);
     Some(cmd)
+}
+
+/// Run `args` through [`unprivileged`]. The binary was copied a moment
+/// ago: a child that another test forked meanwhile can still hold the
+/// copy's write descriptor (until it execs), and exec then fails with
+/// "Text file busy", so that is retried.
+fn run_unprivileged(dir: &Path, args: &[&str]) -> Output {
+    for _ in 0..20 {
+        let out = unprivileged(dir).unwrap().args(args).output().unwrap();
+        if !stderr(&out).contains("Text file busy") {
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the copied binary stayed busy");
 }
 
 fn open_up(root: &Path) {
@@ -293,18 +310,17 @@ fn an_unreadable_file_or_folder_costs_only_itself() {
     .unwrap();
     std::fs::set_permissions(src.join("sub"), std::fs::Permissions::from_mode(0o000)).unwrap();
     let lake = dir.path().join("lake");
-    let out = unprivileged(bins.path())
-        .unwrap()
-        .args([
+    let out = run_unprivileged(
+        bins.path(),
+        &[
             "ingest",
             path_str(&src),
             "--lake",
             path_str(&lake),
             "--allow-bad",
             "--json",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["events"], 4, "{summary}");
@@ -318,11 +334,7 @@ fn an_unreadable_file_or_folder_costs_only_itself() {
         "{quarantine}"
     );
     assert!(stderr(&out).contains("locked.json"), "{}", stderr(&out));
-    let out = unprivileged(bins.path())
-        .unwrap()
-        .args(["stats", "--format", "json", path_str(&src)])
-        .output()
-        .unwrap();
+    let out = run_unprivileged(bins.path(), &["stats", "--format", "json", path_str(&src)]);
     assert_eq!(
         out.status.code(),
         Some(2),

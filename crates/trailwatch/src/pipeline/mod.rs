@@ -1,0 +1,139 @@
+//! One detection pipeline for `detect`, `watch` and (next) `serve`:
+//! inputs → decode → the event-time check → every [`Detector`] → every
+//! [`AlertOutput`]. The commands only find inputs and drive it.
+//!
+//! Each record is first checked for a believable time
+//! ([`trailwatch_core::detect::clock`]); then every detector observes it.
+//! Event time advances per trail prefix ([`watermark`]); the watcher
+//! advances the detectors after each input, a replay only at the end.
+//!
+//! The pipeline is synchronous CPU work. From async code (the server),
+//! drive it on a blocking thread (`spawn_blocking`), where fetching S3
+//! objects through the runtime's handle is allowed.
+
+pub mod output;
+pub mod retry;
+pub mod watermark;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use trailwatch_core::alarm::minute_of;
+use trailwatch_core::alert::Alert;
+use trailwatch_core::detect::{Detector, Seen, clock};
+use trailwatch_core::event::{Decoder, Record, TimeBounds};
+
+use crate::source::{Input, each_decoded};
+use output::AlertOutput;
+use watermark::Watermarks;
+
+/// Detectors, outputs and event-time progress.
+pub struct Pipeline<'a> {
+    detectors: Vec<Box<dyn Detector>>,
+    outputs: Vec<Box<dyn AlertOutput + 'a>>,
+    marks: Watermarks,
+    lateness_ms: i64,
+}
+
+impl std::fmt::Debug for Pipeline<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline")
+            .field("detectors", &self.detectors)
+            .field(
+                "outputs",
+                &self.outputs.iter().map(|o| o.name()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+/// The trail prefix a record belongs to: its file's account and region
+/// when the file's key says, else the record's own.
+fn prefix_of(input: Option<&Input>, r: &Record<'_>) -> (String, String) {
+    match input.and_then(Input::trail_key) {
+        Some(k) => (k.account.clone(), k.region.clone()),
+        None => (
+            r.event.account().unwrap_or_default().to_string(),
+            r.event.aws_region.to_string(),
+        ),
+    }
+}
+
+impl<'a> Pipeline<'a> {
+    /// A pipeline over `detectors`; alarms wait `lateness_secs` behind the
+    /// slowest prefix heard from within `idle`.
+    pub fn new(detectors: Vec<Box<dyn Detector>>, lateness_secs: i64, idle: Duration) -> Self {
+        Pipeline {
+            detectors,
+            outputs: Vec::new(),
+            marks: Watermarks::new(idle),
+            lateness_ms: lateness_secs.saturating_mul(1000),
+        }
+    }
+
+    /// Also send alerts to `output` (outputs receive alerts in the order
+    /// they were added).
+    pub fn with_output(mut self, output: Box<dyn AlertOutput + 'a>) -> Self {
+        self.outputs.push(output);
+        self
+    }
+
+    /// One record through the time check and every detector.
+    pub fn observe(
+        &mut self,
+        input: Option<&Input>,
+        r: &Record<'_>,
+        bounds: &TimeBounds,
+        out: &mut Vec<Alert>,
+    ) {
+        let odd = clock::check(r, bounds);
+        let seen = Seen {
+            in_time: odd.is_none(),
+        };
+        out.extend(odd);
+        for d in &mut self.detectors {
+            d.observe(r, &seen, out);
+        }
+        if seen.in_time {
+            self.marks
+                .note(prefix_of(input, r), r.time.timestamp_millis());
+        }
+    }
+
+    /// Every record of one decoded input; returns how many problems the
+    /// decoder reported (logged as they came).
+    pub fn take(&mut self, input: &Input, dec: Decoder, out: &mut Vec<Alert>) -> u64 {
+        let bounds = input.time_bounds(chrono::Utc::now());
+        each_decoded(dec, |r| {
+            self.observe(Some(input), r, &bounds, out);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .unwrap_or_else(|never| match never {})
+    }
+
+    /// Evaluate what waits on event time, up to the watermark minus the
+    /// lateness.
+    pub fn advance(&mut self, out: &mut Vec<Alert>) {
+        if let Some(w) = self.marks.watermark() {
+            let minute = minute_of(w.saturating_sub(self.lateness_ms));
+            for d in &mut self.detectors {
+                d.advance(minute, out);
+            }
+        }
+    }
+
+    /// The data has ended: evaluate everything still pending.
+    pub fn finish(&mut self, out: &mut Vec<Alert>) {
+        for d in &mut self.detectors {
+            d.finish(out);
+        }
+    }
+
+    /// Send alerts to every output, durably.
+    pub fn emit(&mut self, alerts: &[Alert]) -> Result<()> {
+        for o in &mut self.outputs {
+            o.emit(alerts)?;
+        }
+        Ok(())
+    }
+}

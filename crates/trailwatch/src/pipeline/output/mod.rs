@@ -1,0 +1,24 @@
+//! Where alerts go once detectors raised them, all behind one trait: the
+//! deduplicating NDJSON file (or stdout), the lake's `alerts` table and the
+//! notification outbox. An output takes alerts durably before `emit`
+//! returns, because the caller moves its checkpoint on afterwards.
+
+mod lake;
+mod ndjson;
+mod outbox;
+
+use anyhow::Result;
+use trailwatch_core::alert::Alert;
+
+pub use lake::LakeAlerts;
+pub use ndjson::Ndjson;
+pub use outbox::Outbox;
+
+/// A destination for alerts.
+pub trait AlertOutput {
+    /// A name for messages.
+    fn name(&self) -> &str;
+    /// Take these alerts, durably; an alert seen before may come again
+    /// (after a restart) and must not be delivered twice.
+    fn emit(&mut self, alerts: &[Alert]) -> Result<()>;
+}
