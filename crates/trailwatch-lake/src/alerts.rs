@@ -16,17 +16,16 @@ use arrow::array::{
 };
 use arrow::record_batch::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use bytes::Bytes;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use trailwatch_core::alert::Alert;
 use trailwatch_core::event::parse_event_time;
 
 use crate::error::LakeError;
-use crate::ingest::{now_rfc3339, publish, recover, writer_properties};
-use crate::manifest::{FileEntry, Operation, Transaction};
+use crate::manifest::{Operation, Transaction};
+use crate::parquet_file::{self, ROW_GROUP_ROWS};
 use crate::store::Store;
+use crate::tx::{Staging, recover};
 
 /// The folder under the lake root that holds the alerts table.
 pub const ALERTS_DIR: &str = "alerts";
@@ -235,31 +234,20 @@ impl<'s> AlertTable<'s> {
         if by_date.is_empty() {
             return Ok(done);
         }
-        let txid = uuid::Uuid::new_v4().simple().to_string();
+        let staging = Staging::begin(self.store);
         let detected_at = chrono::Utc::now().timestamp_millis();
         let mut files = Vec::new();
         for (date, list) in &by_date {
             let batch = alerts_batch(list, detected_at)?;
-            let mut w = ArrowWriter::try_new(
-                Vec::new(),
-                alerts_schema(),
-                Some(writer_properties(128 * 1024)?),
-            )?;
-            w.write(&batch)?;
-            let bytes = Bytes::from(w.into_inner()?);
-            let path = format!("{ALERTS_DIR}/date={date}/part-{txid}.parquet");
-            files.push(FileEntry {
-                path: path.clone(),
-                rows: list.len() as u64,
-                bytes: bytes.len() as u64,
-            });
-            self.store.put(&Transaction::staged(&txid, &path), bytes)?;
+            let (bytes, rows) = parquet_file::encode(alerts_schema(), [Ok(batch)], ROW_GROUP_ROWS)?;
+            let path = format!("{ALERTS_DIR}/date={date}/part-{}.parquet", staging.txid());
+            files.push(staging.stage(&path, bytes, rows)?);
         }
         let written: u64 = files.iter().map(|f| f.rows).sum();
-        let tx = Transaction {
+        staging.commit(Transaction {
             version: 1,
-            txid,
-            committed_at: now_rfc3339(),
+            txid: String::new(),
+            committed_at: String::new(),
             operation: Operation::Alerts,
             sources: Vec::new(),
             files,
@@ -267,9 +255,7 @@ impl<'s> AlertTable<'s> {
             records: written,
             duplicates: done.already_present,
             quarantined: 0,
-        };
-        tx.commit(self.store)?;
-        publish(self.store, &tx)?;
+        })?;
         for list in by_date.values() {
             self.known.extend(list.iter().map(|a| a.alert_id.clone()));
         }

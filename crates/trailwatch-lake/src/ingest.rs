@@ -23,11 +23,8 @@ use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
-use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use rayon::prelude::*;
 use serde::Serialize;
 use trailwatch_core::event::{DecodeOptions, Decoder};
@@ -36,11 +33,13 @@ use crate::batch::BatchBuilder;
 use crate::dedup::EventIdSet;
 use crate::error::LakeError;
 use crate::manifest::{
-    self, FileEntry, Operation, QUARANTINE_DIR, STAGING_DIR, SourceEntry, SourceIndex, Transaction,
+    self, FileEntry, Operation, QUARANTINE_DIR, SourceEntry, SourceIndex, Transaction,
 };
+use crate::parquet_file;
 use crate::partition::{PartitionKey, TABLE_DIR};
 use crate::schema::cloudtrail_schema;
 use crate::store::Store;
+use crate::tx::{Staging, recover};
 
 /// Where a source's bytes come from.
 #[derive(Clone)]
@@ -295,46 +294,6 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// How the lake's Parquet files are written: zstd (level 1: most of the
-/// ratio of higher levels at a fraction of the CPU), row groups sized for
-/// scanning, statistics for pruning, and no dictionaries for columns that
-/// are unique per row (building one only to abandon it costs time).
-pub fn writer_properties(row_group_rows: usize) -> Result<WriterProperties, LakeError> {
-    let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-        .set_max_row_group_row_count(Some(row_group_rows))
-        .set_statistics_enabled(EnabledStatistics::Chunk);
-    for col in [
-        "eventid",
-        "requestid",
-        "eventtime",
-        "eventtimestamp",
-        "requestparameters",
-        "responseelements",
-        "additionaleventdata",
-    ] {
-        b = b.set_column_dictionary_enabled(col.into(), false);
-    }
-    Ok(b.build())
-}
-
-/// Encode batches of one partition as one Parquet file.
-fn encode_parquet(
-    batches: &[RecordBatch],
-    row_group_rows: usize,
-) -> Result<(Bytes, u64), LakeError> {
-    let schema = cloudtrail_schema();
-    let props = writer_properties(row_group_rows)?;
-    let mut w = ArrowWriter::try_new(Vec::with_capacity(4 * 1024 * 1024), schema, Some(props))?;
-    let mut rows = 0u64;
-    for b in batches {
-        rows += b.num_rows() as u64;
-        w.write(b)?;
-    }
-    let buf = w.into_inner()?;
-    Ok((Bytes::from(buf), rows))
-}
-
 /// The eventIDs stored in one Parquet file.
 fn read_event_ids(bytes: Bytes, ids: &mut EventIdSet) -> Result<(), LakeError> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
@@ -352,57 +311,6 @@ fn read_event_ids(bytes: Bytes, ids: &mut EventIdSet) -> Result<(), LakeError> {
             }
         }
     }
-    Ok(())
-}
-
-/// Finish or discard transactions a crash interrupted. Safe to run anytime
-/// no other writer is active.
-pub fn recover(store: &Store) -> Result<(), LakeError> {
-    let staged = store.list(STAGING_DIR)?;
-    if staged.is_empty() {
-        store.remove_local_dir(STAGING_DIR);
-        return Ok(());
-    }
-    let committed: std::collections::HashSet<String> = manifest::load_all(store)?
-        .into_iter()
-        .map(|t| t.txid)
-        .collect();
-    for meta in staged {
-        let rel = store.rel(&meta.location);
-        let Some(rest) = rel.strip_prefix(&format!("{STAGING_DIR}/")) else {
-            continue;
-        };
-        let Some((txid, final_path)) = rest.split_once('/') else {
-            store.delete(&rel)?;
-            continue;
-        };
-        if final_path == crate::compact::REMOVES_MARKER {
-            // A compaction's pending deletions: finish them if it committed.
-            if committed.contains(txid) {
-                let files: Vec<String> = serde_json::from_slice(&store.get(&rel)?)
-                    .map_err(|e| LakeError::Other(format!("{rel}: {e}")))?;
-                for f in files {
-                    store.delete(&f)?;
-                }
-            }
-            store.delete(&rel)?;
-            continue;
-        }
-        if committed.contains(txid) && !store.exists(final_path)? {
-            tracing::info!(
-                txid,
-                path = final_path,
-                "publishing a committed file after a crash"
-            );
-            store.rename(&rel, final_path)?;
-        } else {
-            tracing::debug!(txid, path = %rel, "removing staging debris");
-            store.delete(&rel)?;
-        }
-    }
-    // Everything staged was published or dropped; interrupted local puts
-    // may have left temporary files that object_store does not list.
-    store.remove_local_dir(STAGING_DIR);
     Ok(())
 }
 
@@ -441,7 +349,7 @@ struct Pending {
 /// A partition's rows, on their way to an encoder thread.
 type Job = (PartitionKey, Vec<RecordBatch>);
 
-struct Tx<'s> {
+struct Buffer<'s> {
     opts: &'s IngestOptions,
     /// Encoder threads take partitions from here, so Parquet encoding
     /// overlaps with decoding the next sources.
@@ -449,7 +357,7 @@ struct Tx<'s> {
     pending: Pending,
 }
 
-impl Tx<'_> {
+impl Buffer<'_> {
     fn add(&mut self, pk: PartitionKey, batch: RecordBatch) -> Result<(), LakeError> {
         let size = batch.get_array_memory_size();
         let slot = self.pending.parts.entry(pk).or_default();
@@ -493,8 +401,7 @@ impl Tx<'_> {
 
 /// An encoder thread: Parquet-encode partitions and stage them.
 fn encode_jobs(
-    store: &Store,
-    txid: &str,
+    staging: &Staging<'_>,
     rows_per_group: usize,
     jobs: &std::sync::Mutex<std::sync::mpsc::Receiver<Job>>,
 ) -> Result<Vec<FileEntry>, LakeError> {
@@ -507,39 +414,18 @@ fn encode_jobs(
         let Ok((k, batches)) = job else {
             return Ok(files);
         };
-        let (bytes, rows) = encode_parquet(&batches, rows_per_group)?;
-        drop(batches);
+        let (bytes, rows) = parquet_file::encode(
+            cloudtrail_schema(),
+            batches.into_iter().map(Ok),
+            rows_per_group,
+        )?;
         let final_path = format!(
             "{TABLE_DIR}/{}/part-{}.parquet",
             k.dir(),
             uuid::Uuid::new_v4()
         );
-        let len = bytes.len() as u64;
-        store.put(&Transaction::staged(txid, &final_path), bytes)?;
-        files.push(FileEntry {
-            path: final_path,
-            rows,
-            bytes: len,
-        });
+        files.push(staging.stage(&final_path, bytes, rows)?);
     }
-}
-
-/// Rename a committed transaction's staged files into place.
-pub(crate) fn publish(store: &Store, tx: &Transaction) -> Result<(), LakeError> {
-    let paths = tx
-        .files
-        .iter()
-        .map(|f| f.path.clone())
-        .chain(tx.quarantine.clone());
-    for path in paths {
-        store.rename(&Transaction::staged(&tx.txid, &path), &path)?;
-    }
-    store.remove_local_dir(&Transaction::staging_prefix(&tx.txid));
-    Ok(())
-}
-
-pub(crate) fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
 fn source_entry_of(s: &SourceObject) -> SourceEntry {
@@ -618,7 +504,7 @@ pub fn ingest(
         }
         let (chunk, tail) = rest.split_at(n);
         rest = tail;
-        let txid = uuid::Uuid::new_v4().simple().to_string();
+        let staging = Staging::begin(store);
         let mut sources = Vec::new();
         let mut quarantine = Vec::new();
         let (mut records, mut duplicates) = (0u64, 0u64);
@@ -626,9 +512,9 @@ pub fn ingest(
         let job_rx = std::sync::Mutex::new(job_rx);
         let files = std::thread::scope(|scope| -> Result<Vec<FileEntry>, LakeError> {
             let workers: Vec<_> = (0..ENCODERS)
-                .map(|_| scope.spawn(|| encode_jobs(store, &txid, opts.row_group_rows, &job_rx)))
+                .map(|_| scope.spawn(|| encode_jobs(&staging, opts.row_group_rows, &job_rx)))
                 .collect();
-            let mut tx = Tx {
+            let mut buffer = Buffer {
                 opts,
                 jobs: job_tx,
                 pending: Pending::default(),
@@ -704,7 +590,7 @@ pub fn ingest(
                             } else {
                                 filter_record_batch(&batch, &keep)?
                             };
-                            tx.add(pk, batch)?;
+                            buffer.add(pk, batch)?;
                         }
                         progress(done);
                     }
@@ -712,10 +598,10 @@ pub fn ingest(
                 decoder
                     .join()
                     .map_err(|_| LakeError::Other("the decoder thread panicked".into()))?;
-                tx.flush_all()
+                buffer.flush_all()
             })();
             // Closing the queue lets the encoders finish and return.
-            drop(tx);
+            drop(buffer);
             let mut files = Vec::new();
             for w in workers {
                 let done = w
@@ -731,19 +617,19 @@ pub fn ingest(
         let quarantine_path = if quarantine.is_empty() {
             None
         } else {
-            let path = format!("{QUARANTINE_DIR}/{txid}.ndjson");
+            let path = format!("{QUARANTINE_DIR}/{}.ndjson", staging.txid());
             let mut text = Vec::new();
             for q in &quarantine {
                 serde_json::to_writer(&mut text, q).map_err(|e| LakeError::Other(e.to_string()))?;
                 text.push(b'\n');
             }
-            store.put(&Transaction::staged(&txid, &path), Bytes::from(text))?;
+            staging.stage_other(&path, Bytes::from(text))?;
             Some(path)
         };
-        let committed = Transaction {
+        let committed = staging.commit(Transaction {
             version: 1,
-            txid: txid.clone(),
-            committed_at: now_rfc3339(),
+            txid: String::new(),
+            committed_at: String::new(),
             operation: Operation::Ingest,
             sources,
             files,
@@ -751,9 +637,7 @@ pub fn ingest(
             records,
             duplicates,
             quarantined,
-        };
-        committed.commit(store)?;
-        publish(store, &committed)?;
+        })?;
         summary.transactions += 1;
         summary.events += records;
         summary.duplicates += duplicates;

@@ -15,9 +15,11 @@ pub mod dedup;
 pub mod error;
 pub mod ingest;
 pub mod manifest;
+pub mod parquet_file;
 pub mod partition;
 pub mod read;
 pub mod schema;
 pub mod store;
+pub mod tx;
 
 pub use error::LakeError;

@@ -5,10 +5,14 @@
 //! in the S3 key, since a file can hold events from earlier days), so that
 //! filters on event time prune partitions.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use sha2::{Digest, Sha256};
 use trailwatch_core::event::Record;
+
+use crate::error::LakeError;
+use crate::store::Store;
 
 /// The folder under the lake root that holds the CloudTrail table.
 pub const TABLE_DIR: &str = "cloudtrail";
@@ -104,6 +108,21 @@ impl PartitionKey {
             date: date?,
         })
     }
+}
+
+/// Files of each partition of the table.
+pub fn partition_files(store: &Store) -> Result<BTreeMap<PartitionKey, Vec<String>>, LakeError> {
+    let mut out: BTreeMap<PartitionKey, Vec<String>> = BTreeMap::new();
+    for meta in store.list(TABLE_DIR)? {
+        let rel = store.rel(&meta.location);
+        if !rel.ends_with(".parquet") {
+            continue;
+        }
+        if let Some(pk) = PartitionKey::from_path(&rel) {
+            out.entry(pk).or_default().push(rel);
+        }
+    }
+    Ok(out)
 }
 
 impl fmt::Display for PartitionKey {

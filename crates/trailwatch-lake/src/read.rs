@@ -15,9 +15,8 @@ use arrow::array::{Array, AsArray, RecordBatch, StructArray};
 use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::compact::partition_files;
 use crate::error::LakeError;
-use crate::partition::PartitionKey;
+use crate::partition::{PartitionKey, partition_files};
 use crate::store::Store;
 
 /// CloudTrail's spelling of a lake column or struct field. `in_resources`

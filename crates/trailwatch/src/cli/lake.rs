@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use trailwatch_lake::alerts::ALERTS_DIR;
-use trailwatch_lake::compact::{compact, partition_files};
+use trailwatch_lake::compact::compact;
 use trailwatch_lake::ddl::{Engine, LakeFacts, ddl};
+use trailwatch_lake::partition::partition_files;
 
 use super::lake_args::{LakeArgs, runtime};
 
