@@ -5,6 +5,7 @@
 //! delivers alerts.
 
 mod cli;
+mod config;
 mod generate;
 mod notify;
 mod pipeline;

@@ -19,6 +19,7 @@ use trailwatch_core::terminal::escape_controls;
 use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, ReadArgs};
+use crate::config::Config;
 use crate::pipeline::Pipeline;
 use crate::source::Input;
 use crate::source::lake::each_lake_record;
@@ -79,6 +80,7 @@ pub struct DetectArgs {
 /// the number of problems (unreadable files, bad records).
 fn each_source_record(
     args: &DetectArgs,
+    endpoint: &Option<String>,
     lake: Option<&Store>,
     handle: &tokio::runtime::Handle,
     since: Option<DateTime<Utc>>,
@@ -102,7 +104,7 @@ fn each_source_record(
         }
         None => {
             let s3 = S3Options {
-                endpoint: args.endpoint_url.clone(),
+                endpoint: endpoint.clone(),
             };
             let found = discover_any(&args.sources, args.read.include_insights, &s3, handle)?;
             let unreadable = found.report_unreadable();
@@ -125,8 +127,8 @@ fn each_source_record(
     })
 }
 
-pub fn run(args: &DetectArgs) -> Result<ExitCode> {
-    let rules = args.rules.load()?;
+pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
+    let rules = args.rules.load(cfg)?;
     let since = args
         .since
         .as_deref()
@@ -139,20 +141,30 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
                 lake: Some(location.clone()),
                 endpoint_url: args.endpoint_url.clone(),
             };
-            Some(lake.open(rt.handle().clone())?)
+            Some(lake.open(cfg, rt.handle().clone())?)
         }
         None => None,
     };
     let mut alerts: Vec<Alert> = Vec::new();
     let mut matches: Vec<Match> = Vec::new();
+    let endpoint = cfg
+        .endpoint_url(args.endpoint_url.as_deref())
+        .map(|s| s.value);
     let problems = if args.matches {
         // --matches audits the rules themselves: the engine's list of every
         // match, beside the same time check the pipeline makes.
         let mut engine = Engine::new(rules);
-        each_source_record(args, lake.as_ref(), rt.handle(), since, |_, r, bounds| {
-            let in_time = bounds.check(r.time).is_none();
-            engine.observe_timed(r, in_time, &mut alerts, Some(&mut matches));
-        })?
+        each_source_record(
+            args,
+            &endpoint,
+            lake.as_ref(),
+            rt.handle(),
+            since,
+            |_, r, bounds| {
+                let in_time = bounds.check(r.time).is_none();
+                engine.observe_timed(r, in_time, &mut alerts, Some(&mut matches));
+            },
+        )?
     } else {
         // A replay: event time is evaluated once, at the end, over
         // everything (no lateness, no idle prefixes).
@@ -160,6 +172,7 @@ pub fn run(args: &DetectArgs) -> Result<ExitCode> {
         let mut pipeline = Pipeline::new(vec![engine], 0, Duration::MAX);
         let problems = each_source_record(
             args,
+            &endpoint,
             lake.as_ref(),
             rt.handle(),
             since,

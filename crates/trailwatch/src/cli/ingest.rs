@@ -11,6 +11,7 @@ use trailwatch_lake::ingest::{IngestOptions, IngestSummary, SourceLocation, Sour
 
 use super::lake_args::LakeArgs;
 use super::progress::Progress;
+use crate::config::Config;
 use crate::source::{discover, s3};
 
 #[derive(Debug, Args)]
@@ -37,9 +38,9 @@ pub struct IngestArgs {
     pub include_insights: bool,
 }
 
-pub fn run(args: &IngestArgs) -> Result<ExitCode> {
+pub fn run(args: &IngestArgs, cfg: &Config) -> Result<ExitCode> {
     let rt = super::lake_args::runtime()?;
-    let store = args.lake.open(rt.handle().clone())?;
+    let store = args.lake.open(cfg, rt.handle().clone())?;
     let mut objects = Vec::new();
     let mut locals = Vec::new();
     let mut skipped = s3::Skipped::default();
@@ -47,7 +48,7 @@ pub fn run(args: &IngestArgs) -> Result<ExitCode> {
         if src.starts_with("s3://") {
             objects.extend(s3::list(
                 src,
-                &args.lake.s3_options(),
+                &args.lake.s3_options(cfg),
                 rt.handle(),
                 &mut skipped,
             )?);

@@ -12,6 +12,7 @@ use trailwatch_lake::ddl::{Engine, LakeFacts, ddl};
 use trailwatch_lake::partition::partition_files;
 
 use super::lake_args::{LakeArgs, runtime};
+use crate::config::Config;
 
 #[derive(Debug, Args)]
 pub struct LakeCommand {
@@ -46,11 +47,11 @@ pub enum EngineArg {
     Duckdb,
 }
 
-pub fn run(cmd: &LakeCommand) -> Result<ExitCode> {
+pub fn run(cmd: &LakeCommand, cfg: &Config) -> Result<ExitCode> {
     let rt = runtime()?;
     match &cmd.action {
         LakeAction::Compact { lake, json } => {
-            let store = lake.open(rt.handle().clone())?;
+            let store = lake.open(cfg, rt.handle().clone())?;
             let s = compact(&store).with_context(|| format!("compacting {}", store.display))?;
             let mut out = io::stdout().lock();
             if *json {
@@ -65,7 +66,7 @@ pub fn run(cmd: &LakeCommand) -> Result<ExitCode> {
             }
         }
         LakeAction::Ddl { lake, engine } => {
-            let store = lake.open(rt.handle().clone())?;
+            let store = lake.open(cfg, rt.handle().clone())?;
             let parts = partition_files(&store)?;
             let facts = LakeFacts {
                 location: store.display.clone(),

@@ -6,6 +6,8 @@ use clap::Args;
 use tokio::runtime::{Handle, Runtime};
 use trailwatch_lake::store::{S3Options, Store};
 
+use crate::config::Config;
+
 #[derive(Debug, Clone, Args)]
 pub struct LakeArgs {
     /// The lake: a local folder or s3://bucket/prefix. Default: the
@@ -19,29 +21,24 @@ pub struct LakeArgs {
 }
 
 impl LakeArgs {
-    pub fn location(&self) -> Result<String> {
-        if let Some(l) = &self.lake {
-            return Ok(l.clone());
-        }
-        if let Ok(l) = std::env::var("TRAILWATCH_LAKE")
-            && !l.is_empty()
-        {
-            return Ok(l);
-        }
-        let dir =
-            dirs::data_dir().context("no data directory for the default lake; pass --lake")?;
-        Ok(dir.join("trailwatch/lake").display().to_string())
+    /// `--lake`, else `$TRAILWATCH_LAKE`, else `[lake] location`, else the
+    /// user's data directory.
+    pub fn location(&self, cfg: &Config) -> Result<String> {
+        Ok(cfg.lake_location(self.lake.as_deref())?.value)
     }
 
-    pub fn s3_options(&self) -> S3Options {
+    /// `--endpoint-url`, else `[lake] endpoint_url`.
+    pub fn s3_options(&self, cfg: &Config) -> S3Options {
         S3Options {
-            endpoint: self.endpoint_url.clone(),
+            endpoint: cfg
+                .endpoint_url(self.endpoint_url.as_deref())
+                .map(|s| s.value),
         }
     }
 
-    pub fn open(&self, handle: Handle) -> Result<Store> {
-        let location = self.location()?;
-        Store::open(&location, &self.s3_options(), handle)
+    pub fn open(&self, cfg: &Config, handle: Handle) -> Result<Store> {
+        let location = self.location(cfg)?;
+        Store::open(&location, &self.s3_options(cfg), handle)
             .with_context(|| format!("opening the lake {location}"))
     }
 }

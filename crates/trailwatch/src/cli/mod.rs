@@ -4,6 +4,7 @@
 
 mod audit;
 mod cat;
+mod config;
 mod detect;
 mod generate;
 mod ingest;
@@ -45,6 +46,10 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// The TOML config (default: $TRAILWATCH_CONFIG, else
+    /// ~/.config/trailwatch/config.toml when it exists). Flags override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -79,6 +84,9 @@ pub enum Command {
     /// Notifications: test a sink, outbox status, send and flush alerts.
     #[command(subcommand)]
     Notify(notify::NotifyCommand),
+    /// The config file: check it and show the settings in force.
+    #[command(subcommand)]
+    Config(config::ConfigCommand),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -159,19 +167,22 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Command::Cat(args) => cat::run(&args),
-        Command::Stats(args) => stats::run(&args),
-        Command::Generate(args) => generate::run(&args),
-        Command::Ingest(args) => ingest::run(&args),
-        Command::Lake(cmd) => lake::run(&cmd),
-        Command::Detect(args) => detect::run(&args),
-        Command::Rules(cmd) => rules::run(&cmd),
-        Command::Watch(args) => watch::run(&args),
-        Command::Verify(args) => verify::run(&args),
-        Command::Audit(cmd) => audit::run(&cmd),
-        Command::Query(args) => query::run(&args),
-        Command::Top(args) => query::top(&args),
-        Command::Notify(cmd) => notify::run(&cmd),
+    // Only the commands with settings in the file read it.
+    let config = || crate::config::Config::load(cli.config.as_deref());
+    match &cli.command {
+        Command::Cat(args) => cat::run(args),
+        Command::Stats(args) => stats::run(args),
+        Command::Generate(args) => generate::run(args),
+        Command::Ingest(args) => ingest::run(args, &config()?),
+        Command::Lake(cmd) => lake::run(cmd, &config()?),
+        Command::Detect(args) => detect::run(args, &config()?),
+        Command::Rules(cmd) => rules::run(cmd, &config()?),
+        Command::Watch(args) => watch::run(args, &config()?),
+        Command::Verify(args) => verify::run(args),
+        Command::Audit(cmd) => audit::run(cmd),
+        Command::Query(args) => query::run(args, &config()?),
+        Command::Top(args) => query::top(args, &config()?),
+        Command::Notify(cmd) => notify::run(cmd, &config()?),
+        Command::Config(cmd) => config::run(cmd, &config()?),
     }
 }

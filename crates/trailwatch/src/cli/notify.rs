@@ -3,7 +3,7 @@
 //! flush what is pending. `watch --config` delivers as it alerts.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,8 @@ use clap::{Args, Subcommand};
 use trailwatch_core::alert::Alert;
 
 use super::lake_args::runtime;
-use crate::notify::config::{NotifyConfig, config_path, load};
+use crate::config::Config;
+use crate::notify::config::NotifyConfig;
 use crate::notify::dispatch::Notifier;
 use crate::notify::message::Message;
 use crate::notify::outbox::read_status;
@@ -23,10 +24,6 @@ pub const EXIT_PENDING: u8 = 3;
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// The TOML config (default: $TRAILWATCH_CONFIG, else
-    /// ~/.config/trailwatch/config.toml).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
     /// Endpoint for SNS sinks (an SNS-compatible server); also
     /// AWS_ENDPOINT_URL.
     #[arg(long, value_name = "URL")]
@@ -34,23 +31,23 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    /// The `[notify]` config; an error when there is none.
-    pub fn load(&self) -> Result<NotifyConfig> {
-        let Some(path) = config_path(self.config.as_deref()) else {
+    /// The `[notify]` config; an error when there is no config file.
+    pub fn load(&self, cfg: &Config) -> Result<NotifyConfig> {
+        if !cfg.has_file() {
             bail!(
                 "no config: pass --config FILE, set TRAILWATCH_CONFIG, or create \
                  ~/.config/trailwatch/config.toml (see the README's Notifications section)"
             );
-        };
-        load(&path)
+        }
+        Ok(cfg.raw.notify.clone())
     }
 
     /// The config's notifier, when it configures any sink.
-    pub fn notifier(&self) -> Result<Option<Notifier>> {
+    pub fn notifier(&self, cfg: &Config) -> Result<Option<Notifier>> {
         let ctx = SinkContext {
             endpoint_url: self.endpoint_url.clone(),
         };
-        Notifier::for_config(self.load()?, &ctx)
+        Notifier::for_config(self.load(cfg)?, &ctx)
     }
 }
 
@@ -144,13 +141,13 @@ fn deliver(notifier: &Notifier, wait: &WaitArgs) -> Result<ExitCode> {
     Ok(ExitCode::from(EXIT_PENDING))
 }
 
-pub fn run(cmd: &NotifyCommand) -> Result<ExitCode> {
+pub fn run(cmd: &NotifyCommand, cfg: &Config) -> Result<ExitCode> {
     match cmd {
         NotifyCommand::Test { sink, config } => {
             // Only this sink is built (the others' secrets need not be
             // set), and the outbox is not touched: a test can run while
             // `watch` delivers.
-            let c = config.load()?;
+            let c = config.load(cfg)?;
             let Some(sc) = c.sinks.get(sink) else {
                 bail!("no sink named {sink:?} in the config");
             };
@@ -168,7 +165,7 @@ pub fn run(cmd: &NotifyCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         NotifyCommand::Status { json, config } => {
-            let c = config.load()?;
+            let c = config.load(cfg)?;
             let names: Vec<String> = c.sinks.keys().cloned().collect();
             let rows = read_status(&c.outbox_dir()?, &names)?;
             let mut out = io::stdout().lock();
@@ -206,7 +203,7 @@ pub fn run(cmd: &NotifyCommand) -> Result<ExitCode> {
             wait,
             config,
         } => {
-            let Some(notifier) = config.notifier()? else {
+            let Some(notifier) = config.notifier(cfg)? else {
                 bail!("the config has no [notify.sink.*]");
             };
             let (alerts, bad) = read_alerts(input)?;
@@ -224,7 +221,7 @@ pub fn run(cmd: &NotifyCommand) -> Result<ExitCode> {
             Ok(code)
         }
         NotifyCommand::Flush { wait, config } => {
-            let Some(notifier) = config.notifier()? else {
+            let Some(notifier) = config.notifier(cfg)? else {
                 bail!("the config has no [notify.sink.*]");
             };
             deliver(&notifier, wait)

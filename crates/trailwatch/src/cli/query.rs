@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use trailwatch_lake::store::S3Options;
 use trailwatch_sql::guard::split_statements;
 use trailwatch_sql::output::{Format, write};
 use trailwatch_sql::top::{Top, query as top_query};
 use trailwatch_sql::{Engine, EngineOptions, saved};
 
 use super::lake_args::LakeArgs;
+use crate::config::Config;
 use crate::timespec::parse_since;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -122,17 +122,15 @@ fn parse_size(s: &str) -> Result<usize> {
     Ok((n * mult as f64) as usize)
 }
 
-fn engine(run: &RunArgs, rt: &tokio::runtime::Runtime) -> Result<Engine> {
+fn engine(run: &RunArgs, cfg: &Config, rt: &tokio::runtime::Runtime) -> Result<Engine> {
     let opts = EngineOptions {
         memory_limit: run.memory_limit.as_deref().map(parse_size).transpose()?,
         timeout: run.timeout.map(Duration::from_secs),
-        s3: S3Options {
-            endpoint: run.lake.endpoint_url.clone(),
-        },
+        s3: run.lake.s3_options(cfg),
         ..EngineOptions::default()
     };
     let engine = Engine::new(opts)?;
-    let location = run.lake.location()?;
+    let location = run.lake.location(cfg)?;
     rt.block_on(engine.register_lake(&location))
         .with_context(|| format!("opening the lake {location}"))?;
     Ok(engine)
@@ -231,9 +229,9 @@ pub(super) fn run_statement(
 }
 
 /// Run statements, writing each result; stops at the first error.
-fn run_all(run: &RunArgs, statements: &[String]) -> Result<ExitCode> {
+fn run_all(run: &RunArgs, cfg: &Config, statements: &[String]) -> Result<ExitCode> {
     let rt = super::lake_args::runtime()?;
-    let engine = engine(run, &rt)?;
+    let engine = engine(run, cfg, &rt)?;
     let mut out = Output::new(run)?;
     let result = statements
         .iter()
@@ -245,16 +243,16 @@ fn run_all(run: &RunArgs, statements: &[String]) -> Result<ExitCode> {
 }
 
 /// The interactive shell over the same engine and output.
-fn shell(run: &RunArgs) -> Result<ExitCode> {
+fn shell(run: &RunArgs, cfg: &Config) -> Result<ExitCode> {
     let rt = super::lake_args::runtime()?;
-    let engine = engine(run, &rt)?;
+    let engine = engine(run, cfg, &rt)?;
     let mut out = Output::new(run)?;
     let result = super::query_shell::run(&engine, &rt, &mut out);
     rt.shutdown_background();
     result
 }
 
-pub fn run(args: &QueryArgs) -> Result<ExitCode> {
+pub fn run(args: &QueryArgs, cfg: &Config) -> Result<ExitCode> {
     if args.list {
         let mut out = io::stdout().lock();
         for s in saved::all() {
@@ -284,7 +282,7 @@ pub fn run(args: &QueryArgs) -> Result<ExitCode> {
     } else if let Some(sql) = &args.sql {
         split_statements(sql)
     } else if args.shell || io::stdin().is_terminal() {
-        return shell(&args.run);
+        return shell(&args.run, cfg);
     } else {
         let mut text = String::new();
         io::stdin().read_to_string(&mut text)?;
@@ -293,10 +291,10 @@ pub fn run(args: &QueryArgs) -> Result<ExitCode> {
     if statements.is_empty() {
         bail!("no SQL statement given");
     }
-    run_all(&args.run, &statements)
+    run_all(&args.run, cfg, &statements)
 }
 
-pub fn top(args: &TopArgs) -> Result<ExitCode> {
+pub fn top(args: &TopArgs, cfg: &Config) -> Result<ExitCode> {
     let since = parse_since(&args.since, chrono::Utc::now())?;
     let what = match args.what {
         TopWhat::Callers => Top::Callers,
@@ -310,5 +308,5 @@ pub fn top(args: &TopArgs) -> Result<ExitCode> {
         &since.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
         args.limit,
     );
-    run_all(&args.run, &[sql])
+    run_all(&args.run, cfg, &[sql])
 }

@@ -6,13 +6,16 @@ use anyhow::{Context, Result};
 use clap::Args;
 use trailwatch_core::rules::{Rule, check_unique, load_rules, pack};
 
+use crate::config::{Config, Setting};
+
 #[derive(Debug, Clone, Args)]
 pub struct RuleArgs {
-    /// Built-in pack: essential, cis, responder, all or none.
-    #[arg(long, default_value = "all", value_name = "PACK")]
-    pub pack: String,
+    /// Built-in pack: essential, cis, responder, all or none (default
+    /// all; also `[detect] pack`).
+    #[arg(long, value_name = "PACK")]
+    pub pack: Option<String>,
     /// Rule files (.yaml/.yml) or folders of them; Terraform (.tf) files are
-    /// imported. Repeatable.
+    /// imported. Repeatable; also `[detect] rules`.
     #[arg(long = "rules", value_name = "FILE|DIR")]
     pub rules: Vec<PathBuf>,
 }
@@ -27,9 +30,19 @@ fn load_file(path: &Path, out: &mut Vec<Rule>) -> Result<()> {
 }
 
 impl RuleArgs {
-    pub fn load(&self) -> Result<Vec<Rule>> {
-        let mut rules = pack(&self.pack)?;
-        for p in &self.rules {
+    /// The pack and the rule files in force: the flags, else `[detect]`,
+    /// else every built-in pack and no files.
+    pub fn settings(&self, cfg: &Config) -> (Setting<String>, Setting<Vec<PathBuf>>) {
+        let d = &cfg.raw.detect;
+        let pack = cfg.pick(self.pack.clone(), &d.pack, "all".to_string());
+        let files = (!self.rules.is_empty()).then(|| self.rules.clone());
+        (pack, cfg.pick(files, &d.rules, Vec::new()))
+    }
+
+    pub fn load(&self, cfg: &Config) -> Result<Vec<Rule>> {
+        let (pack_name, files) = self.settings(cfg);
+        let mut rules = pack(&pack_name.value)?;
+        for p in &files.value {
             if p.is_dir() {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(p)
                     .with_context(|| format!("reading {}", p.display()))?

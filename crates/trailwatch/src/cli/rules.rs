@@ -11,6 +11,7 @@ use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules}
 
 use super::EXIT_FINDINGS;
 use super::rule_args::RuleArgs;
+use crate::config::Config;
 
 #[derive(Debug, Args)]
 pub struct RulesCommand {
@@ -52,11 +53,11 @@ fn kind(r: &Rule) -> &'static str {
     }
 }
 
-pub fn run(cmd: &RulesCommand) -> Result<ExitCode> {
+pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
     let mut out = io::stdout().lock();
     match &cmd.action {
         RulesAction::List { rules } => {
-            for r in rules.load()? {
+            for r in rules.load(cfg)? {
                 writeln!(
                     out,
                     "{:<38} {} {:<15} {}",
@@ -68,7 +69,7 @@ pub fn run(cmd: &RulesCommand) -> Result<ExitCode> {
             }
         }
         RulesAction::Show { id, rules } => {
-            let all = rules.load()?;
+            let all = rules.load(cfg)?;
             let Some(r) = all.iter().find(|r| r.id == *id) else {
                 bail!("no rule {id} (see `trailwatch rules list`)");
             };

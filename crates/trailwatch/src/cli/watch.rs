@@ -49,8 +49,8 @@ use trailwatch_lake::store::{S3Options, Store};
 use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
 use super::verify::load_keys;
+use crate::config::{Config, Setting, Source};
 use crate::notify::SinkContext;
-use crate::notify::config::{config_path, load};
 use crate::notify::dispatch::Notifier;
 use crate::pipeline::retry::Retries;
 use crate::pipeline::{Pipeline, output};
@@ -69,38 +69,38 @@ pub struct WatchArgs {
     /// Where alerts go, as NDJSON (appended). Default: stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Where the checkpoint lives (created if missing).
+    /// Where the checkpoint lives (created if missing); also `[watch] state`.
     #[arg(long, value_name = "DIR")]
-    pub state: PathBuf,
+    pub state: Option<PathBuf>,
     /// How late events may arrive, in seconds: alarms are evaluated up to the
     /// newest event time minus this.
-    #[arg(long, default_value_t = 300, value_name = "SECONDS",
-          value_parser = clap::value_parser!(i64).range(0..=1_209_600))]
-    pub lateness: i64,
+    /// Default 300.
+    #[arg(long, value_name = "SECONDS")]
+    pub lateness: Option<i64>,
     /// A trail prefix (account and region) with no new file for this many
     /// seconds stops holding back alarm evaluation for the others.
-    #[arg(long, default_value_t = 900, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=1_209_600))]
-    pub idle_after: u64,
+    /// Default 900.
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_after: Option<u64>,
     /// A file that cannot be read completely (still being written, a
     /// failed GET, truncated gzip) is retried with backoff; after this many
     /// seconds of failing it is reported as an error (and still retried).
-    #[arg(long, default_value_t = 600, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=1_209_600))]
-    pub stuck_after: u64,
+    /// Default 600.
+    #[arg(long, value_name = "SECONDS")]
+    pub stuck_after: Option<u64>,
     /// Rescan interval in milliseconds (inotify wakes the watcher sooner
     /// for local folders; S3 prefixes are listed this often).
-    #[arg(long, default_value_t = 1000, value_name = "MS",
-          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
-    pub poll_ms: u64,
+    /// Default 1000.
+    #[arg(long, value_name = "MS")]
+    pub poll_ms: Option<u64>,
     /// Also ingest the watched files into this lake (a folder or
     /// s3://bucket/prefix) and append alerts to its `alerts` table.
     #[arg(long, value_name = "LAKE")]
     pub lake: Option<String>,
     /// With --lake: seconds between ingests of the files seen meanwhile.
-    #[arg(long, default_value_t = 60, value_name = "SECONDS", requires = "lake",
-          value_parser = clap::value_parser!(u64).range(0..=86_400))]
-    pub ingest_interval: u64,
+    /// Default 60.
+    #[arg(long, value_name = "SECONDS", requires = "lake")]
+    pub ingest_interval: Option<u64>,
     /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
@@ -109,11 +109,137 @@ pub struct WatchArgs {
     /// tampering raises a P1 `log-tampering` alert.
     #[arg(long, value_name = "FILE|DIR")]
     pub public_keys: Option<PathBuf>,
-    /// The TOML config whose `[notify]` sinks receive the alerts (default:
-    /// $TRAILWATCH_CONFIG, else ~/.config/trailwatch/config.toml if present).
-    /// Alerts enter the durable outbox before the checkpoint moves on.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+}
+
+impl WatchArgs {
+    /// No flags at all (for `config check`).
+    pub fn empty() -> WatchArgs {
+        WatchArgs {
+            sources: Vec::new(),
+            rules: RuleArgs {
+                pack: None,
+                rules: Vec::new(),
+            },
+            output: None,
+            state: None,
+            lateness: None,
+            idle_after: None,
+            stuck_after: None,
+            poll_ms: None,
+            lake: None,
+            ingest_interval: None,
+            endpoint_url: None,
+            public_keys: None,
+        }
+    }
+}
+
+/// The watcher's settings in force: each a flag, else `[watch]` in the
+/// config, else the default; numbers within their ranges.
+#[derive(Debug)]
+pub struct Settings {
+    /// Needed by `watch` (an error there when absent).
+    pub state: Option<PathBuf>,
+    pub output: Option<PathBuf>,
+    pub lateness: i64,
+    pub idle_after: u64,
+    pub stuck_after: u64,
+    pub poll_ms: u64,
+    pub ingest_interval: u64,
+    pub public_keys: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Resolve the settings; with `report`, also list each one with where
+    /// it came from (for `config check`).
+    pub fn resolve(
+        args: &WatchArgs,
+        cfg: &Config,
+        report: Option<&mut Vec<(&'static str, String, Source)>>,
+    ) -> Result<Settings> {
+        let w = &cfg.raw.watch;
+        let state = cfg.pick_opt(args.state.clone(), &w.state);
+        let output = cfg.pick_opt(args.output.clone(), &w.output);
+        let public_keys = cfg.pick_opt(args.public_keys.clone(), &w.public_keys);
+        let lateness = cfg.pick_in(
+            "watch.lateness",
+            args.lateness,
+            &w.lateness,
+            300,
+            0..=1_209_600,
+        )?;
+        let idle = cfg.pick_in(
+            "watch.idle_after",
+            args.idle_after,
+            &w.idle_after,
+            900,
+            1..=1_209_600,
+        )?;
+        let stuck = cfg.pick_in(
+            "watch.stuck_after",
+            args.stuck_after,
+            &w.stuck_after,
+            600,
+            1..=1_209_600,
+        )?;
+        let poll = cfg.pick_in(
+            "watch.poll_ms",
+            args.poll_ms,
+            &w.poll_ms,
+            1000,
+            1..=86_400_000,
+        )?;
+        let ingest = cfg.pick_in(
+            "watch.ingest_interval",
+            args.ingest_interval,
+            &w.ingest_interval,
+            60,
+            0..=86_400,
+        )?;
+        if let Some(out) = report {
+            let path = |s: &Option<Setting<PathBuf>>| match s {
+                Some(s) => (s.value.display().to_string(), s.from.clone()),
+                None => ("-".to_string(), Source::Default),
+            };
+            let (v, f) = path(&state);
+            out.push(("watch.state", v, f));
+            let (v, f) = path(&output);
+            out.push(("watch.output", v, f));
+            out.push((
+                "watch.lateness",
+                lateness.value.to_string(),
+                lateness.from.clone(),
+            ));
+            out.push((
+                "watch.idle_after",
+                idle.value.to_string(),
+                idle.from.clone(),
+            ));
+            out.push((
+                "watch.stuck_after",
+                stuck.value.to_string(),
+                stuck.from.clone(),
+            ));
+            out.push(("watch.poll_ms", poll.value.to_string(), poll.from.clone()));
+            out.push((
+                "watch.ingest_interval",
+                ingest.value.to_string(),
+                ingest.from.clone(),
+            ));
+            let (v, f) = path(&public_keys);
+            out.push(("watch.public_keys", v, f));
+        }
+        Ok(Settings {
+            state: state.map(|s| s.value),
+            output: output.map(|s| s.value),
+            lateness: lateness.value,
+            idle_after: idle.value,
+            stuck_after: stuck.value,
+            poll_ms: poll.value,
+            ingest_interval: ingest.value,
+            public_keys: public_keys.map(|s| s.value),
+        })
+    }
 }
 
 /// What has been done, persisted after every file.
@@ -298,10 +424,14 @@ fn check_new_digests(
     Ok(alerts)
 }
 
-pub fn run(args: &WatchArgs) -> Result<ExitCode> {
-    private::create_dir_all(&args.state)
-        .with_context(|| format!("creating {}", args.state.display()))?;
-    let cp_path = args.state.join("checkpoint.json");
+pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
+    let set = Settings::resolve(args, cfg, None)?;
+    let state = set
+        .state
+        .clone()
+        .context("--state DIR is needed (or `state` in the config's [watch])")?;
+    private::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    let cp_path = state.join("checkpoint.json");
     let mut cp: Checkpoint = match std::fs::read(&cp_path) {
         Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
             format!(
@@ -315,16 +445,16 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
         }
     };
     let rt = runtime()?;
+    let endpoint = cfg
+        .endpoint_url(args.endpoint_url.as_deref())
+        .map(|s| s.value);
     let s3 = S3Options {
-        endpoint: args.endpoint_url.clone(),
+        endpoint: endpoint.clone(),
     };
     let ctx = SinkContext {
-        endpoint_url: args.endpoint_url.clone(),
+        endpoint_url: endpoint.clone(),
     };
-    let notifier = match config_path(args.config.as_deref()) {
-        Some(path) => Notifier::for_config(load(&path)?, &ctx)?,
-        None => None,
-    };
+    let notifier = Notifier::for_config(cfg.raw.notify.clone(), &ctx)?;
     // Delivery runs beside the watch loop, on the runtime's workers.
     let _delivery = notifier.clone().map(|n| {
         rt.spawn(async move {
@@ -335,9 +465,9 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
         Some(location) => Some(
             LakeArgs {
                 lake: Some(location.clone()),
-                endpoint_url: args.endpoint_url.clone(),
+                endpoint_url: endpoint.clone(),
             }
-            .open(rt.handle().clone())?,
+            .open(cfg, rt.handle().clone())?,
         ),
         None => None,
     };
@@ -345,21 +475,21 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
         store,
         pending: Vec::new(),
         last_ingest: Instant::now(),
-        interval: Duration::from_secs(args.ingest_interval),
+        interval: Duration::from_secs(set.ingest_interval),
     });
     // Outputs in this order: the outbox first (a crash after it and before
     // the file repeats nothing: the outbox skips ids it has), then the
     // NDJSON output, then the lake's table.
-    let engine: Box<dyn Detector> = Box::new(Engine::new(args.rules.load()?));
+    let engine: Box<dyn Detector> = Box::new(Engine::new(args.rules.load(cfg)?));
     let mut pipeline = Pipeline::new(
         vec![engine],
-        args.lateness,
-        Duration::from_secs(args.idle_after),
+        set.lateness,
+        Duration::from_secs(set.idle_after),
     );
     if let Some(n) = notifier {
         pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
     }
-    pipeline = pipeline.with_output(Box::new(match &args.output {
+    pipeline = pipeline.with_output(Box::new(match &set.output {
         Some(path) => output::Ndjson::open(path)?,
         None => output::Ndjson::stdout(),
     }));
@@ -368,7 +498,7 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
         pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
     }
     let mut retries = Retries::default();
-    let stuck_after = Duration::from_secs(args.stuck_after);
+    let stuck_after = Duration::from_secs(set.stuck_after);
     let mut done: BTreeSet<String> = BTreeSet::new();
     // Rebuild alarm state from what was processed before; alerts a kill kept
     // from reaching the output are emitted now, the rest are known ids.
@@ -408,7 +538,7 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
     }
     let mut complete: HashSet<PathBuf> = HashSet::new();
     let mut unreadable: HashSet<PathBuf> = HashSet::new();
-    let keys = args.public_keys.as_deref().map(load_keys).transpose()?;
+    let keys = set.public_keys.as_deref().map(load_keys).transpose()?;
     let digest_stores: Vec<Box<dyn TrailStore>> = match &keys {
         Some(_) => args
             .sources
@@ -430,7 +560,7 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
             )?;
             pipeline.emit(&alerts)?;
             if cp.digests.len() > before {
-                save(&args.state, &cp)?;
+                save(&state, &cp)?;
             }
         }
         let mut found = discover_any(&args.sources, false, &s3, rt.handle())?;
@@ -490,7 +620,7 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
                 l.took(input)?;
             }
             cp.processed.push(k.clone());
-            save(&args.state, &cp)?;
+            save(&state, &cp)?;
             done.insert(k);
             if let Input::File { path, .. } = input
                 && let Ok(p) = std::fs::canonicalize(path)
@@ -502,7 +632,7 @@ pub fn run(args: &WatchArgs) -> Result<ExitCode> {
             l.ingest_due(false)?;
         }
         // Wake on the next file-system event, or rescan after the interval.
-        match rx.recv_timeout(Duration::from_millis(args.poll_ms)) {
+        match rx.recv_timeout(Duration::from_millis(set.poll_ms)) {
             Ok(event) => {
                 if let Ok(e) = event {
                     note_complete(&e, &mut complete);

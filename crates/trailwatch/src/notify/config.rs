@@ -11,21 +11,14 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 use trailwatch_core::alert::{Alert, AlertKind, Severity};
 
-/// The whole config file; only `[notify]` is read here.
-#[derive(Debug, Default, Deserialize)]
-pub struct ConfigFile {
-    #[serde(default)]
-    pub notify: NotifyConfig,
-}
-
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifyConfig {
     /// The outbox folder (default: beside the default lake).
@@ -372,7 +365,7 @@ impl NotifyConfig {
     }
 
     /// Every name a route uses must be a configured sink.
-    fn check(&self) -> Result<()> {
+    pub(crate) fn check(&self) -> Result<()> {
         for (i, r) in self.routes.iter().enumerate() {
             for s in &r.sinks {
                 if !self.sinks.contains_key(s) {
@@ -403,31 +396,6 @@ impl NotifyConfig {
         let base = dirs::data_dir().context("no data folder; set notify.outbox in the config")?;
         Ok(base.join("trailwatch").join("outbox"))
     }
-}
-
-/// The config file to read: `--config`, else `$TRAILWATCH_CONFIG`, else
-/// `~/.config/trailwatch/config.toml` when it exists.
-pub fn config_path(given: Option<&Path>) -> Option<PathBuf> {
-    if let Some(p) = given {
-        return Some(p.to_path_buf());
-    }
-    if let Some(p) = std::env::var_os("TRAILWATCH_CONFIG") {
-        return Some(p.into());
-    }
-    let p = dirs::config_dir()?.join("trailwatch").join("config.toml");
-    p.exists().then_some(p)
-}
-
-/// Read and check the `[notify]` config.
-pub fn load(path: &Path) -> Result<NotifyConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let file: ConfigFile =
-        toml::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
-    file.notify
-        .check()
-        .with_context(|| format!("checking {}", path.display()))?;
-    Ok(file.notify)
 }
 
 #[cfg(test)]
@@ -480,7 +448,7 @@ mod tests {
     #[test]
     fn routes_pick_the_first_match_and_actions_add_sinks() {
         let text = CONFIG.replace("${TW_TEST_ROUTING_KEY}", "R0UT1NG");
-        let file: ConfigFile = toml::from_str(&text).unwrap();
+        let file: crate::config::RawConfig = toml::from_str(&text).unwrap();
         let c = file.notify;
         c.check().unwrap();
         assert_eq!(
@@ -511,13 +479,13 @@ mod tests {
     #[test]
     fn secrets_are_redacted_and_missing_variables_named() {
         let text = CONFIG.replace("${TW_TEST_ROUTING_KEY}", "R0UT1NG");
-        let file: ConfigFile = toml::from_str(&text).unwrap();
+        let file: crate::config::RawConfig = toml::from_str(&text).unwrap();
         let shown = format!("{:?}", file.notify);
         assert!(!shown.contains("R0UT1NG"), "{shown}");
         assert!(!shown.contains("hooks.slack.example"), "{shown}");
         // Variables are expanded when a sink is built: reading the file
         // needs none of them, building names the one that is missing.
-        let file: ConfigFile = toml::from_str(CONFIG).unwrap();
+        let file: crate::config::RawConfig = toml::from_str(CONFIG).unwrap();
         let SinkKind::Pagerduty { routing_key, .. } = &file.notify.sinks["pager"].kind else {
             panic!("the pager sink is PagerDuty");
         };
@@ -528,7 +496,7 @@ mod tests {
     #[test]
     fn bad_configs_are_refused() {
         let bad_route = "[[notify.route]]\nsinks = [\"nope\"]\n";
-        let file: ConfigFile = toml::from_str(bad_route).unwrap();
+        let file: crate::config::RawConfig = toml::from_str(bad_route).unwrap();
         assert!(
             file.notify
                 .check()
@@ -537,9 +505,9 @@ mod tests {
                 .contains("nope")
         );
         let bad_type = "[notify.sink.x]\ntype = \"carrier-pigeon\"\n";
-        assert!(toml::from_str::<ConfigFile>(bad_type).is_err());
+        assert!(toml::from_str::<crate::config::RawConfig>(bad_type).is_err());
         let bad_age = "[notify.sink.x]\ntype = \"stdout\"\nmax_age = \"soon\"\n";
-        let file: ConfigFile = toml::from_str(bad_age).unwrap();
+        let file: crate::config::RawConfig = toml::from_str(bad_age).unwrap();
         assert!(file.notify.check().is_err());
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));

@@ -5,6 +5,7 @@
 
 mod audit;
 mod cat;
+mod config;
 mod detect;
 mod generate;
 mod hostile;

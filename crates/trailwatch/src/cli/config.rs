@@ -1,0 +1,92 @@
+//! `trailwatch config check`: read the config file, refuse what is wrong
+//! in it (unknown keys at any level, out-of-range numbers, routes naming
+//! no sink), and print every effective setting with where it came from:
+//! a flag, the environment, a line of the file, or the default.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use super::rule_args::RuleArgs;
+use super::watch::{Settings, WatchArgs};
+use crate::config::{Config, Source};
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config and print the effective settings.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {}
+
+pub fn run(cmd: &ConfigCommand, cfg: &Config) -> Result<ExitCode> {
+    let ConfigCommand::Check(_) = cmd;
+    let mut rows: Vec<(&'static str, String, Source)> = Vec::new();
+    let lake = cfg.lake_location(None)?;
+    rows.push(("lake.location", lake.value, lake.from));
+    match cfg.endpoint_url(None) {
+        Some(e) => rows.push(("lake.endpoint_url", e.value, e.from)),
+        None => rows.push(("lake.endpoint_url", "-".into(), Source::Default)),
+    }
+    let rules = RuleArgs {
+        pack: None,
+        rules: Vec::new(),
+    };
+    let (pack, files) = rules.settings(cfg);
+    rows.push(("detect.pack", pack.value, pack.from));
+    let files_text = if files.value.is_empty() {
+        "-".to_string()
+    } else {
+        files
+            .value
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    rows.push(("detect.rules", files_text, files.from));
+    let watch = WatchArgs::empty();
+    Settings::resolve(&watch, cfg, Some(&mut rows))?;
+    let n = &cfg.raw.notify;
+    let outbox = n
+        .outbox_dir()
+        .map_or_else(|_| "-".to_string(), |p| p.display().to_string());
+    let from = if n.outbox.is_some() {
+        cfg.path.as_ref().map_or(Source::Default, |p| Source::File {
+            path: p.clone(),
+            line: 0,
+        })
+    } else {
+        Source::Default
+    };
+    rows.push(("notify.outbox", outbox, from));
+    let sinks: Vec<String> = n
+        .sinks
+        .iter()
+        .map(|(name, s)| format!("{name} ({})", s.kind.type_name()))
+        .collect();
+    let mut out = io::stdout().lock();
+    match &cfg.path {
+        Some(p) => writeln!(out, "config {}: valid", p.display())?,
+        None => writeln!(out, "no config file: flags and defaults only")?,
+    }
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    for (key, value, from) in &rows {
+        writeln!(out, "{key:<width$}  {value}  ({from})")?;
+    }
+    writeln!(
+        out,
+        "{:<width$}  {}",
+        "notify.sinks",
+        if sinks.is_empty() {
+            "-".to_string()
+        } else {
+            sinks.join(", ")
+        }
+    )?;
+    writeln!(out, "{:<width$}  {}", "notify.routes", n.routes.len())?;
+    Ok(ExitCode::SUCCESS)
+}

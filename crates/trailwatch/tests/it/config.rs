@@ -1,0 +1,125 @@
+//! The one config file: unknown keys refused at every level with the file,
+//! line and key named; `[lake]`, `[detect]` and `[watch]` used by the
+//! commands; flags override the file; `config check` says where each
+//! setting came from.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{path_str, run, sample_trail, stderr, stdout};
+
+fn write(dir: &Path, text: &str) -> PathBuf {
+    let p = dir.join("config.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn unknown_keys_are_refused_at_every_level_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, line, key) in [
+        (
+            "[lake]\nlocation = \"x\"\n\n[sevre]\nport = 1\n",
+            4,
+            "sevre",
+        ),
+        ("[watch]\nstate = \"s\"\nlatness = 5\n", 3, "latness"),
+        ("[detect]\npakc = \"all\"\n", 2, "pakc"),
+        (
+            "[notify]\noutbox = \"o\"\n[notify.defaults]\nretries = 3\n",
+            4,
+            "retries",
+        ),
+        (
+            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nheaderz = 1\n",
+            1,
+            "headerz",
+        ),
+    ] {
+        let cfg = write(dir.path(), text);
+        let out = run(&["config", "check", "--config", path_str(&cfg)]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = stderr(&out);
+        assert!(err.contains(path_str(&cfg)), "{err}");
+        assert!(err.contains(&format!("line {line}")), "{err}");
+        assert!(err.contains(key), "{err}");
+        // Every command that reads the file refuses it the same way.
+        let out = run(&[
+            "detect",
+            "--config",
+            path_str(&cfg),
+            path_str(&sample_trail()),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+    }
+}
+
+#[test]
+fn the_file_sets_what_flags_do_not_and_check_says_where_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake-from-config");
+    let cfg = write(
+        dir.path(),
+        &format!(
+            "[lake]\nlocation = {:?}\n\n[detect]\npack = \"none\"\n\n[watch]\nlateness = 600\n",
+            path_str(&lake)
+        ),
+    );
+    // [detect] pack = "none": no rules, no alerts; the flag overrides it.
+    let out = run(&[
+        "detect",
+        "--config",
+        path_str(&cfg),
+        "--format",
+        "ndjson",
+        path_str(&sample_trail()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 0);
+    let out = run(&[
+        "detect",
+        "--config",
+        path_str(&cfg),
+        "--pack",
+        "essential",
+        "--format",
+        "ndjson",
+        path_str(&sample_trail()),
+    ]);
+    assert!(stdout(&out).lines().count() > 5, "{}", stdout(&out));
+    // [lake] location is the lake when --lake is not given.
+    let out = run(&[
+        "ingest",
+        "--config",
+        path_str(&cfg),
+        path_str(&sample_trail()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(lake.join("cloudtrail").is_dir());
+    // check: values and their sources.
+    let out = run(&["config", "check", "--config", path_str(&cfg)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(key))
+            .unwrap_or_else(|| panic!("{key} in {text}"))
+            .to_string()
+    };
+    assert!(
+        line("lake.location").contains(&format!("{}:2", path_str(&cfg))),
+        "{text}"
+    );
+    assert!(line("detect.pack").contains("none"), "{text}");
+    assert!(line("watch.lateness").contains("600"), "{text}");
+    assert!(line("watch.lateness").contains(":8)"), "{text}");
+    assert!(line("watch.poll_ms").contains("(default)"), "{text}");
+    // An out-of-range value in the file names where it came from.
+    let bad = write(dir.path(), "[watch]\nlateness = -5\n");
+    let out = run(&["config", "check", "--config", path_str(&bad)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains(&format!("{}:2", path_str(&bad))),
+        "{}",
+        stderr(&out)
+    );
+}
