@@ -106,6 +106,10 @@ pub struct Series {
     /// The earliest already-evaluated minute that a late sample changed;
     /// the next evaluation starts again from there.
     rewind: Option<i64>,
+    /// Transitions already returned (minute → state entered), so that
+    /// evaluating again after a rewind returns only what is new.
+    #[serde(default)]
+    emitted: BTreeMap<i64, AlarmState>,
 }
 
 impl Default for Series {
@@ -118,6 +122,7 @@ impl Default for Series {
             first_evaluated: None,
             history: BTreeMap::new(),
             rewind: None,
+            emitted: BTreeMap::new(),
         }
     }
 }
@@ -309,7 +314,38 @@ impl Series {
             }
         }
         self.evaluated_until = Some(until.max(self.evaluated_until.unwrap_or(i64::MIN)));
+        out.retain(|t| {
+            let new = self.emitted.get(&t.minute) != Some(&t.to);
+            self.emitted.insert(t.minute, t.to);
+            new
+        });
         out
+    }
+
+    /// Forget what lies before minute `before` (samples, evidence, state
+    /// history): late data older than that no longer counts, so memory and
+    /// saved state stay bounded however long the series lives.
+    pub fn prune(&mut self, before: i64) {
+        self.buckets = self.buckets.split_off(&before);
+        self.evidence = self.evidence.split_off(&before);
+        self.emitted = self.emitted.split_off(&before);
+        // The last state entered before the cut is where a rewind to the
+        // cut starts from: keep it.
+        let kept = self.history.split_off(&before);
+        let last_before = self.history.pop_last();
+        self.history = kept;
+        if let Some((m, s)) = last_before {
+            self.history.insert(m, s);
+        }
+        if self.rewind.is_some_and(|r| r < before) {
+            self.rewind = Some(before);
+        }
+    }
+
+    /// Whether nothing is left that matters: no samples, and not in ALARM
+    /// (a fresh series behaves the same from here on).
+    pub fn is_spent(&self) -> bool {
+        self.buckets.is_empty() && self.rewind.is_none() && self.state != AlarmState::Alarm
     }
 }
 

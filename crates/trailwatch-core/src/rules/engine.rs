@@ -88,7 +88,14 @@ pub struct Engine {
     last_minute: Option<i64>,
     /// The furthest minute alarms were evaluated to.
     evaluated: Option<i64>,
+    /// Samples before this minute no longer count (see [`LATE_HORIZON`]).
+    floor: Option<i64>,
 }
+
+/// How late (in minutes of event time behind the evaluation) a sample may
+/// arrive and still count: 14 days, CloudWatch Logs' own limit for old log
+/// events. Older state is forgotten, so a watcher's memory stays flat.
+pub const LATE_HORIZON: i64 = 14 * 24 * 60;
 
 impl Engine {
     pub fn new(rules: Vec<Rule>) -> Engine {
@@ -115,6 +122,7 @@ impl Engine {
             activity: BTreeSet::new(),
             last_minute: None,
             evaluated: None,
+            floor: None,
         }
     }
 
@@ -149,6 +157,8 @@ impl Engine {
         let doc = RecordDoc::new(r);
         let e = &r.event;
         let minute = minute_of(r.time.timestamp_millis());
+        // Older than the horizon: still a finding, no longer a sample.
+        let in_time = in_time && self.floor.is_none_or(|f| minute >= f);
         if in_time {
             let new_minute = self.activity.insert(minute);
             self.last_minute = Some(self.last_minute.map_or(minute, |m| m.max(minute)));
@@ -265,7 +275,33 @@ impl Engine {
             }
         }
         out.sort_by(|a, b| a.time.cmp(&b.time).then(a.rule_id.cmp(&b.rule_id)));
+        self.prune(until);
         out
+    }
+
+    /// Forget alarm state older than the late horizon behind `until`.
+    fn prune(&mut self, until: i64) {
+        let reach = self
+            .rules
+            .iter()
+            .filter_map(|r| r.alarm.as_ref())
+            .map(|a| a.spec.range() as i64 * a.spec.period_minutes)
+            .max()
+            .unwrap_or(0);
+        let floor = until.saturating_sub(LATE_HORIZON + reach);
+        if self.floor.is_some_and(|f| f >= floor) {
+            return;
+        }
+        // Pruning costs a pass over every series: do it a day at a time.
+        if self.floor.is_some_and(|f| floor - f < 24 * 60) {
+            return;
+        }
+        self.floor = Some(floor);
+        self.activity = self.activity.split_off(&floor);
+        self.series.retain(|_, s| {
+            s.prune(floor);
+            !s.is_spent()
+        });
     }
 
     /// Evaluate every alarm to the end of the data (until every sample has
@@ -294,6 +330,8 @@ struct SavedState {
     activity: Vec<i64>,
     last_minute: Option<i64>,
     evaluated: Option<i64>,
+    #[serde(default)]
+    floor: Option<i64>,
 }
 
 const STATE_VERSION: u32 = 1;
@@ -328,6 +366,7 @@ impl Detector for Engine {
             activity: self.activity.iter().copied().collect(),
             last_minute: self.last_minute,
             evaluated: self.evaluated,
+            floor: self.floor,
         };
         serde_json::to_vec(&state).map_err(|e| StateError::Encode {
             detector: "rules".into(),
@@ -359,6 +398,7 @@ impl Detector for Engine {
         self.activity = state.activity.into_iter().collect();
         self.last_minute = state.last_minute;
         self.evaluated = state.evaluated;
+        self.floor = state.floor;
         Ok(())
     }
 }

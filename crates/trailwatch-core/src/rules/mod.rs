@@ -19,7 +19,7 @@ use crate::alarm::{AlarmSpec, Comparison, Statistic, TreatMissing};
 use crate::pattern::{Pattern, PatternError, Step};
 
 pub use crate::alert::Severity;
-pub use engine::{Engine, Match};
+pub use engine::{Engine, LATE_HORIZON, Match};
 pub use examples::{check_examples, example_record, matches_record};
 pub use format::{LoadError, RuleFormat, load_rules};
 pub use terraform::{TerraformError, import_terraform};

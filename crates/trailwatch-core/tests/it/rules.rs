@@ -295,3 +295,51 @@ fn an_engine_restored_from_saved_state_raises_what_an_uninterrupted_one_raises()
     let mut e = Engine::new(pack("all").expect("packs"));
     assert!(Detector::restore(&mut e, b"{\"version\": 9}").is_err());
 }
+
+#[test]
+fn alarm_state_stays_bounded_however_long_the_engine_runs() {
+    use trailwatch_core::alarm::minute_of;
+    use trailwatch_core::detect::Detector;
+    let mut engine = Engine::new(pack("all").expect("packs"));
+    let mut out = Vec::new();
+    let mut size_at = std::collections::BTreeMap::new();
+    // Sixty days of failed console logins (an alarm with a per-user
+    // dimension), a new user every day, one attempt every 20 minutes.
+    for step in 0..(60 * 72) {
+        let minute = step * 20;
+        let t = chrono::DateTime::from_timestamp(1_775_044_800 + minute * 60, 0).expect("time");
+        let partial = json!({
+            "eventName": "ConsoleLogin",
+            "errorMessage": "Failed authentication",
+            "responseElements": {"ConsoleLogin": "Failure"},
+            "userIdentity": {"type": "IAMUser", "userName": format!("user-{}", step / 72)},
+        });
+        let rec = example_record(
+            &partial,
+            &format!("ev-{step}"),
+            &t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        );
+        let text = rec.to_string();
+        let mut dec = Decoder::from_reader(
+            "t",
+            std::io::Cursor::new(text.into_bytes()),
+            DecodeOptions::default(),
+        )
+        .expect("decoder");
+        while let Some(step) = dec.next_step() {
+            if let Step::Record(r) = step {
+                engine.observe(&r, &mut out, None);
+            }
+        }
+        Detector::advance(&mut engine, minute_of(t.timestamp_millis()) - 5, &mut out);
+        let day = step / 72;
+        if step % 72 == 71 && (day == 19 || day == 59) {
+            size_at.insert(day, Detector::save(&engine).expect("saves").len());
+        }
+    }
+    let (d20, d60) = (size_at[&19], size_at[&59]);
+    assert!(
+        (d60 as f64) < (d20 as f64) * 1.2,
+        "state grew from {d20} bytes at day 20 to {d60} at day 60"
+    );
+}
