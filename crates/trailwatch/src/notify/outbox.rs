@@ -10,8 +10,9 @@
 //! compacts it: a new journal with the pending entries and the seen ids is
 //! written aside and renamed over the old one.
 //!
-//! An alert id is enqueued at most once per sink, ever: pending, delivered
-//! and dead ids are all remembered. Given-up alerts are also appended to
+//! An alert id is enqueued at most once per sink: pending ids, and ids
+//! delivered or dead within the last [`SEEN_FOR`], are remembered (longer
+//! than any replay can bring an alert back), so the memory stops growing. Given-up alerts are also appended to
 //! `dead-letter.ndjson` with the reason. `status.json` keeps each sink's
 //! last error and last success for `trailwatch notify status`.
 //!
@@ -66,8 +67,16 @@ enum Op {
     Seen {
         sink: String,
         ids: Vec<String>,
+        /// When they were seen (epoch ms; absent in older journals).
+        #[serde(default)]
+        at: Option<i64>,
     },
 }
+
+/// How long delivered and dead ids are remembered: a watcher's replay
+/// after a crash (alerts since its last saved state, late data within the
+/// 14-day late horizon) never brings back an alert older than this.
+pub const SEEN_FOR: i64 = 15 * 86_400_000;
 
 /// A line of `dead-letter.ndjson`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -92,8 +101,8 @@ pub struct SinkStatus {
 struct SinkQueue {
     pending: BTreeMap<u64, Entry>,
     by_id: HashMap<String, u64>,
-    /// Delivered or given up on.
-    seen: HashSet<String>,
+    /// Delivered or given up on, with when (epoch ms).
+    seen: HashMap<String, i64>,
 }
 
 #[derive(Debug)]
@@ -120,6 +129,9 @@ fn sync_dir(dir: &Path) -> Result<()> {
 /// Replay a journal's complete lines; returns the queues and the byte
 /// length of the complete part.
 fn replay(text: &[u8], path: &Path) -> (BTreeMap<String, SinkQueue>, u64, usize) {
+    // Acks and deads carry no time: they count as seen now, the time of
+    // this replay (at most SEEN_FOR more of memory).
+    let now = chrono::Utc::now().timestamp_millis();
     let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     let mut queues: BTreeMap<String, SinkQueue> = BTreeMap::new();
     let mut next_seq = 0;
@@ -147,7 +159,7 @@ fn replay(text: &[u8], path: &Path) -> (BTreeMap<String, SinkQueue>, u64, usize)
                     if let Some(seq) = q.by_id.remove(&id) {
                         q.pending.remove(&seq);
                     }
-                    q.seen.insert(id);
+                    q.seen.insert(id, now);
                 }
             }
             Op::Dead { sink, id } => {
@@ -155,7 +167,7 @@ fn replay(text: &[u8], path: &Path) -> (BTreeMap<String, SinkQueue>, u64, usize)
                 if let Some(seq) = q.by_id.remove(&id) {
                     q.pending.remove(&seq);
                 }
-                q.seen.insert(id);
+                q.seen.insert(id, now);
             }
             Op::Retry {
                 sink,
@@ -171,8 +183,13 @@ fn replay(text: &[u8], path: &Path) -> (BTreeMap<String, SinkQueue>, u64, usize)
                     e.last_error = Some(error);
                 }
             }
-            Op::Seen { sink, ids } => {
-                queues.entry(sink).or_default().seen.extend(ids);
+            Op::Seen { sink, ids, at } => {
+                let at = at.unwrap_or(now);
+                queues
+                    .entry(sink)
+                    .or_default()
+                    .seen
+                    .extend(ids.into_iter().map(|id| (id, at)));
             }
         }
     }
@@ -213,13 +230,25 @@ impl Outbox {
         // Compact: the pending entries and the seen ids, written aside and
         // renamed over the journal (a kill leaves either whole file).
         let mut ops = Vec::new();
-        for (sink, q) in &queues {
-            let mut seen: Vec<String> = q.seen.iter().cloned().collect();
-            seen.sort();
-            if !seen.is_empty() {
+        let now = chrono::Utc::now().timestamp_millis();
+        let mut queues = queues;
+        for (sink, q) in &mut queues {
+            // Ids seen longer ago than SEEN_FOR are forgotten; the rest are
+            // kept with their time, grouped by day.
+            q.seen.retain(|_, at| now - *at <= SEEN_FOR);
+            let mut by_day: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+            for (id, at) in &q.seen {
+                by_day
+                    .entry(*at - at.rem_euclid(86_400_000))
+                    .or_default()
+                    .push(id.clone());
+            }
+            for (day, mut ids) in by_day {
+                ids.sort();
                 ops.push(Op::Seen {
                     sink: sink.clone(),
-                    ids: seen,
+                    ids,
+                    at: Some(day),
                 });
             }
             for e in q.pending.values() {
@@ -269,7 +298,7 @@ impl Outbox {
         let mut fresh: HashSet<(&str, &str)> = HashSet::new();
         for (sink, alert) in items {
             let known = self.queues.get(sink).is_some_and(|q| {
-                q.by_id.contains_key(&alert.alert_id) || q.seen.contains(&alert.alert_id)
+                q.by_id.contains_key(&alert.alert_id) || q.seen.contains_key(&alert.alert_id)
             });
             if known || !fresh.insert((sink.as_str(), alert.alert_id.as_str())) {
                 continue;
@@ -361,7 +390,8 @@ impl Outbox {
                 if let Some(seq) = q.by_id.remove(id) {
                     q.pending.remove(&seq);
                 }
-                q.seen.insert(id.clone());
+                q.seen
+                    .insert(id.clone(), chrono::Utc::now().timestamp_millis());
             }
         }
     }
@@ -592,5 +622,29 @@ mod tests {
         assert_eq!(rows[0].dead_letters, 1);
         assert_eq!(rows[0].status.last_error.as_deref(), Some("HTTP 400"));
         assert_eq!(o.enqueue(&items("a", &["1"])).unwrap(), 0);
+    }
+
+    #[test]
+    fn delivered_ids_are_forgotten_after_the_memory_bound_so_it_stops_growing() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = chrono::Utc::now().timestamp_millis();
+        let old = Op::Seen {
+            sink: "a".into(),
+            ids: vec!["old".into()],
+            at: Some(now - SEEN_FOR - 86_400_000),
+        };
+        let recent = Op::Seen {
+            sink: "a".into(),
+            ids: vec!["recent".into()],
+            at: Some(now - 86_400_000),
+        };
+        std::fs::write(dir.path().join(JOURNAL), encode(&[old, recent]).unwrap()).unwrap();
+        let mut o = Outbox::open(dir.path()).unwrap();
+        // The recent id is still known; the old one has been forgotten.
+        assert_eq!(o.enqueue(&items("a", &["recent"])).unwrap(), 0);
+        assert_eq!(o.enqueue(&items("a", &["old"])).unwrap(), 1);
+        drop(o);
+        let text = std::fs::read_to_string(dir.path().join(JOURNAL)).unwrap();
+        assert!(text.contains("recent") && text.contains("\"at\""), "{text}");
     }
 }
