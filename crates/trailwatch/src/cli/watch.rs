@@ -24,8 +24,7 @@
 //! durable notification outbox (before the checkpoint), and a delivery
 //! task sends them while the watch goes on.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::io::{self, Write};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::mpsc;
@@ -34,7 +33,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 use notify::{RecursiveMode, Watcher};
-use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
 use trailwatch_core::alert::Alert;
 use trailwatch_core::detect::Detector;
@@ -52,11 +50,14 @@ use super::verify::load_keys;
 use crate::config::{Config, Setting, Source};
 use crate::notify::SinkContext;
 use crate::notify::dispatch::Notifier;
+use crate::pipeline::checkpoint::{Checkpoint, FileId};
 use crate::pipeline::retry::Retries;
 use crate::pipeline::{Pipeline, output};
 use crate::private;
+use crate::source::local::input_for;
 use crate::source::s3_trail::S3Trail;
-use crate::source::{Fetched, Input, discover_any};
+use crate::source::{Discovery, Fetched, Input, discover, discover_any};
+use trailwatch_core::walk::Unreadable;
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -242,27 +243,6 @@ impl Settings {
     }
 }
 
-/// What has been done, persisted after every file.
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Checkpoint {
-    /// Files fully processed, in processing order.
-    processed: Vec<String>,
-    /// Digest files validated (with --public-keys).
-    #[serde(default)]
-    digests: Vec<String>,
-}
-
-fn save(state: &Path, cp: &Checkpoint) -> Result<()> {
-    let tmp = state.join("checkpoint.json.tmp");
-    let json = serde_json::to_vec(cp)?;
-    let mut f = private::create(&tmp)?;
-    f.write_all(&json)?;
-    f.sync_data()?;
-    std::fs::rename(&tmp, state.join("checkpoint.json"))?;
-    Ok(())
-}
-
 /// Run one fetched file through the pipeline and advance event time;
 /// returns the alerts it caused now.
 fn take_file(pipeline: &mut Pipeline<'_>, input: &Input, fetched: &Fetched) -> Vec<Alert> {
@@ -331,6 +311,180 @@ fn note_complete(event: &notify::Event, complete: &mut HashSet<PathBuf>) {
     }
 }
 
+/// How often local folders are walked in full, as a safety net: between
+/// walks, new files are known from the file watcher's events.
+const RESCAN: Duration = Duration::from_secs(300);
+
+/// What the watcher knows its sources hold and has not taken yet. Local
+/// folders are walked in full only at start and every [`RESCAN`]; between
+/// walks the file watcher's events name the new files (and the folders to
+/// look into). S3 prefixes are listed every poll.
+struct Listing {
+    /// Inputs not yet done, by name.
+    pending: BTreeMap<String, Input>,
+    /// Local roots as given, canonical, and whether each is a trail folder.
+    roots: Vec<(PathBuf, PathBuf, bool)>,
+    /// Paths the file watcher reported since the last look.
+    seen: Vec<PathBuf>,
+    last_walk: Instant,
+    /// Whether a digest file may have landed since the last look.
+    digest_news: bool,
+    /// Folders that appeared lately (as named, with their root's kind):
+    /// walked on every look for a few seconds, since files written into a
+    /// new folder before the file watcher watches it raise no event.
+    new_dirs: Vec<(PathBuf, bool, Instant)>,
+}
+
+/// How long a new folder is walked on every look.
+const NEW_DIR_WATCH: Duration = Duration::from_secs(3);
+
+impl Listing {
+    fn new(sources: &[String], found: Discovery, cp: &Checkpoint) -> Listing {
+        let roots = sources
+            .iter()
+            .filter(|s| !s.starts_with("s3://"))
+            .map(|s| {
+                let given = PathBuf::from(s);
+                let canonical = std::fs::canonicalize(&given).unwrap_or_else(|_| given.clone());
+                (given, canonical, false)
+            })
+            .collect();
+        let mut l = Listing {
+            pending: BTreeMap::new(),
+            roots,
+            seen: Vec::new(),
+            last_walk: Instant::now(),
+            digest_news: true,
+            new_dirs: Vec::new(),
+        };
+        l.take(found, cp);
+        l
+    }
+
+    /// Keep what a discovery found that is not done; learn which roots are
+    /// trail folders.
+    fn take(&mut self, found: Discovery, cp: &Checkpoint) -> Vec<Unreadable> {
+        for (given, _, trail) in &mut self.roots {
+            *trail = found.inputs.iter().any(|i| match i {
+                Input::File { path, key, .. } => key.is_some() && path.starts_with(&*given),
+                _ => false,
+            });
+        }
+        for input in found.inputs {
+            if !cp.is_done(&file_id(&input), false) {
+                self.pending.insert(input.name(), input);
+            }
+        }
+        found.unreadable
+    }
+
+    /// Note a file-system event's paths.
+    fn saw(&mut self, event: &notify::Event) {
+        use notify::EventKind;
+        use notify::event::{AccessKind, AccessMode, ModifyKind};
+        // Only what can bring a new file or folder: reading a folder raises
+        // access events too, and taking those would make every walk
+        // trigger another.
+        let arrival = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Modify(ModifyKind::Name(_))
+                | EventKind::Access(AccessKind::Close(AccessMode::Write))
+        );
+        if arrival {
+            self.digest_news |= event
+                .paths
+                .iter()
+                .any(|p| p.to_string_lossy().contains("CloudTrail-Digest"));
+            self.seen.extend(event.paths.iter().cloned());
+        }
+    }
+
+    /// Whether a digest may have landed since the last call.
+    fn take_digest_news(&mut self) -> bool {
+        std::mem::take(&mut self.digest_news)
+    }
+
+    /// Bring the listing up to date: a full walk when due, else the paths
+    /// the file watcher reported; S3 prefixes are listed every time.
+    fn refresh(
+        &mut self,
+        sources: &[String],
+        s3: &S3Options,
+        handle: &Handle,
+        cp: &Checkpoint,
+    ) -> Result<Vec<Unreadable>> {
+        if self.last_walk.elapsed() >= RESCAN {
+            self.last_walk = Instant::now();
+            self.seen.clear();
+            self.digest_news = true;
+            let found = discover_any(sources, false, s3, handle)?;
+            return Ok(self.take(found, cp));
+        }
+        let remote: Vec<String> = sources
+            .iter()
+            .filter(|s| s.starts_with("s3://"))
+            .cloned()
+            .collect();
+        let mut unread = Vec::new();
+        if !remote.is_empty() {
+            let found = discover_any(&remote, false, s3, handle)?;
+            for input in found.inputs {
+                if !cp.is_done(&file_id(&input), false) {
+                    self.pending.insert(input.name(), input);
+                }
+            }
+            unread.extend(found.unreadable);
+        }
+        for path in std::mem::take(&mut self.seen) {
+            let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            let Some((given, root, trail)) = self
+                .roots
+                .iter()
+                .find(|(_, root, _)| canonical.starts_with(root))
+            else {
+                continue;
+            };
+            let Ok(rel) = canonical.strip_prefix(root) else {
+                continue;
+            };
+            let named = given.join(rel);
+            if canonical.is_dir() {
+                self.new_dirs.push((named, *trail, Instant::now()));
+            } else if let Some(input) = input_for(given, &named, *trail)
+                && !cp.is_done(&file_id(&input), false)
+            {
+                self.pending.insert(input.name(), input);
+            }
+        }
+        self.new_dirs
+            .retain(|(_, _, at)| at.elapsed() < NEW_DIR_WATCH);
+        for (dir, trail, _) in &self.new_dirs {
+            let found = match discover(&[dir.display().to_string()], false) {
+                Ok(f) => f,
+                // Gone again, or not readable: the full walk reports it.
+                Err(_) => continue,
+            };
+            for input in found.inputs {
+                if (!*trail || input.trail_key().is_some()) && !cp.is_done(&file_id(&input), false)
+                {
+                    self.pending.insert(input.name(), input);
+                }
+            }
+            unread.extend(found.unreadable);
+        }
+        Ok(unread)
+    }
+
+    fn pending(&self) -> impl Iterator<Item = &Input> {
+        self.pending.values()
+    }
+
+    fn done(&mut self, name: &str) {
+        self.pending.remove(name);
+    }
+}
+
 /// The lake side of `watch --lake`: the files waiting to be ingested (the
 /// alerts go to the lake through the pipeline's outputs).
 struct LakeSide<'s> {
@@ -382,33 +536,47 @@ fn digest_store(source: &str, s3: &S3Options, handle: &Handle) -> Result<Box<dyn
     })
 }
 
-/// Validate digests that landed since the last look; returns their alerts.
+/// What a look for new digests found.
+struct DigestLook {
+    alerts: Vec<Alert>,
+    /// Digests validated now.
+    checked: usize,
+    /// Local digests too fresh to take yet (still being copied?).
+    young: usize,
+}
+
+/// Validate digests that landed since the last look.
 fn check_new_digests(
     sources: &[String],
     stores: &[Box<dyn TrailStore>],
     keys: &KeyRing,
-    checked: &mut HashSet<String>,
     cp: &mut Checkpoint,
-) -> Result<Vec<Alert>> {
-    let mut alerts = Vec::new();
+) -> Result<DigestLook> {
+    let mut look = DigestLook {
+        alerts: Vec::new(),
+        checked: 0,
+        young: 0,
+    };
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
     for (i, store) in stores.iter().enumerate() {
-        let mut new: Vec<String> = store
+        let id = |k: &str| FileId::of(k, trailwatch_core::layout::parse_key(k).as_ref());
+        let unchecked: Vec<String> = store
             .keys()?
             .into_iter()
             .filter(|k| k.contains("/CloudTrail-Digest/") && k.ends_with(".json.gz"))
-            .filter(|k| !checked.contains(&format!("{i}:{k}")))
-            // A local digest may still be being copied in: take it once it
-            // has not changed for a second (S3 objects appear whole).
-            .filter(|k| {
-                sources[i].starts_with("s3://")
-                    || std::fs::metadata(Path::new(&sources[i]).join(k))
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age >= Duration::from_secs(1))
-            })
+            .filter(|k| !cp.is_done(&id(k), true))
             .collect();
+        // A local digest may still be being copied in: take it once it has
+        // not changed for a second (S3 objects appear whole).
+        let (mut new, young): (Vec<String>, Vec<String>) = unchecked.into_iter().partition(|k| {
+            sources[i].starts_with("s3://")
+                || std::fs::metadata(Path::new(&sources[i]).join(k))
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age >= Duration::from_secs(1))
+        });
+        look.young += young.len();
         // Oldest first (key names end in the digest's end time).
         new.sort_by_key(|k| k.rsplit('_').next().map(str::to_string));
         for key in new {
@@ -416,12 +584,22 @@ fn check_new_digests(
                 .with_context(|| format!("validating {key}"))?;
             let found = digest_alerts(&report, &now);
             tracing::info!(digest = key, problems = found.len(), "digest validated");
-            alerts.extend(found);
-            checked.insert(format!("{i}:{key}"));
-            cp.digests.push(format!("{i}:{key}"));
+            look.alerts.extend(found);
+            cp.mark_done(&id(&key), true);
+            look.checked += 1;
         }
     }
-    Ok(alerts)
+    Ok(look)
+}
+
+/// How often at most the checkpoint and the pipeline's state are saved
+/// while files keep coming (and always when the watcher goes idle): a
+/// crash costs re-reading at most this much, never an alert.
+const SAVE_EVERY: Duration = Duration::from_secs(2);
+
+/// The checkpoint's id of an input.
+fn file_id(input: &Input) -> FileId {
+    FileId::of(&input.name(), input.trail_key())
 }
 
 pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
@@ -431,19 +609,7 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
         .clone()
         .context("--state DIR is needed (or `state` in the config's [watch])")?;
     private::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
-    let cp_path = state.join("checkpoint.json");
-    let mut cp: Checkpoint = match std::fs::read(&cp_path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-            format!(
-                "reading the checkpoint {} (remove it to start over)",
-                cp_path.display()
-            )
-        })?,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Checkpoint::default(),
-        Err(e) => {
-            return Err(e).with_context(|| format!("reading the checkpoint {}", cp_path.display()));
-        }
-    };
+    let (mut cp, replay) = Checkpoint::load(&state)?;
     let rt = runtime()?;
     let endpoint = cfg
         .endpoint_url(args.endpoint_url.as_deref())
@@ -490,7 +656,8 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
         pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
     }
     pipeline = pipeline.with_output(Box::new(match &set.output {
-        Some(path) => output::Ndjson::open(path)?,
+        // Only what was written after the saved state can come again.
+        Some(path) => output::Ndjson::open(path, cp.output_offset)?,
         None => output::Ndjson::stdout(),
     }));
     if let Some(store) = &store {
@@ -499,36 +666,16 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
     }
     let mut retries = Retries::default();
     let stuck_after = Duration::from_secs(set.stuck_after);
-    let mut done: BTreeSet<String> = BTreeSet::new();
-    // Rebuild alarm state from what was processed before; alerts a kill kept
-    // from reaching the output are emitted now, the rest are known ids.
-    // Replay in the order the files were first processed, so alarm state
-    // and alert ids come out exactly as they did.
-    let found = discover_any(&args.sources, false, &s3, rt.handle())?;
-    let by_key: HashMap<String, &Input> = found.inputs.iter().map(|i| (i.name(), i)).collect();
-    for k in &cp.processed {
-        if let Some(input) = by_key.get(k) {
-            let fetched = match input.fetch() {
-                Ok(f) => f,
-                Err(e) => {
-                    tracing::warn!("not replaying {k}: {e}");
-                    continue;
-                }
-            };
-            let alerts = take_file(&mut pipeline, input, &fetched);
-            pipeline.emit(&alerts)?;
-            if let Some(l) = &mut lake {
-                l.took(input)?;
-            }
-            done.insert(k.clone());
-        }
-    }
-    if let Some(l) = &mut lake {
-        // Files checkpointed before a kill but not yet ingested go in now;
-        // the ones already in the lake are skipped without being read.
-        l.ingest_due(true)?;
-    }
-    tracing::info!(files = done.len(), "watching {}", args.sources.join(", "));
+    let save_now = |cp: &mut Checkpoint, pipeline: &Pipeline<'_>| -> Result<()> {
+        cp.output_offset = set
+            .output
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len());
+        cp.save(&state, Some(&pipeline.save()?))
+    };
+    // The file watcher first, the listing after: a file that lands in
+    // between is in the listing or raises an event, never neither.
     let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
     let mut watcher = notify::recommended_watcher(tx).context("starting the file watcher")?;
     for s in args.sources.iter().filter(|s| !s.starts_with("s3://")) {
@@ -536,6 +683,50 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
             .watch(Path::new(s), RecursiveMode::Recursive)
             .with_context(|| format!("watching {s}"))?;
     }
+    let found = discover_any(&args.sources, false, &s3, rt.handle())?;
+    if let Some(saved) = cp.snapshot_bytes(&state)? {
+        // Resume where the checkpoint stands: no file is read again.
+        pipeline
+            .restore(&saved)
+            .context("restoring the watcher's saved state")?;
+    } else if !replay.is_empty() {
+        // A checkpoint of the first format lists every file processed:
+        // rebuild the state by replaying them, once, in their order.
+        let by_key: HashMap<String, &Input> = found.inputs.iter().map(|i| (i.name(), i)).collect();
+        for k in &replay {
+            if let Some(input) = by_key.get(k) {
+                let fetched = match input.fetch() {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!("not replaying {k}: {e}");
+                        continue;
+                    }
+                };
+                let alerts = take_file(&mut pipeline, input, &fetched);
+                pipeline.emit(&alerts)?;
+                cp.mark_done(&file_id(input), false);
+            }
+        }
+        save_now(&mut cp, &pipeline)?;
+    }
+    if let Some(l) = &mut lake {
+        for input in found
+            .inputs
+            .iter()
+            .filter(|i| cp.is_done(&file_id(i), false))
+        {
+            l.took(input)?;
+        }
+        // Files checkpointed before a kill but not yet ingested go in now;
+        // the ones already in the lake are skipped without being read.
+        l.ingest_due(true)?;
+    }
+    let mut listing = Listing::new(&args.sources, found, &cp);
+    let mut last_digest_look = Instant::now();
+    let mut digests_waiting = true;
+    tracing::info!(files = cp.files, "watching {}", args.sources.join(", "));
+    let mut last_save = Instant::now();
+    let mut unsaved = false;
     let mut complete: HashSet<PathBuf> = HashSet::new();
     let mut unreadable: HashSet<PathBuf> = HashSet::new();
     let keys = set.public_keys.as_deref().map(load_keys).transpose()?;
@@ -547,34 +738,38 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
             .collect::<Result<_>>()?,
         None => Vec::new(),
     };
-    let mut digests_checked: HashSet<String> = cp.digests.iter().cloned().collect();
     loop {
-        if let Some(keys) = &keys {
-            let before = cp.digests.len();
-            let alerts = check_new_digests(
-                &args.sources,
-                &digest_stores,
-                keys,
-                &mut digests_checked,
-                &mut cp,
-            )?;
-            pipeline.emit(&alerts)?;
-            if cp.digests.len() > before {
-                save(&state, &cp)?;
-            }
+        // Digests are listed when one may have landed: at start, when the
+        // file watcher saw one, on each full walk, and every minute for S3.
+        let digests_due = listing.take_digest_news()
+            || last_digest_look.elapsed() >= Duration::from_secs(60)
+            || digests_waiting;
+        if let Some(keys) = keys.as_ref().filter(|_| digests_due) {
+            let look = check_new_digests(&args.sources, &digest_stores, keys, &mut cp)?;
+            pipeline.emit(&look.alerts)?;
+            unsaved |= look.checked > 0;
+            digests_waiting = look.young > 0;
+            last_digest_look = Instant::now();
         }
-        let mut found = discover_any(&args.sources, false, &s3, rt.handle())?;
-        for u in &found.unreadable {
+        let unread = listing.refresh(&args.sources, &s3, rt.handle(), &cp)?;
+        // An entry that vanished mid-walk (a sync tool's temporary file
+        // renamed into place) is not unreadable, just gone.
+        for u in unread
+            .into_iter()
+            .filter(|u| u.path.symlink_metadata().is_ok())
+        {
             if unreadable.insert(u.path.clone()) {
                 tracing::error!("cannot read {}: {}", u.path.display(), u.reason);
             }
         }
         // Take new files in delivery order (the stamp in CloudTrail's file
         // names), not path order, so event time advances as it did live.
-        found.inputs.sort_by_key(delivery_order);
-        for input in &found.inputs {
+        let mut pending: Vec<Input> = listing.pending().cloned().collect();
+        pending.sort_by_key(delivery_order);
+        for input in &pending {
             let k = input.name();
-            if done.contains(&k) {
+            let id = file_id(input);
+            if cp.is_done(&id, false) {
                 continue;
             }
             // A file being retried waits out its backoff, unless the file
@@ -605,6 +800,12 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
             };
             let fetched = match problem {
                 Ok(f) => f,
+                Err(_) if matches!(input, Input::File { path, .. } if !path.exists()) => {
+                    // Moved away since it was listed: nothing to take.
+                    listing.done(&k);
+                    retries.done(&k);
+                    continue;
+                }
                 Err(e) => {
                     retries.failed(&k, &e.to_string(), stuck_after);
                     if let Some(p) = &canonical {
@@ -619,14 +820,26 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
             if let Some(l) = &mut lake {
                 l.took(input)?;
             }
-            cp.processed.push(k.clone());
-            save(&state, &cp)?;
-            done.insert(k);
+            cp.mark_done(&id, false);
+            cp.files += 1;
+            listing.done(&k);
+            unsaved = true;
+            if last_save.elapsed() >= SAVE_EVERY {
+                save_now(&mut cp, &pipeline)?;
+                last_save = Instant::now();
+                unsaved = false;
+            }
             if let Input::File { path, .. } = input
                 && let Ok(p) = std::fs::canonicalize(path)
             {
                 complete.remove(&p);
             }
+        }
+        if unsaved {
+            // Idle for now: everything done so far is saved.
+            save_now(&mut cp, &pipeline)?;
+            last_save = Instant::now();
+            unsaved = false;
         }
         if let Some(l) = &mut lake {
             l.ingest_due(false)?;
@@ -636,10 +849,12 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
             Ok(event) => {
                 if let Ok(e) = event {
                     note_complete(&e, &mut complete);
+                    listing.saw(&e);
                 }
                 while let Ok(event) = rx.try_recv() {
                     if let Ok(e) = event {
                         note_complete(&e, &mut complete);
+                        listing.saw(&e);
                     }
                 }
             }

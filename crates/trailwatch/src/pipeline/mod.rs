@@ -11,13 +11,14 @@
 //! drive it on a blocking thread (`spawn_blocking`), where fetching S3
 //! objects through the runtime's handle is allowed.
 
+pub mod checkpoint;
 pub mod output;
 pub mod retry;
 pub mod watermark;
 
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use trailwatch_core::alarm::minute_of;
 use trailwatch_core::alert::Alert;
 use trailwatch_core::detect::{Detector, Seen, clock};
@@ -26,6 +27,13 @@ use trailwatch_core::event::{Decoder, Record, TimeBounds};
 use crate::source::{Input, each_decoded};
 use output::AlertOutput;
 use watermark::Watermarks;
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedHeader {
+    version: u32,
+    detectors: Vec<(String, usize)>,
+    watermarks: std::collections::BTreeMap<String, i64>,
+}
 
 /// Detectors, outputs and event-time progress.
 pub struct Pipeline<'a> {
@@ -127,6 +135,53 @@ impl<'a> Pipeline<'a> {
         for d in &mut self.detectors {
             d.finish(out);
         }
+    }
+
+    /// The state of every detector and the watermarks, as bytes: a JSON
+    /// header line naming each detector's part and its length, then the
+    /// parts as the detectors wrote them.
+    pub fn save(&self) -> Result<Vec<u8>> {
+        let mut parts = Vec::new();
+        let mut body = Vec::new();
+        for d in &self.detectors {
+            let bytes = d.save()?;
+            parts.push((d.name().to_string(), bytes.len()));
+            body.extend_from_slice(&bytes);
+        }
+        let header = SavedHeader {
+            version: 1,
+            detectors: parts,
+            watermarks: self.marks.save(),
+        };
+        let mut out = serde_json::to_vec(&header)?;
+        out.push(b'\n');
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Continue from [`Pipeline::save`]'s bytes (detectors matched by name).
+    pub fn restore(&mut self, bytes: &[u8]) -> Result<()> {
+        let nl = bytes
+            .iter()
+            .position(|b| *b == b'\n')
+            .context("the saved state has no header")?;
+        let header: SavedHeader =
+            serde_json::from_slice(&bytes[..nl]).context("the saved state's header")?;
+        if header.version != 1 {
+            bail!("the saved state has unknown version {}", header.version);
+        }
+        let mut at = nl + 1;
+        for (name, len) in &header.detectors {
+            let part = bytes
+                .get(at..at + len)
+                .context("the saved state is cut short")?;
+            at += len;
+            if let Some(d) = self.detectors.iter_mut().find(|d| d.name() == name) {
+                d.restore(part)?;
+            }
+        }
+        self.marks.restore(&header.watermarks);
+        Ok(())
     }
 
     /// Send alerts to every output, durably.

@@ -3,7 +3,7 @@
 //! running behind another, or a backlog copied account by account, is not
 //! late. A prefix silent for the idle time stops holding the others back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 /// The newest believable event time of each prefix.
@@ -37,6 +37,23 @@ impl Watermarks {
         });
         p.newest = p.newest.max(ms);
         p.heard = now;
+    }
+
+    /// The newest event time of each prefix (`account/region` → epoch ms),
+    /// to save.
+    pub fn save(&self) -> BTreeMap<String, i64> {
+        self.prefixes
+            .iter()
+            .map(|((a, r), p)| (format!("{a}/{r}"), p.newest))
+            .collect()
+    }
+
+    /// Take saved progress back; every prefix counts as just heard from.
+    pub fn restore(&mut self, saved: &BTreeMap<String, i64>) {
+        for (k, ms) in saved {
+            let (a, r) = k.split_once('/').unwrap_or((k.as_str(), ""));
+            self.note((a.to_string(), r.to_string()), *ms);
+        }
     }
 
     /// The event time alarms may be evaluated to: the slowest prefix heard

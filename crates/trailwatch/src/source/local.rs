@@ -75,6 +75,30 @@ pub fn discover(sources: &[String], include_insights: bool) -> Result<Discovery>
     Ok(d)
 }
 
+/// One file that appeared under `root` (a watched folder), as the walk
+/// would have taken it: `trail` says whether the folder is a trail folder
+/// (then only CloudTrail log files count). None for anything else.
+pub fn input_for(root: &Path, path: &Path, trail: bool) -> Option<Input> {
+    let rel = slash_path(path.strip_prefix(root).ok()?);
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    if name.starts_with('.') || layout::is_non_log_path(&rel).is_some() {
+        return None;
+    }
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || !has_data_suffix(&name) {
+        return None;
+    }
+    let key = layout::parse_key(&rel);
+    if trail && key.is_none() {
+        return None;
+    }
+    Some(Input::File {
+        path: path.to_path_buf(),
+        key,
+        size: meta.len(),
+    })
+}
+
 fn walk(root: &Path, include_insights: bool, d: &mut Discovery) -> Result<()> {
     let mut trail_files = Vec::new();
     let mut plain_files = Vec::new();

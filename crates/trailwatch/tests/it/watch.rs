@@ -73,12 +73,13 @@ fn start_with(watched: &str, state: &Path, out: &Path, extra: &[&str]) -> Child 
         .expect("watch starts")
 }
 
+/// How many log files the checkpoint says are done.
 fn processed(state: &Path) -> usize {
     std::fs::read(state.join("checkpoint.json"))
         .ok()
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|v| v["processed"].as_array().map(Vec::len))
-        .unwrap_or(0)
+        .and_then(|v| v["files"].as_u64())
+        .unwrap_or(0) as usize
 }
 
 fn wait_for(state: &Path, n: usize) {
@@ -467,7 +468,11 @@ fn a_half_written_file_is_retried_until_complete_not_marked_done() {
         .unwrap_or_default()
         .contains("not been readable completely")
     {
-        assert!(Instant::now() < deadline, "no error for the stuck file");
+        assert!(
+            Instant::now() < deadline,
+            "no error for the stuck file: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -27,13 +27,19 @@ impl Ndjson {
         }
     }
 
-    /// Append to `path` (created 0600), learning which alert ids it already
-    /// holds; a torn last line (a kill mid-write) is cut off.
-    pub fn open(path: &Path) -> Result<Ndjson> {
+    /// Append to `path` (created 0600), learning which alert ids it holds
+    /// from `from` on (the whole file when `None`: only alerts written after
+    /// the watcher's saved state can be raised again); a torn last line (a
+    /// kill mid-write) is cut off.
+    pub fn open(path: &Path, from: Option<u64>) -> Result<Ndjson> {
         let mut emitted = HashSet::new();
         if path.exists() {
-            let text =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let mut f = File::open(path).with_context(|| format!("reading {}", path.display()))?;
+            let start = from.unwrap_or(0).min(f.metadata()?.len());
+            f.seek(SeekFrom::Start(start))?;
+            let mut text = Vec::new();
+            f.read_to_end(&mut text)
+                .with_context(|| format!("reading {}", path.display()))?;
             let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             for line in BufReader::new(&text[..complete]).lines() {
                 let line = line?;
@@ -43,7 +49,7 @@ impl Ndjson {
             }
             if complete < text.len() {
                 let f = OpenOptions::new().write(true).open(path)?;
-                f.set_len(complete as u64)?;
+                f.set_len(start + complete as u64)?;
             }
         }
         let file = private::append(path).with_context(|| format!("opening {}", path.display()))?;
