@@ -89,6 +89,25 @@ pub fn parse_key(key: &str) -> Option<TrailKey> {
     })
 }
 
+static DAY_DIR: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::expect_used)]
+    Regex::new(
+        r"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})$",
+    )
+    .expect("valid day-folder regex")
+});
+
+/// A trail's day folder (`…/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD`):
+/// its account, region and delivery date as `YYYYMMDD`.
+pub fn parse_day_dir(path: &str) -> Option<(String, String, String)> {
+    let c = DAY_DIR.captures(path)?;
+    Some((
+        c["acct"].to_string(),
+        c["region"].to_string(),
+        format!("{}{}{}", &c["y"], &c["m"], &c["d"]),
+    ))
+}
+
 /// Whether any folder of the key marks it as a digest or Insights object,
 /// even when the key does not follow the full layout.
 pub fn is_non_log_path(key: &str) -> Option<ObjectKind> {
@@ -112,6 +131,18 @@ pub fn is_non_log_path(key: &str) -> Option<ObjectKind> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn day_folders_are_recognised() {
+        assert_eq!(
+            parse_day_dir("x/AWSLogs/o-abc/111122223333/CloudTrail/us-east-1/2024/05/01"),
+            Some(("111122223333".into(), "us-east-1".into(), "20240501".into()))
+        );
+        assert_eq!(
+            parse_day_dir("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05"),
+            None
+        );
+    }
 
     #[test]
     fn full_s3_key_gives_account_region_and_delivery_date() {

@@ -46,12 +46,27 @@ pub fn slash_path(p: &Path) -> String {
 
 /// Walk `root` (a folder) recursively.
 pub fn walk(root: &Path) -> Walk {
+    walk_skipping(root, |_| false)
+}
+
+/// [`walk`], not entering the folders (by path below the root, with `/`)
+/// for which `skip` says so — a watcher skips trail days it has done.
+pub fn walk_skipping(root: &Path, skip: impl Fn(&str) -> bool) -> Walk {
     let mut out = Walk::default();
     let entries = WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        .filter_entry(|e| {
+            if e.depth() == 0 {
+                return true;
+            }
+            if e.file_name().to_string_lossy().starts_with('.') {
+                return false;
+            }
+            !(e.file_type().is_dir()
+                && skip(&slash_path(e.path().strip_prefix(root).unwrap_or(e.path()))))
+        });
     for entry in entries {
         let entry = match entry {
             Ok(e) => e,

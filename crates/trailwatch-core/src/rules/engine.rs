@@ -90,11 +90,15 @@ pub struct Engine {
     evaluated: Option<i64>,
     /// Samples before this minute no longer count (see [`LATE_HORIZON`]).
     floor: Option<i64>,
+    /// The late horizon in force, in minutes.
+    late_horizon: i64,
 }
 
 /// How late (in minutes of event time behind the evaluation) a sample may
-/// arrive and still count: 14 days, CloudWatch Logs' own limit for old log
-/// events. Older state is forgotten, so a watcher's memory stays flat.
+/// arrive and still re-open an alarm's evaluation, unless set otherwise
+/// ([`Engine::with_late_horizon`]): 14 days, CloudWatch Logs' own limit for
+/// old log events. Older state is forgotten, so memory and saved state stay
+/// bounded however long a watcher runs.
 pub const LATE_HORIZON: i64 = 14 * 24 * 60;
 
 impl Engine {
@@ -123,7 +127,16 @@ impl Engine {
             last_minute: None,
             evaluated: None,
             floor: None,
+            late_horizon: LATE_HORIZON,
         }
+    }
+
+    /// Keep alarm state for `minutes` of event time behind the evaluation
+    /// (a watcher whose files land in order needs far less than the
+    /// default, and keeps its state that much smaller).
+    pub fn with_late_horizon(mut self, minutes: i64) -> Engine {
+        self.late_horizon = minutes.max(1);
+        self
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -288,12 +301,12 @@ impl Engine {
             .map(|a| a.spec.range() as i64 * a.spec.period_minutes)
             .max()
             .unwrap_or(0);
-        let floor = until.saturating_sub(LATE_HORIZON + reach);
+        let floor = until.saturating_sub(self.late_horizon.saturating_add(reach));
         if self.floor.is_some_and(|f| f >= floor) {
             return;
         }
-        // Pruning costs a pass over every series: do it a day at a time.
-        if self.floor.is_some_and(|f| floor - f < 24 * 60) {
+        // Pruning costs a pass over every series: do it an hour at a time.
+        if self.floor.is_some_and(|f| floor - f < 60) {
             return;
         }
         self.floor = Some(floor);

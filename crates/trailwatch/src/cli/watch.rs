@@ -41,7 +41,7 @@ use trailwatch_core::digest::{KeyRing, LocalTrail, TrailStore, check_delivered};
 use trailwatch_core::event::DecodeOptions;
 use trailwatch_core::rules::Engine;
 use trailwatch_lake::alerts::AlertTable;
-use trailwatch_lake::ingest::{IngestOptions, SourceObject, ingest};
+use trailwatch_lake::ingest::{IngestOptions, SourceLocation, SourceObject, ingest};
 use trailwatch_lake::store::{S3Options, Store};
 
 use super::lake_args::{LakeArgs, runtime};
@@ -55,8 +55,9 @@ use crate::pipeline::retry::Retries;
 use crate::pipeline::{Pipeline, output};
 use crate::private;
 use crate::source::local::input_for;
+use crate::source::s3::{self, RegionFolder, region_folders};
 use crate::source::s3_trail::S3Trail;
-use crate::source::{Discovery, Fetched, Input, discover, discover_any};
+use crate::source::{Discovery, Fetched, Input, discover, discover_any, discover_any_skipping};
 use trailwatch_core::walk::Unreadable;
 
 #[derive(Debug, Args)]
@@ -83,6 +84,11 @@ pub struct WatchArgs {
     /// Default 900.
     #[arg(long, value_name = "SECONDS")]
     pub idle_after: Option<u64>,
+    /// How far behind (in event time) a sample may land and still re-open
+    /// an alarm's evaluation; older alarm state is forgotten, which bounds
+    /// the saved state. Default 1209600 (14 days, CloudWatch Logs' limit).
+    #[arg(long, value_name = "SECONDS")]
+    pub late_horizon: Option<u64>,
     /// A file that cannot be read completely (still being written, a
     /// failed GET, truncated gzip) is retried with backoff; after this many
     /// seconds of failing it is reported as an error (and still retried).
@@ -124,6 +130,7 @@ impl WatchArgs {
             output: None,
             state: None,
             lateness: None,
+            late_horizon: None,
             idle_after: None,
             stuck_after: None,
             poll_ms: None,
@@ -143,6 +150,7 @@ pub struct Settings {
     pub state: Option<PathBuf>,
     pub output: Option<PathBuf>,
     pub lateness: i64,
+    pub late_horizon: u64,
     pub idle_after: u64,
     pub stuck_after: u64,
     pub poll_ms: u64,
@@ -168,6 +176,13 @@ impl Settings {
             &w.lateness,
             300,
             0..=1_209_600,
+        )?;
+        let horizon = cfg.pick_in(
+            "watch.late_horizon",
+            args.late_horizon,
+            &w.late_horizon,
+            1_209_600,
+            3600..=1_209_600,
         )?;
         let idle = cfg.pick_in(
             "watch.idle_after",
@@ -212,6 +227,11 @@ impl Settings {
                 lateness.from.clone(),
             ));
             out.push((
+                "watch.late_horizon",
+                horizon.value.to_string(),
+                horizon.from.clone(),
+            ));
+            out.push((
                 "watch.idle_after",
                 idle.value.to_string(),
                 idle.from.clone(),
@@ -234,6 +254,7 @@ impl Settings {
             state: state.map(|s| s.value),
             output: output.map(|s| s.value),
             lateness: lateness.value,
+            late_horizon: horizon.value,
             idle_after: idle.value,
             stuck_after: stuck.value,
             poll_ms: poll.value,
@@ -311,6 +332,21 @@ fn note_complete(event: &notify::Event, complete: &mut HashSet<PathBuf>) {
     }
 }
 
+/// Walk the sources, not entering trail day folders the checkpoint has done
+/// (so a restart or rescan costs the days in flight, not the whole history).
+fn discover_new(
+    sources: &[String],
+    s3: &S3Options,
+    handle: &Handle,
+    cp: &Checkpoint,
+) -> Result<Discovery> {
+    let skip = |rel: &str| {
+        trailwatch_core::layout::parse_day_dir(rel)
+            .is_some_and(|(account, region, day)| cp.day_done(&account, &region, &day))
+    };
+    discover_any_skipping(sources, false, s3, handle, &skip)
+}
+
 /// How often local folders are walked in full, as a safety net: between
 /// walks, new files are known from the file watcher's events.
 const RESCAN: Duration = Duration::from_secs(300);
@@ -329,6 +365,11 @@ struct Listing {
     last_walk: Instant,
     /// Whether a digest file may have landed since the last look.
     digest_news: bool,
+    /// The S3 sources.
+    remote: Vec<String>,
+    /// For each S3 source, its trail's region folders (from the last full
+    /// listing): between full listings only their recent days are listed.
+    s3_folders: BTreeMap<String, Vec<RegionFolder>>,
     /// Folders that appeared lately (as named, with their root's kind):
     /// walked on every look for a few seconds, since files written into a
     /// new folder before the file watcher watches it raise no event.
@@ -356,6 +397,12 @@ impl Listing {
             last_walk: Instant::now(),
             digest_news: true,
             new_dirs: Vec::new(),
+            remote: sources
+                .iter()
+                .filter(|s| s.starts_with("s3://"))
+                .cloned()
+                .collect(),
+            s3_folders: BTreeMap::new(),
         };
         l.take(found, cp);
         l
@@ -364,6 +411,20 @@ impl Listing {
     /// Keep what a discovery found that is not done; learn which roots are
     /// trail folders.
     fn take(&mut self, found: Discovery, cp: &Checkpoint) -> Vec<Unreadable> {
+        self.s3_folders.clear();
+        for url in &self.remote {
+            let mine: Vec<SourceObject> = found
+                .inputs
+                .iter()
+                .filter_map(|i| match i {
+                    Input::Object { object, .. } if object.key.starts_with(url.as_str()) => {
+                        Some(object.clone())
+                    }
+                    _ => None,
+                })
+                .collect();
+            self.s3_folders.insert(url.clone(), region_folders(&mine));
+        }
         for (given, _, trail) in &mut self.roots {
             *trail = found.inputs.iter().any(|i| match i {
                 Input::File { path, key, .. } => key.is_some() && path.starts_with(&*given),
@@ -418,23 +479,48 @@ impl Listing {
             self.last_walk = Instant::now();
             self.seen.clear();
             self.digest_news = true;
-            let found = discover_any(sources, false, s3, handle)?;
+            let found = discover_new(sources, s3, handle, cp)?;
             return Ok(self.take(found, cp));
         }
-        let remote: Vec<String> = sources
-            .iter()
-            .filter(|s| s.starts_with("s3://"))
-            .cloned()
-            .collect();
         let mut unread = Vec::new();
-        if !remote.is_empty() {
-            let found = discover_any(&remote, false, s3, handle)?;
-            for input in found.inputs {
+        for url in &self.remote {
+            let folders = self.s3_folders.get(url).cloned().unwrap_or_default();
+            if folders.is_empty() {
+                // No trail layout known yet: the whole prefix.
+                let found = discover_any(std::slice::from_ref(url), false, s3, handle)?;
+                for input in found.inputs {
+                    if !cp.is_done(&file_id(&input), false) {
+                        self.pending.insert(input.name(), input);
+                    }
+                }
+                continue;
+            }
+            let from: Vec<(RegionFolder, Option<String>)> = folders
+                .into_iter()
+                .map(|f| {
+                    let day = cp.listing_day(&f.account, &f.region);
+                    (f, day)
+                })
+                .collect();
+            let mut skipped = s3::Skipped::default();
+            let (objects, calls) = s3::list_from_days(url, s3, handle, &from, &mut skipped)?;
+            tracing::trace!(url, calls, objects = objects.len(), "listed recent days");
+            for object in objects {
+                let key = match &object.location {
+                    SourceLocation::Object { path, .. } => {
+                        trailwatch_core::layout::parse_key(path.as_ref())
+                    }
+                    _ => None,
+                };
+                let input = Input::Object {
+                    object,
+                    key,
+                    handle: handle.clone(),
+                };
                 if !cp.is_done(&file_id(&input), false) {
                     self.pending.insert(input.name(), input);
                 }
             }
-            unread.extend(found.unreadable);
         }
         for path in std::mem::take(&mut self.seen) {
             let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
@@ -646,7 +732,9 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
     // Outputs in this order: the outbox first (a crash after it and before
     // the file repeats nothing: the outbox skips ids it has), then the
     // NDJSON output, then the lake's table.
-    let engine: Box<dyn Detector> = Box::new(Engine::new(args.rules.load(cfg)?));
+    let engine: Box<dyn Detector> = Box::new(
+        Engine::new(args.rules.load(cfg)?).with_late_horizon((set.late_horizon / 60) as i64),
+    );
     let mut pipeline = Pipeline::new(
         vec![engine],
         set.lateness,
@@ -683,7 +771,7 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
             .watch(Path::new(s), RecursiveMode::Recursive)
             .with_context(|| format!("watching {s}"))?;
     }
-    let found = discover_any(&args.sources, false, &s3, rt.handle())?;
+    let found = discover_new(&args.sources, &s3, rt.handle(), &cp)?;
     if let Some(saved) = cp.snapshot_bytes(&state)? {
         // Resume where the checkpoint stands: no file is read again.
         pipeline

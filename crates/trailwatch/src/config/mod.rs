@@ -45,6 +45,7 @@ pub struct WatchSection {
     pub state: Option<Spanned<PathBuf>>,
     pub output: Option<Spanned<PathBuf>>,
     pub lateness: Option<Spanned<i64>>,
+    pub late_horizon: Option<Spanned<u64>>,
     pub idle_after: Option<Spanned<u64>>,
     pub stuck_after: Option<Spanned<u64>>,
     pub poll_ms: Option<Spanned<u64>>,

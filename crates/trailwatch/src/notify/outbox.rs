@@ -74,8 +74,8 @@ enum Op {
 }
 
 /// How long delivered and dead ids are remembered: a watcher's replay
-/// after a crash (alerts since its last saved state, late data within the
-/// 14-day late horizon) never brings back an alert older than this.
+/// after a crash (alerts since its last saved state, late data within a
+/// day) never brings back an alert older than this.
 pub const SEEN_FOR: i64 = 15 * 86_400_000;
 
 /// A line of `dead-letter.ndjson`.

@@ -150,6 +150,30 @@ impl Checkpoint {
         }
     }
 
+    /// Whether every log file delivered on `day` (`YYYYMMDD`) for this
+    /// account and region is done: the day lies before the done stamp's.
+    /// A watcher's walk need not enter such a day folder at all.
+    pub fn day_done(&self, account: &str, region: &str, day: &str) -> bool {
+        self.logs
+            .get(&format!("{account}/{region}"))
+            .and_then(|d| d.through.get(..8))
+            .is_some_and(|through_day| day < through_day)
+    }
+
+    /// The delivery day (`YYYY/MM/DD`) from which new files of this account
+    /// and region can still come: the day before the newest done file's
+    /// (files land up to [`SETTLE`] late). None before any is done.
+    pub fn listing_day(&self, account: &str, region: &str) -> Option<String> {
+        let d = self.logs.get(&format!("{account}/{region}"))?;
+        let newest = d
+            .past
+            .last()
+            .map_or(d.through.as_str(), |(s, _)| s.as_str());
+        let day = chrono::NaiveDate::parse_from_str(newest.get(..8)?, "%Y%m%d").ok()?;
+        let from = day.checked_sub_days(chrono::Days::new(1))?;
+        Some(from.format("%Y/%m/%d").to_string())
+    }
+
     pub fn mark_done(&mut self, id: &FileId, digest: bool) {
         match &id.trail {
             Some((prefix, stamp)) => self

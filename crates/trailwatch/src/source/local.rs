@@ -51,6 +51,16 @@ impl Discovery {
 
 /// Expand the command-line sources into inputs, in a stable order.
 pub fn discover(sources: &[String], include_insights: bool) -> Result<Discovery> {
+    discover_skipping(sources, include_insights, &|_| false)
+}
+
+/// [`discover`], not entering the folders `skip` names (paths below each
+/// source folder).
+pub fn discover_skipping(
+    sources: &[String],
+    include_insights: bool,
+    skip: &dyn Fn(&str) -> bool,
+) -> Result<Discovery> {
     let mut d = Discovery::default();
     for src in sources {
         if src == "-" {
@@ -67,7 +77,7 @@ pub fn discover(sources: &[String], include_insights: bool) -> Result<Discovery>
                 size: meta.len(),
             });
         } else if meta.is_dir() {
-            walk(&path, include_insights, &mut d)?;
+            walk(&path, include_insights, skip, &mut d)?;
         } else {
             bail!("source {src} is neither a file nor a folder");
         }
@@ -99,11 +109,16 @@ pub fn input_for(root: &Path, path: &Path, trail: bool) -> Option<Input> {
     })
 }
 
-fn walk(root: &Path, include_insights: bool, d: &mut Discovery) -> Result<()> {
+fn walk(
+    root: &Path,
+    include_insights: bool,
+    skip: &dyn Fn(&str) -> bool,
+    d: &mut Discovery,
+) -> Result<()> {
     let mut trail_files = Vec::new();
     let mut plain_files = Vec::new();
     let mut skipped_plain = 0;
-    let found = trailwatch_core::walk::walk(root);
+    let found = trailwatch_core::walk::walk_skipping(root, skip);
     d.unreadable.extend(found.unreadable);
     skipped_plain += found.special;
     for f in found.files {

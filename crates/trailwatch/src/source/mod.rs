@@ -24,6 +24,17 @@ pub fn discover_any(
     s3: &S3Options,
     handle: &Handle,
 ) -> Result<Discovery> {
+    discover_any_skipping(sources, include_insights, s3, handle, &|_| false)
+}
+
+/// [`discover_any`], not entering the local folders `skip` names.
+pub fn discover_any_skipping(
+    sources: &[String],
+    include_insights: bool,
+    s3: &S3Options,
+    handle: &Handle,
+    skip: &dyn Fn(&str) -> bool,
+) -> Result<Discovery> {
     let (remote, locals): (Vec<String>, Vec<String>) = sources
         .iter()
         .cloned()
@@ -31,7 +42,7 @@ pub fn discover_any(
     let mut found = if locals.is_empty() {
         Discovery::default()
     } else {
-        discover(&locals, include_insights)?
+        local::discover_skipping(&locals, include_insights, skip)?
     };
     for url in &remote {
         let mut skipped = s3::Skipped::default();

@@ -490,3 +490,169 @@ fn a_half_written_file_is_retried_until_complete_not_marked_done() {
     assert!(text.contains(path_str(&dst)), "{text}");
     check_against_replay(&out);
 }
+
+/// Start a watcher over `watched` with its log in `log`; returns it once
+/// it is watching, with how long that took (the restart time).
+fn start_timed(watched: &Path, state: &Path, out: &Path, log: &Path) -> (Child, Duration) {
+    let started = Instant::now();
+    let child = s3_env(&mut bin())
+        .args(["watch", "--pack", "essential,responder", "--poll-ms", "200"])
+        // Files land in order here: a day of late horizon is plenty, and
+        // keeps the saved state to a day's alarm samples.
+        .args(["--lateness", "32400", "--late-horizon", "86400"])
+        .args(["--state", path_str(state), "--output", path_str(out)])
+        .arg(path_str(watched))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).expect("log"))
+        .spawn()
+        .expect("watch starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains("watching")
+    {
+        assert!(Instant::now() < deadline, "the watcher did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (child, started.elapsed())
+}
+
+/// Bytes in a folder (not below it).
+fn folder_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("state")
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
+
+#[test]
+fn a_month_landing_day_by_day_with_kills_keeps_state_flat_and_alerts_exact() {
+    let made = tempfile::tempdir().expect("tempdir");
+    let trail = made.path().join("trail");
+    let out = run(&[
+        "generate",
+        "-q",
+        "--events",
+        "6000",
+        "--days",
+        "30",
+        "--out",
+        path_str(&trail),
+    ]);
+    assert!(out.status.success());
+    let files = trail_files(&trail);
+    let day_of = |p: &PathBuf| {
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        name.split('_').nth(3).unwrap_or("")[..8].to_string()
+    };
+    let mut days: Vec<Vec<PathBuf>> = Vec::new();
+    for f in &files {
+        match days.last_mut() {
+            Some(d) if day_of(&d[0]) == day_of(f) => d.push(f.clone()),
+            _ => days.push(vec![f.clone()]),
+        }
+    }
+    assert!(days.len() >= 30, "{} delivery days", days.len());
+    let watched = tempfile::tempdir().expect("tempdir");
+    let state_root = tempfile::tempdir().expect("tempdir");
+    let state = state_root.path().join("state");
+    let out = state_root.path().join("alerts.ndjson");
+    let log = state_root.path().join("watch.log");
+    let (mut w, _) = start_timed(watched.path(), &state, &out, &log);
+    let mut landed = 0;
+    // (day, state bytes, median restart time) after days 3 and 30.
+    let mut measured: Vec<(usize, u64, Duration)> = Vec::new();
+    for (i, day) in days.iter().enumerate() {
+        for f in day {
+            land(f, &trail, watched.path());
+        }
+        landed += day.len();
+        wait_for(&state, landed);
+        let day_no = i + 1;
+        if [3, 10, 20].contains(&day_no) || i + 1 == days.len() {
+            // kill -9, then restart: three times, for a steady restart time.
+            let mut times = Vec::new();
+            let mut bytes = 0;
+            for _ in 0..3 {
+                w.kill().expect("kill -9");
+                let _ = w.wait();
+                bytes = folder_bytes(&state);
+                let (again, took) = start_timed(watched.path(), &state, &out, &log);
+                w = again;
+                times.push(took);
+            }
+            times.sort();
+            measured.push((day_no, bytes, times[1]));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    w.kill().expect("kill");
+    let _ = w.wait();
+
+    let (_, bytes_3, restart_3) = measured[0];
+    let (_, bytes_30, restart_30) = *measured.last().expect("measured");
+    eprintln!("state and restart: {measured:?}");
+    assert!(
+        (bytes_30 as f64) <= 1.2 * bytes_3 as f64,
+        "state grew from {bytes_3} bytes after day 3 to {bytes_30} after day 30"
+    );
+    assert!(
+        restart_30.as_secs_f64() <= 1.2 * restart_3.as_secs_f64() + 0.05,
+        "restart took {restart_3:?} after day 3, {restart_30:?} after day 30"
+    );
+
+    // Alerts: none repeated, none the replay lacks, and every alert the
+    // replay raises before the watcher's lateness window is there.
+    let text = std::fs::read_to_string(&out).expect("alerts");
+    let alerts: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let ids: Vec<&str> = alerts
+        .iter()
+        .filter_map(|a| a["alert_id"].as_str())
+        .collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "an alert was repeated");
+    let replay = run(&[
+        "detect",
+        "--format",
+        "ndjson",
+        "--pack",
+        "essential,responder",
+        path_str(&trail),
+    ]);
+    let reference: Vec<Value> = String::from_utf8_lossy(&replay.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let ref_ids: HashSet<&str> = reference
+        .iter()
+        .filter_map(|a| a["alert_id"].as_str())
+        .collect();
+    for id in &unique {
+        assert!(
+            ref_ids.contains(id),
+            "watch raised {id}, which the replay did not"
+        );
+    }
+    let last_time = reference
+        .iter()
+        .filter_map(|a| a["time"].as_str())
+        .max()
+        .expect("alerts")
+        .to_string();
+    let cutoff = chrono::DateTime::parse_from_rfc3339(&last_time).expect("time")
+        - chrono::TimeDelta::days(2);
+    let missing: Vec<&Value> = reference
+        .iter()
+        .filter(|a| {
+            chrono::DateTime::parse_from_rfc3339(a["time"].as_str().unwrap_or_default())
+                .is_ok_and(|t| t < cutoff)
+        })
+        .filter(|a| !unique.contains(a["alert_id"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(missing.is_empty(), "dropped: {missing:#?}");
+}
