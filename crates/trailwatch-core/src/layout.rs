@@ -92,19 +92,22 @@ pub fn parse_key(key: &str) -> Option<TrailKey> {
 static DAY_DIR: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::expect_used)]
     Regex::new(
-        r"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})/(?P<m>\d{2})/(?P<d>\d{2})$",
+        r"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})(?:/(?P<m>\d{2})(?:/(?P<d>\d{2}))?)?$",
     )
     .expect("valid day-folder regex")
 });
 
-/// A trail's day folder (`…/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD`):
-/// its account, region and delivery date as `YYYYMMDD`.
+/// A trail's year, month or day folder
+/// (`…/AWSLogs/<account>/CloudTrail/<region>/YYYY[/MM[/DD]]`): its account,
+/// region and the delivery period it holds as `YYYY`, `YYYYMM` or
+/// `YYYYMMDD`.
 pub fn parse_day_dir(path: &str) -> Option<(String, String, String)> {
     let c = DAY_DIR.captures(path)?;
+    let part = |n: &str| c.name(n).map_or("", |m| m.as_str());
     Some((
         c["acct"].to_string(),
         c["region"].to_string(),
-        format!("{}{}{}", &c["y"], &c["m"], &c["d"]),
+        format!("{}{}{}", &c["y"], part("m"), part("d")),
     ))
 }
 
@@ -139,7 +142,11 @@ mod tests {
             Some(("111122223333".into(), "us-east-1".into(), "20240501".into()))
         );
         assert_eq!(
-            parse_day_dir("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05"),
+            parse_day_dir("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05").map(|d| d.2),
+            Some("202405".into())
+        );
+        assert_eq!(
+            parse_day_dir("AWSLogs/111122223333/CloudTrail/us-east-1"),
             None
         );
     }

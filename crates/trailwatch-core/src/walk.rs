@@ -12,8 +12,6 @@
 
 use std::path::{Path, PathBuf};
 
-use walkdir::WalkDir;
-
 /// One regular file found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
@@ -51,65 +49,88 @@ pub fn walk(root: &Path) -> Walk {
 
 /// [`walk`], not entering the folders (by path below the root, with `/`)
 /// for which `skip` says so — a watcher skips trail days it has done.
+/// (Written out rather than with walkdir's `filter_entry`, which opens a
+/// folder before asking whether to skip it: for a year of day folders,
+/// that is a year of `opendir` calls at every start.)
 pub fn walk_skipping(root: &Path, skip: impl Fn(&str) -> bool) -> Walk {
     let mut out = Walk::default();
-    let entries = WalkDir::new(root)
-        .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| {
-            if e.depth() == 0 {
-                return true;
-            }
-            if e.file_name().to_string_lossy().starts_with('.') {
-                return false;
-            }
-            !(e.file_type().is_dir()
-                && skip(&slash_path(e.path().strip_prefix(root).unwrap_or(e.path()))))
-        });
-    for entry in entries {
-        let entry = match entry {
-            Ok(e) => e,
-            Err(e) => {
-                let path = e
-                    .path()
-                    .map_or_else(|| root.to_path_buf(), Path::to_path_buf);
-                let reason = match e.loop_ancestor() {
-                    Some(a) => format!("a symlink loop back to {}", a.display()),
-                    None => e
-                        .io_error()
-                        .map_or_else(|| e.to_string(), ToString::to_string),
-                };
-                out.unreadable.push(Unreadable { path, reason });
-                continue;
-            }
-        };
-        let ft = entry.file_type();
-        if ft.is_dir() {
+    let ancestors = vec![std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())];
+    visit(root, root, &skip, &ancestors, &mut out);
+    out
+}
+
+/// One folder: its entries in name order, files noted, folders entered
+/// where they stand in that order (the order walkdir's sorted walk gives).
+fn visit(
+    root: &Path,
+    dir: &Path,
+    skip: &dyn Fn(&str) -> bool,
+    ancestors: &[PathBuf],
+    out: &mut Walk,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            out.unreadable.push(Unreadable {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            });
+            return;
+        }
+    };
+    let mut names = Vec::new();
+    for e in entries {
+        match e {
+            Ok(e) => names.push(e.file_name()),
+            Err(e) => out.unreadable.push(Unreadable {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    names.sort();
+    for name in names {
+        if name.to_string_lossy().starts_with('.') {
             continue;
         }
-        if !ft.is_file() {
-            out.special += 1;
-            continue;
-        }
-        let size = match entry.metadata() {
-            Ok(m) => m.len(),
+        let path = dir.join(&name);
+        // Links are followed: the target's kind decides.
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
             Err(e) => {
                 out.unreadable.push(Unreadable {
-                    path: entry.path().to_path_buf(),
+                    path,
                     reason: e.to_string(),
                 });
                 continue;
             }
         };
-        let rel = slash_path(entry.path().strip_prefix(root).unwrap_or(entry.path()));
-        out.files.push(Found {
-            path: entry.path().to_path_buf(),
-            rel,
-            size,
-        });
+        let rel = slash_path(path.strip_prefix(root).unwrap_or(&path));
+        if meta.is_dir() {
+            if skip(&rel) {
+                continue;
+            }
+            let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if let Some(a) = ancestors.iter().find(|a| **a == canonical) {
+                out.unreadable.push(Unreadable {
+                    path,
+                    reason: format!("a symlink loop back to {}", a.display()),
+                });
+                continue;
+            }
+            let mut inner = ancestors.to_vec();
+            inner.push(canonical);
+            visit(root, &path, skip, &inner, out);
+        } else if meta.is_file() {
+            out.files.push(Found {
+                path,
+                rel,
+                size: meta.len(),
+            });
+        } else {
+            out.special += 1;
+        }
     }
-    out
 }
 
 #[cfg(test)]

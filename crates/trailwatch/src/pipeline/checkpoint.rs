@@ -150,14 +150,15 @@ impl Checkpoint {
         }
     }
 
-    /// Whether every log file delivered on `day` (`YYYYMMDD`) for this
-    /// account and region is done: the day lies before the done stamp's.
-    /// A watcher's walk need not enter such a day folder at all.
-    pub fn day_done(&self, account: &str, region: &str, day: &str) -> bool {
+    /// Whether every log file delivered in `period` (`YYYY`, `YYYYMM` or
+    /// `YYYYMMDD`) for this account and region is done: the period lies
+    /// wholly before the done stamp's. A watcher's walk need not enter such
+    /// a year, month or day folder at all.
+    pub fn day_done(&self, account: &str, region: &str, period: &str) -> bool {
         self.logs
             .get(&format!("{account}/{region}"))
-            .and_then(|d| d.through.get(..8))
-            .is_some_and(|through_day| day < through_day)
+            .and_then(|d| d.through.get(..period.len()))
+            .is_some_and(|through| period < through)
     }
 
     /// The delivery day (`YYYY/MM/DD`) from which new files of this account
