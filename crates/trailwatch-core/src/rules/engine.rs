@@ -292,15 +292,19 @@ impl Engine {
         out
     }
 
-    /// Forget alarm state older than the late horizon behind `until`.
-    fn prune(&mut self, until: i64) {
-        let reach = self
-            .rules
+    /// How far back (in minutes) any alarm's evaluation range reaches.
+    fn reach(&self) -> i64 {
+        self.rules
             .iter()
             .filter_map(|r| r.alarm.as_ref())
             .map(|a| a.spec.range() as i64 * a.spec.period_minutes)
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+    }
+
+    /// Forget alarm state older than the late horizon behind `until`.
+    fn prune(&mut self, until: i64) {
+        let reach = self.reach();
         let floor = until.saturating_sub(self.late_horizon.saturating_add(reach));
         if self.floor.is_some_and(|f| f >= floor) {
             return;
@@ -320,13 +324,7 @@ impl Engine {
     /// Evaluate every alarm to the end of the data (until every sample has
     /// left every window), for batch replays.
     pub fn finish(&mut self) -> Vec<Alert> {
-        let reach = self
-            .rules
-            .iter()
-            .filter_map(|r| r.alarm.as_ref())
-            .map(|a| a.spec.range() as i64 * a.spec.period_minutes)
-            .max()
-            .unwrap_or(0);
+        let reach = self.reach();
         match self.last_minute {
             Some(m) => self.advance(m + reach + 1),
             None => Vec::new(),

@@ -20,30 +20,49 @@ fn every_built_in_rule_fires_on_its_examples_and_only_those() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
+/// Observe one example record made from `partial`, `minute` minutes after
+/// 2026-04-01T12:00Z.
+fn feed(
+    engine: &mut Engine,
+    partial: &serde_json::Value,
+    event_id: &str,
+    minute: i64,
+    alerts: &mut Vec<Alert>,
+    mut matches: Option<&mut Vec<trailwatch_core::rules::Match>>,
+) {
+    let t = chrono::DateTime::from_timestamp(1_775_044_800 + minute * 60, 0).expect("time");
+    let rec = example_record(
+        partial,
+        event_id,
+        &t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    );
+    let mut dec = Decoder::from_reader(
+        "t",
+        std::io::Cursor::new(rec.to_string().into_bytes()),
+        DecodeOptions::default(),
+    )
+    .expect("decoder");
+    while let Some(step) = dec.next_step() {
+        if let Step::Record(r) = step {
+            engine.observe(&r, alerts, matches.as_deref_mut());
+        }
+    }
+}
+
 /// Run a rule over records given as (minute offset, partial record).
 fn replay(rule: &Rule, events: &[(i64, serde_json::Value)]) -> (Vec<Alert>, usize) {
     let mut engine = Engine::new(vec![rule.clone()]);
     let mut alerts = Vec::new();
     let mut matches = Vec::new();
     for (i, (minute, partial)) in events.iter().enumerate() {
-        let t = chrono::DateTime::from_timestamp(1_775_044_800 + minute * 60, 0).expect("time");
-        let rec = example_record(
+        feed(
+            &mut engine,
             partial,
             &format!("ev-{i}"),
-            &t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            *minute,
+            &mut alerts,
+            Some(&mut matches),
         );
-        let text = rec.to_string();
-        let mut dec = Decoder::from_reader(
-            "t",
-            std::io::Cursor::new(text.into_bytes()),
-            DecodeOptions::default(),
-        )
-        .expect("decoder");
-        while let Some(step) = dec.next_step() {
-            if let Step::Record(r) = step {
-                engine.observe(&r, &mut alerts, Some(&mut matches));
-            }
-        }
     }
     alerts.extend(engine.finish());
     (alerts, matches.len())
@@ -314,23 +333,14 @@ fn alarm_state_stays_bounded_however_long_the_engine_runs() {
             "responseElements": {"ConsoleLogin": "Failure"},
             "userIdentity": {"type": "IAMUser", "userName": format!("user-{}", step / 72)},
         });
-        let rec = example_record(
+        feed(
+            &mut engine,
             &partial,
             &format!("ev-{step}"),
-            &t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            minute,
+            &mut out,
+            None,
         );
-        let text = rec.to_string();
-        let mut dec = Decoder::from_reader(
-            "t",
-            std::io::Cursor::new(text.into_bytes()),
-            DecodeOptions::default(),
-        )
-        .expect("decoder");
-        while let Some(step) = dec.next_step() {
-            if let Step::Record(r) = step {
-                engine.observe(&r, &mut out, None);
-            }
-        }
         Detector::advance(&mut engine, minute_of(t.timestamp_millis()) - 5, &mut out);
         let day = step / 72;
         if step % 72 == 71 && (day == 19 || day == 59) {
