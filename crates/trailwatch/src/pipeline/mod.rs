@@ -192,3 +192,49 @@ impl<'a> Pipeline<'a> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trailwatch_core::event::DecodeOptions;
+    use trailwatch_core::rules::{Engine, pack};
+
+    /// The server will drive the pipeline from inside a tokio runtime: on a
+    /// blocking thread it runs (and may fetch through the runtime's handle)
+    /// without the "cannot block the current thread" panic, and gives the
+    /// same alerts as on a plain thread.
+    #[test]
+    fn the_pipeline_runs_on_a_blocking_thread_of_a_runtime() {
+        let sample = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../../examples/sample-trail");
+        let run = move || -> Vec<String> {
+            let found =
+                crate::source::discover(&[sample.display().to_string()], false).expect("discovers");
+            let engine: Box<dyn Detector> = Box::new(Engine::new(pack("all").expect("packs")));
+            let mut p = Pipeline::new(vec![engine], 0, Duration::MAX);
+            let mut alerts = Vec::new();
+            for input in &found.inputs {
+                let fetched = input.fetch().expect("fetches");
+                let dec = fetched.open(DecodeOptions::default()).expect("opens");
+                p.take(input, dec, &mut alerts);
+            }
+            p.finish(&mut alerts);
+            let mut ids: Vec<String> = alerts.into_iter().map(|a| a.alert_id).collect();
+            ids.sort();
+            ids
+        };
+        let plain = std::thread::spawn(run.clone())
+            .join()
+            .expect("plain thread");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let served = rt
+            .block_on(async move { tokio::task::spawn_blocking(run).await })
+            .expect("blocking thread");
+        assert!(plain.len() > 10);
+        assert_eq!(plain, served);
+    }
+}
