@@ -108,17 +108,17 @@ fn each_source_record(
             };
             let found = discover_any(&args.sources, args.read.include_insights, &s3, handle)?;
             let unreadable = found.report_unreadable();
-            let mut bounds: Option<(String, TimeBounds)> = None;
+            // Each input's bounds, computed once; inputs come in order, so a
+            // cursor moving forward by address finds the current one.
+            let bounds: Vec<TimeBounds> = found.inputs.iter().map(|i| i.time_bounds(now)).collect();
+            let mut at = 0;
             unreadable
                 + each_record(&found.inputs, opts, |input, r| {
+                    while at + 1 < found.inputs.len() && !std::ptr::eq(&found.inputs[at], input) {
+                        at += 1;
+                    }
                     if wanted(r) {
-                        let name = input.name();
-                        if bounds.as_ref().is_none_or(|(n, _)| *n != name) {
-                            bounds = Some((name, input.time_bounds(now)));
-                        }
-                        if let Some((_, b)) = &bounds {
-                            f(Some(input), r, b);
-                        }
+                        f(Some(input), r, &bounds[at]);
                     }
                     Ok::<(), std::convert::Infallible>(())
                 })
