@@ -774,9 +774,15 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
     let found = discover_new(&args.sources, &s3, rt.handle(), &cp)?;
     if let Some(saved) = cp.snapshot_bytes(&state)? {
         // Resume where the checkpoint stands: no file is read again.
-        pipeline
-            .restore(&saved)
-            .context("restoring the watcher's saved state")?;
+        pipeline.restore(&saved).with_context(|| {
+            format!(
+                "restoring the watcher's saved state {} (remove {} to start over)",
+                state
+                    .join(cp.snapshot.as_deref().unwrap_or_default())
+                    .display(),
+                state.join("checkpoint.json").display()
+            )
+        })?;
     } else if !replay.is_empty() {
         // A checkpoint of the first format lists every file processed:
         // rebuild the state by replaying them, once, in their order.
