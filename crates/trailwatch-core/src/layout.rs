@@ -92,23 +92,34 @@ pub fn parse_key(key: &str) -> Option<TrailKey> {
 static DAY_DIR: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::expect_used)]
     Regex::new(
-        r"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?(?P<acct>\d{12})/CloudTrail/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})(?:/(?P<m>\d{2})(?:/(?P<d>\d{2}))?)?$",
+        r"(?:^|/)AWSLogs/(?:o-[a-z0-9]+/)?(?P<acct>\d{12})/(?P<kind>CloudTrail|CloudTrail-Digest)/(?P<region>[a-z0-9-]+)/(?P<y>\d{4})(?:/(?P<m>\d{2})(?:/(?P<d>\d{2}))?)?$",
     )
     .expect("valid day-folder regex")
 });
 
-/// A trail's year, month or day folder
-/// (`…/AWSLogs/<account>/CloudTrail/<region>/YYYY[/MM[/DD]]`): its account,
-/// region and the delivery period it holds as `YYYY`, `YYYYMM` or
-/// `YYYYMMDD`.
-pub fn parse_day_dir(path: &str) -> Option<(String, String, String)> {
+/// A trail's year, month or day folder, of log files or of digests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayDir {
+    pub account: String,
+    pub region: String,
+    /// The delivery period it holds: `YYYY`, `YYYYMM` or `YYYYMMDD`.
+    pub period: String,
+    /// A `CloudTrail-Digest` folder rather than a `CloudTrail` one.
+    pub digest: bool,
+}
+
+/// The [`DayDir`] a folder path is
+/// (`…/AWSLogs/<account>/CloudTrail[-Digest]/<region>/YYYY[/MM[/DD]]`),
+/// if it is one.
+pub fn parse_day_dir(path: &str) -> Option<DayDir> {
     let c = DAY_DIR.captures(path)?;
     let part = |n: &str| c.name(n).map_or("", |m| m.as_str());
-    Some((
-        c["acct"].to_string(),
-        c["region"].to_string(),
-        format!("{}{}{}", &c["y"], part("m"), part("d")),
-    ))
+    Some(DayDir {
+        account: c["acct"].to_string(),
+        region: c["region"].to_string(),
+        period: format!("{}{}{}", &c["y"], part("m"), part("d")),
+        digest: &c["kind"] == "CloudTrail-Digest",
+    })
 }
 
 /// Whether any folder of the key marks it as a digest or Insights object,
@@ -139,11 +150,25 @@ mod tests {
     fn day_folders_are_recognised() {
         assert_eq!(
             parse_day_dir("x/AWSLogs/o-abc/111122223333/CloudTrail/us-east-1/2024/05/01"),
-            Some(("111122223333".into(), "us-east-1".into(), "20240501".into()))
+            Some(DayDir {
+                account: "111122223333".into(),
+                region: "us-east-1".into(),
+                period: "20240501".into(),
+                digest: false
+            })
         );
         assert_eq!(
-            parse_day_dir("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05").map(|d| d.2),
+            parse_day_dir("AWSLogs/111122223333/CloudTrail/us-east-1/2024/05").map(|d| d.period),
             Some("202405".into())
+        );
+        assert_eq!(
+            parse_day_dir("AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/05/02")
+                .map(|d| (d.period, d.digest)),
+            Some(("20240502".into(), true))
+        );
+        assert_eq!(
+            parse_day_dir("AWSLogs/111122223333/CloudTrail-Insight/us-east-1/2024/05/02"),
+            None
         );
         assert_eq!(
             parse_day_dir("AWSLogs/111122223333/CloudTrail/us-east-1"),

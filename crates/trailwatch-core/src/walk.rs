@@ -44,91 +44,111 @@ pub fn slash_path(p: &Path) -> String {
 
 /// Walk `root` (a folder) recursively.
 pub fn walk(root: &Path) -> Walk {
-    walk_skipping(root, |_| false)
+    walk_skipping(root, &|_| false, &mut |_| {})
 }
 
 /// [`walk`], not entering the folders (by path below the root, with `/`)
-/// for which `skip` says so — a watcher skips trail days it has done.
+/// for which `skip` says so — a watcher skips trail days it has done —
+/// and calling `enter` with each folder just before reading it, so that a
+/// watcher can watch it first: a file that lands there afterwards raises
+/// an event, one that landed before is in the walk.
 /// (Written out rather than with walkdir's `filter_entry`, which opens a
 /// folder before asking whether to skip it: for a year of day folders,
 /// that is a year of `opendir` calls at every start.)
-pub fn walk_skipping(root: &Path, skip: impl Fn(&str) -> bool) -> Walk {
+pub fn walk_skipping(
+    root: &Path,
+    skip: &dyn Fn(&str) -> bool,
+    enter: &mut dyn FnMut(&Path),
+) -> Walk {
     let mut out = Walk::default();
     let ancestors = vec![std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf())];
-    visit(root, root, &skip, &ancestors, &mut out);
+    let mut v = Visit {
+        root,
+        skip,
+        enter,
+        out: &mut out,
+    };
+    v.visit(root, &ancestors);
     out
 }
 
-/// One folder: its entries in name order, files noted, folders entered
-/// where they stand in that order (the order walkdir's sorted walk gives).
-fn visit(
-    root: &Path,
-    dir: &Path,
-    skip: &dyn Fn(&str) -> bool,
-    ancestors: &[PathBuf],
-    out: &mut Walk,
-) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) => {
-            out.unreadable.push(Unreadable {
-                path: dir.to_path_buf(),
-                reason: e.to_string(),
-            });
-            return;
-        }
-    };
-    let mut names = Vec::new();
-    for e in entries {
-        match e {
-            Ok(e) => names.push(e.file_name()),
-            Err(e) => out.unreadable.push(Unreadable {
-                path: dir.to_path_buf(),
-                reason: e.to_string(),
-            }),
-        }
-    }
-    names.sort();
-    for name in names {
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        let path = dir.join(&name);
-        // Links are followed: the target's kind decides.
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
+/// One walk in progress.
+struct Visit<'a> {
+    root: &'a Path,
+    skip: &'a dyn Fn(&str) -> bool,
+    enter: &'a mut dyn FnMut(&Path),
+    out: &'a mut Walk,
+}
+
+impl Visit<'_> {
+    /// One folder: its entries in name order, files noted, folders entered
+    /// where they stand in that order (the order walkdir's sorted walk
+    /// gives).
+    fn visit(&mut self, dir: &Path, ancestors: &[PathBuf]) {
+        (self.enter)(dir);
+        let root = self.root;
+        let entries = match std::fs::read_dir(dir) {
+            Ok(rd) => rd,
             Err(e) => {
-                out.unreadable.push(Unreadable {
-                    path,
+                self.out.unreadable.push(Unreadable {
+                    path: dir.to_path_buf(),
                     reason: e.to_string(),
                 });
-                continue;
+                return;
             }
         };
-        let rel = slash_path(path.strip_prefix(root).unwrap_or(&path));
-        if meta.is_dir() {
-            if skip(&rel) {
+        let mut names = Vec::new();
+        for e in entries {
+            match e {
+                Ok(e) => names.push(e.file_name()),
+                Err(e) => self.out.unreadable.push(Unreadable {
+                    path: dir.to_path_buf(),
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        names.sort();
+        for name in names {
+            if name.to_string_lossy().starts_with('.') {
                 continue;
             }
-            let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
-            if let Some(a) = ancestors.iter().find(|a| **a == canonical) {
-                out.unreadable.push(Unreadable {
+            let path = dir.join(&name);
+            // Links are followed: the target's kind decides.
+            let meta = match std::fs::metadata(&path) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.out.unreadable.push(Unreadable {
+                        path,
+                        reason: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let rel = slash_path(path.strip_prefix(root).unwrap_or(&path));
+            if meta.is_dir() {
+                if (self.skip)(&rel) {
+                    continue;
+                }
+                let canonical = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+                if let Some(a) = ancestors.iter().find(|a| **a == canonical) {
+                    self.out.unreadable.push(Unreadable {
+                        path,
+                        reason: format!("a symlink loop back to {}", a.display()),
+                    });
+                    continue;
+                }
+                let mut inner = ancestors.to_vec();
+                inner.push(canonical);
+                self.visit(&path, &inner);
+            } else if meta.is_file() {
+                self.out.files.push(Found {
                     path,
-                    reason: format!("a symlink loop back to {}", a.display()),
+                    rel,
+                    size: meta.len(),
                 });
-                continue;
+            } else {
+                self.out.special += 1;
             }
-            let mut inner = ancestors.to_vec();
-            inner.push(canonical);
-            visit(root, &path, skip, &inner, out);
-        } else if meta.is_file() {
-            out.files.push(Found {
-                path,
-                rel,
-                size: meta.len(),
-            });
-        } else {
-            out.special += 1;
         }
     }
 }
@@ -169,5 +189,21 @@ mod tests {
             w.unreadable
         );
         assert_eq!(w.special, u64::from(made));
+    }
+
+    #[test]
+    fn folders_are_entered_before_reading_and_skipped_ones_not_at_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        write(&root.join("old/a.json"));
+        write(&root.join("new/deep/b.json"));
+        let mut entered = Vec::new();
+        let w = walk_skipping(root, &|rel| rel == "old", &mut |d| {
+            // The folder is announced before its entries are listed.
+            entered.push(slash_path(d.strip_prefix(root).expect("below root")));
+        });
+        assert_eq!(entered, ["", "new", "new/deep"]);
+        let rels: Vec<&str> = w.files.iter().map(|f| f.rel.as_str()).collect();
+        assert_eq!(rels, ["new/deep/b.json"]);
     }
 }

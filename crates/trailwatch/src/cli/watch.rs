@@ -32,7 +32,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use notify::{RecursiveMode, Watcher};
 use tokio::runtime::Handle;
 use trailwatch_core::alert::Alert;
 use trailwatch_core::detect::Detector;
@@ -54,10 +53,11 @@ use crate::pipeline::checkpoint::{Checkpoint, FileId};
 use crate::pipeline::retry::Retries;
 use crate::pipeline::{Pipeline, output};
 use crate::private;
-use crate::source::local::input_for;
+use crate::source::local::{discover_skipping, input_for};
 use crate::source::s3::{self, RegionFolder, region_folders};
 use crate::source::s3_trail::S3Trail;
-use crate::source::{Discovery, Fetched, Input, discover, discover_any, discover_any_skipping};
+use crate::source::watched::Watched;
+use crate::source::{Discovery, Fetched, Input, discover_any, discover_any_skipping};
 use trailwatch_core::walk::Unreadable;
 
 #[derive(Debug, Args)]
@@ -332,19 +332,30 @@ fn note_complete(event: &notify::Event, complete: &mut HashSet<PathBuf>) {
     }
 }
 
-/// Walk the sources, not entering trail day folders the checkpoint has done
-/// (so a restart or rescan costs the days in flight, not the whole history).
+/// Whether `rel` (a folder's path below its source folder) is a trail
+/// year, month or day folder whose files are all done.
+fn done_folder(cp: &Checkpoint, rel: &str) -> bool {
+    trailwatch_core::layout::parse_day_dir(rel).is_some_and(|day| cp.day_done(&day))
+}
+
+/// Walk the sources, watching each folder before reading it and not
+/// entering trail day folders the checkpoint has done (so a restart or
+/// rescan costs the days in flight, not the whole history).
 fn discover_new(
     sources: &[String],
     s3: &S3Options,
     handle: &Handle,
     cp: &Checkpoint,
+    watched: &mut Watched,
 ) -> Result<Discovery> {
-    let skip = |rel: &str| {
-        trailwatch_core::layout::parse_day_dir(rel)
-            .is_some_and(|(account, region, day)| cp.day_done(&account, &region, &day))
-    };
-    discover_any_skipping(sources, false, s3, handle, &skip)
+    discover_any_skipping(
+        sources,
+        false,
+        s3,
+        handle,
+        &|rel| done_folder(cp, rel),
+        &mut |d| watched.folder(d),
+    )
 }
 
 /// How often local folders are walked in full, as a safety net: between
@@ -352,9 +363,10 @@ fn discover_new(
 const RESCAN: Duration = Duration::from_secs(300);
 
 /// What the watcher knows its sources hold and has not taken yet. Local
-/// folders are walked in full only at start and every [`RESCAN`]; between
-/// walks the file watcher's events name the new files (and the folders to
-/// look into). S3 prefixes are listed every poll.
+/// folders are walked in full only at start and every [`RESCAN`] (and when
+/// the kernel's event queue overflowed); between walks the file watcher's
+/// events name the new files, and the new folders to watch and read. S3
+/// prefixes have their recent days listed every poll.
 struct Listing {
     /// Inputs not yet done, by name.
     pending: BTreeMap<String, Input>,
@@ -363,6 +375,8 @@ struct Listing {
     /// Paths the file watcher reported since the last look.
     seen: Vec<PathBuf>,
     last_walk: Instant,
+    /// Whether events were lost (the kernel's queue overflowed): walk now.
+    rescan_now: bool,
     /// Whether a digest file may have landed since the last look.
     digest_news: bool,
     /// The S3 sources.
@@ -370,14 +384,7 @@ struct Listing {
     /// For each S3 source, its trail's region folders (from the last full
     /// listing): between full listings only their recent days are listed.
     s3_folders: BTreeMap<String, Vec<RegionFolder>>,
-    /// Folders that appeared lately (as named, with their root's kind):
-    /// walked on every look for a few seconds, since files written into a
-    /// new folder before the file watcher watches it raise no event.
-    new_dirs: Vec<(PathBuf, bool, Instant)>,
 }
-
-/// How long a new folder is walked on every look.
-const NEW_DIR_WATCH: Duration = Duration::from_secs(3);
 
 impl Listing {
     fn new(sources: &[String], found: Discovery, cp: &Checkpoint) -> Listing {
@@ -395,8 +402,8 @@ impl Listing {
             roots,
             seen: Vec::new(),
             last_walk: Instant::now(),
+            rescan_now: false,
             digest_news: true,
-            new_dirs: Vec::new(),
             remote: sources
                 .iter()
                 .filter(|s| s.starts_with("s3://"))
@@ -452,6 +459,9 @@ impl Listing {
                 | EventKind::Modify(ModifyKind::Name(_))
                 | EventKind::Access(AccessKind::Close(AccessMode::Write))
         );
+        if event.need_rescan() {
+            self.rescan_now = true;
+        }
         if arrival {
             self.digest_news |= event
                 .paths
@@ -474,12 +484,16 @@ impl Listing {
         s3: &S3Options,
         handle: &Handle,
         cp: &Checkpoint,
+        watched: &mut Watched,
     ) -> Result<Vec<Unreadable>> {
-        if self.last_walk.elapsed() >= RESCAN {
+        if self.rescan_now || self.last_walk.elapsed() >= RESCAN {
             self.last_walk = Instant::now();
+            self.rescan_now = false;
             self.seen.clear();
             self.digest_news = true;
-            let found = discover_new(sources, s3, handle, cp)?;
+            // Days done since the last walk need no watch any more.
+            watched.forget(&|rel| done_folder(cp, rel));
+            let found = discover_new(sources, s3, handle, cp, watched)?;
             return Ok(self.take(found, cp));
         }
         let mut unread = Vec::new();
@@ -536,28 +550,32 @@ impl Listing {
             };
             let named = given.join(rel);
             if canonical.is_dir() {
-                self.new_dirs.push((named, *trail, Instant::now()));
+                // A new folder: watched, then read (what landed in it
+                // before the watch is in the walk, what lands after raises
+                // an event).
+                let found = match discover_skipping(
+                    &[named.display().to_string()],
+                    false,
+                    &|_| false,
+                    &mut |d| watched.folder(d),
+                ) {
+                    Ok(f) => f,
+                    // Gone again, or not readable: the full walk reports it.
+                    Err(_) => continue,
+                };
+                for input in found.inputs {
+                    if (!*trail || input.trail_key().is_some())
+                        && !cp.is_done(&file_id(&input), false)
+                    {
+                        self.pending.insert(input.name(), input);
+                    }
+                }
+                unread.extend(found.unreadable);
             } else if let Some(input) = input_for(given, &named, *trail)
                 && !cp.is_done(&file_id(&input), false)
             {
                 self.pending.insert(input.name(), input);
             }
-        }
-        self.new_dirs
-            .retain(|(_, _, at)| at.elapsed() < NEW_DIR_WATCH);
-        for (dir, trail, _) in &self.new_dirs {
-            let found = match discover(&[dir.display().to_string()], false) {
-                Ok(f) => f,
-                // Gone again, or not readable: the full walk reports it.
-                Err(_) => continue,
-            };
-            for input in found.inputs {
-                if (!*trail || input.trail_key().is_some()) && !cp.is_done(&file_id(&input), false)
-                {
-                    self.pending.insert(input.name(), input);
-                }
-            }
-            unread.extend(found.unreadable);
         }
         Ok(unread)
     }
@@ -762,16 +780,11 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
             .map(|m| m.len());
         cp.save(&state, Some(&pipeline.save()?))
     };
-    // The file watcher first, the listing after: a file that lands in
-    // between is in the listing or raises an event, never neither.
+    // Each folder is watched as the walk enters it, before it is read: a
+    // file that lands meanwhile is in the listing or raises an event.
     let (tx, rx) = mpsc::channel::<notify::Result<notify::Event>>();
-    let mut watcher = notify::recommended_watcher(tx).context("starting the file watcher")?;
-    for s in args.sources.iter().filter(|s| !s.starts_with("s3://")) {
-        watcher
-            .watch(Path::new(s), RecursiveMode::Recursive)
-            .with_context(|| format!("watching {s}"))?;
-    }
-    let found = discover_new(&args.sources, &s3, rt.handle(), &cp)?;
+    let mut watched = Watched::new(&args.sources, tx)?;
+    let found = discover_new(&args.sources, &s3, rt.handle(), &cp, &mut watched)?;
     if let Some(saved) = cp.snapshot_bytes(&state)? {
         // Resume where the checkpoint stands: no file is read again.
         pipeline.restore(&saved).with_context(|| {
@@ -818,7 +831,12 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
     let mut listing = Listing::new(&args.sources, found, &cp);
     let mut last_digest_look = Instant::now();
     let mut digests_waiting = true;
-    tracing::info!(files = cp.files, "watching {}", args.sources.join(", "));
+    tracing::info!(
+        files = cp.files,
+        folders = watched.count(),
+        "watching {}",
+        args.sources.join(", ")
+    );
     let mut last_save = Instant::now();
     let mut unsaved = false;
     let mut complete: HashSet<PathBuf> = HashSet::new();
@@ -845,7 +863,7 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
             digests_waiting = look.young > 0;
             last_digest_look = Instant::now();
         }
-        let unread = listing.refresh(&args.sources, &s3, rt.handle(), &cp)?;
+        let unread = listing.refresh(&args.sources, &s3, rt.handle(), &cp, &mut watched)?;
         // An entry that vanished mid-walk (a sync tool's temporary file
         // renamed into place) is not unreadable, just gone.
         for u in unread

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
-use trailwatch_core::layout::TrailKey;
+use trailwatch_core::layout::{DayDir, TrailKey};
 
 use crate::private;
 
@@ -150,15 +150,19 @@ impl Checkpoint {
         }
     }
 
-    /// Whether every log file delivered in `period` (`YYYY`, `YYYYMM` or
-    /// `YYYYMMDD`) for this account and region is done: the period lies
-    /// wholly before the done stamp's. A watcher's walk need not enter such
-    /// a year, month or day folder at all.
-    pub fn day_done(&self, account: &str, region: &str, period: &str) -> bool {
-        self.logs
-            .get(&format!("{account}/{region}"))
-            .and_then(|d| d.through.get(..period.len()))
-            .is_some_and(|through| period < through)
+    /// Whether every file (log or digest, as the folder holds) delivered in
+    /// a trail's year, month or day folder is done: its period lies wholly
+    /// before the done stamp's. A watcher need not watch or enter such a
+    /// folder at all.
+    pub fn day_done(&self, day: &DayDir) -> bool {
+        let set = if day.digest {
+            &self.digests
+        } else {
+            &self.logs
+        };
+        set.get(&format!("{}/{}", day.account, day.region))
+            .and_then(|d| d.through.get(..day.period.len()))
+            .is_some_and(|through| day.period.as_str() < through)
     }
 
     /// The delivery day (`YYYY/MM/DD`) from which new files of this account

@@ -51,15 +51,17 @@ impl Discovery {
 
 /// Expand the command-line sources into inputs, in a stable order.
 pub fn discover(sources: &[String], include_insights: bool) -> Result<Discovery> {
-    discover_skipping(sources, include_insights, &|_| false)
+    discover_skipping(sources, include_insights, &|_| false, &mut |_| {})
 }
 
 /// [`discover`], not entering the folders `skip` names (paths below each
-/// source folder).
+/// source folder), and calling `enter` with each folder before reading it
+/// (see [`trailwatch_core::walk::walk_skipping`]).
 pub fn discover_skipping(
     sources: &[String],
     include_insights: bool,
     skip: &dyn Fn(&str) -> bool,
+    enter: &mut dyn FnMut(&Path),
 ) -> Result<Discovery> {
     let mut d = Discovery::default();
     for src in sources {
@@ -77,7 +79,7 @@ pub fn discover_skipping(
                 size: meta.len(),
             });
         } else if meta.is_dir() {
-            walk(&path, include_insights, skip, &mut d)?;
+            walk(&path, include_insights, skip, enter, &mut d)?;
         } else {
             bail!("source {src} is neither a file nor a folder");
         }
@@ -113,12 +115,13 @@ fn walk(
     root: &Path,
     include_insights: bool,
     skip: &dyn Fn(&str) -> bool,
+    enter: &mut dyn FnMut(&Path),
     d: &mut Discovery,
 ) -> Result<()> {
     let mut trail_files = Vec::new();
     let mut plain_files = Vec::new();
     let mut skipped_plain = 0;
-    let found = trailwatch_core::walk::walk_skipping(root, skip);
+    let found = trailwatch_core::walk::walk_skipping(root, skip, enter);
     d.unreadable.extend(found.unreadable);
     skipped_plain += found.special;
     for f in found.files {

@@ -6,6 +6,7 @@ pub mod lake;
 pub mod local;
 pub mod s3;
 pub mod s3_trail;
+pub mod watched;
 
 use anyhow::Result;
 use tokio::runtime::Handle;
@@ -24,16 +25,25 @@ pub fn discover_any(
     s3: &S3Options,
     handle: &Handle,
 ) -> Result<Discovery> {
-    discover_any_skipping(sources, include_insights, s3, handle, &|_| false)
+    discover_any_skipping(
+        sources,
+        include_insights,
+        s3,
+        handle,
+        &|_| false,
+        &mut |_| {},
+    )
 }
 
-/// [`discover_any`], not entering the local folders `skip` names.
+/// [`discover_any`], not entering the local folders `skip` names and
+/// calling `enter` with each local folder before reading it.
 pub fn discover_any_skipping(
     sources: &[String],
     include_insights: bool,
     s3: &S3Options,
     handle: &Handle,
     skip: &dyn Fn(&str) -> bool,
+    enter: &mut dyn FnMut(&std::path::Path),
 ) -> Result<Discovery> {
     let (remote, locals): (Vec<String>, Vec<String>) = sources
         .iter()
@@ -42,7 +52,7 @@ pub fn discover_any_skipping(
     let mut found = if locals.is_empty() {
         Discovery::default()
     } else {
-        local::discover_skipping(&locals, include_insights, skip)?
+        local::discover_skipping(&locals, include_insights, skip, enter)?
     };
     for url in &remote {
         let mut skipped = s3::Skipped::default();

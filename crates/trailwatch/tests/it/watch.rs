@@ -503,6 +503,19 @@ fn a_half_written_file_is_retried_until_complete_not_marked_done() {
 
 /// Start a watcher over `watched` with its log in `log`; returns it once
 /// it is watching, with how long that took (the restart time).
+/// How many folders the watcher watches, from its start line.
+fn folders_watched(log: &Path) -> usize {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.contains("watching"))
+        .expect("start line");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("folders="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no folder count in {line:?}"))
+}
+
 fn start_timed(watched: &Path, state: &Path, out: &Path, log: &Path) -> (Child, Duration) {
     let started = Instant::now();
     let child = s3_env(&mut bin())
@@ -572,8 +585,9 @@ fn a_month_landing_day_by_day_with_kills_keeps_state_flat_and_alerts_exact() {
     let log = state_root.path().join("watch.log");
     let (mut w, _) = start_timed(watched.path(), &state, &out, &log);
     let mut landed = 0;
-    // (day, state bytes, median restart time) after days 3 and 30.
-    let mut measured: Vec<(usize, u64, Duration)> = Vec::new();
+    // (day, state bytes, median restart time, folders watched) after days
+    // 3, 10, 20 and 30.
+    let mut measured: Vec<(usize, u64, Duration, usize)> = Vec::new();
     for (i, day) in days.iter().enumerate() {
         for f in day {
             land(f, &trail, watched.path());
@@ -594,16 +608,29 @@ fn a_month_landing_day_by_day_with_kills_keeps_state_flat_and_alerts_exact() {
                 times.push(took);
             }
             times.sort();
-            measured.push((day_no, bytes, times[1]));
+            measured.push((day_no, bytes, times[1], folders_watched(&log)));
         }
     }
     std::thread::sleep(Duration::from_millis(500));
     w.kill().expect("kill");
     let _ = w.wait();
 
-    let (_, bytes_3, restart_3) = measured[0];
-    let (_, bytes_30, restart_30) = *measured.last().expect("measured");
-    eprintln!("state and restart: {measured:?}");
+    let (_, bytes_3, restart_3, folders_3) = measured[0];
+    let (_, bytes_30, restart_30, folders_30) = *measured.last().expect("measured");
+    eprintln!("state, restart and folders watched: {measured:?}");
+    // What a restart sets up does not grow with the trail: done days are
+    // neither walked nor watched. (Across a month's end the previous
+    // month's folder of each region is still live, one more per region.)
+    let regions: HashSet<String> = files
+        .iter()
+        .filter_map(|p| Some(p.parent()?.parent()?.parent()?.parent()?.to_path_buf()))
+        .map(|p| p.display().to_string())
+        .collect();
+    assert!(
+        folders_30 <= folders_3 + regions.len(),
+        "{folders_3} folders watched after day 3, {folders_30} after day 30 ({} regions)",
+        regions.len()
+    );
     assert!(
         (bytes_30 as f64) <= 1.2 * bytes_3 as f64,
         "state grew from {bytes_3} bytes after day 3 to {bytes_30} after day 30"
