@@ -8,6 +8,7 @@
 pub mod alarm;
 pub mod alert;
 pub mod audit;
+pub mod correlate;
 pub mod detect;
 pub mod digest;
 pub mod event;

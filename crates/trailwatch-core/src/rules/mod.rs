@@ -320,7 +320,8 @@ pub const PACKS: &[(&str, &str)] = &[
 ];
 
 /// Rules of built-in packs: `essential`, `cis`, `responder`, `all` or
-/// `none`, or a comma-separated list of them.
+/// `none`, or a comma-separated list of them (`correlation` is accepted
+/// and adds no rule: its detections come from `crate::correlate`).
 pub fn pack(names: &str) -> Result<Vec<Rule>, RuleError> {
     let wanted: Vec<&str> = names
         .split(',')
@@ -328,10 +329,14 @@ pub fn pack(names: &str) -> Result<Vec<Rule>, RuleError> {
         .filter(|n| !n.is_empty())
         .collect();
     for w in &wanted {
-        if !matches!(*w, "all" | "none") && !PACKS.iter().any(|(n, _)| n == w) {
+        // `correlation` is a pack of detectors, not of rules (see
+        // `crate::correlate`): known here, it adds no rule.
+        if !matches!(*w, "all" | "none" | crate::correlate::PACK)
+            && !PACKS.iter().any(|(n, _)| n == w)
+        {
             return Err(RuleError::Yaml {
                 origin: format!("pack {w}"),
-                message: "unknown pack (essential, cis, responder, all, none)".into(),
+                message: "unknown pack (essential, cis, responder, correlation, all, none)".into(),
             });
         }
     }

@@ -34,6 +34,7 @@ pub fn run(cmd: &ConfigCommand, cfg: &Config) -> Result<ExitCode> {
     let rules = RuleArgs {
         pack: None,
         rules: Vec::new(),
+        geoip: Vec::new(),
     };
     let (pack, files) = rules.settings(cfg);
     rows.push(("detect.pack", pack.value, pack.from));
@@ -48,6 +49,25 @@ pub fn run(cmd: &ConfigCommand, cfg: &Config) -> Result<ExitCode> {
             .join(", ")
     };
     rows.push(("detect.rules", files_text, files.from));
+    // [correlate]: every key, from the section or the defaults.
+    let corr = cfg.correlate();
+    let mut corr_rows: Vec<(String, String, Source)> = Vec::new();
+    if let Ok(serde_json::Value::Object(keys)) = serde_json::to_value(&corr.value) {
+        for (k, v) in keys {
+            let text = match v {
+                serde_json::Value::Null => "-".to_string(),
+                serde_json::Value::Array(a) if a.is_empty() => "-".to_string(),
+                serde_json::Value::Array(a) => a
+                    .iter()
+                    .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            corr_rows.push((format!("correlate.{k}"), text, corr.from.clone()));
+        }
+    }
     let watch = WatchArgs::empty();
     Settings::resolve(&watch, cfg, Some(&mut rows))?;
     let n = &cfg.raw.notify;
@@ -73,6 +93,11 @@ pub fn run(cmd: &ConfigCommand, cfg: &Config) -> Result<ExitCode> {
         Some(p) => writeln!(out, "config {}: valid", p.display())?,
         None => writeln!(out, "no config file: flags and defaults only")?,
     }
+    let rows: Vec<(String, String, Source)> = rows
+        .into_iter()
+        .map(|(k, v, f)| (k.to_string(), v, f))
+        .chain(corr_rows)
+        .collect();
     let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     for (key, value, from) in &rows {
         writeln!(out, "{key:<width$}  {value}  ({from})")?;

@@ -11,7 +11,6 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use clap::{Args, ValueEnum};
 use trailwatch_core::alert::{Alert, AlertKind};
-use trailwatch_core::detect::Detector;
 use trailwatch_core::event::{Record, TimeBounds};
 use trailwatch_core::rules::{Engine, Match};
 use trailwatch_core::terminal::escape_controls;
@@ -106,7 +105,10 @@ fn each_source_record(
             let s3 = S3Options {
                 endpoint: endpoint.clone(),
             };
-            let found = discover_any(&args.sources, args.read.include_insights, &s3, handle)?;
+            let mut found = discover_any(&args.sources, args.read.include_insights, &s3, handle)?;
+            // In delivery order, as a watcher takes them: correlation
+            // detections see event time advance as it did live.
+            found.inputs.sort_by_key(Input::delivery_order);
             let unreadable = found.report_unreadable();
             // Each input's bounds, computed once; inputs come in order, so a
             // cursor moving forward by address finds the current one.
@@ -128,7 +130,7 @@ fn each_source_record(
 }
 
 pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
-    let rules = args.rules.load(cfg)?;
+    let detections = args.rules.detections(cfg)?;
     let since = args
         .since
         .as_deref()
@@ -153,7 +155,7 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     let problems = if args.matches {
         // --matches audits the rules themselves: the engine's list of every
         // match, beside the same time check the pipeline makes.
-        let mut engine = Engine::new(rules);
+        let mut engine = Engine::new(detections.rules);
         each_source_record(
             args,
             &endpoint,
@@ -168,8 +170,8 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     } else {
         // A replay: event time is evaluated once, at the end, over
         // everything (no lateness, no idle prefixes).
-        let engine: Box<dyn Detector> = Box::new(Engine::new(rules));
-        let mut pipeline = Pipeline::new(vec![engine], 0, Duration::MAX);
+        let detectors = detections.detectors(None);
+        let mut pipeline = Pipeline::new(detectors, 0, Duration::MAX);
         let problems = each_source_record(
             args,
             &endpoint,

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use trailwatch_core::correlate;
 use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules};
 
 use super::EXIT_FINDINGS;
@@ -57,19 +58,45 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
     let mut out = io::stdout().lock();
     match &cmd.action {
         RulesAction::List { rules } => {
-            for r in rules.load(cfg)? {
+            let d = rules.detections(cfg)?;
+            for r in &d.rules {
                 writeln!(
                     out,
                     "{:<38} {} {:<15} {}",
                     r.id,
                     r.severity,
-                    kind(&r),
+                    kind(r),
                     r.title
+                )?;
+            }
+            for c in &d.correlation {
+                let note = correlate::disabled_reason(c, d.geo.as_deref())
+                    .map(|why| format!(" ({why})"))
+                    .unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:<38} {} {:<15} {}{note}",
+                    c.id, c.severity, "correlation", c.title
                 )?;
             }
         }
         RulesAction::Show { id, rules } => {
-            let all = rules.load(cfg)?;
+            let d = rules.detections(cfg)?;
+            if let Some(c) = d.correlation.iter().find(|c| c.id == *id) {
+                writeln!(out, "id:          {}", c.id)?;
+                writeln!(out, "title:       {}", c.title)?;
+                writeln!(out, "severity:    {}", c.severity)?;
+                writeln!(out, "kind:        correlation")?;
+                writeln!(out, "from:        pack {}", correlate::PACK)?;
+                writeln!(out, "description: {}", c.description)?;
+                if let Some(why) = correlate::disabled_reason(c, d.geo.as_deref()) {
+                    writeln!(out, "status:      {why}")?;
+                } else if let Some(g) = d.geo.as_deref().filter(|_| c.id == "impossible-travel") {
+                    writeln!(out, "locations:   {}", g.attribution())?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let all = d.rules;
             let Some(r) = all.iter().find(|r| r.id == *id) else {
                 bail!("no rule {id} (see `trailwatch rules list`)");
             };

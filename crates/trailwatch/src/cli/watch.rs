@@ -34,11 +34,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use tokio::runtime::Handle;
 use trailwatch_core::alert::Alert;
-use trailwatch_core::detect::Detector;
 use trailwatch_core::digest::alerts::alerts_of as digest_alerts;
 use trailwatch_core::digest::{KeyRing, LocalTrail, TrailStore, check_delivered};
 use trailwatch_core::event::DecodeOptions;
-use trailwatch_core::rules::Engine;
 use trailwatch_lake::alerts::AlertTable;
 use trailwatch_lake::ingest::{IngestOptions, SourceLocation, SourceObject, ingest};
 use trailwatch_lake::store::{S3Options, Store};
@@ -126,6 +124,7 @@ impl WatchArgs {
             rules: RuleArgs {
                 pack: None,
                 rules: Vec::new(),
+                geoip: Vec::new(),
             },
             output: None,
             state: None,
@@ -294,14 +293,6 @@ fn still_being_written(input: &Input, complete: &HashSet<PathBuf>) -> bool {
         .ok()
         .and_then(|t| t.elapsed().ok())
         .is_some_and(|age| age < Duration::from_millis(500))
-}
-
-fn delivery_order(input: &Input) -> (String, String) {
-    let stamp = input
-        .trail_key()
-        .and_then(|k| k.delivery_stamp.clone())
-        .unwrap_or_default();
-    (stamp, input.name())
 }
 
 /// Paths the file watcher reports as finished: closed after writing, or
@@ -750,14 +741,11 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
     // Outputs in this order: the outbox first (a crash after it and before
     // the file repeats nothing: the outbox skips ids it has), then the
     // NDJSON output, then the lake's table.
-    let engine: Box<dyn Detector> = Box::new(
-        Engine::new(args.rules.load(cfg)?).with_late_horizon((set.late_horizon / 60) as i64),
-    );
-    let mut pipeline = Pipeline::new(
-        vec![engine],
-        set.lateness,
-        Duration::from_secs(set.idle_after),
-    );
+    let detectors = args
+        .rules
+        .detections(cfg)?
+        .detectors(Some((set.late_horizon / 60) as i64));
+    let mut pipeline = Pipeline::new(detectors, set.lateness, Duration::from_secs(set.idle_after));
     if let Some(n) = notifier {
         pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
     }
@@ -877,7 +865,7 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
         // Take new files in delivery order (the stamp in CloudTrail's file
         // names), not path order, so event time advances as it did live.
         let mut pending: Vec<Input> = listing.pending().cloned().collect();
-        pending.sort_by_key(delivery_order);
+        pending.sort_by_key(Input::delivery_order);
         for input in &pending {
             let k = input.name();
             let id = file_id(input);

@@ -1,5 +1,5 @@
-//! The one TOML config file: `[lake]`, `[detect]`, `[watch]` and
-//! `[notify]` (the sections `serve` and `correlate` will join them). Every
+//! The one TOML config file: `[lake]`, `[detect]`, `[watch]`,
+//! `[correlate]` and `[notify]` (the section `serve` will join them). Every
 //! level refuses unknown keys, so a typo is an error naming the file, the
 //! line and the key, not a silent default. A flag overrides the file, and
 //! the file overrides the built-in default; `trailwatch config check`
@@ -63,6 +63,10 @@ pub struct RawConfig {
     pub detect: DetectSection,
     #[serde(default)]
     pub watch: WatchSection,
+    /// The correlation detections' settings
+    /// ([`trailwatch_core::correlate::Settings`]).
+    #[serde(default)]
+    pub correlate: Option<Spanned<trailwatch_core::correlate::Settings>>,
     #[serde(default)]
     pub notify: NotifyConfig,
 }
@@ -137,16 +141,37 @@ impl Config {
         raw.notify
             .check()
             .with_context(|| format!("checking {}", path.display()))?;
-        Ok(Config {
+        let cfg = Config {
             path: Some(path.to_path_buf()),
             text,
             raw,
-        })
+        };
+        if let Some(c) = &cfg.raw.correlate {
+            c.get_ref().validate().with_context(|| {
+                format!(
+                    "checking {} (the [correlate] section at line {})",
+                    path.display(),
+                    cfg.line_of(c.span().start)
+                )
+            })?;
+        }
+        Ok(cfg)
     }
 
     /// Whether a file was read.
     pub fn has_file(&self) -> bool {
         self.path.is_some()
+    }
+
+    /// The `[correlate]` settings in force, and where they came from.
+    pub fn correlate(&self) -> Setting<trailwatch_core::correlate::Settings> {
+        match &self.raw.correlate {
+            Some(c) => self.file_setting(c),
+            None => Setting {
+                value: Default::default(),
+                from: Source::Default,
+            },
+        }
     }
 
     fn line_of(&self, offset: usize) -> usize {

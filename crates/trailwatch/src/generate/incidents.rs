@@ -172,7 +172,14 @@ pub fn plant(rng: &mut impl Rng, start: DateTime<Utc>, span: Duration) -> Vec<In
         out.push(incident(
             "root-console-login",
             "The root user signs in to the console without MFA from an unfamiliar IP, lists users and creates a root access key",
-            &["root-account-usage", "console-login-without-mfa", "cis-4.3", "root-access-key-created"],
+            &[
+                "root-account-usage",
+                "console-login-without-mfa",
+                "cis-4.3",
+                "root-access-key-created",
+                // A root access key, made by root with no IAM write before.
+                "iam-persistence",
+            ],
             prod,
             s.events,
         ));
@@ -484,7 +491,8 @@ pub fn plant(rng: &mut impl Rng, start: DateTime<Utc>, span: Duration) -> Vec<In
         out.push(incident(
             "data-exfiltration",
             "The app-server role's credentials are used from an outside IP to download 240 customer exports in four minutes",
-            &["data-exfiltration"],
+            // The instance's credentials appear far from the instance.
+            &["s3-exfiltration", "impossible-travel"],
             prod,
             s.events,
         ));
@@ -525,7 +533,7 @@ pub fn plant(rng: &mut impl Rng, start: DateTime<Utc>, span: Duration) -> Vec<In
         out.push(incident(
             "persistence-backdoor-user",
             "bob, from the IP the root login came from, creates svc-backup with an access key, AdministratorAccess and a console password",
-            &["persistence", "iam-policy-changes", "login-profile-created-for-other-user"],
+            &["iam-persistence", "iam-policy-changes", "login-profile-created-for-other-user"],
             prod,
             s.events,
         ));

@@ -54,6 +54,16 @@ impl Input {
 
     /// What the path tells about the file, when it follows CloudTrail's
     /// layout or naming.
+    /// The order files were delivered in: CloudTrail's delivery stamp in
+    /// the name, then the name (files without a stamp sort first, by name).
+    pub fn delivery_order(&self) -> (String, String) {
+        let stamp = self
+            .trail_key()
+            .and_then(|k| k.delivery_stamp.clone())
+            .unwrap_or_default();
+        (stamp, self.name())
+    }
+
     pub fn trail_key(&self) -> Option<&TrailKey> {
         match self {
             Input::Stdin => None,

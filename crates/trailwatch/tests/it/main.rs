@@ -6,6 +6,7 @@
 mod audit;
 mod cat;
 mod config;
+mod correlate;
 mod detect;
 mod generate;
 mod hostile;

@@ -263,3 +263,61 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
 pub fn lake_alert_ids(lake: &Path) -> Vec<String> {
     lake_column(lake, "alerts", "alert_id")
 }
+
+/// A GeoIP database at `out` placing each CIDR range where given
+/// (`(cidr, city, country, latitude, longitude)`), built with the
+/// `mmdb-writer` Python package; None (the test skips) without it.
+pub fn geoip_db(out: &Path, places: &[(&str, &str, &str, f64, f64)]) -> Option<PathBuf> {
+    if !python_has("mmdb_writer") {
+        return None;
+    }
+    let map: serde_json::Map<String, serde_json::Value> = places
+        .iter()
+        .map(|(cidr, city, cc, lat, lon)| {
+            (
+                cidr.to_string(),
+                serde_json::json!({"city": city, "country_code": cc, "latitude": lat, "longitude": lon}),
+            )
+        })
+        .collect();
+    let json = out.with_extension("json");
+    std::fs::write(&json, serde_json::to_vec(&map).expect("json")).expect("places");
+    let script = repo_root().join("crates/trailwatch/tests/fixtures/make_mmdb.py");
+    let made = Command::new("python3")
+        .arg(&script)
+        .arg(out)
+        .arg(&json)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    Some(out.to_path_buf())
+}
+
+/// The sample trail's public addresses, placed where DB-IP's City Lite
+/// database (June 2026) places them.
+pub fn sample_geoip(dir: &Path) -> Option<PathBuf> {
+    geoip_db(
+        &dir.join("sample-places.mmdb"),
+        &[
+            ("81.2.69.0/24", "London", "GB", 51.5143, -0.0912),
+            ("175.16.199.0/24", "Jilin", "CN", 43.8378, 126.549),
+            ("185.220.101.0/24", "Berlin", "DE", 52.52, 13.405),
+            ("45.155.205.0/24", "Moscow", "RU", 55.7558, 37.6173),
+            ("91.219.236.0/24", "Budapest", "HU", 47.4979, 19.0402),
+            (
+                "102.129.153.0/24",
+                "Buenaventura Lakes",
+                "US",
+                28.3358,
+                -81.3531,
+            ),
+            ("34.201.17.0/24", "Ashburn", "US", 39.0438, -77.4874),
+            ("52.23.101.0/24", "Ashburn", "US", 39.0438, -77.4874),
+            ("54.90.22.0/24", "Ashburn", "US", 39.0438, -77.4874),
+        ],
+    )
+}

@@ -1,0 +1,269 @@
+//! Impossible travel: the same identity seen from two source IPs whose
+//! locations are farther apart than `max_speed_kmh` allows in the time
+//! between the two events.
+//!
+//! Console sign-ins and API calls both count; failed sign-ins do not (the
+//! person never got in). Addresses that are not a person's whereabouts
+//! are skipped: AWS service names and `AWS Internal`, private and other
+//! special ranges, and the allow-listed ranges (VPN egress). Each identity
+//! keeps its last sighting; a jump between the same two places alerts
+//! once a day, so an attacker and the victim taking turns do not flood.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::geo::{GeoIp, Place, distance_km, is_public};
+use super::identity::Sessions;
+use super::{
+    CorrelationRule, Detection, IMPOSSIBLE_TRAVEL, Settings, correlation_id, iso, sql_text,
+};
+use crate::alarm::AlarmState;
+use crate::alert::{Alert, AlertKind};
+use crate::event::Record;
+
+/// How long a sighting is compared with later ones: no two places on
+/// Earth are more than a day apart at any plausible speed.
+const WINDOW_MS: i64 = 24 * 3_600_000;
+
+/// How many located addresses are remembered (most trails have few).
+const CACHE: usize = 100_000;
+
+/// One located event of an identity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sighting {
+    pub identity: String,
+    /// The ARN (or other principal name) the event itself carries.
+    pub principal: String,
+    pub ip: String,
+    pub place: Place,
+    pub event_id: String,
+    pub event_name: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct TravelState {
+    sessions: Sessions,
+    /// Identity → (time ms, last sighting).
+    last: BTreeMap<String, (i64, Sighting)>,
+    /// (identity, place, place) → when it last alerted (ms).
+    alerted: BTreeMap<(String, String, String), i64>,
+}
+
+#[derive(Debug)]
+pub struct Travel {
+    geo: Arc<GeoIp>,
+    max_speed: f64,
+    min_km: f64,
+    allow: Vec<ipnet::IpNet>,
+    attribution: String,
+    cache: HashMap<IpAddr, Option<Place>>,
+    state: TravelState,
+}
+
+impl Travel {
+    pub fn new(settings: &Settings, geo: Arc<GeoIp>) -> Travel {
+        Travel {
+            attribution: geo.attribution(),
+            geo,
+            max_speed: settings.max_speed_kmh,
+            min_km: settings.min_distance_km,
+            allow: settings.travel_ranges(),
+            cache: HashMap::new(),
+            state: TravelState::default(),
+        }
+    }
+
+    fn locate(&mut self, ip: IpAddr) -> Option<Place> {
+        if let Some(p) = self.cache.get(&ip) {
+            return p.clone();
+        }
+        if self.cache.len() >= CACHE {
+            self.cache.clear();
+        }
+        let p = self.geo.locate(ip);
+        self.cache.insert(ip, p.clone());
+        p
+    }
+}
+
+/// A console sign-in that failed.
+fn failed_login(r: &Record<'_>) -> bool {
+    r.event.event_name.as_deref() == Some("ConsoleLogin")
+        && (r.event.error_message.is_some()
+            || r.event
+                .response_elements
+                .is_some_and(|v| v.get().contains("\"Failure\"")))
+}
+
+impl Detection for Travel {
+    type Fact = Sighting;
+    type State = TravelState;
+
+    fn rule(&self) -> &CorrelationRule {
+        &IMPOSSIBLE_TRAVEL
+    }
+
+    fn fact(&mut self, r: &Record<'_>) -> Option<Sighting> {
+        let at = r.time.timestamp_millis();
+        // Session keys are learnt from every record, located or not.
+        let identity = self.state.sessions.identify(&r.event, at)?;
+        let ip: IpAddr = r.event.source_ip_address.as_deref()?.trim().parse().ok()?;
+        if !is_public(ip) || self.allow.iter().any(|n| n.contains(&ip)) || failed_login(r) {
+            return None;
+        }
+        let place = self.locate(ip)?;
+        Some(Sighting {
+            identity,
+            principal: r.event.principal().unwrap_or_default().to_string(),
+            ip: ip.to_string(),
+            place,
+            event_id: r.event.event_id.to_string(),
+            event_name: r
+                .event
+                .event_name
+                .as_deref()
+                .unwrap_or_default()
+                .to_string(),
+        })
+    }
+
+    fn process(&mut self, at: i64, s: Sighting, out: &mut Vec<Alert>) {
+        let prev = self.state.last.get(&s.identity).cloned();
+        if let Some((then, p)) = prev
+            && p.ip != s.ip
+            && at.saturating_sub(then) <= WINDOW_MS
+        {
+            let km = distance_km(&p.place, &s.place);
+            let hours = (at.saturating_sub(then)).max(0) as f64 / 3_600_000.0;
+            let speed = if hours > 0.0 {
+                km / hours
+            } else {
+                f64::INFINITY
+            };
+            if km >= self.min_km && speed > self.max_speed {
+                let (a, b) = (p.place.label(), s.place.label());
+                let key = if a <= b {
+                    (s.identity.clone(), a.clone(), b.clone())
+                } else {
+                    (s.identity.clone(), b.clone(), a.clone())
+                };
+                let recent = self
+                    .state
+                    .alerted
+                    .get(&key)
+                    .is_some_and(|t| at.saturating_sub(*t) < WINDOW_MS);
+                if !recent {
+                    self.state.alerted.insert(key, at);
+                    out.push(self.alert(then, &p, at, &s, km, speed));
+                }
+            }
+        }
+        self.state.last.insert(s.identity.clone(), (at, s));
+    }
+
+    fn expire(&mut self, now: i64) {
+        self.state.sessions.expire(now);
+        self.state
+            .last
+            .retain(|_, (t, _)| now.saturating_sub(*t) <= WINDOW_MS);
+        self.state
+            .alerted
+            .retain(|_, t| now.saturating_sub(*t) <= WINDOW_MS);
+    }
+
+    fn state(&self) -> &TravelState {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut TravelState {
+        &mut self.state
+    }
+}
+
+impl Travel {
+    fn alert(&self, then: i64, p: &Sighting, now: i64, s: &Sighting, km: f64, speed: f64) -> Alert {
+        let minutes = (now - then) as f64 / 60_000.0;
+        let speed_text = if speed.is_finite() {
+            format!("{speed:.0} km/h")
+        } else {
+            "at the same moment".to_string()
+        };
+        let description = format!(
+            "{} was in {} ({}, {} at {}) and {:.0} minutes later in {} ({}, {} at {}): {:.0} km apart, {} against a limit of {:.0} km/h. Locations: {}.",
+            s.identity,
+            p.place.label(),
+            p.ip,
+            p.event_name,
+            iso(then),
+            minutes,
+            s.place.label(),
+            s.ip,
+            s.event_name,
+            iso(now),
+            km,
+            speed_text,
+            self.max_speed,
+            self.attribution,
+        );
+        let mut principals = vec![p.principal.clone()];
+        if s.principal != p.principal {
+            principals.push(s.principal.clone());
+        }
+        let names: Vec<String> = principals.iter().map(|n| sql_text(n)).collect();
+        let query = format!(
+            "SELECT eventtime, eventname, sourceipaddress, useridentity.arn, errorcode FROM cloudtrail_logs\nWHERE useridentity.arn IN ({}) AND eventtime BETWEEN {} AND {}\nORDER BY eventtime",
+            names.join(", "),
+            sql_text(&iso(then - 3_600_000)),
+            sql_text(&iso(now + 3_600_000)),
+        );
+        let dimensions = [
+            ("identity", s.identity.clone()),
+            ("from_ip", p.ip.clone()),
+            ("from_location", p.place.label()),
+            ("from_time", iso(then)),
+            ("to_ip", s.ip.clone()),
+            ("to_location", s.place.label()),
+            ("to_time", iso(now)),
+            ("distance_km", format!("{km:.0}")),
+            (
+                "speed_kmh",
+                if speed.is_finite() {
+                    format!("{speed:.0}")
+                } else {
+                    "inf".into()
+                },
+            ),
+            ("geoip_attribution", self.attribution.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Alert {
+            alert_id: correlation_id(&IMPOSSIBLE_TRAVEL, &[&s.identity, &p.event_id, &s.event_id]),
+            kind: AlertKind::Correlation,
+            rule_id: IMPOSSIBLE_TRAVEL.id.to_string(),
+            title: format!("Impossible travel: {} to {}", p.place.label(), s.place.label()),
+            severity: IMPOSSIBLE_TRAVEL.severity,
+            state: AlarmState::Alarm,
+            time: iso(now),
+            window_start: Some(iso(then)),
+            window_end: Some(iso(now)),
+            threshold: Some(self.max_speed),
+            datapoints: Vec::new(),
+            dimensions,
+            event_ids: vec![p.event_id.clone(), s.event_id.clone()],
+            event_count: 2,
+            principals,
+            source_ips: vec![p.ip.clone(), s.ip.clone()],
+            actions: vec![
+                "Ask the person whether both sign-ins were theirs; if not, revoke the identity's sessions and rotate its keys and password.".into(),
+                "Run the query to see everything the identity did from both places.".into(),
+            ],
+            description,
+            query: Some(query),
+        }
+    }
+}

@@ -1,0 +1,305 @@
+//! Correlation: detections that see attacks unfolding across events,
+//! identities and time, which single-event rules cannot. Four, one file
+//! each, in the built-in pack `correlation`:
+//!
+//! - [`impossible_travel`]: one identity in two places too far apart for
+//!   the time between;
+//! - [`privilege_escalation`]: a principal granting itself more power,
+//!   directly or through one hop, or probing the escalation APIs;
+//! - [`exfiltration`]: S3 downloads far above a principal's baseline, data
+//!   copied or shared to another account, secrets read in bulk;
+//! - [`persistence`]: users, keys, passwords and trusted roles created
+//!   outside the normal provisioning workflow.
+//!
+//! Each is a [`Detector`]. Facts are taken from records as they come and
+//! processed in event-time order ([`Ordered`]), so a replay (`detect`)
+//! and a live watcher, which see files in the same delivery order, reach
+//! the same state and raise the same alerts. State is bounded (idle
+//! identities expire) and saved with the detector.
+
+pub mod exfiltration;
+pub mod geo;
+pub mod identity;
+pub mod impossible_travel;
+pub mod persistence;
+pub mod policy;
+pub mod privilege_escalation;
+pub mod settings;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::alert::{Severity, stable_id};
+use crate::detect::{Detector, Seen, StateError};
+use crate::event::Record;
+pub use geo::GeoIp;
+pub use settings::Settings;
+
+/// The pack's name, for `--pack`.
+pub const PACK: &str = "correlation";
+
+/// One correlation rule as `rules list` shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct CorrelationRule {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub severity: Severity,
+    pub description: &'static str,
+}
+
+pub const IMPOSSIBLE_TRAVEL: CorrelationRule = CorrelationRule {
+    id: "impossible-travel",
+    title: "Impossible travel",
+    severity: Severity::P2,
+    description: "One identity acted from two places farther apart than a plausible speed allows in the time between: stolen credentials or a session used from elsewhere.",
+};
+pub const PRIVILEGE_ESCALATION: CorrelationRule = CorrelationRule {
+    id: "privilege-escalation",
+    title: "Privilege escalation",
+    severity: Severity::P1,
+    description: "A principal granted itself more power, directly or through one hop (an admin policy on itself, its group or a role it assumes; a new default policy version; a password or key for a more privileged user; a trust policy opened and the role assumed), or probed the known escalation APIs.",
+};
+pub const S3_EXFILTRATION: CorrelationRule = CorrelationRule {
+    id: "s3-exfiltration",
+    title: "Data exfiltration",
+    severity: Severity::P1,
+    description: "S3 downloads far above the principal's learned baseline, data copied or replicated to another account, a snapshot shared outside the account, or secrets read in bulk.",
+};
+pub const IAM_PERSISTENCE: CorrelationRule = CorrelationRule {
+    id: "iam-persistence",
+    title: "IAM persistence outside the normal workflow",
+    severity: Severity::P2,
+    description: "A user, access key or console password was created, or a role made to trust another account, by a principal outside the provisioning allow-list, outside business hours, or with no IAM writes in its recent history.",
+};
+
+/// Every correlation rule, in pack order.
+pub const RULES: [CorrelationRule; 4] = [
+    IMPOSSIBLE_TRAVEL,
+    PRIVILEGE_ESCALATION,
+    S3_EXFILTRATION,
+    IAM_PERSISTENCE,
+];
+
+/// The correlation rules a `--pack` value selects (`all`, or a list
+/// naming `correlation`).
+pub fn selected(packs: &str) -> Vec<CorrelationRule> {
+    let wanted = packs
+        .split(',')
+        .map(str::trim)
+        .any(|p| p == "all" || p == PACK);
+    if wanted { RULES.to_vec() } else { Vec::new() }
+}
+
+/// The detectors for `rules`. Impossible travel needs a GeoIP database:
+/// without one it is left out, and the caller says so (see
+/// [`disabled_reason`]).
+pub fn detectors(
+    rules: &[CorrelationRule],
+    settings: &Settings,
+    geo: Option<Arc<GeoIp>>,
+) -> Vec<Box<dyn Detector>> {
+    let mut out: Vec<Box<dyn Detector>> = Vec::new();
+    for r in rules {
+        match r.id {
+            "impossible-travel" => {
+                if let Some(g) = &geo {
+                    out.push(Box::new(Ordered::new(impossible_travel::Travel::new(
+                        settings,
+                        g.clone(),
+                    ))));
+                }
+            }
+            "privilege-escalation" => out.push(Box::new(Ordered::new(
+                privilege_escalation::Escalation::new(settings),
+            ))),
+            "s3-exfiltration" => out.push(Box::new(Ordered::new(exfiltration::Exfiltration::new(
+                settings,
+            )))),
+            "iam-persistence" => out.push(Box::new(Ordered::new(persistence::Persistence::new(
+                settings,
+            )))),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Why a selected rule does not run, if it does not.
+pub fn disabled_reason(rule: &CorrelationRule, geo: Option<&GeoIp>) -> Option<&'static str> {
+    (rule.id == IMPOSSIBLE_TRAVEL.id && geo.is_none()).then_some(
+        "disabled: no GeoIP database (give --geoip FILE, or geoip in [correlate]; see README, Correlation)",
+    )
+}
+
+/// One detection's logic, driven by [`Ordered`] in event-time order.
+pub trait Detection: Send + std::fmt::Debug {
+    /// What the detection keeps of a record.
+    type Fact: Serialize + DeserializeOwned + Send + std::fmt::Debug;
+    /// What it learns, saved and restored with the detector.
+    type State: Serialize + DeserializeOwned + Default;
+
+    fn rule(&self) -> &CorrelationRule;
+
+    /// The fact a record gives, if any (cheap: most records give none).
+    fn fact(&mut self, r: &Record<'_>) -> Option<Self::Fact>;
+
+    /// Take one fact at `at_ms`, in event-time order.
+    fn process(&mut self, at_ms: i64, fact: Self::Fact, out: &mut Vec<crate::alert::Alert>);
+
+    /// Event time has reached `now_ms`: forget what has gone idle.
+    fn expire(&mut self, now_ms: i64);
+
+    fn state(&self) -> &Self::State;
+    fn state_mut(&mut self) -> &mut Self::State;
+}
+
+/// How far behind the newest record a fact may arrive and still be taken
+/// in order. Files come in delivery order, minutes after their events,
+/// but a prefix that delivers late can be hours behind; a fact later than
+/// this is taken at once, out of order.
+const REORDER_MS: i64 = 6 * 3_600_000;
+
+/// A [`Detection`] as a [`Detector`]: facts wait in event-time order
+/// until event time (the pipeline's watermark, or the newest record seen
+/// minus [`REORDER_MS`], or the end of the data) passes them.
+#[derive(Debug)]
+pub struct Ordered<D: Detection> {
+    detection: D,
+    pending: BTreeMap<(i64, u64), D::Fact>,
+    seq: u64,
+    /// The newest believable event time seen (ms).
+    newest: i64,
+    /// Facts before this time have been processed (ms).
+    done_to: i64,
+    /// When idle state was last forgotten (ms; not saved: a restart
+    /// forgets at its first release).
+    expired_to: i64,
+}
+
+/// How often, in event time, idle state is looked for.
+const EXPIRE_EVERY_MS: i64 = 3_600_000;
+
+#[derive(Serialize, Deserialize)]
+struct Saved<F, S> {
+    pending: Vec<(i64, u64, F)>,
+    seq: u64,
+    newest: i64,
+    done_to: i64,
+    state: S,
+}
+
+impl<D: Detection> Ordered<D> {
+    pub fn new(detection: D) -> Self {
+        Ordered {
+            detection,
+            pending: BTreeMap::new(),
+            seq: 0,
+            newest: i64::MIN,
+            done_to: i64::MIN,
+            expired_to: i64::MIN,
+        }
+    }
+
+    fn release(&mut self, upto: i64, out: &mut Vec<crate::alert::Alert>) {
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.key().0 >= upto {
+                break;
+            }
+            let ((at, _), fact) = entry.remove_entry();
+            self.detection.process(at, fact, out);
+        }
+        if upto > self.done_to {
+            self.done_to = upto;
+        }
+        if upto == i64::MAX || upto >= self.expired_to.saturating_add(EXPIRE_EVERY_MS) {
+            self.expired_to = upto;
+            self.detection.expire(upto);
+        }
+    }
+}
+
+impl<D: Detection> Detector for Ordered<D> {
+    fn name(&self) -> &str {
+        self.detection.rule().id
+    }
+
+    fn observe(&mut self, r: &Record<'_>, seen: &Seen, out: &mut Vec<crate::alert::Alert>) {
+        let at = r.time.timestamp_millis();
+        if let Some(fact) = self.detection.fact(r) {
+            if at < self.done_to {
+                // Later than the reorder window: taken now, out of order.
+                self.detection.process(at, fact, out);
+            } else {
+                self.seq += 1;
+                self.pending.insert((at, self.seq), fact);
+            }
+        }
+        if seen.in_time && at > self.newest {
+            self.newest = at;
+            self.release(at.saturating_sub(REORDER_MS), out);
+        }
+    }
+
+    fn advance(&mut self, minute: i64, out: &mut Vec<crate::alert::Alert>) {
+        self.release(minute.saturating_mul(60_000), out);
+    }
+
+    fn finish(&mut self, out: &mut Vec<crate::alert::Alert>) {
+        self.release(i64::MAX, out);
+    }
+
+    fn save(&self) -> Result<Vec<u8>, StateError> {
+        let saved = Saved {
+            pending: self.pending.iter().map(|((t, s), f)| (*t, *s, f)).collect(),
+            seq: self.seq,
+            newest: self.newest,
+            done_to: self.done_to,
+            state: self.detection.state(),
+        };
+        serde_json::to_vec(&saved).map_err(|e| StateError::Encode {
+            detector: self.name().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    fn restore(&mut self, state: &[u8]) -> Result<(), StateError> {
+        let saved: Saved<D::Fact, D::State> =
+            serde_json::from_slice(state).map_err(|e| StateError::Corrupt {
+                detector: self.name().to_string(),
+                message: e.to_string(),
+            })?;
+        self.pending = saved
+            .pending
+            .into_iter()
+            .map(|(t, s, f)| ((t, s), f))
+            .collect();
+        self.seq = saved.seq;
+        self.newest = saved.newest;
+        self.done_to = saved.done_to;
+        *self.detection.state_mut() = saved.state;
+        Ok(())
+    }
+}
+
+/// A string as an SQL literal (quotes doubled): alert queries name values
+/// taken from records, which are hostile.
+pub fn sql_text(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// An alert id for a correlation alert: the rule and what identifies it.
+pub fn correlation_id(rule: &CorrelationRule, parts: &[&str]) -> String {
+    let mut all = vec![rule.id];
+    all.extend_from_slice(parts);
+    stable_id(&all)
+}
+
+/// RFC 3339 text of an epoch-millisecond time.
+pub fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}

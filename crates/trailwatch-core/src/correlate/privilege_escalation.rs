@@ -1,0 +1,606 @@
+//! Privilege escalation: a principal grants itself more power, directly
+//! or through one hop.
+//!
+//! - An admin or privileged policy (AdministratorAccess, IAMFullAccess, an
+//!   inline `*:*`) attached to or put on itself, a group it was seen
+//!   joining, or a role it was seen assuming (or whose session it is).
+//! - Joining a group known to hold admin power.
+//! - `CreatePolicyVersion` with `setAsDefault` on a policy attached to
+//!   itself, or with a document granting admin.
+//! - A console password or access key made for a user known to be more
+//!   privileged than itself; any other user's password reset
+//!   (`UpdateLoginProfile`: the account is taken over).
+//! - `UpdateAssumeRolePolicy` opening a role to itself, then `AssumeRole`
+//!   of that role within the window.
+//! - The broad signal: within the window, calls to more than a share of
+//!   the known escalation APIs, AccessDenied refusals before a success
+//!   weighing more.
+//!
+//! What is known about who holds which power comes from the events seen
+//! (and the history a `detect --lake L --since 30d` replays first).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::identity::{Sessions, json_str};
+use super::policy::{grants_admin, is_privileged_arn, parse_document, trusted_accounts};
+use super::{
+    CorrelationRule, Detection, PRIVILEGE_ESCALATION, Settings, correlation_id, iso, sql_text,
+};
+use crate::alarm::AlarmState;
+use crate::alert::{Alert, AlertKind, Severity};
+use crate::event::Record;
+
+/// The APIs of the known privilege-escalation paths (Rhino Security
+/// Labs' catalogue of IAM escalation methods, by the calls they make).
+pub const ESCALATION_APIS: &[&str] = &[
+    "CreatePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "CreateAccessKey",
+    "CreateLoginProfile",
+    "UpdateLoginProfile",
+    "AttachUserPolicy",
+    "AttachGroupPolicy",
+    "AttachRolePolicy",
+    "PutUserPolicy",
+    "PutGroupPolicy",
+    "PutRolePolicy",
+    "AddUserToGroup",
+    "UpdateAssumeRolePolicy",
+    "CreateFunction20150331",
+    "UpdateFunctionCode20150331v2",
+    "CreateDevEndpoint",
+    "UpdateDevEndpoint",
+    "CreateStack",
+    "CreatePipeline",
+    "CreateInstanceProfile",
+];
+
+/// What the detection keeps of a record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Call {
+    identity: String,
+    principal: String,
+    /// The caller's own IAM user name, when it is an IAM user.
+    user: Option<String>,
+    account: String,
+    event_id: String,
+    event_name: String,
+    ip: String,
+    /// `errorCode`, if the call failed.
+    error: Option<String>,
+    /// `requestParameters`, for the calls whose parameters matter.
+    params: Option<Value>,
+}
+
+/// A step of a story, for the alert's explanation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Step {
+    at: i64,
+    event_id: String,
+    text: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct EscalationState {
+    sessions: Sessions,
+    /// Identity → role ARNs it assumed → when.
+    assumed: BTreeMap<String, BTreeMap<String, i64>>,
+    /// `account/user` → groups it was added to.
+    groups: BTreeMap<String, BTreeSet<String>>,
+    /// Principals known to hold admin power (`account/user/NAME`,
+    /// `account/group/NAME`, `account/role/NAME`) → since when.
+    privileged: BTreeMap<String, i64>,
+    /// Customer-managed policy ARN → principals it is attached to.
+    attached: BTreeMap<String, BTreeSet<String>>,
+    /// (identity, role ARN) → the trust change that opened it.
+    opened: BTreeMap<(String, String), Step>,
+    /// Identity → escalation calls in the window: (time, API, refused).
+    calls: BTreeMap<String, Vec<(i64, String, bool, String)>>,
+    /// Identities the broad signal fired for → when.
+    probed: BTreeMap<String, i64>,
+}
+
+#[derive(Debug)]
+pub struct Escalation {
+    window_ms: i64,
+    share: f64,
+    denied_weight: f64,
+    idle_ms: i64,
+    state: EscalationState,
+}
+
+impl Escalation {
+    pub fn new(s: &Settings) -> Escalation {
+        Escalation {
+            window_ms: i64::from(s.escalation_window_hours) * 3_600_000,
+            share: s.escalation_share,
+            denied_weight: s.escalation_denied_weight,
+            idle_ms: i64::from(s.idle_days) * 86_400_000,
+            state: EscalationState::default(),
+        }
+    }
+}
+
+fn param<'a>(c: &'a Call, key: &str) -> Option<&'a str> {
+    c.params.as_ref().and_then(|p| json_str(p, &[key]))
+}
+
+/// The name after the last `/` of an ARN (a role's or user's name).
+fn last_name(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// Whether a Put*/Attach* call grants admin power, and how it reads.
+fn privileged_grant(c: &Call) -> Option<String> {
+    if let Some(arn) = param(c, "policyArn")
+        && is_privileged_arn(arn)
+    {
+        return Some(last_name(arn).to_string());
+    }
+    let doc = c.params.as_ref()?.get("policyDocument")?;
+    grants_admin(&parse_document(doc)?).then(|| {
+        format!(
+            "inline policy {} allowing *:*",
+            param(c, "policyName").unwrap_or("(unnamed)")
+        )
+    })
+}
+
+impl Detection for Escalation {
+    type Fact = Call;
+    type State = EscalationState;
+
+    fn rule(&self) -> &CorrelationRule {
+        &PRIVILEGE_ESCALATION
+    }
+
+    fn fact(&mut self, r: &Record<'_>) -> Option<Call> {
+        let e = &r.event;
+        let identity = self.state.sessions.identify(e, r.time.timestamp_millis())?;
+        let name = e.event_name.as_deref()?;
+        let source = e.event_source.as_deref().unwrap_or_default();
+        let denied = e
+            .error_code
+            .as_deref()
+            .is_some_and(|c| c.starts_with("AccessDenied") || c == "UnauthorizedOperation");
+        let relevant = source == "iam.amazonaws.com"
+            || name == "AssumeRole"
+            || ESCALATION_APIS.contains(&name)
+            || denied;
+        if !relevant {
+            return None;
+        }
+        let wants_params = source == "iam.amazonaws.com" || name == "AssumeRole";
+        let ui = e.user_identity.as_ref();
+        Some(Call {
+            identity,
+            principal: e.principal().unwrap_or_default().to_string(),
+            user: ui
+                .filter(|u| u.kind.as_deref() == Some("IAMUser"))
+                .and_then(|u| u.user_name.as_deref().map(str::to_string)),
+            account: e.account().unwrap_or_default().to_string(),
+            event_id: e.event_id.to_string(),
+            event_name: name.to_string(),
+            ip: e
+                .source_ip_address
+                .as_deref()
+                .unwrap_or_default()
+                .to_string(),
+            error: e.error_code.as_deref().map(str::to_string),
+            params: if wants_params {
+                e.request_parameters
+                    .and_then(|v| serde_json::from_str(v.get()).ok())
+            } else {
+                None
+            },
+        })
+    }
+
+    fn process(&mut self, at: i64, c: Call, out: &mut Vec<Alert>) {
+        self.broad_signal(at, &c, out);
+        if c.error.is_some() {
+            return;
+        }
+        let acct = c.account.clone();
+        let me_user = c.user.as_ref().map(|u| format!("{acct}/user/{u}"));
+        let my_roles: BTreeSet<String> = self
+            .state
+            .assumed
+            .get(&c.identity)
+            .map(|m| {
+                m.keys()
+                    .map(|r| format!("{acct}/role/{}", last_name(r)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A role session acts for its role.
+        let session_role = c
+            .principal
+            .split_once(":assumed-role/")
+            .map(|(_, rest)| format!("{acct}/role/{}", rest.split('/').next().unwrap_or(rest)));
+        let my_groups: BTreeSet<String> = me_user
+            .as_ref()
+            .and_then(|u| self.state.groups.get(u))
+            .map(|g| g.iter().map(|n| format!("{acct}/group/{n}")).collect())
+            .unwrap_or_default();
+        let is_me = |target: &str| {
+            me_user.as_deref() == Some(target)
+                || session_role.as_deref() == Some(target)
+                || my_roles.contains(target)
+                || my_groups.contains(target)
+        };
+        let target = match c.event_name.as_str() {
+            "AttachUserPolicy" | "PutUserPolicy" | "CreateLoginProfile" | "UpdateLoginProfile"
+            | "CreateAccessKey" | "AddUserToGroup" => {
+                param(&c, "userName").map(|u| format!("{acct}/user/{u}"))
+            }
+            "AttachGroupPolicy" | "PutGroupPolicy" => {
+                param(&c, "groupName").map(|g| format!("{acct}/group/{g}"))
+            }
+            "AttachRolePolicy" | "PutRolePolicy" | "UpdateAssumeRolePolicy" => {
+                param(&c, "roleName").map(|r| format!("{acct}/role/{r}"))
+            }
+            _ => None,
+        };
+        let actor_privileged = me_user
+            .as_ref()
+            .is_some_and(|u| self.state.privileged.contains_key(u))
+            || session_role
+                .as_ref()
+                .is_some_and(|r| self.state.privileged.contains_key(r));
+        match c.event_name.as_str() {
+            "AttachUserPolicy" | "PutUserPolicy" | "AttachGroupPolicy" | "PutGroupPolicy"
+            | "AttachRolePolicy" | "PutRolePolicy" => {
+                let Some(t) = target else { return };
+                if let Some(arn) = param(&c, "policyArn")
+                    && !arn.contains(":iam::aws:policy/")
+                {
+                    self.state
+                        .attached
+                        .entry(arn.to_string())
+                        .or_default()
+                        .insert(t.clone());
+                }
+                if let Some(what) = privileged_grant(&c) {
+                    self.state.privileged.insert(t.clone(), at);
+                    if is_me(&t) && !actor_privileged {
+                        let how = if Some(&t) == me_user.as_ref() {
+                            "itself".to_string()
+                        } else if t.contains("/group/") {
+                            format!("its group {}", last_name(&t))
+                        } else {
+                            format!("the role {}, which it assumes", last_name(&t))
+                        };
+                        out.push(self.alert(
+                            at,
+                            &c,
+                            "self-grant",
+                            Severity::P1,
+                            format!("{} granted {how} {what}", c.identity),
+                            vec![],
+                        ));
+                    }
+                }
+            }
+            "AddUserToGroup" => {
+                let (Some(t), Some(g)) = (target, param(&c, "groupName")) else {
+                    return;
+                };
+                self.state
+                    .groups
+                    .entry(t.clone())
+                    .or_default()
+                    .insert(g.to_string());
+                let group = format!("{acct}/group/{g}");
+                if self.state.privileged.contains_key(&group) {
+                    self.state.privileged.insert(t.clone(), at);
+                    if is_me(&t) && !actor_privileged {
+                        out.push(self.alert(
+                            at,
+                            &c,
+                            "admin-group",
+                            Severity::P1,
+                            format!("{} added itself to the admin group {g}", c.identity),
+                            vec![],
+                        ));
+                    }
+                }
+            }
+            "CreatePolicyVersion" => {
+                let default = c
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.get("setAsDefault"))
+                    .is_some_and(|v| v == &Value::Bool(true) || v == "true");
+                let Some(policy) = param(&c, "policyArn").map(str::to_string) else {
+                    return;
+                };
+                if !default {
+                    return;
+                }
+                let holders = self
+                    .state
+                    .attached
+                    .get(&policy)
+                    .cloned()
+                    .unwrap_or_default();
+                let mine = holders.iter().any(|h| is_me(h));
+                let admin = c
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.get("policyDocument"))
+                    .and_then(parse_document)
+                    .is_some_and(|d| grants_admin(&d));
+                if admin {
+                    for h in &holders {
+                        self.state.privileged.insert(h.clone(), at);
+                    }
+                }
+                if (mine || admin) && !actor_privileged {
+                    let whose = if mine {
+                        "attached to itself"
+                    } else {
+                        "whose holders it may be among"
+                    };
+                    let grant = if admin { " granting *:*" } else { "" };
+                    out.push(self.alert(
+                        at,
+                        &c,
+                        "policy-version",
+                        Severity::P1,
+                        format!(
+                            "{} made a new default version{grant} of {}, a policy {whose}",
+                            c.identity,
+                            last_name(&policy)
+                        ),
+                        vec![],
+                    ));
+                }
+            }
+            "CreateLoginProfile" | "CreateAccessKey" | "UpdateLoginProfile" => {
+                let Some(t) = target else { return };
+                if is_me(&t) {
+                    return;
+                }
+                let stronger = self.state.privileged.contains_key(&t) && !actor_privileged;
+                let reset = c.event_name == "UpdateLoginProfile";
+                if stronger || reset {
+                    let what = match c.event_name.as_str() {
+                        "CreateLoginProfile" => "created a console password for",
+                        "CreateAccessKey" => "created an access key for",
+                        _ => "reset the console password of",
+                    };
+                    let whom = if stronger {
+                        format!("{}, a user holding admin power", last_name(&t))
+                    } else {
+                        format!("another user, {}", last_name(&t))
+                    };
+                    out.push(self.alert(
+                        at,
+                        &c,
+                        "credential-of-other",
+                        if stronger { Severity::P1 } else { Severity::P2 },
+                        format!("{} {what} {whom}", c.identity),
+                        vec![],
+                    ));
+                }
+            }
+            "UpdateAssumeRolePolicy" => {
+                let Some(role) = param(&c, "roleName").map(str::to_string) else {
+                    return;
+                };
+                let lets_me = c
+                    .params
+                    .as_ref()
+                    .and_then(|p| p.get("policyDocument"))
+                    .and_then(parse_document)
+                    .is_some_and(|d| {
+                        let text = d.to_string();
+                        trusted_accounts(&d).iter().any(|a| a == "*" || *a == acct)
+                            || text.contains(&c.principal)
+                    });
+                if lets_me {
+                    self.state.opened.insert(
+                        (c.identity.clone(), role.clone()),
+                        Step {
+                            at,
+                            event_id: c.event_id.clone(),
+                            text: format!(
+                                "changed the trust policy of role {role} to let itself in"
+                            ),
+                        },
+                    );
+                }
+            }
+            "AssumeRole" => {
+                let Some(role_arn) = param(&c, "roleArn").map(str::to_string) else {
+                    return;
+                };
+                self.state
+                    .assumed
+                    .entry(c.identity.clone())
+                    .or_default()
+                    .insert(role_arn.clone(), at);
+                let role = last_name(&role_arn).to_string();
+                if let Some(step) = self
+                    .state
+                    .opened
+                    .remove(&(c.identity.clone(), role.clone()))
+                    && at.saturating_sub(step.at) <= self.window_ms
+                {
+                    let admin = self
+                        .state
+                        .privileged
+                        .contains_key(&format!("{acct}/role/{role}"));
+                    out.push(self.alert(
+                        at,
+                        &c,
+                        "trust-then-assume",
+                        if admin { Severity::P1 } else { Severity::P2 },
+                        format!(
+                            "{} {} and then assumed it{}",
+                            c.identity,
+                            step.text,
+                            if admin {
+                                " (a role holding admin power)"
+                            } else {
+                                ""
+                            }
+                        ),
+                        vec![step],
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn expire(&mut self, now: i64) {
+        let st = &mut self.state;
+        st.sessions.expire(now);
+        let idle = self.idle_ms;
+        let window = self.window_ms;
+        for roles in st.assumed.values_mut() {
+            roles.retain(|_, t| now.saturating_sub(*t) <= idle);
+        }
+        st.assumed.retain(|_, m| !m.is_empty());
+        st.opened.retain(|_, s| now.saturating_sub(s.at) <= window);
+        for calls in st.calls.values_mut() {
+            calls.retain(|(t, ..)| now.saturating_sub(*t) <= window);
+        }
+        st.calls.retain(|_, v| !v.is_empty());
+        st.probed.retain(|_, t| now.saturating_sub(*t) <= window);
+    }
+
+    fn state(&self) -> &EscalationState {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut EscalationState {
+        &mut self.state
+    }
+}
+
+impl Escalation {
+    /// The broad signal: escalation APIs called, refusals weighing more,
+    /// once a success follows them.
+    fn broad_signal(&mut self, at: i64, c: &Call, out: &mut Vec<Alert>) {
+        let escalation = ESCALATION_APIS.contains(&c.event_name.as_str());
+        let refused = c.error.is_some();
+        if !escalation && !refused {
+            return;
+        }
+        let calls = self.state.calls.entry(c.identity.clone()).or_default();
+        calls.retain(|(t, ..)| at.saturating_sub(*t) <= self.window_ms);
+        calls.push((at, c.event_name.clone(), refused, c.event_id.clone()));
+        if refused || !escalation || self.state.probed.contains_key(&c.identity) {
+            return;
+        }
+        let used: BTreeSet<&str> = calls
+            .iter()
+            .filter(|(_, api, r, _)| !r && ESCALATION_APIS.contains(&api.as_str()))
+            .map(|(_, api, ..)| api.as_str())
+            .collect();
+        let denied: BTreeSet<&str> = calls
+            .iter()
+            .filter(|(_, _, r, _)| *r)
+            .map(|(_, api, ..)| api.as_str())
+            .collect();
+        let score = used.len() as f64 + self.denied_weight * denied.len() as f64;
+        let limit = self.share * ESCALATION_APIS.len() as f64;
+        if score <= limit {
+            return;
+        }
+        let steps: Vec<Step> = calls
+            .iter()
+            .map(|(t, api, r, id)| Step {
+                at: *t,
+                event_id: id.clone(),
+                text: format!("{api}{}", if *r { " (refused)" } else { "" }),
+            })
+            .collect();
+        self.state.probed.insert(c.identity.clone(), at);
+        let text = format!(
+            "{} called {} of the {} known escalation APIs and was refused on {} other calls within {} h (score {score:.0}, limit {limit:.0})",
+            c.identity,
+            used.len(),
+            ESCALATION_APIS.len(),
+            denied.len(),
+            self.window_ms / 3_600_000
+        );
+        out.push(self.alert(at, c, "escalation-probing", Severity::P2, text, steps));
+    }
+
+    fn alert(
+        &self,
+        at: i64,
+        c: &Call,
+        path: &str,
+        severity: Severity,
+        text: String,
+        mut before: Vec<Step>,
+    ) -> Alert {
+        before.push(Step {
+            at,
+            event_id: c.event_id.clone(),
+            text: c.event_name.clone(),
+        });
+        let chain: Vec<String> = before
+            .iter()
+            .map(|s| format!("{} {} ({})", iso(s.at), s.text, s.event_id))
+            .collect();
+        let start = before.first().map_or(at, |s| s.at);
+        let description = format!(
+            "{text}. Chain: {}. From {}.",
+            chain.join("; "),
+            if c.ip.is_empty() {
+                "an unknown address"
+            } else {
+                &c.ip
+            }
+        );
+        let query = format!(
+            "SELECT eventtime, eventname, errorcode, sourceipaddress, requestparameters FROM cloudtrail_logs\nWHERE useridentity.arn = {} AND eventtime BETWEEN {} AND {}\nORDER BY eventtime",
+            sql_text(&c.principal),
+            sql_text(&iso(start - self.window_ms)),
+            sql_text(&iso(at + 3_600_000)),
+        );
+        let mut event_ids: Vec<String> = before.iter().map(|s| s.event_id.clone()).collect();
+        event_ids.dedup();
+        let dimensions = [
+            ("identity", c.identity.clone()),
+            ("path", path.to_string()),
+            ("account", c.account.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Alert {
+            alert_id: correlation_id(&PRIVILEGE_ESCALATION, &[path, &c.identity, &c.event_id]),
+            kind: AlertKind::Correlation,
+            rule_id: PRIVILEGE_ESCALATION.id.to_string(),
+            title: format!("Privilege escalation by {}", last_name(&c.identity)),
+            severity,
+            state: AlarmState::Alarm,
+            time: iso(at),
+            window_start: Some(iso(start)),
+            window_end: Some(iso(at)),
+            threshold: None,
+            datapoints: Vec::new(),
+            dimensions,
+            event_count: event_ids.len(),
+            event_ids,
+            principals: vec![c.principal.clone()],
+            source_ips: if c.ip.is_empty() { vec![] } else { vec![c.ip.clone()] },
+            actions: vec![
+                "Check whether the change was approved; if not, detach the policy or delete the key or password, and revoke the principal's sessions.".into(),
+                "Run the query for everything the principal did around it.".into(),
+            ],
+            description,
+            query: Some(query),
+        }
+    }
+}
