@@ -48,8 +48,9 @@ pub struct TravelState {
     sessions: Sessions,
     /// Identity → (time ms, last sighting).
     last: BTreeMap<String, (i64, Sighting)>,
-    /// (identity, place, place) → when it last alerted (ms).
-    alerted: BTreeMap<(String, String, String), i64>,
+    /// `identity\nplace\nplace` → when it last alerted (ms). (Text keys:
+    /// the state is saved as JSON, whose object keys are strings.)
+    alerted: BTreeMap<String, i64>,
 }
 
 #[derive(Debug)]
@@ -146,9 +147,9 @@ impl Detection for Travel {
             if km >= self.min_km && speed > self.max_speed {
                 let (a, b) = (p.place.label(), s.place.label());
                 let key = if a <= b {
-                    (s.identity.clone(), a.clone(), b.clone())
+                    format!("{}\n{a}\n{b}", s.identity)
                 } else {
-                    (s.identity.clone(), b.clone(), a.clone())
+                    format!("{}\n{b}\n{a}", s.identity)
                 };
                 let recent = self
                     .state

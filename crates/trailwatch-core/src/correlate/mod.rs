@@ -303,3 +303,87 @@ pub fn iso(ms: i64) -> String {
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{DecodeOptions, Decoder};
+
+    /// Feed NDJSON records to a detector; the alerts they raise.
+    fn feed(d: &mut dyn Detector, ndjson: &str) -> Vec<crate::alert::Alert> {
+        let mut dec = Decoder::from_reader(
+            "test",
+            std::io::Cursor::new(ndjson.as_bytes().to_vec()),
+            DecodeOptions::default(),
+        )
+        .expect("decoder");
+        let mut out = Vec::new();
+        dec.for_each(
+            |r| {
+                d.observe(r, &Seen::default(), &mut out);
+                Ok::<(), ()>(())
+            },
+            |e, _| panic!("{e}"),
+        )
+        .expect("decodes");
+        out
+    }
+
+    const OPEN: &str = r#"{"eventVersion":"1.08","eventTime":"2024-05-01T11:00:00Z","eventID":"e1","eventType":"AwsApiCall","awsRegion":"us-east-1","eventSource":"iam.amazonaws.com","eventName":"UpdateAssumeRolePolicy","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/trent","userName":"trent"},"requestParameters":{"roleName":"ops","policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"111122223333\"},\"Action\":\"sts:AssumeRole\"}]}"}}"#;
+    const ASSUME: &str = r#"{"eventVersion":"1.08","eventTime":"2024-05-01T11:05:00Z","eventID":"e2","eventType":"AwsApiCall","awsRegion":"us-east-1","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/trent","userName":"trent"},"requestParameters":{"roleArn":"arn:aws:iam::111122223333:role/ops"},"responseElements":{"credentials":{"accessKeyId":"ASIA1"}}}"#;
+
+    fn escalation() -> Ordered<privilege_escalation::Escalation> {
+        Ordered::new(privilege_escalation::Escalation::new(&Settings::default()))
+    }
+
+    /// A chain that spans a restart: the first half's state is saved and
+    /// restored into a new detector, which completes the chain as one
+    /// detector that never stopped does.
+    #[test]
+    fn state_saved_mid_chain_is_restored_and_the_chain_completes() {
+        let mut whole = escalation();
+        feed(&mut whole, &format!("{OPEN}\n{ASSUME}\n"));
+        let mut expected = Vec::new();
+        whole.finish(&mut expected);
+        assert_eq!(expected.len(), 1, "{expected:#?}");
+
+        let mut first = escalation();
+        assert!(feed(&mut first, &format!("{OPEN}\n")).is_empty());
+        // Event time moves past the first event (a watcher's watermark).
+        let minute = chrono::DateTime::parse_from_rfc3339("2024-05-01T11:01:00Z")
+            .expect("time")
+            .timestamp()
+            / 60;
+        first.advance(minute, &mut Vec::new());
+        let saved = first.save().expect("saves");
+        let mut second = escalation();
+        second.restore(&saved).expect("restores");
+        let mut got = feed(&mut second, &format!("{ASSUME}\n"));
+        second.finish(&mut got);
+        assert_eq!(got, expected);
+        // A detector restored from garbage says which one it is.
+        let err = escalation().restore(b"{").unwrap_err().to_string();
+        assert!(err.contains("privilege-escalation"), "{err}");
+    }
+
+    /// Facts are taken in event time order whatever order they arrive in
+    /// (within the reorder window).
+    #[test]
+    fn facts_arriving_out_of_order_are_taken_in_event_time_order() {
+        let mut d = escalation();
+        let mut out = feed(&mut d, &format!("{ASSUME}\n{OPEN}\n"));
+        d.finish(&mut out);
+        // The assume came first in event time after all: no chain.
+        let mut reversed = escalation();
+        let mut rev = feed(
+            &mut reversed,
+            &format!(
+                "{}\n{OPEN}\n",
+                ASSUME.replace("2024-05-01T11:05:00Z", "2024-05-01T10:55:00Z")
+            ),
+        );
+        reversed.finish(&mut rev);
+        assert_eq!(out.len(), 1);
+        assert!(rev.is_empty(), "{rev:#?}");
+    }
+}

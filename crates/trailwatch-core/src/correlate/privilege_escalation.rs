@@ -95,8 +95,9 @@ pub struct EscalationState {
     privileged: BTreeMap<String, i64>,
     /// Customer-managed policy ARN → principals it is attached to.
     attached: BTreeMap<String, BTreeSet<String>>,
-    /// (identity, role ARN) → the trust change that opened it.
-    opened: BTreeMap<(String, String), Step>,
+    /// `identity\nrole name` → the trust change that opened it (text
+    /// keys: the state is saved as JSON).
+    opened: BTreeMap<String, Step>,
     /// Identity → escalation calls in the window: (time, API, refused).
     calls: BTreeMap<String, Vec<(i64, String, bool, String)>>,
     /// Identities the broad signal fired for → when.
@@ -404,7 +405,7 @@ impl Detection for Escalation {
                     });
                 if lets_me {
                     self.state.opened.insert(
-                        (c.identity.clone(), role.clone()),
+                        format!("{}\n{role}", c.identity),
                         Step {
                             at,
                             event_id: c.event_id.clone(),
@@ -425,10 +426,7 @@ impl Detection for Escalation {
                     .or_default()
                     .insert(role_arn.clone(), at);
                 let role = last_name(&role_arn).to_string();
-                if let Some(step) = self
-                    .state
-                    .opened
-                    .remove(&(c.identity.clone(), role.clone()))
+                if let Some(step) = self.state.opened.remove(&format!("{}\n{role}", c.identity))
                     && at.saturating_sub(step.at) <= self.window_ms
                 {
                     let admin = self

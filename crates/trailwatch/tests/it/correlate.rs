@@ -737,3 +737,45 @@ fn persistence_respects_provisioners_business_hours_and_history() {
         "{alerts:#?}"
     );
 }
+
+#[test]
+fn the_correlate_section_is_checked_and_shown_by_config_check() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("cfg.toml");
+    std::fs::write(
+        &cfg,
+        "[watch]\npoll_ms = 500\n\n[correlate]\nmax_speed = 800\n",
+    )
+    .expect("config");
+    let out = run(&["config", "check", "--config", path_str(&cfg)]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("max_speed") && err.contains("line 5"), "{err}");
+    std::fs::write(&cfg, "[correlate]\nmax_speed_kmh = 0\n").expect("config");
+    let err = stderr(&run(&["config", "check", "--config", path_str(&cfg)]));
+    assert!(
+        err.contains("max_speed_kmh") && err.contains("positive"),
+        "{err}"
+    );
+    std::fs::write(
+        &cfg,
+        "# comment\n[correlate]\nmax_speed_kmh = 1000\ntravel_allow = [\"10.8.0.0/16\"]\n",
+    )
+    .expect("config");
+    let out = run(&["config", "check", "--config", path_str(&cfg)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("correlate.max_speed_kmh"))
+        .expect("shown");
+    assert!(
+        line.contains("1000") && line.contains("cfg.toml:2"),
+        "{line}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("correlate.min_distance_km"))
+        .expect("shown");
+    assert!(line.contains("100"), "{line}");
+}
