@@ -462,6 +462,11 @@ impl Exfiltration {
                 b.hour = hour;
                 b.first_ms = at;
             }
+            if hour < b.hour {
+                // A late fact for an hour already folded into the
+                // baseline: counted in no hour rather than the wrong one.
+                continue;
+            }
             b.roll(hour, self.alpha);
             b.calls += 1;
             b.bytes = b.bytes.saturating_add(bytes);

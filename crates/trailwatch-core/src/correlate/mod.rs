@@ -157,10 +157,13 @@ pub trait Detection: Send + std::fmt::Debug {
 }
 
 /// How far behind the newest record a fact may arrive and still be taken
-/// in order. Files come in delivery order, minutes after their events,
-/// but a prefix that delivers late can be hours behind; a fact later than
-/// this is taken at once, out of order.
-const REORDER_MS: i64 = 6 * 3_600_000;
+/// in order, when nothing else advances event time (a replay). Files come
+/// in delivery order, minutes after their events; the lake is read a day
+/// at a time, one account and region after another, so a fact can be up
+/// to a day behind the newest. A fact later than this is taken at once,
+/// out of order. (A watcher advances event time by its watermark, which
+/// releases facts long before this.)
+const REORDER_MS: i64 = 26 * 3_600_000;
 
 /// A [`Detection`] as a [`Detector`]: facts wait in event-time order
 /// until event time (the pipeline's watermark, or the newest record seen

@@ -17,7 +17,18 @@ pub fn each_lake_record(
     mut f: impl FnMut(&Record<'_>),
 ) -> Result<u64> {
     let mut problems = 0;
-    let files = table_files(store, filter).context("listing the lake's tables")?;
+    let mut files = table_files(store, filter).context("listing the lake's tables")?;
+    // Day by day across accounts and regions, so event time advances as
+    // it did live (the correlation detections take facts in time order
+    // within a window of hours, not across a whole partition's history).
+    files.sort_by_key(|p| {
+        let date = p
+            .split('/')
+            .find_map(|seg| seg.strip_prefix("date="))
+            .unwrap_or_default()
+            .to_string();
+        (date, p.clone())
+    });
     tracing::debug!(files = files.len(), "reading the lake {}", store.display);
     for path in &files {
         file_as_ndjson(store, path, |text| {

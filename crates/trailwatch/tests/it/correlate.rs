@@ -779,3 +779,44 @@ fn the_correlate_section_is_checked_and_shown_by_config_check() {
         .expect("shown");
     assert!(line.contains("100"), "{line}");
 }
+
+#[test]
+fn the_lake_replayed_gives_the_alerts_the_files_give() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(db) = sample_geoip(dir.path()) else {
+        return;
+    };
+    let lake = dir.path().join("lake");
+    let out = run(&[
+        "ingest",
+        "--lake",
+        path_str(&lake),
+        path_str(&sample_trail()),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ids = |alerts: Vec<Value>| -> Vec<String> {
+        let mut v: Vec<String> = alerts
+            .iter()
+            .filter_map(|a| a["alert_id"].as_str().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    let from_files = ids(correlate(&sample_trail(), &["--geoip", path_str(&db)]));
+    let out = run(&[
+        "detect",
+        "--pack",
+        "correlation",
+        "--format",
+        "json",
+        "--no-save",
+        "--geoip",
+        path_str(&db),
+        "--lake",
+        path_str(&lake),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let from_lake = ids(serde_json::from_slice(&out.stdout).expect("json"));
+    assert!(from_files.len() >= 8, "{from_files:?}");
+    assert_eq!(from_lake, from_files);
+}
