@@ -338,6 +338,49 @@ fn privilege_escalation_paths_fire_and_ordinary_admin_work_does_not() {
             json!({"policyArn": "arn:aws:iam::111122223333:policy/ops-policy", "setAsDefault": true,
                   "policyDocument": "{\"Statement\":[{\"Effect\":\"Allow\",\"Action\":\"*:*\",\"Resource\":\"*\"}]}"}),
         ),
+        // gina was added to devs; she attaches admin to devs: fires.
+        ev(
+            "2024-05-01T14:00:00Z",
+            "AddUserToGroup",
+            "iam.amazonaws.com",
+            &user("root-admin"),
+            "81.2.69.1",
+            json!({"userName": "gina", "groupName": "devs"}),
+        ),
+        ev(
+            "2024-05-01T14:10:00Z",
+            "AttachGroupPolicy",
+            "iam.amazonaws.com",
+            &user("gina"),
+            "81.2.69.6",
+            with(admin.clone(), "groupName", "devs"),
+        ),
+        // hank assumes the build role, then gives it admin: one hop, fires.
+        ev(
+            "2024-05-01T15:00:00Z",
+            "AssumeRole",
+            "sts.amazonaws.com",
+            &user("hank"),
+            "81.2.69.7",
+            json!({"roleArn": "arn:aws:iam::111122223333:role/build", "roleSessionName": "h"}),
+        ),
+        ev(
+            "2024-05-01T15:10:00Z",
+            "AttachRolePolicy",
+            "iam.amazonaws.com",
+            &user("hank"),
+            "81.2.69.7",
+            with(admin.clone(), "roleName", "build"),
+        ),
+        // ivan gives admin to a role he was never seen assuming: quiet.
+        ev(
+            "2024-05-01T16:00:00Z",
+            "AttachRolePolicy",
+            "iam.amazonaws.com",
+            &user("ivan"),
+            "81.2.69.8",
+            with(admin.clone(), "roleName", "other"),
+        ),
     ];
     let src = trail(dir.path(), "esc.json", &records);
     let alerts = correlate(&src, &[]);
@@ -357,6 +400,8 @@ fn privilege_escalation_paths_fire_and_ordinary_admin_work_does_not() {
             ("arn:aws:iam::111122223333:user/mallory", "self-grant"),
             ("arn:aws:iam::111122223333:user/trent", "trust-then-assume"),
             ("arn:aws:iam::111122223333:user/wendy", "policy-version"),
+            ("arn:aws:iam::111122223333:user/gina", "self-grant"),
+            ("arn:aws:iam::111122223333:user/hank", "self-grant"),
         ],
         "{alerts:#?}"
     );
