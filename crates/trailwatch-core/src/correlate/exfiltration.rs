@@ -63,6 +63,20 @@ pub struct Who {
     event_name: String,
 }
 
+/// What a `GetObject` record's `requestParameters` says that matters here.
+#[derive(Deserialize)]
+struct GetParams<'a> {
+    #[serde(borrow, rename = "bucketName", default)]
+    bucket_name: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// What its `additionalEventData` says that matters here.
+#[derive(Deserialize)]
+struct GetData {
+    #[serde(rename = "bytesTransferredOut", default)]
+    bytes_transferred_out: Option<f64>,
+}
+
 /// One hourly baseline (calls and bytes).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Baseline {
@@ -227,7 +241,7 @@ impl Detection for Exfiltration {
 
     fn fact(&mut self, r: &Record<'_>) -> Option<Fact> {
         let e = &r.event;
-        let identity = self.state.sessions.identify(e, r.time.timestamp_millis())?;
+        self.state.sessions.learn(e, r.time.timestamp_millis());
         let name = e.event_name.as_deref()?;
         if !matches!(
             name,
@@ -246,7 +260,7 @@ impl Detection for Exfiltration {
         }
         let own = e.account().unwrap_or_default().to_string();
         let who = Who {
-            identity,
+            identity: self.state.sessions.identify(e)?.into_owned(),
             principal: e.principal().unwrap_or_default().to_string(),
             account: own.clone(),
             ip: e
@@ -257,28 +271,27 @@ impl Detection for Exfiltration {
             event_id: e.event_id.to_string(),
             event_name: name.to_string(),
         };
+        if name == "GetObject" {
+            // The hot path (data events): only the two fields it needs,
+            // without building a JSON tree.
+            let bucket = e
+                .request_parameters
+                .and_then(|v| serde_json::from_str::<GetParams<'_>>(v.get()).ok())
+                .and_then(|p| p.bucket_name)
+                .map(|b| b.into_owned())
+                .unwrap_or_default();
+            let bytes = e
+                .additional_event_data
+                .and_then(|v| serde_json::from_str::<GetData>(v.get()).ok())
+                .and_then(|d| d.bytes_transferred_out)
+                .map_or(0, |b| b.max(0.0) as u64);
+            return Some(Fact::Get { who, bucket, bytes });
+        }
         let params: Value = e
             .request_parameters
             .and_then(|v| serde_json::from_str(v.get()).ok())
             .unwrap_or(Value::Null);
         match name {
-            "GetObject" => {
-                let bytes = e
-                    .additional_event_data
-                    .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
-                    .and_then(|v| {
-                        let b = v.get("bytesTransferredOut")?;
-                        b.as_u64().or_else(|| b.as_f64().map(|f| f.max(0.0) as u64))
-                    })
-                    .unwrap_or(0);
-                Some(Fact::Get {
-                    who,
-                    bucket: json_str(&params, &["bucketName"])
-                        .unwrap_or_default()
-                        .to_string(),
-                    bytes,
-                })
-            }
             "CopyObject" => {
                 let owners = e
                     .resources
@@ -457,7 +470,10 @@ impl Exfiltration {
         let hour = at.div_euclid(HOUR_MS);
         let mut breach: Option<(String, Baseline)> = None;
         for key in [who.identity.clone(), format!("{}\n{bucket}", who.identity)] {
-            let b = self.state.baselines.entry(key.clone()).or_default();
+            let b = match self.state.baselines.get_mut(&key) {
+                Some(b) => b,
+                None => self.state.baselines.entry(key.clone()).or_default(),
+            };
             if b.hours == 0 && b.calls == 0 && b.first_ms == 0 {
                 b.hour = hour;
                 b.first_ms = at;

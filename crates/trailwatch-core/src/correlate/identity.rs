@@ -9,6 +9,7 @@
 //! and any other session is its role, across session names. AWS services
 //! acting on their own are nobody.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -36,60 +37,66 @@ pub(crate) fn json_str<'a>(v: &'a serde_json::Value, path: &[&str]) -> Option<&'
 }
 
 impl Sessions {
-    /// The identity of the event's caller, learning from a call that
-    /// issues session credentials (`AssumeRole`, `GetSessionToken`,
-    /// `GetFederationToken`) whose key later calls will carry.
-    pub fn identify(&mut self, e: &Event<'_>, at_ms: i64) -> Option<String> {
-        let who = self.resolve(e)?;
+    /// Learn from a call that issues session credentials (`AssumeRole`,
+    /// `GetSessionToken`, `GetFederationToken`): later calls carrying its
+    /// key are its caller's. Cheap for every other record.
+    pub fn learn(&mut self, e: &Event<'_>, at_ms: i64) {
         let issues = matches!(
             e.event_name.as_deref(),
             Some("AssumeRole" | "GetSessionToken" | "GetFederationToken")
         ) && e.error_code.is_none();
-        if issues
-            && let Some(raw) = e.response_elements
+        if !issues {
+            return;
+        }
+        let Some(who) = self.identify(e) else { return };
+        if let Some(raw) = e.response_elements
             && let Ok(v) = serde_json::from_str::<serde_json::Value>(raw.get())
             && let Some(key) = json_str(&v, &["credentials", "accessKeyId"])
         {
-            self.issued.insert(key.to_string(), (who.clone(), at_ms));
+            self.issued
+                .insert(key.to_string(), (who.into_owned(), at_ms));
         }
-        Some(who)
     }
 
-    fn resolve(&self, e: &Event<'_>) -> Option<String> {
+    /// The identity of the event's caller (borrowed from the event where
+    /// it is a name the event carries).
+    pub fn identify<'e>(&self, e: &'e Event<'_>) -> Option<Cow<'e, str>> {
         let ui = e.user_identity.as_ref()?;
         let kind = ui.kind.as_deref().unwrap_or_default();
         if let Some(key) = ui.access_key_id.as_deref()
             && let Some((who, _)) = self.issued.get(key)
         {
-            return Some(who.clone());
+            return Some(Cow::Owned(who.clone()));
         }
         match kind {
             "Root" | "IAMUser" | "FederatedUser" => ui
                 .arn
                 .as_deref()
-                .map(str::to_string)
-                .or_else(|| ui.principal_id.as_deref().map(str::to_string)),
+                .or(ui.principal_id.as_deref())
+                .map(Cow::Borrowed),
             "AssumedRole" => {
                 let ctx = ui.session_context.as_ref();
                 if let Some(src) = ctx.and_then(|c| c.source_identity.as_deref()) {
-                    return Some(format!("source-identity/{src}"));
+                    return Some(Cow::Owned(format!("source-identity/{src}")));
                 }
                 let arn = ui.arn.as_deref()?;
                 // arn:aws:sts::ACCT:assumed-role/ROLE/SESSION
                 let (_, rest) = arn.split_once(":assumed-role/")?;
                 let (role, session) = rest.split_once('/').unwrap_or((rest, ""));
-                let issuer = ctx
+                let issuer = match ctx
                     .and_then(|c| c.session_issuer.as_ref())
                     .and_then(|i| i.arn.as_deref())
-                    .map(str::to_string)
-                    .unwrap_or_else(|| {
+                {
+                    Some(a) => Cow::Borrowed(a),
+                    None => {
                         let account = arn.split(':').nth(4).unwrap_or_default();
-                        format!("arn:aws:iam::{account}:role/{role}")
-                    });
+                        Cow::Owned(format!("arn:aws:iam::{account}:role/{role}"))
+                    }
+                };
                 if role.starts_with("AWSReservedSSO_") && !session.is_empty() {
-                    Some(format!("sso-user/{session}"))
+                    Some(Cow::Owned(format!("sso-user/{session}")))
                 } else if is_instance_id(session) {
-                    Some(format!("{issuer}/{session}"))
+                    Some(Cow::Owned(format!("{issuer}/{session}")))
                 } else {
                     Some(issuer)
                 }
@@ -129,44 +136,45 @@ mod tests {
             "eventName":"ListBuckets","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/Admin/botocore-session-17","accessKeyId":"ASIA9",
             "sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::111122223333:role/Admin"}}}}"#;
         let other = call.replace("ASIA9", "ASIA7");
+        s.learn(&event(assume), 0);
         assert_eq!(
-            s.identify(&event(assume), 0).as_deref(),
+            s.identify(&event(assume)).as_deref(),
             Some("arn:aws:iam::111122223333:user/alice")
         );
         assert_eq!(
-            s.identify(&event(call), 1).as_deref(),
+            s.identify(&event(call)).as_deref(),
             Some("arn:aws:iam::111122223333:user/alice")
         );
         // A session of the same role whose issuing call was not seen is
         // the role, whatever the session is called.
         assert_eq!(
-            s.identify(&event(&other), 1).as_deref(),
+            s.identify(&event(&other)).as_deref(),
             Some("arn:aws:iam::111122223333:role/Admin")
         );
         s.expire(KEY_LIFE_MS + 1);
         assert_eq!(
-            s.identify(&event(call), 2).as_deref(),
+            s.identify(&event(call)).as_deref(),
             Some("arn:aws:iam::111122223333:role/Admin")
         );
     }
 
     #[test]
     fn sso_sessions_are_people_and_instance_sessions_are_instances() {
-        let mut s = Sessions::default();
+        let s = Sessions::default();
         let sso = r#"{"eventVersion":"1.08","eventTime":"2024-01-01T00:00:00Z","eventID":"a","eventType":"AwsApiCall","awsRegion":"us-east-1",
             "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/AWSReservedSSO_Admin_0123/alice@example.com"}}"#;
         assert_eq!(
-            s.identify(&event(sso), 0).as_deref(),
+            s.identify(&event(sso)).as_deref(),
             Some("sso-user/alice@example.com")
         );
         let ec2 = r#"{"eventVersion":"1.08","eventTime":"2024-01-01T00:00:00Z","eventID":"a","eventType":"AwsApiCall","awsRegion":"us-east-1",
             "userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/app/i-0a12b34c56d78e90f"}}"#;
         assert_eq!(
-            s.identify(&event(ec2), 0).as_deref(),
+            s.identify(&event(ec2)).as_deref(),
             Some("arn:aws:iam::111122223333:role/app/i-0a12b34c56d78e90f")
         );
         let svc = r#"{"eventVersion":"1.08","eventTime":"2024-01-01T00:00:00Z","eventID":"a","eventType":"AwsApiCall","awsRegion":"us-east-1",
             "userIdentity":{"type":"AWSService","invokedBy":"config.amazonaws.com"}}"#;
-        assert_eq!(s.identify(&event(svc), 0), None);
+        assert_eq!(s.identify(&event(svc)), None);
     }
 }

@@ -48,6 +48,9 @@ pub struct TravelState {
     sessions: Sessions,
     /// Identity → (time ms, last sighting).
     last: BTreeMap<String, (i64, Sighting)>,
+    /// Identity → its latest sighting as records arrive (the run of
+    /// sightings from one address it belongs to is not over yet).
+    held: BTreeMap<String, (i64, Sighting)>,
     /// `identity\nplace\nplace` → when it last alerted (ms). (Text keys:
     /// the state is saved as JSON, whose object keys are strings.)
     alerted: BTreeMap<String, i64>,
@@ -99,39 +102,102 @@ fn failed_login(r: &Record<'_>) -> bool {
                 .is_some_and(|v| v.get().contains("\"Failure\"")))
 }
 
+/// What a record gives: a sighting at a new address, with the last
+/// sighting at the identity's previous address (the end of that run).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Jump {
+    from: Option<(i64, Sighting)>,
+    to: Sighting,
+}
+
 impl Detection for Travel {
-    type Fact = Sighting;
+    type Fact = Jump;
     type State = TravelState;
 
     fn rule(&self) -> &CorrelationRule {
         &IMPOSSIBLE_TRAVEL
     }
 
-    fn fact(&mut self, r: &Record<'_>) -> Option<Sighting> {
+    fn fact(&mut self, r: &Record<'_>) -> Option<Jump> {
         let at = r.time.timestamp_millis();
+        let e = &r.event;
         // Session keys are learnt from every record, located or not.
-        let identity = self.state.sessions.identify(&r.event, at)?;
-        let ip: IpAddr = r.event.source_ip_address.as_deref()?.trim().parse().ok()?;
+        self.state.sessions.learn(e, at);
+        let ip: IpAddr = e.source_ip_address.as_deref()?.trim().parse().ok()?;
         if !is_public(ip) || self.allow.iter().any(|n| n.contains(&ip)) || failed_login(r) {
             return None;
         }
+        let identity = self.state.sessions.identify(e)?;
+        let ip_text = ip.to_string();
+        let event_id = e.event_id.as_str();
+        let event_name = e.event_name.as_deref().unwrap_or_default();
+        // A run of sightings from one address: only its first and last
+        // matter (when the address changes), so the rest are not facts.
+        if let Some((t, held)) = self.state.held.get_mut(identity.as_ref())
+            && held.ip == ip_text
+        {
+            if at >= *t {
+                *t = at;
+                held.event_id = event_id.to_string();
+                held.event_name = event_name.to_string();
+            }
+            return None;
+        }
         let place = self.locate(ip)?;
-        Some(Sighting {
-            identity,
-            principal: r.event.principal().unwrap_or_default().to_string(),
-            ip: ip.to_string(),
+        let sighting = Sighting {
+            identity: identity.into_owned(),
+            principal: e.principal().unwrap_or_default().to_string(),
+            ip: ip_text,
             place,
-            event_id: r.event.event_id.to_string(),
-            event_name: r
-                .event
-                .event_name
-                .as_deref()
-                .unwrap_or_default()
-                .to_string(),
-        })
+            event_id: event_id.to_string(),
+            event_name: event_name.to_string(),
+        };
+        let from = self
+            .state
+            .held
+            .insert(sighting.identity.clone(), (at, sighting.clone()));
+        Some(Jump { from, to: sighting })
     }
 
-    fn process(&mut self, at: i64, s: Sighting, out: &mut Vec<Alert>) {
+    fn process(&mut self, at: i64, jump: Jump, out: &mut Vec<Alert>) {
+        match jump.from {
+            // In event-time order (records of one identity can arrive a
+            // little out of order across files).
+            Some((then, last_of_run)) if then <= at => {
+                self.sighting(then, last_of_run, out);
+                self.sighting(at, jump.to, out);
+            }
+            Some((then, last_of_run)) => {
+                self.sighting(at, jump.to, out);
+                self.sighting(then, last_of_run, out);
+            }
+            None => self.sighting(at, jump.to, out),
+        }
+    }
+
+    fn expire(&mut self, now: i64) {
+        self.state.sessions.expire(now);
+        for map in [&mut self.state.last, &mut self.state.held] {
+            map.retain(|_, (t, _)| now.saturating_sub(*t) <= WINDOW_MS);
+        }
+        self.state
+            .alerted
+            .retain(|_, t| now.saturating_sub(*t) <= WINDOW_MS);
+    }
+
+    fn state(&self) -> &TravelState {
+        &self.state
+    }
+
+    fn state_mut(&mut self) -> &mut TravelState {
+        &mut self.state
+    }
+}
+
+impl Travel {
+    /// One sighting in event-time order: compared with the identity's
+    /// previous one.
+    fn sighting(&mut self, at: i64, s: Sighting, out: &mut Vec<Alert>) {
         let prev = self.state.last.get(&s.identity).cloned();
         if let Some((then, p)) = prev
             && p.ip != s.ip
@@ -165,26 +231,6 @@ impl Detection for Travel {
         self.state.last.insert(s.identity.clone(), (at, s));
     }
 
-    fn expire(&mut self, now: i64) {
-        self.state.sessions.expire(now);
-        self.state
-            .last
-            .retain(|_, (t, _)| now.saturating_sub(*t) <= WINDOW_MS);
-        self.state
-            .alerted
-            .retain(|_, t| now.saturating_sub(*t) <= WINDOW_MS);
-    }
-
-    fn state(&self) -> &TravelState {
-        &self.state
-    }
-
-    fn state_mut(&mut self) -> &mut TravelState {
-        &mut self.state
-    }
-}
-
-impl Travel {
     fn alert(&self, then: i64, p: &Sighting, now: i64, s: &Sighting, km: f64, speed: f64) -> Alert {
         let minutes = (now - then) as f64 / 60_000.0;
         let speed_text = if speed.is_finite() {

@@ -90,7 +90,7 @@ impl Detection for Persistence {
 
     fn fact(&mut self, r: &Record<'_>) -> Option<Write> {
         let e = &r.event;
-        let identity = self.state.sessions.identify(e, r.time.timestamp_millis())?;
+        self.state.sessions.learn(e, r.time.timestamp_millis());
         if e.event_source.as_deref() != Some("iam.amazonaws.com") || e.error_code.is_some() {
             return None;
         }
@@ -157,7 +157,7 @@ impl Detection for Persistence {
             _ => None,
         };
         Some(Write {
-            identity,
+            identity: self.state.sessions.identify(e)?.into_owned(),
             principal: e.principal().unwrap_or_default().to_string(),
             account: own,
             ip: e

@@ -160,7 +160,7 @@ impl Detection for Escalation {
 
     fn fact(&mut self, r: &Record<'_>) -> Option<Call> {
         let e = &r.event;
-        let identity = self.state.sessions.identify(e, r.time.timestamp_millis())?;
+        self.state.sessions.learn(e, r.time.timestamp_millis());
         let name = e.event_name.as_deref()?;
         let source = e.event_source.as_deref().unwrap_or_default();
         let denied = e
@@ -177,7 +177,7 @@ impl Detection for Escalation {
         let wants_params = source == "iam.amazonaws.com" || name == "AssumeRole";
         let ui = e.user_identity.as_ref();
         Some(Call {
-            identity,
+            identity: self.state.sessions.identify(e)?.into_owned(),
             principal: e.principal().unwrap_or_default().to_string(),
             user: ui
                 .filter(|u| u.kind.as_deref() == Some("IAMUser"))
