@@ -10,6 +10,7 @@
 //! once a day, so an attacker and the victim taking turns do not flood.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -27,6 +28,10 @@ use crate::event::Record;
 /// How long a sighting is compared with later ones: no two places on
 /// Earth are more than a day apart at any plausible speed.
 const WINDOW_MS: i64 = 24 * 3_600_000;
+
+/// How long a taken (identity, place, minute) is remembered: longer than
+/// records can arrive out of order (a day, as the reorder window).
+const SEEN_MINUTES: i64 = 26 * 60;
 
 /// How many located addresses are remembered (most trails have few).
 const CACHE: usize = 100_000;
@@ -48,9 +53,8 @@ pub struct TravelState {
     sessions: Sessions,
     /// Identity → (time ms, last sighting).
     last: BTreeMap<String, (i64, Sighting)>,
-    /// Identity → its latest sighting as records arrive (the run of
-    /// sightings from one address it belongs to is not over yet).
-    held: BTreeMap<String, (i64, Sighting)>,
+    /// Hashes of (identity, place, minute) already taken → the minute.
+    seen: HashMap<u64, i64>,
     /// `identity\nplace\nplace` → when it last alerted (ms). (Text keys:
     /// the state is saved as JSON, whose object keys are strings.)
     alerted: BTreeMap<String, i64>,
@@ -79,18 +83,6 @@ impl Travel {
             state: TravelState::default(),
         }
     }
-
-    fn locate(&mut self, ip: IpAddr) -> Option<Place> {
-        if let Some(p) = self.cache.get(&ip) {
-            return p.clone();
-        }
-        if self.cache.len() >= CACHE {
-            self.cache.clear();
-        }
-        let p = self.geo.locate(ip);
-        self.cache.insert(ip, p.clone());
-        p
-    }
 }
 
 /// A console sign-in that failed.
@@ -102,48 +94,57 @@ fn failed_login(r: &Record<'_>) -> bool {
                 .is_some_and(|v| v.get().contains("\"Failure\"")))
 }
 
-/// What a record gives: a sighting at a new address, with the last
-/// sighting at the identity's previous address (the end of that run).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Jump {
-    from: Option<(i64, Sighting)>,
-    to: Sighting,
-}
-
 impl Detection for Travel {
-    type Fact = Jump;
+    type Fact = Sighting;
     type State = TravelState;
 
     fn rule(&self) -> &CorrelationRule {
         &IMPOSSIBLE_TRAVEL
     }
 
-    fn fact(&mut self, r: &Record<'_>) -> Option<Jump> {
+    fn fact(&mut self, r: &Record<'_>) -> Option<Sighting> {
         let at = r.time.timestamp_millis();
         let e = &r.event;
         // Session keys are learnt from every record, located or not.
         self.state.sessions.learn(e, at);
-        let ip: IpAddr = e.source_ip_address.as_deref()?.trim().parse().ok()?;
+        let ip_text = e.source_ip_address.as_deref()?.trim();
+        let ip: IpAddr = ip_text.parse().ok()?;
         if !is_public(ip) || self.allow.iter().any(|n| n.contains(&ip)) || failed_login(r) {
             return None;
         }
         let identity = self.state.sessions.identify(e)?;
-        let ip_text = ip.to_string();
         let event_id = e.event_id.as_str();
         let event_name = e.event_name.as_deref().unwrap_or_default();
-        // A run of sightings from one address: only its first and last
-        // matter (when the address changes), so the rest are not facts.
-        if let Some((t, held)) = self.state.held.get_mut(identity.as_ref())
-            && held.ip == ip_text
-        {
-            if at >= *t {
-                *t = at;
-                held.event_id = event_id.to_string();
-                held.event_name = event_name.to_string();
+        if !self.cache.contains_key(&ip) {
+            if self.cache.len() >= CACHE {
+                self.cache.clear();
             }
+            let p = self.geo.locate(ip);
+            self.cache.insert(ip, p);
+        }
+        let here = self.cache.get(&ip)?.as_ref()?;
+        // One sighting per identity, place and minute is enough (speeds
+        // are measured over minutes at least), and which record of the
+        // minute represents it does not matter: so the facts are the same
+        // whatever order the files arrive in. (The hot path: every record
+        // with a public address.)
+        let minute = at.div_euclid(60_000);
+        let key = {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (
+                identity.as_ref(),
+                here.lat.to_bits(),
+                here.lon.to_bits(),
+                minute,
+            )
+                .hash(&mut h);
+            h.finish()
+        };
+        if self.state.seen.insert(key, minute).is_some() {
             return None;
         }
-        let place = self.locate(ip)?;
+        let place = here.clone();
+        let ip_text = ip_text.to_string();
         let sighting = Sighting {
             identity: identity.into_owned(),
             principal: e.principal().unwrap_or_default().to_string(),
@@ -152,34 +153,22 @@ impl Detection for Travel {
             event_id: event_id.to_string(),
             event_name: event_name.to_string(),
         };
-        let from = self
-            .state
-            .held
-            .insert(sighting.identity.clone(), (at, sighting.clone()));
-        Some(Jump { from, to: sighting })
+        Some(sighting)
     }
 
-    fn process(&mut self, at: i64, jump: Jump, out: &mut Vec<Alert>) {
-        match jump.from {
-            // In event-time order (records of one identity can arrive a
-            // little out of order across files).
-            Some((then, last_of_run)) if then <= at => {
-                self.sighting(then, last_of_run, out);
-                self.sighting(at, jump.to, out);
-            }
-            Some((then, last_of_run)) => {
-                self.sighting(at, jump.to, out);
-                self.sighting(then, last_of_run, out);
-            }
-            None => self.sighting(at, jump.to, out),
-        }
+    fn process(&mut self, at: i64, s: Sighting, out: &mut Vec<Alert>) {
+        self.sighting(at, s, out);
     }
 
     fn expire(&mut self, now: i64) {
         self.state.sessions.expire(now);
-        for map in [&mut self.state.last, &mut self.state.held] {
-            map.retain(|_, (t, _)| now.saturating_sub(*t) <= WINDOW_MS);
-        }
+        self.state
+            .last
+            .retain(|_, (t, _)| now.saturating_sub(*t) <= WINDOW_MS);
+        let minute = now.div_euclid(60_000);
+        self.state
+            .seen
+            .retain(|_, m| minute.saturating_sub(*m) <= SEEN_MINUTES);
         self.state
             .alerted
             .retain(|_, t| now.saturating_sub(*t) <= WINDOW_MS);
@@ -289,7 +278,17 @@ impl Travel {
         .map(|(k, v)| (k.to_string(), v))
         .collect();
         Alert {
-            alert_id: correlation_id(&IMPOSSIBLE_TRAVEL, &[&s.identity, &p.event_id, &s.event_id]),
+            // Places and the minute, not event ids: which record of a
+            // minute represents it depends on file order.
+            alert_id: correlation_id(
+                &IMPOSSIBLE_TRAVEL,
+                &[
+                    &s.identity,
+                    &p.place.label(),
+                    &s.place.label(),
+                    &now.div_euclid(60_000).to_string(),
+                ],
+            ),
             kind: AlertKind::Correlation,
             rule_id: IMPOSSIBLE_TRAVEL.id.to_string(),
             title: format!("Impossible travel: {} to {}", p.place.label(), s.place.label()),
