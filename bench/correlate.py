@@ -6,7 +6,7 @@ Usage: bench/correlate.py TRAILWATCH GEOIP.mmdb [GEOIP6.mmdb] [EVENTS]
 1. Generates a trail of EVENTS records (default 1,000,000, 7 days, seed
    42) and times `detect --pack essential,cis` (the peer, in the same run)
    against `detect --pack essential,cis,correlation --geoip ...` on it,
-   three runs each (median wall time, peak RSS from /usr/bin/time).
+   five runs each, alternating (median wall time, peak RSS from /usr/bin/time).
 2. Writes a trail of 100,000 distinct IAM users, each signing in from its
    own public address, reading five objects and creating an access key
    (700,000 records), and reports peak RSS of the two runs over it.
@@ -41,7 +41,7 @@ def compare(label, src):
     peer = ["detect", "-q", "--format", "ndjson", "--pack", "essential,cis", src]
     mine = ["detect", "-q", "--format", "ndjson", "--pack", "essential,cis,correlation"] + geo + [src]
     runs = {"peer": [], "mine": []}
-    for _ in range(3):
+    for _ in range(5):
         runs["peer"].append(timed(peer))
         runs["mine"].append(timed(mine))
     p = statistics.median(w for w, _ in runs["peer"])
