@@ -528,6 +528,36 @@ fn exfiltration_fires_on_a_burst_and_shares_and_not_on_downloads_that_fit_the_ba
         "81.2.69.8",
         share("444455556666"),
     ));
+    // An object copied into another account's bucket, and replication
+    // set up towards another account: both fire.
+    let mut copy = ev(
+        "2024-05-03T03:00:00Z",
+        "CopyObject",
+        "s3.amazonaws.com",
+        &user("ops2"),
+        "81.2.69.8",
+        json!({"bucketName": "drop-zone", "key": "dump.sql", "x-amz-copy-source": "data/dump.sql"}),
+    );
+    copy["resources"] = json!([
+        {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::drop-zone/dump.sql"},
+        {"accountId": "999988887777", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::drop-zone"},
+        {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::data"}
+    ]);
+    records.push(copy);
+    records.push(ev("2024-05-03T04:00:00Z", "PutBucketReplication", "s3.amazonaws.com", &user("ops3"), "81.2.69.8",
+        json!({"bucketName": "data", "ReplicationConfiguration": {"Role": "arn:aws:iam::111122223333:role/r",
+            "Rule": {"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::elsewhere", "Account": "999988887777"}}}})));
+    // A copy within the account: quiet.
+    let mut inside = ev(
+        "2024-05-03T05:00:00Z",
+        "CopyObject",
+        "s3.amazonaws.com",
+        &user("ops4"),
+        "81.2.69.8",
+        json!({"bucketName": "backup", "key": "k", "x-amz-copy-source": "data/k"}),
+    );
+    inside["resources"] = json!([{"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::backup"}]);
+    records.push(inside);
     let src = trail(dir.path(), "exfil.json", &records);
     let cfg = dir.path().join("cfg.toml");
     std::fs::write(&cfg, "[correlate]\ntrusted_accounts = [\"444455556666\"]\n").expect("config");
@@ -547,6 +577,8 @@ fn exfiltration_fires_on_a_burst_and_shares_and_not_on_downloads_that_fit_the_ba
         [
             ("arn:aws:iam::111122223333:user/thief", "volume"),
             ("arn:aws:iam::111122223333:user/ops", "copy-out"),
+            ("arn:aws:iam::111122223333:user/ops2", "copy-out"),
+            ("arn:aws:iam::111122223333:user/ops3", "copy-out"),
         ],
         "{alerts:#?}"
     );
