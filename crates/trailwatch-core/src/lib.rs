@@ -16,6 +16,7 @@ pub mod layout;
 pub mod nesting;
 pub mod pattern;
 pub mod rules;
+pub mod sigma;
 pub mod terminal;
 pub mod tf;
 pub mod walk;

@@ -1,0 +1,493 @@
+//! One Sigma field test (`field|modifier|modifier: value(s)`) compiled
+//! into a matcher over a JSON event, with Sigma's semantics: strings
+//! case-insensitive unless `cased`, `*` and `?` wildcards with `\`
+//! escapes, a list of values meaning any of them (all of them with
+//! `all`), null meaning absent or null, and a dotted path that crosses an
+//! array matching if any element does.
+
+use base64::Engine as _;
+use regex::{Regex, RegexBuilder};
+use serde_json::Value;
+
+/// Why a field test could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field {field:?}: {message}")]
+pub struct ValueError {
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone)]
+enum Test {
+    /// Absent or null.
+    Null,
+    Exists(bool),
+    Bool(bool),
+    /// A string pattern, compiled (wildcards, modifiers, case).
+    Text(Regex),
+    Cmp(Cmp, f64),
+    Cidr(ipnet::IpNet),
+    /// Equal to another field of the same event.
+    FieldRef(Vec<String>),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Cmp {
+    Eq,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+/// A compiled field test.
+#[derive(Debug, Clone)]
+pub struct FieldTest {
+    path: Vec<String>,
+    /// Every test must hold (`all`), else any.
+    all: bool,
+    tests: Vec<Test>,
+}
+
+/// A Sigma wildcard string as a regex body: `*` any run, `?` one
+/// character, `\*` `\?` `\\` the characters themselves.
+fn wildcard_body(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if matches!(chars.peek(), Some('*' | '?' | '\\')) => {
+                if let Some(n) = chars.next() {
+                    out.push_str(&regex::escape(&n.to_string()));
+                }
+            }
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            c => out.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    out
+}
+
+/// The `base64offset` forms of a value: how it reads base64-encoded at
+/// each of the three byte offsets it can start at in a longer text.
+fn base64_offsets(v: &str) -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = Vec::new();
+    for i in 0..3usize {
+        let mut bytes = vec![b' '; i];
+        bytes.extend_from_slice(v.as_bytes());
+        let enc = b64.encode(&bytes);
+        let start = [0, 2, 3][i];
+        let end = match (v.len() + i) % 3 {
+            0 => enc.len(),
+            1 => enc.len().saturating_sub(3),
+            _ => enc.len().saturating_sub(2),
+        };
+        if start < end {
+            out.push(enc[start..end].to_string());
+        }
+    }
+    out
+}
+
+/// `windash`: a command-line flag written with any of the dashes Windows
+/// accepts.
+fn windash(v: &str) -> Vec<String> {
+    ['-', '/', '\u{2013}', '\u{2014}', '\u{2015}']
+        .iter()
+        .map(|d| v.replace('-', &d.to_string()))
+        .collect()
+}
+
+impl FieldTest {
+    /// Compile `key` (`field|mod|mod`) with its value or list of values.
+    pub fn compile(key: &str, value: &Value) -> Result<FieldTest, ValueError> {
+        let mut parts = key.split('|');
+        let field = parts.next().unwrap_or_default();
+        let err = |m: String| ValueError {
+            field: key.to_string(),
+            message: m,
+        };
+        let mods: Vec<&str> = parts.collect();
+        let has = |m: &str| mods.contains(&m);
+        for m in &mods {
+            if ![
+                "contains",
+                "startswith",
+                "endswith",
+                "all",
+                "re",
+                "i",
+                "m",
+                "s",
+                "cidr",
+                "base64",
+                "base64offset",
+                "windash",
+                "exists",
+                "fieldref",
+                "gt",
+                "gte",
+                "lt",
+                "lte",
+                "cased",
+            ]
+            .contains(m)
+            {
+                return Err(err(format!("modifier `{m}` is not supported")));
+            }
+        }
+        let values: Vec<&Value> = match value {
+            Value::Array(a) => a.iter().collect(),
+            v => vec![v],
+        };
+        if values.is_empty() {
+            return Err(err("an empty list of values".into()));
+        }
+        let mut tests = Vec::new();
+        for v in values {
+            let text = match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            };
+            if has("exists") {
+                let Value::Bool(b) = v else {
+                    return Err(err("`exists` takes true or false".into()));
+                };
+                tests.push(Test::Exists(*b));
+                continue;
+            }
+            if has("fieldref") {
+                let t = text.ok_or_else(|| err("`fieldref` takes a field name".into()))?;
+                tests.push(Test::FieldRef(t.split('.').map(str::to_string).collect()));
+                continue;
+            }
+            if let Some(op) = [
+                ("gt", Cmp::Gt),
+                ("gte", Cmp::Gte),
+                ("lt", Cmp::Lt),
+                ("lte", Cmp::Lte),
+            ]
+            .iter()
+            .find(|(m, _)| has(m))
+            .map(|(_, op)| *op)
+            {
+                let n = v
+                    .as_f64()
+                    .or_else(|| text.as_deref().and_then(|t| t.parse().ok()))
+                    .ok_or_else(|| err("a comparison takes a number".into()))?;
+                tests.push(Test::Cmp(op, n));
+                continue;
+            }
+            if has("cidr") {
+                let t = text.ok_or_else(|| err("`cidr` takes a range".into()))?;
+                let net = t
+                    .parse::<ipnet::IpNet>()
+                    .map_err(|e| err(format!("{t:?} is not a CIDR range: {e}")))?;
+                tests.push(Test::Cidr(net));
+                continue;
+            }
+            match v {
+                Value::Null => {
+                    tests.push(Test::Null);
+                    continue;
+                }
+                Value::Bool(b) if mods.is_empty() => {
+                    tests.push(Test::Bool(*b));
+                    continue;
+                }
+                Value::Number(n) if mods.is_empty() => {
+                    if let Some(f) = n.as_f64() {
+                        tests.push(Test::Cmp(Cmp::Eq, f));
+                    }
+                    continue;
+                }
+                Value::Object(_) | Value::Array(_) => {
+                    return Err(err(
+                        "a value must be a string, number, boolean or null".into()
+                    ));
+                }
+                _ => {}
+            }
+            let text = text.unwrap_or_default();
+            if has("re") {
+                let re = RegexBuilder::new(&text)
+                    .case_insensitive(has("i"))
+                    .multi_line(has("m"))
+                    .dot_matches_new_line(has("s"))
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| err(format!("regex: {e}")))?;
+                tests.push(Test::Text(re));
+                continue;
+            }
+            // Transformations first (each may give several forms), then
+            // the position modifiers, then case.
+            let mut forms = vec![text];
+            if has("windash") {
+                forms = forms.iter().flat_map(|f| windash(f)).collect();
+            }
+            let encoded = has("base64") || has("base64offset");
+            if has("base64offset") {
+                forms = forms.iter().flat_map(|f| base64_offsets(f)).collect();
+            } else if has("base64") {
+                let b64 = base64::engine::general_purpose::STANDARD;
+                forms = forms.iter().map(|f| b64.encode(f.as_bytes())).collect();
+            }
+            let mut alts = Vec::new();
+            for f in forms {
+                // Encoded forms are literal text, not wildcard patterns.
+                let body = if encoded {
+                    regex::escape(&f)
+                } else {
+                    wildcard_body(&f)
+                };
+                let body = if has("contains") {
+                    format!(".*{body}.*")
+                } else if has("startswith") {
+                    format!("{body}.*")
+                } else if has("endswith") {
+                    format!(".*{body}")
+                } else {
+                    body
+                };
+                alts.push(body);
+            }
+            let re = RegexBuilder::new(&format!("^(?:{})$", alts.join("|")))
+                .case_insensitive(!has("cased") && !encoded)
+                .dot_matches_new_line(true)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| err(format!("pattern: {e}")))?;
+            tests.push(Test::Text(re));
+        }
+        Ok(FieldTest {
+            path: field.split('.').map(str::to_string).collect(),
+            all: has("all"),
+            tests,
+        })
+    }
+
+    /// Whether the event passes the test.
+    pub fn matches(&self, event: &Value) -> bool {
+        let found = values_at(event, &self.path);
+        let one = |t: &Test| match t {
+            Test::Null => found.is_empty() || found.iter().any(|v| v.is_null()),
+            Test::Exists(want) => found.iter().any(|v| !v.is_null()) == *want,
+            Test::FieldRef(other) => {
+                let theirs = values_at(event, other);
+                found.iter().any(|v| theirs.contains(v))
+            }
+            _ => found.iter().any(|v| test_value(t, v)),
+        };
+        if self.all {
+            self.tests.iter().all(one)
+        } else {
+            self.tests.iter().any(one)
+        }
+    }
+}
+
+fn test_value(t: &Test, v: &Value) -> bool {
+    match (t, v) {
+        (Test::Bool(b), Value::Bool(x)) => b == x,
+        (Test::Bool(b), Value::String(s)) => s.eq_ignore_ascii_case(&b.to_string()),
+        (Test::Text(re), Value::String(s)) => re.is_match(s),
+        (Test::Text(re), Value::Number(n)) => re.is_match(&n.to_string()),
+        (Test::Text(re), Value::Bool(b)) => re.is_match(&b.to_string()),
+        (Test::Cmp(op, n), v) => {
+            let x = match v {
+                Value::Number(x) => x.as_f64(),
+                Value::String(s) => s.trim().parse().ok(),
+                _ => None,
+            };
+            x.is_some_and(|x| match op {
+                Cmp::Eq => x == *n,
+                Cmp::Gt => x > *n,
+                Cmp::Gte => x >= *n,
+                Cmp::Lt => x < *n,
+                Cmp::Lte => x <= *n,
+            })
+        }
+        (Test::Cidr(net), Value::String(s)) => s
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| net.contains(&ip)),
+        _ => false,
+    }
+}
+
+/// The values at a dotted path; an array on the way is crossed (any of
+/// its elements), and so is an array at the end.
+pub fn values_at<'a>(v: &'a Value, path: &[String]) -> Vec<&'a Value> {
+    let mut here = vec![v];
+    for key in path {
+        let mut next = Vec::new();
+        for h in here {
+            match h {
+                Value::Object(m) => {
+                    if let Some(x) = m.get(key) {
+                        next.push(x);
+                    }
+                }
+                Value::Array(a) => {
+                    for e in a {
+                        if let Some(x) = e.get(key) {
+                            next.push(x);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        here = next;
+    }
+    here.into_iter()
+        .flat_map(|x| match x {
+            Value::Array(a) => a.iter().collect(),
+            x => vec![x],
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn t(key: &str, v: Value, event: &Value) -> bool {
+        FieldTest::compile(key, &v)
+            .expect("compiles")
+            .matches(event)
+    }
+
+    #[test]
+    fn strings_are_case_insensitive_with_wildcards_and_escapes() {
+        let e = json!({"eventName": "StopLogging", "p": "a*b?c\\d"});
+        assert!(t("eventName", json!("stoplogging"), &e));
+        assert!(t("eventName", json!("Stop*"), &e));
+        assert!(t("eventName", json!("St?pLogging"), &e));
+        assert!(!t("eventName", json!("Stop"), &e));
+        assert!(t("eventName|cased", json!("StopLogging"), &e));
+        assert!(!t("eventName|cased", json!("stoplogging"), &e));
+        assert!(
+            t("p", json!("a\\*b\\?c\\\\d"), &e),
+            "escaped wildcards are literal"
+        );
+        assert!(!t("p", json!("aXb\\?c\\\\d"), &e));
+        assert!(
+            t("eventName", json!(["DeleteTrail", "StopLogging"]), &e),
+            "a list is any"
+        );
+    }
+
+    #[test]
+    fn position_modifiers_and_all() {
+        let e = json!({"ua": "aws-cli/2.15 Python/3.11 Linux"});
+        assert!(t("ua|contains", json!("python"), &e));
+        assert!(t("ua|startswith", json!("AWS-CLI"), &e));
+        assert!(t("ua|endswith", json!("linux"), &e));
+        assert!(!t("ua|endswith", json!("python"), &e));
+        assert!(t("ua|contains|all", json!(["cli", "linux"]), &e));
+        assert!(!t("ua|contains|all", json!(["cli", "windows"]), &e));
+        assert!(t("ua|contains|cased", json!("Python"), &e));
+        assert!(!t("ua|contains|cased", json!("python"), &e));
+    }
+
+    #[test]
+    fn regex_with_flags() {
+        let e = json!({"x": "Line one\nLINE two"});
+        assert!(t("x|re", json!("one\\nLINE"), &e));
+        assert!(!t("x|re", json!("^line two$"), &e));
+        assert!(t("x|re|i|m", json!("^line two$"), &e));
+        assert!(t("x|re|s", json!("one.LINE"), &e));
+        assert!(!t("x|re", json!("one.LINE"), &e));
+    }
+
+    #[test]
+    fn cidr_exists_fieldref_and_comparisons() {
+        let e = json!({"ip": "10.1.2.3", "a": "same", "b": "same", "c": "other", "n": 42, "s": "7", "z": null});
+        assert!(t("ip|cidr", json!("10.0.0.0/8"), &e));
+        assert!(!t(
+            "ip|cidr",
+            json!(["192.168.0.0/16", "172.16.0.0/12"]),
+            &e
+        ));
+        assert!(t("ip|exists", json!(true), &e));
+        assert!(t("nope|exists", json!(false), &e));
+        assert!(t("z|exists", json!(false), &e), "null is not there");
+        assert!(t("a|fieldref", json!("b"), &e));
+        assert!(!t("a|fieldref", json!("c"), &e));
+        assert!(t("n|gt", json!(41), &e) && t("n|gte", json!(42), &e));
+        assert!(t("n|lt", json!(43), &e) && t("n|lte", json!(42), &e));
+        assert!(!t("n|gt", json!(42), &e));
+        assert!(
+            t("s|gte", json!(7), &e),
+            "numeric strings compare as numbers"
+        );
+        assert!(t("n", json!(42), &e) && t("n", json!("42"), &e));
+    }
+
+    #[test]
+    fn null_booleans_and_paths_through_arrays() {
+        let e = json!({
+            "errorCode": null,
+            "readOnly": false,
+            "requestParameters": {"ipPermissions": {"items": [
+                {"ipRanges": {"items": [{"cidrIp": "10.0.0.0/8"}]}},
+                {"ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
+            ]}}
+        });
+        assert!(t("errorCode", Value::Null, &e));
+        assert!(t("missing", Value::Null, &e), "absent is null");
+        assert!(!t("readOnly", Value::Null, &e));
+        assert!(t("readOnly", json!(false), &e));
+        assert!(!t("readOnly", json!(true), &e));
+        assert!(t(
+            "requestParameters.ipPermissions.items.ipRanges.items.cidrIp",
+            json!("0.0.0.0/0"),
+            &e
+        ));
+    }
+
+    #[test]
+    fn base64_base64offset_and_windash() {
+        // "secret" base64-encoded is c2VjcmV0.
+        let e = json!({"d": "prefix c2VjcmV0 suffix", "cmd": "net user /add"});
+        assert!(t("d|base64|contains", json!("secret"), &e));
+        assert!(
+            !t("d|base64|contains", json!("SECRET"), &e),
+            "encoded forms are exact"
+        );
+        // The three offsets of "secret" inside longer base64 text.
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for pre in ["", "a", "ab"] {
+            let text = b64.encode(format!("{pre}secret and more"));
+            let e = json!({"d": text});
+            assert!(
+                t("d|base64offset|contains", json!("secret"), &e),
+                "offset {}",
+                pre.len()
+            );
+        }
+        assert!(t("cmd|windash|contains", json!(" -add"), &e));
+    }
+
+    #[test]
+    fn unsupported_modifiers_and_bad_values_are_refused() {
+        for (k, v, why) in [
+            ("x|utf16le", json!("a"), "not supported"),
+            ("x|cidr", json!("10.0.0.0/33"), "CIDR"),
+            ("x|gt", json!("many"), "number"),
+            ("x|re", json!("("), "regex"),
+            ("x|exists", json!("yes"), "true or false"),
+            ("x", json!([]), "empty"),
+        ] {
+            let e = FieldTest::compile(k, &v).unwrap_err().to_string();
+            assert!(e.contains(why), "{k}: {e}");
+        }
+    }
+}
