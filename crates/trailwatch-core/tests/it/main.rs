@@ -7,4 +7,5 @@ mod decode;
 mod digest;
 mod hostile;
 mod rules;
+mod sigma;
 mod support;
