@@ -3,9 +3,10 @@
 //! [`value`] compiles one field test with its modifiers; [`rule`] loads
 //! rule files (multi-document, `action: global` collections) into
 //! compiled rules.
-//! Not yet wired into rule loading: `rules::format` still refuses Sigma
-//! files with a clear message.
+//! [`detector`] runs them on records. Not yet: correlation rules
+//! (`event_count`, `value_count`, `temporal`), `rules check`.
 
 pub mod condition;
+pub mod detector;
 pub mod rule;
 pub mod value;

@@ -9,7 +9,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use trailwatch_core::correlate::{self, CorrelationRule, GeoIp};
 use trailwatch_core::detect::Detector;
-use trailwatch_core::rules::{Engine, Rule, check_unique, load_rules, pack};
+use trailwatch_core::rules::{Engine, Rule, RuleFormat, check_unique, load_rules, pack};
+use trailwatch_core::sigma::{self, detector::SigmaRules, rule::SigmaRule};
 
 use crate::config::{Config, Setting};
 
@@ -35,6 +36,7 @@ pub struct RuleArgs {
 #[derive(Debug)]
 pub struct Detections {
     pub rules: Vec<Rule>,
+    pub sigma: Vec<SigmaRule>,
     pub correlation: Vec<CorrelationRule>,
     pub settings: correlate::Settings,
     pub geo: Option<Arc<GeoIp>>,
@@ -54,6 +56,9 @@ impl Detections {
             engine = engine.with_late_horizon(m);
         }
         let mut out: Vec<Box<dyn Detector>> = vec![Box::new(engine)];
+        if !self.sigma.is_empty() {
+            out.push(Box::new(SigmaRules::new(self.sigma)));
+        }
         out.extend(correlate::detectors(
             &self.correlation,
             &self.settings,
@@ -63,12 +68,29 @@ impl Detections {
     }
 }
 
-fn load_file(path: &Path, out: &mut Vec<Rule>) -> Result<()> {
+/// The rules of every file given: CloudWatch-pattern rules and Sigma
+/// rules, each file's language told by its content.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub rules: Vec<Rule>,
+    pub sigma: Vec<SigmaRule>,
+}
+
+fn load_file(path: &Path, out: &mut Loaded) -> Result<()> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let origin = path.display().to_string();
     // The language comes from the content, whatever the file is called.
-    out.extend(load_rules(&text, &origin)?);
+    if RuleFormat::sniff(&text) == RuleFormat::Sigma {
+        let (rules, errors) = sigma::rule::load(&text, &origin);
+        // A rule that cannot be loaded is reported; the others still run.
+        for e in errors {
+            tracing::warn!("skipping a Sigma rule: {e}");
+        }
+        out.sigma.extend(rules);
+    } else {
+        out.rules.extend(load_rules(&text, &origin)?);
+    }
     Ok(())
 }
 
@@ -84,7 +106,7 @@ impl RuleArgs {
 
     /// The rules and correlation detections selected, ready to run.
     pub fn detections(&self, cfg: &Config) -> Result<Detections> {
-        let rules = self.load(cfg)?;
+        let Loaded { rules, sigma } = self.load_all(cfg)?;
         let (pack_name, _) = self.settings(cfg);
         let correlation = correlate::selected(&pack_name.value);
         let mut settings = cfg.correlate().value;
@@ -106,15 +128,20 @@ impl RuleArgs {
         };
         Ok(Detections {
             rules,
+            sigma,
             correlation,
             settings,
             geo,
         })
     }
 
-    pub fn load(&self, cfg: &Config) -> Result<Vec<Rule>> {
+    /// Every rule selected: the packs and the files, of either language.
+    pub fn load_all(&self, cfg: &Config) -> Result<Loaded> {
         let (pack_name, files) = self.settings(cfg);
-        let mut rules = pack(&pack_name.value)?;
+        let mut out = Loaded {
+            rules: pack(&pack_name.value)?,
+            sigma: Vec::new(),
+        };
         for p in &files.value {
             if p.is_dir() {
                 let mut files: Vec<PathBuf> = std::fs::read_dir(p)
@@ -127,13 +154,13 @@ impl RuleArgs {
                     .collect();
                 files.sort();
                 for f in files {
-                    load_file(&f, &mut rules)?;
+                    load_file(&f, &mut out)?;
                 }
             } else {
-                load_file(p, &mut rules)?;
+                load_file(p, &mut out)?;
             }
         }
-        check_unique(&rules)?;
-        Ok(rules)
+        check_unique(&out.rules)?;
+        Ok(out)
     }
 }

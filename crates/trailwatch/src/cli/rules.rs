@@ -69,6 +69,13 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
                     r.title
                 )?;
             }
+            for r in &d.sigma {
+                writeln!(
+                    out,
+                    "{:<38} {} {:<15} {}",
+                    r.id, r.severity, "sigma", r.title
+                )?;
+            }
             for c in &d.correlation {
                 let note = correlate::disabled_reason(c, d.geo.as_deref())
                     .map(|why| format!(" ({why})"))
@@ -94,6 +101,17 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
                 } else if let Some(g) = d.geo.as_deref().filter(|_| c.id == "impossible-travel") {
                     writeln!(out, "locations:   {}", g.attribution())?;
                 }
+                return Ok(ExitCode::SUCCESS);
+            }
+            if let Some(r) = d.sigma.iter().find(|r| r.id == *id) {
+                writeln!(out, "id:          {}", r.id)?;
+                writeln!(out, "title:       {}", r.title)?;
+                writeln!(out, "severity:    {}", r.severity)?;
+                writeln!(out, "kind:        sigma")?;
+                writeln!(out, "from:        {}", r.origin)?;
+                writeln!(out, "description: {}", r.description)?;
+                writeln!(out, "tags:        {}", r.tags.join(", "))?;
+                writeln!(out, "false positives: {}", r.falsepositives.join("; "))?;
                 return Ok(ExitCode::SUCCESS);
             }
             let all = d.rules;

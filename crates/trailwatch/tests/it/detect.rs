@@ -345,3 +345,92 @@ fn detect_reads_an_s3_prefix_like_a_local_trail() {
     let remote: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(alert_keys(&remote), alert_keys(&local));
 }
+
+/// Sigma rules (SigmaHQ's, from `../shared/sigma`) load beside the
+/// built-in packs, by content; where a Sigma rule and a built-in rule
+/// describe the same thing, both fire on the same events of the sample.
+#[test]
+fn sigma_rules_run_beside_the_packs_and_agree_with_them_on_the_sample() {
+    let Some(shared) = shared_dir() else { return };
+    let sigma = shared.join("sigma");
+    let alerts = detect_json(&[
+        "--pack",
+        "essential,responder",
+        "--rules",
+        path_str(&sigma),
+        path_str(&sample_trail()),
+    ]);
+    let events_of = |rule: &str| -> std::collections::BTreeSet<String> {
+        alerts
+            .iter()
+            .filter(|a| a["rule_id"] == rule)
+            .flat_map(|a| a["event_ids"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e.as_str().map(str::to_string))
+            .collect()
+    };
+    // (built-in rule, SigmaHQ rule id): a stopped or deleted trail, a
+    // deleted GuardDuty detector.
+    for (builtin, sigma_id) in [
+        ("cloudtrail-stopped", "4db60cc0-36fb-42b7-9b58-a5b53019fb74"),
+        ("guardduty-disabled", "d2656e78-c069-4571-8220-9e0ab5913f19"),
+    ] {
+        let ours = events_of(builtin);
+        let theirs = events_of(sigma_id);
+        assert!(!ours.is_empty(), "{builtin} fired on nothing");
+        assert!(
+            ours.is_subset(&theirs),
+            "{builtin}: {ours:?} vs Sigma {theirs:?}"
+        );
+    }
+    let trail_stop = alerts
+        .iter()
+        .find(|a| a["rule_id"] == "4db60cc0-36fb-42b7-9b58-a5b53019fb74")
+        .expect("sigma alert");
+    assert_eq!(trail_stop["title"], "AWS CloudTrail Important Change");
+    assert_eq!(trail_stop["severity"], "P3", "level medium is P3");
+    assert!(
+        trail_stop["dimensions"]["tags"]
+            .as_str()
+            .unwrap_or("")
+            .contains("attack.")
+    );
+}
+
+#[test]
+fn a_sigma_rule_that_cannot_load_is_reported_and_the_others_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("good.yml"),
+        "title: Trail stopped\nid: good-1\nlogsource: {product: aws, service: cloudtrail}\n\
+         detection:\n  sel: {eventName: StopLogging}\n  condition: sel\nlevel: critical\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "title: Broken\nid: bad-1\nlogsource: {product: aws, service: cloudtrail}\n\
+         detection:\n  sel: {eventName|nosuch: x}\n  condition: sel\n",
+    )
+    .expect("write");
+    let out = run(&[
+        "detect",
+        "--format",
+        "json",
+        "--pack",
+        "none",
+        "--rules",
+        path_str(dir.path()),
+        path_str(&sample_trail()),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.yml") && err.contains("bad-1") && err.contains("nosuch"),
+        "{err}"
+    );
+    let alerts: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["rule_id"] == "good-1" && a["severity"] == "P1")
+    );
+}
