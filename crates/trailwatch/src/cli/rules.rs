@@ -2,13 +2,16 @@
 //! examples, and import CloudWatch metric filters and alarms from Terraform.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use trailwatch_core::correlate;
+use trailwatch_core::rules::RuleFormat;
 use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules};
+use trailwatch_core::sigma;
+use trailwatch_core::terminal::escape_controls;
 
 use super::EXIT_FINDINGS;
 use super::rule_args::RuleArgs;
@@ -44,6 +47,89 @@ pub enum RulesAction {
     /// Print the rules a Terraform file's metric filters and alarms make,
     /// as trailwatch YAML.
     ImportTerraform { file: PathBuf },
+    /// Load rule files (Sigma, trailwatch YAML, Terraform) and list every
+    /// rule: file, id, title, status (loaded or skipped) and the reason;
+    /// exit 1 if any was skipped.
+    Check {
+        /// Files or folders of them.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
+        format: CheckFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+}
+
+/// One row of `rules check`.
+#[derive(Debug, serde::Serialize)]
+struct Checked {
+    file: String,
+    id: String,
+    title: String,
+    status: &'static str,
+    reason: String,
+}
+
+/// Every rule of one file, loaded or with the reason it was not.
+fn check_file(path: &Path) -> Vec<Checked> {
+    let file = path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            return vec![Checked {
+                file,
+                id: "-".into(),
+                title: "-".into(),
+                status: "skipped",
+                reason: format!("cannot be read: {e}"),
+            }];
+        }
+    };
+    if RuleFormat::sniff(&text) == RuleFormat::Sigma {
+        let (rules, errors) = sigma::rule::load(&text, &file);
+        let mut rows: Vec<Checked> = rules
+            .into_iter()
+            .map(|r| Checked {
+                file: file.clone(),
+                id: r.id,
+                title: r.title,
+                status: "loaded",
+                reason: String::new(),
+            })
+            .collect();
+        rows.extend(errors.into_iter().map(|e| Checked {
+            file: file.clone(),
+            id: e.id,
+            title: "-".into(),
+            status: "skipped",
+            reason: e.message,
+        }));
+        return rows;
+    }
+    match load_rules(&text, &file) {
+        Ok(rules) => rules
+            .into_iter()
+            .map(|r| Checked {
+                file: file.clone(),
+                id: r.id,
+                title: r.title,
+                status: "loaded",
+                reason: String::new(),
+            })
+            .collect(),
+        Err(e) => vec![Checked {
+            file,
+            id: "-".into(),
+            title: "-".into(),
+            status: "skipped",
+            reason: e.to_string(),
+        }],
+    }
 }
 
 fn kind(r: &Rule) -> &'static str {
@@ -175,6 +261,54 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
             }
             writeln!(out, "{} passed, {} failed", rules.len() - failed, failed)?;
             if failed > 0 {
+                return Ok(ExitCode::from(EXIT_FINDINGS));
+            }
+        }
+        RulesAction::Check { paths, format } => {
+            let mut files = Vec::new();
+            for p in paths {
+                if p.is_dir() {
+                    let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                        .with_context(|| format!("reading {}", p.display()))?
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|f| {
+                            f.extension()
+                                .is_some_and(|x| x == "yaml" || x == "yml" || x == "tf")
+                        })
+                        .collect();
+                    found.sort();
+                    files.extend(found);
+                } else {
+                    files.push(p.clone());
+                }
+            }
+            let rows: Vec<Checked> = files.iter().flat_map(|f| check_file(f)).collect();
+            match format {
+                CheckFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &rows)?;
+                    writeln!(out)?;
+                }
+                CheckFormat::Table => {
+                    for r in &rows {
+                        writeln!(
+                            out,
+                            "{:<8} {:<38} {} {}{}",
+                            r.status,
+                            escape_controls(&r.id),
+                            escape_controls(&r.file),
+                            escape_controls(&r.title),
+                            if r.reason.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" — {}", escape_controls(&r.reason))
+                            }
+                        )?;
+                    }
+                    let skipped = rows.iter().filter(|r| r.status == "skipped").count();
+                    writeln!(out, "{} loaded, {skipped} skipped", rows.len() - skipped)?;
+                }
+            }
+            if rows.iter().any(|r| r.status == "skipped") {
                 return Ok(ExitCode::from(EXIT_FINDINGS));
             }
         }

@@ -434,3 +434,75 @@ fn a_sigma_rule_that_cannot_load_is_reported_and_the_others_run() {
             .any(|a| a["rule_id"] == "good-1" && a["severity"] == "P1")
     );
 }
+
+/// Which SigmaHQ rules fire on which Stratus Red Team technique, kept as
+/// a snapshot (`tests/fixtures/sigma-stratus-snapshot.json`; regenerate
+/// it deliberately when the rules or the matcher change). Techniques
+/// with no entry are those no SigmaHQ CloudTrail rule in `../shared/sigma`
+/// covers, or whose trace does not meet the rule (see the README).
+#[test]
+fn sigma_rules_on_stratus_red_team_match_the_snapshot() {
+    let Some(shared) = shared_dir() else { return };
+    let snapshot: std::collections::BTreeMap<String, Vec<String>> = serde_json::from_slice(
+        &std::fs::read(
+            repo_root().join("crates/trailwatch/tests/fixtures/sigma-stratus-snapshot.json"),
+        )
+        .expect("snapshot"),
+    )
+    .expect("json");
+    let sigma = shared.join("sigma");
+    let mut checked = 0;
+    for (technique, expected) in &snapshot {
+        let file = shared.join(format!("corpora/stratus-red-team/{technique}.json"));
+        let alerts = detect_json(&[
+            "--pack",
+            "none",
+            "--rules",
+            path_str(&sigma),
+            path_str(&file),
+        ]);
+        let mut fired: Vec<String> = alerts
+            .iter()
+            .filter_map(|a| a["rule_id"].as_str().map(str::to_string))
+            .collect();
+        fired.sort();
+        fired.dedup();
+        assert_eq!(&fired, expected, "{technique}");
+        checked += 1;
+    }
+    assert_eq!(checked, 35);
+}
+
+#[test]
+fn rules_check_lists_every_rule_and_exits_1_on_a_skipped_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("good.yml"),
+        "title: Trail stopped\nid: good-1\nlogsource: {product: aws, service: cloudtrail}\n\
+         detection:\n  sel: {eventName: StopLogging}\n  condition: sel\n",
+    )
+    .expect("write");
+    let ok = run(&["rules", "check", path_str(dir.path()), "--format", "json"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "title: Broken\nid: bad-1\nlogsource: {product: aws}\n\
+         detection:\n  sel: {eventName: x}\n  condition: sel and missing\n",
+    )
+    .expect("write");
+    let out = run(&["rules", "check", path_str(dir.path()), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let status: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(status, [("bad-1", "skipped"), ("good-1", "loaded")]);
+    assert!(rows[0]["reason"].as_str().unwrap_or("").contains("missing"));
+    assert!(rows[0]["file"].as_str().unwrap_or("").ends_with("bad.yml"));
+}
