@@ -18,11 +18,12 @@ use serde_json::Value;
 
 use super::identity::{Sessions, json_str};
 use super::policy::{parse_document, trusted_accounts};
-use super::settings::{Hours, glob_match};
+use super::settings::Hours;
 use super::{CorrelationRule, Detection, IAM_PERSISTENCE, Settings, correlation_id, iso, sql_text};
 use crate::alarm::AlarmState;
 use crate::alert::{Alert, AlertKind, Severity};
 use crate::event::Record;
+use crate::pattern::glob;
 
 /// How long a run of IAM writes that began after a quiet spell counts as
 /// new.
@@ -76,7 +77,7 @@ impl Persistence {
     fn allowed(&self, w: &Write) -> bool {
         self.provisioners
             .iter()
-            .any(|p| glob_match(p, &w.principal) || glob_match(p, &w.identity))
+            .any(|p| glob(p, &w.principal) || glob(p, &w.identity))
     }
 }
 

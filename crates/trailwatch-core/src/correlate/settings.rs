@@ -264,32 +264,6 @@ fn parse_days(spec: &str) -> Option<u8> {
     (bits != 0).then_some(bits)
 }
 
-/// Whether `arn` matches `pattern`, where `*` matches any run of
-/// characters.
-pub fn glob_match(pattern: &str, arn: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == arn;
-    }
-    let mut rest = arn;
-    for (i, p) in parts.iter().enumerate() {
-        if i == 0 {
-            let Some(r) = rest.strip_prefix(p) else {
-                return false;
-            };
-            rest = r;
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(p);
-        } else {
-            match rest.find(p) {
-                Some(at) => rest = &rest[at + p.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,15 +298,15 @@ mod tests {
 
     #[test]
     fn wildcards_match_arns() {
-        assert!(glob_match(
+        assert!(crate::pattern::glob(
             "arn:aws:iam::*:role/terraform*",
             "arn:aws:iam::111122223333:role/terraform-ci"
         ));
-        assert!(!glob_match(
+        assert!(!crate::pattern::glob(
             "arn:aws:iam::*:role/terraform*",
             "arn:aws:iam::111122223333:user/terraform"
         ));
-        assert!(glob_match(
+        assert!(crate::pattern::glob(
             "arn:aws:iam::111122223333:user/alice",
             "arn:aws:iam::111122223333:user/alice"
         ));

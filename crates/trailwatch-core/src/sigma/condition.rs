@@ -229,7 +229,7 @@ impl Condition {
                 .iter()
                 .filter(|(name, _)| match n {
                     Names::Them => !name.starts_with('_'),
-                    Names::Pattern(p) => glob(p, name),
+                    Names::Pattern(p) => crate::pattern::glob(p, name),
                 })
                 .map(|(_, m)| *m)
                 .collect()
@@ -244,21 +244,6 @@ impl Condition {
                 let m = named(n);
                 !m.is_empty() && m.into_iter().all(|x| x)
             }
-        }
-    }
-}
-
-/// `*` matches any run of characters (selection-name patterns).
-fn glob(pattern: &str, name: &str) -> bool {
-    match pattern.split_once('*') {
-        None => pattern == name,
-        Some((head, tail)) => {
-            let Some(rest) = name.strip_prefix(head) else {
-                return false;
-            };
-            (0..=rest.len())
-                .filter(|i| rest.is_char_boundary(*i))
-                .any(|i| glob(tail, &rest[i..]))
         }
     }
 }

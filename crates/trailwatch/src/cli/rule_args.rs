@@ -10,7 +10,7 @@ use clap::Args;
 use trailwatch_core::correlate::{self, CorrelationRule, GeoIp};
 use trailwatch_core::detect::Detector;
 use trailwatch_core::rules::{Engine, Rule, RuleFormat, check_unique, load_rules, pack};
-use trailwatch_core::sigma::{self, detector::SigmaRules, rule::SigmaRule};
+use trailwatch_core::sigma::{self, detector::SigmaRules, rule::SigmaError, rule::SigmaRule};
 
 use crate::config::{Config, Setting};
 
@@ -76,22 +76,45 @@ pub struct Loaded {
     pub sigma: Vec<SigmaRule>,
 }
 
-fn load_file(path: &Path, out: &mut Loaded) -> Result<()> {
+/// One file's rules, its language told by its content, whatever the
+/// file is called. The Sigma rules of a file that cannot be loaded come
+/// back with their reasons (the others still load); any other problem is
+/// an error naming the file.
+pub fn parse_file(path: &Path) -> Result<(Loaded, Vec<SigmaError>)> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let origin = path.display().to_string();
-    // The language comes from the content, whatever the file is called.
+    let mut out = Loaded::default();
     if RuleFormat::sniff(&text) == RuleFormat::Sigma {
         let (rules, errors) = sigma::rule::load(&text, &origin);
-        // A rule that cannot be loaded is reported; the others still run.
-        for e in errors {
-            tracing::warn!("skipping a Sigma rule: {e}");
-        }
-        out.sigma.extend(rules);
-    } else {
-        out.rules.extend(load_rules(&text, &origin)?);
+        out.sigma = rules;
+        return Ok((out, errors));
     }
-    Ok(())
+    out.rules = load_rules(&text, &origin)?;
+    Ok((out, Vec::new()))
+}
+
+/// The rule files the paths name: each file as given, and each folder's
+/// `.yaml`, `.yml` and `.tf` files in name order.
+pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension()
+                        .is_some_and(|x| x == "yaml" || x == "yml" || x == "tf")
+                })
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
 }
 
 impl RuleArgs {
@@ -142,23 +165,14 @@ impl RuleArgs {
             rules: pack(&pack_name.value)?,
             sigma: Vec::new(),
         };
-        for p in &files.value {
-            if p.is_dir() {
-                let mut files: Vec<PathBuf> = std::fs::read_dir(p)
-                    .with_context(|| format!("reading {}", p.display()))?
-                    .filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|f| {
-                        f.extension()
-                            .is_some_and(|x| x == "yaml" || x == "yml" || x == "tf")
-                    })
-                    .collect();
-                files.sort();
-                for f in files {
-                    load_file(&f, &mut out)?;
-                }
-            } else {
-                load_file(p, &mut out)?;
+        for f in rule_files(&files.value)? {
+            let (loaded, errors) = parse_file(&f)?;
+            // A rule that cannot be loaded is reported; the others still run.
+            for e in errors {
+                tracing::warn!("skipping a Sigma rule: {e}");
             }
+            out.rules.extend(loaded.rules);
+            out.sigma.extend(loaded.sigma);
         }
         check_unique(&out.rules)?;
         Ok(out)

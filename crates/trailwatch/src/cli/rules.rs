@@ -8,13 +8,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use trailwatch_core::correlate;
-use trailwatch_core::rules::RuleFormat;
 use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules};
-use trailwatch_core::sigma;
 use trailwatch_core::terminal::escape_controls;
 
 use super::EXIT_FINDINGS;
-use super::rule_args::RuleArgs;
+use super::rule_args::{RuleArgs, parse_file, rule_files};
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -78,57 +76,30 @@ struct Checked {
 /// Every rule of one file, loaded or with the reason it was not.
 fn check_file(path: &Path) -> Vec<Checked> {
     let file = path.display().to_string();
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            return vec![Checked {
-                file,
-                id: "-".into(),
-                title: "-".into(),
-                status: "skipped",
-                reason: format!("cannot be read: {e}"),
-            }];
-        }
+    let row = |id: String, title: String, reason: Option<String>| Checked {
+        file: file.clone(),
+        id,
+        title,
+        status: if reason.is_some() {
+            "skipped"
+        } else {
+            "loaded"
+        },
+        reason: reason.unwrap_or_default(),
     };
-    if RuleFormat::sniff(&text) == RuleFormat::Sigma {
-        let (rules, errors) = sigma::rule::load(&text, &file);
-        let mut rows: Vec<Checked> = rules
+    match parse_file(path) {
+        Ok((loaded, errors)) => loaded
+            .rules
             .into_iter()
-            .map(|r| Checked {
-                file: file.clone(),
-                id: r.id,
-                title: r.title,
-                status: "loaded",
-                reason: String::new(),
-            })
-            .collect();
-        rows.extend(errors.into_iter().map(|e| Checked {
-            file: file.clone(),
-            id: e.id,
-            title: "-".into(),
-            status: "skipped",
-            reason: e.message,
-        }));
-        return rows;
-    }
-    match load_rules(&text, &file) {
-        Ok(rules) => rules
-            .into_iter()
-            .map(|r| Checked {
-                file: file.clone(),
-                id: r.id,
-                title: r.title,
-                status: "loaded",
-                reason: String::new(),
-            })
+            .map(|r| row(r.id, r.title, None))
+            .chain(loaded.sigma.into_iter().map(|r| row(r.id, r.title, None)))
+            .chain(
+                errors
+                    .into_iter()
+                    .map(|e| row(e.id, "-".into(), Some(e.message))),
+            )
             .collect(),
-        Err(e) => vec![Checked {
-            file,
-            id: "-".into(),
-            title: "-".into(),
-            status: "skipped",
-            reason: e.to_string(),
-        }],
+        Err(e) => vec![row("-".into(), "-".into(), Some(format!("{e:#}")))],
     }
 }
 
@@ -265,23 +236,7 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
             }
         }
         RulesAction::Check { paths, format } => {
-            let mut files = Vec::new();
-            for p in paths {
-                if p.is_dir() {
-                    let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                        .with_context(|| format!("reading {}", p.display()))?
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|f| {
-                            f.extension()
-                                .is_some_and(|x| x == "yaml" || x == "yml" || x == "tf")
-                        })
-                        .collect();
-                    found.sort();
-                    files.extend(found);
-                } else {
-                    files.push(p.clone());
-                }
-            }
+            let files = rule_files(paths)?;
             let rows: Vec<Checked> = files.iter().flat_map(|f| check_file(f)).collect();
             match format {
                 CheckFormat::Json => {
