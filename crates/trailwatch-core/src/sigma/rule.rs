@@ -269,6 +269,16 @@ impl SigmaRule {
 pub fn load(text: &str, origin: &str) -> (Vec<SigmaRule>, Vec<SigmaError>) {
     let mut rules = Vec::new();
     let mut errors = Vec::new();
+    // Rule files are hostile: nesting is bounded before the YAML parser
+    // recurses into it (the same check as trailwatch's own rule files).
+    if let Err(message) = crate::nesting::check_yaml(text) {
+        errors.push(SigmaError {
+            origin: origin.to_string(),
+            id: "(file)".to_string(),
+            message,
+        });
+        return (rules, errors);
+    }
     let mut global: Option<Value> = None;
     for (i, de) in yaml_serde::Deserializer::from_str(text).enumerate() {
         let doc: Value = match serde::Deserialize::deserialize(de) {
@@ -403,5 +413,17 @@ detection:
             why[1].contains("rule d") && why[1].contains("no selection"),
             "{why:?}"
         );
+    }
+
+    #[test]
+    fn a_file_nested_too_deeply_is_refused_before_parsing() {
+        let deep = format!(
+            "title: x\nid: deep\nlogsource: {{product: aws}}\ndetection:\n  sel: {{eventName: {}x{}}}\n  condition: sel\n",
+            "[".repeat(5000),
+            "]".repeat(5000)
+        );
+        let (rules, errors) = load(&deep, "deep.yml");
+        assert!(rules.is_empty());
+        assert!(errors[0].to_string().contains("deep.yml"), "{errors:?}");
     }
 }

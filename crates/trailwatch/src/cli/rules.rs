@@ -111,10 +111,21 @@ fn kind(r: &Rule) -> &'static str {
     }
 }
 
+/// Print text line by line with control characters shown as escapes.
+fn print_escaped(text: &[u8]) -> Result<()> {
+    let mut out = io::stdout().lock();
+    for line in String::from_utf8_lossy(text).lines() {
+        writeln!(out, "{}", escape_controls(line))?;
+    }
+    Ok(())
+}
+
 pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
     let mut out = io::stdout().lock();
     match &cmd.action {
         RulesAction::List { rules } => {
+            // Rule files are hostile: everything they say is printed escaped.
+            let mut out = Vec::<u8>::new();
             let d = rules.detections(cfg)?;
             for r in &d.rules {
                 writeln!(
@@ -143,8 +154,10 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
                     c.id, c.severity, "correlation", c.title
                 )?;
             }
+            print_escaped(&out)?;
         }
         RulesAction::Show { id, rules } => {
+            let mut out = Vec::<u8>::new();
             let d = rules.detections(cfg)?;
             if let Some(c) = d.correlation.iter().find(|c| c.id == *id) {
                 writeln!(out, "id:          {}", c.id)?;
@@ -158,6 +171,7 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
                 } else if let Some(g) = d.geo.as_deref().filter(|_| c.id == "impossible-travel") {
                     writeln!(out, "locations:   {}", g.attribution())?;
                 }
+                print_escaped(&out)?;
                 return Ok(ExitCode::SUCCESS);
             }
             if let Some(r) = d.sigma.iter().find(|r| r.id == *id) {
@@ -169,6 +183,7 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
                 writeln!(out, "description: {}", r.description)?;
                 writeln!(out, "tags:        {}", r.tags.join(", "))?;
                 writeln!(out, "false positives: {}", r.falsepositives.join("; "))?;
+                print_escaped(&out)?;
                 return Ok(ExitCode::SUCCESS);
             }
             let all = d.rules;
@@ -203,6 +218,7 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
             if let Some(q) = &r.query {
                 writeln!(out, "next query:\n{}", q.trim_end())?;
             }
+            print_escaped(&out)?;
         }
         RulesAction::Test { files, pack } => {
             let mut rules = trailwatch_core::rules::pack(pack)?;

@@ -506,3 +506,45 @@ fn rules_check_lists_every_rule_and_exits_1_on_a_skipped_one() {
     assert!(rows[0]["reason"].as_str().unwrap_or("").contains("missing"));
     assert!(rows[0]["file"].as_str().unwrap_or("").ends_with("bad.yml"));
 }
+
+/// A rule file's text reaches the terminal escaped: a title carrying an
+/// escape sequence is listed with it shown as `\u{1b}`.
+#[test]
+fn rule_text_is_listed_with_control_characters_escaped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rule = dir.path().join("evil.yml");
+    std::fs::write(
+        &rule,
+        "title: \"Trail \\e]52;c;ZXZpbA==\\a stopped\"\nid: evil-1\nlogsource: {product: aws, service: cloudtrail}\n\
+         detection:\n  sel: {eventName: StopLogging}\n  condition: sel\n",
+    )
+    .expect("write");
+    for args in [
+        vec![
+            "rules",
+            "list",
+            "--pack",
+            "none",
+            "--rules",
+            path_str(&rule),
+        ],
+        vec![
+            "rules",
+            "show",
+            "evil-1",
+            "--pack",
+            "none",
+            "--rules",
+            path_str(&rule),
+        ],
+    ] {
+        let out = run(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let text = stdout(&out);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(text.contains("\\u{1b}]52"), "{text}");
+    }
+}
