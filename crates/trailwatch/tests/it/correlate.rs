@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::{Value, json};
 
 use crate::support::{
-    geoip_db, path_str, run, sample_geoip, sample_trail, shared_dir, stderr, stdout,
+    detect_json, geoip_db, path_str, run, sample_geoip, sample_trail, shared_dir, stderr, stdout,
 };
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
@@ -67,18 +67,9 @@ fn trail(dir: &Path, name: &str, records: &[Value]) -> PathBuf {
 
 /// The correlation alerts `detect` raises over `src` with `extra` flags.
 fn correlate(src: &Path, extra: &[&str]) -> Vec<Value> {
-    let mut args = vec![
-        "detect",
-        "--pack",
-        "correlation",
-        "--format",
-        "json",
-        path_str(src),
-    ];
+    let mut args = vec!["--pack", "correlation", path_str(src)];
     args.extend_from_slice(extra);
-    let out = run(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("json array")
+    detect_json(&args)
 }
 
 fn rules_of(alerts: &[Value]) -> Vec<&str> {

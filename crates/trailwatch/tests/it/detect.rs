@@ -4,17 +4,9 @@
 use serde_json::Value;
 
 use crate::support::{
-    bin, files_under, lake_alert_ids, path_str, python_has, repo_root, run, s3_env, s3_upload,
-    sample_geoip, sample_trail, shared_dir, start_moto, stderr, stdout,
+    bin, detect_json, files_under, lake_alert_ids, path_str, python_has, repo_root, run, s3_env,
+    s3_upload, sample_geoip, sample_trail, shared_dir, start_moto, stderr, stdout,
 };
-
-fn detect_json(extra: &[&str]) -> Vec<Value> {
-    let mut args = vec!["detect", "--format", "json"];
-    args.extend_from_slice(extra);
-    let out = run(&args);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("json array")
-}
 
 #[test]
 fn fail_on_alerts_makes_findings_exit_1() {

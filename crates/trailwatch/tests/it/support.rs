@@ -321,3 +321,13 @@ pub fn sample_geoip(dir: &Path) -> Option<PathBuf> {
         ],
     )
 }
+
+/// The alerts `detect --format json` prints with `extra` arguments (it
+/// must exit 0).
+pub fn detect_json(extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["detect", "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("json array")
+}
