@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::identity::{Sessions, json_str};
-use super::{CorrelationRule, Detection, S3_EXFILTRATION, Settings, correlation_id, iso, sql_text};
+use super::{Detection, S3_EXFILTRATION, Settings, correlation_id, iso, sql_text};
 use crate::alarm::AlarmState;
 use crate::alert::{Alert, AlertKind, Severity};
 use crate::event::Record;
@@ -235,8 +235,8 @@ impl Detection for Exfiltration {
     type Fact = Fact;
     type State = ExfilState;
 
-    fn rule(&self) -> &CorrelationRule {
-        &S3_EXFILTRATION
+    fn name(&self) -> &str {
+        S3_EXFILTRATION.id
     }
 
     fn fact(&mut self, r: &Record<'_>) -> Option<Fact> {
@@ -440,7 +440,7 @@ impl Detection for Exfiltration {
         }
     }
 
-    fn expire(&mut self, now: i64) {
+    fn expire(&mut self, now: i64, _out: &mut Vec<Alert>) {
         let idle = self.idle_ms;
         let st = &mut self.state;
         st.sessions.expire(now);

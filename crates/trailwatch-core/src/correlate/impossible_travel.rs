@@ -18,9 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use super::geo::{GeoIp, Place, distance_km, is_public};
 use super::identity::Sessions;
-use super::{
-    CorrelationRule, Detection, IMPOSSIBLE_TRAVEL, Settings, correlation_id, iso, sql_text,
-};
+use super::{Detection, IMPOSSIBLE_TRAVEL, Settings, correlation_id, iso, sql_text};
 use crate::alarm::AlarmState;
 use crate::alert::{Alert, AlertKind};
 use crate::event::Record;
@@ -98,8 +96,8 @@ impl Detection for Travel {
     type Fact = Sighting;
     type State = TravelState;
 
-    fn rule(&self) -> &CorrelationRule {
-        &IMPOSSIBLE_TRAVEL
+    fn name(&self) -> &str {
+        IMPOSSIBLE_TRAVEL.id
     }
 
     fn fact(&mut self, r: &Record<'_>) -> Option<Sighting> {
@@ -160,7 +158,7 @@ impl Detection for Travel {
         self.sighting(at, s, out);
     }
 
-    fn expire(&mut self, now: i64) {
+    fn expire(&mut self, now: i64, _out: &mut Vec<Alert>) {
         self.state.sessions.expire(now);
         self.state
             .last

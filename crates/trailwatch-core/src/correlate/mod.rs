@@ -141,7 +141,8 @@ pub trait Detection: Send + std::fmt::Debug {
     /// What it learns, saved and restored with the detector.
     type State: Serialize + DeserializeOwned + Default;
 
-    fn rule(&self) -> &CorrelationRule;
+    /// The detector's name (its rule id, for the built-in detections).
+    fn name(&self) -> &str;
 
     /// The fact a record gives, if any (cheap: most records give none).
     fn fact(&mut self, r: &Record<'_>) -> Option<Self::Fact>;
@@ -149,8 +150,9 @@ pub trait Detection: Send + std::fmt::Debug {
     /// Take one fact at `at_ms`, in event-time order.
     fn process(&mut self, at_ms: i64, fact: Self::Fact, out: &mut Vec<crate::alert::Alert>);
 
-    /// Event time has reached `now_ms`: forget what has gone idle.
-    fn expire(&mut self, now_ms: i64);
+    /// Event time has reached `now_ms`: forget what has gone idle, and
+    /// judge what waited for that time to pass.
+    fn expire(&mut self, now_ms: i64, out: &mut Vec<crate::alert::Alert>);
 
     fn state(&self) -> &Self::State;
     fn state_mut(&mut self) -> &mut Self::State;
@@ -206,6 +208,35 @@ impl<D: Detection> Ordered<D> {
         }
     }
 
+    /// A record at `at_ms` has been seen, giving `fact` (or none): the
+    /// fact waits its turn, and event time moves on.
+    pub fn offer(
+        &mut self,
+        at: i64,
+        fact: Option<D::Fact>,
+        seen: &Seen,
+        out: &mut Vec<crate::alert::Alert>,
+    ) {
+        if let Some(fact) = fact {
+            if at < self.done_to {
+                // Later than the reorder window: taken now, out of order.
+                self.detection.process(at, fact, out);
+            } else {
+                self.seq += 1;
+                self.pending.insert((at, self.seq), fact);
+            }
+        }
+        if seen.in_time && at > self.newest {
+            self.newest = at;
+            self.release(at.saturating_sub(REORDER_MS), out);
+        }
+    }
+
+    /// The detection, for callers that build its facts themselves.
+    pub fn detection(&self) -> &D {
+        &self.detection
+    }
+
     fn release(&mut self, upto: i64, out: &mut Vec<crate::alert::Alert>) {
         while let Some(entry) = self.pending.first_entry() {
             if entry.key().0 >= upto {
@@ -219,31 +250,19 @@ impl<D: Detection> Ordered<D> {
         }
         if upto == i64::MAX || upto >= self.expired_to.saturating_add(EXPIRE_EVERY_MS) {
             self.expired_to = upto;
-            self.detection.expire(upto);
+            self.detection.expire(upto, out);
         }
     }
 }
 
 impl<D: Detection> Detector for Ordered<D> {
     fn name(&self) -> &str {
-        self.detection.rule().id
+        self.detection.name()
     }
 
     fn observe(&mut self, r: &Record<'_>, seen: &Seen, out: &mut Vec<crate::alert::Alert>) {
-        let at = r.time.timestamp_millis();
-        if let Some(fact) = self.detection.fact(r) {
-            if at < self.done_to {
-                // Later than the reorder window: taken now, out of order.
-                self.detection.process(at, fact, out);
-            } else {
-                self.seq += 1;
-                self.pending.insert((at, self.seq), fact);
-            }
-        }
-        if seen.in_time && at > self.newest {
-            self.newest = at;
-            self.release(at.saturating_sub(REORDER_MS), out);
-        }
+        let fact = self.detection.fact(r);
+        self.offer(r.time.timestamp_millis(), fact, seen, out);
     }
 
     fn advance(&mut self, minute: i64, out: &mut Vec<crate::alert::Alert>) {

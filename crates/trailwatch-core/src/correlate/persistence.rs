@@ -19,7 +19,7 @@ use serde_json::Value;
 use super::identity::{Sessions, json_str};
 use super::policy::{parse_document, trusted_accounts};
 use super::settings::Hours;
-use super::{CorrelationRule, Detection, IAM_PERSISTENCE, Settings, correlation_id, iso, sql_text};
+use super::{Detection, IAM_PERSISTENCE, Settings, correlation_id, iso, sql_text};
 use crate::alarm::AlarmState;
 use crate::alert::{Alert, AlertKind, Severity};
 use crate::event::Record;
@@ -85,8 +85,8 @@ impl Detection for Persistence {
     type Fact = Write;
     type State = PersistenceState;
 
-    fn rule(&self) -> &CorrelationRule {
-        &IAM_PERSISTENCE
+    fn name(&self) -> &str {
+        IAM_PERSISTENCE.id
     }
 
     fn fact(&mut self, r: &Record<'_>) -> Option<Write> {
@@ -222,7 +222,7 @@ impl Detection for Persistence {
         out.push(self.alert(at, &w, text));
     }
 
-    fn expire(&mut self, now: i64) {
+    fn expire(&mut self, now: i64, _out: &mut Vec<Alert>) {
         let keep = self.first_seen_ms;
         let st = &mut self.state;
         st.sessions.expire(now);

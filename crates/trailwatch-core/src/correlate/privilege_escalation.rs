@@ -26,9 +26,7 @@ use serde_json::Value;
 
 use super::identity::{Sessions, json_str};
 use super::policy::{grants_admin, is_privileged_arn, parse_document, trusted_accounts};
-use super::{
-    CorrelationRule, Detection, PRIVILEGE_ESCALATION, Settings, correlation_id, iso, sql_text,
-};
+use super::{Detection, PRIVILEGE_ESCALATION, Settings, correlation_id, iso, sql_text};
 use crate::alarm::AlarmState;
 use crate::alert::{Alert, AlertKind, Severity};
 use crate::event::Record;
@@ -154,8 +152,8 @@ impl Detection for Escalation {
     type Fact = Call;
     type State = EscalationState;
 
-    fn rule(&self) -> &CorrelationRule {
-        &PRIVILEGE_ESCALATION
+    fn name(&self) -> &str {
+        PRIVILEGE_ESCALATION.id
     }
 
     fn fact(&mut self, r: &Record<'_>) -> Option<Call> {
@@ -456,7 +454,7 @@ impl Detection for Escalation {
         }
     }
 
-    fn expire(&mut self, now: i64) {
+    fn expire(&mut self, now: i64, _out: &mut Vec<Alert>) {
         let st = &mut self.state;
         st.sessions.expire(now);
         let idle = self.idle_ms;

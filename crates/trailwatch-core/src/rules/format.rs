@@ -1,8 +1,8 @@
 //! Which language a rule file is written in, told by its content, not its
 //! name: a Terraform module that defines metric filters and alarms, or a
-//! CloudWatch-pattern rule file in YAML. (Sigma rules, also YAML, are told
-//! apart by their `logsource` and `detection` keys; a Sigma loader plugs in
-//! here.)
+//! CloudWatch-pattern rule file in YAML. Sigma rules, also YAML, are told
+//! apart by their `logsource` and `detection` keys (or a top-level
+//! `correlation`) and loaded by [`crate::sigma::rule::load`].
 
 use super::{Rule, RuleError, TerraformError, import_terraform, parse_rules};
 
@@ -13,7 +13,8 @@ pub enum RuleFormat {
     CloudWatchYaml,
     /// Terraform: `aws_cloudwatch_log_metric_filter` and alarms.
     Terraform,
-    /// A Sigma rule (YAML with `logsource` and `detection`).
+    /// A Sigma rule (YAML with `logsource` and `detection`, or a
+    /// correlation rule).
     Sigma,
 }
 
@@ -24,7 +25,9 @@ pub enum LoadError {
     Rules(#[from] RuleError),
     #[error(transparent)]
     Terraform(#[from] TerraformError),
-    #[error("{origin}: this is a Sigma rule; Sigma rules are not supported yet")]
+    #[error(
+        "{origin}: this is a Sigma rule file, not trailwatch rules (--rules loads it; `trailwatch rules check` checks it)"
+    )]
     Sigma { origin: String },
 }
 
@@ -43,7 +46,9 @@ const TERRAFORM_BLOCKS: [&str; 8] = [
 impl RuleFormat {
     /// Tell the language of a rule file from its text.
     pub fn sniff(text: &str) -> RuleFormat {
-        let mut sigma_keys = (false, false);
+        // Sigma: a rule with `logsource` and `detection`, or a
+        // correlation rule (`correlation` at the top level).
+        let mut sigma_keys = (false, false, false);
         for line in text.lines() {
             let t = line.trim_start();
             if t.starts_with('#') || t.starts_with("//") || t.is_empty() {
@@ -61,9 +66,10 @@ impl RuleFormat {
             if line == t {
                 sigma_keys.0 |= t.starts_with("logsource:");
                 sigma_keys.1 |= t.starts_with("detection:");
+                sigma_keys.2 |= t.starts_with("correlation:");
             }
         }
-        if sigma_keys.0 && sigma_keys.1 {
+        if (sigma_keys.0 && sigma_keys.1) || sigma_keys.2 {
             RuleFormat::Sigma
         } else {
             RuleFormat::CloudWatchYaml
@@ -95,6 +101,9 @@ mod tests {
         assert_eq!(RuleFormat::sniff(yaml), RuleFormat::CloudWatchYaml);
         let sigma = "title: x\nlogsource:\n  product: aws\ndetection:\n  sel:\n    eventName: x\n  condition: sel\n";
         assert_eq!(RuleFormat::sniff(sigma), RuleFormat::Sigma);
+        let correlation =
+            "title: x\ncorrelation:\n  type: temporal\n  rules: [a, b]\n  timespan: 5m\n";
+        assert_eq!(RuleFormat::sniff(correlation), RuleFormat::Sigma);
         assert!(matches!(
             load_rules(sigma, "s.yml"),
             Err(LoadError::Sigma { .. })

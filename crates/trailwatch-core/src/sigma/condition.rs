@@ -224,26 +224,73 @@ impl Condition {
 
     /// Evaluate with `selections` (name, whether it matched).
     pub fn eval(&self, selections: &[(&str, bool)]) -> bool {
-        let named = |n: &Names| -> Vec<bool> {
-            selections
+        let names: Vec<String> = selections.iter().map(|(n, _)| n.to_string()).collect();
+        self.resolve(&names).eval(&mut |i| selections[i].1)
+    }
+
+    /// The condition over selection indexes in `names` (a name it
+    /// mentions that is not there never matches).
+    pub fn resolve(&self, names: &[String]) -> Resolved {
+        let matching = |n: &Names| -> Vec<usize> {
+            names
                 .iter()
-                .filter(|(name, _)| match n {
+                .enumerate()
+                .filter(|(_, name)| match n {
                     Names::Them => !name.starts_with('_'),
                     Names::Pattern(p) => crate::pattern::glob(p, name),
                 })
-                .map(|(_, m)| *m)
+                .map(|(i, _)| i)
                 .collect()
         };
         match self {
-            Condition::Selection(s) => selections.iter().any(|(n, m)| n == s && *m),
-            Condition::Not(c) => !c.eval(selections),
-            Condition::And(v) => v.iter().all(|c| c.eval(selections)),
-            Condition::Or(v) => v.iter().any(|c| c.eval(selections)),
-            Condition::AnyOf(n) => named(n).into_iter().any(|m| m),
-            Condition::AllOf(n) => {
-                let m = named(n);
-                !m.is_empty() && m.into_iter().all(|x| x)
-            }
+            Condition::Selection(s) => match names.iter().position(|n| n == s) {
+                Some(i) => Resolved::Selection(i),
+                None => Resolved::AnyOf(Vec::new()),
+            },
+            Condition::Not(c) => Resolved::Not(Box::new(c.resolve(names))),
+            Condition::And(v) => Resolved::And(v.iter().map(|c| c.resolve(names)).collect()),
+            Condition::Or(v) => Resolved::Or(v.iter().map(|c| c.resolve(names)).collect()),
+            Condition::AnyOf(n) => Resolved::AnyOf(matching(n)),
+            Condition::AllOf(n) => Resolved::AllOf(matching(n)),
+        }
+    }
+}
+
+/// A condition over selection indexes, evaluated lazily: a selection is
+/// tested only when the outcome still depends on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    Selection(usize),
+    Not(Box<Resolved>),
+    And(Vec<Resolved>),
+    Or(Vec<Resolved>),
+    AnyOf(Vec<usize>),
+    /// Every one of them (and at least one).
+    AllOf(Vec<usize>),
+}
+
+impl Resolved {
+    /// Evaluate, asking `hit` whether selection `i` matches (the caller
+    /// remembers answers, as a selection may be asked for twice).
+    pub fn eval(&self, hit: &mut dyn FnMut(usize) -> bool) -> bool {
+        match self {
+            Resolved::Selection(i) => hit(*i),
+            Resolved::Not(c) => !c.eval(hit),
+            Resolved::And(v) => v.iter().all(|c| c.eval(hit)),
+            Resolved::Or(v) => v.iter().any(|c| c.eval(hit)),
+            Resolved::AnyOf(v) => v.iter().any(|&i| hit(i)),
+            Resolved::AllOf(v) => !v.is_empty() && v.iter().all(|&i| hit(i)),
+        }
+    }
+
+    /// The selections that must all match for the condition to hold (an
+    /// AND's, or the one selection), for indexing.
+    pub fn required(&self) -> Vec<usize> {
+        match self {
+            Resolved::Selection(i) => vec![*i],
+            Resolved::And(v) => v.iter().flat_map(Resolved::required).collect(),
+            Resolved::AllOf(v) => v.clone(),
+            _ => Vec::new(),
         }
     }
 }

@@ -1,45 +1,82 @@
-//! Sigma rules as a [`Detector`]: each record is tested against the rules
-//! that could match it (indexed by `eventName` where a rule pins it), and
-//! every match is a finding with the rule's own id, title, level, tags
-//! and false positives.
+//! Sigma rules as a [`Detector`]. Each record is tested only against the
+//! rules that could match it: a rule that requires literal `eventName`s
+//! is indexed by them, else one that requires literal `eventSource`s by
+//! those, and only the rest see every record. Fields are read from the
+//! decoded record's typed view where possible ([`RecordFields`]).
+//!
+//! A match of a rule that alerts on its own is a finding with the rule's
+//! own id, title, level, tags and false positives; a match of a rule a
+//! correlation names feeds that correlation's windows ([`Correlations`],
+//! in event-time order).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use serde_json::Value;
-
-use super::rule::SigmaRule;
+use super::correlation::RuleSet;
+use super::fields::RecordFields;
+use super::rule::{Pin, SigmaRule};
+use super::window::{Correlations, Hit};
 use crate::alert::{About, Alert, AlertKind};
+use crate::correlate::Ordered;
 use crate::detect::{Detector, Seen, StateError};
 use crate::event::Record;
 
 /// The loaded Sigma rules.
 #[derive(Debug)]
 pub struct SigmaRules {
-    rules: Vec<SigmaRule>,
-    /// Lower-cased eventName → rules pinned to it.
+    set: Arc<RuleSet>,
+    /// Lower-cased eventName → detection rules pinned to it.
     by_name: HashMap<String, Vec<usize>>,
-    /// Rules any event may match.
+    /// Lower-cased eventSource → detection rules pinned to it.
+    by_source: HashMap<String, Vec<usize>>,
+    /// Detection rules any event may match.
     any: Vec<usize>,
+    correlations: Ordered<Correlations>,
+    /// Whether any correlation is loaded.
+    correlating: bool,
+}
+
+fn lower<'x>(s: &'x str, buf: &'x mut String) -> &'x str {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        buf.clear();
+        buf.extend(s.chars().map(|c| c.to_ascii_lowercase()));
+        buf
+    } else {
+        s
+    }
 }
 
 impl SigmaRules {
-    pub fn new(rules: Vec<SigmaRule>) -> SigmaRules {
+    /// The detector for a linked rule set (see [`super::link`]).
+    pub fn new(set: RuleSet) -> SigmaRules {
         let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_source: HashMap<String, Vec<usize>> = HashMap::new();
         let mut any = Vec::new();
-        for (i, r) in rules.iter().enumerate() {
-            match &r.event_names {
-                Some(names) => {
+        for (i, r) in set.rules.iter().enumerate() {
+            let Some(d) = r.detection() else { continue };
+            match &d.pin {
+                Pin::Names(names) => {
                     for n in names {
                         by_name.entry(n.clone()).or_default().push(i);
                     }
                 }
-                None => any.push(i),
+                Pin::Sources(sources) => {
+                    for s in sources {
+                        by_source.entry(s.clone()).or_default().push(i);
+                    }
+                }
+                Pin::Any => any.push(i),
             }
         }
+        let correlating = set.steps.iter().any(|s| !s.is_empty());
+        let set = Arc::new(set);
         SigmaRules {
-            rules,
+            correlations: Ordered::new(Correlations::new(set.clone())),
+            set,
             by_name,
+            by_source,
             any,
+            correlating,
         }
     }
 
@@ -74,40 +111,72 @@ impl Detector for SigmaRules {
         "sigma"
     }
 
-    fn observe(&mut self, r: &Record<'_>, _seen: &Seen, out: &mut Vec<Alert>) {
-        let pinned = r
+    fn observe(&mut self, r: &Record<'_>, seen: &Seen, out: &mut Vec<Alert>) {
+        let (mut b1, mut b2) = (String::new(), String::new());
+        let by_name = r
             .event
             .event_name
             .as_deref()
-            .and_then(|n| self.by_name.get(&n.to_ascii_lowercase()));
-        if pinned.is_none() && self.any.is_empty() {
-            return;
-        }
-        let Ok(text) = std::str::from_utf8(r.raw) else {
-            return;
-        };
-        // The record as a JSON tree, once, for the rules that may match.
-        let Ok(event) = serde_json::from_str::<Value>(text) else {
-            return;
-        };
-        for &i in pinned.into_iter().flatten().chain(self.any.iter()) {
-            let rule = &self.rules[i];
-            if rule.matches(&event, text) {
-                out.push(Self::alert(rule, r));
+            .and_then(|n| self.by_name.get(lower(n, &mut b1)));
+        let by_source = r
+            .event
+            .event_source
+            .as_deref()
+            .and_then(|s| self.by_source.get(lower(s, &mut b2)));
+        let candidates = by_name
+            .into_iter()
+            .flatten()
+            .chain(by_source.into_iter().flatten())
+            .chain(self.any.iter());
+        let mut hits: Vec<Hit> = Vec::new();
+        if let Ok(text) = std::str::from_utf8(r.raw) {
+            let fields = RecordFields::new(r, text);
+            for &i in candidates {
+                let rule = &self.set.rules[i];
+                if !rule.matches(&fields) {
+                    continue;
+                }
+                if self.set.alerts[i] {
+                    out.push(Self::alert(rule, r));
+                }
+                if self.correlating && self.correlations.detection().wants(i) {
+                    self.correlations.detection().hits(i, r, &fields, &mut hits);
+                }
             }
         }
+        if self.correlating {
+            // Every record moves event time on, matched or not.
+            let fact = (!hits.is_empty()).then_some(hits);
+            self.correlations
+                .offer(r.time.timestamp_millis(), fact, seen, out);
+        }
     }
 
-    fn advance(&mut self, _minute: i64, _out: &mut Vec<Alert>) {}
+    fn advance(&mut self, minute: i64, out: &mut Vec<Alert>) {
+        if self.correlating {
+            self.correlations.advance(minute, out);
+        }
+    }
 
-    fn finish(&mut self, _out: &mut Vec<Alert>) {}
+    fn finish(&mut self, out: &mut Vec<Alert>) {
+        if self.correlating {
+            self.correlations.finish(out);
+        }
+    }
 
-    /// Single-event rules keep no state.
+    /// Single-event rules keep no state; correlations keep their windows.
     fn save(&self) -> Result<Vec<u8>, StateError> {
-        Ok(Vec::new())
+        if self.correlating {
+            self.correlations.save()
+        } else {
+            Ok(Vec::new())
+        }
     }
 
-    fn restore(&mut self, _state: &[u8]) -> Result<(), StateError> {
+    fn restore(&mut self, state: &[u8]) -> Result<(), StateError> {
+        if self.correlating && !state.is_empty() {
+            self.correlations.restore(state)?;
+        }
         Ok(())
     }
 }

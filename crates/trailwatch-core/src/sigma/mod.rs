@@ -1,12 +1,17 @@
-//! Sigma rules over CloudTrail (issue #15, in progress): the pieces built
-//! so far: [`condition`] parses and evaluates `condition` expressions;
-//! [`value`] compiles one field test with its modifiers; [`rule`] loads
+//! Sigma rules over CloudTrail, with no conversion step: [`rule`] loads
 //! rule files (multi-document, `action: global` collections) into
-//! compiled rules.
-//! [`detector`] runs them on records. Not yet: correlation rules
-//! (`event_count`, `value_count`, `temporal`), `rules check`.
+//! compiled rules, using [`condition`] for `condition` expressions and
+//! [`value`] for field tests with their modifiers; [`correlation`] parses
+//! correlation rules and links each to the rules it names; [`detector`]
+//! runs the set on decoded records, reading fields through [`fields`],
+//! and feeds correlations to their event-time windows ([`window`]).
 
 pub mod condition;
+pub mod correlation;
 pub mod detector;
+pub mod fields;
 pub mod rule;
 pub mod value;
+pub mod window;
+
+pub use correlation::{RuleSet, link};

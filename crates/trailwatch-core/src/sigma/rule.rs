@@ -2,12 +2,16 @@
 //! whose `action: global` document is merged into each rule after it.
 //! Each rule's `detection` compiles into selections (a map is AND of its
 //! field tests, a list of maps OR of them, a list of strings keywords over
-//! the whole record) and a condition.
+//! the whole record) and a condition; a `correlation` document compiles
+//! into a [`CorrelationSpec`], linked to the rules it names later (they
+//! may live in other files).
 
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
-use super::condition::Condition;
+use super::condition::{Condition, Resolved};
+use super::correlation::CorrelationSpec;
+use super::fields::{Fields, path_cost};
 use super::value::FieldTest;
 use crate::alert::Severity;
 
@@ -30,11 +34,13 @@ enum Selection {
     Keywords(Vec<Regex>),
 }
 
-/// A compiled Sigma rule.
+/// A compiled Sigma rule: a detection, or a correlation of other rules.
 #[derive(Debug, Clone)]
 pub struct SigmaRule {
     /// The rule's `id` (a UUID), its `rule_id` in alerts.
     pub id: String,
+    /// The rule's `name`, by which correlations may refer to it.
+    pub name: Option<String>,
     pub title: String,
     pub description: String,
     pub severity: Severity,
@@ -42,12 +48,42 @@ pub struct SigmaRule {
     pub falsepositives: Vec<String>,
     /// The file it came from.
     pub origin: String,
-    selections: Vec<(String, Selection)>,
-    condition: Vec<Condition>,
-    /// Lower-cased `eventName` values a match requires, when the rule
-    /// pins them (for indexing); None: any event may match.
-    pub event_names: Option<Vec<String>>,
+    pub body: Body,
 }
+
+/// What a rule tests.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// Single events.
+    Detection(Detection),
+    /// Events matched by other rules, over time.
+    Correlation(CorrelationSpec),
+}
+
+/// The fields a rule index keys on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pin {
+    /// A match needs one of these `eventName`s (lower-cased).
+    Names(Vec<String>),
+    /// A match needs one of these `eventSource`s (lower-cased).
+    Sources(Vec<String>),
+    /// Any event may match.
+    Any,
+}
+
+/// A compiled `detection`.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    selections: Vec<Selection>,
+    /// Any of these (a `condition` list is OR of its items).
+    condition: Vec<Resolved>,
+    /// What the index keys on.
+    pub pin: Pin,
+}
+
+/// The most selections a rule may have (a hostile rule could name
+/// thousands; real ones use a handful).
+const MAX_SELECTIONS: usize = 64;
 
 /// `level` to severity: critical P1, high P2, medium P3, low and
 /// informational P4.
@@ -88,10 +124,15 @@ fn merge(a: &mut Value, b: &Value) {
     }
 }
 
+/// A map's field tests, the cheap ones (typed fields of the record)
+/// first, so a failing one spares parsing the rest of the record.
 fn compile_map(m: &Map<String, Value>) -> Result<Vec<FieldTest>, String> {
-    m.iter()
+    let mut tests: Vec<FieldTest> = m
+        .iter()
         .map(|(k, v)| FieldTest::compile(k, v).map_err(|e| e.to_string()))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    tests.sort_by_key(|t| path_cost(t.path()));
+    Ok(tests)
 }
 
 fn keyword(s: &str) -> Result<Regex, String> {
@@ -137,29 +178,110 @@ fn selection(v: &Value) -> Result<Selection, String> {
     }
 }
 
-/// The literal `eventName` values a selection requires in every branch.
-fn pinned_names(doc: &Value, sel: &str) -> Option<Vec<String>> {
-    let v = doc.get("detection")?.get(sel)?;
-    let branches: Vec<&Map<String, Value>> = match v {
-        Value::Object(m) => vec![m],
-        Value::Array(a) => a.iter().map(Value::as_object).collect::<Option<_>>()?,
-        _ => return None,
+/// The literal values of `field` a selection requires in every branch,
+/// lower-cased; None when some branch lets other values through.
+fn pinned(sel: &Selection, field: &str) -> Option<Vec<String>> {
+    let Selection::Fields(branches) = sel else {
+        return None;
     };
-    let mut names = Vec::new();
-    for b in branches {
-        let vals = match b.get("eventName")? {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().map(Value::as_str).collect::<Option<_>>()?,
-            _ => return None,
-        };
-        for n in vals {
-            if n.contains(['*', '?', '\\']) {
-                return None;
-            }
-            names.push(n.to_ascii_lowercase());
-        }
+    let mut out = Vec::new();
+    for tests in branches {
+        let lits = tests
+            .iter()
+            .filter(|t| t.path().len() == 1 && t.path()[0] == field)
+            .find_map(FieldTest::literals)?;
+        out.extend(lits);
     }
-    Some(names)
+    out.sort();
+    out.dedup();
+    Some(out)
+}
+
+impl Detection {
+    fn compile(detection: &Map<String, Value>) -> Result<Detection, String> {
+        let conditions = match detection.get("condition") {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|c| {
+                    c.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| "a condition must be text".to_string())
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err("detection has no condition".into()),
+        };
+        let parsed: Vec<Condition> = conditions
+            .iter()
+            .map(|c| Condition::parse(c).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let mut names = Vec::new();
+        let mut selections = Vec::new();
+        for (name, v) in detection {
+            if name == "condition" || name == "timeframe" {
+                continue;
+            }
+            names.push(name.clone());
+            selections.push(selection(v).map_err(|m| format!("{name}: {m}"))?);
+        }
+        if selections.len() > MAX_SELECTIONS {
+            return Err(format!(
+                "{} selections; at most {MAX_SELECTIONS} are supported",
+                selections.len()
+            ));
+        }
+        for c in &parsed {
+            for n in c.names() {
+                if !names.iter().any(|s| s == n) {
+                    return Err(format!("the condition names {n}, which is no selection"));
+                }
+            }
+        }
+        let condition: Vec<Resolved> = parsed.iter().map(|c| c.resolve(&names)).collect();
+        // Indexing: a selection the (single) condition requires, pinning
+        // eventName literally, else one pinning eventSource.
+        let required = match condition.as_slice() {
+            [c] => c.required(),
+            _ => Vec::new(),
+        };
+        let pin = required
+            .iter()
+            .find_map(|&i| pinned(&selections[i], "eventName").map(Pin::Names))
+            .or_else(|| {
+                required
+                    .iter()
+                    .find_map(|&i| pinned(&selections[i], "eventSource").map(Pin::Sources))
+            })
+            .unwrap_or(Pin::Any);
+        Ok(Detection {
+            selections,
+            condition,
+            pin,
+        })
+    }
+
+    /// Whether the event matches. Selections are tested lazily, each at
+    /// most once.
+    pub fn matches(&self, event: &dyn Fields) -> bool {
+        let (mut known, mut value) = (0u64, 0u64);
+        let mut hit = |i: usize| {
+            let bit = 1u64 << i;
+            if known & bit == 0 {
+                known |= bit;
+                let m = match &self.selections[i] {
+                    Selection::Fields(branches) => branches
+                        .iter()
+                        .any(|tests| tests.iter().all(|t| t.matches(event))),
+                    Selection::Keywords(words) => words.iter().any(|w| w.is_match(event.text())),
+                };
+                if m {
+                    value |= bit;
+                }
+            }
+            value & bit != 0
+        };
+        self.condition.iter().any(|c| c.eval(&mut hit))
+    }
 }
 
 impl SigmaRule {
@@ -174,55 +296,17 @@ impl SigmaRule {
             id: id.clone(),
             message: m,
         };
-        if doc.get("correlation").is_some() {
-            return Err(fail("correlation rules are not supported yet".into()));
-        }
-        let detection = doc
-            .get("detection")
-            .and_then(Value::as_object)
-            .ok_or_else(|| fail("no detection".into()))?;
-        let conditions = match detection.get("condition") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(a)) => a
-                .iter()
-                .filter_map(|c| c.as_str().map(str::to_string))
-                .collect(),
-            _ => return Err(fail("detection has no condition".into())),
-        };
-        let condition: Vec<Condition> = conditions
-            .iter()
-            .map(|c| Condition::parse(c).map_err(|e| fail(e.to_string())))
-            .collect::<Result<_, _>>()?;
-        let mut selections = Vec::new();
-        for (name, v) in detection {
-            if name == "condition" || name == "timeframe" {
-                continue;
-            }
-            selections.push((
-                name.clone(),
-                selection(v).map_err(|m| fail(format!("{name}: {m}")))?,
-            ));
-        }
-        for c in &condition {
-            for n in c.names() {
-                if !selections.iter().any(|(s, _)| s == n) {
-                    return Err(fail(format!(
-                        "the condition names {n}, which is no selection"
-                    )));
-                }
-            }
-        }
-        // Indexing: a single condition that is a selection, or an AND
-        // that includes one, pinning eventName literally.
-        let event_names = match condition.as_slice() {
-            [Condition::Selection(s)] => pinned_names(doc, s),
-            [Condition::And(parts)] => parts.iter().find_map(|p| match p {
-                Condition::Selection(s) => pinned_names(doc, s),
-                _ => None,
-            }),
-            _ => None,
+        let body = if let Some(c) = doc.get("correlation") {
+            Body::Correlation(CorrelationSpec::parse(c).map_err(fail)?)
+        } else {
+            let detection = doc
+                .get("detection")
+                .and_then(Value::as_object)
+                .ok_or_else(|| fail("no detection and no correlation".into()))?;
+            Body::Detection(Detection::compile(detection).map_err(fail)?)
         };
         Ok(SigmaRule {
+            name: doc.get("name").and_then(Value::as_str).map(str::to_string),
             title: doc
                 .get("title")
                 .and_then(Value::as_str)
@@ -237,29 +321,25 @@ impl SigmaRule {
             tags: strings(doc.get("tags")),
             falsepositives: strings(doc.get("falsepositives")),
             origin: origin.to_string(),
-            selections,
-            condition,
-            event_names,
+            body,
             id,
         })
     }
 
-    /// Whether `event` (the record as JSON, and its text) matches.
-    pub fn matches(&self, event: &Value, text: &str) -> bool {
-        let results: Vec<(&str, bool)> = self
-            .selections
-            .iter()
-            .map(|(name, sel)| {
-                let hit = match sel {
-                    Selection::Fields(branches) => branches
-                        .iter()
-                        .any(|tests| tests.iter().all(|t| t.matches(event))),
-                    Selection::Keywords(words) => words.iter().any(|w| w.is_match(text)),
-                };
-                (name.as_str(), hit)
-            })
-            .collect();
-        self.condition.iter().any(|c| c.eval(&results))
+    /// Whether a single event matches (never, for a correlation).
+    pub fn matches(&self, event: &dyn Fields) -> bool {
+        match &self.body {
+            Body::Detection(d) => d.matches(event),
+            Body::Correlation(_) => false,
+        }
+    }
+
+    /// The detection, for a detection rule.
+    pub fn detection(&self) -> Option<&Detection> {
+        match &self.body {
+            Body::Detection(d) => Some(d),
+            Body::Correlation(_) => None,
+        }
     }
 }
 
@@ -327,7 +407,12 @@ pub fn load(text: &str, origin: &str) -> (Vec<SigmaRule>, Vec<SigmaError>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sigma::fields::JsonFields;
     use serde_json::json;
+
+    fn json_fields<'a>(value: &'a Value, text: &'a str) -> JsonFields<'a> {
+        JsonFields { value, text }
+    }
 
     const RULE: &str = r#"
 title: Trail stopped
@@ -354,15 +439,15 @@ level: high
         assert_eq!(r.severity, Severity::P2);
         assert_eq!(r.tags, ["attack.t1562.008"]);
         assert_eq!(
-            r.event_names.as_deref(),
-            Some(&["stoplogging".to_string(), "deletetrail".to_string()][..])
+            r.detection().map(|d| d.pin.clone()),
+            Some(Pin::Names(vec!["deletetrail".into(), "stoplogging".into()]))
         );
         let e = json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging",
                        "userIdentity": {"arn": "arn:aws:iam::1:user/bob"}});
-        assert!(r.matches(&e, ""));
+        assert!(r.matches(&json_fields(&e, "")));
         let tf = json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging",
                         "userIdentity": {"arn": "arn:aws:iam::1:role/terraform"}});
-        assert!(!r.matches(&tf, ""));
+        assert!(!r.matches(&json_fields(&tf, "")));
     }
 
     #[test]
@@ -401,9 +486,9 @@ detection:
                 .iter()
                 .all(|r| r.title == "shared" && r.severity == Severity::P4)
         );
-        assert!(rules[1].matches(&json!({}), r#"{"userAgent":"Mimikatz 2"}"#));
-        assert!(rules[1].matches(&json!({}), "evil-tool"));
-        assert!(!rules[1].matches(&json!({}), "nothing"));
+        assert!(rules[1].matches(&json_fields(&json!({}), r#"{"userAgent":"Mimikatz 2"}"#)));
+        assert!(rules[1].matches(&json_fields(&json!({}), "evil-tool")));
+        assert!(!rules[1].matches(&json_fields(&json!({}), "nothing")));
         let why: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert!(
             why[0].contains("rule c") && why[0].contains("not supported"),

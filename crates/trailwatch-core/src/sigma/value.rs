@@ -9,6 +9,8 @@ use base64::Engine as _;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
+use super::fields::{Fields, Val};
+
 /// Why a field test could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("field {field:?}: {message}")]
@@ -25,10 +27,27 @@ enum Test {
     Bool(bool),
     /// A string pattern, compiled (wildcards, modifiers, case).
     Text(Regex),
+    /// A plain string (no wildcard) at a position: compared directly
+    /// when the value is ASCII, else by the same pattern as a regex.
+    Literal {
+        /// Lower-cased unless `cased`.
+        text: String,
+        how: Position,
+        cased: bool,
+        re: Regex,
+    },
     Cmp(Cmp, f64),
     Cidr(ipnet::IpNet),
     /// Equal to another field of the same event.
     FieldRef(Vec<String>),
+}
+
+/// Where a literal must sit in the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Position {
+    Whole,
+    Start,
+    End,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -237,32 +256,55 @@ impl FieldTest {
                 let b64 = base64::engine::general_purpose::STANDARD;
                 forms = forms.iter().map(|f| b64.encode(f.as_bytes())).collect();
             }
+            let cased = has("cased") || encoded;
+            let how = if has("startswith") {
+                Position::Start
+            } else if has("endswith") {
+                Position::End
+            } else {
+                Position::Whole
+            };
             let mut alts = Vec::new();
-            for f in forms {
+            for f in &forms {
                 // Encoded forms are literal text, not wildcard patterns.
                 let body = if encoded {
-                    regex::escape(&f)
+                    regex::escape(f)
                 } else {
-                    wildcard_body(&f)
+                    wildcard_body(f)
                 };
-                let body = if has("contains") {
-                    format!(".*{body}.*")
-                } else if has("startswith") {
-                    format!("{body}.*")
-                } else if has("endswith") {
-                    format!(".*{body}")
-                } else {
-                    body
-                };
-                alts.push(body);
+                // `contains` is an unanchored search; the others anchor.
+                alts.push(match how {
+                    _ if has("contains") => body,
+                    Position::Start => format!("^(?:{body})"),
+                    Position::End => format!("(?:{body})$"),
+                    Position::Whole => format!("^(?:{body})$"),
+                });
             }
-            let re = RegexBuilder::new(&format!("^(?:{})$", alts.join("|")))
-                .case_insensitive(!has("cased") && !encoded)
+            let re = RegexBuilder::new(&alts.join("|"))
+                .case_insensitive(!cased)
                 .dot_matches_new_line(true)
                 .size_limit(1 << 20)
                 .build()
                 .map_err(|e| err(format!("pattern: {e}")))?;
-            tests.push(Test::Text(re));
+            // A single plain ASCII string needs no regex for ASCII values.
+            let plain = match forms.as_slice() {
+                [f] if !has("contains")
+                    && f.is_ascii()
+                    && (encoded || !f.contains(['*', '?', '\\'])) =>
+                {
+                    Some(f.clone())
+                }
+                _ => None,
+            };
+            tests.push(match plain {
+                Some(f) => Test::Literal {
+                    text: if cased { f } else { f.to_ascii_lowercase() },
+                    how,
+                    cased,
+                    re,
+                },
+                None => Test::Text(re),
+            });
         }
         Ok(FieldTest {
             path: field.split('.').map(str::to_string).collect(),
@@ -272,16 +314,21 @@ impl FieldTest {
     }
 
     /// Whether the event passes the test.
-    pub fn matches(&self, event: &Value) -> bool {
-        let found = values_at(event, &self.path);
+    pub fn matches(&self, event: &dyn Fields) -> bool {
         let one = |t: &Test| match t {
-            Test::Null => found.is_empty() || found.iter().any(|v| v.is_null()),
-            Test::Exists(want) => found.iter().any(|v| !v.is_null()) == *want,
-            Test::FieldRef(other) => {
-                let theirs = values_at(event, other);
-                found.iter().any(|v| theirs.contains(v))
+            Test::Null => {
+                let mut seen = false;
+                let null = event.any(&self.path, &mut |v| {
+                    seen = true;
+                    v.is_null()
+                });
+                null || !seen
             }
-            _ => found.iter().any(|v| test_value(t, v)),
+            Test::Exists(want) => event.any(&self.path, &mut |v| !v.is_null()) == *want,
+            Test::FieldRef(other) => event.any(&self.path, &mut |mine| {
+                event.any(other, &mut |theirs| mine.same(&theirs))
+            }),
+            _ => event.any(&self.path, &mut |v| test_value(t, v)),
         };
         if self.all {
             self.tests.iter().all(one)
@@ -289,20 +336,91 @@ impl FieldTest {
             self.tests.iter().any(one)
         }
     }
+
+    /// The field path, as written.
+    pub fn path(&self) -> &[String] {
+        &self.path
+    }
+
+    /// The literal values this test accepts for its field, lower-cased,
+    /// when it accepts nothing else (plain case-insensitive equality with
+    /// no wildcard): what the rule index keys on.
+    pub fn literals(&self) -> Option<Vec<String>> {
+        if self.all {
+            return None;
+        }
+        self.tests
+            .iter()
+            .map(|t| match t {
+                Test::Literal {
+                    text,
+                    how: Position::Whole,
+                    cased: false,
+                    ..
+                } => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
-fn test_value(t: &Test, v: &Value) -> bool {
-    match (t, v) {
-        (Test::Bool(b), Value::Bool(x)) => b == x,
-        (Test::Bool(b), Value::String(s)) => s.eq_ignore_ascii_case(&b.to_string()),
-        (Test::Text(re), Value::String(s)) => re.is_match(s),
-        (Test::Text(re), Value::Number(n)) => re.is_match(&n.to_string()),
-        (Test::Text(re), Value::Bool(b)) => re.is_match(&b.to_string()),
-        (Test::Cmp(op, n), v) => {
+/// Whether `hay` holds `needle` (ASCII, lower-case) at `how`, ignoring
+/// ASCII case; None when `hay` is not ASCII (Unicode case folding then
+/// has the last word, through the regex).
+fn ascii_literal(hay: &str, needle: &str, how: Position, cased: bool) -> Option<bool> {
+    if !hay.is_ascii() {
+        return None;
+    }
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let eq = |a: &[u8]| {
+        if cased {
+            a == n
+        } else {
+            a.eq_ignore_ascii_case(n)
+        }
+    };
+    Some(match how {
+        Position::Whole => h.len() == n.len() && eq(h),
+        Position::Start => h.len() >= n.len() && eq(&h[..n.len()]),
+        Position::End => h.len() >= n.len() && eq(&h[h.len() - n.len()..]),
+    })
+}
+
+fn test_value(t: &Test, v: Val<'_>) -> bool {
+    let json_text;
+    let s: Option<&str> = match v {
+        Val::Str(s) => Some(s),
+        Val::Json(Value::String(s)) => Some(s.as_str()),
+        Val::Json(Value::Number(n)) => {
+            json_text = n.to_string();
+            Some(json_text.as_str())
+        }
+        _ => None,
+    };
+    match t {
+        Test::Bool(b) => match v {
+            Val::Bool(x) | Val::Json(&Value::Bool(x)) => *b == x,
+            _ => s.is_some_and(|s| s.eq_ignore_ascii_case(if *b { "true" } else { "false" })),
+        },
+        Test::Literal {
+            text,
+            how,
+            cased,
+            re,
+        } => match (s, v) {
+            (Some(s), _) => ascii_literal(s, text, *how, *cased).unwrap_or_else(|| re.is_match(s)),
+            (None, Val::Bool(b) | Val::Json(&Value::Bool(b))) => re.is_match(&b.to_string()),
+            _ => false,
+        },
+        Test::Text(re) => match (s, v) {
+            (Some(s), _) => re.is_match(s),
+            (None, Val::Bool(b) | Val::Json(&Value::Bool(b))) => re.is_match(&b.to_string()),
+            _ => false,
+        },
+        Test::Cmp(op, n) => {
             let x = match v {
-                Value::Number(x) => x.as_f64(),
-                Value::String(s) => s.trim().parse().ok(),
-                _ => None,
+                Val::Json(Value::Number(x)) => x.as_f64(),
+                _ => s.and_then(|s| s.trim().parse().ok()),
             };
             x.is_some_and(|x| match op {
                 Cmp::Eq => x == *n,
@@ -312,56 +430,28 @@ fn test_value(t: &Test, v: &Value) -> bool {
                 Cmp::Lte => x <= *n,
             })
         }
-        (Test::Cidr(net), Value::String(s)) => s
-            .trim()
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| net.contains(&ip)),
-        _ => false,
+        Test::Cidr(net) => s.is_some_and(|s| {
+            s.trim()
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| net.contains(&ip))
+        }),
+        Test::Null | Test::Exists(_) | Test::FieldRef(_) => false,
     }
-}
-
-/// The values at a dotted path; an array on the way is crossed (any of
-/// its elements), and so is an array at the end.
-pub fn values_at<'a>(v: &'a Value, path: &[String]) -> Vec<&'a Value> {
-    let mut here = vec![v];
-    for key in path {
-        let mut next = Vec::new();
-        for h in here {
-            match h {
-                Value::Object(m) => {
-                    if let Some(x) = m.get(key) {
-                        next.push(x);
-                    }
-                }
-                Value::Array(a) => {
-                    for e in a {
-                        if let Some(x) = e.get(key) {
-                            next.push(x);
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        here = next;
-    }
-    here.into_iter()
-        .flat_map(|x| match x {
-            Value::Array(a) => a.iter().collect(),
-            x => vec![x],
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sigma::fields::JsonFields;
     use serde_json::json;
 
     fn t(key: &str, v: Value, event: &Value) -> bool {
         FieldTest::compile(key, &v)
             .expect("compiles")
-            .matches(event)
+            .matches(&JsonFields {
+                value: event,
+                text: "",
+            })
     }
 
     #[test]

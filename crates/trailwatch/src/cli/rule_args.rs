@@ -10,7 +10,9 @@ use clap::Args;
 use trailwatch_core::correlate::{self, CorrelationRule, GeoIp};
 use trailwatch_core::detect::Detector;
 use trailwatch_core::rules::{Engine, Rule, RuleFormat, check_unique, load_rules, pack};
-use trailwatch_core::sigma::{self, detector::SigmaRules, rule::SigmaError, rule::SigmaRule};
+use trailwatch_core::sigma::{
+    self, RuleSet, detector::SigmaRules, rule::SigmaError, rule::SigmaRule,
+};
 
 use crate::config::{Config, Setting};
 
@@ -36,7 +38,8 @@ pub struct RuleArgs {
 #[derive(Debug)]
 pub struct Detections {
     pub rules: Vec<Rule>,
-    pub sigma: Vec<SigmaRule>,
+    /// Sigma rules, correlations linked.
+    pub sigma: RuleSet,
     pub correlation: Vec<CorrelationRule>,
     pub settings: correlate::Settings,
     pub geo: Option<Arc<GeoIp>>,
@@ -56,7 +59,7 @@ impl Detections {
             engine = engine.with_late_horizon(m);
         }
         let mut out: Vec<Box<dyn Detector>> = vec![Box::new(engine)];
-        if !self.sigma.is_empty() {
+        if !self.sigma.rules.is_empty() {
             out.push(Box::new(SigmaRules::new(self.sigma)));
         }
         out.extend(correlate::detectors(
@@ -130,6 +133,11 @@ impl RuleArgs {
     /// The rules and correlation detections selected, ready to run.
     pub fn detections(&self, cfg: &Config) -> Result<Detections> {
         let Loaded { rules, sigma } = self.load_all(cfg)?;
+        // Correlations name rules from any file: linked once all are in.
+        let (sigma, errors) = sigma::link(sigma);
+        for e in errors {
+            tracing::warn!("skipping a Sigma rule: {e}");
+        }
         let (pack_name, _) = self.settings(cfg);
         let correlation = correlate::selected(&pack_name.value);
         let mut settings = cfg.correlate().value;

@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use trailwatch_core::correlate;
 use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules};
+use trailwatch_core::sigma::rule::{Body, SigmaRule};
 use trailwatch_core::terminal::escape_controls;
 
 use super::EXIT_FINDINGS;
@@ -73,8 +74,9 @@ struct Checked {
     reason: String,
 }
 
-/// Every rule of one file, loaded or with the reason it was not.
-fn check_file(path: &Path) -> Vec<Checked> {
+/// Every rule of one file, loaded or with the reason it was not, and
+/// the file's Sigma rules (to link with the other files').
+fn check_file(path: &Path) -> (Vec<Checked>, Vec<SigmaRule>) {
     let file = path.display().to_string();
     let row = |id: String, title: String, reason: Option<String>| Checked {
         file: file.clone(),
@@ -88,19 +90,53 @@ fn check_file(path: &Path) -> Vec<Checked> {
         reason: reason.unwrap_or_default(),
     };
     match parse_file(path) {
-        Ok((loaded, errors)) => loaded
-            .rules
-            .into_iter()
-            .map(|r| row(r.id, r.title, None))
-            .chain(loaded.sigma.into_iter().map(|r| row(r.id, r.title, None)))
-            .chain(
-                errors
-                    .into_iter()
-                    .map(|e| row(e.id, "-".into(), Some(e.message))),
-            )
-            .collect(),
-        Err(e) => vec![row("-".into(), "-".into(), Some(format!("{e:#}")))],
+        Ok((loaded, errors)) => (
+            loaded
+                .rules
+                .into_iter()
+                .map(|r| row(r.id, r.title, None))
+                .chain(
+                    loaded
+                        .sigma
+                        .iter()
+                        .map(|r| row(r.id.clone(), r.title.clone(), None)),
+                )
+                .chain(
+                    errors
+                        .into_iter()
+                        .map(|e| row(e.id, "-".into(), Some(e.message))),
+                )
+                .collect(),
+            loaded.sigma,
+        ),
+        Err(e) => (
+            vec![row("-".into(), "-".into(), Some(format!("{e:#}")))],
+            Vec::new(),
+        ),
     }
+}
+
+/// Every rule of the files, with correlations linked across them: a
+/// correlation whose rules cannot be found is skipped with the reason.
+fn check_files(files: &[PathBuf]) -> Vec<Checked> {
+    let mut rows = Vec::new();
+    let mut sigma_rules = Vec::new();
+    for f in files {
+        let (r, s) = check_file(f);
+        rows.extend(r);
+        sigma_rules.extend(s);
+    }
+    let (_, errors) = trailwatch_core::sigma::link(sigma_rules);
+    for e in errors {
+        if let Some(row) = rows
+            .iter_mut()
+            .find(|r| r.file == e.origin && r.id == e.id && r.status == "loaded")
+        {
+            row.status = "skipped";
+            row.reason = e.message;
+        }
+    }
+    rows
 }
 
 fn kind(r: &Rule) -> &'static str {
@@ -137,11 +173,20 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
                     r.title
                 )?;
             }
-            for r in &d.sigma {
+            for (i, r) in d.sigma.rules.iter().enumerate() {
+                let kind = match r.body {
+                    Body::Detection(_) => "sigma",
+                    Body::Correlation(_) => "sigma-corr",
+                };
+                let note = if d.sigma.alerts[i] {
+                    ""
+                } else {
+                    " (feeds a correlation, no alerts of its own)"
+                };
                 writeln!(
                     out,
-                    "{:<38} {} {:<15} {}",
-                    r.id, r.severity, "sigma", r.title
+                    "{:<38} {} {:<15} {}{note}",
+                    r.id, r.severity, kind, r.title
                 )?;
             }
             for c in &d.correlation {
@@ -174,11 +219,30 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
                 print_escaped(&out)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            if let Some(r) = d.sigma.iter().find(|r| r.id == *id) {
+            if let Some(i) = d.sigma.rules.iter().position(|r| r.id == *id) {
+                let r = &d.sigma.rules[i];
                 writeln!(out, "id:          {}", r.id)?;
+                if let Some(n) = &r.name {
+                    writeln!(out, "name:        {n}")?;
+                }
                 writeln!(out, "title:       {}", r.title)?;
                 writeln!(out, "severity:    {}", r.severity)?;
-                writeln!(out, "kind:        sigma")?;
+                match &r.body {
+                    Body::Detection(_) => writeln!(out, "kind:        sigma")?,
+                    Body::Correlation(c) => {
+                        writeln!(out, "kind:        sigma correlation ({})", c.kind.as_str())?;
+                        writeln!(out, "rules:       {}", c.rules.join(", "))?;
+                        writeln!(out, "group-by:    {}", c.group_by.join(", "))?;
+                        writeln!(out, "timespan:    {} s", c.timespan_ms / 1000)?;
+                        writeln!(out, "condition:   {}", c.threshold.describe())?;
+                        if let Some(f) = &c.field {
+                            writeln!(out, "field:       {f}")?;
+                        }
+                    }
+                }
+                if !d.sigma.alerts[i] {
+                    writeln!(out, "alerts:      none of its own (a correlation names it)")?;
+                }
                 writeln!(out, "from:        {}", r.origin)?;
                 writeln!(out, "description: {}", r.description)?;
                 writeln!(out, "tags:        {}", r.tags.join(", "))?;
@@ -253,7 +317,7 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
         }
         RulesAction::Check { paths, format } => {
             let files = rule_files(paths)?;
-            let rows: Vec<Checked> = files.iter().flat_map(|f| check_file(f)).collect();
+            let rows = check_files(&files);
             match format {
                 CheckFormat::Json => {
                     serde_json::to_writer_pretty(&mut out, &rows)?;

@@ -499,6 +499,103 @@ fn rules_check_lists_every_rule_and_exits_1_on_a_skipped_one() {
     assert!(rows[0]["file"].as_str().unwrap_or("").ends_with("bad.yml"));
 }
 
+/// The example Sigma correlation rules (`examples/sigma/`) find the
+/// sample trail's brute-force sign-ins and backdoor user, each once, as
+/// correlation alerts citing their events; the detection rules they name
+/// raise nothing of their own.
+#[test]
+fn sigma_correlation_rules_find_the_sample_trails_planted_sequences() {
+    let alerts = detect_json(&[
+        "--pack",
+        "none",
+        "--rules",
+        path_str(&repo_root().join("examples/sigma")),
+        path_str(&sample_trail()),
+    ]);
+    let got: Vec<(&str, &str, u64)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a["rule_id"].as_str().unwrap_or(""),
+                a["kind"].as_str().unwrap_or(""),
+                a["event_count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("0b8f3c0e-6d3a-4c61-9b55-2f7d8c1a9e01", "correlation", 5),
+            ("7e2d6a90-3c4b-4f0e-b1a8-6c9d2e3f4a23", "correlation", 3)
+        ],
+        "{alerts:#?}"
+    );
+    assert_eq!(
+        alerts[0]["dimensions"]["userIdentity.arn"],
+        "arn:aws:iam::111111111111:user/carol"
+    );
+    assert_eq!(
+        alerts[1]["dimensions"]["requestParameters.userName"],
+        "svc-backup"
+    );
+    assert_eq!(alerts[1]["event_ids"].as_array().map(Vec::len), Some(3));
+    assert!(
+        alerts[1]["query"]
+            .as_str()
+            .unwrap_or("")
+            .contains("WHERE eventid IN ("),
+        "{}",
+        alerts[1]["query"]
+    );
+}
+
+/// Correlations link across files: one naming a rule in another file
+/// loads; one naming a rule no file holds is skipped with the reason.
+#[test]
+fn rules_check_links_correlations_across_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("a_base.yml"),
+        "title: Key created\nid: base-1\nname: key_created\nlogsource: {product: aws, service: cloudtrail}\n\
+         detection:\n  sel: {eventName: CreateAccessKey}\n  condition: sel\n",
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("b_corr.yml"),
+        "title: Many keys\nid: corr-1\ncorrelation: {type: event_count, rules: [key_created], group-by: [userIdentity.arn], timespan: 1h, condition: {gte: 3}}\n\
+         ---\ntitle: Keys then nothing\nid: corr-2\ncorrelation: {type: temporal, rules: [key_created, no_such_rule], timespan: 1h}\n",
+    )
+    .expect("write");
+    let out = run(&["rules", "check", path_str(dir.path()), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let status: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("base-1", "loaded"),
+            ("corr-1", "loaded"),
+            ("corr-2", "skipped")
+        ]
+    );
+    let reason = rows[2]["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("no_such_rule"), "{reason}");
+    assert!(
+        rows[2]["file"]
+            .as_str()
+            .unwrap_or("")
+            .ends_with("b_corr.yml")
+    );
+}
+
 /// A rule file's text reaches the terminal escaped: a title carrying an
 /// escape sequence is listed with it shown as `\u{1b}`.
 #[test]
