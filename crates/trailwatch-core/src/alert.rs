@@ -131,7 +131,15 @@ pub fn stable_id(parts: &[&str]) -> String {
         h.update([0u8]);
     }
     let d = h.finalize();
-    d[..16].iter().map(|b| format!("{b:02x}")).collect()
+    // Hex by hand: this runs once per alert, and a `format!` per byte
+    // showed in profiles of rules that match millions of events.
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(32);
+    for b in &d[..16] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// What a single-event alert says besides the event itself.
@@ -182,6 +190,19 @@ impl Alert {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stable_ids_are_32_hex_digits_of_the_parts_hash() {
+        // SHA-256 of "a\0b\0", first 16 bytes.
+        let mut h = Sha256::new();
+        h.update(b"a\0b\0");
+        let want: String = h.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(stable_id(&["a", "b"]), want);
+        assert_ne!(stable_id(&["ab"]), stable_id(&["a", "b"]));
+    }
 
     #[test]
     fn kinds_keep_their_names_in_json_and_in_text() {

@@ -34,6 +34,9 @@ pub struct SigmaRules {
     correlations: Ordered<Correlations>,
     /// Whether any correlation is loaded.
     correlating: bool,
+    /// Each rule's alert dimensions (tags, false positives, file), made
+    /// once.
+    dimensions: Vec<BTreeMap<String, String>>,
 }
 
 fn lower<'x>(s: &'x str, buf: &'x mut String) -> &'x str {
@@ -69,8 +72,10 @@ impl SigmaRules {
             }
         }
         let correlating = set.steps.iter().any(|s| !s.is_empty());
+        let dimensions = set.rules.iter().map(Self::dimensions).collect();
         let set = Arc::new(set);
         SigmaRules {
+            dimensions,
             correlations: Ordered::new(Correlations::new(set.clone())),
             set,
             by_name,
@@ -80,7 +85,7 @@ impl SigmaRules {
         }
     }
 
-    fn alert(rule: &SigmaRule, r: &Record<'_>) -> Alert {
+    fn dimensions(rule: &SigmaRule) -> BTreeMap<String, String> {
         let mut dimensions = BTreeMap::new();
         if !rule.tags.is_empty() {
             dimensions.insert("tags".to_string(), rule.tags.join(", "));
@@ -89,6 +94,11 @@ impl SigmaRules {
             dimensions.insert("falsepositives".to_string(), rule.falsepositives.join("; "));
         }
         dimensions.insert("sigma_file".to_string(), rule.origin.clone());
+        dimensions
+    }
+
+    fn alert(rule: &SigmaRule, dimensions: &BTreeMap<String, String>, r: &Record<'_>) -> Alert {
+        let dimensions = dimensions.clone();
         Alert::for_event(
             &r.event,
             &["sigma", &rule.id, r.event.event_id.as_str()],
@@ -129,19 +139,17 @@ impl Detector for SigmaRules {
             .chain(by_source.into_iter().flatten())
             .chain(self.any.iter());
         let mut hits: Vec<Hit> = Vec::new();
-        if let Ok(text) = std::str::from_utf8(r.raw) {
-            let fields = RecordFields::new(r, text);
-            for &i in candidates {
-                let rule = &self.set.rules[i];
-                if !rule.matches(&fields) {
-                    continue;
-                }
-                if self.set.alerts[i] {
-                    out.push(Self::alert(rule, r));
-                }
-                if self.correlating && self.correlations.detection().wants(i) {
-                    self.correlations.detection().hits(i, r, &fields, &mut hits);
-                }
+        let fields = RecordFields::new(r);
+        for &i in candidates {
+            let rule = &self.set.rules[i];
+            if !rule.matches(&fields) {
+                continue;
+            }
+            if self.set.alerts[i] {
+                out.push(Self::alert(rule, &self.dimensions[i], r));
+            }
+            if self.correlating && self.correlations.detection().wants(i) {
+                self.correlations.detection().hits(i, r, &fields, &mut hits);
             }
         }
         if self.correlating {

@@ -62,7 +62,7 @@ pub trait Fields {
     /// whether it did.
     fn any(&self, path: &[String], f: &mut dyn FnMut(Val<'_>) -> bool) -> bool;
 
-    /// The event's whole text (for keywords).
+    /// The event's whole text (for keywords; empty if it is not UTF-8).
     fn text(&self) -> &str;
 }
 
@@ -110,7 +110,8 @@ const RAW_FIELDS: [&str; 9] = [
 #[derive(Debug)]
 pub struct RecordFields<'r, 'a> {
     record: &'r Record<'a>,
-    text: &'r str,
+    /// The record's text, checked as UTF-8 only if a keyword asks.
+    text: OnceCell<&'r str>,
     whole: OnceCell<Option<Value>>,
     raw: [OnceCell<Option<Value>>; RAW_FIELDS.len()],
 }
@@ -141,11 +142,10 @@ fn bool_at<'x>(b: Option<bool>, rest: &[String]) -> Typed<'x> {
 }
 
 impl<'r, 'a> RecordFields<'r, 'a> {
-    /// `text` is the record's raw text as UTF-8 (the caller has checked).
-    pub fn new(record: &'r Record<'a>, text: &'r str) -> Self {
+    pub fn new(record: &'r Record<'a>) -> Self {
         RecordFields {
             record,
-            text,
+            text: OnceCell::new(),
             whole: OnceCell::new(),
             raw: Default::default(),
         }
@@ -153,7 +153,7 @@ impl<'r, 'a> RecordFields<'r, 'a> {
 
     fn whole(&self) -> Option<&Value> {
         self.whole
-            .get_or_init(|| serde_json::from_str::<Value>(self.text).ok())
+            .get_or_init(|| serde_json::from_slice::<Value>(self.record.raw).ok())
             .as_ref()
     }
 
@@ -281,6 +281,7 @@ impl Fields for RecordFields<'_, '_> {
 
     fn text(&self) -> &str {
         self.text
+            .get_or_init(|| std::str::from_utf8(self.record.raw).unwrap_or_default())
     }
 }
 

@@ -15,6 +15,7 @@ use trailwatch_core::event::{Record, TimeBounds};
 use trailwatch_core::rules::{Engine, Match};
 use trailwatch_core::terminal::escape_controls;
 
+use super::alert_spool::{AlertSpool, Rendered, SPILL_AT};
 use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, ReadArgs};
@@ -24,7 +25,7 @@ use crate::source::Input;
 use crate::source::lake::each_lake_record;
 use crate::source::{discover_any, each_record};
 use crate::timespec::parse_since;
-use trailwatch_lake::alerts::AlertTable;
+use trailwatch_lake::alerts::{AlertTable, Appended};
 use trailwatch_lake::read::TableFilter;
 use trailwatch_lake::store::{S3Options, Store};
 
@@ -149,6 +150,14 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     };
     let mut alerts: Vec<Alert> = Vec::new();
     let mut matches: Vec<Match> = Vec::new();
+    let table = match &lake {
+        Some(store) if !args.no_save && !args.matches => {
+            Some(AlertTable::open(store).context("opening the alerts table")?)
+        }
+        _ => None,
+    };
+    let mut output = AlertOutput::new(args.format, table);
+    let mut output_error: Option<anyhow::Error> = None;
     let endpoint = cfg
         .endpoint_url(args.endpoint_url.as_deref())
         .map(|s| s.value);
@@ -180,54 +189,147 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
             since,
             |input, r, bounds| {
                 pipeline.observe(input, r, bounds, &mut alerts);
+                if alerts.len() >= SPILL_AT && output_error.is_none() {
+                    output_error = output.take(&mut alerts).err();
+                }
             },
         )?;
         pipeline.finish(&mut alerts);
         problems
     };
-    alerts.sort_by(|a, b| {
-        a.time
-            .cmp(&b.time)
-            .then(a.rule_id.cmp(&b.rule_id))
-            .then(a.alert_id.cmp(&b.alert_id))
-    });
-    matches.sort_by(|a, b| {
-        a.event_time
-            .cmp(&b.event_time)
-            .then(a.rule_id.cmp(&b.rule_id))
-    });
-    if let Some(store) = &lake
-        && !args.no_save
-        && !args.matches
-    {
-        let mut table = AlertTable::open(store).context("opening the alerts table")?;
-        let done = table.append(&alerts).context("saving alerts to the lake")?;
-        tracing::info!(
-            "{} new alerts saved to {}/alerts ({} were already there)",
-            done.written,
-            store.display,
-            done.already_present
-        );
+    if let Some(e) = output_error {
+        return Err(e);
     }
     let mut out = BufWriter::new(io::stdout().lock());
-    let written = if args.matches {
-        write_items(&mut out, &matches, args.format, match_row)
+    let any = if args.matches {
+        matches.sort_by(|a, b| {
+            a.event_time
+                .cmp(&b.event_time)
+                .then(a.rule_id.cmp(&b.rule_id))
+        });
+        write_items(&mut out, &matches, args.format, match_row)?;
+        !matches.is_empty()
     } else {
-        write_items(&mut out, &alerts, args.format, alert_row)
+        output.take(&mut alerts)?;
+        let (total, saved) = output.finish(&mut out)?;
+        if let (Some(store), Some(saved)) = (&lake, saved) {
+            tracing::info!(
+                "{} new alerts saved to {}/alerts ({} were already there)",
+                saved.written,
+                store.display,
+                saved.already_present
+            );
+        }
+        total > 0
     };
-    written.and_then(|()| out.flush())?;
+    out.flush()?;
     if problems > 0 && !args.read.allow_bad {
         return Ok(ExitCode::from(super::EXIT_INPUT));
     }
-    let any = if args.matches {
-        !matches.is_empty()
-    } else {
-        !alerts.is_empty()
-    };
     Ok(if any && args.fail_on_alerts {
         ExitCode::from(EXIT_FINDINGS)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// Where a replay's alerts go as they come: saved to the lake (with
+/// `--lake`), rendered once in the output format, and held sorted with
+/// bounded memory ([`AlertSpool`]) until all are in.
+struct AlertOutput<'s> {
+    format: DetectFormat,
+    table: Option<AlertTable<'s>>,
+    saved: Appended,
+    rendered: Vec<Rendered>,
+    spool: AlertSpool,
+    total: usize,
+}
+
+impl<'s> AlertOutput<'s> {
+    fn new(format: DetectFormat, table: Option<AlertTable<'s>>) -> AlertOutput<'s> {
+        AlertOutput {
+            format,
+            table,
+            saved: Appended::default(),
+            rendered: Vec::new(),
+            spool: AlertSpool::default(),
+            total: 0,
+        }
+    }
+
+    /// Take `alerts` (leaving it empty).
+    fn take(&mut self, alerts: &mut Vec<Alert>) -> Result<()> {
+        if let Some(t) = self.table.as_mut() {
+            let done = t.append(alerts).context("saving alerts to the lake")?;
+            self.saved.written += done.written;
+            self.saved.already_present += done.already_present;
+        }
+        self.total += alerts.len();
+        for a in alerts.drain(..) {
+            if let Some(text) = render(self.format, &a)? {
+                self.rendered.push(Rendered::new(&a, text));
+            }
+        }
+        if self.rendered.len() >= SPILL_AT {
+            self.spool
+                .spill(&mut self.rendered)
+                .context("writing alerts to a temporary file")?;
+        }
+        Ok(())
+    }
+
+    /// Print every alert in order; how many there were, and what was
+    /// saved to the lake.
+    fn finish(self, out: &mut impl Write) -> Result<(usize, Option<Appended>)> {
+        let mut shown = 0usize;
+        for r in self.spool.merge(self.rendered) {
+            let r = r.context("reading back alerts from a temporary file")?;
+            match self.format {
+                // Elements of a pretty-printed array.
+                DetectFormat::Json => {
+                    out.write_all(if shown == 0 { b"[\n" } else { b",\n" })?;
+                    out.write_all(r.text.as_bytes())?;
+                }
+                DetectFormat::Ndjson | DetectFormat::Table => {
+                    out.write_all(r.text.as_bytes())?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            shown += 1;
+        }
+        match self.format {
+            DetectFormat::Json if shown == 0 => writeln!(out, "[]")?,
+            DetectFormat::Json => writeln!(out, "\n]")?,
+            DetectFormat::Ndjson => {}
+            DetectFormat::Table => writeln!(out, "{shown} shown")?,
+        }
+        Ok((self.total, self.table.is_some().then_some(self.saved)))
+    }
+}
+
+/// One alert as `--format` prints it (None: not shown in a table).
+fn render(format: DetectFormat, a: &Alert) -> io::Result<Option<String>> {
+    Ok(match format {
+        DetectFormat::Json => {
+            // As an element of serde_json's pretty array: indented once.
+            let text = serde_json::to_string_pretty(a)?;
+            let mut out = String::with_capacity(text.len() + text.len() / 16);
+            for (i, line) in text.lines().enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str("  ");
+                out.push_str(line);
+            }
+            Some(out)
+        }
+        DetectFormat::Ndjson => Some(serde_json::to_string(a)?),
+        DetectFormat::Table => {
+            let line = alert_row(a);
+            // Principals, IPs and event names come from records: no
+            // escape sequence of theirs reaches the terminal.
+            (!line.is_empty()).then(|| escape_controls(&line).into_owned())
+        }
     })
 }
 

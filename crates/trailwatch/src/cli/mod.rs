@@ -2,6 +2,7 @@
 //! one module per subcommand. Only this module and its children print to
 //! stdout.
 
+mod alert_spool;
 mod audit;
 mod cat;
 mod config;
