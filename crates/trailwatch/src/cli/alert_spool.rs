@@ -66,10 +66,17 @@ fn take(r: &mut impl Read) -> io::Result<Option<String>> {
     String::from_utf8(buf).map(Some).map_err(io::Error::other)
 }
 
-/// Sorted runs written so far.
+/// How many runs of one level are merged into one run of the next: fewer
+/// than this many files per level are open, and each alert is rewritten
+/// once per level (log base 64 of the number of runs: a 2M-alert detect
+/// merges nothing early, a billion alerts twice).
+const FAN_IN: usize = 64;
+
+/// Sorted runs written so far, each with its level (0: spilled from
+/// memory; n + 1: merged from FAN_IN runs of level n).
 #[derive(Debug, Default)]
 pub struct AlertSpool {
-    runs: Vec<File>,
+    runs: Vec<(u32, File)>,
 }
 
 /// A temporary file, already unlinked.
@@ -105,20 +112,28 @@ impl AlertSpool {
     /// Sort `alerts` and write them as a run, leaving `alerts` empty.
     pub fn spill(&mut self, alerts: &mut Vec<Rendered>) -> io::Result<()> {
         alerts.sort_by(order);
-        let mut file = anonymous_file()?;
-        {
-            let mut w = BufWriter::new(&mut file);
-            for a in alerts.iter() {
-                for field in [&a.time, &a.rule_id, &a.alert_id, &a.text] {
-                    put(&mut w, field)?;
-                }
+        let file = write_run(alerts.drain(..).map(Ok))?;
+        self.runs.push((0, file));
+        // Keep the number of open runs logarithmic in the alerts spilled.
+        let mut level = 0;
+        loop {
+            let same: Vec<usize> = (0..self.runs.len())
+                .filter(|&i| self.runs[i].0 == level)
+                .collect();
+            if same.len() < FAN_IN {
+                return Ok(());
             }
-            w.flush()?;
+            let mut files = Vec::new();
+            for &i in same.iter().rev() {
+                files.push(self.runs.remove(i).1);
+            }
+            files.reverse();
+            let merged = write_run(merge_sources(
+                files.into_iter().map(|f| Source::Run(BufReader::new(f))).collect(),
+            ))?;
+            self.runs.push((level + 1, merged));
+            level += 1;
         }
-        file.seek(SeekFrom::Start(0))?;
-        alerts.clear();
-        self.runs.push(file);
-        Ok(())
     }
 
     /// Every alert, the runs and `rest` merged, in [`order`].
@@ -127,26 +142,44 @@ impl AlertSpool {
         let mut sources: Vec<Source> = self
             .runs
             .into_iter()
-            .map(|f| Source::Run(BufReader::new(f)))
+            .map(|(_, f)| Source::Run(BufReader::new(f)))
             .collect();
         sources.push(Source::Memory(rest.into_iter()));
-        let mut heap = BinaryHeap::new();
-        let mut error = None;
-        for (i, s) in sources.iter_mut().enumerate() {
-            match s.next() {
-                Some(Ok(a)) => heap.push(Reverse(Head {
-                    alert: a,
-                    source: i,
-                })),
-                Some(Err(e)) => error = Some(e),
-                None => {}
+        merge_sources(sources)
+    }
+}
+
+/// Write alerts (in order) to a new run file, ready to be read back.
+fn write_run(alerts: impl Iterator<Item = io::Result<Rendered>>) -> io::Result<File> {
+    let mut file = anonymous_file()?;
+    {
+        let mut w = BufWriter::new(&mut file);
+        for a in alerts {
+            let a = a?;
+            for field in [&a.time, &a.rule_id, &a.alert_id, &a.text] {
+                put(&mut w, field)?;
             }
         }
-        Merged {
-            sources,
-            heap,
-            error,
+        w.flush()?;
+    }
+    file.seek(SeekFrom::Start(0))?;
+    Ok(file)
+}
+
+fn merge_sources(mut sources: Vec<Source>) -> Merged {
+    let mut heap = BinaryHeap::new();
+    let mut error = None;
+    for (i, s) in sources.iter_mut().enumerate() {
+        match s.next() {
+            Some(Ok(a)) => heap.push(Reverse(Head { alert: a, source: i })),
+            Some(Err(e)) => error = Some(e),
+            None => {}
         }
+    }
+    Merged {
+        sources,
+        heap,
+        error,
     }
 }
 
@@ -267,7 +300,7 @@ mod tests {
     /// them in memory gives, every field intact.
     #[test]
     fn runs_merge_into_the_in_memory_order() {
-        let all: Vec<Rendered> = (0..1000u32)
+        let all: Vec<Rendered> = (0..10_000u32)
             .map(|i| {
                 let t = format!("2024-05-01T10:{:02}:{:02}Z", (i * 7919) % 60, (i * 31) % 60);
                 alert(
@@ -283,11 +316,15 @@ mod tests {
         let mut buf = Vec::new();
         for a in all {
             buf.push(a);
-            if buf.len() == 128 {
+            if buf.len() == 64 {
                 spool.spill(&mut buf).expect("spill");
             }
         }
-        assert_eq!(spool.runs.len(), 7);
+        // 156 runs spilled: twice 64 merged into a level-1 run, 28 left
+        // at level 0.
+        let levels: Vec<u32> = spool.runs.iter().map(|r| r.0).collect();
+        assert_eq!(levels.iter().filter(|&&l| l == 1).count(), 2, "{levels:?}");
+        assert_eq!(levels.iter().filter(|&&l| l == 0).count(), 28, "{levels:?}");
         let got: Vec<Rendered> = spool.merge(buf).collect::<io::Result<_>>().expect("merge");
         assert_eq!(got, expected);
     }
