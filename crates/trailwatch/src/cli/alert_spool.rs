@@ -129,7 +129,10 @@ impl AlertSpool {
             }
             files.reverse();
             let merged = write_run(merge_sources(
-                files.into_iter().map(|f| Source::Run(BufReader::new(f))).collect(),
+                files
+                    .into_iter()
+                    .map(|f| Source::Run(BufReader::new(f)))
+                    .collect(),
             ))?;
             self.runs.push((level + 1, merged));
             level += 1;
@@ -171,7 +174,10 @@ fn merge_sources(mut sources: Vec<Source>) -> Merged {
     let mut error = None;
     for (i, s) in sources.iter_mut().enumerate() {
         match s.next() {
-            Some(Ok(a)) => heap.push(Reverse(Head { alert: a, source: i })),
+            Some(Ok(a)) => heap.push(Reverse(Head {
+                alert: a,
+                source: i,
+            })),
             Some(Err(e)) => error = Some(e),
             None => {}
         }
