@@ -125,6 +125,6 @@ fn typed_fields_answer_as_the_json_tree_does_on_real_events() {
         )
         .expect("decodes");
     }
-    assert!(compared > 10_000, "{compared} comparisons");
+    assert!(compared >= 13_000, "{compared} comparisons");
     assert!(matched > 10, "{matched} matches");
 }
