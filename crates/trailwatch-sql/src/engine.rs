@@ -154,8 +154,26 @@ impl Engine {
 
     /// Run one statement (see [`run_statement`]) within the timeout.
     pub async fn run(&self, sql: &str) -> Result<QueryOutput, QueryError> {
+        self.run_on(sql, &tokio::runtime::Handle::current()).await
+    }
+
+    /// [`Engine::run`] with the statement on `runtime` (a server keeps
+    /// queries off the threads that answer requests; the caller's runtime
+    /// only waits, so the timeout fires even while every query thread is
+    /// busy).
+    pub async fn run_on(
+        &self,
+        sql: &str,
+        runtime: &tokio::runtime::Handle,
+    ) -> Result<QueryOutput, QueryError> {
         let Some(limit) = self.opts.timeout else {
-            return run_statement(&self.ctx, &self.opts.s3, sql).await;
+            let ctx = self.ctx.clone();
+            let s3 = self.opts.s3.clone();
+            let sql = sql.to_string();
+            return runtime
+                .spawn(async move { run_statement(&ctx, &s3, &sql).await })
+                .await
+                .map_err(|e| QueryError::Other(format!("the query failed: {e}")))?;
         };
         // The statement runs as its own task, so the timeout is watched
         // from outside it: an operator that computes for long without
@@ -164,7 +182,7 @@ impl Engine {
         let ctx = self.ctx.clone();
         let s3 = self.opts.s3.clone();
         let sql = sql.to_string();
-        let mut task = tokio::spawn(async move { run_statement(&ctx, &s3, &sql).await });
+        let mut task = runtime.spawn(async move { run_statement(&ctx, &s3, &sql).await });
         // The alarm is a plain thread, not tokio's timer: the timer is
         // driven by the runtime's workers, and a query can keep every
         // worker busy for as long as it likes.

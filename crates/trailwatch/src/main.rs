@@ -10,6 +10,7 @@ mod generate;
 mod notify;
 mod pipeline;
 mod private;
+mod serve;
 mod source;
 mod timespec;
 

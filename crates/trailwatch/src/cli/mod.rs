@@ -10,12 +10,12 @@ mod detect;
 mod generate;
 mod ingest;
 mod lake;
-mod lake_args;
+pub(crate) mod lake_args;
 mod notify;
 mod progress;
 mod query;
 mod query_shell;
-mod rule_args;
+pub(crate) mod rule_args;
 mod rules;
 mod stats;
 mod verify;
@@ -88,6 +88,8 @@ pub enum Command {
     /// The config file: check it and show the settings in force.
     #[command(subcommand)]
     Config(config::ConfigCommand),
+    /// Serve the dashboard and the JSON API over the lake (token required).
+    Serve(crate::serve::ServeArgs),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -185,5 +187,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Top(args) => query::top(args, &config()?),
         Command::Notify(cmd) => notify::run(cmd, &config()?),
         Command::Config(cmd) => config::run(cmd, &config()?),
+        Command::Serve(args) => crate::serve::run(args, &config()?),
     }
 }

@@ -53,6 +53,17 @@ pub struct WatchSection {
     pub public_keys: Option<Spanned<PathBuf>>,
 }
 
+/// `[serve]`: the HTTP server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeSection {
+    /// The bearer token (TRAILWATCH_TOKEN wins). A secret: keep the
+    /// config file private.
+    pub token: Option<Spanned<String>>,
+    pub listen: Option<Spanned<String>>,
+    pub state: Option<Spanned<PathBuf>>,
+}
+
 /// The file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +80,8 @@ pub struct RawConfig {
     pub correlate: Option<Spanned<trailwatch_core::correlate::Settings>>,
     #[serde(default)]
     pub notify: NotifyConfig,
+    #[serde(default)]
+    pub serve: ServeSection,
 }
 
 /// The config in force: the file (when there is one) and its text, for

@@ -14,6 +14,7 @@ mod ingest;
 mod lake;
 mod notify;
 mod query;
+mod serve;
 mod stats;
 mod support;
 mod verify;

@@ -1,0 +1,153 @@
+//! `GET /api/alerts?since=&severity=&rule=&limit=` and
+//! `GET /api/alerts/{id}`: the lake's `alerts` table (what `detect --lake`
+//! and `watch --lake` file), each alert as `detect --format json` prints
+//! it; one alert comes with its evidence events. The filters become SQL
+//! literals only after they are checked or quoted: they come from the
+//! request.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use trailwatch_core::alert::Alert;
+use trailwatch_core::correlate::sql_text;
+use trailwatch_sql::output::{Format, write};
+
+use super::App;
+use super::api::error;
+
+/// The most alerts one request returns.
+const MAX_LIMIT: usize = 10_000;
+
+const COLUMNS: &str = "alert_id, kind, rule_id, title, severity, state, \
+     date_format(alert_time, '%Y-%m-%dT%H:%i:%sZ') AS time, \
+     date_format(window_start, '%Y-%m-%dT%H:%i:%sZ') AS window_start, \
+     date_format(window_end, '%Y-%m-%dT%H:%i:%sZ') AS window_end, \
+     threshold, datapoints, dimensions, event_ids, event_count, principals, \
+     source_ips, actions, description, query";
+
+#[derive(Debug, Deserialize)]
+pub struct AlertFilter {
+    /// today, 24h, 7d, a date or an RFC 3339 time.
+    pub since: Option<String>,
+    /// P1 … P4.
+    pub severity: Option<String>,
+    pub rule: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// Run SQL on the query runtime; the rows as JSON objects.
+async fn rows(app: &Arc<App>, sql: String) -> Result<Vec<Value>, Response> {
+    let out = match app.engine.run_on(&sql, &app.query_rt).await {
+        Ok(out) => out,
+        Err(e) => return Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+    };
+    let rendered = tokio::task::spawn_blocking(move || {
+        let mut buf = Vec::new();
+        write(&mut buf, Format::Json, &out.schema, &out.batches, 0).map(|()| buf)
+    })
+    .await;
+    let buf = match rendered {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => return Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+        Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    };
+    serde_json::from_slice(&buf)
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+}
+
+/// A row of the alerts table as the alert `detect` printed.
+fn alert(mut row: Value) -> Option<Alert> {
+    let obj = row.as_object_mut()?;
+    // The table keeps dimensions as JSON text and lists as lists.
+    let dims = match obj.remove("dimensions") {
+        Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::Object(Map::new())),
+        _ => Value::Object(Map::new()),
+    };
+    obj.insert("dimensions".into(), dims);
+    for list in [
+        "datapoints",
+        "event_ids",
+        "principals",
+        "source_ips",
+        "actions",
+    ] {
+        if obj.get(list).is_none_or(Value::is_null) {
+            obj.insert(list.into(), json!([]));
+        }
+    }
+    if obj.get("description").is_none_or(Value::is_null) {
+        obj.insert("description".into(), json!(""));
+    }
+    serde_json::from_value(row).ok()
+}
+
+/// `GET /api/alerts`.
+pub async fn list(State(app): State<Arc<App>>, Query(f): Query<AlertFilter>) -> Response {
+    let mut wheres = Vec::new();
+    if let Some(since) = &f.since {
+        match crate::timespec::parse_since(since, Utc::now()) {
+            Ok(t) => wheres.push(format!(
+                "alert_time >= from_iso8601_timestamp({})",
+                sql_text(&t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            )),
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("since: {e:#}")),
+        }
+    }
+    if let Some(sev) = &f.severity {
+        if !matches!(sev.as_str(), "P1" | "P2" | "P3" | "P4") {
+            return error(StatusCode::BAD_REQUEST, "severity: P1, P2, P3 or P4");
+        }
+        wheres.push(format!("severity = {}", sql_text(sev)));
+    }
+    if let Some(rule) = &f.rule {
+        wheres.push(format!("rule_id = {}", sql_text(rule)));
+    }
+    let limit = f.limit.unwrap_or(1000).min(MAX_LIMIT);
+    let filter = if wheres.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", wheres.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM alerts {filter} ORDER BY alert_time, rule_id, alert_id LIMIT {limit}"
+    );
+    match rows(&app, sql).await {
+        Ok(rows) => Json(rows.into_iter().filter_map(alert).collect::<Vec<_>>()).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/alerts/{id}`: the alert and its evidence events.
+pub async fn one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM alerts WHERE alert_id = {} LIMIT 1",
+        sql_text(&id)
+    );
+    let found = match rows(&app, sql).await {
+        Ok(rows) => rows.into_iter().find_map(alert),
+        Err(r) => return r,
+    };
+    let Some(a) = found else {
+        return error(StatusCode::NOT_FOUND, format!("no alert {id}"));
+    };
+    let events = if a.event_ids.is_empty() {
+        Vec::new()
+    } else {
+        let ids: Vec<String> = a.event_ids.iter().map(|i| sql_text(i)).collect();
+        let sql = format!(
+            "SELECT * FROM cloudtrail_logs WHERE eventid IN ({}) ORDER BY eventtime",
+            ids.join(", ")
+        );
+        match rows(&app, sql).await {
+            Ok(r) => r,
+            Err(r) => return r,
+        }
+    };
+    Json(json!({ "alert": a, "events": events })).into_response()
+}

@@ -1,0 +1,110 @@
+//! `/metrics` in Prometheus' text exposition format: counters kept in
+//! atomics as the server works, and a histogram of query latency. (Small
+//! enough to write out by hand; the format is a few lines per family.)
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the query latency buckets, in seconds.
+const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+
+/// The server's figures.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub queries: AtomicU64,
+    pub query_errors: AtomicU64,
+    pub requests_refused: AtomicU64,
+    /// Per bucket (and one for +Inf): queries at most that long.
+    query_buckets: [AtomicU64; BUCKETS.len() + 1],
+    /// Total query time, in microseconds.
+    query_micros: AtomicU64,
+}
+
+impl Metrics {
+    /// One query took `d`.
+    pub fn observe_query(&self, d: Duration, ok: bool) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.query_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        let secs = d.as_secs_f64();
+        let i = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
+        self.query_buckets[i].fetch_add(1, Ordering::Relaxed);
+        self.query_micros.fetch_add(
+            u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// The text format.
+    pub fn render(&self) -> String {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, v: u64| {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        };
+        counter(
+            "trailwatch_queries_total",
+            "SQL statements run through the API.",
+            get(&self.queries),
+        );
+        counter(
+            "trailwatch_query_errors_total",
+            "SQL statements that failed or were refused.",
+            get(&self.query_errors),
+        );
+        counter(
+            "trailwatch_requests_refused_total",
+            "Requests refused for want of a valid token or session.",
+            get(&self.requests_refused),
+        );
+        let name = "trailwatch_query_duration_seconds";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time to run an SQL statement.\n# TYPE {name} histogram"
+        );
+        let mut cumulative = 0;
+        for (i, b) in BUCKETS.iter().enumerate() {
+            cumulative += get(&self.query_buckets[i]);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {cumulative}");
+        }
+        cumulative += get(&self.query_buckets[BUCKETS.len()]);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum {}", get(&self.query_micros) as f64 / 1e6);
+        let _ = writeln!(out, "{name}_count {cumulative}");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_histogram_is_cumulative_and_counts_every_query() {
+        let m = Metrics::default();
+        m.observe_query(Duration::from_millis(3), true);
+        m.observe_query(Duration::from_millis(70), false);
+        m.observe_query(Duration::from_secs(60), true);
+        let text = m.render();
+        for line in [
+            "trailwatch_queries_total 3",
+            "trailwatch_query_errors_total 1",
+            "trailwatch_query_duration_seconds_bucket{le=\"0.005\"} 1",
+            "trailwatch_query_duration_seconds_bucket{le=\"0.05\"} 1",
+            "trailwatch_query_duration_seconds_bucket{le=\"0.1\"} 2",
+            "trailwatch_query_duration_seconds_bucket{le=\"30\"} 2",
+            "trailwatch_query_duration_seconds_bucket{le=\"+Inf\"} 3",
+            "trailwatch_query_duration_seconds_count 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! `trailwatch serve`: one process that answers queries over the lake and
+//! serves the dashboard and the JSON API, on axum and tokio. Secure by
+//! default: it binds 127.0.0.1, every route but `/healthz` and the sign-in
+//! page needs the token ([`access`]), SQL is read-only with a timeout and a
+//! memory limit ([`api`]), request bodies are capped, and TLS is one flag
+//! pair away ([`tls`]). Queries run on a runtime of their own, so a heavy
+//! one does not hold up the threads that answer HTTP.
+
+pub mod access;
+pub mod alerts;
+pub mod api;
+pub mod assets;
+pub mod metrics;
+pub mod tls;
+pub mod token;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use clap::Args;
+use serde_json::json;
+use trailwatch_sql::{Engine, EngineOptions};
+
+use crate::cli::lake_args::LakeArgs;
+use crate::cli::rule_args::RuleArgs;
+use crate::config::Config;
+use access::Access;
+use metrics::Metrics;
+use token::TokenSource;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Address to listen on (also `[serve] listen`). Default 127.0.0.1:8080:
+    /// give another address only behind TLS or a trusted proxy.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// The server's state folder, where a generated token is kept (also
+    /// `[serve] state`). Default: $XDG_STATE_HOME/trailwatch/serve
+    /// (~/.local/state/trailwatch/serve), or the platform's local data
+    /// folder where there is no state folder (macOS: ~/Library/Application
+    /// Support/trailwatch/serve).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// A PEM certificate chain: serve HTTPS (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The largest request body taken, in bytes (larger: 413).
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    pub max_body: usize,
+    /// How long one SQL statement may run, in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub timeout: u64,
+    /// Memory for one statement's execution, in bytes (past it, sorts and
+    /// aggregations spill to disk).
+    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
+    pub memory_limit: usize,
+    #[command(flatten)]
+    pub rules: RuleArgs,
+}
+
+/// What every handler shares.
+#[derive(Debug)]
+pub struct App {
+    pub access: Arc<Access>,
+    pub engine: Arc<Engine>,
+    /// The runtime queries run on.
+    pub query_rt: tokio::runtime::Handle,
+    pub metrics: Metrics,
+    /// `GET /api/rules`' answer, made once.
+    pub rules: serde_json::Value,
+}
+
+/// The default state folder (see `--state`).
+fn default_state() -> Result<PathBuf> {
+    let base = dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .context("no state folder for this user; pass --state")?;
+    Ok(base.join("trailwatch").join("serve"))
+}
+
+/// Every rule in force, as `GET /api/rules` lists them.
+fn rule_list(args: &RuleArgs, cfg: &Config) -> Result<serde_json::Value> {
+    let d = args.detections(cfg)?;
+    let mut out = Vec::new();
+    for r in &d.rules {
+        out.push(json!({
+            "id": r.id, "title": r.title, "severity": r.severity,
+            "kind": if r.alarm.is_some() { "alarm" } else { "finding" },
+            "source": r.origin,
+        }));
+    }
+    for (i, r) in d.sigma.rules.iter().enumerate() {
+        out.push(json!({
+            "id": r.id, "title": r.title, "severity": r.severity,
+            "kind": match r.body {
+                trailwatch_core::sigma::rule::Body::Detection(_) => "sigma",
+                trailwatch_core::sigma::rule::Body::Correlation(_) => "sigma-correlation",
+            },
+            "source": r.origin, "tags": r.tags, "alerts_on_its_own": d.sigma.alerts[i],
+        }));
+    }
+    for c in &d.correlation {
+        out.push(json!({
+            "id": c.id, "title": c.title, "severity": c.severity,
+            "kind": "correlation", "source": format!("pack {}", trailwatch_core::correlate::PACK),
+        }));
+    }
+    Ok(serde_json::Value::Array(out))
+}
+
+/// `/`: the dashboard for a signed-in browser, else the sign-in page.
+async fn dashboard(State(app): State<Arc<App>>, req: Request) -> Response {
+    if app.access.caller(req.headers()).is_some() {
+        assets::file("index.html")
+    } else {
+        Redirect::to("/login").into_response()
+    }
+}
+
+async fn not_found() -> Response {
+    api::error(StatusCode::NOT_FOUND, "no such route (see docs/api.md)")
+}
+
+/// Count refusals for `/metrics`.
+async fn count_refusals(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() == StatusCode::UNAUTHORIZED {
+        app.metrics
+            .requests_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    res
+}
+
+/// The routes, with their guards.
+pub fn router(app: Arc<App>, max_body: usize) -> Router {
+    let guarded = Router::new()
+        .route("/api/query", post(api::query))
+        .route("/api/rules", get(api::rules))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/{id}", get(alerts::one))
+        .route("/api/session", get(api::session))
+        .route("/logout", post(api::logout))
+        .route(
+            "/metrics",
+            get(|State(app): State<Arc<App>>| async move {
+                (
+                    [("content-type", "text/plain; version=0.0.4")],
+                    app.metrics.render(),
+                )
+            }),
+        )
+        .route_layer(middleware::from_fn_with_state(
+            app.access.clone(),
+            access::require_caller,
+        ));
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/", get(dashboard))
+        .route("/login", get(|| async { assets::file("login.html") }))
+        .route("/login", post(api::login))
+        .route("/assets/{name}", get(assets::asset))
+        .merge(guarded)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(app.clone(), count_refusals))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn(access::security_headers))
+        .with_state(app)
+}
+
+fn runtime(name: &str) -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
+    let s = &cfg.raw.serve;
+    let listen = cfg
+        .pick(args.listen.clone(), &s.listen, "127.0.0.1:8080".to_string())
+        .value;
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen:?}: use HOST:PORT, e.g. 127.0.0.1:8080"))?;
+    let state = match cfg.pick_opt(args.state.clone(), &s.state) {
+        Some(p) => p.value,
+        None => default_state()?,
+    };
+    crate::private::create_dir_all(&state)
+        .with_context(|| format!("creating {}", state.display()))?;
+    let config_token = s.token.as_ref().map(|t| t.get_ref().clone());
+    let (token, from) = token::resolve(
+        std::env::var("TRAILWATCH_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+        config_token,
+        &state,
+    )?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(tls::config(c, k)?),
+        _ => None,
+    };
+    if !addr.ip().is_loopback() && tls.is_none() {
+        tracing::warn!(
+            "listening on {addr} without TLS: the token and data cross the network in clear (give --tls-cert and --tls-key)"
+        );
+    }
+    let query_rt = runtime("tw-query")?;
+    let engine = Engine::new(EngineOptions {
+        memory_limit: Some(args.memory_limit),
+        timeout: Some(Duration::from_secs(args.timeout)),
+        s3: args.lake.s3_options(cfg),
+        ..EngineOptions::default()
+    })?;
+    let location = args.lake.location(cfg)?;
+    query_rt
+        .block_on(engine.register_lake(&location))
+        .with_context(|| format!("opening the lake {location}"))?;
+    let app = Arc::new(App {
+        access: Access::new(token.clone(), tls.is_some()),
+        engine: Arc::new(engine),
+        query_rt: query_rt.handle().clone(),
+        metrics: Metrics::default(),
+        rules: rule_list(&args.rules, cfg)?,
+    });
+    let router = router(app, args.max_body);
+    let http_rt = runtime("tw-http")?;
+    http_rt.block_on(async move {
+        let tcp = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let local = tcp.local_addr()?;
+        match from {
+            // The one time the token is shown: on stderr, not in the log.
+            TokenSource::Generated => {
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!(
+                        "trailwatch serve: sign in with this token (kept in {}, mode 0600; it is not shown again):\n{token}",
+                        state.join(token::TOKEN_FILE).display()
+                    );
+                }
+            }
+            TokenSource::Stored => tracing::info!(
+                "the token is the one in {}",
+                state.join(token::TOKEN_FILE).display()
+            ),
+            TokenSource::Env => tracing::info!("the token is TRAILWATCH_TOKEN's"),
+            TokenSource::Config => tracing::info!("the token is the config's [serve] token"),
+        }
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!("serving {location} on {scheme}://{local}");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match tls {
+            Some(config) => {
+                let listener = tls::TlsListener::new(tcp, config)?;
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await?;
+            }
+            None => {
+                axum::serve(tcp, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await?;
+            }
+        }
+        Ok::<(), anyhow::Error>(())
+    })?;
+    query_rt.shutdown_background();
+    Ok(ExitCode::SUCCESS)
+}

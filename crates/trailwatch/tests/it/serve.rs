@@ -1,0 +1,536 @@
+//! `trailwatch serve` as a client sees it: the token is required and
+//! checked, SQL is read-only, bodies are capped, assets cannot be walked
+//! out of, sessions need their CSRF token, a generated token is stored
+//! 0600 and shown once, and TLS works with a real certificate.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{bin, have_tool, path_str, run, sample_trail, stderr};
+
+const TOKEN: &str = "test-token-0123456789abcdef";
+
+/// The sample trail ingested once into a lake shared by these tests.
+fn sample_lake() -> &'static Path {
+    static LAKE: OnceLock<tempfile::TempDir> = OnceLock::new();
+    LAKE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = run(&[
+            "ingest",
+            "-q",
+            "--lake",
+            path_str(dir.path()),
+            path_str(&sample_trail()),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        // And its alerts filed in the lake's alerts table.
+        let out = run(&[
+            "detect",
+            "-q",
+            "--format",
+            "ndjson",
+            "--lake",
+            path_str(dir.path()),
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        dir
+    })
+    .path()
+}
+
+/// A running server; killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    /// What it printed on stderr up to the `serving` line.
+    log: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `serve` on a free loopback port with `extra` flags and `env`.
+fn serve(state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut cmd = bin();
+    cmd.args(["serve", "--lake", path_str(sample_lake())])
+        .args(["--state", path_str(state), "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env_remove("TRAILWATCH_TOKEN")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("serve starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut log = String::new();
+    let base = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let _ = child.kill();
+            panic!("serve stopped before listening:\n{log}");
+        };
+        log.push_str(&line);
+        log.push('\n');
+        if let Some(i) = line.find("://127.0.0.1:") {
+            let scheme = if line[..i].ends_with("https") {
+                "https"
+            } else {
+                "http"
+            };
+            let rest = &line[i + 3..];
+            let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+            break format!("{scheme}://{}", &rest[..end]);
+        }
+    };
+    // Keep draining stderr so the server never blocks on it.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base, log }
+}
+
+fn client(extra_root: Option<&[u8]>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60));
+    if let Some(pem) = extra_root {
+        b = b.add_root_certificate(reqwest::Certificate::from_pem(pem).expect("pem"));
+    }
+    b.build().expect("client")
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Status, headers and body of one request.
+async fn send(req: reqwest::RequestBuilder) -> (u16, reqwest::header::HeaderMap, String) {
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, headers, res.text().await.unwrap_or_default())
+}
+
+fn query_body(sql: &str) -> String {
+    json!({ "sql": sql }).to_string()
+}
+
+#[test]
+fn the_token_guards_every_route_and_sql_stays_read_only() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve(
+        state.path(),
+        &["--max-body", "4096"],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    let c = client(None);
+    let base = s.base.clone();
+    rt().block_on(async {
+        let url = |p: &str| format!("{base}{p}");
+        // Open: health. Closed without or with a wrong token.
+        assert_eq!(send(c.get(url("/healthz"))).await.0, 200);
+        for path in ["/api/rules", "/metrics", "/api/session"] {
+            let (code, headers, _) = send(c.get(url(path))).await;
+            assert_eq!(code, 401, "{path} without a token");
+            assert_eq!(headers["www-authenticate"], "Bearer");
+            assert_eq!(send(c.get(url(path)).bearer_auth("wrong-token-wrong-token")).await.0, 401);
+        }
+        let (code, _, _) = send(
+            c.post(url("/api/query"))
+                .header("content-type", "application/json")
+                .body(query_body("SELECT 1")),
+        )
+        .await;
+        assert_eq!(code, 401);
+        // With the token: the query's rows, as `query --format json` gives them.
+        let sql = "SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY eventname ORDER BY n DESC, eventname LIMIT 5";
+        let (code, headers, body) = send(
+            c.post(url("/api/query"))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/json")
+                .body(query_body(sql)),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+        for h in ["content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy"] {
+            assert!(headers.contains_key(h), "{h} missing");
+        }
+        let got: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(got["columns"], json!(["eventname", "n"]));
+        let cli = run(&["query", "--lake", path_str(sample_lake()), "--format", "json", sql]);
+        let want: Value = serde_json::from_slice(&cli.stdout).expect("json");
+        assert_eq!(got["rows"], want);
+        // Writes of any kind are refused with a reason.
+        for sql in [
+            "DROP TABLE cloudtrail_logs",
+            "INSERT INTO alerts SELECT * FROM alerts",
+            "COPY (SELECT 1) TO '/tmp/x.csv'",
+            "CREATE TABLE t AS SELECT 1",
+            "CREATE EXTERNAL TABLE t (a string) LOCATION '/etc/'",
+        ] {
+            let (code, _, body) = send(
+                c.post(url("/api/query"))
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(query_body(sql)),
+            )
+            .await;
+            assert_eq!(code, 400, "{sql}: {body}");
+            let msg: Value = serde_json::from_str(&body).expect("json");
+            let text = msg["error"].as_str().unwrap_or("");
+            assert!(text.contains("not allowed"), "{sql}: {text}");
+        }
+        // A body over the limit.
+        let big = query_body(&format!("SELECT '{}'", "x".repeat(8192)));
+        let (code, _, _) = send(
+            c.post(url("/api/query"))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/json")
+                .body(big),
+        )
+        .await;
+        assert_eq!(code, 413);
+        // Assets cannot be walked out of.
+        for path in ["/assets/../Cargo.toml", "/assets/..%2f..%2fCargo.toml", "/assets/%2e%2e%2fREADME.md", "/../../etc/passwd"] {
+            let (code, _, body) = send(c.get(url(path))).await;
+            assert_eq!(code, 404, "{path}: {body}");
+        }
+        assert_eq!(send(c.get(url("/assets/app.js"))).await.0, 200);
+        // The rules in force, and the figures.
+        let (code, _, body) = send(c.get(url("/api/rules")).bearer_auth(TOKEN)).await;
+        assert_eq!(code, 200);
+        let rules: Value = serde_json::from_str(&body).expect("json");
+        assert!(rules.as_array().is_some_and(|r| r.iter().any(|x| x["id"] == "root-account-usage")));
+        let (_, _, metrics) = send(c.get(url("/metrics")).bearer_auth(TOKEN)).await;
+        assert!(metrics.contains("trailwatch_queries_total 6"), "{metrics}");
+        assert!(metrics.contains("trailwatch_query_errors_total 5"), "{metrics}");
+        assert!(metrics.contains("trailwatch_query_duration_seconds_count 6"), "{metrics}");
+        assert!(metrics.contains("trailwatch_requests_refused_total 7"), "{metrics}");
+    });
+}
+
+#[test]
+fn a_runaway_query_is_stopped_at_the_timeout() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve(
+        state.path(),
+        &["--timeout", "2"],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    let c = client(None);
+    rt().block_on(async {
+        let started = std::time::Instant::now();
+        let sql = "SELECT max(concat(a.eventid, b.eventid, c.eventid)) FROM cloudtrail_logs a, cloudtrail_logs b, cloudtrail_logs c";
+        let (code, _, body) = send(
+            c.post(format!("{}/api/query", s.base))
+                .bearer_auth(TOKEN)
+                .header("content-type", "application/json")
+                .body(query_body(sql)),
+        )
+        .await;
+        assert_eq!(code, 408, "{body}");
+        assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+        // The server still answers.
+        assert_eq!(send(c.get(format!("{}/healthz", s.base))).await.0, 200);
+    });
+}
+
+#[test]
+fn the_sign_in_form_starts_a_cookie_session_that_needs_its_csrf_token() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve(state.path(), &[], &[("TRAILWATCH_TOKEN", TOKEN)]);
+    let c = client(None);
+    let base = s.base.clone();
+    rt().block_on(async {
+        let url = |p: &str| format!("{base}{p}");
+        // Not signed in: the dashboard sends the browser to the form.
+        let (code, headers, _) = send(c.get(url("/"))).await;
+        assert_eq!(code, 303);
+        assert_eq!(headers["location"], "/login");
+        let (code, _, page) = send(c.get(url("/login"))).await;
+        assert_eq!(code, 200);
+        assert!(page.contains("name=\"token\"") && page.contains("method=\"post\""));
+        let (code, headers, _) = send(c.post(url("/login")).form(&[("token", "nope")])).await;
+        assert_eq!(code, 303);
+        assert_eq!(headers["location"], "/login?failed=1");
+        assert!(!headers.contains_key("set-cookie"));
+        let (code, headers, _) = send(c.post(url("/login")).form(&[("token", TOKEN)])).await;
+        assert_eq!(code, 303);
+        let cookie = headers["set-cookie"].to_str().expect("cookie").to_string();
+        assert!(
+            cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+        assert!(
+            !cookie.contains(TOKEN),
+            "the token itself is never the cookie"
+        );
+        let session = cookie.split(';').next().expect("pair").to_string();
+        let (code, _, page) = send(c.get(url("/")).header("cookie", &session)).await;
+        assert_eq!(code, 200);
+        assert!(page.contains("SQL console"));
+        let (code, _, body) = send(c.get(url("/api/session")).header("cookie", &session)).await;
+        assert_eq!(code, 200);
+        let csrf = serde_json::from_str::<Value>(&body).expect("json")["csrf"]
+            .as_str()
+            .expect("csrf")
+            .to_string();
+        let q = || {
+            c.post(url("/api/query"))
+                .header("cookie", &session)
+                .header("content-type", "application/json")
+                .body(query_body("SELECT count(*) AS n FROM cloudtrail_logs"))
+        };
+        assert_eq!(send(q()).await.0, 403, "no CSRF token");
+        assert_eq!(send(q().header("x-csrf-token", "forged")).await.0, 403);
+        let (code, _, body) = send(q().header("x-csrf-token", &csrf)).await;
+        assert_eq!(code, 200, "{body}");
+        let (code, headers, _) = send(
+            c.post(url("/logout"))
+                .header("cookie", &session)
+                .header("x-csrf-token", &csrf),
+        )
+        .await;
+        assert_eq!(code, 200);
+        assert!(
+            headers["set-cookie"]
+                .to_str()
+                .unwrap_or("")
+                .contains("Max-Age=0")
+        );
+        assert_eq!(
+            send(q().header("x-csrf-token", &csrf)).await.0,
+            401,
+            "signed out"
+        );
+    });
+}
+
+#[test]
+fn a_generated_token_is_stored_private_shown_once_and_kept() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let first = serve(state.path(), &[], &[]);
+    let file = state.path().join("serve-token");
+    let token = std::fs::read_to_string(&file).expect("token stored");
+    assert_eq!(token.len(), 64);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Shown once: on the first start, before the serving line.
+    assert!(first.log.contains(&token), "not shown:\n{}", first.log);
+    let c = client(None);
+    let base = first.base.clone();
+    rt().block_on(async {
+        assert_eq!(
+            send(c.get(format!("{base}/api/rules")).bearer_auth(&token))
+                .await
+                .0,
+            200
+        );
+    });
+    drop(first);
+    let second = serve(state.path(), &[], &[]);
+    assert!(!second.log.contains(&token), "shown again:\n{}", second.log);
+    assert!(second.log.contains("serve-token"), "{}", second.log);
+    let base = second.base.clone();
+    rt().block_on(async {
+        assert_eq!(
+            send(c.get(format!("{base}/api/rules")).bearer_auth(&token))
+                .await
+                .0,
+            200
+        );
+    });
+}
+
+#[test]
+fn tls_serves_https_with_the_given_certificate() {
+    if !have_tool(
+        std::process::Command::new("openssl").arg("version"),
+        "openssl",
+    ) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        // A server certificate, not a CA (rustls refuses a CA as the end entity).
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .args(["-addext", "extendedKeyUsage=serverAuth"])
+        .args(["-keyout", path_str(&key), "-out", path_str(&cert)])
+        .output()
+        .expect("openssl");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let s = serve(
+        dir.path(),
+        &["--tls-cert", path_str(&cert), "--tls-key", path_str(&key)],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    assert!(s.base.starts_with("https://"), "{}", s.base);
+    let c = client(Some(&std::fs::read(&cert).expect("cert")));
+    let base = s.base.clone();
+    rt().block_on(async {
+        assert_eq!(send(c.get(format!("{base}/healthz"))).await.0, 200);
+        assert_eq!(send(c.get(format!("{base}/api/rules"))).await.0, 401);
+        assert_eq!(
+            send(c.get(format!("{base}/api/rules")).bearer_auth(TOKEN))
+                .await
+                .0,
+            200
+        );
+        let (_, headers, _) = send(c.post(format!("{base}/login")).form(&[("token", TOKEN)])).await;
+        assert!(
+            headers["set-cookie"]
+                .to_str()
+                .unwrap_or("")
+                .ends_with("; Secure")
+        );
+    });
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = client(None);
+    let http = s.base.replacen("https://", "http://", 1);
+    rt().block_on(async {
+        assert!(plain.get(format!("{http}/healthz")).send().await.is_err());
+    });
+}
+
+/// The alerts API returns the lake's alerts as `detect --format json`
+/// prints them, filtered, and one alert with its evidence events.
+#[test]
+fn alerts_come_back_as_detect_prints_them_with_their_evidence() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve(state.path(), &[], &[("TRAILWATCH_TOKEN", TOKEN)]);
+    let c = client(None);
+    let base = s.base.clone();
+    let detect = run(&[
+        "detect",
+        "-q",
+        "--format",
+        "json",
+        "--no-save",
+        "--lake",
+        path_str(sample_lake()),
+    ]);
+    let want: Vec<Value> = serde_json::from_slice(&detect.stdout).expect("json");
+    assert!(want.len() > 20, "{} alerts", want.len());
+    rt().block_on(async {
+        let get = |q: String| {
+            let c = c.clone();
+            let url = format!("{base}/api/alerts{q}");
+            async move {
+                let (code, _, body) = send(c.get(url).bearer_auth(TOKEN)).await;
+                assert_eq!(code, 200, "{body}");
+                serde_json::from_str::<Vec<Value>>(&body).expect("json")
+            }
+        };
+        let all = get("?limit=10000".into()).await;
+        assert_eq!(all, want);
+        let p1 = get("?severity=P1".into()).await;
+        assert!(!p1.is_empty() && p1.iter().all(|a| a["severity"] == "P1"));
+        assert_eq!(
+            p1.len(),
+            want.iter().filter(|a| a["severity"] == "P1").count()
+        );
+        let root = get("?rule=root-account-usage".into()).await;
+        assert!(!root.is_empty() && root.iter().all(|a| a["rule_id"] == "root-account-usage"));
+        assert!(get("?since=2099-01-01".into()).await.is_empty());
+        assert!(
+            get("?rule=x%27%20OR%20%271%27%3D%271".into())
+                .await
+                .is_empty(),
+            "quoted"
+        );
+        let (code, _, _) = send(
+            c.get(format!("{base}/api/alerts?severity=P9"))
+                .bearer_auth(TOKEN),
+        )
+        .await;
+        assert_eq!(code, 400);
+        // One alert, with the events it cites.
+        let a = &root[0];
+        let id = a["alert_id"].as_str().expect("id");
+        let (code, _, body) =
+            send(c.get(format!("{base}/api/alerts/{id}")).bearer_auth(TOKEN)).await;
+        assert_eq!(code, 200, "{body}");
+        let one: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(&one["alert"], a);
+        let cited: Vec<&str> = a["event_ids"]
+            .as_array()
+            .expect("ids")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let events = one["events"].as_array().expect("events");
+        assert_eq!(events.len(), cited.len());
+        assert!(
+            events
+                .iter()
+                .all(|e| cited.contains(&e["eventid"].as_str().unwrap_or("")))
+        );
+        let (code, _, _) = send(c.get(format!("{base}/api/alerts/nope")).bearer_auth(TOKEN)).await;
+        assert_eq!(code, 404);
+    });
+}
+
+/// Without `--listen` the server binds the loopback address only.
+#[test]
+fn the_default_address_is_loopback() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut child = bin()
+        .args([
+            "serve",
+            "--lake",
+            path_str(sample_lake()),
+            "--state",
+            path_str(state.path()),
+        ])
+        .env("TRAILWATCH_TOKEN", TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut log = String::new();
+    for line in BufReader::new(child.stderr.take().expect("stderr")).lines() {
+        let Ok(line) = line else { break };
+        log.push_str(&line);
+        log.push('\n');
+        if line.contains("serving") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // Port 8080 may be taken on this machine: then the refusal names the
+    // address it tried.
+    assert!(
+        log.contains("http://127.0.0.1:8080") || log.contains("listening on 127.0.0.1:8080"),
+        "{log}"
+    );
+}
