@@ -32,6 +32,11 @@ pub struct EngineOptions {
     pub s3: S3Options,
     /// Rows per batch.
     pub batch_size: usize,
+    /// How long a listing of the lake's files is reused. DataFusion keeps
+    /// it for the session's life by default, which suits a one-shot
+    /// `query`; a long-lived session (`serve`) sets a short time so new
+    /// files are seen.
+    pub listing_ttl: Option<Duration>,
 }
 
 impl Default for EngineOptions {
@@ -41,6 +46,7 @@ impl Default for EngineOptions {
             timeout: None,
             s3: S3Options::default(),
             batch_size: 8192,
+            listing_ttl: None,
         }
     }
 }
@@ -98,6 +104,9 @@ impl Engine {
         let mut runtime = RuntimeEnvBuilder::new();
         if let Some(limit) = opts.memory_limit {
             runtime = runtime.with_memory_limit(limit, 1.0);
+        }
+        if let Some(ttl) = opts.listing_ttl {
+            runtime = runtime.with_object_list_cache_ttl(Some(ttl));
         }
         let runtime = runtime.build_arc()?;
         let config = SessionConfig::new()

@@ -2,9 +2,13 @@
 //! atomics as the server works, and a histogram of query latency. (Small
 //! enough to write out by hand; the format is a few lines per family.)
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use trailwatch_core::alert::Alert;
 
 /// Upper bounds of the query latency buckets, in seconds.
 const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
@@ -19,6 +23,18 @@ pub struct Metrics {
     query_buckets: [AtomicU64; BUCKETS.len() + 1],
     /// Total query time, in microseconds.
     query_micros: AtomicU64,
+    /// Records pushed and stored in the spool.
+    pub pushed_events: AtomicU64,
+    /// Pushed records the decoder could not read.
+    pub push_bad_records: AtomicU64,
+    /// Pushed records newly stored in the lake.
+    pub lake_events: AtomicU64,
+    /// Pushed records the lake already held.
+    pub lake_duplicates: AtomicU64,
+    /// Pushed records quarantined by the lake.
+    pub quarantined: AtomicU64,
+    /// Alerts raised from pushed records, by severity and rule.
+    alerts: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 impl Metrics {
@@ -38,6 +54,15 @@ impl Metrics {
             u64::try_from(d.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
+    }
+
+    /// Alerts raised.
+    pub fn count_alerts(&self, alerts: &[Alert]) {
+        let mut m = self.alerts.lock().unwrap_or_else(|e| e.into_inner());
+        for a in alerts {
+            *m.entry((a.severity.to_string(), a.rule_id.clone()))
+                .or_default() += 1;
+        }
     }
 
     /// The text format.
@@ -65,6 +90,46 @@ impl Metrics {
             "Requests refused for want of a valid token or session.",
             get(&self.requests_refused),
         );
+        counter(
+            "trailwatch_pushed_events_total",
+            "Records pushed to /ingest and stored durably.",
+            get(&self.pushed_events),
+        );
+        counter(
+            "trailwatch_pushed_bad_records_total",
+            "Pushed records that could not be decoded.",
+            get(&self.push_bad_records),
+        );
+        counter(
+            "trailwatch_lake_events_total",
+            "Pushed records newly stored in the lake.",
+            get(&self.lake_events),
+        );
+        counter(
+            "trailwatch_lake_duplicates_total",
+            "Pushed records the lake already held.",
+            get(&self.lake_duplicates),
+        );
+        counter(
+            "trailwatch_quarantined_records_total",
+            "Pushed records quarantined by the lake.",
+            get(&self.quarantined),
+        );
+        let _ = writeln!(
+            out,
+            "# HELP trailwatch_alerts_total Alerts raised from pushed records.\n# TYPE trailwatch_alerts_total counter"
+        );
+        for ((sev, rule), n) in self.alerts.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            // Rule ids come from rule files: quotes and backslashes escaped.
+            let rule = rule
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            let _ = writeln!(
+                out,
+                "trailwatch_alerts_total{{severity=\"{sev}\",rule=\"{rule}\"}} {n}"
+            );
+        }
         let name = "trailwatch_query_duration_seconds";
         let _ = writeln!(
             out,

@@ -1,5 +1,7 @@
-//! `trailwatch serve`: one process that answers queries over the lake and
-//! serves the dashboard and the JSON API, on axum and tokio. Secure by
+//! `trailwatch serve`: one process that answers queries over the lake,
+//! takes pushed events ([`push`]) through detection and into the lake
+//! ([`worker`]), and serves the dashboard and the JSON API, on axum and
+//! tokio. Secure by
 //! default: it binds 127.0.0.1, every route but `/healthz` and the sign-in
 //! page needs the token ([`access`]), SQL is read-only with a timeout and a
 //! memory limit ([`api`]), request bodies are capped, and TLS is one flag
@@ -11,8 +13,10 @@ pub mod alerts;
 pub mod api;
 pub mod assets;
 pub mod metrics;
+pub mod push;
 pub mod tls;
 pub mod token;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +73,10 @@ pub struct ServeArgs {
     /// aggregations spill to disk).
     #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
     pub memory_limit: usize,
+    /// Seconds between ingests of pushed events into the lake (they go
+    /// through detection at once).
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub ingest_interval: u64,
     #[command(flatten)]
     pub rules: RuleArgs,
 }
@@ -80,7 +88,11 @@ pub struct App {
     pub engine: Arc<Engine>,
     /// The runtime queries run on.
     pub query_rt: tokio::runtime::Handle,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    /// Where pushed records are kept until they are in the lake.
+    pub spool: Arc<push::Spool>,
+    /// Spool files for the detection worker.
+    pub to_worker: std::sync::mpsc::Sender<PathBuf>,
     /// `GET /api/rules`' answer, made once.
     pub rules: serde_json::Value,
 }
@@ -156,6 +168,8 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         .route("/api/alerts/{id}", get(alerts::one))
         .route("/api/session", get(api::session))
         .route("/logout", post(api::logout))
+        .route("/ingest/cloudtrail", post(push::records))
+        .route("/ingest/eventbridge", post(push::records))
         .route(
             "/metrics",
             get(|State(app): State<Arc<App>>| async move {
@@ -175,6 +189,8 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         .route("/login", get(|| async { assets::file("login.html") }))
         .route("/login", post(api::login))
         .route("/assets/{name}", get(assets::asset))
+        // Firehose sends its own access-key header, checked as the token.
+        .route("/ingest/firehose", post(push::firehose))
         .merge(guarded)
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), count_refusals))
@@ -228,17 +244,45 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         memory_limit: Some(args.memory_limit),
         timeout: Some(Duration::from_secs(args.timeout)),
         s3: args.lake.s3_options(cfg),
+        // Pushed events and new alerts show within a second.
+        listing_ttl: Some(Duration::from_secs(1)),
         ..EngineOptions::default()
     })?;
     let location = args.lake.location(cfg)?;
     query_rt
         .block_on(engine.register_lake(&location))
         .with_context(|| format!("opening the lake {location}"))?;
+    let metrics = Arc::new(Metrics::default());
+    let spool = Arc::new(
+        push::Spool::open(&state)
+            .with_context(|| format!("opening the spool in {}", state.display()))?,
+    );
+    // A fortnight of late records, as `watch` takes by default.
+    let detectors = args.rules.detections(cfg)?.detectors(Some(14 * 24 * 60));
+    let store = args.lake.open(cfg, query_rt.handle().clone())?;
+    let (to_worker, from_server) = std::sync::mpsc::channel();
+    let worker = worker::Worker {
+        store,
+        spool: spool.clone(),
+        detectors,
+        metrics: metrics.clone(),
+        interval: Duration::from_secs(args.ingest_interval.max(1)),
+    };
+    let worker = std::thread::Builder::new()
+        .name("tw-detect".into())
+        .spawn(move || {
+            if let Err(e) = worker.run(from_server) {
+                tracing::error!("the detection worker stopped: {e:#}");
+            }
+        })
+        .context("starting the detection worker")?;
     let app = Arc::new(App {
         access: Access::new(token.clone(), tls.is_some()),
         engine: Arc::new(engine),
         query_rt: query_rt.handle().clone(),
-        metrics: Metrics::default(),
+        metrics,
+        spool,
+        to_worker,
         rules: rule_list(&args.rules, cfg)?,
     });
     let router = router(app, args.max_body);
@@ -286,6 +330,9 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         }
         Ok::<(), anyhow::Error>(())
     })?;
+    // The router (and its sender) are gone: the worker ingests what is
+    // detected and stops.
+    let _ = worker.join();
     query_rt.shutdown_background();
     Ok(ExitCode::SUCCESS)
 }

@@ -58,10 +58,16 @@ impl Drop for Server {
     }
 }
 
-/// Start `serve` on a free loopback port with `extra` flags and `env`.
+/// Start `serve` over the sample lake on a free loopback port with
+/// `extra` flags and `env`.
 fn serve(state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    serve_on(sample_lake(), state, extra, env)
+}
+
+/// [`serve`] over another lake.
+fn serve_on(lake: &Path, state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     let mut cmd = bin();
-    cmd.args(["serve", "--lake", path_str(sample_lake())])
+    cmd.args(["serve", "--lake", path_str(lake)])
         .args(["--state", path_str(state), "--listen", "127.0.0.1:0"])
         .args(extra)
         .env_remove("TRAILWATCH_TOKEN")
@@ -533,4 +539,222 @@ fn the_default_address_is_loopback() {
         log.contains("http://127.0.0.1:8080") || log.contains("listening on 127.0.0.1:8080"),
         "{log}"
     );
+}
+
+/// A CloudTrail record with its own id, as pushed in the tests.
+fn pushed(id: &str, name: &str, who: &str) -> Value {
+    let identity = if who == "root" {
+        json!({"type": "Root", "arn": "arn:aws:iam::111122223333:root", "accountId": "111122223333"})
+    } else {
+        json!({"type": "IAMUser", "arn": format!("arn:aws:iam::111122223333:user/{who}"), "accountId": "111122223333", "userName": who})
+    };
+    json!({
+        "eventVersion": "1.08", "eventTime": chrono_now(), "eventID": id,
+        "eventType": "AwsApiCall", "awsRegion": "us-east-1", "recipientAccountId": "111122223333",
+        "eventSource": if name == "ConsoleLogin" { "signin.amazonaws.com" } else { "cloudtrail.amazonaws.com" },
+        "eventName": name, "sourceIPAddress": "198.51.100.7", "userIdentity": identity,
+        "requestParameters": {"name": "org-trail"},
+        "responseElements": if name == "ConsoleLogin" { json!({"ConsoleLogin": "Success"}) } else { Value::Null },
+        "additionalEventData": if name == "ConsoleLogin" { json!({"MFAUsed": "No"}) } else { Value::Null },
+    })
+}
+
+fn chrono_now() -> String {
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A fresh lake holding one ordinary event.
+fn small_lake(dir: &Path) {
+    let rec = pushed("seed-0001", "DescribeTrails", "alice");
+    let out = crate::support::run_stdin(
+        &["ingest", "-q", "--lake", path_str(dir), "-"],
+        json!({"Records": [rec]}).to_string().as_bytes(),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Poll `f` until it is true (10 s at most).
+async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !f().await {
+        assert!(std::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Events pushed three ways go through detection at once, land in the
+/// lake once however often they are sent, and every path checks its
+/// credentials; Firehose gets its contract's replies.
+#[test]
+fn pushed_events_alert_at_once_and_land_in_the_lake_once() {
+    let lake = tempfile::tempdir().expect("tempdir");
+    small_lake(lake.path());
+    let state = tempfile::tempdir().expect("tempdir");
+    // Finding rules (the packs' trail and root rules are alarms, which
+    // wait for event time to pass their period).
+    let rules = state.path().join("push-rules.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n  - id: pushed-trail-change\n    title: Trail changed\n    severity: P1\n    pattern: '{ ($.eventName = \"StopLogging\") || ($.eventName = \"DeleteTrail\") }'\n  - id: pushed-root-login\n    title: Root signed in\n    severity: P1\n    pattern: '{ ($.userIdentity.type = \"Root\") && ($.eventName = \"ConsoleLogin\") }'\n",
+    )
+    .expect("write");
+    let s = serve_on(
+        lake.path(),
+        state.path(),
+        &[
+            "--ingest-interval",
+            "1",
+            "--pack",
+            "none",
+            "--rules",
+            path_str(&rules),
+        ],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    let c = client(None);
+    let base = s.base.clone();
+    rt().block_on(async {
+        let url = |p: &str| format!("{base}{p}");
+        let stop = pushed("push-stop-1", "StopLogging", "mallory");
+        let body = json!({ "Records": [stop] }).to_string();
+        assert_eq!(send(c.post(url("/ingest/cloudtrail")).body(body.clone())).await.0, 401);
+        let (code, _, reply) = send(c.post(url("/ingest/cloudtrail")).bearer_auth(TOKEN).body(body.clone())).await;
+        assert_eq!(code, 200, "{reply}");
+        assert_eq!(serde_json::from_str::<Value>(&reply).expect("json")["accepted"], 1);
+        // Again, gzipped: the lake keeps it once.
+        let gz = crate::support::gzip(body.as_bytes());
+        assert_eq!(send(c.post(url("/ingest/cloudtrail")).bearer_auth(TOKEN).body(gz)).await.0, 200);
+        // EventBridge: a batch with one event of another kind.
+        let root = pushed("push-root-1", "ConsoleLogin", "root");
+        let batch = json!([
+            {"version": "0", "id": "eb-1", "detail-type": "AWS Console Sign In via CloudTrail", "source": "aws.signin", "detail": root},
+            {"version": "0", "id": "eb-2", "detail-type": "EC2 Instance State-change Notification", "source": "aws.ec2", "detail": {}},
+        ]);
+        let (code, _, reply) = send(c.post(url("/ingest/eventbridge")).bearer_auth(TOKEN).body(batch.to_string())).await;
+        assert_eq!(code, 200, "{reply}");
+        assert_eq!(serde_json::from_str::<Value>(&reply).expect("json"), json!({"accepted": 1, "ignored": 1}));
+        // Firehose: its key header, its reply.
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let del = pushed("push-fh-1", "DeleteTrail", "mallory");
+        let fh = json!({"requestId": "fh-req-1", "timestamp": 1, "records": [{"data": b64.encode(del.to_string())}]});
+        let (code, _, reply) = send(
+            c.post(url("/ingest/firehose"))
+                .header("x-amz-firehose-request-id", "fh-req-1")
+                .header("x-amz-firehose-access-key", "wrong-key-wrong-key")
+                .body(fh.to_string()),
+        )
+        .await;
+        assert_eq!(code, 401);
+        let r: Value = serde_json::from_str(&reply).expect("json");
+        assert_eq!(r["requestId"], "fh-req-1");
+        assert!(r["errorMessage"].is_string() && r["timestamp"].is_i64());
+        let (code, _, reply) = send(
+            c.post(url("/ingest/firehose"))
+                .header("x-amz-firehose-request-id", "fh-req-1")
+                .header("x-amz-firehose-access-key", TOKEN)
+                .body(fh.to_string()),
+        )
+        .await;
+        assert_eq!(code, 200, "{reply}");
+        let r: Value = serde_json::from_str(&reply).expect("json");
+        assert_eq!(r["requestId"], "fh-req-1");
+        assert!(r["timestamp"].is_i64() && r.get("errorMessage").is_none());
+        // Alerts, at once: StopLogging, root sign-in, DeleteTrail.
+        let alerts = |c: reqwest::Client, u: String| async move {
+            let (_, _, body) = send(c.get(u).bearer_auth(TOKEN)).await;
+            serde_json::from_str::<Vec<Value>>(&body).unwrap_or_default()
+        };
+        let cites = |alerts: &[Value], id: &str| {
+            alerts
+                .iter()
+                .filter(|a| a["event_ids"].as_array().is_some_and(|e| e.iter().any(|x| x == id)))
+                .map(|a| a["rule_id"].as_str().unwrap_or("").to_string())
+                .collect::<Vec<_>>()
+        };
+        eventually("alerts for the pushed events", async || {
+            let got = alerts(c.clone(), url("/api/alerts")).await;
+            !cites(&got, "push-stop-1").is_empty()
+                && cites(&got, "push-root-1").contains(&"pushed-root-login".to_string())
+                && !cites(&got, "push-fh-1").is_empty()
+        })
+        .await;
+        // In the lake, each once.
+        let count = |c: reqwest::Client, u: String| async move {
+            let (_, _, body) = send(
+                c.post(u)
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(query_body("SELECT eventid, count(*) AS n FROM cloudtrail_logs WHERE eventid LIKE 'push-%' GROUP BY eventid ORDER BY eventid")),
+            )
+            .await;
+            serde_json::from_str::<Value>(&body).map(|v| v["rows"].clone()).unwrap_or(Value::Null)
+        };
+        eventually("the pushed events in the lake", async || {
+            count(c.clone(), url("/api/query")).await
+                == json!([
+                    {"eventid": "push-fh-1", "n": 1},
+                    {"eventid": "push-root-1", "n": 1},
+                    {"eventid": "push-stop-1", "n": 1}
+                ])
+        })
+        .await;
+        // The alert for the event sent twice is filed once.
+        let got = alerts(c.clone(), url("/api/alerts")).await;
+        let stop_rules = cites(&got, "push-stop-1");
+        let mut unique = stop_rules.clone();
+        unique.dedup();
+        assert_eq!(stop_rules, unique, "an alert filed twice");
+        let (_, _, metrics) = send(c.get(url("/metrics")).bearer_auth(TOKEN)).await;
+        assert!(metrics.contains("trailwatch_pushed_events_total 4"), "{metrics}");
+        assert!(metrics.contains("trailwatch_lake_events_total 3"), "{metrics}");
+        assert!(metrics.contains("trailwatch_lake_duplicates_total 1"), "{metrics}");
+        assert!(metrics.contains("trailwatch_alerts_total{severity=\"P1\",rule=\"pushed-root-login\"} 1"), "{metrics}");
+    });
+}
+
+/// An acknowledged event survives a kill -9 before it reached the lake.
+#[test]
+fn an_acknowledged_event_survives_a_kill() {
+    let lake = tempfile::tempdir().expect("tempdir");
+    small_lake(lake.path());
+    let state = tempfile::tempdir().expect("tempdir");
+    let env = [("TRAILWATCH_TOKEN", TOKEN)];
+    let first = serve_on(
+        lake.path(),
+        state.path(),
+        &["--ingest-interval", "3600"],
+        &env,
+    );
+    let c = client(None);
+    let base = first.base.clone();
+    rt().block_on(async {
+        let body =
+            json!({"Records": [pushed("push-kill-1", "StopLogging", "mallory")]}).to_string();
+        let (code, _, _) = send(
+            c.post(format!("{base}/ingest/cloudtrail"))
+                .bearer_auth(TOKEN)
+                .body(body),
+        )
+        .await;
+        assert_eq!(code, 200);
+    });
+    drop(first); // kill -9, long before the next ingest
+    let second = serve_on(lake.path(), state.path(), &["--ingest-interval", "1"], &env);
+    let base = second.base.clone();
+    rt().block_on(async {
+        eventually("the acknowledged event in the lake", async || {
+            let (_, _, body) = send(
+                c.post(format!("{base}/api/query"))
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(query_body(
+                        "SELECT count(*) AS n FROM cloudtrail_logs WHERE eventid = 'push-kill-1'",
+                    )),
+            )
+            .await;
+            serde_json::from_str::<Value>(&body).is_ok_and(|v| v["rows"] == json!([{"n": 1}]))
+        })
+        .await;
+    });
 }
