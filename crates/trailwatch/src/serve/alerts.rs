@@ -42,7 +42,7 @@ pub struct AlertFilter {
 }
 
 /// Run SQL on the query runtime; the rows as JSON objects.
-async fn rows(app: &Arc<App>, sql: String) -> Result<Vec<Value>, Response> {
+pub(super) async fn rows(app: &Arc<App>, sql: String) -> Result<Vec<Value>, Response> {
     let out = match app.engine.run_on(&sql, &app.query_rt).await {
         Ok(out) => out,
         Err(e) => return Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),

@@ -14,6 +14,7 @@ pub mod api;
 pub mod assets;
 pub mod metrics;
 pub mod push;
+pub mod summary;
 pub mod tls;
 pub mod token;
 pub mod worker;
@@ -95,6 +96,8 @@ pub struct App {
     pub to_worker: std::sync::mpsc::Sender<PathBuf>,
     /// `GET /api/rules`' answer, made once.
     pub rules: serde_json::Value,
+    /// `GET /api/summary`'s last answer.
+    pub summary: summary::Cache,
 }
 
 /// The default state folder (see `--state`).
@@ -166,6 +169,7 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         .route("/api/rules", get(api::rules))
         .route("/api/alerts", get(alerts::list))
         .route("/api/alerts/{id}", get(alerts::one))
+        .route("/api/summary", get(summary::summary))
         .route("/api/session", get(api::session))
         .route("/logout", post(api::logout))
         .route("/ingest/cloudtrail", post(push::records))
@@ -284,6 +288,7 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         spool,
         to_worker,
         rules: rule_list(&args.rules, cfg)?,
+        summary: summary::Cache::default(),
     });
     let router = router(app, args.max_body);
     let http_rt = runtime("tw-http")?;

@@ -758,3 +758,46 @@ fn an_acknowledged_event_survives_a_kill() {
         .await;
     });
 }
+
+/// The dashboard in headless Chromium (WebDriver, through Python's
+/// selenium): sign-in, the three panels showing the sample trail's planted
+/// incidents, an alert with its evidence, investigate, a query.
+/// Screenshots go to `target/screenshots/`.
+#[test]
+fn the_dashboard_works_in_a_real_browser() {
+    if !have_tool(
+        std::process::Command::new("chromium").arg("--version"),
+        "chromium",
+    ) || !have_tool(
+        std::process::Command::new("chromedriver").arg("--version"),
+        "chromedriver",
+    ) || !crate::support::python_has("selenium")
+    {
+        return;
+    }
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve(state.path(), &[], &[("TRAILWATCH_TOKEN", TOKEN)]);
+    let shots = crate::support::repo_root().join("target/screenshots");
+    let script =
+        crate::support::repo_root().join("crates/trailwatch/tests/fixtures/dashboard_e2e.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .args([s.base.as_str(), TOKEN, path_str(&shots)])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for shot in [
+        "1-sign-in.png",
+        "2-overview.png",
+        "3-alert.png",
+        "4-sql.png",
+    ] {
+        let meta = std::fs::metadata(shots.join(shot)).expect("screenshot saved");
+        assert!(meta.len() > 10_000, "{shot}: {} bytes", meta.len());
+    }
+}

@@ -1,7 +1,177 @@
 // The dashboard's script: signs requests with the session's CSRF token
 // (the session itself rides in an HttpOnly cookie this script never sees),
-// runs SQL through /api/query and renders results as text nodes only.
+// draws the overview from /api/summary, lists alerts with their evidence,
+// and runs SQL through /api/query. Everything from the server is shown as
+// text nodes only: record fields are attacker-controlled.
 "use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function el(tag, text, cls) {
+  const e = document.createElement(tag);
+  if (text !== undefined && text !== null) e.textContent = String(text);
+  if (cls) e.className = cls;
+  return e;
+}
+
+function table(id, columns, rows, onClick) {
+  const t = document.getElementById(id);
+  t.replaceChildren();
+  const head = t.createTHead().insertRow();
+  for (const [, label] of columns) head.appendChild(el("th", label));
+  const body = t.createTBody();
+  if (rows.length === 0) {
+    const empty = body.insertRow();
+    empty.className = "empty";
+    const td = empty.insertCell();
+    td.colSpan = columns.length;
+    td.textContent = "none";
+    td.className = "muted";
+  }
+  for (const r of rows) {
+    const tr = body.insertRow();
+    for (const [key] of columns) {
+      const td = tr.insertCell();
+      const v = typeof key === "function" ? key(r) : r[key];
+      if (v instanceof Node) td.appendChild(v); else td.textContent = cellText(v);
+    }
+    if (onClick) { tr.className = "clickable"; tr.addEventListener("click", () => onClick(r)); }
+  }
+}
+
+function card(parent, value, label, cls) {
+  const c = el("div", null, "card-figure");
+  c.appendChild(el("div", value, "value " + (cls || "")));
+  c.appendChild(el("div", label, "label"));
+  parent.appendChild(c);
+}
+
+// A bar chart of [{label, value}] as SVG, drawn here with no library.
+function bars(id, points) {
+  const box = document.getElementById(id);
+  box.replaceChildren();
+  const w = 600, h = 150, pad = 24;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("role", "img");
+  const max = Math.max(1, ...points.map(p => p.value));
+  const bw = (w - pad) / Math.max(1, points.length);
+  for (const frac of [0.5, 1]) {
+    const y = h - pad - (h - 2 * pad) * frac;
+    const line = document.createElementNS(SVG, "line");
+    line.setAttribute("x1", pad); line.setAttribute("x2", w);
+    line.setAttribute("y1", y); line.setAttribute("y2", y);
+    line.setAttribute("class", "grid");
+    svg.appendChild(line);
+    const t = document.createElementNS(SVG, "text");
+    t.setAttribute("x", 0); t.setAttribute("y", y + 3); t.setAttribute("class", "axis");
+    t.textContent = String(Math.round(max * frac));
+    svg.appendChild(t);
+  }
+  points.forEach((p, i) => {
+    const bh = (h - 2 * pad) * p.value / max;
+    const r = document.createElementNS(SVG, "rect");
+    r.setAttribute("x", pad + i * bw + 1);
+    r.setAttribute("y", h - pad - bh);
+    r.setAttribute("width", Math.max(1, bw - 2));
+    r.setAttribute("height", bh);
+    r.setAttribute("class", "bar");
+    const tip = document.createElementNS(SVG, "title");
+    tip.textContent = `${p.label}: ${p.value}`;
+    r.appendChild(tip);
+    svg.appendChild(r);
+    if (i % 4 === 0) {
+      const t = document.createElementNS(SVG, "text");
+      t.setAttribute("x", pad + i * bw); t.setAttribute("y", h - 6); t.setAttribute("class", "axis");
+      t.textContent = p.label.slice(11, 16);
+      svg.appendChild(t);
+    }
+  });
+  box.appendChild(svg);
+}
+
+// Hours from `asOf` back 24, each with its count from rows keyed by hour.
+function hours(asOf, rows, field) {
+  const end = new Date(asOf);
+  end.setUTCMinutes(0, 0, 0);
+  const counts = {};
+  for (const r of rows) counts[r.hour] = (counts[r.hour] || 0) + Number(r[field] || 0);
+  const out = [];
+  for (let i = 23; i >= 0; i--) {
+    const t = new Date(end.getTime() - i * 3600e3).toISOString().slice(0, 13) + ":00Z";
+    out.push({ label: t, value: counts[t] || 0 });
+  }
+  return out;
+}
+
+async function overview() {
+  const r = await fetch("/api/summary", { credentials: "same-origin" });
+  if (!r.ok) return;
+  const s = await r.json();
+  document.getElementById("asof").textContent = "as of " + s.as_of;
+  const sev = document.getElementById("severity-cards");
+  sev.replaceChildren();
+  const bySev = Object.fromEntries(s.attack.alerts_by_severity.map(x => [x.severity, x.alerts]));
+  for (const p of ["P1", "P2", "P3", "P4"]) card(sev, bySev[p] || 0, p + " alerts, 24 h", "sev-" + p);
+  bars("alert-timeline", hours(s.as_of, s.attack.timeline, "alerts"));
+  table("top-rules", [["title", "rule"], ["severity", "severity"], ["alerts", "alerts"], ["last", "last"]],
+    s.attack.top_rules, r => showAlerts(r.rule_id));
+  table("change-list", [["time", "when"], [c => el("span", c.area, "tag"), "area"], ["action", "what"],
+    ["who", "who"], ["ip", "from"], ["region", "region"]], s.changes);
+  const comp = document.getElementById("compliance-cards");
+  comp.replaceChildren();
+  const logins = s.compliance.console_logins || { logins: 0, with_mfa: 0 };
+  const share = logins.logins ? Math.round(100 * logins.with_mfa / logins.logins) + "%" : "–";
+  card(comp, share, "console sign-ins with MFA");
+  card(comp, s.compliance.signing_in_without_mfa.length, "identities signing in without MFA");
+  const cis = s.compliance.cis_monitoring;
+  card(comp, cis.controls_with_a_rule + " / " + cis.of, "CIS monitoring controls with a rule");
+  table("no-mfa", [["who", "who"], ["logins", "sign-ins"]], s.compliance.signing_in_without_mfa);
+  bars("events-chart", hours(s.as_of, s.activity.events_per_hour, "events"));
+  table("top-callers", [["who", "who"], ["events", "events"]], s.activity.top_callers);
+}
+
+async function showAlerts(rule) {
+  show("alerts");
+  const q = rule ? "?limit=500&rule=" + encodeURIComponent(rule) : "?limit=500";
+  const r = await fetch("/api/alerts" + q, { credentials: "same-origin" });
+  // Alarm returns to OK are in the API; the list shows what needs a look.
+  const list = (r.ok ? await r.json() : []).filter(a => a.state !== "OK");
+  list.reverse();
+  table("alert-list", [["time", "when"], [a => el("span", a.severity, "sev-" + a.severity), "sev"],
+    ["title", "alert"], [a => (a.principals || []).join(", "), "who"], ["event_count", "events"]],
+    list, a => showAlert(a.alert_id));
+}
+
+async function showAlert(id) {
+  const r = await fetch("/api/alerts/" + encodeURIComponent(id), { credentials: "same-origin" });
+  if (!r.ok) return;
+  const { alert, events } = await r.json();
+  document.getElementById("alert-detail").hidden = false;
+  document.getElementById("alert-title").textContent = alert.title;
+  document.getElementById("alert-meta").textContent =
+    `${alert.severity} · ${alert.kind} · ${alert.rule_id} · ${alert.time} · ${alert.event_count} events`;
+  document.getElementById("alert-description").textContent = alert.description;
+  table("alert-events", [["eventtime", "when"], ["eventname", "action"],
+    [e => e.useridentity && (e.useridentity.arn || e.useridentity.type), "who"],
+    ["sourceipaddress", "from"], ["awsregion", "region"]], events);
+  const ids = (alert.event_ids || []).map(i => "'" + String(i).replace(/'/g, "''") + "'");
+  const sql = alert.query || (ids.length
+    ? "SELECT * FROM cloudtrail_logs WHERE eventid IN (" + ids.join(", ") + ") ORDER BY eventtime"
+    : "SELECT * FROM alerts WHERE alert_id = '" + String(alert.alert_id).replace(/'/g, "''") + "'");
+  document.getElementById("investigate").onclick = () => {
+    document.getElementById("sql-text").value = sql;
+    show("sql");
+    run();
+  };
+  window.scrollTo(0, 0);
+}
+
+function show(view) {
+  for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== view;
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.view === view);
+  if (location.hash !== "#" + view) history.replaceState(null, "", "#" + view);
+}
 
 let csrf = null;
 let last = null;
@@ -85,4 +255,14 @@ async function signOut() {
 document.getElementById("run").addEventListener("click", run);
 document.getElementById("csv").addEventListener("click", downloadCsv);
 document.getElementById("signout").addEventListener("click", signOut);
-session();
+for (const a of document.querySelectorAll("nav a")) {
+  a.addEventListener("click", ev => {
+    ev.preventDefault();
+    if (a.dataset.view === "alerts") showAlerts(); else show(a.dataset.view);
+  });
+}
+session().then(() => {
+  overview();
+  const start = location.hash.slice(1);
+  if (start === "alerts") showAlerts(); else if (start === "sql") show("sql");
+});

@@ -1,0 +1,262 @@
+//! `GET /api/summary`: the figures the dashboard shows, for its three
+//! questions — are we being attacked right now (open alerts by severity,
+//! alerts per hour over a day, the rules firing most), what changed
+//! recently (IAM, security group, network, trail and KMS changes: who,
+//! what, when, from where), are we compliant (console sign-ins with MFA,
+//! users signing in without it, CIS monitoring coverage) — and the
+//! activity behind them (events per hour, top callers).
+//!
+//! Figures are "as of" the newer of the lake's newest event and alert, not
+//! the wall clock, so a trail read after the fact (the sample) shows its
+//! own last day. They are computed by SQL over the lake and kept for
+//! [`FRESH_FOR`]; the answer says when it was computed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use trailwatch_core::correlate::sql_text;
+
+use super::App;
+use super::alerts::rows;
+
+/// How long a computed summary is served before it is computed again.
+pub const FRESH_FOR: Duration = Duration::from_secs(30);
+
+/// The API calls that change security posture, shown as recent changes.
+const CHANGES: &[&str] = &[
+    // IAM
+    "CreateUser",
+    "DeleteUser",
+    "CreateAccessKey",
+    "DeleteAccessKey",
+    "CreateLoginProfile",
+    "UpdateLoginProfile",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "PutUserPolicy",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "PutRolePolicy",
+    "AttachGroupPolicy",
+    "PutGroupPolicy",
+    "CreatePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "CreateRole",
+    "DeleteRole",
+    "UpdateAssumeRolePolicy",
+    "AddUserToGroup",
+    "DeactivateMFADevice",
+    // Security groups and network
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "CreateSecurityGroup",
+    "DeleteSecurityGroup",
+    "CreateNetworkAcl",
+    "CreateNetworkAclEntry",
+    "DeleteNetworkAcl",
+    "CreateRoute",
+    "ReplaceRoute",
+    "CreateInternetGateway",
+    "AttachInternetGateway",
+    "CreateVpc",
+    "DeleteVpc",
+    "CreateVpcPeeringConnection",
+    // Trails, monitoring and keys
+    "StopLogging",
+    "DeleteTrail",
+    "UpdateTrail",
+    "PutEventSelectors",
+    "DeleteDetector",
+    "StopConfigurationRecorder",
+    "DeleteConfigurationRecorder",
+    "DisableKey",
+    "ScheduleKeyDeletion",
+    "PutBucketPolicy",
+    "DeletePublicAccessBlock",
+    "PutBucketAcl",
+];
+
+/// What a change is about, for grouping.
+fn area(source: &str) -> &'static str {
+    match source {
+        "iam.amazonaws.com" => "IAM",
+        "ec2.amazonaws.com" => "network",
+        "cloudtrail.amazonaws.com" | "guardduty.amazonaws.com" | "config.amazonaws.com" => {
+            "monitoring"
+        }
+        "kms.amazonaws.com" => "keys",
+        "s3.amazonaws.com" => "storage",
+        _ => "other",
+    }
+}
+
+/// The cached summary.
+#[derive(Debug, Default)]
+pub struct Cache {
+    inner: tokio::sync::Mutex<Option<(Instant, Value)>>,
+}
+
+fn iso(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `Vec<Value>` rows, or the reason as an error.
+async fn q(app: &Arc<App>, sql: String) -> Result<Vec<Value>, String> {
+    rows(app, sql)
+        .await
+        .map_err(|r| format!("a summary query failed ({})", r.status()))
+}
+
+async fn compute(app: &Arc<App>) -> Result<Value, String> {
+    let newest = q(
+        app,
+        "SELECT (SELECT max(eventtimestamp) FROM cloudtrail_logs) AS e, (SELECT max(alert_time) FROM alerts) AS a".into(),
+    )
+    .await?;
+    let parse = |v: &Value| {
+        v.as_str().and_then(|s| {
+            DateTime::parse_from_rfc3339(s)
+                .or_else(|_| DateTime::parse_from_rfc3339(&format!("{s}Z")))
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        })
+    };
+    let row = newest.first().cloned().unwrap_or(Value::Null);
+    let as_of = [parse(&row["e"]), parse(&row["a"])]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or_else(Utc::now)
+        .min(Utc::now());
+    let day = sql_text(&iso(as_of - chrono::Duration::hours(24)));
+    let week = sql_text(&iso(as_of - chrono::Duration::days(7)));
+    let month = sql_text(&iso(as_of - chrono::Duration::days(30)));
+    let alert_day = format!("alert_time >= from_iso8601_timestamp({day}) AND state = 'ALARM'");
+    let by_severity = q(
+        app,
+        format!("SELECT severity, count(*) AS alerts FROM alerts WHERE {alert_day} GROUP BY severity ORDER BY severity"),
+    )
+    .await?;
+    let timeline = q(
+        app,
+        format!(
+            "SELECT date_format(date_trunc('hour', alert_time), '%Y-%m-%dT%H:00Z') AS hour, severity, count(*) AS alerts \
+             FROM alerts WHERE {alert_day} GROUP BY 1, 2 ORDER BY 1, 2"
+        ),
+    )
+    .await?;
+    let top_rules = q(
+        app,
+        format!(
+            "SELECT rule_id, max(title) AS title, min(severity) AS severity, count(*) AS alerts, \
+             date_format(max(alert_time), '%Y-%m-%dT%H:%i:%sZ') AS last \
+             FROM alerts WHERE alert_time >= from_iso8601_timestamp({week}) AND state = 'ALARM' \
+             GROUP BY rule_id ORDER BY alerts DESC, rule_id LIMIT 10"
+        ),
+    )
+    .await?;
+    let names: Vec<String> = CHANGES.iter().map(|n| sql_text(n)).collect();
+    let mut changes = q(
+        app,
+        format!(
+            "SELECT eventtime AS time, eventsource AS source, eventname AS action, \
+             coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS who, \
+             sourceipaddress AS ip, awsregion AS region, recipientaccountid AS account \
+             FROM cloudtrail_logs WHERE eventtime >= {week} AND errorcode IS NULL \
+             AND eventname IN ({}) ORDER BY eventtime DESC LIMIT 50",
+            names.join(", ")
+        ),
+    )
+    .await?;
+    for c in &mut changes {
+        let a = area(c["source"].as_str().unwrap_or(""));
+        c["area"] = json!(a);
+    }
+    let mfa = q(
+        app,
+        format!(
+            "SELECT count(*) AS logins, \
+             count(CASE WHEN json_extract_scalar(additionaleventdata, '$.MFAUsed') = 'Yes' THEN 1 END) AS with_mfa \
+             FROM cloudtrail_logs WHERE eventname = 'ConsoleLogin' AND eventtime >= {month} \
+             AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success'"
+        ),
+    )
+    .await?;
+    let without_mfa = q(
+        app,
+        format!(
+            "SELECT useridentity.arn AS who, count(*) AS logins FROM cloudtrail_logs \
+             WHERE eventname = 'ConsoleLogin' AND eventtime >= {month} \
+             AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success' \
+             AND coalesce(json_extract_scalar(additionaleventdata, '$.MFAUsed'), 'No') <> 'Yes' \
+             GROUP BY 1 ORDER BY logins DESC, who LIMIT 20"
+        ),
+    )
+    .await?;
+    let events_per_hour = q(
+        app,
+        format!(
+            "SELECT date_format(date_trunc('hour', eventtimestamp), '%Y-%m-%dT%H:00Z') AS hour, count(*) AS events \
+             FROM cloudtrail_logs WHERE eventtime >= {day} GROUP BY 1 ORDER BY 1"
+        ),
+    )
+    .await?;
+    let top_callers = q(
+        app,
+        format!(
+            "SELECT coalesce(useridentity.arn, useridentity.invokedby, useridentity.type) AS who, count(*) AS events \
+             FROM cloudtrail_logs WHERE eventtime >= {day} GROUP BY 1 ORDER BY events DESC, who LIMIT 10"
+        ),
+    )
+    .await?;
+    // CIS monitoring coverage: which CIS 4.x controls have a rule loaded.
+    let cis: Vec<Value> = app
+        .rules
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["id"].as_str().is_some_and(|id| id.starts_with("cis-")))
+        .map(|r| json!({"control": r["id"], "title": r["title"]}))
+        .collect();
+    Ok(json!({
+        "as_of": iso(as_of),
+        "computed_at": iso(Utc::now()),
+        "fresh_for_seconds": FRESH_FOR.as_secs(),
+        "attack": {
+            "alerts_by_severity": by_severity,
+            "timeline": timeline,
+            "top_rules": top_rules,
+        },
+        "changes": changes,
+        "compliance": {
+            "console_logins": mfa.first().cloned().unwrap_or(Value::Null),
+            "signing_in_without_mfa": without_mfa,
+            // CIS AWS Foundations, section 4 (Monitoring): 4.1 to 4.15.
+            "cis_monitoring": { "controls_with_a_rule": cis.len(), "of": 15, "rules": cis },
+        },
+        "activity": { "events_per_hour": events_per_hour, "top_callers": top_callers },
+    }))
+}
+
+/// `GET /api/summary`.
+pub async fn summary(State(app): State<Arc<App>>) -> Response {
+    let mut cache = app.summary.inner.lock().await;
+    if let Some((at, v)) = cache.as_ref()
+        && at.elapsed() < FRESH_FOR
+    {
+        return Json(v.clone()).into_response();
+    }
+    match compute(&app).await {
+        Ok(v) => {
+            *cache = Some((Instant::now(), v.clone()));
+            Json(v).into_response()
+        }
+        Err(e) => super::api::error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
