@@ -1,6 +1,7 @@
 //! `GET /api/summary`: the figures the dashboard shows, for its three
 //! questions — are we being attacked right now (open alerts by severity,
-//! alerts per hour over a day, the rules firing most), what changed
+//! alerts per hour over a day, the rules firing most, the correlation
+//! detections' anomalies), what changed
 //! recently (IAM, security group, network, trail and KMS changes: who,
 //! what, when, from where), are we compliant (console sign-ins with MFA,
 //! users signing in without it, CIS monitoring coverage) — and the
@@ -92,6 +93,7 @@ fn area(source: &str) -> &'static str {
         }
         "kms.amazonaws.com" => "keys",
         "s3.amazonaws.com" => "storage",
+        "rds.amazonaws.com" | "lambda.amazonaws.com" => "resources",
         _ => "other",
     }
 }
@@ -158,6 +160,17 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
              date_format(max(alert_time), '%Y-%m-%dT%H:%i:%sZ') AS last \
              FROM alerts WHERE alert_time >= from_iso8601_timestamp({week}) AND state = 'ALARM' \
              GROUP BY rule_id ORDER BY alerts DESC, rule_id LIMIT 10"
+        ),
+    )
+    .await?;
+    // The top anomalies: what the correlation detections found.
+    let anomalies = q(
+        app,
+        format!(
+            "SELECT alert_id, title, severity, date_format(alert_time, '%Y-%m-%dT%H:%i:%sZ') AS time, \
+             element_at(principals, 1) AS who FROM alerts \
+             WHERE kind = 'correlation' AND alert_time >= from_iso8601_timestamp({week}) \
+             ORDER BY severity, alert_time DESC LIMIT 10"
         ),
     )
     .await?;
@@ -232,6 +245,7 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
             "alerts_by_severity": by_severity,
             "timeline": timeline,
             "top_rules": top_rules,
+            "anomalies": anomalies,
         },
         "changes": changes,
         "compliance": {

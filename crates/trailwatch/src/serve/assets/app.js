@@ -114,6 +114,8 @@ async function overview() {
   const bySev = Object.fromEntries(s.attack.alerts_by_severity.map(x => [x.severity, x.alerts]));
   for (const p of ["P1", "P2", "P3", "P4"]) card(sev, bySev[p] || 0, p + " alerts, 24 h", "sev-" + p);
   bars("alert-timeline", hours(s.as_of, s.attack.timeline, "alerts"));
+  table("anomalies", [["time", "when"], [a => el("span", a.severity, "sev-" + a.severity), "sev"],
+    ["title", "anomaly"], ["who", "who"]], s.attack.anomalies, async a => { await showAlerts(); showAlert(a.alert_id); });
   table("top-rules", [["title", "rule"], ["severity", "severity"], ["alerts", "alerts"], ["last", "last"]],
     s.attack.top_rules, r => showAlerts(r.rule_id));
   table("change-list", [["time", "when"], [c => el("span", c.area, "tag"), "area"], ["action", "what"],
