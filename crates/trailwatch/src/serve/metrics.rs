@@ -25,6 +25,10 @@ pub struct Metrics {
     query_micros: AtomicU64,
     /// Records pushed and stored in the spool.
     pub pushed_events: AtomicU64,
+    /// Bytes of push requests.
+    pub pushed_bytes: AtomicU64,
+    /// Spool files written (one per accepted push request).
+    pub pushed_files: AtomicU64,
     /// Pushed records the decoder could not read.
     pub push_bad_records: AtomicU64,
     /// Pushed records newly stored in the lake.
@@ -65,8 +69,9 @@ impl Metrics {
         }
     }
 
-    /// The text format.
-    pub fn render(&self) -> String {
+    /// The text format, with the notification outbox's pending count
+    /// (when there is an outbox) and the spool's files waiting.
+    pub fn render(&self, outbox_pending: Option<usize>, spool_files: usize) -> String {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, v: u64| {
@@ -94,6 +99,16 @@ impl Metrics {
             "trailwatch_pushed_events_total",
             "Records pushed to /ingest and stored durably.",
             get(&self.pushed_events),
+        );
+        counter(
+            "trailwatch_pushed_bytes_total",
+            "Bytes of push requests.",
+            get(&self.pushed_bytes),
+        );
+        counter(
+            "trailwatch_pushed_files_total",
+            "Push requests stored as spool files.",
+            get(&self.pushed_files),
         );
         counter(
             "trailwatch_pushed_bad_records_total",
@@ -130,6 +145,21 @@ impl Metrics {
                 "trailwatch_alerts_total{{severity=\"{sev}\",rule=\"{rule}\"}} {n}"
             );
         }
+        let mut gauge = |name: &str, help: &str, v: usize| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+        };
+        gauge(
+            "trailwatch_spool_files",
+            "Pushed files waiting for detection or for the lake (the ingest lag).",
+            spool_files,
+        );
+        if let Some(n) = outbox_pending {
+            gauge(
+                "trailwatch_outbox_pending",
+                "Notifications waiting in the outbox, all sinks.",
+                n,
+            );
+        }
         let name = "trailwatch_query_duration_seconds";
         let _ = writeln!(
             out,
@@ -158,7 +188,7 @@ mod tests {
         m.observe_query(Duration::from_millis(3), true);
         m.observe_query(Duration::from_millis(70), false);
         m.observe_query(Duration::from_secs(60), true);
-        let text = m.render();
+        let text = m.render(Some(3), 2);
         for line in [
             "trailwatch_queries_total 3",
             "trailwatch_query_errors_total 1",
@@ -168,6 +198,8 @@ mod tests {
             "trailwatch_query_duration_seconds_bucket{le=\"30\"} 2",
             "trailwatch_query_duration_seconds_bucket{le=\"+Inf\"} 3",
             "trailwatch_query_duration_seconds_count 3",
+            "trailwatch_outbox_pending 3",
+            "trailwatch_spool_files 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }

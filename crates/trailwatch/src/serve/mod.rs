@@ -94,6 +94,8 @@ pub struct App {
     pub spool: Arc<push::Spool>,
     /// Spool files for the detection worker.
     pub to_worker: std::sync::mpsc::Sender<PathBuf>,
+    /// The config's notification outbox, when it has sinks.
+    pub notifier: Option<crate::notify::dispatch::Notifier>,
     /// `GET /api/rules`' answer, made once.
     pub rules: serde_json::Value,
     /// `GET /api/summary`'s last answer.
@@ -179,7 +181,10 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
             get(|State(app): State<Arc<App>>| async move {
                 (
                     [("content-type", "text/plain; version=0.0.4")],
-                    app.metrics.render(),
+                    app.metrics.render(
+                        app.notifier.as_ref().map(|n| n.pending()),
+                        app.spool.depth(),
+                    ),
                 )
             }),
         )
@@ -256,6 +261,22 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
     query_rt
         .block_on(engine.register_lake(&location))
         .with_context(|| format!("opening the lake {location}"))?;
+    let http_rt = runtime("tw-http")?;
+    // Alerts are delivered to the config's sinks through the outbox, as
+    // `watch` delivers them.
+    let notifier = crate::notify::dispatch::Notifier::for_config(
+        cfg.raw.notify.clone(),
+        &crate::notify::SinkContext {
+            endpoint_url: cfg
+                .endpoint_url(args.lake.endpoint_url.as_deref())
+                .map(|s| s.value),
+        },
+    )?;
+    let _delivery = notifier.clone().map(|n| {
+        http_rt.spawn(async move {
+            n.deliver(false, None).await;
+        })
+    });
     let metrics = Arc::new(Metrics::default());
     let spool = Arc::new(
         push::Spool::open(&state)
@@ -271,6 +292,7 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         detectors,
         metrics: metrics.clone(),
         interval: Duration::from_secs(args.ingest_interval.max(1)),
+        notifier: notifier.clone(),
     };
     let worker = std::thread::Builder::new()
         .name("tw-detect".into())
@@ -287,11 +309,11 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         metrics,
         spool,
         to_worker,
+        notifier,
         rules: rule_list(&args.rules, cfg)?,
         summary: summary::Cache::default(),
     });
     let router = router(app, args.max_body);
-    let http_rt = runtime("tw-http")?;
     http_rt.block_on(async move {
         let tcp = tokio::net::TcpListener::bind(addr)
             .await

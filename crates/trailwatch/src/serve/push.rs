@@ -192,6 +192,16 @@ impl Spool {
         })
     }
 
+    /// How many spool files wait (for detection, or for the lake).
+    pub fn depth(&self) -> usize {
+        let count = |d: &Path| {
+            std::fs::read_dir(d)
+                .map(|rd| rd.filter(|e| e.is_ok()).count())
+                .unwrap_or(0)
+        };
+        count(&self.pending) + count(&self.detected)
+    }
+
     /// Write `records` as one `{"Records":[...]}` file in `pending/`,
     /// durably; its path.
     pub fn write(&self, records: &[Value]) -> std::io::Result<PathBuf> {
@@ -243,6 +253,9 @@ async fn accept(app: &Arc<App>, found: Found) -> Result<usize, Response> {
 
 /// `POST /ingest/cloudtrail` and `POST /ingest/eventbridge`.
 pub async fn records(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    app.metrics
+        .pushed_bytes
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
     let found = match parse_body(&body) {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
@@ -284,6 +297,9 @@ pub async fn firehose(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
             Some("X-Amz-Firehose-Access-Key is missing or wrong".into()),
         );
     }
+    app.metrics
+        .pushed_bytes
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
     let (request_id, found) = match parse_firehose(&body) {
         Ok(x) => x,
         Err((id, e)) => {

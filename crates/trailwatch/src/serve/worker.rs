@@ -34,6 +34,8 @@ pub struct Worker {
     pub detectors: Vec<Box<dyn Detector>>,
     pub metrics: Arc<Metrics>,
     pub interval: Duration,
+    /// The notification outbox, when the config has sinks.
+    pub notifier: Option<crate::notify::dispatch::Notifier>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -71,12 +73,17 @@ impl Worker {
             detectors,
             metrics,
             interval,
+            notifier,
         } = self;
         let table = AlertTable::open(&store).context("opening the alerts table")?;
         // Pushed events arrive within seconds: alarms wait a minute for
         // stragglers; a source silent for 15 minutes does not hold time.
-        let mut pipeline = Pipeline::new(detectors, 60, Duration::from_secs(900))
-            .with_output(Box::new(output::LakeAlerts(table)));
+        let mut pipeline = Pipeline::new(detectors, 60, Duration::from_secs(900));
+        // The outbox first (it skips ids it has), then the lake's table.
+        if let Some(n) = notifier {
+            pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
+        }
+        pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
         for path in spooled(&spool.pending) {
             detect(&mut pipeline, &spool, &metrics, &path);
         }

@@ -598,6 +598,18 @@ fn pushed_events_alert_at_once_and_land_in_the_lake_once() {
         "rules:\n  - id: pushed-trail-change\n    title: Trail changed\n    severity: P1\n    pattern: '{ ($.eventName = \"StopLogging\") || ($.eventName = \"DeleteTrail\") }'\n  - id: pushed-root-login\n    title: Root signed in\n    severity: P1\n    pattern: '{ ($.userIdentity.type = \"Root\") && ($.eventName = \"ConsoleLogin\") }'\n",
     )
     .expect("write");
+    // Alerts are also delivered to the config's sinks (a file sink here).
+    let delivered = state.path().join("delivered.ndjson");
+    let config = state.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[notify]\noutbox = {:?}\n\n[[notify.route]]\nsinks = [\"log\"]\n\n[notify.sink.log]\ntype = \"file\"\npath = {:?}\n",
+            path_str(&state.path().join("outbox")),
+            path_str(&delivered)
+        ),
+    )
+    .expect("write");
     let s = serve_on(
         lake.path(),
         state.path(),
@@ -608,6 +620,8 @@ fn pushed_events_alert_at_once_and_land_in_the_lake_once() {
             "none",
             "--rules",
             path_str(&rules),
+            "--config",
+            path_str(&config),
         ],
         &[("TRAILWATCH_TOKEN", TOKEN)],
     );
@@ -705,7 +719,23 @@ fn pushed_events_alert_at_once_and_land_in_the_lake_once() {
         let mut unique = stop_rules.clone();
         unique.dedup();
         assert_eq!(stop_rules, unique, "an alert filed twice");
+        // Delivered to the sink, each alert once.
+        eventually("the alerts delivered to the file sink", async || {
+            let text = std::fs::read_to_string(&delivered).unwrap_or_default();
+            ["push-stop-1", "push-root-1", "push-fh-1"].iter().all(|id| text.contains(id))
+        })
+        .await;
+        let text = std::fs::read_to_string(&delivered).unwrap_or_default();
+        let ids: Vec<String> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| v["alert_id"].as_str().map(str::to_string))
+            .collect();
+        let unique: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "a notification sent twice: {text}");
         let (_, _, metrics) = send(c.get(url("/metrics")).bearer_auth(TOKEN)).await;
+        assert!(metrics.contains("trailwatch_outbox_pending 0"), "{metrics}");
+        assert!(metrics.contains("trailwatch_spool_files 0"), "{metrics}");
         assert!(metrics.contains("trailwatch_pushed_events_total 4"), "{metrics}");
         assert!(metrics.contains("trailwatch_lake_events_total 3"), "{metrics}");
         assert!(metrics.contains("trailwatch_lake_duplicates_total 1"), "{metrics}");
