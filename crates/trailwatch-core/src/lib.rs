@@ -15,6 +15,7 @@ pub mod event;
 pub mod layout;
 pub mod nesting;
 pub mod pattern;
+pub mod posture;
 pub mod rules;
 pub mod sigma;
 pub mod terminal;

@@ -17,6 +17,7 @@ mod query;
 mod query_shell;
 pub(crate) mod rule_args;
 mod rules;
+pub(crate) mod state;
 mod stats;
 mod verify;
 mod watch;
@@ -90,6 +91,9 @@ pub enum Command {
     Config(config::ConfigCommand),
     /// Serve the dashboard and the JSON API over the lake (token required).
     Serve(crate::serve::ServeArgs),
+    /// The security state rebuilt from the lake's events: public buckets,
+    /// open security groups, users and MFA, keys, trails, KMS, encryption.
+    State(state::StateArgs),
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -188,5 +192,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Notify(cmd) => notify::run(cmd, &config()?),
         Command::Config(cmd) => config::run(cmd, &config()?),
         Command::Serve(args) => crate::serve::run(args, &config()?),
+        Command::State(args) => state::run(args, &config()?),
     }
 }

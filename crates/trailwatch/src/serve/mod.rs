@@ -96,6 +96,11 @@ pub struct App {
     pub to_worker: std::sync::mpsc::Sender<PathBuf>,
     /// The config's notification outbox, when it has sinks.
     pub notifier: Option<crate::notify::dispatch::Notifier>,
+    /// The security state: rebuilt from the lake by the worker at start,
+    /// then kept up to date with every pushed record.
+    pub posture: Arc<std::sync::Mutex<trailwatch_core::posture::Posture>>,
+    /// Whether the rebuild from the lake has finished.
+    pub posture_ready: Arc<std::sync::atomic::AtomicBool>,
     /// `GET /api/rules`' answer, made once.
     pub rules: serde_json::Value,
     /// `GET /api/summary`'s last answer.
@@ -172,6 +177,7 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         .route("/api/alerts", get(alerts::list))
         .route("/api/alerts/{id}", get(alerts::one))
         .route("/api/summary", get(summary::summary))
+        .route("/api/state", get(summary::state))
         .route("/api/session", get(api::session))
         .route("/logout", post(api::logout))
         .route("/ingest/cloudtrail", post(push::records))
@@ -282,8 +288,16 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         push::Spool::open(&state)
             .with_context(|| format!("opening the spool in {}", state.display()))?,
     );
-    // A fortnight of late records, as `watch` takes by default.
-    let detectors = args.rules.detections(cfg)?.detectors(Some(14 * 24 * 60));
+    // A fortnight of late records, as `watch` takes by default; and the
+    // security state, kept up to date by the same pipeline.
+    let mut detectors = args.rules.detections(cfg)?.detectors(Some(14 * 24 * 60));
+    let posture = Arc::new(std::sync::Mutex::new(
+        trailwatch_core::posture::Posture::default(),
+    ));
+    let posture_ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    detectors.push(Box::new(trailwatch_core::posture::PostureDetector(
+        posture.clone(),
+    )));
     let store = args.lake.open(cfg, query_rt.handle().clone())?;
     let (to_worker, from_server) = std::sync::mpsc::channel();
     let worker = worker::Worker {
@@ -293,6 +307,8 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         metrics: metrics.clone(),
         interval: Duration::from_secs(args.ingest_interval.max(1)),
         notifier: notifier.clone(),
+        posture: posture.clone(),
+        posture_ready: posture_ready.clone(),
     };
     let worker = std::thread::Builder::new()
         .name("tw-detect".into())
@@ -310,6 +326,8 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         spool,
         to_worker,
         notifier,
+        posture,
+        posture_ready,
         rules: rule_list(&args.rules, cfg)?,
         summary: summary::Cache::default(),
     });

@@ -237,6 +237,17 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
         .filter(|r| r["id"].as_str().is_some_and(|id| id.starts_with("cis-")))
         .map(|r| json!({"control": r["id"], "title": r["title"]}))
         .collect();
+    let state = app
+        .posture_ready
+        .load(std::sync::atomic::Ordering::Acquire)
+        .then(|| {
+            let p = app
+                .posture
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            crate::cli::state::report(&p)["summary"].clone()
+        });
     Ok(json!({
         "as_of": iso(as_of),
         "computed_at": iso(Utc::now()),
@@ -253,6 +264,8 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
             "signing_in_without_mfa": without_mfa,
             // CIS AWS Foundations, section 4 (Monitoring): 4.1 to 4.15.
             "cis_monitoring": { "controls_with_a_rule": cis.len(), "of": 15, "rules": cis },
+            // The security state (null while it is rebuilt at start).
+            "state": state,
         },
         "activity": { "events_per_hour": events_per_hour, "top_callers": top_callers },
     }))
@@ -268,9 +281,26 @@ pub async fn summary(State(app): State<Arc<App>>) -> Response {
     }
     match compute(&app).await {
         Ok(v) => {
-            *cache = Some((Instant::now(), v.clone()));
+            // Not kept while the security state is still being rebuilt.
+            if !v["compliance"]["state"].is_null() {
+                *cache = Some((Instant::now(), v.clone()));
+            }
             Json(v).into_response()
         }
         Err(e) => super::api::error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e),
     }
+}
+
+/// `GET /api/state`: the security state, as `trailwatch state --format
+/// json` prints it, with `ready` false while it is rebuilt at start.
+pub async fn state(State(app): State<Arc<App>>) -> Response {
+    let ready = app.posture_ready.load(std::sync::atomic::Ordering::Acquire);
+    let p = app
+        .posture
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let mut v = crate::cli::state::report(&p);
+    v["ready"] = json!(ready);
+    Json(v).into_response()
 }

@@ -36,6 +36,10 @@ pub struct Worker {
     pub interval: Duration,
     /// The notification outbox, when the config has sinks.
     pub notifier: Option<crate::notify::dispatch::Notifier>,
+    /// The security state to rebuild from the lake at start (the
+    /// pipeline's posture detector keeps it up to date afterwards).
+    pub posture: Arc<std::sync::Mutex<trailwatch_core::posture::Posture>>,
+    pub posture_ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -74,7 +78,27 @@ impl Worker {
             metrics,
             interval,
             notifier,
+            posture,
+            posture_ready,
         } = self;
+        // The security state from the lake's history, once; pushed records
+        // wait in the spool meanwhile (durable, detected just after).
+        let mut rebuilt = trailwatch_core::posture::Posture::default();
+        let started = Instant::now();
+        crate::source::lake::each_lake_record(
+            &store,
+            &trailwatch_lake::read::TableFilter::default(),
+            DecodeOptions::default(),
+            |r| rebuilt.apply(r),
+        )
+        .context("rebuilding the security state from the lake")?;
+        tracing::info!(
+            events = rebuilt.events,
+            seconds = started.elapsed().as_secs_f64(),
+            "security state rebuilt from the lake"
+        );
+        *posture.lock().unwrap_or_else(|e| e.into_inner()) = rebuilt;
+        posture_ready.store(true, Ordering::Release);
         let table = AlertTable::open(&store).context("opening the alerts table")?;
         // Pushed events arrive within seconds: alarms wait a minute for
         // stragglers; a source silent for 15 minutes does not hold time.

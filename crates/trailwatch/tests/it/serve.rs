@@ -831,3 +831,75 @@ fn the_dashboard_works_in_a_real_browser() {
         assert!(meta.len() > 10_000, "{shot}: {} bytes", meta.len());
     }
 }
+
+/// `trailwatch state` rebuilds the security state from the lake, and the
+/// server serves the same state, kept up to date by pushed events.
+#[test]
+fn the_security_state_shows_the_sample_s_exposures_and_follows_pushes() {
+    let out = run(&[
+        "state",
+        "--lake",
+        path_str(sample_lake()),
+        "--format",
+        "json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let s = &v["summary"];
+    assert_eq!(
+        s["public_buckets"],
+        json!(["111111111111/acme-prod-reports"])
+    );
+    assert_eq!(
+        s["security_groups_open_to_world"],
+        json!([
+            "111111111111/sg-0f1e2d3c4b5a69788",
+            "222222222222/sg-0aa11bb22cc33dd44"
+        ])
+    );
+    assert_eq!(s["users_without_mfa"], json!(["111111111111/svc-backup"]));
+    assert_eq!(
+        s["trails_not_logging"],
+        json!(["111111111111/org-security-trail"])
+    );
+    assert_eq!(
+        s["kms_keys_pending_deletion"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert!(s["partial_resources"].as_u64().unwrap_or(0) > 0);
+    let table = run(&["state", "--lake", path_str(sample_lake())]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("public buckets: 1 of 1") && text.contains("acme-prod-reports  by policy"),
+        "{text}"
+    );
+    // The server's state is the same, then follows a pushed change.
+    let lake = tempfile::tempdir().expect("tempdir");
+    small_lake(lake.path());
+    let state = tempfile::tempdir().expect("tempdir");
+    let srv = serve_on(
+        lake.path(),
+        state.path(),
+        &[],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    let c = client(None);
+    let base = srv.base.clone();
+    rt().block_on(async {
+        let mut open = pushed("push-sg-1", "AuthorizeSecurityGroupIngress", "mallory");
+        open["eventSource"] = json!("ec2.amazonaws.com");
+        open["requestParameters"] = json!({"groupId": "sg-push", "ipPermissions": {"items": [
+            {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
+        ]}});
+        let body = json!({"Records": [open]}).to_string();
+        let (code, _, _) = send(c.post(format!("{base}/ingest/cloudtrail")).bearer_auth(TOKEN).body(body)).await;
+        assert_eq!(code, 200);
+        eventually("the pushed change in the state", async || {
+            let (_, _, body) = send(c.get(format!("{base}/api/state")).bearer_auth(TOKEN)).await;
+            let v: Value = serde_json::from_str(&body).unwrap_or_default();
+            v["ready"] == true
+                && v["summary"]["security_groups_open_to_world"] == json!(["111122223333/sg-push"])
+        })
+        .await;
+    });
+}

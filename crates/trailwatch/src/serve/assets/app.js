@@ -128,6 +128,26 @@ async function overview() {
   card(comp, s.compliance.signing_in_without_mfa.length, "identities signing in without MFA");
   const cis = s.compliance.cis_monitoring;
   card(comp, cis.controls_with_a_rule + " / " + cis.of, "CIS monitoring controls with a rule");
+  const st = s.compliance.state;
+  // The server is still rebuilding the security state: ask again shortly.
+  if (!st) setTimeout(overview, 2000);
+  const exposed = [];
+  if (st) {
+    const made = st.created_with_encryption + st.created_without_encryption.length;
+    card(comp, st.public_buckets.length, "public buckets");
+    card(comp, st.security_groups_open_to_world.length, "security groups open to the world");
+    card(comp, st.users_without_mfa.length + " / " + st.users, "IAM users without MFA");
+    card(comp, made ? Math.round(100 * st.created_with_encryption / made) + "%" : "–",
+      "resources created encrypted");
+    card(comp, st.trails_not_logging.length, "trails not logging");
+    card(comp, st.kms_keys_pending_deletion.length, "KMS keys pending deletion");
+    for (const b of st.public_buckets) exposed.push({ what: "public bucket", name: b });
+    for (const g of st.security_groups_open_to_world) exposed.push({ what: "security group open to the world", name: g });
+    for (const t of st.trails_not_logging) exposed.push({ what: "trail not logging", name: t });
+    for (const k of st.kms_keys_pending_deletion) exposed.push({ what: "KMS key pending deletion", name: k });
+    for (const u of st.users_without_mfa) exposed.push({ what: "IAM user without MFA", name: u });
+  }
+  table("exposed", [["what", "what"], ["name", "resource"]], exposed);
   table("no-mfa", [["who", "who"], ["logins", "sign-ins"]], s.compliance.signing_in_without_mfa);
   bars("events-chart", hours(s.as_of, s.activity.events_per_hour, "events"));
   table("top-callers", [["who", "who"], ["events", "events"]], s.activity.top_callers);
