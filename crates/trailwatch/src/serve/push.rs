@@ -37,8 +37,9 @@ use serde_json::{Value, json};
 use super::App;
 use super::api::error;
 
-/// Decompressed bytes one request may grow to (a gzip bomb stops here).
-const MAX_INFLATED: u64 = 256 << 20;
+/// Decompressed bytes one request may grow to (a gzip bomb stops here;
+/// the JSON tree of a body takes a few times its size in memory).
+const MAX_INFLATED: u64 = 64 << 20;
 
 /// The detail-types EventBridge gives CloudTrail records.
 fn is_cloudtrail_detail_type(t: &str) -> bool {
