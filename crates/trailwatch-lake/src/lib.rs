@@ -19,6 +19,7 @@ pub mod parquet_file;
 pub mod partition;
 pub mod read;
 pub mod schema;
+pub mod state_tables;
 pub mod store;
 pub mod tx;
 

@@ -125,7 +125,8 @@ impl Engine {
     }
 
     /// Register the lake's tables: `cloudtrail_logs` (partitioned by
-    /// `account`, `region`, `date`) and `alerts` (by `date`).
+    /// `account`, `region`, `date`), `alerts` (by `date`) and the security
+    /// state's `state_*` tables.
     pub async fn register_lake(&self, location: &str) -> Result<(), QueryError> {
         register_store(&self.ctx, location, &self.opts.s3)?;
         let text = || DataType::Utf8;
@@ -158,6 +159,23 @@ impl Engine {
         self.ctx
             .register_parquet("alerts", &table_url(location, ALERTS_DIR)?, opts)
             .await?;
+        // The security state's tables (`trailwatch state --save`, `serve`).
+        for def in trailwatch_lake::state_tables::TABLES {
+            let schema = trailwatch_lake::state_tables::schema(def);
+            let opts = ParquetReadOptions {
+                file_extension: ".parquet",
+                schema: Some(&schema),
+                ..Default::default()
+            };
+            let dir = format!("{}/{}", trailwatch_lake::state_tables::STATE_DIR, def.name);
+            self.ctx
+                .register_parquet(
+                    format!("state_{}", def.name),
+                    &table_url(location, &dir)?,
+                    opts,
+                )
+                .await?;
+        }
         Ok(())
     }
 

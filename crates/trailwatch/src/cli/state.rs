@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde_json::json;
 use trailwatch_core::event::{DecodeOptions, Record};
@@ -31,6 +31,52 @@ pub struct StateArgs {
     pub lake: LakeArgs,
     #[arg(long, value_enum, default_value_t = StateFormat::Table)]
     pub format: StateFormat,
+    /// Also save the state as the lake's `state_*` tables (for SQL here
+    /// and in other engines), replacing what they held.
+    #[arg(long)]
+    pub save: bool,
+}
+
+/// One state table's rows, as the lake's `state_<table>` holds them.
+pub fn rows(p: &Posture, table: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    fn with_id<T: serde::Serialize>(
+        id: &str,
+        item: &T,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = match serde_json::to_value(item) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        m.insert("id".into(), json!(id));
+        m
+    }
+    match table {
+        "buckets" => p
+            .buckets
+            .iter()
+            .map(|(k, b)| {
+                let mut m = with_id(k, b);
+                m.insert("public".into(), json!(b.public()));
+                m
+            })
+            .collect(),
+        "security_groups" => p
+            .security_groups
+            .iter()
+            .map(|(k, g)| {
+                let mut m = with_id(k, g);
+                let rules: Vec<&str> = g.open_to_world.iter().map(String::as_str).collect();
+                m.insert("open_to_world".into(), json!(rules.join("; ")));
+                m
+            })
+            .collect(),
+        "users" => p.users.iter().map(|(k, v)| with_id(k, v)).collect(),
+        "access_keys" => p.access_keys.iter().map(|(k, v)| with_id(k, v)).collect(),
+        "trails" => p.trails.iter().map(|(k, v)| with_id(k, v)).collect(),
+        "kms_keys" => p.kms_keys.iter().map(|(k, v)| with_id(k, v)).collect(),
+        "created" => p.created.iter().map(|(k, v)| with_id(k, v)).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The state as JSON: every resource, and the counts the dashboard shows.
@@ -194,10 +240,9 @@ fn table(p: &Posture, out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// The state of the lake's accounts.
-pub fn build(lake: &LakeArgs, cfg: &Config) -> Result<Posture> {
+pub fn run(args: &StateArgs, cfg: &Config) -> Result<ExitCode> {
     let rt = runtime()?;
-    let store = lake.open(cfg, rt.handle().clone())?;
+    let store = args.lake.open(cfg, rt.handle().clone())?;
     let mut p = Posture::default();
     each_lake_record(
         &store,
@@ -205,11 +250,11 @@ pub fn build(lake: &LakeArgs, cfg: &Config) -> Result<Posture> {
         DecodeOptions::default(),
         |r: &Record<'_>| p.apply(r),
     )?;
-    Ok(p)
-}
-
-pub fn run(args: &StateArgs, cfg: &Config) -> Result<ExitCode> {
-    let p = build(&args.lake, cfg)?;
+    if args.save {
+        trailwatch_lake::state_tables::save(&store, |t| rows(&p, t))
+            .context("saving the state tables")?;
+        tracing::info!("the state tables are saved in {}/state", store.display);
+    }
     let mut out = io::stdout().lock();
     match args.format {
         StateFormat::Json => {

@@ -97,6 +97,8 @@ impl Worker {
             seconds = started.elapsed().as_secs_f64(),
             "security state rebuilt from the lake"
         );
+        save_state(&store, &rebuilt);
+        let mut saved_at = rebuilt.events;
         *posture.lock().unwrap_or_else(|e| e.into_inner()) = rebuilt;
         posture_ready.store(true, Ordering::Release);
         let table = AlertTable::open(&store).context("opening the alerts table")?;
@@ -126,8 +128,21 @@ impl Worker {
             if last_ingest.elapsed() >= interval {
                 ingest_detected(&store, &spool, &metrics);
                 last_ingest = Instant::now();
+                // The state tables follow the state, at the ingest pace.
+                let now = posture.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                if now.events != saved_at {
+                    save_state(&store, &now);
+                    saved_at = now.events;
+                }
             }
         }
+    }
+}
+
+/// The security state as the lake's `state_*` tables.
+fn save_state(store: &Store, p: &trailwatch_core::posture::Posture) {
+    if let Err(e) = trailwatch_lake::state_tables::save(store, |t| crate::cli::state::rows(p, t)) {
+        tracing::error!("saving the state tables: {e}");
     }
 }
 

@@ -867,6 +867,31 @@ fn the_security_state_shows_the_sample_s_exposures_and_follows_pushes() {
         Some(1)
     );
     assert!(s["partial_resources"].as_u64().unwrap_or(0) > 0);
+    // Saved as tables, for SQL.
+    let saved = run(&[
+        "state",
+        "--save",
+        "--format",
+        "json",
+        "--lake",
+        path_str(sample_lake()),
+    ]);
+    assert!(saved.status.success(), "{}", stderr(&saved));
+    let q = run(&[
+        "query",
+        "--lake",
+        path_str(sample_lake()),
+        "--format",
+        "json",
+        "SELECT id FROM state_buckets WHERE public ORDER BY id",
+    ]);
+    let got: Value = serde_json::from_slice(&q.stdout).expect("json");
+    assert_eq!(
+        got,
+        json!([{"id": "111111111111/acme-prod-reports"}]),
+        "{}",
+        stderr(&q)
+    );
     let table = run(&["state", "--lake", path_str(sample_lake())]);
     let text = String::from_utf8_lossy(&table.stdout);
     assert!(
@@ -880,7 +905,7 @@ fn the_security_state_shows_the_sample_s_exposures_and_follows_pushes() {
     let srv = serve_on(
         lake.path(),
         state.path(),
-        &[],
+        &["--ingest-interval", "1"],
         &[("TRAILWATCH_TOKEN", TOKEN)],
     );
     let c = client(None);
@@ -896,6 +921,20 @@ fn the_security_state_shows_the_sample_s_exposures_and_follows_pushes() {
         assert_eq!(code, 200);
         eventually("the pushed change in the state", async || {
             let (_, _, body) = send(c.get(format!("{base}/api/state")).bearer_auth(TOKEN)).await;
+        // And in the lake's state tables, for SQL.
+        eventually("the pushed change in the state tables", async || {
+            let (_, _, body) = send(
+                c.post(format!("{base}/api/query"))
+                    .bearer_auth(TOKEN)
+                    .header("content-type", "application/json")
+                    .body(query_body("SELECT id, open_to_world FROM state_security_groups")),
+            )
+            .await;
+            serde_json::from_str::<Value>(&body).is_ok_and(|v| {
+                v["rows"] == json!([{"id": "111122223333/sg-push", "open_to_world": "tcp 22-22 from 0.0.0.0/0"}])
+            })
+        })
+        .await;
             let v: Value = serde_json::from_str(&body).unwrap_or_default();
             v["ready"] == true
                 && v["summary"]["security_groups_open_to_world"] == json!(["111122223333/sg-push"])
