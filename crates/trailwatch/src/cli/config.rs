@@ -70,6 +70,34 @@ pub fn run(cmd: &ConfigCommand, cfg: &Config) -> Result<ExitCode> {
     }
     let watch = WatchArgs::empty();
     Settings::resolve(&watch, cfg, Some(&mut rows))?;
+    // [serve]: the token is a secret — only whether and where it is set.
+    let sv = &cfg.raw.serve;
+    let listen = cfg.pick(None, &sv.listen, "127.0.0.1:8080".to_string());
+    rows.push(("serve.listen", listen.value, listen.from));
+    match cfg.pick_opt(None, &sv.state) {
+        Some(st) => rows.push(("serve.state", st.value.display().to_string(), st.from)),
+        None => rows.push((
+            "serve.state",
+            crate::serve::default_state()
+                .map_or_else(|_| "-".to_string(), |p| p.display().to_string()),
+            Source::Default,
+        )),
+    }
+    if std::env::var("TRAILWATCH_TOKEN").is_ok_and(|t| !t.is_empty()) {
+        rows.push((
+            "serve.token",
+            "(set, hidden)".into(),
+            Source::Env("TRAILWATCH_TOKEN"),
+        ));
+    } else if let Some(t) = cfg.pick_opt(None, &sv.token) {
+        rows.push(("serve.token", "(set, hidden)".into(), t.from));
+    } else {
+        rows.push((
+            "serve.token",
+            "(generated on first start, kept in the state folder)".into(),
+            Source::Default,
+        ));
+    }
     let n = &cfg.raw.notify;
     let outbox = n
         .outbox_dir()

@@ -144,6 +144,16 @@ impl Notifier {
         self.outbox().total_pending()
     }
 
+    /// Each sink's pending notifications.
+    pub fn pending_per_sink(&self) -> Vec<(String, usize)> {
+        let outbox = self.outbox();
+        self.shared
+            .sinks
+            .keys()
+            .map(|s| (s.clone(), outbox.pending_count(s)))
+            .collect()
+    }
+
     /// Deliver until every sink's queue is empty (`deadline` reached:
     /// returns false), or forever when `until_empty` is false.
     pub async fn deliver(&self, until_empty: bool, deadline: Option<Instant>) -> bool {

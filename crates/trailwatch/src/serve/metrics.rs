@@ -71,7 +71,11 @@ impl Metrics {
 
     /// The text format, with the notification outbox's pending count
     /// (when there is an outbox) and the spool's files waiting.
-    pub fn render(&self, outbox_pending: Option<usize>, spool_files: usize) -> String {
+    pub fn render(
+        &self,
+        outbox_pending: Option<Vec<(String, usize)>>,
+        spool_files: usize,
+    ) -> String {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, v: u64| {
@@ -145,20 +149,22 @@ impl Metrics {
                 "trailwatch_alerts_total{{severity=\"{sev}\",rule=\"{rule}\"}} {n}"
             );
         }
-        let mut gauge = |name: &str, help: &str, v: usize| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        };
-        gauge(
-            "trailwatch_spool_files",
-            "Pushed files waiting for detection or for the lake (the ingest lag).",
-            spool_files,
+        let name = "trailwatch_spool_files";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Pushed files waiting for detection or for the lake (the ingest lag).\n# TYPE {name} gauge\n{name} {spool_files}"
         );
-        if let Some(n) = outbox_pending {
-            gauge(
-                "trailwatch_outbox_pending",
-                "Notifications waiting in the outbox, all sinks.",
-                n,
+        if let Some(per_sink) = outbox_pending {
+            let name = "trailwatch_outbox_pending";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Notifications waiting in the outbox, per sink.\n# TYPE {name} gauge"
             );
+            for (sink, n) in per_sink {
+                // Sink names come from the config: quotes escaped.
+                let sink = sink.replace('\\', "\\\\").replace('"', "\\\"");
+                let _ = writeln!(out, "{name}{{sink=\"{sink}\"}} {n}");
+            }
         }
         let name = "trailwatch_query_duration_seconds";
         let _ = writeln!(
@@ -188,7 +194,7 @@ mod tests {
         m.observe_query(Duration::from_millis(3), true);
         m.observe_query(Duration::from_millis(70), false);
         m.observe_query(Duration::from_secs(60), true);
-        let text = m.render(Some(3), 2);
+        let text = m.render(Some(vec![("hook".into(), 3), ("slack".into(), 0)]), 2);
         for line in [
             "trailwatch_queries_total 3",
             "trailwatch_query_errors_total 1",
@@ -198,7 +204,8 @@ mod tests {
             "trailwatch_query_duration_seconds_bucket{le=\"30\"} 2",
             "trailwatch_query_duration_seconds_bucket{le=\"+Inf\"} 3",
             "trailwatch_query_duration_seconds_count 3",
-            "trailwatch_outbox_pending 3",
+            "trailwatch_outbox_pending{sink=\"hook\"} 3",
+            "trailwatch_outbox_pending{sink=\"slack\"} 0",
             "trailwatch_spool_files 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");

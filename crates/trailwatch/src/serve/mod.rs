@@ -108,7 +108,7 @@ pub struct App {
 }
 
 /// The default state folder (see `--state`).
-fn default_state() -> Result<PathBuf> {
+pub fn default_state() -> Result<PathBuf> {
     let base = dirs::state_dir()
         .or_else(dirs::data_local_dir)
         .context("no state folder for this user; pass --state")?;
@@ -188,7 +188,7 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
                 (
                     [("content-type", "text/plain; version=0.0.4")],
                     app.metrics.render(
-                        app.notifier.as_ref().map(|n| n.pending()),
+                        app.notifier.as_ref().map(|n| n.pending_per_sink()),
                         app.spool.depth(),
                     ),
                 )

@@ -123,3 +123,34 @@ fn the_file_sets_what_flags_do_not_and_check_says_where_from() {
         stderr(&out)
     );
 }
+
+/// `config check` shows where the server's token comes from, never the
+/// token itself.
+#[test]
+fn config_check_never_prints_the_server_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("c.toml");
+    let secret = "do-not-print-this-token-0123456789";
+    std::fs::write(
+        &cfg,
+        format!("[serve]\ntoken = \"{secret}\"\nlisten = \"127.0.0.1:9443\"\n"),
+    )
+    .expect("write");
+    let out = run(&["config", "check", "--config", path_str(&cfg)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(!text.contains(secret), "{text}");
+    let token = text
+        .lines()
+        .find(|l| l.starts_with("serve.token"))
+        .unwrap_or_default();
+    assert!(
+        token.contains("(set, hidden)") && token.contains("c.toml"),
+        "{text}"
+    );
+    let listen = text
+        .lines()
+        .find(|l| l.starts_with("serve.listen"))
+        .unwrap_or_default();
+    assert!(listen.contains("127.0.0.1:9443"), "{text}");
+}

@@ -734,7 +734,7 @@ fn pushed_events_alert_at_once_and_land_in_the_lake_once() {
         let unique: std::collections::HashSet<&String> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "a notification sent twice: {text}");
         let (_, _, metrics) = send(c.get(url("/metrics")).bearer_auth(TOKEN)).await;
-        assert!(metrics.contains("trailwatch_outbox_pending 0"), "{metrics}");
+        assert!(metrics.contains("trailwatch_outbox_pending{sink=\"log\"} 0"), "{metrics}");
         assert!(metrics.contains("trailwatch_spool_files 0"), "{metrics}");
         assert!(metrics.contains("trailwatch_pushed_events_total 4"), "{metrics}");
         assert!(metrics.contains("trailwatch_lake_events_total 3"), "{metrics}");
