@@ -142,17 +142,17 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
     let alert_day = format!("alert_time >= from_iso8601_timestamp({day}) AND state = 'ALARM'");
     let by_severity = q(
         app,
-        format!("SELECT severity, count(*) AS alerts FROM alerts WHERE {alert_day} GROUP BY severity ORDER BY severity"),
-    )
-    .await?;
+        format!(
+            "SELECT severity, count(*) AS alerts FROM alerts WHERE {alert_day} GROUP BY severity ORDER BY severity"
+        ),
+    );
     let timeline = q(
         app,
         format!(
             "SELECT date_format(date_trunc('hour', alert_time), '%Y-%m-%dT%H:00Z') AS hour, severity, count(*) AS alerts \
              FROM alerts WHERE {alert_day} GROUP BY 1, 2 ORDER BY 1, 2"
         ),
-    )
-    .await?;
+    );
     let top_rules = q(
         app,
         format!(
@@ -161,8 +161,7 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
              FROM alerts WHERE alert_time >= from_iso8601_timestamp({week}) AND state = 'ALARM' \
              GROUP BY rule_id ORDER BY alerts DESC, rule_id LIMIT 10"
         ),
-    )
-    .await?;
+    );
     // The top anomalies: what the correlation detections found.
     let anomalies = q(
         app,
@@ -172,10 +171,9 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
              WHERE kind = 'correlation' AND alert_time >= from_iso8601_timestamp({week}) \
              ORDER BY severity, alert_time DESC LIMIT 10"
         ),
-    )
-    .await?;
+    );
     let names: Vec<String> = CHANGES.iter().map(|n| sql_text(n)).collect();
-    let mut changes = q(
+    let changes = q(
         app,
         format!(
             "SELECT eventtime AS time, eventsource AS source, eventname AS action, \
@@ -185,12 +183,7 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
              AND eventname IN ({}) ORDER BY eventtime DESC LIMIT 50",
             names.join(", ")
         ),
-    )
-    .await?;
-    for c in &mut changes {
-        let a = area(c["source"].as_str().unwrap_or(""));
-        c["area"] = json!(a);
-    }
+    );
     let mfa = q(
         app,
         format!(
@@ -199,8 +192,7 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
              FROM cloudtrail_logs WHERE eventname = 'ConsoleLogin' AND eventtime >= {month} \
              AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success'"
         ),
-    )
-    .await?;
+    );
     let without_mfa = q(
         app,
         format!(
@@ -210,24 +202,48 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
              AND coalesce(json_extract_scalar(additionaleventdata, '$.MFAUsed'), 'No') <> 'Yes' \
              GROUP BY 1 ORDER BY logins DESC, who LIMIT 20"
         ),
-    )
-    .await?;
+    );
     let events_per_hour = q(
         app,
         format!(
             "SELECT date_format(date_trunc('hour', eventtimestamp), '%Y-%m-%dT%H:00Z') AS hour, count(*) AS events \
              FROM cloudtrail_logs WHERE eventtime >= {day} GROUP BY 1 ORDER BY 1"
         ),
-    )
-    .await?;
+    );
     let top_callers = q(
         app,
         format!(
             "SELECT coalesce(useridentity.arn, useridentity.invokedby, useridentity.type) AS who, count(*) AS events \
              FROM cloudtrail_logs WHERE eventtime >= {day} GROUP BY 1 ORDER BY events DESC, who LIMIT 10"
         ),
-    )
-    .await?;
+    );
+    // The statements are independent: run together, they share the
+    // query runtime's threads instead of waiting in line.
+    let (
+        by_severity,
+        timeline,
+        top_rules,
+        anomalies,
+        mut changes,
+        mfa,
+        without_mfa,
+        events_per_hour,
+        top_callers,
+    ) = futures::try_join!(
+        by_severity,
+        timeline,
+        top_rules,
+        anomalies,
+        changes,
+        mfa,
+        without_mfa,
+        events_per_hour,
+        top_callers
+    )?;
+    for c in &mut changes {
+        let a = area(c["source"].as_str().unwrap_or(""));
+        c["area"] = json!(a);
+    }
     // CIS monitoring coverage: which CIS 4.x controls have a rule loaded.
     let cis: Vec<Value> = app
         .rules
