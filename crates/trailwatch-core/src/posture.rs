@@ -519,25 +519,11 @@ impl Posture {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{DecodeOptions, Decoder};
 
     fn apply_all(records: &[Value]) -> Posture {
         let text = serde_json::json!({ "Records": records }).to_string();
-        let mut dec = Decoder::from_reader(
-            "t",
-            std::io::Cursor::new(text.into_bytes()),
-            DecodeOptions::default(),
-        )
-        .expect("decoder");
         let mut p = Posture::default();
-        dec.for_each(
-            |r| {
-                p.apply(r);
-                Ok::<(), ()>(())
-            },
-            |e, _| panic!("{e}"),
-        )
-        .expect("decodes");
+        crate::event::each_test_record(&text, |r| p.apply(r));
         p
     }
 

@@ -329,27 +329,8 @@ pub fn iso(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{DecodeOptions, Decoder};
 
-    /// Feed NDJSON records to a detector; the alerts they raise.
-    fn feed(d: &mut dyn Detector, ndjson: &str) -> Vec<crate::alert::Alert> {
-        let mut dec = Decoder::from_reader(
-            "test",
-            std::io::Cursor::new(ndjson.as_bytes().to_vec()),
-            DecodeOptions::default(),
-        )
-        .expect("decoder");
-        let mut out = Vec::new();
-        dec.for_each(
-            |r| {
-                d.observe(r, &Seen::default(), &mut out);
-                Ok::<(), ()>(())
-            },
-            |e, _| panic!("{e}"),
-        )
-        .expect("decodes");
-        out
-    }
+    use crate::detect::feed;
 
     const OPEN: &str = r#"{"eventVersion":"1.08","eventTime":"2024-05-01T11:00:00Z","eventID":"e1","eventType":"AwsApiCall","awsRegion":"us-east-1","eventSource":"iam.amazonaws.com","eventName":"UpdateAssumeRolePolicy","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/trent","userName":"trent"},"requestParameters":{"roleName":"ops","policyDocument":"{\"Statement\":[{\"Effect\":\"Allow\",\"Principal\":{\"AWS\":\"111122223333\"},\"Action\":\"sts:AssumeRole\"}]}"}}"#;
     const ASSUME: &str = r#"{"eventVersion":"1.08","eventTime":"2024-05-01T11:05:00Z","eventID":"e2","eventType":"AwsApiCall","awsRegion":"us-east-1","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","recipientAccountId":"111122223333","userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/trent","userName":"trent"},"requestParameters":{"roleArn":"arn:aws:iam::111122223333:role/ops"},"responseElements":{"credentials":{"accessKeyId":"ASIA1"}}}"#;

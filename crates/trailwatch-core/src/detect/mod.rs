@@ -58,3 +58,12 @@ pub trait Detector: Send + std::fmt::Debug {
     /// dropped).
     fn restore(&mut self, state: &[u8]) -> Result<(), StateError>;
 }
+
+/// Every record of `text` through `d`; the alerts it raised at once. For
+/// unit tests of detectors.
+#[cfg(test)]
+pub(crate) fn feed(d: &mut dyn Detector, text: &str) -> Vec<Alert> {
+    let mut out = Vec::new();
+    crate::event::each_test_record(text, |r| d.observe(r, &Seen::default(), &mut out));
+    out
+}

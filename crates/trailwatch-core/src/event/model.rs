@@ -271,6 +271,39 @@ pub struct Resource<'a> {
     pub kind: Option<Text<'a>>,
 }
 
+/// The free-form objects of a record, kept as raw JSON text by the
+/// decoder, by their key in the record.
+pub const RAW_FIELDS: [&str; 9] = [
+    "requestParameters",
+    "responseElements",
+    "additionalEventData",
+    "serviceEventDetails",
+    "addendum",
+    "tlsDetails",
+    "edgeDeviceDetails",
+    "insightDetails",
+    "eventContext",
+];
+
+impl<'a> Event<'a> {
+    /// The raw JSON of free-form object `i` of [`RAW_FIELDS`] (None when
+    /// it is absent or null).
+    pub fn raw_field(&self, i: usize) -> Option<&'a RawValue> {
+        match i {
+            0 => self.request_parameters,
+            1 => self.response_elements,
+            2 => self.additional_event_data,
+            3 => self.service_event_details,
+            4 => self.addendum,
+            5 => self.tls_details,
+            6 => self.edge_device_details,
+            7 => self.insight_details,
+            8 => self.event_context,
+            _ => None,
+        }
+    }
+}
+
 impl Event<'_> {
     /// The account this copy of the event belongs to: `recipientAccountId`,
     /// else the caller's `userIdentity.accountId`.

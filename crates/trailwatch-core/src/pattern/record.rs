@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 
 use super::ast::Step;
 use super::eval::{Document, Found, lookup_value};
-use crate::event::{Record, Text};
+use crate::event::{RAW_FIELDS, Record, Text};
 
 /// A record, seen by patterns as its CloudWatch Logs message.
 #[derive(Debug)]
@@ -20,18 +20,6 @@ pub struct RecordDoc<'r, 'a> {
     whole: OnceCell<Option<Value>>,
     raw_fields: [OnceCell<Option<Value>>; RAW_FIELDS.len()],
 }
-
-const RAW_FIELDS: [&str; 9] = [
-    "requestParameters",
-    "responseElements",
-    "additionalEventData",
-    "serviceEventDetails",
-    "addendum",
-    "tlsDetails",
-    "edgeDeviceDetails",
-    "insightDetails",
-    "eventContext",
-];
 
 fn text<'x>(v: Option<&'x Text<'_>>, rest: &[Step]) -> Found<'x> {
     match (v, rest.is_empty()) {
@@ -190,17 +178,7 @@ impl Document for RecordDoc<'_, '_> {
             },
             other => match RAW_FIELDS.iter().position(|f| *f == other) {
                 Some(i) => {
-                    let raw = match i {
-                        0 => e.request_parameters,
-                        1 => e.response_elements,
-                        2 => e.additional_event_data,
-                        3 => e.service_event_details,
-                        4 => e.addendum,
-                        5 => e.tls_details,
-                        6 => e.edge_device_details,
-                        7 => e.insight_details,
-                        _ => e.event_context,
-                    };
+                    let raw = e.raw_field(i);
                     self.raw_field(i, raw, path)
                 }
                 None => self.generic(path),

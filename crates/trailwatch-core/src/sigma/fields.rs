@@ -9,9 +9,8 @@
 use std::cell::OnceCell;
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 
-use crate::event::{Record, Text};
+use crate::event::{RAW_FIELDS, Record, Text};
 
 /// One value found at a path.
 #[derive(Debug, Clone, Copy)]
@@ -93,19 +92,6 @@ impl Fields for JsonFields<'_> {
     }
 }
 
-/// The free-form objects of a record, kept as raw JSON by the decoder.
-const RAW_FIELDS: [&str; 9] = [
-    "requestParameters",
-    "responseElements",
-    "additionalEventData",
-    "serviceEventDetails",
-    "addendum",
-    "tlsDetails",
-    "edgeDeviceDetails",
-    "insightDetails",
-    "eventContext",
-];
-
 /// A decoded record, read through its typed view where it can be.
 #[derive(Debug)]
 pub struct RecordFields<'r, 'a> {
@@ -155,21 +141,6 @@ impl<'r, 'a> RecordFields<'r, 'a> {
         self.whole
             .get_or_init(|| serde_json::from_slice::<Value>(self.record.raw).ok())
             .as_ref()
-    }
-
-    fn raw_value(&self, i: usize) -> Option<&RawValue> {
-        let e = &self.record.event;
-        match i {
-            0 => e.request_parameters,
-            1 => e.response_elements,
-            2 => e.additional_event_data,
-            3 => e.service_event_details,
-            4 => e.addendum,
-            5 => e.tls_details,
-            6 => e.edge_device_details,
-            7 => e.insight_details,
-            _ => e.event_context,
-        }
     }
 
     /// The typed view's answer, where it has one.
@@ -265,7 +236,7 @@ impl Fields for RecordFields<'_, '_> {
         {
             // Absent or null: nothing below it (and `null` itself only
             // when the path ends here, which the whole record answers).
-            let Some(raw) = self.raw_value(i) else {
+            let Some(raw) = self.record.event.raw_field(i) else {
                 if path.len() > 1 {
                     return false;
                 }

@@ -534,8 +534,7 @@ impl Detection for Correlations {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{Detector, Seen};
-    use crate::event::{DecodeOptions, Decoder};
+    use crate::detect::Detector;
     use crate::sigma::detector::SigmaRules;
     use crate::sigma::link;
     use crate::sigma::rule::load;
@@ -564,23 +563,7 @@ mod tests {
     }
 
     fn feed(d: &mut dyn Detector, records: &[String]) -> Vec<Alert> {
-        let text = records.join("\n");
-        let mut dec = Decoder::from_reader(
-            "test",
-            std::io::Cursor::new(text.into_bytes()),
-            DecodeOptions::default(),
-        )
-        .expect("decoder");
-        let mut out = Vec::new();
-        dec.for_each(
-            |r| {
-                d.observe(r, &Seen::default(), &mut out);
-                Ok::<(), ()>(())
-            },
-            |e, _| panic!("{e}"),
-        )
-        .expect("decodes");
-        out
+        crate::detect::feed(d, &records.join("\n"))
     }
 
     fn run(rules: &str, records: &[String]) -> Vec<Alert> {

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::token::same;
+use super::token::{random_hex, same};
 
 /// The session cookie's name.
 pub const COOKIE: &str = "tw_session";
@@ -44,15 +44,6 @@ pub struct Access {
     sessions: Mutex<HashMap<String, Session>>,
     /// Cookies get `Secure` when the server speaks TLS.
     pub tls: bool,
-}
-
-/// 32 random bytes, hex.
-fn random_hex() -> String {
-    let mut bytes = [0u8; 32];
-    // SystemRandom only fails when the OS has no randomness at all; a
-    // zero id would then be refused by `session` (no such session).
-    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How a request proved who it is.
@@ -86,7 +77,7 @@ impl Access {
     }
 
     /// Start a session; its id (for the cookie).
-    pub fn start_session(&self) -> String {
+    pub fn start_session(&self) -> anyhow::Result<String> {
         let mut sessions = self.lock();
         sessions.retain(|_, s| s.started.elapsed() < SESSION_TTL);
         if sessions.len() >= MAX_SESSIONS
@@ -97,15 +88,15 @@ impl Access {
         {
             sessions.remove(&oldest);
         }
-        let id = random_hex();
+        let id = random_hex()?;
         sessions.insert(
             id.clone(),
             Session {
-                csrf: random_hex(),
+                csrf: random_hex()?,
                 started: Instant::now(),
             },
         );
-        id
+        Ok(id)
     }
 
     pub fn end_session(&self, id: &str) {
@@ -246,7 +237,7 @@ mod tests {
             None,
             "a wrong bearer is not saved by a cookie"
         );
-        let id = a.start_session();
+        let id = a.start_session().expect("random");
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,

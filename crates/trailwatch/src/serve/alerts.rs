@@ -16,7 +16,6 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use trailwatch_core::alert::Alert;
 use trailwatch_core::correlate::sql_text;
-use trailwatch_sql::output::{Format, write};
 
 use super::App;
 use super::api::error;
@@ -43,22 +42,11 @@ pub struct AlertFilter {
 
 /// Run SQL on the query runtime; the rows as JSON objects.
 pub(super) async fn rows(app: &Arc<App>, sql: String) -> Result<Vec<Value>, Response> {
-    let out = match app.engine.run_on(&sql, &app.query_rt).await {
-        Ok(out) => out,
-        Err(e) => return Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
-    };
-    let rendered = tokio::task::spawn_blocking(move || {
-        let mut buf = Vec::new();
-        write(&mut buf, Format::Json, &out.schema, &out.batches, 0).map(|()| buf)
-    })
-    .await;
-    let buf = match rendered {
-        Ok(Ok(b)) => b,
-        Ok(Err(e)) => return Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
-        Err(e) => return Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
-    };
-    serde_json::from_slice(&buf)
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    match super::api::run_json(app, &sql).await {
+        Ok((_, Value::Array(rows))) => Ok(rows),
+        Ok(_) => Ok(Vec::new()),
+        Err(e) => Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
+    }
 }
 
 /// A row of the alerts table as the alert `detect` printed.

@@ -51,6 +51,28 @@ fn refuse(sql: &str) -> Option<String> {
     }
 }
 
+/// Run one statement on the query runtime; its column names and its rows
+/// as `query --format json` prints them. Rendering the rows is CPU work
+/// too, kept off the threads that answer HTTP.
+pub(super) async fn run_json(app: &App, sql: &str) -> Result<(Vec<String>, Value), QueryError> {
+    let out = app.engine.run_on(sql, &app.query_rt).await?;
+    tokio::task::spawn_blocking(move || {
+        let mut rows = Vec::new();
+        write(&mut rows, Format::Json, &out.schema, &out.batches, 0)?;
+        let columns: Vec<String> = out
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let rows: Value =
+            serde_json::from_slice(&rows).map_err(|e| QueryError::Other(e.to_string()))?;
+        Ok((columns, rows))
+    })
+    .await
+    .unwrap_or_else(|e| Err(QueryError::Other(format!("rendering the rows: {e}"))))
+}
+
 /// `POST /api/query`: `{"columns": [...], "rows": [{...}, ...]}`, rows as
 /// `query --format json` prints them.
 pub async fn query(State(app): State<Arc<App>>, Json(body): Json<QueryBody>) -> Response {
@@ -59,33 +81,10 @@ pub async fn query(State(app): State<Arc<App>>, Json(body): Json<QueryBody>) -> 
         app.metrics.observe_query(started.elapsed(), false);
         return error(StatusCode::BAD_REQUEST, why);
     }
-    // The statement runs on the query runtime; rendering its rows as
-    // JSON is CPU work too, kept off the threads that answer HTTP.
-    let result = match app.engine.run_on(&body.sql, &app.query_rt).await {
-        Ok(out) => tokio::task::spawn_blocking(move || {
-            let mut rows = Vec::new();
-            write(&mut rows, Format::Json, &out.schema, &out.batches, 0)?;
-            let columns: Vec<String> = out
-                .schema
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            Ok::<_, QueryError>((columns, rows))
-        })
-        .await
-        .unwrap_or_else(|e| Err(QueryError::Other(format!("rendering the rows: {e}")))),
-        Err(e) => Err(e),
-    };
+    let result = run_json(&app, &body.sql).await;
     app.metrics.observe_query(started.elapsed(), result.is_ok());
     match result {
-        Ok((columns, rows)) => {
-            let rows: Value = match serde_json::from_slice(&rows) {
-                Ok(v) => v,
-                Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-            };
-            Json(json!({ "columns": columns, "rows": rows })).into_response()
-        }
+        Ok((columns, rows)) => Json(json!({ "columns": columns, "rows": rows })).into_response(),
         Err(e @ QueryError::Timeout(_)) => error(StatusCode::REQUEST_TIMEOUT, e.to_string()),
         Err(e @ (QueryError::Syntax(_) | QueryError::ReadOnly(_))) => {
             error(StatusCode::BAD_REQUEST, e.to_string())
@@ -120,7 +119,10 @@ pub async fn login(State(app): State<Arc<App>>, Form(form): Form<LoginForm>) -> 
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Redirect::to("/login?failed=1").into_response();
     }
-    let id = app.access.start_session();
+    let id = match app.access.start_session() {
+        Ok(id) => id,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+    };
     (
         [(header::SET_COOKIE, app.access.cookie_header(&id))],
         Redirect::to("/"),

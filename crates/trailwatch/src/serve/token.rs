@@ -25,8 +25,9 @@ pub const TOKEN_FILE: &str = "serve-token";
 /// The shortest token taken from the environment or the config.
 const MIN_LEN: usize = 16;
 
-/// A new random token: 32 bytes from the OS generator, hex.
-fn generate() -> Result<String> {
+/// 32 bytes from the OS generator, hex (tokens, session ids, CSRF
+/// tokens).
+pub fn random_hex() -> Result<String> {
     let mut bytes = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
         .map_err(|_| anyhow::anyhow!("the system random generator failed"))?;
@@ -68,7 +69,7 @@ pub fn resolve(
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     }
     std::fs::create_dir_all(state).with_context(|| format!("creating {}", state.display()))?;
-    let token = generate()?;
+    let token = random_hex()?;
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

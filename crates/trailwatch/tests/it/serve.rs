@@ -132,6 +132,18 @@ fn query_body(sql: &str) -> String {
     json!({ "sql": sql }).to_string()
 }
 
+/// `POST /api/query` with the token and `sql`.
+fn sql_request(
+    c: &reqwest::Client,
+    url: impl reqwest::IntoUrl,
+    sql: &str,
+) -> reqwest::RequestBuilder {
+    c.post(url)
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(query_body(sql))
+}
+
 #[test]
 fn the_token_guards_every_route_and_sql_stays_read_only() {
     let state = tempfile::tempdir().expect("tempdir");
@@ -162,10 +174,7 @@ fn the_token_guards_every_route_and_sql_stays_read_only() {
         // With the token: the query's rows, as `query --format json` gives them.
         let sql = "SELECT eventname, count(*) AS n FROM cloudtrail_logs GROUP BY eventname ORDER BY n DESC, eventname LIMIT 5";
         let (code, headers, body) = send(
-            c.post(url("/api/query"))
-                .bearer_auth(TOKEN)
-                .header("content-type", "application/json")
-                .body(query_body(sql)),
+            sql_request(&c, url("/api/query"), sql),
         )
         .await;
         assert_eq!(code, 200, "{body}");
@@ -186,10 +195,7 @@ fn the_token_guards_every_route_and_sql_stays_read_only() {
             "CREATE EXTERNAL TABLE t (a string) LOCATION '/etc/'",
         ] {
             let (code, _, body) = send(
-                c.post(url("/api/query"))
-                    .bearer_auth(TOKEN)
-                    .header("content-type", "application/json")
-                    .body(query_body(sql)),
+                sql_request(&c, url("/api/query"), sql),
             )
             .await;
             assert_eq!(code, 400, "{sql}: {body}");
@@ -239,10 +245,7 @@ fn a_runaway_query_is_stopped_at_the_timeout() {
         let started = std::time::Instant::now();
         let sql = "SELECT max(concat(a.eventid, b.eventid, c.eventid)) FROM cloudtrail_logs a, cloudtrail_logs b, cloudtrail_logs c";
         let (code, _, body) = send(
-            c.post(format!("{}/api/query", s.base))
-                .bearer_auth(TOKEN)
-                .header("content-type", "application/json")
-                .body(query_body(sql)),
+            sql_request(&c, format!("{}/api/query", s.base), sql),
         )
         .await;
         assert_eq!(code, 408, "{body}");
@@ -696,10 +699,7 @@ fn pushed_events_alert_at_once_and_land_in_the_lake_once() {
         // In the lake, each once.
         let count = |c: reqwest::Client, u: String| async move {
             let (_, _, body) = send(
-                c.post(u)
-                    .bearer_auth(TOKEN)
-                    .header("content-type", "application/json")
-                    .body(query_body("SELECT eventid, count(*) AS n FROM cloudtrail_logs WHERE eventid LIKE 'push-%' GROUP BY eventid ORDER BY eventid")),
+                sql_request(&c, u, "SELECT eventid, count(*) AS n FROM cloudtrail_logs WHERE eventid LIKE 'push-%' GROUP BY eventid ORDER BY eventid"),
             )
             .await;
             serde_json::from_str::<Value>(&body).map(|v| v["rows"].clone()).unwrap_or(Value::Null)
@@ -924,10 +924,7 @@ fn the_security_state_shows_the_sample_s_exposures_and_follows_pushes() {
         // And in the lake's state tables, for SQL.
         eventually("the pushed change in the state tables", async || {
             let (_, _, body) = send(
-                c.post(format!("{base}/api/query"))
-                    .bearer_auth(TOKEN)
-                    .header("content-type", "application/json")
-                    .body(query_body("SELECT id, open_to_world FROM state_security_groups")),
+                sql_request(&c, format!("{base}/api/query"), "SELECT id, open_to_world FROM state_security_groups"),
             )
             .await;
             serde_json::from_str::<Value>(&body).is_ok_and(|v| {
