@@ -20,7 +20,7 @@ mod rules;
 pub(crate) mod state;
 mod stats;
 mod verify;
-mod watch;
+pub(crate) mod watch;
 
 use std::process::ExitCode;
 

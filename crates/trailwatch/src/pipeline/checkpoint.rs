@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
@@ -192,6 +193,12 @@ impl Checkpoint {
         }
     }
 
+    /// Drop a file without CloudTrail's name from the done list (the
+    /// server's spool files, once moved on).
+    pub fn forget(&mut self, name: &str) {
+        self.others.remove(name);
+    }
+
     /// Read the checkpoint in `state` (none yet: empty). A first-format
     /// checkpoint is taken over; the names it lists are returned so the
     /// caller can replay them (it has no snapshot).
@@ -268,6 +275,103 @@ impl Checkpoint {
         std::fs::read(&path)
             .map(Some)
             .with_context(|| format!("reading the saved state {}", path.display()))
+    }
+}
+
+/// How often at most the checkpoint and the pipeline's state are saved
+/// while work goes on (and always when it pauses): a crash costs re-reading
+/// at most this much, never an alert.
+pub const SAVE_EVERY: Duration = Duration::from_secs(2);
+
+/// The checkpoint and the pipeline's state, saved together: every
+/// [`SAVE_EVERY`] at most while work goes on, and when it pauses.
+#[derive(Debug)]
+pub struct Saver {
+    /// The state folder.
+    pub state: PathBuf,
+    pub cp: Checkpoint,
+    /// The NDJSON output, whose length is saved with the state.
+    output: Option<PathBuf>,
+    last_save: Instant,
+    unsaved: bool,
+    /// How many saves so far (a caller can act after each).
+    pub saves: u64,
+}
+
+impl Saver {
+    /// The checkpoint in `state` (see [`Checkpoint::load`] for the names
+    /// returned).
+    pub fn load(state: &Path, output: Option<PathBuf>) -> Result<(Saver, Vec<String>)> {
+        let (cp, replay) = Checkpoint::load(state)?;
+        Ok((
+            Saver {
+                state: state.to_path_buf(),
+                cp,
+                output,
+                last_save: Instant::now(),
+                unsaved: false,
+                saves: 0,
+            },
+            replay,
+        ))
+    }
+
+    /// Continue the pipeline from the saved state, if there is one.
+    pub fn resume(&self, pipeline: &mut super::Pipeline<'_>) -> Result<bool> {
+        let Some(saved) = self.cp.snapshot_bytes(&self.state)? else {
+            return Ok(false);
+        };
+        pipeline.restore(&saved).with_context(|| {
+            format!(
+                "restoring the saved state {} (remove {} to start over)",
+                self.state
+                    .join(self.cp.snapshot.as_deref().unwrap_or_default())
+                    .display(),
+                self.state.join(FILE).display()
+            )
+        })?;
+        Ok(true)
+    }
+
+    /// Something was done that the next save must cover.
+    pub fn changed(&mut self) {
+        self.unsaved = true;
+    }
+
+    /// Save now.
+    pub fn save(&mut self, pipeline: &super::Pipeline<'_>) -> Result<()> {
+        self.cp.output_offset = self
+            .output
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len());
+        self.cp.save(&self.state, Some(&pipeline.save()?))?;
+        self.last_save = Instant::now();
+        self.unsaved = false;
+        self.saves += 1;
+        Ok(())
+    }
+
+    /// Save if something changed and the last save is [`SAVE_EVERY`] ago.
+    pub fn save_if_due(&mut self, pipeline: &super::Pipeline<'_>) -> Result<()> {
+        if self.unsaved && self.last_save.elapsed() >= SAVE_EVERY {
+            self.save(pipeline)?;
+        }
+        Ok(())
+    }
+
+    /// Save if something changed (the work has paused).
+    pub fn save_if_changed(&mut self, pipeline: &super::Pipeline<'_>) -> Result<()> {
+        if self.unsaved {
+            self.save(pipeline)?;
+        }
+        Ok(())
+    }
+
+    /// How long until a save is due (`None`: nothing to save).
+    pub fn due_in(&self) -> Option<Duration> {
+        self.unsaved
+            .then(|| SAVE_EVERY.saturating_sub(self.last_save.elapsed()))
     }
 }
 

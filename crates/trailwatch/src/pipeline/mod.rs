@@ -12,6 +12,8 @@
 //! objects through the runtime's handle is allowed.
 
 pub mod checkpoint;
+pub mod dedup;
+pub mod follow;
 pub mod output;
 pub mod retry;
 pub mod watermark;
@@ -25,6 +27,7 @@ use trailwatch_core::detect::{Detector, Seen, clock};
 use trailwatch_core::event::{Decoder, Record, TimeBounds};
 
 use crate::source::{Input, each_decoded};
+use dedup::EventDedup;
 use output::AlertOutput;
 use watermark::Watermarks;
 
@@ -41,7 +44,13 @@ pub struct Pipeline<'a> {
     outputs: Vec<Box<dyn AlertOutput + 'a>>,
     marks: Watermarks,
     lateness_ms: i64,
+    /// With several ways in for one event (pushed and read from the
+    /// trail): each event id observed once.
+    dedup: Option<EventDedup>,
 }
+
+/// The name of the dedup's part in the saved state (not a detector's).
+const DEDUP_PART: &str = "pipeline.event-dedup";
 
 impl std::fmt::Debug for Pipeline<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,7 +85,20 @@ impl<'a> Pipeline<'a> {
             outputs: Vec::new(),
             marks: Watermarks::new(idle),
             lateness_ms: lateness_secs.saturating_mul(1000),
+            dedup: None,
         }
+    }
+
+    /// Observe each event id once within `window` of event time (see
+    /// [`dedup`]).
+    pub fn with_dedup(mut self, window: Duration) -> Self {
+        self.dedup = Some(EventDedup::new(window.as_millis() as i64));
+        self
+    }
+
+    /// Copies skipped by the dedup so far.
+    pub fn duplicates(&self) -> u64 {
+        self.dedup.as_ref().map_or(0, |d| d.skipped)
     }
 
     /// Also send alerts to `output` (outputs receive alerts in the order
@@ -94,6 +116,11 @@ impl<'a> Pipeline<'a> {
         bounds: &TimeBounds,
         out: &mut Vec<Alert>,
     ) {
+        if let Some(d) = &mut self.dedup
+            && !d.first(&r.event.event_id, r.time.timestamp_millis())
+        {
+            return;
+        }
         let odd = clock::check(r, bounds);
         let seen = Seen {
             in_time: odd.is_none(),
@@ -148,6 +175,11 @@ impl<'a> Pipeline<'a> {
             parts.push((d.name().to_string(), bytes.len()));
             body.extend_from_slice(&bytes);
         }
+        if let Some(d) = &self.dedup {
+            let bytes = d.save()?;
+            parts.push((DEDUP_PART.to_string(), bytes.len()));
+            body.extend_from_slice(&bytes);
+        }
         let header = SavedHeader {
             version: 1,
             detectors: parts,
@@ -176,7 +208,11 @@ impl<'a> Pipeline<'a> {
                 .get(at..at + len)
                 .context("the saved state is cut short")?;
             at += len;
-            if let Some(d) = self.detectors.iter_mut().find(|d| d.name() == name) {
+            if name == DEDUP_PART {
+                if let Some(d) = &mut self.dedup {
+                    d.restore(part)?;
+                }
+            } else if let Some(d) = self.detectors.iter_mut().find(|d| d.name() == name) {
                 d.restore(part)?;
             }
         }

@@ -15,7 +15,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
 
 use anyhow::{Context, Result};
 use notify::{RecommendedWatcher, RecursiveMode, Watcher};
@@ -38,7 +37,7 @@ impl Watched {
     /// A watcher sending its events to `tx`, for the local `sources`
     /// (folders or files). Files are watched at once; folders as the walk
     /// enters them ([`Watched::folder`]).
-    pub fn new(sources: &[String], tx: Sender<notify::Result<notify::Event>>) -> Result<Watched> {
+    pub fn new(sources: &[String], tx: impl notify::EventHandler) -> Result<Watched> {
         let mut watcher = notify::recommended_watcher(tx).context("starting the file watcher")?;
         let mut roots = Vec::new();
         for s in sources.iter().filter(|s| !s.starts_with("s3://")) {
