@@ -37,6 +37,12 @@ pub struct Metrics {
     pub lake_duplicates: AtomicU64,
     /// Pushed records quarantined by the lake.
     pub quarantined: AtomicU64,
+    /// Events detection skipped as copies of ones it had seen (pushed,
+    /// then read from the trail; or pushed twice).
+    pub detect_duplicates: AtomicU64,
+    /// Trail files taken by `--watch`, and their bytes.
+    pub watched_files: AtomicU64,
+    pub watched_bytes: AtomicU64,
     /// Alerts raised from pushed records, by severity and rule.
     alerts: Mutex<BTreeMap<(String, String), u64>>,
 }
@@ -134,9 +140,24 @@ impl Metrics {
             "Pushed records quarantined by the lake.",
             get(&self.quarantined),
         );
+        counter(
+            "trailwatch_detect_duplicates_total",
+            "Events detection skipped as copies of events already seen.",
+            get(&self.detect_duplicates),
+        );
+        counter(
+            "trailwatch_watched_files_total",
+            "Trail log files taken by --watch.",
+            get(&self.watched_files),
+        );
+        counter(
+            "trailwatch_watched_bytes_total",
+            "Bytes of trail log files taken by --watch.",
+            get(&self.watched_bytes),
+        );
         let _ = writeln!(
             out,
-            "# HELP trailwatch_alerts_total Alerts raised from pushed records.\n# TYPE trailwatch_alerts_total counter"
+            "# HELP trailwatch_alerts_total Alerts raised since the server started.\n# TYPE trailwatch_alerts_total counter"
         );
         for ((sev, rule), n) in self.alerts.lock().unwrap_or_else(|e| e.into_inner()).iter() {
             // Rule ids come from rule files: quotes and backslashes escaped.

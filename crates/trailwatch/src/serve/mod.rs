@@ -74,10 +74,17 @@ pub struct ServeArgs {
     /// aggregations spill to disk).
     #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
     pub memory_limit: usize,
-    /// Seconds between ingests of pushed events into the lake (they go
-    /// through detection at once).
+    /// Seconds between ingests of pushed events (and, with --watch, of the
+    /// trail files taken) into the lake; both go through detection at once.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub ingest_interval: u64,
+    /// Also follow these trail folders or `s3://bucket/prefix`es, as
+    /// `watch` does (its `[watch]` settings apply: lateness, polling,
+    /// public keys for digests), through the same pipeline as pushed
+    /// events: an event both pushed and read from the trail is stored and
+    /// alerted once.
+    #[arg(long, value_name = "DIR|S3URL", num_args = 1..)]
+    pub watch: Vec<String>,
     #[command(flatten)]
     pub rules: RuleArgs,
 }
@@ -93,7 +100,7 @@ pub struct App {
     /// Where pushed records are kept until they are in the lake.
     pub spool: Arc<push::Spool>,
     /// Spool files for the detection worker.
-    pub to_worker: std::sync::mpsc::Sender<PathBuf>,
+    pub to_worker: std::sync::mpsc::Sender<crate::pipeline::follow::Wake>,
     /// The config's notification outbox, when it has sinks.
     pub notifier: Option<crate::notify::dispatch::Notifier>,
     /// The security state: rebuilt from the lake by the worker at start,
@@ -288,9 +295,21 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         push::Spool::open(&state)
             .with_context(|| format!("opening the spool in {}", state.display()))?,
     );
-    // A fortnight of late records, as `watch` takes by default; and the
-    // security state, kept up to date by the same pipeline.
-    let mut detectors = args.rules.detections(cfg)?.detectors(Some(14 * 24 * 60));
+    // The watcher's settings (`[watch]`), for late records and, with
+    // --watch, for following the trail.
+    let watch_set = crate::cli::watch::Settings::resolve(
+        &crate::cli::watch::WatchArgs {
+            sources: args.watch.clone(),
+            ..crate::cli::watch::WatchArgs::empty()
+        },
+        cfg,
+        None,
+    )?;
+    // The security state is kept up to date by the same pipeline.
+    let mut detectors = args
+        .rules
+        .detections(cfg)?
+        .detectors(Some((watch_set.late_horizon / 60) as i64));
     let posture = Arc::new(std::sync::Mutex::new(
         trailwatch_core::posture::Posture::default(),
     ));
@@ -300,16 +319,39 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
     )));
     let store = args.lake.open(cfg, query_rt.handle().clone())?;
     let (to_worker, from_server) = std::sync::mpsc::channel();
+    let follow = match args.watch.is_empty() {
+        true => None,
+        false => Some(worker::Follow {
+            sources: args.watch.clone(),
+            s3: args.lake.s3_options(cfg),
+            handle: query_rt.handle().clone(),
+            options: watch_set.follow_options()?,
+            poll: Duration::from_millis(watch_set.poll_ms),
+            wake: to_worker.clone(),
+        }),
+    };
     let worker = worker::Worker {
         store,
         spool: spool.clone(),
+        state: state.join("pipeline"),
         detectors,
+        // Pushed events come within seconds: alarms wait a minute for
+        // stragglers. Trail files come minutes late: with --watch, the
+        // watcher's lateness.
+        lateness: if args.watch.is_empty() {
+            60
+        } else {
+            watch_set.lateness
+        },
+        idle: Duration::from_secs(watch_set.idle_after),
+        notifier: notifier.clone(),
         metrics: metrics.clone(),
         interval: Duration::from_secs(args.ingest_interval.max(1)),
-        notifier: notifier.clone(),
+        follow,
         posture: posture.clone(),
         posture_ready: posture_ready.clone(),
     };
+    let stop_worker = to_worker.clone();
     let worker = std::thread::Builder::new()
         .name("tw-detect".into())
         .spawn(move || {
@@ -331,8 +373,10 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         rules: rule_list(&args.rules, cfg)?,
         summary: summary::Cache::default(),
     });
-    let router = router(app, args.max_body);
+    let router = router(app.clone(), args.max_body);
     http_rt.block_on(async move {
+        // The dashboard's figures, ready before the first view.
+        summary::refresh(&app);
         let tcp = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
@@ -375,8 +419,8 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         }
         Ok::<(), anyhow::Error>(())
     })?;
-    // The router (and its sender) are gone: the worker ingests what is
-    // detected and stops.
+    // The worker saves its state, ingests what is detected and stops.
+    let _ = stop_worker.send(crate::pipeline::follow::Wake::Stop);
     let _ = worker.join();
     query_rt.shutdown_background();
     Ok(ExitCode::SUCCESS)

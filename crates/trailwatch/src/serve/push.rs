@@ -245,7 +245,11 @@ async fn accept(app: &Arc<App>, found: Found) -> Result<usize, Response> {
             .fetch_add(n as u64, Ordering::Relaxed);
         // Stored: detection takes it from here (and from the spool after a
         // restart, if the worker is gone).
-        if app.to_worker.send(path).is_err() {
+        if app
+            .to_worker
+            .send(crate::pipeline::follow::Wake::Pushed(path))
+            .is_err()
+        {
             tracing::warn!("the detection worker has stopped; the spool keeps the records");
         }
     }

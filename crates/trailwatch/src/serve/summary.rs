@@ -9,8 +9,13 @@
 //!
 //! Figures are "as of" the newer of the lake's newest event and alert, not
 //! the wall clock, so a trail read after the fact (the sample) shows its
-//! own last day. They are computed by SQL over the lake and kept for
-//! [`FRESH_FOR`]; the answer says when it was computed.
+//! own last day. They are computed by SQL over the lake (about a second
+//! on 5M events, see docs/benchmarks.md), so a page view never waits for
+//! them: they are computed when the server starts, and a view that finds
+//! them older than [`FRESH_FOR`] gets them as they are and starts one
+//! computation in the background (stale-while-revalidate). The answer
+//! says when its figures were computed; the security state in it is
+//! always the current one (kept in memory, see [`crate::cli::state`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -98,10 +103,37 @@ fn area(source: &str) -> &'static str {
     }
 }
 
-/// The cached summary.
+/// The last summary computed, and the lock whoever computes the next one
+/// holds (one computation at a time).
 #[derive(Debug, Default)]
 pub struct Cache {
-    inner: tokio::sync::Mutex<Option<(Instant, Value)>>,
+    last: std::sync::Mutex<Option<(Instant, Value)>>,
+    computing: tokio::sync::Mutex<()>,
+}
+
+impl Cache {
+    fn get(&self) -> Option<(Instant, Value)> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn put(&self, v: Value) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), v));
+    }
+}
+
+/// Compute the summary in the background unless a computation is under
+/// way (at start, and when a view finds it stale).
+pub fn refresh(app: &Arc<App>) {
+    let app = app.clone();
+    tokio::spawn(async move {
+        let Ok(_computing) = app.summary.computing.try_lock() else {
+            return;
+        };
+        match compute(&app).await {
+            Ok(v) => app.summary.put(v),
+            Err(e) => tracing::warn!("computing the dashboard's summary: {e}"),
+        }
+    });
 }
 
 fn iso(t: DateTime<Utc>) -> String {
@@ -116,6 +148,7 @@ async fn q(app: &Arc<App>, sql: String) -> Result<Vec<Value>, String> {
 }
 
 async fn compute(app: &Arc<App>) -> Result<Value, String> {
+    let started = Instant::now();
     let newest = q(
         app,
         "SELECT (SELECT max(eventtimestamp) FROM cloudtrail_logs) AS e, (SELECT max(alert_time) FROM alerts) AS a".into(),
@@ -253,21 +286,11 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
         .filter(|r| r["id"].as_str().is_some_and(|id| id.starts_with("cis-")))
         .map(|r| json!({"control": r["id"], "title": r["title"]}))
         .collect();
-    let state = app
-        .posture_ready
-        .load(std::sync::atomic::Ordering::Acquire)
-        .then(|| {
-            let p = app
-                .posture
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            crate::cli::state::report(&p)["summary"].clone()
-        });
     Ok(json!({
         "as_of": iso(as_of),
         "computed_at": iso(Utc::now()),
         "fresh_for_seconds": FRESH_FOR.as_secs(),
+        "compute_ms": started.elapsed().as_millis() as u64,
         "attack": {
             "alerts_by_severity": by_severity,
             "timeline": timeline,
@@ -280,31 +303,50 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
             "signing_in_without_mfa": without_mfa,
             // CIS AWS Foundations, section 4 (Monitoring): 4.1 to 4.15.
             "cis_monitoring": { "controls_with_a_rule": cis.len(), "of": 15, "rules": cis },
-            // The security state (null while it is rebuilt at start).
-            "state": state,
+            // The security state: filled in as the answer is sent.
+            "state": Value::Null,
         },
         "activity": { "events_per_hour": events_per_hour, "top_callers": top_callers },
     }))
 }
 
-/// `GET /api/summary`.
+/// `GET /api/summary`: the last figures computed (a stale answer starts
+/// the next computation); computed now only when there are none yet.
 pub async fn summary(State(app): State<Arc<App>>) -> Response {
-    let mut cache = app.summary.inner.lock().await;
-    if let Some((at, v)) = cache.as_ref()
-        && at.elapsed() < FRESH_FOR
-    {
-        return Json(v.clone()).into_response();
-    }
-    match compute(&app).await {
-        Ok(v) => {
-            // Not kept while the security state is still being rebuilt.
-            if !v["compliance"]["state"].is_null() {
-                *cache = Some((Instant::now(), v.clone()));
+    let mut v = match app.summary.get() {
+        Some((at, v)) => {
+            if at.elapsed() >= FRESH_FOR {
+                refresh(&app);
             }
-            Json(v).into_response()
+            v
         }
-        Err(e) => super::api::error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e),
+        None => {
+            let _computing = app.summary.computing.lock().await;
+            match app.summary.get() {
+                // Computed while this view waited.
+                Some((_, v)) => v,
+                None => match compute(&app).await {
+                    Ok(v) => {
+                        app.summary.put(v.clone());
+                        v
+                    }
+                    Err(e) => {
+                        return super::api::error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e);
+                    }
+                },
+            }
+        }
+    };
+    // The security state as it is now (null while it is rebuilt at start).
+    if app.posture_ready.load(std::sync::atomic::Ordering::Acquire) {
+        let p = app
+            .posture
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        v["compliance"]["state"] = crate::cli::state::report(&p)["summary"].clone();
     }
+    Json(v).into_response()
 }
 
 /// `GET /api/state`: the security state, as `trailwatch state --format

@@ -1,52 +1,107 @@
-//! The server's detection and ingest thread. Pushed records arrive as
-//! spool files ([`super::push::Spool`]); each goes through the detection
-//! pipeline at once (the same [`Pipeline`] as `watch`, alerts filed in
-//! the lake's `alerts` table), then moves to `detected/`; every
-//! `--ingest-interval` the detected files are ingested into the lake in
-//! one batch (deduplicated by eventID, idempotent by file) and removed.
-//! On start, files left by a previous run are finished first: `pending/`
-//! through detection, `detected/` into the lake.
+//! The server's detection and ingest thread: one [`Pipeline`], the same as
+//! `watch`'s, for every way events come in. Pushed records arrive as spool
+//! files ([`super::push::Spool`]) and go through detection at once; with
+//! `--watch`, trail files are followed as `watch` follows them
+//! ([`Follower`]). The pipeline observes each event id once
+//! ([`crate::pipeline::dedup`]), so an event pushed and later read from
+//! the trail counts once toward an alarm, and alerts carry stable ids that
+//! every output files once.
+//!
+//! Progress is kept as `watch` keeps it: a checkpoint and the pipeline's
+//! state, saved together ([`Saver`]) in `STATE/pipeline/`. A spool file
+//! is marked done in the checkpoint when detected and moved from
+//! `pending/` to `detected/` once a save covers it; every
+//! `--ingest-interval` the detected files go into the lake in one batch
+//! (deduplicated by eventID) and are removed. A restart resumes from the
+//! saved state, moves on the spool files it covers, detects the others,
+//! and ingests what is left first.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use tokio::runtime::Handle;
 use trailwatch_core::alert::Alert;
 use trailwatch_core::detect::Detector;
 use trailwatch_core::event::DecodeOptions;
 use trailwatch_lake::alerts::AlertTable;
 use trailwatch_lake::ingest::{IngestOptions, SourceLocation, SourceObject, ingest};
-use trailwatch_lake::store::Store;
+use trailwatch_lake::store::{S3Options, Store};
 
 use super::metrics::Metrics;
 use super::push::Spool;
 use crate::pipeline::Pipeline;
+use crate::pipeline::checkpoint::{FileId, Saver};
+use crate::pipeline::follow::{FollowOptions, Follower, Wake};
 use crate::pipeline::output;
 use crate::source::Input;
+
+/// How far apart in event time two copies of an event are recognised:
+/// CloudTrail delivers log files about 5 minutes after the calls (15 at
+/// most, AWS says), so an hour covers a pushed event's trail copy with
+/// room, while memory stays at one hour of event ids.
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(3600);
 
 /// What the worker needs.
 pub struct Worker {
     pub store: Store,
     pub spool: Arc<Spool>,
+    /// Where the checkpoint and the pipeline's state are kept.
+    pub state: PathBuf,
     pub detectors: Vec<Box<dyn Detector>>,
-    pub metrics: Arc<Metrics>,
-    pub interval: Duration,
+    /// How late events may come (seconds) before alarms are evaluated
+    /// without them, and how long a quiet trail prefix holds time back.
+    pub lateness: i64,
+    pub idle: Duration,
     /// The notification outbox, when the config has sinks.
     pub notifier: Option<crate::notify::dispatch::Notifier>,
+    pub metrics: Arc<Metrics>,
+    pub interval: Duration,
+    /// Trail sources to follow (`--watch`), with the watcher's settings.
+    pub follow: Option<Follow>,
     /// The security state to rebuild from the lake at start (the
     /// pipeline's posture detector keeps it up to date afterwards).
     pub posture: Arc<std::sync::Mutex<trailwatch_core::posture::Posture>>,
     pub posture_ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
+/// `serve --watch`: what to follow and how.
+#[derive(Debug)]
+pub struct Follow {
+    pub sources: Vec<String>,
+    pub s3: S3Options,
+    pub handle: Handle,
+    pub options: FollowOptions,
+    /// How often S3 prefixes are listed (local folders wake the worker
+    /// through the file watcher).
+    pub poll: Duration,
+    /// A sender for the file watcher's events.
+    pub wake: Sender<Wake>,
+}
+
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Worker")
             .field("spool", &self.spool)
+            .field("follow", &self.follow)
             .finish()
+    }
+}
+
+/// Alerts counted for `/metrics` (the last output).
+struct Counted(Arc<Metrics>);
+
+impl output::AlertOutput for Counted {
+    fn name(&self) -> &str {
+        "metrics"
+    }
+
+    fn emit(&mut self, alerts: &[Alert]) -> Result<()> {
+        self.0.count_alerts(alerts);
+        Ok(())
     }
 }
 
@@ -68,21 +123,115 @@ fn spooled(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// A spool file's name, as the checkpoint knows it.
+fn spool_id(path: &Path) -> FileId {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    FileId::of(&format!("spool/{name}"), None)
+}
+
+/// Spool files detected, waiting for a save to cover them before they
+/// move on to `detected/`.
+#[derive(Debug, Default)]
+struct Held {
+    files: Vec<PathBuf>,
+    /// The saver's save count when they were last moved.
+    saves: u64,
+}
+
+impl Held {
+    /// After a save: move what it covers on, and let the checkpoint forget
+    /// them (the next save drops their names).
+    fn after_save(&mut self, saver: &mut Saver, spool: &Spool) {
+        if saver.saves == self.saves {
+            return;
+        }
+        self.saves = saver.saves;
+        for path in self.files.drain(..) {
+            saver.cp.forget(&spool_id(&path).name);
+            if let Some(name) = path.file_name()
+                && let Err(e) = std::fs::rename(&path, spool.detected.join(name))
+            {
+                tracing::warn!("moving {} out of the spool's pending/: {e}", path.display());
+            }
+        }
+    }
+}
+
 impl Worker {
-    /// Run until the sending side closes.
-    pub fn run(self, rx: Receiver<PathBuf>) -> Result<()> {
+    /// Run until told to stop (or every sender is gone).
+    pub fn run(self, rx: Receiver<Wake>) -> Result<()> {
         let Worker {
             store,
             spool,
+            state,
             detectors,
+            lateness,
+            idle,
+            notifier,
             metrics,
             interval,
-            notifier,
+            follow,
             posture,
             posture_ready,
         } = self;
-        // The security state from the lake's history, once; pushed records
-        // wait in the spool meanwhile (durable, detected just after).
+        crate::private::create_dir_all(&state)
+            .with_context(|| format!("creating {}", state.display()))?;
+        let (mut saver, replay) = Saver::load(&state, None)?;
+        // Each event once, however many ways it came in (see the module
+        // doc); outputs: the outbox first (it skips ids it has), then the
+        // lake's table, then the metrics.
+        let mut pipeline = Pipeline::new(detectors, lateness, idle).with_dedup(DEDUP_WINDOW);
+        if let Some(n) = notifier {
+            pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
+        }
+        let table = AlertTable::open(&store).context("opening the alerts table")?;
+        pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
+        pipeline = pipeline.with_output(Box::new(Counted(metrics.clone())));
+        saver.resume(&mut pipeline)?;
+        let poll = follow.as_ref().map(|f| f.poll);
+        let mut follower = match follow {
+            Some(f) => Some(Follower::start(
+                &f.sources,
+                &f.s3,
+                &f.handle,
+                FollowOptions {
+                    ingest_interval: interval,
+                    ..f.options
+                },
+                f.wake,
+                Some(&store),
+                &mut pipeline,
+                &mut saver,
+                &replay,
+            )?),
+            None => None,
+        };
+        // Spool files the saved state covers move on; the rest are detected
+        // (below, once the security state is rebuilt).
+        for path in spooled(&spool.detected) {
+            saver.cp.forget(&spool_id(&path).name);
+        }
+        let mut held = Held {
+            files: Vec::new(),
+            saves: saver.saves,
+        };
+        let mut waiting = Vec::new();
+        for path in spooled(&spool.pending) {
+            if saver.cp.is_done(&spool_id(&path), false) {
+                held.files.push(path);
+            } else {
+                waiting.push(path);
+            }
+        }
+        held.saves = u64::MAX;
+        held.after_save(&mut saver, &spool);
+        ingest_detected(&store, &spool, &metrics);
+        // The security state from the lake's history, now that the lake
+        // holds everything taken before; pushed records wait in the spool
+        // meanwhile (durable, detected just after).
         let mut rebuilt = trailwatch_core::posture::Posture::default();
         let started = Instant::now();
         crate::source::lake::each_lake_record(
@@ -98,44 +247,93 @@ impl Worker {
             "security state rebuilt from the lake"
         );
         save_state(&store, &rebuilt);
-        let mut saved_at = rebuilt.events;
+        let mut saved_state_at = rebuilt.events;
         *posture.lock().unwrap_or_else(|e| e.into_inner()) = rebuilt;
         posture_ready.store(true, Ordering::Release);
-        let table = AlertTable::open(&store).context("opening the alerts table")?;
-        // Pushed events arrive within seconds: alarms wait a minute for
-        // stragglers; a source silent for 15 minutes does not hold time.
-        let mut pipeline = Pipeline::new(detectors, 60, Duration::from_secs(900));
-        // The outbox first (it skips ids it has), then the lake's table.
-        if let Some(n) = notifier {
-            pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
-        }
-        pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
-        for path in spooled(&spool.pending) {
-            detect(&mut pipeline, &spool, &metrics, &path);
+        for path in waiting {
+            detect(&mut pipeline, &mut saver, &mut held, &metrics, &path);
         }
         let mut last_ingest = Instant::now();
-        ingest_detected(&store, &spool, &metrics);
-        loop {
-            let wait = interval.saturating_sub(last_ingest.elapsed());
-            match rx.recv_timeout(wait.max(Duration::from_millis(10))) {
-                Ok(path) => detect(&mut pipeline, &spool, &metrics, &path),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    ingest_detected(&store, &spool, &metrics);
-                    return Ok(());
+        let mut last_step: Option<Instant> = None;
+        let mut fs_news = true;
+        let stop = loop {
+            // Follow the trail when the file watcher saw something, and
+            // every poll (S3 prefixes are listed then).
+            if let (Some(f), Some(poll)) = (&mut follower, poll)
+                && (fs_news || last_step.is_none_or(|t| t.elapsed() >= poll))
+            {
+                if let Err(e) = f.step(&mut pipeline, &mut saver) {
+                    tracing::error!("following the trail: {e:#}");
                 }
+                last_step = Some(Instant::now());
+                fs_news = false;
+                metrics
+                    .watched_files
+                    .store(f.taken_files, Ordering::Relaxed);
+                metrics
+                    .watched_bytes
+                    .store(f.taken_bytes, Ordering::Relaxed);
             }
+            metrics
+                .detect_duplicates
+                .store(pipeline.duplicates(), Ordering::Relaxed);
+            let mut wait = interval.saturating_sub(last_ingest.elapsed());
+            if let Some(d) = saver.due_in() {
+                wait = wait.min(d);
+            }
+            if let (Some(poll), Some(t)) = (poll, last_step) {
+                wait = wait.min(poll.saturating_sub(t.elapsed()));
+            }
+            let mut idle = false;
+            match rx.recv_timeout(wait.max(Duration::from_millis(5))) {
+                Ok(Wake::Pushed(path)) => {
+                    detect(&mut pipeline, &mut saver, &mut held, &metrics, &path)
+                }
+                Ok(Wake::Fs(e)) => {
+                    if let Some(f) = &mut follower {
+                        f.saw(e);
+                    }
+                    fs_news = true;
+                }
+                Ok(Wake::Stop) => break true,
+                Err(RecvTimeoutError::Timeout) => idle = true,
+                Err(RecvTimeoutError::Disconnected) => break true,
+            }
+            // Pushes come in bursts: a save every couple of seconds while
+            // they do, and one as soon as they pause.
+            let saved = if idle {
+                saver.save_if_changed(&pipeline)
+            } else {
+                saver.save_if_due(&pipeline)
+            };
+            if let Err(e) = saved {
+                tracing::error!("saving the pipeline's state: {e:#}");
+            }
+            held.after_save(&mut saver, &spool);
             if last_ingest.elapsed() >= interval {
                 ingest_detected(&store, &spool, &metrics);
                 last_ingest = Instant::now();
                 // The state tables follow the state, at the ingest pace.
                 let now = posture.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                if now.events != saved_at {
+                if now.events != saved_state_at {
                     save_state(&store, &now);
-                    saved_at = now.events;
+                    saved_state_at = now.events;
                 }
             }
+        };
+        if stop {
+            if let Err(e) = saver.save(&pipeline) {
+                tracing::error!("saving the pipeline's state: {e:#}");
+            }
+            held.after_save(&mut saver, &spool);
+            ingest_detected(&store, &spool, &metrics);
+            if let Some(f) = &mut follower
+                && let Err(e) = f.flush()
+            {
+                tracing::error!("ingesting the watched files: {e:#}");
+            }
         }
+        Ok(())
     }
 }
 
@@ -146,8 +344,20 @@ fn save_state(store: &Store, p: &trailwatch_core::posture::Posture) {
     }
 }
 
-/// One spool file through detection; then on to `detected/`.
-fn detect(pipeline: &mut Pipeline<'_>, spool: &Spool, metrics: &Metrics, path: &Path) {
+/// One spool file through detection; marked done in the checkpoint, and
+/// held until a save covers it.
+fn detect(
+    pipeline: &mut Pipeline<'_>,
+    saver: &mut Saver,
+    held: &mut Held,
+    metrics: &Metrics,
+    path: &Path,
+) {
+    // A file pushed while the worker started is both in its first look at
+    // pending/ and in the channel: detected once.
+    if saver.cp.is_done(&spool_id(path), false) || !path.exists() {
+        return;
+    }
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let input = Input::File {
         path: path.to_path_buf(),
@@ -167,19 +377,14 @@ fn detect(pipeline: &mut Pipeline<'_>, spool: &Spool, metrics: &Metrics, path: &
         Err(e) => tracing::warn!("reading {}: {e}", path.display()),
     }
     pipeline.advance(&mut alerts);
-    if !alerts.is_empty() {
-        if let Err(e) = pipeline.emit(&alerts) {
-            // Left in pending/: taken again at the next start.
-            tracing::error!("filing alerts: {e:#}");
-            return;
-        }
-        metrics.count_alerts(&alerts);
+    if let Err(e) = pipeline.emit(&alerts) {
+        // Not marked done: detected again at the next start.
+        tracing::error!("filing alerts: {e:#}");
+        return;
     }
-    if let Some(name) = path.file_name()
-        && let Err(e) = std::fs::rename(path, spool.detected.join(name))
-    {
-        tracing::warn!("moving {} out of the spool's pending/: {e}", path.display());
-    }
+    saver.cp.mark_done(&spool_id(path), false);
+    saver.changed();
+    held.files.push(path.to_path_buf());
 }
 
 /// Every detected spool file into the lake, in one batch; then removed.

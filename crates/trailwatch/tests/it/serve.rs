@@ -939,3 +939,195 @@ fn the_security_state_shows_the_sample_s_exposures_and_follows_pushes() {
         .await;
     });
 }
+
+/// A record of `name` by `who` at `time`, failed when `failed`.
+fn record_at(id: &str, name: &str, who: &str, time: &str, failed: bool) -> Value {
+    let mut r = pushed(id, name, who);
+    r["eventTime"] = json!(time);
+    if failed {
+        r["errorMessage"] = json!("Failed authentication");
+        r["responseElements"] = json!({"ConsoleLogin": "Failure"});
+    }
+    r
+}
+
+/// `serve --watch` runs the trail's files and pushed events through one
+/// pipeline: events pushed first and read again from the trail's file are
+/// counted once by an alarm, stored once, and alerted once; the state is
+/// kept across a kill (the file is not taken again, a copy pushed after
+/// the restart is still known).
+#[test]
+fn serve_watch_counts_an_event_pushed_and_read_from_the_trail_once() {
+    let lake = tempfile::tempdir().expect("tempdir");
+    small_lake(lake.path());
+    let state = tempfile::tempdir().expect("tempdir");
+    let trail = tempfile::tempdir().expect("tempdir");
+    let now = chrono::Utc::now();
+    let day = trail
+        .path()
+        .join("AWSLogs/111122223333/CloudTrail/us-east-1")
+        .join(now.format("%Y/%m/%d").to_string());
+    std::fs::create_dir_all(&day).expect("mkdir");
+    // Three failed sign-ins within one minute, ten minutes ago; an event
+    // three minutes later moves event time past that minute.
+    let t0 = now - chrono::TimeDelta::minutes(10);
+    let at = |secs: i64| {
+        (t0 + chrono::TimeDelta::seconds(secs))
+            .format("%Y-%m-%dT%H:%M:00Z")
+            .to_string()
+    };
+    let fails: Vec<Value> = (1..=3)
+        .map(|i| {
+            record_at(
+                &format!("fail-{i}"),
+                "ConsoleLogin",
+                "mallory",
+                &at(0),
+                true,
+            )
+        })
+        .collect();
+    let later = record_at("later-1", "DescribeTrails", "alice", &at(180), false);
+    let rules = state.path().join("alarm.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n  - id: failed-sign-ins\n    title: Failed console sign-ins\n    severity: P2\n    pattern: '{ ($.eventName = \"ConsoleLogin\") && ($.errorMessage = \"Failed authentication\") }'\n    metric: {name: FailedSignIns, namespace: Test, value: \"1\"}\n    alarm: {period: 60, evaluation_periods: 1, statistic: Sum, threshold: 3, comparison: GreaterThanOrEqualToThreshold, treat_missing_data: notBreaching}\n",
+    )
+    .expect("write");
+    let config = state.path().join("config.toml");
+    std::fs::write(&config, "[watch]\nlateness = 0\npoll_ms = 200\n").expect("write");
+    let flags = [
+        "--ingest-interval",
+        "1",
+        "--pack",
+        "none",
+        "--rules",
+        path_str(&rules),
+        "--config",
+        path_str(&config),
+        "--watch",
+        path_str(trail.path()),
+    ];
+    let env = [("TRAILWATCH_TOKEN", TOKEN)];
+    let c = client(None);
+    let alarms = |c: reqwest::Client, base: String| async move {
+        let (_, _, body) = send(
+            c.get(format!("{base}/api/alerts?rule=failed-sign-ins"))
+                .bearer_auth(TOKEN),
+        )
+        .await;
+        serde_json::from_str::<Vec<Value>>(&body)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| a["state"] == "ALARM")
+            .collect::<Vec<Value>>()
+    };
+    let metric = |c: reqwest::Client, base: String, name: &'static str| async move {
+        let (_, _, text) = send(c.get(format!("{base}/metrics")).bearer_auth(TOKEN)).await;
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or(u64::MAX)
+    };
+    let push = |c: reqwest::Client, base: String, records: Vec<Value>| async move {
+        let body = json!({ "Records": records }).to_string();
+        let (code, _, reply) = send(
+            c.post(format!("{base}/ingest/cloudtrail"))
+                .bearer_auth(TOKEN)
+                .body(body),
+        )
+        .await;
+        assert_eq!(code, 200, "{reply}");
+    };
+    {
+        let s = serve_on(lake.path(), state.path(), &flags, &env);
+        let base = s.base.clone();
+        rt().block_on(async {
+            // Two of the three pushed first: not enough to alarm.
+            push(c.clone(), base.clone(), fails[..2].to_vec()).await;
+            eventually("the pushes detected", async || {
+                metric(c.clone(), base.clone(), "trailwatch_spool_files").await == 0
+            })
+            .await;
+            // The trail's file with all of them lands (renamed into place).
+            let name = format!(
+                "111122223333_CloudTrail_us-east-1_{}_test.json.gz",
+                now.format("%Y%m%dT%H%MZ")
+            );
+            let mut all = fails.clone();
+            all.push(later.clone());
+            let gz = crate::support::gzip(json!({ "Records": all }).to_string().as_bytes());
+            std::fs::write(day.join(".incoming"), gz).expect("write");
+            std::fs::rename(day.join(".incoming"), day.join(&name)).expect("rename");
+            eventually("the alarm", async || {
+                !alarms(c.clone(), base.clone()).await.is_empty()
+            })
+            .await;
+            let got = alarms(c.clone(), base.clone()).await;
+            assert_eq!(got.len(), 1, "{got:?}");
+            // The minute's datapoint (the last; the ones before give
+            // context) and the evidence: three, not five.
+            assert_eq!(got[0]["datapoints"].as_array().and_then(|d| d.last()), Some(&json!(3.0)), "counted once: {got:?}");
+            assert_eq!(got[0]["event_count"], 3, "{got:?}");
+            assert_eq!(
+                metric(c.clone(), base.clone(), "trailwatch_detect_duplicates_total").await,
+                2
+            );
+            assert_eq!(
+                metric(c.clone(), base.clone(), "trailwatch_watched_files_total").await,
+                1
+            );
+            // Each event once in the lake.
+            eventually("the events in the lake, once each", async || {
+                let (_, _, body) = send(sql_request(
+                    &c,
+                    format!("{base}/api/query"),
+                    "SELECT eventid, count(*) AS n FROM cloudtrail_logs WHERE eventid LIKE 'fail-%' OR eventid = 'later-1' GROUP BY eventid ORDER BY eventid",
+                ))
+                .await;
+                serde_json::from_str::<Value>(&body).is_ok_and(|v| {
+                    v["rows"]
+                        == json!([
+                            {"eventid": "fail-1", "n": 1},
+                            {"eventid": "fail-2", "n": 1},
+                            {"eventid": "fail-3", "n": 1},
+                            {"eventid": "later-1", "n": 1}
+                        ])
+                })
+            })
+            .await;
+        });
+        // The state saved once the work paused; then a kill -9.
+        let cp = state.path().join("pipeline/checkpoint.json");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !std::fs::read_to_string(&cp).is_ok_and(|t| t.contains("111122223333/us-east-1")) {
+            assert!(std::time::Instant::now() < deadline, "no checkpoint");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let s = serve_on(lake.path(), state.path(), &flags, &env);
+    let base = s.base.clone();
+    rt().block_on(async {
+        // A copy of a counted event, pushed after the restart, is known.
+        push(c.clone(), base.clone(), vec![fails[2].clone()]).await;
+        eventually("the copy skipped", async || {
+            metric(
+                c.clone(),
+                base.clone(),
+                "trailwatch_detect_duplicates_total",
+            )
+            .await
+                == 1
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        assert_eq!(
+            metric(c.clone(), base.clone(), "trailwatch_watched_files_total").await,
+            0,
+            "the trail's file taken again"
+        );
+        let got = alarms(c.clone(), base.clone()).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0]["event_count"], 3, "{got:?}");
+    });
+}
