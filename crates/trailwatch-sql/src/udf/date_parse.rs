@@ -67,13 +67,22 @@ impl ScalarUDFImpl for DateParse {
         let texts = strings(&a[0])?;
         let fmts = strings(&a[1])?;
         let mut v = Vec::with_capacity(texts.len());
+        // The format is translated once (it is a constant in practice; a
+        // column of formats is translated when it changes).
+        let mut translated: Option<(&str, String)> = None;
         for i in 0..texts.len() {
             if texts.is_null(i) || fmts.is_null(i) {
                 v.push(None);
                 continue;
             }
-            let fmt = to_chrono(fmts.value(i), true)?;
-            match parse_naive(texts.value(i), &fmt) {
+            let given = fmts.value(i);
+            if translated.as_ref().is_none_or(|(f, _)| *f != given) {
+                translated = Some((given, to_chrono(given, true)?));
+            }
+            let Some((_, fmt)) = &translated else {
+                unreachable!("translated just above")
+            };
+            match parse_naive(texts.value(i), fmt) {
                 Some(t) => v.push(Some(t.and_utc().timestamp_millis())),
                 None => {
                     return exec_err!(
