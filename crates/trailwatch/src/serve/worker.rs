@@ -145,10 +145,14 @@ impl Held {
     /// After a save: move what it covers on, and let the checkpoint forget
     /// them (the next save drops their names).
     fn after_save(&mut self, saver: &mut Saver, spool: &Spool) {
-        if saver.saves == self.saves {
-            return;
+        if saver.saves != self.saves {
+            self.saves = saver.saves;
+            self.move_on(saver, spool);
         }
-        self.saves = saver.saves;
+    }
+
+    /// Move the held files on to `detected/` (a save covers them).
+    fn move_on(&mut self, saver: &mut Saver, spool: &Spool) {
         for path in self.files.drain(..) {
             saver.cp.forget(&spool_id(&path).name);
             if let Some(name) = path.file_name()
@@ -226,8 +230,7 @@ impl Worker {
                 waiting.push(path);
             }
         }
-        held.saves = u64::MAX;
-        held.after_save(&mut saver, &spool);
+        held.move_on(&mut saver, &spool);
         ingest_detected(&store, &spool, &metrics);
         // The security state from the lake's history, now that the lake
         // holds everything taken before; pushed records wait in the spool
