@@ -23,6 +23,12 @@
 //!   `u.x` rewritten to `a.x`. Rows whose array is NULL or empty are
 //!   dropped, as Trino's CROSS JOIN does.
 //!
+//! - result column names are Trino's: a select item without an alias
+//!   that is a column keeps the column's name, a row's field its field
+//!   name (`userIdentity.arn` is `arn`), and any other expression is
+//!   `_colN`, N its 0-based position (items after a `*` keep DataFusion's
+//!   names, their position being unknown before planning).
+//!
 //! Replacement nodes are built by parsing a small SQL text made from the
 //! `Display` of the original sub-expressions: the parser's AST types have
 //! many fields, and text keeps each rewrite readable.
@@ -31,8 +37,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, JoinOperator,
-    ObjectNamePart, Query, SetExpr, Statement, TableFactor, Value, ValueWithSpan, VisitMut,
-    VisitorMut, visit_expressions_mut,
+    ObjectNamePart, Query, SelectItem, SetExpr, Statement, TableFactor, Value, ValueWithSpan,
+    VisitMut, VisitorMut, visit_expressions_mut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -43,6 +49,11 @@ use crate::QueryError;
 /// as given when nothing needed rewriting (or when only DataFusion's own
 /// parser understands it).
 pub fn rewrite(sql: &str) -> Result<String, QueryError> {
+    rewrite_with(sql, true)
+}
+
+/// [`rewrite`], naming the select items as Trino does or not.
+fn rewrite_with(sql: &str, name_columns: bool) -> Result<String, QueryError> {
     let Ok(mut statements) = Parser::parse_sql(&GenericDialect, sql) else {
         return Ok(sql.to_string());
     };
@@ -52,6 +63,9 @@ pub fn rewrite(sql: &str) -> Result<String, QueryError> {
     let original = statement.clone();
     if let ControlFlow::Break(e) = rewrite_statement(statement) {
         return Err(e);
+    }
+    if name_columns {
+        let _ = statement.visit(&mut ColumnNamer);
     }
     if *statement == original {
         return Ok(sql.to_string());
@@ -65,6 +79,51 @@ fn rewrite_statement(statement: &mut Statement) -> ControlFlow<QueryError> {
         Ok(()) => ControlFlow::Continue(()),
         Err(err) => ControlFlow::Break(err),
     })
+}
+
+/// Names every query's unnamed select items as Trino does (see the
+/// module doc), so results and derived tables have Trino's column names.
+struct ColumnNamer;
+
+impl VisitorMut for ColumnNamer {
+    type Break = ();
+
+    fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        // The leftmost SELECT of a set operation names its columns.
+        let mut body = &mut *q.body;
+        loop {
+            body = match body {
+                SetExpr::SetOperation { left, .. } => left,
+                SetExpr::Query(inner) => &mut inner.body,
+                _ => break,
+            };
+        }
+        let SetExpr::Select(select) = body else {
+            return ControlFlow::Continue(());
+        };
+        for (i, item) in select.projection.iter_mut().enumerate() {
+            match item {
+                SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => break,
+                SelectItem::UnnamedExpr(e) => {
+                    let name = match e {
+                        // DataFusion names a plain column as Trino does.
+                        Expr::Identifier(_) => continue,
+                        Expr::CompoundIdentifier(parts) => match parts.last() {
+                            Some(p) => p.value.to_lowercase(),
+                            None => continue,
+                        },
+                        _ => format!("_col{i}"),
+                    };
+                    *item = SelectItem::ExprWithAlias {
+                        expr: e.clone(),
+                        alias: Ident::new(name),
+                    };
+                }
+                _ => {}
+            }
+        }
+        ControlFlow::Continue(())
+    }
 }
 
 fn parse_expr(sql: &str) -> Result<Expr, QueryError> {
@@ -411,8 +470,35 @@ fn fold_unnest(
 mod tests {
     use super::*;
 
+    /// The syntax rewrites alone (the column names are tested apart).
     fn rw(sql: &str) -> String {
-        rewrite(sql).unwrap()
+        rewrite_with(sql, false).unwrap()
+    }
+
+    #[test]
+    fn select_items_get_trino_s_column_names() {
+        let cases = [
+            (
+                "SELECT userIdentity.arn, count(*) FROM cloudtrail_logs GROUP BY userIdentity.arn",
+                "SELECT userIdentity.arn AS arn, count(*) AS _col1 FROM cloudtrail_logs GROUP BY userIdentity.arn",
+            ),
+            // Aliases and plain columns stay; a subquery's items are named
+            // too (an outer query refers to them by those names).
+            (
+                "SELECT arn, n FROM (SELECT userIdentity.arn, count(*) AS n FROM t GROUP BY 1)",
+                "SELECT arn, n FROM (SELECT userIdentity.arn AS arn, count(*) AS n FROM t GROUP BY 1)",
+            ),
+            // After a wildcard the position is unknown: left alone.
+            ("SELECT 1, *, 2 FROM t", "SELECT 1 AS _col0, *, 2 FROM t"),
+            // A set operation: the first SELECT names the columns.
+            (
+                "SELECT c.eventName FROM t AS c UNION ALL SELECT lower(x) FROM u",
+                "SELECT c.eventName AS eventname FROM t AS c UNION ALL SELECT lower(x) FROM u",
+            ),
+        ];
+        for (given, want) in cases {
+            assert_eq!(rewrite(given).unwrap(), want);
+        }
     }
 
     #[test]

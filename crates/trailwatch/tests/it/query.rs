@@ -229,6 +229,17 @@ fn formats_saved_queries_and_top() {
     let csv = stdout(&run(&["query", "--lake", l, "--format", "csv", q]));
     assert!(csv.starts_with("eventname,n\n"), "{csv}");
     assert_eq!(csv.lines().count(), rows.len() + 1);
+    // Unnamed columns are named as Athena names them: a row's field by
+    // its field name, any other expression `_colN`.
+    let athena = stdout(&run(&[
+        "query",
+        "--lake",
+        l,
+        "--format",
+        "csv",
+        "SELECT userIdentity.arn, count(*), max(eventTime) AS last FROM cloudtrail_logs GROUP BY userIdentity.arn ORDER BY count(*) DESC LIMIT 1",
+    ]));
+    assert!(athena.starts_with("arn,_col1,last\n"), "{athena}");
     // Arrays and structs print as Athena shows them (the seed's busy-IPs
     // query returns array_agg(DISTINCT eventName)).
     let nested = run(&[
