@@ -317,8 +317,12 @@ impl Worker {
                 ingest_detected(&store, &spool, &metrics);
                 last_ingest = Instant::now();
                 // The state tables follow the state, at the ingest pace.
-                let now = posture.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                if now.events != saved_state_at {
+                // (Copied out only when it changed: the lock is short.)
+                let changed = {
+                    let p = posture.lock().unwrap_or_else(|e| e.into_inner());
+                    (p.events != saved_state_at).then(|| p.clone())
+                };
+                if let Some(now) = changed {
                     save_state(&store, &now);
                     saved_state_at = now.events;
                 }
