@@ -1,6 +1,8 @@
 //! The interactive SQL shell of `trailwatch query`: line editing and a
 //! history file (rustyline), statements that span lines until a `;`, and
 //! a few backslash commands. An error reports and returns to the prompt.
+//! `\timing` prints each statement's time, as psql's `\timing` and
+//! DuckDB's `.timer on` do (the benchmarks read it for warm timings).
 //! With piped input (`query --shell < file`) it reads the same way, so
 //! scripts and tests drive it exactly as a person would.
 
@@ -37,6 +39,8 @@ fn history_path() -> Option<std::path::PathBuf> {
 enum Command {
     Quit,
     Help,
+    /// Timing on (`Some(true)`), off, or toggled (`None`).
+    Timing(Option<bool>),
     Sql(String),
 }
 
@@ -46,6 +50,9 @@ fn command(line: &str) -> Option<Command> {
         "\\q" | "quit" | "exit" => Some(Command::Quit),
         "\\?" | "\\h" | "help" => Some(Command::Help),
         "\\d" => Some(Command::Sql("SHOW TABLES".into())),
+        "\\timing" => Some(Command::Timing(None)),
+        "\\timing on" => Some(Command::Timing(Some(true))),
+        "\\timing off" => Some(Command::Timing(Some(false))),
         _ => t
             .strip_prefix("\\d ")
             .map(|table| Command::Sql(format!("DESCRIBE {}", table.trim()))),
@@ -61,6 +68,16 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
     }
     let mut buffer = String::new();
     let mut failed = false;
+    let mut timing = false;
+    // Run one statement, timed when asked; true when it failed.
+    let run = |sql: &str, out: &mut Output, timing: bool| {
+        let started = std::time::Instant::now();
+        let failed = report(run_statement(engine, rt, sql, out));
+        if timing {
+            eprintln!("Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0);
+        }
+        failed
+    };
     loop {
         let prompt = if buffer.is_empty() { PROMPT } else { MORE };
         let line = match editor.readline(prompt) {
@@ -80,9 +97,14 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
                     out.sink.flush()?;
                     continue;
                 }
+                Some(Command::Timing(on)) => {
+                    timing = on.unwrap_or(!timing);
+                    eprintln!("Timing is {}.", if timing { "on" } else { "off" });
+                    continue;
+                }
                 Some(Command::Sql(sql)) => {
                     let _ = editor.add_history_entry(line.trim());
-                    failed |= report(run_statement(engine, rt, &sql, out));
+                    failed |= run(&sql, out, timing);
                     continue;
                 }
                 None => {}
@@ -98,14 +120,14 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
         }
         let _ = editor.add_history_entry(buffer.trim());
         for sql in split_statements(&buffer) {
-            failed |= report(run_statement(engine, rt, &sql, out));
+            failed |= run(&sql, out, timing);
         }
         buffer.clear();
     }
     if !buffer.trim().is_empty() {
         // Input ended in the middle of a statement: run what was typed.
         for sql in split_statements(&buffer) {
-            failed |= report(run_statement(engine, rt, &sql, out));
+            failed |= run(&sql, out, timing);
         }
     }
     if let Some(h) = &history {

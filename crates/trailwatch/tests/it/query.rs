@@ -336,6 +336,7 @@ fn the_shell_takes_multi_line_statements_keeps_history_and_quits_on_backslash_q(
     let history = dir.path().join("history");
     let input = "SELECT\n  count(*) AS n\nFROM cloudtrail_logs;\n\
                  SELECT 1 AS one; SELECT 2 AS two;\n\\d\nSELECT nope FROM cloudtrail_logs;\n\
+                 \\timing\nSELECT 4 AS timed;\n\\timing off\nSELECT 5 AS untimed;\n\
                  \\q\nSELECT 3 AS never;\n";
     let mut child = bin()
         .args([
@@ -375,6 +376,17 @@ fn the_shell_takes_multi_line_statements_keeps_history_and_quits_on_backslash_q(
     // says something failed.
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
     assert_eq!(out.status.code(), Some(1));
+    // \timing times the statements after it, until \timing off.
+    let err = stderr(&out);
+    assert_eq!(err.matches("Time: ").count(), 1, "{err}");
+    assert!(
+        err.contains("Timing is on.") && err.contains("Timing is off."),
+        "{err}"
+    );
+    assert!(
+        text.contains("timed\n4\n") && text.contains("untimed\n5\n"),
+        "{text}"
+    );
     let saved = std::fs::read_to_string(&history).unwrap();
     assert!(
         saved.contains("SELECT 1 AS one; SELECT 2 AS two;"),
