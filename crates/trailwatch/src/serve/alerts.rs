@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use trailwatch_core::alert::Alert;
@@ -111,6 +111,22 @@ pub async fn list(State(app): State<Arc<App>>, Query(f): Query<AlertFilter>) -> 
     }
 }
 
+/// The event times an alert's evidence is looked for in first: its window
+/// (or its time), widened by a day either way, as text comparable with
+/// `eventtime`.
+fn evidence_window(time: &str, start: Option<&str>, end: Option<&str>) -> Option<(String, String)> {
+    let parse = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let start = parse(start.unwrap_or(time))?;
+    let end = parse(end.unwrap_or(time))?.max(start);
+    let day = chrono::Duration::days(1);
+    let text = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    Some((text(start - day), text(end + day)))
+}
+
 /// `GET /api/alerts/{id}`: the alert and its evidence events.
 pub async fn one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
     let sql = format!(
@@ -128,14 +144,61 @@ pub async fn one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
         Vec::new()
     } else {
         let ids: Vec<String> = a.event_ids.iter().map(|i| sql_text(i)).collect();
-        let sql = format!(
-            "SELECT * FROM cloudtrail_logs WHERE eventid IN ({}) ORDER BY eventtime",
+        let by_id = format!(
+            "SELECT * FROM cloudtrail_logs WHERE eventid IN ({})",
             ids.join(", ")
         );
-        match rows(&app, sql).await {
-            Ok(r) => r,
-            Err(r) => return r,
+        // Within the alert's window first: the event-time filter lets the
+        // scan skip every day outside it. Evidence the window misses (an
+        // event stored late, a window narrower than its events) is then
+        // looked for in the whole lake.
+        let mut found =
+            match evidence_window(&a.time, a.window_start.as_deref(), a.window_end.as_deref()) {
+                Some((from, to)) => {
+                    let sql = format!(
+                        "{by_id} AND eventtime BETWEEN {} AND {} ORDER BY eventtime",
+                        sql_text(&from),
+                        sql_text(&to)
+                    );
+                    match rows(&app, sql).await {
+                        Ok(r) => r,
+                        Err(r) => return r,
+                    }
+                }
+                None => Vec::new(),
+            };
+        if found.len() < a.event_ids.len() {
+            found = match rows(&app, format!("{by_id} ORDER BY eventtime")).await {
+                Ok(r) => r,
+                Err(r) => return r,
+            };
         }
+        found
     };
     Json(json!({ "alert": a, "events": events })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evidence_is_looked_for_a_day_either_side_of_the_window() {
+        let w = |t, s, e| evidence_window(t, s, e);
+        assert_eq!(
+            w(
+                "2026-04-02T10:00:00Z",
+                Some("2026-04-02T09:55:00Z"),
+                Some("2026-04-02T10:00:00Z")
+            ),
+            Some(("2026-04-01T09:55:00Z".into(), "2026-04-03T10:00:00Z".into()))
+        );
+        // No window: the alert's time.
+        assert_eq!(
+            w("2026-04-02T10:00:00Z", None, None),
+            Some(("2026-04-01T10:00:00Z".into(), "2026-04-03T10:00:00Z".into()))
+        );
+        // A time that does not parse: the whole lake.
+        assert_eq!(w("yesterday", None, None), None);
+    }
 }
