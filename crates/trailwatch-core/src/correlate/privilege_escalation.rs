@@ -28,7 +28,7 @@ use super::identity::{Sessions, json_str};
 use super::policy::{grants_admin, is_privileged_arn, parse_document, trusted_accounts};
 use super::{Detection, PRIVILEGE_ESCALATION, Settings, correlation_id, iso, sql_text};
 use crate::alarm::AlarmState;
-use crate::alert::{Alert, AlertKind, Severity};
+use crate::alert::{Alert, AlertKind, EVIDENCE_IDS, Severity};
 use crate::event::Record;
 
 /// The APIs of the known privilege-escalation paths (Rhino Security
@@ -544,11 +544,24 @@ impl Escalation {
             event_id: c.event_id.clone(),
             text: c.event_name.clone(),
         });
-        let chain: Vec<String> = before
+        let start = before.first().map_or(at, |s| s.at);
+        // A probing story can hold thousands of calls: the alert cites the
+        // first steps and the last (the call that completed it), as every
+        // alert cites at most EVIDENCE_IDS events; event_count says how
+        // many there were, and the query finds them all.
+        before.dedup_by(|a, b| a.event_id == b.event_id);
+        let steps = before.len();
+        if steps > EVIDENCE_IDS {
+            before.drain(EVIDENCE_IDS - 1..steps - 1);
+        }
+        let mut chain: Vec<String> = before
             .iter()
             .map(|s| format!("{} {} ({})", iso(s.at), s.text, s.event_id))
             .collect();
-        let start = before.first().map_or(at, |s| s.at);
+        if steps > before.len() {
+            let last = chain.len() - 1;
+            chain.insert(last, format!("… {} more", steps - before.len()));
+        }
         let description = format!(
             "{text}. Chain: {}. From {}.",
             chain.join("; "),
@@ -564,8 +577,7 @@ impl Escalation {
             sql_text(&iso(start - self.window_ms)),
             sql_text(&iso(at + 3_600_000)),
         );
-        let mut event_ids: Vec<String> = before.iter().map(|s| s.event_id.clone()).collect();
-        event_ids.dedup();
+        let event_ids: Vec<String> = before.iter().map(|s| s.event_id.clone()).collect();
         let dimensions = [
             ("identity", c.identity.clone()),
             ("path", path.to_string()),
@@ -587,7 +599,7 @@ impl Escalation {
             threshold: None,
             datapoints: Vec::new(),
             dimensions,
-            event_count: event_ids.len(),
+            event_count: steps,
             event_ids,
             principals: vec![c.principal.clone()],
             source_ips: if c.ip.is_empty() { vec![] } else { vec![c.ip.clone()] },

@@ -457,6 +457,49 @@ fn escalation_probing_with_refusals_before_success_fires() {
 }
 
 #[test]
+fn a_long_probing_story_cites_its_first_steps_and_the_last_and_counts_them_all() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut records = Vec::new();
+    for i in 0..60 {
+        let api = ["ListSecrets", "ListAttachedUserPolicies", "GetSecretValue"][i % 3];
+        let mut e = ev(
+            &format!("2024-05-01T10:{:02}:{:02}Z", i / 60, i % 60),
+            api,
+            "iam.amazonaws.com",
+            &user("probe"),
+            "81.2.69.9",
+            Value::Null,
+        );
+        e["errorCode"] = json!("AccessDenied");
+        records.push(e);
+    }
+    records.push(ev(
+        "2024-05-01T10:05:00Z",
+        "CreateAccessKey",
+        "iam.amazonaws.com",
+        &user("probe"),
+        "81.2.69.9",
+        Value::Null,
+    ));
+    let success = records[60]["eventID"].as_str().expect("id").to_string();
+    let alerts = correlate(&trail(dir.path(), "probe.json", &records), &[]);
+    let a = alerts
+        .iter()
+        .find(|a| a["dimensions"]["path"] == "escalation-probing")
+        .unwrap_or_else(|| panic!("{alerts:#?}"));
+    let ids = a["event_ids"].as_array().expect("ids");
+    assert_eq!(ids.len(), 20, "at most EVIDENCE_IDS cited");
+    assert_eq!(ids.last().and_then(Value::as_str), Some(success.as_str()));
+    assert_eq!(a["event_count"], 61);
+    assert!(
+        a["description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("… 41 more")
+    );
+}
+
+#[test]
 fn exfiltration_fires_on_a_burst_and_shares_and_not_on_downloads_that_fit_the_baseline() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut records = Vec::new();
