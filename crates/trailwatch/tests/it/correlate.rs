@@ -407,16 +407,15 @@ fn privilege_escalation_paths_fire_and_ordinary_admin_work_does_not() {
     );
 }
 
-#[test]
-fn escalation_probing_with_refusals_before_success_fires() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// `probe` refused `refusals` times (ListSecrets, ListAttachedUserPolicies
+/// and GetSecretValue in turn, a second apart from 10:00), then creating
+/// an access key at 10:05.
+fn probing(refusals: usize) -> Vec<Value> {
     let mut records = Vec::new();
-    for (i, api) in ["ListSecrets", "ListAttachedUserPolicies", "GetSecretValue"]
-        .iter()
-        .enumerate()
-    {
+    for i in 0..refusals {
+        let api = ["ListSecrets", "ListAttachedUserPolicies", "GetSecretValue"][i % 3];
         let mut e = ev(
-            &format!("2024-05-01T10:0{i}:00Z"),
+            &format!("2024-05-01T10:{:02}:{:02}Z", i / 60, i % 60),
             api,
             "iam.amazonaws.com",
             &user("probe"),
@@ -434,6 +433,13 @@ fn escalation_probing_with_refusals_before_success_fires() {
         "81.2.69.9",
         Value::Null,
     ));
+    records
+}
+
+#[test]
+fn escalation_probing_with_refusals_before_success_fires() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut records = probing(3);
     // The same success without the refusals: one API of twenty, quiet.
     records.push(ev(
         "2024-05-01T10:05:00Z",
@@ -459,28 +465,7 @@ fn escalation_probing_with_refusals_before_success_fires() {
 #[test]
 fn a_long_probing_story_cites_its_first_steps_and_the_last_and_counts_them_all() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut records = Vec::new();
-    for i in 0..60 {
-        let api = ["ListSecrets", "ListAttachedUserPolicies", "GetSecretValue"][i % 3];
-        let mut e = ev(
-            &format!("2024-05-01T10:{:02}:{:02}Z", i / 60, i % 60),
-            api,
-            "iam.amazonaws.com",
-            &user("probe"),
-            "81.2.69.9",
-            Value::Null,
-        );
-        e["errorCode"] = json!("AccessDenied");
-        records.push(e);
-    }
-    records.push(ev(
-        "2024-05-01T10:05:00Z",
-        "CreateAccessKey",
-        "iam.amazonaws.com",
-        &user("probe"),
-        "81.2.69.9",
-        Value::Null,
-    ));
+    let records = probing(60);
     let success = records[60]["eventID"].as_str().expect("id").to_string();
     let alerts = correlate(&trail(dir.path(), "probe.json", &records), &[]);
     let a = alerts
