@@ -19,6 +19,7 @@ use trailwatch_core::correlate::sql_text;
 
 use super::App;
 use super::api::error;
+use super::summary::iso;
 
 /// The most alerts one request returns.
 const MAX_LIMIT: usize = 10_000;
@@ -123,8 +124,7 @@ fn evidence_window(time: &str, start: Option<&str>, end: Option<&str>) -> Option
     let start = parse(start.unwrap_or(time))?;
     let end = parse(end.unwrap_or(time))?.max(start);
     let day = chrono::Duration::days(1);
-    let text = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    Some((text(start - day), text(end + day)))
+    Some((iso(start - day), iso(end + day)))
 }
 
 /// `GET /api/alerts/{id}`: the alert and its evidence events.
@@ -152,26 +152,26 @@ pub async fn one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
         // scan skip every day outside it. Evidence the window misses (an
         // event stored late, a window narrower than its events) is then
         // looked for in the whole lake.
-        let mut found =
-            match evidence_window(&a.time, a.window_start.as_deref(), a.window_end.as_deref()) {
-                Some((from, to)) => {
-                    let sql = format!(
-                        "{by_id} AND eventtime BETWEEN {} AND {} ORDER BY eventtime",
-                        sql_text(&from),
-                        sql_text(&to)
-                    );
-                    match rows(&app, sql).await {
-                        Ok(r) => r,
-                        Err(r) => return r,
-                    }
-                }
-                None => Vec::new(),
-            };
-        if found.len() < a.event_ids.len() {
-            found = match rows(&app, format!("{by_id} ORDER BY eventtime")).await {
+        let window = evidence_window(&a.time, a.window_start.as_deref(), a.window_end.as_deref());
+        let searches = window
+            .map(|(from, to)| {
+                format!(
+                    "{by_id} AND eventtime BETWEEN {} AND {}",
+                    sql_text(&from),
+                    sql_text(&to)
+                )
+            })
+            .into_iter()
+            .chain([by_id]);
+        let mut found = Vec::new();
+        for sql in searches {
+            found = match rows(&app, format!("{sql} ORDER BY eventtime")).await {
                 Ok(r) => r,
                 Err(r) => return r,
             };
+            if found.len() >= a.event_ids.len() {
+                break;
+            }
         }
         found
     };

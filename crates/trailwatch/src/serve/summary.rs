@@ -136,7 +136,8 @@ pub fn refresh(app: &Arc<App>) {
     });
 }
 
-fn iso(t: DateTime<Utc>) -> String {
+/// A time as CloudTrail writes `eventTime`.
+pub(super) fn iso(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
