@@ -43,7 +43,16 @@ pub struct AlertFilter {
 
 /// Run SQL on the query runtime; the rows as JSON objects.
 pub(super) async fn rows(app: &Arc<App>, sql: String) -> Result<Vec<Value>, Response> {
-    match super::api::run_json(app, &sql).await {
+    rows_on(app, sql, &app.query_rt).await
+}
+
+/// [`rows`] with the statement on `runtime`.
+pub(super) async fn rows_on(
+    app: &Arc<App>,
+    sql: String,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Vec<Value>, Response> {
+    match super::api::run_json(app, &sql, runtime).await {
         Ok((_, Value::Array(rows))) => Ok(rows),
         Ok(_) => Ok(Vec::new()),
         Err(e) => Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),

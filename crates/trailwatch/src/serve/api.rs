@@ -51,11 +51,16 @@ fn refuse(sql: &str) -> Option<String> {
     }
 }
 
-/// Run one statement on the query runtime; its column names and its rows
-/// as `query --format json` prints them. Rendering the rows is CPU work
-/// too, kept off the threads that answer HTTP.
-pub(super) async fn run_json(app: &App, sql: &str) -> Result<(Vec<String>, Value), QueryError> {
-    let out = app.engine.run_on(sql, &app.query_rt).await?;
+/// Run one statement on `runtime` (the query runtime, or the summary's);
+/// its column names and its rows as `query --format json` prints them.
+/// Rendering the rows is CPU work too, kept off the threads that answer
+/// HTTP.
+pub(super) async fn run_json(
+    app: &App,
+    sql: &str,
+    runtime: &tokio::runtime::Handle,
+) -> Result<(Vec<String>, Value), QueryError> {
+    let out = app.engine.run_on(sql, runtime).await?;
     tokio::task::spawn_blocking(move || {
         let mut rows = Vec::new();
         write(&mut rows, Format::Json, &out.schema, &out.batches, 0)?;
@@ -81,7 +86,7 @@ pub async fn query(State(app): State<Arc<App>>, Json(body): Json<QueryBody>) -> 
         app.metrics.observe_query(started.elapsed(), false);
         return error(StatusCode::BAD_REQUEST, why);
     }
-    let result = run_json(&app, &body.sql).await;
+    let result = run_json(&app, &body.sql, &app.query_rt).await;
     app.metrics.observe_query(started.elapsed(), result.is_ok());
     match result {
         Ok((columns, rows)) => Json(json!({ "columns": columns, "rows": rows })).into_response(),

@@ -96,6 +96,9 @@ pub struct App {
     pub engine: Arc<Engine>,
     /// The runtime queries run on.
     pub query_rt: tokio::runtime::Handle,
+    /// The summary's runtime: one thread, so its computation in the
+    /// background takes at most one core from the views (see summary.rs).
+    pub summary_rt: tokio::runtime::Handle,
     pub metrics: Arc<Metrics>,
     /// Where pushed records are kept until they are in the lake.
     pub spool: Arc<push::Spool>,
@@ -221,9 +224,9 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         .with_state(app)
 }
 
-fn runtime(name: &str) -> Result<tokio::runtime::Runtime> {
+fn runtime(name: &str, threads: usize) -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(threads)
         .thread_name(name)
         .enable_all()
         .build()
@@ -261,7 +264,8 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
             "listening on {addr} without TLS: the token and data cross the network in clear (give --tls-cert and --tls-key)"
         );
     }
-    let query_rt = runtime("tw-query")?;
+    let query_rt = runtime("tw-query", 2)?;
+    let summary_rt = runtime("tw-summary", 1)?;
     let engine = Engine::new(EngineOptions {
         memory_limit: Some(args.memory_limit),
         timeout: Some(Duration::from_secs(args.timeout)),
@@ -274,7 +278,7 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
     query_rt
         .block_on(engine.register_lake(&location))
         .with_context(|| format!("opening the lake {location}"))?;
-    let http_rt = runtime("tw-http")?;
+    let http_rt = runtime("tw-http", 2)?;
     // Alerts are delivered to the config's sinks through the outbox, as
     // `watch` delivers them.
     let notifier = crate::notify::dispatch::Notifier::for_config(
@@ -364,6 +368,7 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         access: Access::new(token.clone(), tls.is_some()),
         engine: Arc::new(engine),
         query_rt: query_rt.handle().clone(),
+        summary_rt: summary_rt.handle().clone(),
         metrics,
         spool,
         to_worker,
@@ -423,5 +428,6 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
     let _ = stop_worker.send(crate::pipeline::follow::Wake::Stop);
     let _ = worker.join();
     query_rt.shutdown_background();
+    summary_rt.shutdown_background();
     Ok(ExitCode::SUCCESS)
 }
