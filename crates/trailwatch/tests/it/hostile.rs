@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    bin, gzip, have_tool, path_str, python, python_has, run, sample_trail, stderr, stdout,
+    bin, duckdb_ddl_file, gzip, have_tool, path_str, python, python_has, run, sample_trail, stderr,
+    stdout,
 };
 
 /// A record with the given region, account, user agent and eventID.
@@ -213,23 +214,13 @@ fn lake_ddl_escapes_a_quote_in_the_lake_path() {
         let text = stdout(&ddl);
         assert!(!text.contains("o'brien"), "{engine}: {text}");
     }
-    let ddl = run(&[
-        "lake",
-        "ddl",
-        "--engine",
-        "duckdb",
-        "--lake",
-        path_str(&lake),
-    ]);
-    assert!(ddl.status.success(), "{}", stderr(&ddl));
+    let sql = duckdb_ddl_file(&lake);
     let script = r#"
 import duckdb, sys
 con = duckdb.connect()
 con.execute(open(sys.argv[1]).read())
 print(con.execute("select count(*) from cloudtrail_logs").fetchone()[0])
 "#;
-    let sql = dir.path().join("lake.sql");
-    std::fs::write(&sql, &ddl.stdout).unwrap();
     let out = python(script, &[path_str(&sql)]);
     assert!(
         out.status.success(),

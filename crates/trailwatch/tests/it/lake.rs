@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use crate::support::{
-    lake_event_ids, path_str, python, python_has, rec, run, s3_env, sample_trail, source_event_ids,
-    start_moto, stderr, stdout,
+    duckdb_ddl_file, lake_event_ids, path_str, python, python_has, rec, run, s3_env, sample_trail,
+    source_event_ids, start_moto, stderr, stdout,
 };
 
 const DUCKDB_CHECK: &str = r#"
@@ -37,17 +37,7 @@ fn duckdb_reads_the_lake_with_the_printed_ddl() {
         path_str(&trail),
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let ddl = run(&[
-        "lake",
-        "ddl",
-        "--engine",
-        "duckdb",
-        "--lake",
-        path_str(lake.path()),
-    ]);
-    assert!(ddl.status.success(), "{}", stderr(&ddl));
-    let ddl_file = lake.path().join("duckdb.sql");
-    std::fs::write(&ddl_file, &ddl.stdout).expect("write ddl");
+    let ddl_file = duckdb_ddl_file(lake.path());
     // A sample of records, as trailwatch decodes them from the source.
     let cat = run(&["cat", path_str(&trail)]);
     let records: Vec<Value> = stdout(&cat)

@@ -171,6 +171,34 @@ pub fn python(script: &str, args: &[&str]) -> Output {
         .expect("python3 runs")
 }
 
+/// Run a Python script that prints "ok" or what it found wrong; fails the
+/// test with what it printed otherwise.
+pub fn python_says_ok(script: &str, args: &[&str]) {
+    let out = python(script, args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+/// `lake ddl --engine duckdb` for `lake`, written to `LAKE/duckdb.sql`.
+pub fn duckdb_ddl_file(lake: &Path) -> PathBuf {
+    let ddl = run(&[
+        "lake",
+        "ddl",
+        "--engine",
+        "duckdb",
+        "--lake",
+        path_str(lake),
+    ]);
+    assert!(ddl.status.success(), "{}", stderr(&ddl));
+    let file = lake.join("duckdb.sql");
+    std::fs::write(&file, &ddl.stdout).expect("write the DDL");
+    file
+}
+
 /// A moto S3 server on a free loopback port, stopped on drop.
 pub struct Moto {
     child: Child,
