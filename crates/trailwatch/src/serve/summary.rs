@@ -9,7 +9,7 @@
 //!
 //! Figures are "as of" the newer of the lake's newest event and alert, not
 //! the wall clock, so a trail read after the fact (the sample) shows its
-//! own last day. They are computed by SQL over the lake (about a second
+//! own last day. They are computed by SQL over the lake (2–3 seconds
 //! on 5M events, see docs/benchmarks.md), so a page view never waits for
 //! them: they are computed when the server starts, and a view that finds
 //! them older than [`FRESH_FOR`] gets them as they are and starts one
