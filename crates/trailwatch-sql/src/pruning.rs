@@ -71,11 +71,23 @@ fn bounded_day(column: &Expr, value: &Expr) -> Option<(NaiveDate, u64)> {
         Expr::Column(c) if c.name == "eventtimestamp" => Some((utc_day(value)?, 0)),
         Expr::ScalarFunction(f)
             if f.name() == "from_iso8601_timestamp"
-                && matches!(f.args.as_slice(), [Expr::Column(c)] if c.name == "eventtime") =>
+                && matches!(f.args.as_slice(), [arg] if is_eventtime(arg)) =>
         {
             Some((utc_day(value)?, 0))
         }
         _ => None,
+    }
+}
+
+/// `eventtime`, also behind the cast to plain text that type coercion
+/// puts between the column (read as a string view) and a function taking
+/// text.
+fn is_eventtime(e: &Expr) -> bool {
+    match e {
+        Expr::Column(c) => c.name == "eventtime",
+        Expr::Cast(c) => is_eventtime(&c.expr),
+        Expr::TryCast(c) => is_eventtime(&c.expr),
+        _ => false,
     }
 }
 
