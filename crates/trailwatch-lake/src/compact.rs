@@ -1,5 +1,7 @@
 //! `lake compact`: merge the files of each partition into one, without
-//! changing the set of events, crash-safe like ingest.
+//! changing the set of events, crash-safe like ingest. A partition's lone
+//! file written in an older layout (`parquet_file::LAYOUT`) is rewritten
+//! into the current one.
 //!
 //! The merged files are staged, the manifest (listing the files it replaces)
 //! is committed, then the merged files are published and the replaced ones
@@ -41,14 +43,20 @@ fn merge(store: &Store, files: &[String]) -> Result<(Bytes, u64), LakeError> {
     parquet_file::encode(cloudtrail_schema(), batches, ROW_GROUP_ROWS)
 }
 
-/// Merge every partition that has more than one file.
+/// Merge every partition that has more than one file, and rewrite a lone
+/// file of an older layout.
 pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
     let started = std::time::Instant::now();
     recover(store)?;
     let mut summary = CompactSummary::default();
     for (pk, files) in partition_files(store)? {
         summary.files_before += files.len() as u64;
-        if files.len() < 2 {
+        let settled = match files.as_slice() {
+            [] => true,
+            [one] => parquet_file::is_current_layout(&store.get(one)?)?,
+            _ => false,
+        };
+        if settled {
             summary.files_after += files.len() as u64;
             continue;
         }
@@ -81,4 +89,103 @@ pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::ReaderProperties;
+    use parquet::file::reader::FileReader;
+    use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+    use trailwatch_core::event::{DecodeOptions, Decoder, Step};
+
+    use super::*;
+    use crate::batch::BatchBuilder;
+    use crate::partition::PartitionKey;
+    use crate::store::S3Options;
+
+    /// A partition holding one file written before bloom filters (plain
+    /// Parquet, as earlier versions wrote it) is rewritten once into the
+    /// current layout, with the same rows; the next run leaves it alone.
+    #[test]
+    fn a_lone_file_of_an_older_layout_is_rewritten_into_the_current_one() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(
+            &dir.path().display().to_string(),
+            &S3Options::default(),
+            rt.handle().clone(),
+        )
+        .unwrap();
+        let lines: String = (0..3)
+            .map(|i| {
+                format!(
+                    r#"{{"eventVersion":"1.08","eventTime":"2026-04-01T00:00:0{i}Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","awsRegion":"us-east-1","eventID":"id-{i}","eventType":"AwsApiCall","recipientAccountId":"111122223333"}}"#
+                ) + "\n"
+            })
+            .collect();
+        let mut dec =
+            Decoder::from_reader("t", std::io::Cursor::new(lines), DecodeOptions::default())
+                .unwrap();
+        let mut b = BatchBuilder::new();
+        while let Some(step) = dec.next_step() {
+            if let Step::Record(r) = step {
+                b.append(&r);
+            }
+        }
+        let batch = b.finish().unwrap();
+        let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        let old = Bytes::from(w.into_inner().unwrap());
+        assert!(!parquet_file::is_current_layout(&old).unwrap());
+        let part = format!("{TABLE_DIR}/account=111122223333/region=us-east-1/date=2026-04-01");
+        store.put(&format!("{part}/part-old.parquet"), old).unwrap();
+
+        let first = compact(&store).unwrap();
+        assert_eq!(
+            (
+                first.partitions_compacted,
+                first.files_before,
+                first.files_after,
+                first.rows
+            ),
+            (1, 1, 1, 3)
+        );
+        let files = &partition_files(&store).unwrap()[&PartitionKey {
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            date: "2026-04-01".into(),
+        }];
+        assert_eq!(files.len(), 1);
+        assert!(!files[0].ends_with("part-old.parquet"), "{files:?}");
+        let new = store.get(&files[0]).unwrap();
+        assert!(parquet_file::is_current_layout(&new).unwrap());
+        let opts = ReadOptionsBuilder::new()
+            .with_reader_properties(
+                ReaderProperties::builder()
+                    .set_read_bloom_filter(true)
+                    .build(),
+            )
+            .build();
+        let reader = SerializedFileReader::new_with_options(new, opts).unwrap();
+        let eventid = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .position(|c| c.path().string() == "eventid")
+            .unwrap();
+        let group = reader.get_row_group(0).unwrap();
+        let filter = group.get_column_bloom_filter(eventid).expect("a filter");
+        assert!(filter.check("id-1"));
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 3);
+
+        let second = compact(&store).unwrap();
+        assert_eq!((second.partitions_compacted, second.files_after), (0, 1));
+    }
 }
