@@ -11,7 +11,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::jsonpath::map_rows;
+use super::jsonpath::{doc_type, map_rows};
 use super::{all_scalar, arrays, output, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -41,7 +41,7 @@ impl ScalarUDFImpl for JsonExtract {
             return exec_err!("json_extract(json, path) takes 2 arguments");
         }
         Ok(vec![
-            text_type("json_extract", &t[0])?,
+            doc_type("json_extract", &t[0])?,
             text_type("json_extract", &t[1])?,
         ])
     }
@@ -53,9 +53,7 @@ impl ScalarUDFImpl for JsonExtract {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = all_scalar(&args.args);
         let a = arrays(&args.args, args.number_rows)?;
-        let v = map_rows(&strings(&a[0])?, &strings(&a[1])?, |doc, path| {
-            path.find(doc).map(|x| x.to_string())
-        })?;
+        let v = map_rows(&a[0], &strings(&a[1])?, |x| Some(x.to_string()))?;
         output(Arc::new(StringArray::from(v)), scalar)
     }
 }

@@ -13,7 +13,7 @@ use datafusion::logical_expr::{
 };
 use serde_json::Value;
 
-use super::jsonpath::map_rows;
+use super::jsonpath::{doc_type, map_rows};
 use super::{all_scalar, arrays, output, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -53,7 +53,7 @@ impl ScalarUDFImpl for JsonExtractScalar {
             return exec_err!("json_extract_scalar(json, path) takes 2 arguments");
         }
         Ok(vec![
-            text_type("json_extract_scalar", &t[0])?,
+            doc_type("json_extract_scalar", &t[0])?,
             text_type("json_extract_scalar", &t[1])?,
         ])
     }
@@ -65,9 +65,7 @@ impl ScalarUDFImpl for JsonExtractScalar {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = all_scalar(&args.args);
         let a = arrays(&args.args, args.number_rows)?;
-        let v = map_rows(&strings(&a[0])?, &strings(&a[1])?, |doc, path| {
-            path.find(doc).and_then(scalar_text)
-        })?;
+        let v = map_rows(&a[0], &strings(&a[1])?, scalar_text)?;
         output(Arc::new(StringArray::from(v)), scalar)
     }
 }

@@ -12,7 +12,7 @@ use datafusion::logical_expr::{
 };
 use serde_json::Value;
 
-use super::jsonpath::map_rows;
+use super::jsonpath::{doc_type, map_rows};
 use super::{all_scalar, arrays, output, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -42,7 +42,7 @@ impl ScalarUDFImpl for JsonSize {
             return exec_err!("json_size(json, path) takes 2 arguments");
         }
         Ok(vec![
-            text_type("json_size", &t[0])?,
+            doc_type("json_size", &t[0])?,
             text_type("json_size", &t[1])?,
         ])
     }
@@ -54,8 +54,8 @@ impl ScalarUDFImpl for JsonSize {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let scalar = all_scalar(&args.args);
         let a = arrays(&args.args, args.number_rows)?;
-        let v = map_rows(&strings(&a[0])?, &strings(&a[1])?, |doc, path| {
-            path.find(doc).map(|x| match x {
+        let v = map_rows(&a[0], &strings(&a[1])?, |x| {
+            Some(match x {
                 Value::Object(m) => m.len() as i64,
                 Value::Array(a) => a.len() as i64,
                 _ => 0,
