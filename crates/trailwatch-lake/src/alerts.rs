@@ -267,7 +267,6 @@ impl<'s> AlertTable<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::S3Options;
     use trailwatch_core::alarm::AlarmState;
     use trailwatch_core::alert::Severity;
 
@@ -297,18 +296,7 @@ mod tests {
 
     #[test]
     fn appends_are_partitioned_by_date_and_never_repeat_an_alert() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &dir.path().display().to_string(),
-            &S3Options::default(),
-            rt.handle().clone(),
-        )
-        .unwrap();
+        let (_rt, _dir, store) = crate::store::temp_store();
         let mut table = AlertTable::open(&store).unwrap();
         let a = alert("a1", "2026-03-01T10:05:00Z");
         let b = alert("b2", "2026-03-02T00:00:01Z");

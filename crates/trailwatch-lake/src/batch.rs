@@ -384,10 +384,29 @@ impl BatchBuilder {
     }
 }
 
+/// The batch of records given as text (one JSON object per line, or a
+/// `{"Records":[…]}` file), for tests.
+#[cfg(test)]
+pub(crate) fn batch_of(records: &str) -> RecordBatch {
+    use trailwatch_core::event::{DecodeOptions, Decoder, Step};
+    let mut dec = Decoder::from_reader(
+        "t",
+        std::io::Cursor::new(records.as_bytes().to_vec()),
+        DecodeOptions::default(),
+    )
+    .expect("opens");
+    let mut b = BatchBuilder::new();
+    while let Some(step) = dec.next_step() {
+        if let Step::Record(r) = step {
+            b.append(&r);
+        }
+    }
+    b.finish().expect("batch")
+}
+
 #[cfg(test)]
 mod tests {
     use arrow::array::{Array, AsArray, StringArray};
-    use trailwatch_core::event::{DecodeOptions, Decoder, Step};
 
     use super::*;
 
@@ -395,19 +414,7 @@ mod tests {
 
     #[test]
     fn record_becomes_a_row_with_structs_lists_and_json_text() {
-        let mut dec = Decoder::from_reader(
-            "t",
-            std::io::Cursor::new(format!("{REC}\n{}", REC.replace("\"e1\"", "\"e2\""))),
-            DecodeOptions::default(),
-        )
-        .expect("opens");
-        let mut b = BatchBuilder::new();
-        while let Some(step) = dec.next_step() {
-            if let Step::Record(r) = step {
-                b.append(&r);
-            }
-        }
-        let batch = b.finish().expect("batch");
+        let batch = batch_of(&format!("{REC}\n{}", REC.replace("\"e1\"", "\"e2\"")));
         assert_eq!(batch.num_rows(), 2);
         let col = |n: &str| batch.column_by_name(n).expect(n).clone();
         let ids = col("eventid");

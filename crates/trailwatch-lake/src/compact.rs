@@ -94,33 +94,18 @@ pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
 #[cfg(test)]
 mod tests {
     use parquet::arrow::ArrowWriter;
-    use parquet::file::properties::ReaderProperties;
     use parquet::file::reader::FileReader;
-    use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
-    use trailwatch_core::event::{DecodeOptions, Decoder, Step};
 
     use super::*;
-    use crate::batch::BatchBuilder;
+    use crate::batch::batch_of;
     use crate::partition::PartitionKey;
-    use crate::store::S3Options;
 
     /// A partition holding one file written before bloom filters (plain
     /// Parquet, as earlier versions wrote it) is rewritten once into the
     /// current layout, with the same rows; the next run leaves it alone.
     #[test]
     fn a_lone_file_of_an_older_layout_is_rewritten_into_the_current_one() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(
-            &dir.path().display().to_string(),
-            &S3Options::default(),
-            rt.handle().clone(),
-        )
-        .unwrap();
+        let (_rt, _dir, store) = crate::store::temp_store();
         let lines: String = (0..3)
             .map(|i| {
                 format!(
@@ -128,16 +113,7 @@ mod tests {
                 ) + "\n"
             })
             .collect();
-        let mut dec =
-            Decoder::from_reader("t", std::io::Cursor::new(lines), DecodeOptions::default())
-                .unwrap();
-        let mut b = BatchBuilder::new();
-        while let Some(step) = dec.next_step() {
-            if let Step::Record(r) = step {
-                b.append(&r);
-            }
-        }
-        let batch = b.finish().unwrap();
+        let batch = batch_of(&lines);
         let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), None).unwrap();
         w.write(&batch).unwrap();
         let old = Bytes::from(w.into_inner().unwrap());
@@ -164,14 +140,7 @@ mod tests {
         assert!(!files[0].ends_with("part-old.parquet"), "{files:?}");
         let new = store.get(&files[0]).unwrap();
         assert!(parquet_file::is_current_layout(&new).unwrap());
-        let opts = ReadOptionsBuilder::new()
-            .with_reader_properties(
-                ReaderProperties::builder()
-                    .set_read_bloom_filter(true)
-                    .build(),
-            )
-            .build();
-        let reader = SerializedFileReader::new_with_options(new, opts).unwrap();
+        let reader = parquet_file::with_bloom_filters(new);
         let eventid = reader
             .metadata()
             .file_metadata()

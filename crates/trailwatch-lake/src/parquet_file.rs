@@ -88,15 +88,30 @@ pub fn encode(
     Ok((Bytes::from(w.into_inner()?), rows))
 }
 
+/// A reader of `bytes` that loads the row groups' bloom filters, for tests.
+#[cfg(test)]
+pub(crate) fn with_bloom_filters(
+    bytes: Bytes,
+) -> parquet::file::serialized_reader::SerializedFileReader<Bytes> {
+    use parquet::file::properties::ReaderProperties;
+    use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+    let opts = ReadOptionsBuilder::new()
+        .with_reader_properties(
+            ReaderProperties::builder()
+                .set_read_bloom_filter(true)
+                .build(),
+        )
+        .build();
+    SerializedFileReader::new_with_options(bytes, opts).expect("a Parquet file")
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
     use arrow::array::StringArray;
     use arrow::datatypes::{DataType, Field, Schema};
-    use parquet::file::properties::ReaderProperties;
     use parquet::file::reader::FileReader;
-    use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
 
     use super::*;
 
@@ -125,14 +140,7 @@ mod tests {
         let (bytes, n) = encode(schema, [Ok(batch)], 500).expect("encodes");
         assert_eq!(n, rows as u64);
         assert!(is_current_layout(&bytes).expect("footer"));
-        let opts = ReadOptionsBuilder::new()
-            .with_reader_properties(
-                ReaderProperties::builder()
-                    .set_read_bloom_filter(true)
-                    .build(),
-            )
-            .build();
-        let file = SerializedFileReader::new_with_options(bytes, opts).expect("reads");
+        let file = with_bloom_filters(bytes);
         assert_eq!(file.num_row_groups(), 2);
         for (g, (mine, theirs)) in [(0..500, 500..1000), (500..1000, 0..500)]
             .into_iter()

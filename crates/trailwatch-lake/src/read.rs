@@ -238,25 +238,13 @@ pub fn file_as_ndjson(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::BatchBuilder;
+    use crate::batch::batch_of;
     use trailwatch_core::event::{DecodeOptions, Decoder, Step};
 
     const RECORD: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROA:alice","arn":"arn:aws:sts::111122223333:assumed-role/Admin/alice","accountId":"111122223333","accessKeyId":"ASIAXXX","sessionContext":{"attributes":{"mfaAuthenticated":"true","creationDate":"2026-03-01T10:00:00Z"},"sessionIssuer":{"type":"Role","principalId":"AROA","arn":"arn:aws:iam::111122223333:role/Admin","accountId":"111122223333","userName":"Admin"}}},"eventTime":"2026-03-01T10:05:00Z","eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","awsRegion":"eu-west-1","sourceIPAddress":"203.0.113.9","userAgent":"aws-cli/2","requestParameters":{"groupId":"sg-1","ipPermissions":{"items":[{"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]}}]}},"responseElements":null,"requestID":"r-1","eventID":"e-1","readOnly":false,"resources":[{"ARN":"arn:aws:ec2:eu-west-1:111122223333:security-group/sg-1","accountId":"111122223333","type":"AWS::EC2::SecurityGroup"}],"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"ec2.eu-west-1.amazonaws.com"}}"#;
 
     fn round_trip(record: &str) -> serde_json::Value {
-        let mut dec = Decoder::from_reader(
-            "t",
-            std::io::Cursor::new(record.as_bytes().to_vec()),
-            DecodeOptions::default(),
-        )
-        .unwrap();
-        let mut b = BatchBuilder::new();
-        while let Some(step) = dec.next_step() {
-            if let Step::Record(r) = step {
-                b.append(&r);
-            }
-        }
-        let batch = b.finish().unwrap();
+        let batch = batch_of(record);
         let mut out = Vec::new();
         batch_to_ndjson(&batch, &mut out);
         assert_eq!(out.last(), Some(&b'\n'));

@@ -92,6 +92,25 @@ pub struct Store {
     handle: Handle,
 }
 
+/// A store on a fresh temporary folder, with the runtime it runs on, for
+/// tests (keep all three alive while the store is used).
+#[cfg(test)]
+pub(crate) fn temp_store() -> (tokio::runtime::Runtime, tempfile::TempDir, Store) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let store = Store::open(
+        &dir.path().display().to_string(),
+        &S3Options::default(),
+        rt.handle().clone(),
+    )
+    .expect("store");
+    (rt, dir, store)
+}
+
 impl Store {
     /// Open a location; a local folder is created if missing.
     pub fn open(location: &str, s3: &S3Options, handle: Handle) -> Result<Store, LakeError> {
