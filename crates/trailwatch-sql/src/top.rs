@@ -1,6 +1,13 @@
 //! `trailwatch top`: the quick answers, one query each, over the lake.
 //! A `since` filter is given both as a partition filter on `date` (so
-//! older partitions are not read) and on `eventtime`.
+//! older partitions are not read) and on `eventtime`. When the window
+//! leaves nothing, the lake's time span says why.
+
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+
+use crate::{Engine, QueryError};
 
 /// What `top` can rank.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,4 +40,54 @@ pub fn query(what: Top, since: &str, limit: usize) -> String {
          FROM cloudtrail_logs WHERE \"date\" >= '{date}' AND eventTime >= '{since}' {extra} \
          GROUP BY 1 ORDER BY calls DESC LIMIT {limit}"
     )
+}
+
+/// The lake's first and last event time, when it holds any.
+pub async fn lake_span(engine: &Engine) -> Result<Option<(String, String)>, QueryError> {
+    let result = engine
+        .run("SELECT MIN(eventTime) AS first, MAX(eventTime) AS last FROM cloudtrail_logs")
+        .await?;
+    let Some(batch) = result.batches.iter().find(|b| b.num_rows() > 0) else {
+        return Ok(None);
+    };
+    let text = |i: usize| -> Result<Option<String>, QueryError> {
+        let c = cast(batch.column(i), &DataType::Utf8)?;
+        let c = c.as_string::<i32>();
+        Ok((!c.is_null(0)).then(|| c.value(0).to_string()))
+    };
+    Ok(text(0)?.zip(text(1)?))
+}
+
+/// What to tell a user whose window since `since` left nothing, given the
+/// lake's first and last event time (`None` when the lake is empty).
+pub fn empty_window_hint(since: &str, span: Option<(&str, &str)>) -> String {
+    match span {
+        None => "no events: the lake holds none (ingest a trail first)".to_string(),
+        Some((first, last)) if since > last => format!(
+            "no events since {since}; the lake holds {first} to {last}; try --since {}",
+            first.get(..10).unwrap_or(first)
+        ),
+        Some((first, last)) => {
+            format!("no events since {since} match; the lake holds {first} to {last}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_window_says_what_the_lake_holds() {
+        let span = Some(("2026-04-01T00:00:03Z", "2026-04-07T23:59:58Z"));
+        assert_eq!(
+            empty_window_hint("2026-12-01T10:00:00Z", span),
+            "no events since 2026-12-01T10:00:00Z; the lake holds 2026-04-01T00:00:03Z to \
+             2026-04-07T23:59:58Z; try --since 2026-04-01"
+        );
+        // A window inside the span that still matched nothing (top errors
+        // on a trail without errors): no advice to move the window.
+        assert!(!empty_window_hint("2026-04-02T00:00:00Z", span).contains("try"));
+        assert!(empty_window_hint("2026-04-02T00:00:00Z", None).contains("holds none"));
+    }
 }

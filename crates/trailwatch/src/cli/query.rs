@@ -12,7 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use trailwatch_sql::guard::split_statements;
 use trailwatch_sql::output::{Format, write};
-use trailwatch_sql::top::{Top, query as top_query};
+use trailwatch_sql::top::{Top, empty_window_hint, lake_span, query as top_query};
 use trailwatch_sql::{Engine, EngineOptions, saved};
 
 use super::lake_args::LakeArgs;
@@ -201,18 +201,20 @@ impl Output {
     }
 }
 
-/// Run one statement and write its result (or log its message).
+/// Run one statement and write its result (or log its message); returns
+/// how many rows it gave.
 pub(super) fn run_statement(
     engine: &Engine,
     rt: &tokio::runtime::Runtime,
     sql: &str,
     out: &mut Output,
-) -> Result<()> {
+) -> Result<usize> {
     let result = rt.block_on(engine.run(sql))?;
     if let Some(m) = &result.message {
         tracing::info!("{m}");
-        return Ok(());
+        return Ok(0);
     }
+    let rows = result.batches.iter().map(|b| b.num_rows()).sum();
     let written = write(
         &mut out.sink,
         out.format,
@@ -225,7 +227,7 @@ pub(super) fn run_statement(
     if written.is_err() && out.sink.closed {
         return Err(io::Error::from(io::ErrorKind::BrokenPipe).into());
     }
-    written
+    written.map(|()| rows)
 }
 
 /// Run statements, writing each result; stops at the first error.
@@ -235,7 +237,7 @@ fn run_all(run: &RunArgs, cfg: &Config, statements: &[String]) -> Result<ExitCod
     let mut out = Output::new(run)?;
     let result = statements
         .iter()
-        .try_for_each(|sql| run_statement(&engine, &rt, sql, &mut out));
+        .try_for_each(|sql| run_statement(&engine, &rt, sql, &mut out).map(drop));
     // A statement stopped by --timeout may still hold a worker thread until
     // it next yields; exit without waiting for it.
     rt.shutdown_background();
@@ -303,10 +305,23 @@ pub fn top(args: &TopArgs, cfg: &Config) -> Result<ExitCode> {
         TopWhat::Errors => Top::Errors,
         TopWhat::Regions => Top::Regions,
     };
-    let sql = top_query(
-        what,
-        &since.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        args.limit,
-    );
-    run_all(&args.run, cfg, &[sql])
+    let since = since.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let sql = top_query(what, &since, args.limit);
+    let rt = super::lake_args::runtime()?;
+    let engine = engine(&args.run, cfg, &rt)?;
+    let mut out = Output::new(&args.run)?;
+    let result = run_statement(&engine, &rt, &sql, &mut out).and_then(|rows| {
+        if rows == 0 {
+            let hint = empty_window_hint(
+                &since,
+                rt.block_on(lake_span(&engine))?
+                    .as_ref()
+                    .map(|(a, b)| (a.as_str(), b.as_str())),
+            );
+            eprintln!("{hint}");
+        }
+        Ok(())
+    });
+    rt.shutdown_background();
+    result.map(|()| ExitCode::SUCCESS)
 }

@@ -72,7 +72,7 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
     // Run one statement, timed when asked; true when it failed.
     let run = |sql: &str, out: &mut Output, timing: bool| {
         let started = std::time::Instant::now();
-        let failed = report(run_statement(engine, rt, sql, out));
+        let failed = report(run_statement(engine, rt, sql, out).map(drop));
         if timing {
             eprintln!("Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0);
         }

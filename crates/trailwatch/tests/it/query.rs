@@ -335,6 +335,30 @@ fn formats_saved_queries_and_top() {
     let top = top.as_array().unwrap();
     assert_eq!(top.len(), 3);
     assert!(top[0]["calls"].as_i64() >= top[1]["calls"].as_i64());
+    // The default window (the last 24 hours) holds none of the sample's
+    // April events: the answer is empty and says why.
+    let empty = run(&["top", "callers", "--lake", l, "--format", "csv"]);
+    assert_eq!(empty.status.code(), Some(0), "{}", stderr(&empty));
+    assert_eq!(stdout(&empty).lines().count(), 1, "only the header");
+    let why = stderr(&empty);
+    let first = run(&[
+        "query",
+        "--lake",
+        l,
+        "--format",
+        "csv",
+        "SELECT min(eventtime) FROM cloudtrail_logs",
+    ]);
+    let first = stdout(&first).lines().nth(1).unwrap().trim().to_string();
+    assert!(why.contains("no events since "), "{why}");
+    assert!(
+        why.contains(&format!("the lake holds {first} to ")),
+        "{why}"
+    );
+    assert!(
+        why.contains(&format!("try --since {}", &first[..10])),
+        "{why}"
+    );
 }
 
 #[test]
