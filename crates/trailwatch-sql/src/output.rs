@@ -80,18 +80,30 @@ fn fit(s: &str, width: usize) -> String {
     out
 }
 
-/// An aligned table no wider than `max_width`.
+/// An aligned table no wider than `max_width`, of at most `max_rows` rows
+/// (0: all) followed by how many were left out, as DuckDB's client does;
+/// only the rows shown are formatted.
 pub fn write_table(
     out: &mut impl Write,
     schema: &SchemaRef,
     batches: &[RecordBatch],
     max_width: usize,
+    max_rows: usize,
 ) -> Result<(), QueryError> {
     let opts = FormatOptions::default().with_null("NULL");
     let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    for b in batches {
+    let total: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let shown = if max_rows == 0 {
+        total
+    } else {
+        total.min(max_rows)
+    };
+    let mut rows: Vec<Vec<String>> = Vec::with_capacity(shown);
+    'batches: for b in batches {
         for r in 0..b.num_rows() {
+            if rows.len() == shown {
+                break 'batches;
+            }
             rows.push(
                 b.columns()
                     .iter()
@@ -150,7 +162,14 @@ pub fn write_table(
         line(out, row)?;
     }
     writeln!(out, "{rule}")?;
-    writeln!(out, "{} rows", rows.len())?;
+    if total > shown {
+        writeln!(
+            out,
+            "… {} more rows (--max-rows {shown}; 0 shows all)",
+            total - shown
+        )?;
+    }
+    writeln!(out, "{total} rows")?;
     Ok(())
 }
 
@@ -161,9 +180,10 @@ pub fn write(
     schema: &SchemaRef,
     batches: &[RecordBatch],
     max_width: usize,
+    max_rows: usize,
 ) -> Result<(), QueryError> {
     match format {
-        Format::Table => write_table(out, schema, batches, max_width),
+        Format::Table => write_table(out, schema, batches, max_width, max_rows),
         Format::Csv => {
             if batches.is_empty() {
                 // A header line even for no rows.
@@ -216,5 +236,52 @@ pub fn write(
 impl From<std::io::Error> for QueryError {
     fn from(e: std::io::Error) -> Self {
         QueryError::Other(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    /// A table stops at `max_rows` and says how many rows it left out;
+    /// 0 shows them all.
+    #[test]
+    fn a_table_stops_at_the_row_limit_and_says_how_many_more() {
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batch = |r: std::ops::Range<i64>| {
+            RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![Arc::new(Int64Array::from_iter_values(r))],
+            )
+            .unwrap()
+        };
+        let batches = [batch(0..3), batch(3..5)];
+        let table = |max_rows| {
+            let mut out = Vec::new();
+            write_table(&mut out, &schema, &batches, 80, max_rows).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let cut = table(2);
+        let data: Vec<&str> = cut
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.contains(" n "))
+            .collect();
+        assert_eq!(data, ["| 0 |", "| 1 |"], "{cut}");
+        assert!(cut.contains("… 3 more rows"), "{cut}");
+        assert!(cut.ends_with("5 rows\n"), "{cut}");
+        for all in [table(0), table(5)] {
+            assert_eq!(
+                all.lines().filter(|l| l.starts_with("| ")).count(),
+                6,
+                "{all}"
+            );
+            assert!(!all.contains("more rows"), "{all}");
+        }
     }
 }

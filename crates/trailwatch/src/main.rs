@@ -26,13 +26,13 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
-    cli::init_logging(args.verbose, args.quiet);
+    cli::init_logging(args.verbose, args.quiet, args.log_times());
     match cli::run(args) {
         Ok(code) => code,
         // A closed stdout (`| head`) ends the output; it is not a failure.
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!("{e:#}");
+            tracing::error!("{}", cli::error_text(&e));
             ExitCode::from(cli::EXIT_INPUT)
         }
     }

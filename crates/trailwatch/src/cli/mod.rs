@@ -56,6 +56,20 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// Whether log lines carry the time: for the long-running commands,
+    /// whose logs are read later.
+    pub fn log_times(&self) -> bool {
+        matches!(self.command, Command::Watch(_) | Command::Serve(_))
+    }
+}
+
+/// Colour on stderr: only on a terminal, and not when `NO_COLOR` is set
+/// to anything but the empty string (no-color.org).
+fn colour_wanted(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Decode records and print them (a filter-free dump, e.g. for jq).
@@ -154,7 +168,21 @@ impl ReadArgs {
     }
 }
 
-pub fn init_logging(verbose: u8, quiet: bool) {
+/// An error and its causes on one line, each said once: many libraries'
+/// errors (DataFusion's among them) repeat their cause's text in their
+/// own, so `{e:#}` would print the same message two or three times over.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
+pub fn init_logging(verbose: u8, quiet: bool, times: bool) {
     use tracing_subscriber::EnvFilter;
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -164,13 +192,21 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter =
         EnvFilter::try_from_env("TRAILWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let colour = colour_wanted(
+        std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        std::env::var_os("NO_COLOR"),
+    );
+    let lines = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(filter)
-        .without_time()
-        .with_target(false)
-        .init();
+        .with_target(false);
+    // The two arms build differently typed subscribers, hence an `init`
+    // each.
+    if times {
+        lines.with_ansi(colour).init();
+    } else {
+        lines.with_ansi(colour).without_time().init();
+    }
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -193,5 +229,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(cmd) => config::run(cmd, &config()?),
         Command::Serve(args) => crate::serve::run(args, &config()?),
         Command::State(args) => state::run(args, &config()?),
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::colour_wanted;
+
+    #[test]
+    fn no_color_turns_colour_off_unless_empty() {
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some("".into())));
+        assert!(!colour_wanted(true, Some("1".into())));
+        assert!(!colour_wanted(false, None));
     }
 }

@@ -51,6 +51,10 @@ pub struct RunArgs {
     /// Write the result here instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// In table format, show at most this many rows, then how many more
+    /// there are (0 shows all). Other formats write every row.
+    #[arg(long, value_name = "N", default_value_t = 40)]
+    pub max_rows: usize,
     /// Memory for execution (e.g. 512M, 2G); past it, sorts and
     /// aggregations spill to disk.
     #[arg(long, value_name = "SIZE")]
@@ -146,6 +150,7 @@ fn terminal_width() -> usize {
 /// Where results go, and in what format.
 pub(super) struct Output {
     pub format: Format,
+    pub max_rows: usize,
     pub sink: PipeAware,
 }
 
@@ -193,6 +198,7 @@ impl Output {
         };
         Ok(Output {
             format,
+            max_rows: run.max_rows,
             sink: PipeAware {
                 inner: sink,
                 closed: false,
@@ -221,6 +227,7 @@ pub(super) fn run_statement(
         &result.schema,
         &result.batches,
         terminal_width(),
+        out.max_rows,
     )
     .map_err(anyhow::Error::from)
     .and_then(|()| out.sink.flush().map_err(anyhow::Error::from));

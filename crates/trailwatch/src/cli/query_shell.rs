@@ -151,7 +151,7 @@ fn report(result: Result<()>) -> bool {
     match result {
         Ok(()) => false,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", super::error_text(&e));
             true
         }
     }

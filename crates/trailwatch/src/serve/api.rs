@@ -63,7 +63,7 @@ pub(super) async fn run_json(
     let out = app.engine.run_on(sql, runtime).await?;
     tokio::task::spawn_blocking(move || {
         let mut rows = Vec::new();
-        write(&mut rows, Format::Json, &out.schema, &out.batches, 0)?;
+        write(&mut rows, Format::Json, &out.schema, &out.batches, 0, 0)?;
         let columns: Vec<String> = out
             .schema
             .fields()

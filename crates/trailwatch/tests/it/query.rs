@@ -223,6 +223,26 @@ fn writes_are_refused_with_a_clear_message() {
     assert!(!Path::new("/tmp/trailwatch-should-not-exist.parquet").exists());
 }
 
+/// An error in a statement is said once, not once per layer of the errors
+/// that carry it.
+#[test]
+fn an_unknown_column_is_reported_once() {
+    let lake = lake_of_sample();
+    let out = run(&[
+        "query",
+        "--lake",
+        path_str(lake.path()),
+        "SELECT rule FROM alerts",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert_eq!(err.matches("No field named rule").count(), 1, "{err}");
+    assert!(
+        err.contains("rule_id"),
+        "the message suggests the column: {err}"
+    );
+}
+
 #[test]
 fn formats_saved_queries_and_top() {
     let lake = lake_of_sample();
@@ -270,6 +290,11 @@ fn formats_saved_queries_and_top() {
         table.contains("| eventname") && table.contains("rows"),
         "{table}"
     );
+    let n = json.as_array().unwrap().len();
+    assert!(n > 2);
+    let cut = stdout(&run(&["query", "--lake", l, "--max-rows", "2", q]));
+    assert!(cut.contains(&format!("… {} more rows", n - 2)), "{cut}");
+    assert!(cut.contains(&format!("{n} rows")), "{cut}");
     let dir = tempfile::tempdir().unwrap();
     let pq = dir.path().join("out.parquet");
     let out = run(&["query", "--lake", l, "--output", path_str(&pq), q]);
