@@ -138,9 +138,10 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
             tracing::warn!("could not save the shell history to {}: {e}", h.display());
         }
     }
-    // Like a script: exit 1 when a statement failed.
+    // Like a script, the exit code says a statement failed: 2, an input
+    // error (1 is kept for findings the user asked about).
     Ok(if failed {
-        ExitCode::FAILURE
+        ExitCode::from(super::EXIT_INPUT)
     } else {
         ExitCode::SUCCESS
     })

@@ -430,9 +430,9 @@ fn the_shell_takes_multi_line_statements_keeps_history_and_quits_on_backslash_q(
     );
     assert!(!text.contains("never"), "\\q ends the shell: {text}");
     // A failing statement reports and the shell goes on; the exit code
-    // says something failed.
+    // says something failed (2, an input error; 1 means findings).
     assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     // \timing times the statements after it, until \timing off.
     let err = stderr(&out);
     assert_eq!(err.matches("Time: ").count(), 1, "{err}");
