@@ -53,7 +53,15 @@ pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
         summary.files_before += files.len() as u64;
         let settled = match files.as_slice() {
             [] => true,
-            [one] => parquet_file::is_current_layout(&store.get(one)?)?,
+            // A file whose footer cannot be read cannot be rewritten
+            // either: it stays as it is, and compaction goes on.
+            [one] => match parquet_file::stored_metadata(store, one) {
+                Ok(footer) => parquet_file::is_current_layout(&footer),
+                Err(e) => {
+                    tracing::warn!("left as it is: {e}");
+                    true
+                }
+            },
             _ => false,
         };
         if settled {
@@ -117,7 +125,9 @@ mod tests {
         let mut w = ArrowWriter::try_new(Vec::new(), batch.schema(), None).unwrap();
         w.write(&batch).unwrap();
         let old = Bytes::from(w.into_inner().unwrap());
-        assert!(!parquet_file::is_current_layout(&old).unwrap());
+        assert!(!parquet_file::is_current_layout(&parquet_file::metadata(
+            &old
+        )));
         let part = format!("{TABLE_DIR}/account=111122223333/region=us-east-1/date=2026-04-01");
         store.put(&format!("{part}/part-old.parquet"), old).unwrap();
 
@@ -139,7 +149,9 @@ mod tests {
         assert_eq!(files.len(), 1);
         assert!(!files[0].ends_with("part-old.parquet"), "{files:?}");
         let new = store.get(&files[0]).unwrap();
-        assert!(parquet_file::is_current_layout(&new).unwrap());
+        let footer = parquet_file::stored_metadata(&store, &files[0]).unwrap();
+        assert!(parquet_file::is_current_layout(&footer));
+        assert_eq!(footer.file_metadata().num_rows(), 3);
         let reader = parquet_file::with_bloom_filters(new);
         let eventid = reader
             .metadata()
@@ -156,5 +168,22 @@ mod tests {
 
         let second = compact(&store).unwrap();
         assert_eq!((second.partitions_compacted, second.files_after), (0, 1));
+
+        // A lone file that is not Parquet is named in the error the footer
+        // read gives, left untouched, and does not stop the compaction.
+        let broken = format!(
+            "{TABLE_DIR}/account=111122223333/region=us-east-1/date=2026-04-02/part-x.parquet"
+        );
+        store
+            .put(&broken, Bytes::from_static(b"PAR1 not parquet"))
+            .unwrap();
+        let err = parquet_file::stored_metadata(&store, &broken).unwrap_err();
+        assert!(err.to_string().contains("part-x.parquet"), "{err}");
+        let third = compact(&store).unwrap();
+        assert_eq!((third.partitions_compacted, third.files_after), (0, 2));
+        assert_eq!(
+            store.get(&broken).unwrap(),
+            Bytes::from_static(b"PAR1 not parquet")
+        );
     }
 }

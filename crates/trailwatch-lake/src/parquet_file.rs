@@ -9,11 +9,13 @@ use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::metadata::{KeyValue, ParquetMetaDataReader};
+use parquet::file::FOOTER_SIZE;
+use parquet::file::metadata::{FooterTail, KeyValue, ParquetMetaData, ParquetMetaDataReader};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::LakeError;
+use crate::store::Store;
 
 /// Rows per row group of the lake's files.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -35,14 +37,34 @@ pub const LAYOUT_KEY: &str = "trailwatch.layout";
 /// were written before; `lake compact` rewrites them).
 pub const LAYOUT: &str = "2";
 
-/// Whether the Parquet file `bytes` was written in the current layout
-/// (only its footer is read).
-pub fn is_current_layout(bytes: &Bytes) -> Result<bool, LakeError> {
-    let meta = ParquetMetaDataReader::new().parse_and_finish(bytes)?;
-    Ok(meta.file_metadata().key_value_metadata().is_some_and(|kv| {
+/// Whether a file with this footer was written in the current layout.
+pub fn is_current_layout(meta: &ParquetMetaData) -> bool {
+    meta.file_metadata().key_value_metadata().is_some_and(|kv| {
         kv.iter()
             .any(|e| e.key == LAYOUT_KEY && e.value.as_deref() == Some(LAYOUT))
-    }))
+    })
+}
+
+/// The footer of the stored Parquet file `rel`, read by itself (two range
+/// reads after the size: the tail gives the footer's length), not the file.
+pub fn stored_metadata(store: &Store, rel: &str) -> Result<ParquetMetaData, LakeError> {
+    let named = |e: parquet::errors::ParquetError| LakeError::Other(format!("{rel}: {e}"));
+    let size = store.size(rel)?;
+    let tail_start = size
+        .checked_sub(FOOTER_SIZE as u64)
+        .ok_or_else(|| LakeError::Other(format!("{rel}: {size} bytes, too short for Parquet")))?;
+    let tail = store.get_range(rel, tail_start..size)?;
+    let tail: &[u8; FOOTER_SIZE] = tail
+        .as_ref()
+        .try_into()
+        .map_err(|_| LakeError::Other(format!("{rel}: short read of the Parquet footer")))?;
+    let length = FooterTail::try_new(tail).map_err(named)?.metadata_length() as u64;
+    let start = tail_start.checked_sub(length).ok_or_else(|| {
+        LakeError::Other(format!(
+            "{rel}: footer of {length} bytes in a {size}-byte file"
+        ))
+    })?;
+    ParquetMetaDataReader::decode_metadata(&store.get_range(rel, start..tail_start)?).map_err(named)
 }
 
 pub fn writer_properties(row_group_rows: usize) -> Result<WriterProperties, LakeError> {
@@ -86,6 +108,14 @@ pub fn encode(
         w.write(&b)?;
     }
     Ok((Bytes::from(w.into_inner()?), rows))
+}
+
+/// The footer of the Parquet file `bytes`, for tests.
+#[cfg(test)]
+pub(crate) fn metadata(bytes: &Bytes) -> ParquetMetaData {
+    ParquetMetaDataReader::new()
+        .parse_and_finish(bytes)
+        .expect("a Parquet footer")
 }
 
 /// A reader of `bytes` that loads the row groups' bloom filters, for tests.
@@ -139,7 +169,7 @@ mod tests {
         .expect("batch");
         let (bytes, n) = encode(schema, [Ok(batch)], 500).expect("encodes");
         assert_eq!(n, rows as u64);
-        assert!(is_current_layout(&bytes).expect("footer"));
+        assert!(is_current_layout(&metadata(&bytes)));
         let file = with_bloom_filters(bytes);
         assert_eq!(file.num_row_groups(), 2);
         for (g, (mine, theirs)) in [(0..500, 500..1000), (500..1000, 0..500)]

@@ -183,6 +183,18 @@ impl Store {
         Ok(self.block_on(async { self.inner.get(&path).await?.bytes().await })?)
     }
 
+    /// The bytes `range` of the object `rel`.
+    pub fn get_range(&self, rel: &str, range: std::ops::Range<u64>) -> Result<Bytes, LakeError> {
+        let path = self.path(rel);
+        Ok(self.block_on(self.inner.get_range(&path, range))?)
+    }
+
+    /// The size of the object `rel`, in bytes.
+    pub fn size(&self, rel: &str) -> Result<u64, LakeError> {
+        let path = self.path(rel);
+        Ok(self.block_on(self.inner.head(&path))?.size)
+    }
+
     /// Every object under `rel` (paginated by the store), sorted by path.
     pub fn list(&self, rel: &str) -> Result<Vec<ObjectMeta>, LakeError> {
         let prefix = self.path(rel);
