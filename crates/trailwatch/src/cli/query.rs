@@ -237,28 +237,35 @@ pub(super) fn run_statement(
     written.map(|()| rows)
 }
 
-/// Run statements, writing each result; stops at the first error.
-fn run_all(run: &RunArgs, cfg: &Config, statements: &[String]) -> Result<ExitCode> {
+/// Open the engine over the lake and the output, run `work` with them,
+/// and end: a statement stopped by --timeout may still hold a worker
+/// thread until it next yields, so the runtime is not waited for.
+fn in_session(
+    run: &RunArgs,
+    cfg: &Config,
+    work: impl FnOnce(&Engine, &tokio::runtime::Runtime, &mut Output) -> Result<ExitCode>,
+) -> Result<ExitCode> {
     let rt = super::lake_args::runtime()?;
     let engine = engine(run, cfg, &rt)?;
     let mut out = Output::new(run)?;
-    let result = statements
-        .iter()
-        .try_for_each(|sql| run_statement(&engine, &rt, sql, &mut out).map(drop));
-    // A statement stopped by --timeout may still hold a worker thread until
-    // it next yields; exit without waiting for it.
+    let result = work(&engine, &rt, &mut out);
     rt.shutdown_background();
-    result.map(|()| ExitCode::SUCCESS)
+    result
+}
+
+/// Run statements, writing each result; stops at the first error.
+fn run_all(run: &RunArgs, cfg: &Config, statements: &[String]) -> Result<ExitCode> {
+    in_session(run, cfg, |engine, rt, out| {
+        for sql in statements {
+            run_statement(engine, rt, sql, out)?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The interactive shell over the same engine and output.
 fn shell(run: &RunArgs, cfg: &Config) -> Result<ExitCode> {
-    let rt = super::lake_args::runtime()?;
-    let engine = engine(run, cfg, &rt)?;
-    let mut out = Output::new(run)?;
-    let result = super::query_shell::run(&engine, &rt, &mut out);
-    rt.shutdown_background();
-    result
+    in_session(run, cfg, super::query_shell::run)
 }
 
 pub fn run(args: &QueryArgs, cfg: &Config) -> Result<ExitCode> {
@@ -314,21 +321,12 @@ pub fn top(args: &TopArgs, cfg: &Config) -> Result<ExitCode> {
     };
     let since = since.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let sql = top_query(what, &since, args.limit);
-    let rt = super::lake_args::runtime()?;
-    let engine = engine(&args.run, cfg, &rt)?;
-    let mut out = Output::new(&args.run)?;
-    let result = run_statement(&engine, &rt, &sql, &mut out).and_then(|rows| {
-        if rows == 0 {
-            let hint = empty_window_hint(
-                &since,
-                rt.block_on(lake_span(&engine))?
-                    .as_ref()
-                    .map(|(a, b)| (a.as_str(), b.as_str())),
-            );
-            eprintln!("{hint}");
+    in_session(&args.run, cfg, |engine, rt, out| {
+        if run_statement(engine, rt, &sql, out)? == 0 {
+            let span = rt.block_on(lake_span(engine))?;
+            let span = span.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+            eprintln!("{}", empty_window_hint(&since, span));
         }
-        Ok(())
-    });
-    rt.shutdown_background();
-    result.map(|()| ExitCode::SUCCESS)
+        Ok(ExitCode::SUCCESS)
+    })
 }
