@@ -7,6 +7,8 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 
+use trailwatch_core::terminal::escape_controls;
+
 use crate::{Engine, QueryError};
 
 /// What `top` can rank.
@@ -61,6 +63,14 @@ pub async fn lake_span(engine: &Engine) -> Result<Option<(String, String)>, Quer
 /// What to tell a user whose window since `since` left nothing, given the
 /// lake's first and last event time (`None` when the lake is empty).
 pub fn empty_window_hint(since: &str, span: Option<(&str, &str)>) -> String {
+    // The span comes from the records: at most 40 characters of each end,
+    // control characters shown as escapes.
+    let shown = |s: &str| {
+        let cut: String = s.chars().take(40).collect();
+        escape_controls(&cut).into_owned()
+    };
+    let span = span.map(|(first, last)| (shown(first), shown(last)));
+    let span = span.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
     match span {
         None => "no events: the lake holds none (ingest a trail first)".to_string(),
         Some((first, last)) if since > last => format!(
@@ -89,5 +99,13 @@ mod tests {
         // on a trail without errors): no advice to move the window.
         assert!(!empty_window_hint("2026-04-02T00:00:00Z", span).contains("try"));
         assert!(empty_window_hint("2026-04-02T00:00:00Z", None).contains("holds none"));
+        // Text from records reaches the terminal escaped and bounded.
+        let hostile = format!("2026-01-01T00:00:00Z\u{1b}]52;c;{}", "A".repeat(10_000));
+        let hint = empty_window_hint("2026-12-01T00:00:00Z", Some((&hostile, "2026-02-01")));
+        assert!(
+            !hint.contains('\u{1b}') && hint.contains("\\u{1b}"),
+            "{hint}"
+        );
+        assert!(hint.len() < 200, "{hint}");
     }
 }
