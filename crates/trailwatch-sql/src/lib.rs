@@ -33,9 +33,11 @@ pub enum QueryError {
     ReadOnly(String),
     #[error("the query ran longer than {0:?} and was stopped (--timeout)")]
     Timeout(std::time::Duration),
-    #[error("{0}")]
+    // Transparent: the message and the causes are the inner error's, so a
+    // cause chain does not say the same message twice.
+    #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
-    #[error("{0}")]
+    #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
     #[error("{0}")]
     Other(String),
