@@ -5,9 +5,9 @@
 //!
 //! A document is not parsed into a tree: the path is followed through the
 //! text, values off the path are skipped without being built, and only the
-//! value found is parsed (about 2.8x faster than building the whole
-//! document on `requestParameters`-sized objects). The whole text is still
-//! read, so a document that is not JSON anywhere gives NULL as before.
+//! value found is parsed (no allocation for the rest of the document). The
+//! whole text is still read, so a document that is not JSON anywhere gives
+//! NULL as before.
 
 use std::fmt;
 
