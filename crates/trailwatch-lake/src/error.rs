@@ -17,6 +17,8 @@ pub enum LakeError {
     },
     #[error("bad manifest {path}: {message}")]
     Manifest { path: String, message: String },
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
     #[error("{0}")]
     Other(String),
 }

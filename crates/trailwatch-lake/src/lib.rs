@@ -7,7 +7,7 @@
 //! without the Arrow stack.
 
 pub mod alerts;
-pub mod aws_config;
+pub mod aws;
 pub mod batch;
 pub mod compact;
 pub mod ddl;

@@ -15,12 +15,9 @@ use tokio::runtime::Handle;
 
 use crate::error::LakeError;
 
-/// How to reach S3 (or an S3-compatible server).
-#[derive(Debug, Clone, Default)]
-pub struct S3Options {
-    /// `--endpoint-url`; otherwise `AWS_ENDPOINT_URL` or AWS's own endpoint.
-    pub endpoint: Option<String>,
-}
+/// How to reach S3 (or an S3-compatible server): `--profile`, `--region`
+/// and `--endpoint-url`; the rest comes from the AWS SDK's chains.
+pub type S3Options = crate::aws::AwsOptions;
 
 /// A parsed location: local folder or S3 bucket and prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,34 +41,15 @@ impl Location {
     }
 }
 
-/// Build an S3 store for a bucket from the usual AWS environment variables
-/// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-/// `AWS_REGION`/`AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL`, `AWS_PROFILE`),
-/// then the shared `~/.aws/credentials` and `~/.aws/config` files, plus
-/// `--endpoint-url`.
+/// Build an S3 store for a bucket with the region, endpoint and
+/// credentials the AWS SDK resolves (see [`crate::aws`]).
 pub fn s3_store(bucket: &str, opts: &S3Options) -> Result<Arc<dyn ObjectStore>, LakeError> {
-    let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    // The shared config/credentials files fill in what the environment
-    // does not say, as in the AWS CLI.
-    let profile = crate::aws_config::profile_settings();
-    if std::env::var("AWS_ACCESS_KEY_ID").is_err()
-        && let (Some(id), Some(secret)) = (&profile.access_key_id, &profile.secret_access_key)
-    {
-        b = b.with_access_key_id(id).with_secret_access_key(secret);
-        if let Some(token) = &profile.session_token {
-            b = b.with_token(token);
-        }
-    }
-    if std::env::var("AWS_REGION").is_err() && std::env::var("AWS_DEFAULT_REGION").is_err() {
-        b = b.with_region(profile.region.as_deref().unwrap_or("us-east-1"));
-    }
-    let endpoint = opts
-        .endpoint
-        .clone()
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
-        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-        .or(profile.endpoint_url);
-    if let Some(ep) = endpoint {
+    let access = crate::aws::s3_access(opts)?;
+    let mut b = AmazonS3Builder::new()
+        .with_bucket_name(bucket)
+        .with_region(&access.region)
+        .with_credentials(access.credentials);
+    if let Some(ep) = access.endpoint {
         b = b
             .with_allow_http(ep.starts_with("http://"))
             .with_virtual_hosted_style_request(false)

@@ -9,6 +9,7 @@ use arrow::record_batch::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use trailwatch_lake::alerts::{ALERTS_DIR, alerts_schema};
 use trailwatch_lake::partition::TABLE_DIR;
@@ -19,6 +20,7 @@ use crate::guard::{Allowed, check};
 use crate::pruning::EventTimePruning;
 use crate::raw::register_raw_table;
 use crate::rewrite::rewrite;
+use crate::yielding::YieldingJoins;
 use crate::{QueryError, udf};
 
 /// How a query may run.
@@ -60,7 +62,10 @@ pub struct QueryOutput {
     pub message: Option<String>,
 }
 
-/// A session that answers Athena-dialect SQL.
+/// A session that answers Athena-dialect SQL. Clones share the session
+/// (tables, settings): cheap handles for running a statement on a task of
+/// its own.
+#[derive(Clone)]
 pub struct Engine {
     ctx: SessionContext,
     opts: EngineOptions,
@@ -135,7 +140,13 @@ impl Engine {
             // Partition values such as date=2026-04-01 stay text, as in Athena.
             .set_bool("datafusion.execution.parquet.pushdown_filters", true)
             .set_bool("datafusion.execution.parquet.reorder_filters", true);
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(YieldingJoins))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         udf::register(&ctx)?;
         Ok(Engine { ctx, opts })
     }

@@ -21,6 +21,7 @@ pub mod rewrite;
 pub mod saved;
 pub mod top;
 pub mod udf;
+pub mod yielding;
 
 pub use engine::{Engine, EngineOptions, QueryOutput};
 

@@ -67,15 +67,34 @@ fn flatten_for_csv(b: &RecordBatch) -> Result<RecordBatch, QueryError> {
     )?)
 }
 
-/// Shorten to `width` characters, marking the cut with `…`.
+/// Terminal columns a cell takes: wide characters (CJK, most emoji) take
+/// two, combining marks none.
+fn display_width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// A cell as shown: escape sequences from records must not reach the
+/// terminal.
+fn as_shown(s: &str) -> String {
+    trailwatch_core::terminal::escape_controls(s).into_owned()
+}
+
+/// Shorten to `width` terminal columns, marking the cut with `…`.
 fn fit(s: &str, width: usize) -> String {
-    // Cells come from records: escape sequences in them must not reach
-    // the terminal.
-    let s = trailwatch_core::terminal::escape_controls(s).into_owned();
-    if s.chars().count() <= width {
-        return s;
+    if display_width(s) <= width {
+        return s.to_string();
     }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+    let room = width.saturating_sub(1);
+    let mut out = String::new();
+    let mut used = 0;
+    for c in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
     out.push('…');
     out
 }
@@ -91,7 +110,7 @@ pub fn write_table(
     max_rows: usize,
 ) -> Result<(), QueryError> {
     let opts = FormatOptions::default().with_null("NULL");
-    let headers: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    let headers: Vec<String> = schema.fields().iter().map(|f| as_shown(f.name())).collect();
     let total: usize = batches.iter().map(|b| b.num_rows()).sum();
     let shown = if max_rows == 0 {
         total
@@ -107,7 +126,7 @@ pub fn write_table(
             rows.push(
                 b.columns()
                     .iter()
-                    .map(|c| cell_text(c.as_ref(), r, &opts))
+                    .map(|c| as_shown(&cell_text(c.as_ref(), r, &opts)))
                     .collect(),
             );
         }
@@ -116,10 +135,10 @@ pub fn write_table(
     if n == 0 {
         return Ok(());
     }
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| display_width(h)).collect();
     for row in &rows {
         for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
+            *w = (*w).max(display_width(c));
         }
     }
     // Fit: shrink the widest columns until the row fits (min 8 chars).
@@ -142,7 +161,7 @@ pub fn write_table(
             let c = fit(c, *w);
             s.push(' ');
             s.push_str(&c);
-            s.push_str(&" ".repeat(w.saturating_sub(c.chars().count())));
+            s.push_str(&" ".repeat(w.saturating_sub(display_width(&c))));
             s.push_str(" |");
         }
         writeln!(out, "{s}")
@@ -283,5 +302,50 @@ mod tests {
             );
             assert!(!all.contains("more rows"), "{all}");
         }
+    }
+
+    #[test]
+    fn cells_line_up_by_display_width_not_characters() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("who", DataType::Utf8, false),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![
+                Arc::new(arrow::array::StringArray::from(vec![
+                    "東京の管理者",
+                    "alice",
+                    "e\u{301}\u{1F512}",
+                ])),
+                Arc::new(Int64Array::from_iter_values(0..3)),
+            ],
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        write_table(&mut out, &schema, std::slice::from_ref(&batch), 80, 0).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // Every line of the table ends in the same terminal column.
+        let widths: Vec<usize> = text
+            .lines()
+            .filter(|l| l.starts_with('|') || l.starts_with('+'))
+            .map(display_width)
+            .collect();
+        assert!(
+            widths.windows(2).all(|w| w[0] == w[1]),
+            "{widths:?}\n{text}"
+        );
+        // Six wide characters are twelve columns.
+        assert!(text.contains("| 東京の管理者 | 0 |"), "{text}");
+        // Cut to fit: a wide character is never split across the limit.
+        let mut narrow = Vec::new();
+        write_table(&mut narrow, &schema, &[batch], 16, 0).unwrap();
+        let narrow = String::from_utf8(narrow).unwrap();
+        let widths: Vec<usize> = narrow.lines().take(5).map(display_width).collect();
+        assert!(
+            widths.windows(2).all(|w| w[0] == w[1]),
+            "{widths:?}\n{narrow}"
+        );
+        assert!(narrow.contains("東京の…"), "{narrow}");
     }
 }

@@ -83,9 +83,57 @@ pub fn empty_window_hint(since: &str, span: Option<(&str, &str)>) -> String {
     }
 }
 
+/// What to tell a user whose saved query gave no rows, given its
+/// `since`/`until` parameters (as typed) and the lake's time span.
+pub fn saved_empty_hint(
+    since: Option<&str>,
+    until: Option<&str>,
+    span: Option<(&str, &str)>,
+) -> String {
+    let shown = |s: &str| {
+        let cut: String = s.chars().take(40).collect();
+        escape_controls(&cut).into_owned()
+    };
+    let Some((first, last)) = span.map(|(a, b)| (shown(a), shown(b))) else {
+        return "no rows: the lake holds no events (ingest a trail first)".to_string();
+    };
+    let day = |t: &str| t.get(..10).unwrap_or(t).to_string();
+    let holds = format!("the lake holds {first} to {last}");
+    match (since.map(shown), until.map(shown)) {
+        (Some(s), _) if s.as_str() > last.as_str() => format!(
+            "no rows: since={s} is after the lake's last event; {holds}; try --param since={}",
+            day(&first)
+        ),
+        (_, Some(u)) if u.as_str() <= first.as_str() => format!(
+            "no rows: until={u} is before the lake's first event; {holds}; try --param until={}",
+            day(&last)
+        ),
+        _ => format!("no rows matched; {holds}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_query_without_rows_says_whether_the_window_missed_the_lake() {
+        let span = Some(("2026-04-01T00:00:03Z", "2026-04-07T23:59:58Z"));
+        assert_eq!(
+            saved_empty_hint(Some("2026-12-01"), None, span),
+            "no rows: since=2026-12-01 is after the lake's last event; the lake holds \
+             2026-04-01T00:00:03Z to 2026-04-07T23:59:58Z; try --param since=2026-04-01"
+        );
+        assert!(
+            saved_empty_hint(None, Some("2025-01-01"), span)
+                .ends_with("try --param until=2026-04-07")
+        );
+        assert_eq!(
+            saved_empty_hint(Some("2026-04-02"), None, span),
+            "no rows matched; the lake holds 2026-04-01T00:00:03Z to 2026-04-07T23:59:58Z"
+        );
+        assert!(saved_empty_hint(None, None, None).contains("no events"));
+    }
 
     #[test]
     fn an_empty_window_says_what_the_lake_holds() {

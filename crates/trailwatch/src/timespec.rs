@@ -1,5 +1,7 @@
 //! Times given on the command line (`--since`, `--start-time`,
-//! `--end-time`): `today`, `24h`, `7d`, `YYYY-MM-DD` or RFC 3339.
+//! `--end-time`): `today`, `24h`, `7d`, `YYYY-MM-DD` or RFC 3339; and
+//! durations (`--lateness`, `--timeout`, `--wait`, `--poll`, …): `90s`,
+//! `5m`, `24h`, `7d`, `500ms`, or a bare number in the flag's own unit.
 //!
 //! Every result lies within years 0000–9999, so later arithmetic on it
 //! (subtracting a lateness, formatting a partition date, comparing with
@@ -60,6 +62,67 @@ pub fn parse_since(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     parse_time("--since", s, now)
 }
 
+/// The largest duration a flag accepts (366 days): bounded so that adding
+/// it to a time cannot overflow and timers accept it.
+const MAX_DURATION_SECS: u64 = 366 * 86_400;
+
+/// Parse a duration: a number and a unit (`ms`, `s`, `m`, `h`, `d`), or a
+/// bare number in `bare` (the unit the flag took before units existed).
+pub fn parse_duration(s: &str, bare: std::time::Duration) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 90s, 5m, 24h, 7d)"))?;
+    let unit = match unit {
+        "" => bare,
+        "ms" => Duration::from_millis(1),
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        "d" => Duration::from_secs(86_400),
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (use ms, s, m, h or d: 90s, 5m, 24h, 7d)"
+            ));
+        }
+    };
+    let n32 = u32::try_from(n).map_err(|_| format!("{s:?} is too long"))?;
+    unit.checked_mul(n32)
+        .filter(|d| d.as_secs() <= MAX_DURATION_SECS)
+        .ok_or_else(|| format!("{s:?} is too long (at most 366d)"))
+}
+
+/// A duration flag whose bare numbers are seconds, as whole seconds.
+pub fn seconds_arg(s: &str) -> Result<u64, String> {
+    let d = parse_duration(s, std::time::Duration::from_secs(1))?;
+    if d.subsec_nanos() != 0 {
+        return Err(format!("{s:?}: this flag counts whole seconds"));
+    }
+    Ok(d.as_secs())
+}
+
+/// [`seconds_arg`] for the flags kept as signed seconds.
+pub fn seconds_arg_i64(s: &str) -> Result<i64, String> {
+    // At most MAX_DURATION_SECS, which fits an i64.
+    seconds_arg(s).map(|v| v as i64)
+}
+
+/// [`seconds_arg`], but at least one second.
+pub fn positive_seconds_arg(s: &str) -> Result<u64, String> {
+    match seconds_arg(s)? {
+        0 => Err(format!("{s:?}: must be at least 1s")),
+        n => Ok(n),
+    }
+}
+
+/// A duration flag whose bare numbers are milliseconds, in milliseconds.
+pub fn millis_arg(s: &str) -> Result<u64, String> {
+    parse_duration(s, std::time::Duration::from_millis(1)).map(|d| d.as_millis() as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +163,25 @@ mod tests {
             let e = parse_since(s, now()).expect_err(s);
             assert!(e.to_string().contains("--since"), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn durations_take_units_and_bare_numbers_keep_the_flags_unit() {
+        assert_eq!(seconds_arg("90"), Ok(90));
+        assert_eq!(seconds_arg("90s"), Ok(90));
+        assert_eq!(seconds_arg("5m"), Ok(300));
+        assert_eq!(seconds_arg("24h"), Ok(86_400));
+        assert_eq!(seconds_arg("7d"), Ok(604_800));
+        assert_eq!(seconds_arg("2000ms"), Ok(2));
+        assert!(seconds_arg("1500ms").is_err());
+        assert_eq!(millis_arg("250"), Ok(250));
+        assert_eq!(millis_arg("2s"), Ok(2000));
+        assert_eq!(seconds_arg_i64("1h"), Ok(3600));
+        for bad in ["", "m", "5 x", "5w", "-5s", "1.5h", "99999999999999999999s"] {
+            let e = seconds_arg(bad).expect_err(bad);
+            assert!(e.contains(bad.trim()) || bad.is_empty(), "{bad}: {e}");
+        }
+        assert!(seconds_arg("366d").is_ok());
+        assert!(seconds_arg("367d").is_err(), "past a year");
     }
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::error::{DecodeError, Position};
-use super::model::Event;
+use super::model::{Event, Text};
 use super::scan::{ScanError, ScanState, Scanner, Span};
 
 /// Limits that protect the decoder from hostile input.
@@ -54,6 +54,10 @@ pub struct Record<'a> {
     pub offset: u64,
     /// `eventTime`, parsed.
     pub time: DateTime<Utc>,
+    /// `eventTime` was written without a zone (`YYYY-MM-DD HH:MM:SS`, as
+    /// Panther's and Snowflake's exports write it) and read as UTC;
+    /// `event.event_time` holds it rewritten as RFC 3339.
+    pub zoneless_time: bool,
 }
 
 /// One step of decoding: a record, an error, or silent progress.
@@ -254,13 +258,14 @@ impl Decoder {
         };
         let bytes = &self.scanner.data[span.start..span.end];
         let failure = match parse_record(bytes) {
-            Ok((event, time)) if !span.unterminated => {
+            Ok((event, (time, zoneless_time))) if !span.unterminated => {
                 return Some(Step::Record(Record {
                     event,
                     raw: bytes,
                     index: span.index,
                     offset: span.offset,
                     time,
+                    zoneless_time,
                 }));
             }
             Ok(_) => Failure::Eof,
@@ -390,7 +395,7 @@ struct EventBridgeEnvelope<'a> {
     detail: &'a RawValue,
 }
 
-fn parse_record(bytes: &[u8]) -> Result<(Event<'_>, DateTime<Utc>), Failure> {
+fn parse_record(bytes: &[u8]) -> Result<(Event<'_>, (DateTime<Utc>, bool)), Failure> {
     // Validate UTF-8 once for the whole record: `from_str` then skips the
     // per-string check `from_slice` would make (measurably faster).
     let text = match std::str::from_utf8(bytes) {
@@ -418,7 +423,7 @@ fn unwrap_eventbridge(bytes: &[u8]) -> Option<Event<'_>> {
     serde_json::from_str(envelope.detail.get()).ok()
 }
 
-fn validate(event: Event<'_>) -> Result<(Event<'_>, DateTime<Utc>), Failure> {
+fn validate(event: Event<'_>) -> Result<(Event<'_>, (DateTime<Utc>, bool)), Failure> {
     match event.version() {
         Some((1, _)) => {}
         _ => {
@@ -430,13 +435,48 @@ fn validate(event: Event<'_>) -> Result<(Event<'_>, DateTime<Utc>), Failure> {
             });
         }
     }
-    let time = parse_event_time(&event.event_time).ok_or_else(|| Failure::Data {
-        message: format!(
-            "invalid eventTime {:?}: expected ISO-8601 such as 2024-05-01T12:00:00Z",
-            event.event_time.as_str()
-        ),
-    })?;
-    Ok((event, time))
+    if let Some(time) = parse_event_time(&event.event_time) {
+        return Ok((event, (time, false)));
+    }
+    let Some(time) = parse_zoneless_time(&event.event_time) else {
+        return Err(Failure::Data {
+            message: format!(
+                "invalid eventTime {:?}: expected ISO-8601 such as 2024-05-01T12:00:00Z",
+                event.event_time.as_str()
+            ),
+        });
+    };
+    let mut event = event;
+    event.event_time = Text(std::borrow::Cow::Owned(
+        time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+    ));
+    Ok((event, (time, true)))
+}
+
+/// `eventTime` as other tools export it: `YYYY-MM-DD HH:MM:SS[.f…]` (up to
+/// nine fraction digits) with no zone, which those tools write in UTC.
+/// Anything else (a `T` without a zone, a local offset spelled some other
+/// way) stays an error: its meaning is not certain.
+pub fn parse_zoneless_time(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    // Exactly `YYYY-MM-DD HH:MM:SS`, then optionally `.` and 1–9 digits:
+    // chrono's `%.f` alone would also take other shapes.
+    if b.len() < 19 || b[10] != b' ' {
+        return None;
+    }
+    if b.len() > 19 {
+        let frac = &b[20..];
+        if b[19] != b'.'
+            || frac.is_empty()
+            || frac.len() > 9
+            || !frac.iter().all(u8::is_ascii_digit)
+        {
+            return None;
+        }
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
 }
 
 /// Parse `eventTime`: RFC 3339 (CloudTrail writes `YYYY-MM-DDTHH:MM:SSZ`).

@@ -195,6 +195,70 @@ fn invalid_event_time_and_missing_required_fields_are_record_errors() {
 }
 
 #[test]
+fn zoneless_event_times_from_other_tools_are_read_as_utc() {
+    let mut rs = records(5);
+    // Panther's and Snowflake's exports: a space and no zone, up to nine
+    // fraction digits.
+    rs[0] = rs[0].replace("2024-05-01T12:00:00Z", "2024-05-01 12:00:00");
+    rs[1] = rs[1].replace("2024-05-01T12:01:00Z", "2024-05-01 12:01:00.123456789");
+    // Not certain what these mean: they stay bad records.
+    rs[2] = rs[2].replace("2024-05-01T12:02:00Z", "2024-05-01T12:02:00");
+    rs[3] = rs[3].replace("2024-05-01T12:03:00Z", "2024-05-01 12:03:00.1234567891");
+    let text = wrap(&rs);
+    let mut dec = Decoder::from_reader(
+        "export.json",
+        std::io::Cursor::new(text.into_bytes()),
+        DecodeOptions::default(),
+    )
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(step) = dec.next_step() {
+        match step {
+            Step::Record(r) => seen.push((
+                r.event.event_id.to_string(),
+                r.event.event_time.to_string(),
+                r.time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                r.zoneless_time,
+            )),
+            Step::Error(e) => errors.push(e.to_string()),
+            Step::Skipped => {}
+        }
+    }
+    let row = |id: &str, text: &str, time: &str, z: bool| {
+        (id.to_string(), text.to_string(), time.to_string(), z)
+    };
+    assert_eq!(
+        seen,
+        vec![
+            row(
+                "id-0",
+                "2024-05-01T12:00:00Z",
+                "2024-05-01T12:00:00.000000000Z",
+                true
+            ),
+            row(
+                "id-1",
+                "2024-05-01T12:01:00.123456789Z",
+                "2024-05-01T12:01:00.123456789Z",
+                true
+            ),
+            row(
+                "id-4",
+                "2024-05-01T12:04:00Z",
+                "2024-05-01T12:04:00.000000000Z",
+                false
+            ),
+        ]
+    );
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e.contains("invalid eventTime")),
+        "{errors:?}"
+    );
+}
+
+#[test]
 fn non_utf8_bytes_lose_only_their_record() {
     let rs = records(5);
     let mut body = wrap(&rs).into_bytes();

@@ -7,6 +7,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::aws_args::AwsArgs;
+use crate::config::Config;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
@@ -14,7 +16,6 @@ use trailwatch_core::audit::aws_json::trails_from_aws_json;
 use trailwatch_core::audit::coverage::{BlindSpot, Coverage};
 use trailwatch_core::audit::terraform::trails_from_terraform;
 use trailwatch_core::audit::{Finding, Status, TrailConfig, check};
-use trailwatch_lake::store::S3Options;
 
 use super::lake_args::runtime;
 use super::{EXIT_FINDINGS, EXIT_OK, ReadArgs};
@@ -34,13 +35,13 @@ pub enum AuditFormat {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["config", "data"])))]
+#[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["files", "data"])))]
 pub struct AuditTrailArgs {
     /// Terraform files (.tf, read together), or JSON printed by `aws
     /// cloudtrail describe-trails` / `get-trail` / `get-event-selectors`
     /// and `aws s3api get-bucket-versioning` / `get-bucket-encryption`.
     #[arg(value_name = "FILE")]
-    pub config: Vec<PathBuf>,
+    pub files: Vec<PathBuf>,
     /// Also look for blind spots in this trail data (folders, files or
     /// s3://bucket/prefix). Repeatable.
     #[arg(long, value_name = "SOURCE")]
@@ -50,13 +51,13 @@ pub struct AuditTrailArgs {
     #[arg(long, default_value_t = 2, value_name = "HOURS",
           value_parser = clap::value_parser!(i64).range(1..=87_600))]
     pub min_gap_hours: i64,
+    /// How to print the report.
     #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
     pub format: AuditFormat,
     #[command(flatten)]
     pub read: ReadArgs,
-    /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Serialize)]
@@ -66,9 +67,9 @@ struct AuditReport {
     blind_spots: Vec<BlindSpot>,
 }
 
-pub fn run(cmd: &AuditCommand) -> Result<ExitCode> {
+pub fn run(cmd: &AuditCommand, cfg: &Config) -> Result<ExitCode> {
     match cmd {
-        AuditCommand::Trail(args) => trail(args),
+        AuditCommand::Trail(args) => trail(args, cfg),
     }
 }
 
@@ -83,9 +84,9 @@ fn read_all(paths: &[PathBuf]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
-fn trail(args: &AuditTrailArgs) -> Result<ExitCode> {
+fn trail(args: &AuditTrailArgs, cfg: &Config) -> Result<ExitCode> {
     let (tf, json): (Vec<PathBuf>, Vec<PathBuf>) = args
-        .config
+        .files
         .iter()
         .cloned()
         .partition(|p| p.extension().is_some_and(|e| e == "tf"));
@@ -96,7 +97,7 @@ fn trail(args: &AuditTrailArgs) -> Result<ExitCode> {
     if !json.is_empty() {
         trails.extend(trails_from_aws_json(&read_all(&json)?)?);
     }
-    if !args.config.is_empty() && trails.is_empty() {
+    if !args.files.is_empty() && trails.is_empty() {
         bail!("no trail (aws_cloudtrail resource, or describe-trails output) in the files given");
     }
     let findings: Vec<Finding> = trails.iter().flat_map(check).collect();
@@ -105,9 +106,7 @@ fn trail(args: &AuditTrailArgs) -> Result<ExitCode> {
     let mut problems = 0;
     if !args.data.is_empty() {
         let rt = runtime()?;
-        let s3 = S3Options {
-            endpoint: args.endpoint_url.clone(),
-        };
+        let s3 = args.aws.options(cfg);
         let found = discover_any(&args.data, false, &s3, rt.handle())?;
         problems += found.report_unreadable();
         let mut coverage = Coverage::default();

@@ -78,7 +78,7 @@ pub fn run(cmd: &ConfigCommand, cfg: &Config) -> Result<ExitCode> {
         Some(st) => rows.push(("serve.state", st.value.display().to_string(), st.from)),
         None => rows.push((
             "serve.state",
-            crate::serve::default_state()
+            crate::config::state_path("serve")
                 .map_or_else(|_| "-".to_string(), |p| p.display().to_string()),
             Source::Default,
         )),

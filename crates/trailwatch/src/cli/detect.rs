@@ -16,6 +16,7 @@ use trailwatch_core::rules::{Engine, Match};
 use trailwatch_core::terminal::escape_controls;
 
 use super::alert_spool::{AlertSpool, Rendered, SPILL_AT};
+use super::aws_args::AwsArgs;
 use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, ReadArgs};
@@ -52,9 +53,8 @@ pub struct DetectArgs {
     /// instead of SOURCE, and save the alerts in its `alerts` table.
     #[arg(long, value_name = "LAKE")]
     pub lake: Option<String>,
-    /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
     /// With --lake: print the alerts but leave the `alerts` table alone.
     #[arg(long, requires = "lake")]
     pub no_save: bool,
@@ -63,6 +63,8 @@ pub struct DetectArgs {
     /// Only events at or after this time: today, 24h, 7d, or a date/time.
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
+    /// How to print the alerts: a table, one JSON document, or one JSON
+    /// object per line (what `notify send` reads).
     #[arg(long, value_enum, default_value_t = DetectFormat::Table)]
     pub format: DetectFormat,
     /// List every match (rule_id, event_id, event_time, severity, …)
@@ -80,7 +82,7 @@ pub struct DetectArgs {
 /// the number of problems (unreadable files, bad records).
 fn each_source_record(
     args: &DetectArgs,
-    endpoint: &Option<String>,
+    s3: &S3Options,
     lake: Option<&Store>,
     handle: &tokio::runtime::Handle,
     since: Option<DateTime<Utc>>,
@@ -103,10 +105,7 @@ fn each_source_record(
             })?
         }
         None => {
-            let s3 = S3Options {
-                endpoint: endpoint.clone(),
-            };
-            let mut found = discover_any(&args.sources, args.read.include_insights, &s3, handle)?;
+            let mut found = discover_any(&args.sources, args.read.include_insights, s3, handle)?;
             // In delivery order, as a watcher takes them: correlation
             // detections see event time advance as it did live.
             found.inputs.sort_by_key(Input::delivery_order);
@@ -142,7 +141,7 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         Some(location) => {
             let lake = LakeArgs {
                 lake: Some(location.clone()),
-                endpoint_url: args.endpoint_url.clone(),
+                aws: args.aws.clone(),
             };
             Some(lake.open(cfg, rt.handle().clone())?)
         }
@@ -158,16 +157,14 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     };
     let mut output = AlertOutput::new(args.format, table);
     let mut output_error: Option<anyhow::Error> = None;
-    let endpoint = cfg
-        .endpoint_url(args.endpoint_url.as_deref())
-        .map(|s| s.value);
+    let s3 = args.aws.options(cfg);
     let problems = if args.matches {
         // --matches audits the rules themselves: the engine's list of every
         // match, beside the same time check the pipeline makes.
         let mut engine = Engine::new(detections.rules);
         each_source_record(
             args,
-            &endpoint,
+            &s3,
             lake.as_ref(),
             rt.handle(),
             since,
@@ -183,7 +180,7 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         let mut pipeline = Pipeline::new(detectors, 0, Duration::MAX);
         let problems = each_source_record(
             args,
-            &endpoint,
+            &s3,
             lake.as_ref(),
             rt.handle(),
             since,

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use trailwatch_lake::ingest::{IngestOptions, IngestSummary, SourceLocation, SourceObject, ingest};
 
+use super::SummaryFormatArgs;
 use super::lake_args::LakeArgs;
 use super::progress::Progress;
 use crate::config::Config;
@@ -24,9 +25,8 @@ pub struct IngestArgs {
     /// Exit 0 even when records were quarantined.
     #[arg(long)]
     pub allow_bad: bool,
-    /// Print the summary as JSON (for scripts).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: SummaryFormatArgs,
     /// Source bytes per transaction: how much work a crash can cost.
     #[arg(long, default_value_t = IngestOptions::default().tx_bytes, value_name = "BYTES")]
     pub tx_bytes: u64,
@@ -106,10 +106,10 @@ pub fn run(args: &IngestArgs, cfg: &Config) -> Result<ExitCode> {
     .with_context(|| format!("ingesting into {}", store.display))?;
     progress.finish();
     let mut out = io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &summary)?;
-        writeln!(out)?;
-    } else {
+    if !args
+        .format
+        .write_json(&mut out, std::slice::from_ref(&summary), true)?
+    {
         write_summary(&mut out, &summary, &store.display)?;
     }
     if summary.quarantined > 0 {

@@ -11,6 +11,7 @@ use trailwatch_lake::compact::compact;
 use trailwatch_lake::ddl::{Engine, LakeFacts, ddl};
 use trailwatch_lake::partition::partition_files;
 
+use super::SummaryFormatArgs;
 use super::lake_args::{LakeArgs, runtime};
 use crate::config::Config;
 
@@ -26,14 +27,14 @@ pub enum LakeAction {
     Compact {
         #[command(flatten)]
         lake: LakeArgs,
-        /// Print the summary as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: SummaryFormatArgs,
     },
     /// Print the table DDL for another engine, pointed at this lake.
     Ddl {
         #[command(flatten)]
         lake: LakeArgs,
+        /// The engine whose dialect to print.
         #[arg(long, value_enum)]
         engine: EngineArg,
     },
@@ -50,14 +51,11 @@ pub enum EngineArg {
 pub fn run(cmd: &LakeCommand, cfg: &Config) -> Result<ExitCode> {
     let rt = runtime()?;
     match &cmd.action {
-        LakeAction::Compact { lake, json } => {
+        LakeAction::Compact { lake, format } => {
             let store = lake.open(cfg, rt.handle().clone())?;
             let s = compact(&store).with_context(|| format!("compacting {}", store.display))?;
             let mut out = io::stdout().lock();
-            if *json {
-                serde_json::to_writer_pretty(&mut out, &s)?;
-                writeln!(out)?;
-            } else {
+            if !format.write_json(&mut out, std::slice::from_ref(&s), true)? {
                 writeln!(
                     out,
                     "compacted {} partitions: {} files -> {} files ({} rows rewritten) in {:.2} s",

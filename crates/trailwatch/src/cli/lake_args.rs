@@ -1,23 +1,23 @@
 //! Options shared by commands that use the lake: where it is and how to
-//! reach S3.
+//! reach S3 (`--profile`, `--region`, `--endpoint-url`).
 
 use anyhow::{Context, Result};
 use clap::Args;
 use tokio::runtime::{Handle, Runtime};
 use trailwatch_lake::store::{S3Options, Store};
 
+use super::aws_args::AwsArgs;
 use crate::config::Config;
 
 #[derive(Debug, Clone, Args)]
 pub struct LakeArgs {
     /// The lake: a local folder or s3://bucket/prefix. Default: the
-    /// TRAILWATCH_LAKE environment variable, else the user's data directory
-    /// (on Linux ~/.local/share/trailwatch/lake, or $XDG_DATA_HOME/trailwatch/lake).
-    #[arg(long, value_name = "LAKE")]
+    /// config's [lake] location, else the user's data directory (on Linux
+    /// ~/.local/share/trailwatch/lake, or $XDG_DATA_HOME/trailwatch/lake).
+    #[arg(long, value_name = "LAKE", env = "TRAILWATCH_LAKE")]
     pub lake: Option<String>,
-    /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 impl LakeArgs {
@@ -27,13 +27,10 @@ impl LakeArgs {
         Ok(cfg.lake_location(self.lake.as_deref())?.value)
     }
 
-    /// `--endpoint-url`, else `[lake] endpoint_url`.
+    /// `--profile`, `--region`, and `--endpoint-url` (else `[lake]
+    /// endpoint_url`).
     pub fn s3_options(&self, cfg: &Config) -> S3Options {
-        S3Options {
-            endpoint: cfg
-                .endpoint_url(self.endpoint_url.as_deref())
-                .map(|s| s.value),
-        }
+        self.aws.options(cfg)
     }
 
     pub fn open(&self, cfg: &Config, handle: Handle) -> Result<Store> {

@@ -4,16 +4,21 @@
 
 mod alert_spool;
 mod audit;
+pub(crate) mod aws_args;
 mod cat;
+mod completions;
 mod config;
 mod detect;
+mod exit;
 mod generate;
 mod ingest;
 mod lake;
 pub(crate) mod lake_args;
 mod notify;
 mod progress;
+#[cfg(feature = "sql")]
 mod query;
+#[cfg(feature = "sql")]
 mod query_shell;
 pub(crate) mod rule_args;
 mod rules;
@@ -27,20 +32,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use trailwatch_core::event::DecodeOptions;
 
-/// Exit code: everything went well.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: findings the user asked to be told about (alarms, failed checks).
-pub const EXIT_FINDINGS: u8 = 1;
-/// Exit code: usage or input error (including records that failed to decode).
-pub const EXIT_INPUT: u8 = 2;
-
-const COMING: &str = "\
-Exit codes: 0 ok, 1 findings (alarms fired, validation failed), 2 usage or input error,
-3 notifications still pending when `notify --wait` ran out.";
+pub use exit::{EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_PENDING};
 
 /// Security observability for AWS CloudTrail.
 #[derive(Debug, Parser)]
-#[command(name = "trailwatch", version, about, after_help = COMING)]
+#[command(name = "trailwatch", version, about, after_help = exit::TABLE)]
 pub struct Cli {
     /// More logging on stderr (-v debug, -vv trace).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -48,19 +44,34 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// The TOML config (default: $TRAILWATCH_CONFIG, else
-    /// ~/.config/trailwatch/config.toml when it exists). Flags override it.
-    #[arg(long, global = true, value_name = "FILE")]
+    /// The TOML config (default: ~/.config/trailwatch/config.toml when it
+    /// exists). Flags override it.
+    #[arg(long, global = true, value_name = "FILE", env = "TRAILWATCH_CONFIG")]
     pub config: Option<std::path::PathBuf>,
+    /// Log lines as text, or as JSON objects (one per line) for log
+    /// shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "TRAILWATCH_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 impl Cli {
     /// Whether log lines carry the time: for the long-running commands,
     /// whose logs are read later.
     pub fn log_times(&self) -> bool {
-        matches!(self.command, Command::Watch(_) | Command::Serve(_))
+        match self.command {
+            Command::Watch(_) => true,
+            #[cfg(feature = "sql")]
+            Command::Serve(_) => true,
+            _ => false,
+        }
     }
 }
 
@@ -94,8 +105,10 @@ pub enum Command {
     #[command(subcommand)]
     Audit(audit::AuditCommand),
     /// Athena-dialect SQL over the lake, or over raw logs (CREATE EXTERNAL TABLE).
+    #[cfg(feature = "sql")]
     Query(query::QueryArgs),
     /// Quick answers over the lake: top callers, actions, IPs, errors, regions.
+    #[cfg(feature = "sql")]
     Top(query::TopArgs),
     /// Notifications: test a sink, outbox status, send and flush alerts.
     #[command(subcommand)]
@@ -104,10 +117,75 @@ pub enum Command {
     #[command(subcommand)]
     Config(config::ConfigCommand),
     /// Serve the dashboard and the JSON API over the lake (token required).
+    #[cfg(feature = "sql")]
     Serve(crate::serve::ServeArgs),
     /// The security state rebuilt from the lake's events: public buckets,
     /// open security groups, users and MFA, keys, trails, KMS, encryption.
     State(state::StateArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(completions::CompletionsArgs),
+    /// Print the man page, or write one page per command to a folder.
+    Man(completions::ManArgs),
+}
+
+/// How a command prints its summary: an aligned table for people, JSON
+/// (indented) or NDJSON (one object per line) for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    Table,
+    Json,
+    Ndjson,
+}
+
+/// `--format table|json|ndjson`, with `--json` kept as another name for
+/// `--format json`.
+#[derive(Debug, Clone, Args)]
+pub struct SummaryFormatArgs {
+    /// How to print the result.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+}
+
+impl SummaryFormatArgs {
+    pub fn get(&self) -> SummaryFormat {
+        if self.json {
+            SummaryFormat::Json
+        } else {
+            self.format
+        }
+    }
+
+    /// Print `rows` as JSON or NDJSON; false for the table format, which
+    /// each command prints itself. JSON is one document (`single` prints
+    /// the first row alone, not a list); NDJSON one row per line.
+    pub fn write_json<T: serde::Serialize>(
+        &self,
+        out: &mut impl std::io::Write,
+        rows: &[T],
+        single: bool,
+    ) -> anyhow::Result<bool> {
+        match self.get() {
+            SummaryFormat::Table => return Ok(false),
+            SummaryFormat::Json if single && rows.len() == 1 => {
+                serde_json::to_writer_pretty(&mut *out, &rows[0])?;
+                writeln!(out)?;
+            }
+            SummaryFormat::Json => {
+                serde_json::to_writer_pretty(&mut *out, rows)?;
+                writeln!(out)?;
+            }
+            SummaryFormat::Ndjson => {
+                for r in rows {
+                    serde_json::to_writer(&mut *out, r)?;
+                    writeln!(out)?;
+                }
+            }
+        }
+        Ok(true)
+    }
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -182,7 +260,7 @@ pub fn error_text(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-pub fn init_logging(verbose: u8, quiet: bool, times: bool) {
+pub fn init_logging(verbose: u8, quiet: bool, times: bool, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let level = match (quiet, verbose) {
         (true, _) => "error",
@@ -200,12 +278,12 @@ pub fn init_logging(verbose: u8, quiet: bool, times: bool) {
         .with_writer(std::io::stderr)
         .with_env_filter(filter)
         .with_target(false);
-    // The two arms build differently typed subscribers, hence an `init`
-    // each.
-    if times {
-        lines.with_ansi(colour).init();
-    } else {
-        lines.with_ansi(colour).without_time().init();
+    // The arms build differently typed subscribers, hence an `init` each.
+    // JSON lines always carry the time and never colour.
+    match (format, times) {
+        (LogFormat::Json, _) => lines.json().with_ansi(false).init(),
+        (LogFormat::Text, true) => lines.with_ansi(colour).init(),
+        (LogFormat::Text, false) => lines.with_ansi(colour).without_time().init(),
     }
 }
 
@@ -221,14 +299,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Detect(args) => detect::run(args, &config()?),
         Command::Rules(cmd) => rules::run(cmd, &config()?),
         Command::Watch(args) => watch::run(args, &config()?),
-        Command::Verify(args) => verify::run(args),
-        Command::Audit(cmd) => audit::run(cmd),
+        Command::Verify(args) => verify::run(args, &config()?),
+        Command::Audit(cmd) => audit::run(cmd, &config()?),
+        #[cfg(feature = "sql")]
         Command::Query(args) => query::run(args, &config()?),
+        #[cfg(feature = "sql")]
         Command::Top(args) => query::top(args, &config()?),
         Command::Notify(cmd) => notify::run(cmd, &config()?),
         Command::Config(cmd) => config::run(cmd, &config()?),
+        #[cfg(feature = "sql")]
         Command::Serve(args) => crate::serve::run(args, &config()?),
         Command::State(args) => state::run(args, &config()?),
+        Command::Completions(args) => completions::completions(args),
+        Command::Man(args) => completions::man(args),
     }
 }
 
@@ -242,5 +325,77 @@ mod log_tests {
         assert!(colour_wanted(true, Some("".into())));
         assert!(!colour_wanted(true, Some("1".into())));
         assert!(!colour_wanted(false, None));
+    }
+}
+
+#[cfg(test)]
+mod help_tests {
+    use clap::CommandFactory;
+
+    /// Every command and subcommand, with its full name.
+    fn all(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        out.push((path.clone(), cmd.clone()));
+        for sub in cmd.get_subcommands() {
+            all(sub, format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_flag_has_help_shows_its_env_and_lists_closed_values() {
+        let mut cmds = Vec::new();
+        all(&super::Cli::command(), "trailwatch".into(), &mut cmds);
+        assert!(cmds.len() > 25, "{} commands", cmds.len());
+        let globals: Vec<String> = super::Cli::command()
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .map(|a| a.get_id().to_string())
+            .collect();
+        let mut missing = Vec::new();
+        for (path, cmd) in &cmds {
+            // A command's own argument named like a global one (`config`)
+            // would take the global flag's value.
+            for arg in cmd.get_arguments().filter(|a| !a.is_global_set()) {
+                if globals.iter().any(|g| g == arg.get_id().as_str()) {
+                    missing.push(format!("{path}: {} shadows a global flag", arg.get_id()));
+                }
+            }
+            if cmd.get_about().is_none() && !path.ends_with(" help") {
+                missing.push(format!("{path}: no about"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if matches!(id, "help" | "version") {
+                    continue;
+                }
+                if arg
+                    .get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+                {
+                    missing.push(format!("{path}: --{id} has no help text"));
+                }
+                if arg.is_hide_env_set() {
+                    missing.push(format!("{path}: --{id} hides its env"));
+                }
+                if !arg.get_possible_values().is_empty() && arg.is_hide_possible_values_set() {
+                    missing.push(format!("{path}: --{id} hides its values"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
+        // The rendered help says it, for one of each kind.
+        let mut cli = super::Cli::command();
+        let help = cli
+            .find_subcommand_mut("ingest")
+            .expect("ingest")
+            .render_long_help()
+            .to_string();
+        for want in [
+            "[env: AWS_PROFILE",
+            "[env: AWS_REGION",
+            "[env: TRAILWATCH_LAKE",
+            "ndjson",
+        ] {
+            assert!(help.contains(want), "ingest --help lacks {want}:\n{help}");
+        }
     }
 }

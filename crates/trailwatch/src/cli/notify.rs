@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use trailwatch_core::alert::Alert;
 
+use super::aws_args::AwsArgs;
 use super::lake_args::runtime;
 use crate::config::Config;
 use crate::notify::config::NotifyConfig;
@@ -19,15 +20,13 @@ use crate::notify::message::Message;
 use crate::notify::outbox::read_status;
 use crate::notify::{SinkContext, build};
 
-/// Exit code: alerts are still pending when `--wait` ran out.
-pub const EXIT_PENDING: u8 = 3;
+use super::{EXIT_PENDING, SummaryFormatArgs};
+use crate::timespec::seconds_arg;
 
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
-    /// Endpoint for SNS sinks (an SNS-compatible server); also
-    /// AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 impl ConfigArgs {
@@ -45,7 +44,7 @@ impl ConfigArgs {
     /// The config's notifier, when it configures any sink.
     pub fn notifier(&self, cfg: &Config) -> Result<Option<Notifier>> {
         let ctx = SinkContext {
-            endpoint_url: self.endpoint_url.clone(),
+            aws: self.aws.sns_options(),
         };
         Notifier::for_config(self.load(cfg)?, &ctx)
     }
@@ -62,9 +61,8 @@ pub enum NotifyCommand {
     },
     /// Outbox depth, dead letters, and the last error per sink.
     Status {
-        /// JSON instead of a table.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: SummaryFormatArgs,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -90,10 +88,9 @@ pub enum NotifyCommand {
 
 #[derive(Debug, Args)]
 pub struct WaitArgs {
-    /// Give up after this many seconds; what is left stays in the outbox
-    /// for the next run (exit code 3).
-    #[arg(long, default_value_t = 300, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(0..=31_536_000))]
+    /// Give up after this long (90s, 5m; bare numbers are seconds); what
+    /// is left stays in the outbox for the next run (exit code 3).
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = seconds_arg)]
     pub wait: u64,
 }
 
@@ -155,7 +152,7 @@ pub fn run(cmd: &NotifyCommand, cfg: &Config) -> Result<ExitCode> {
             std::fs::create_dir_all(&state)
                 .with_context(|| format!("creating {}", state.display()))?;
             let ctx = SinkContext {
-                endpoint_url: config.endpoint_url.clone(),
+                aws: config.aws.sns_options(),
             };
             let target = build(sink, sc, &state, &ctx)?;
             let rt = runtime()?;
@@ -164,14 +161,12 @@ pub fn run(cmd: &NotifyCommand, cfg: &Config) -> Result<ExitCode> {
             writeln!(io::stdout(), "{sink}: test message delivered")?;
             Ok(ExitCode::SUCCESS)
         }
-        NotifyCommand::Status { json, config } => {
+        NotifyCommand::Status { format, config } => {
             let c = config.load(cfg)?;
             let names: Vec<String> = c.sinks.keys().cloned().collect();
             let rows = read_status(&c.outbox_dir()?, &names)?;
             let mut out = io::stdout().lock();
-            if *json {
-                serde_json::to_writer_pretty(&mut out, &rows)?;
-                writeln!(out)?;
+            if format.write_json(&mut out, &rows, false)? {
                 return Ok(ExitCode::SUCCESS);
             }
             writeln!(

@@ -12,7 +12,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use trailwatch_sql::guard::split_statements;
 use trailwatch_sql::output::{Format, write};
-use trailwatch_sql::top::{Top, empty_window_hint, lake_span, query as top_query};
+use trailwatch_sql::top::{
+    Top, empty_window_hint, lake_span, query as top_query, saved_empty_hint,
+};
 use trailwatch_sql::{Engine, EngineOptions, saved};
 
 use super::lake_args::LakeArgs;
@@ -59,9 +61,9 @@ pub struct RunArgs {
     /// aggregations spill to disk.
     #[arg(long, value_name = "SIZE")]
     pub memory_limit: Option<String>,
-    /// Stop a statement after this many seconds.
-    #[arg(long, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
+    /// Stop a statement after this long (30s, 5m; bare numbers are
+    /// seconds).
+    #[arg(long, value_name = "DURATION", value_parser = crate::timespec::positive_seconds_arg)]
     pub timeout: Option<u64>,
 }
 
@@ -101,11 +103,13 @@ pub enum TopWhat {
 
 #[derive(Debug, Args)]
 pub struct TopArgs {
+    /// What to rank.
     #[arg(value_enum)]
     pub what: TopWhat,
     /// today, 24h, 7d, a date or an RFC 3339 time.
     #[arg(long, default_value = "24h", value_name = "WHEN")]
     pub since: String,
+    /// How many rows.
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
     #[command(flatten)]
@@ -207,6 +211,49 @@ impl Output {
     }
 }
 
+/// Ctrl-C (SIGINT) as a notification, delivered by a thread of its own
+/// with its own small runtime: the query runtime's workers may all be
+/// busy with a CPU-bound plan and not drive its signal handling. Only a
+/// statement waiting at the moment is told; a Ctrl-C between statements
+/// is not kept for the next one.
+#[derive(Debug, Clone)]
+pub(super) struct Interrupt(std::sync::Arc<tokio::sync::Notify>);
+
+impl Interrupt {
+    /// Start listening; from here on Ctrl-C no longer ends the process.
+    pub(super) fn listen() -> Result<Interrupt> {
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the Ctrl-C listener")?;
+        let tell = std::sync::Arc::clone(&notify);
+        std::thread::Builder::new()
+            .name("ctrl-c".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    while tokio::signal::ctrl_c().await.is_ok() {
+                        tell.notify_waiters();
+                    }
+                });
+            })
+            .context("starting the Ctrl-C listener")?;
+        Ok(Interrupt(notify))
+    }
+}
+
+/// A statement stopped by Ctrl-C in the shell.
+#[derive(Debug)]
+pub(super) struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
 /// Run one statement and write its result (or log its message); returns
 /// how many rows it gave.
 pub(super) fn run_statement(
@@ -216,6 +263,40 @@ pub(super) fn run_statement(
     out: &mut Output,
 ) -> Result<usize> {
     let result = rt.block_on(engine.run(sql))?;
+    write_result(result, out)
+}
+
+/// [`run_statement`], stopped by Ctrl-C (SIGINT): [`Cancelled`] comes
+/// back at once and the statement's task is aborted, which drops its
+/// execution at its next yield. The statement runs on a task of its own
+/// because a CPU-bound plan can go a long while without yielding, and
+/// Ctrl-C must not wait for it. Only for the interactive shell: the
+/// handler, once installed, keeps Ctrl-C from ending the process.
+pub(super) fn run_statement_cancellable(
+    engine: &Engine,
+    rt: &tokio::runtime::Runtime,
+    sql: &str,
+    out: &mut Output,
+    interrupt: &Interrupt,
+) -> Result<usize> {
+    let (engine, owned) = (engine.clone(), sql.to_string());
+    let mut task = rt.spawn(async move { engine.run(&owned).await });
+    let result = rt.block_on(async {
+        tokio::select! {
+            r = &mut task => Some(r),
+            () = interrupt.0.notified() => None,
+        }
+    });
+    match result {
+        Some(r) => write_result(r.context("the statement's task failed")??, out),
+        None => {
+            task.abort();
+            Err(Cancelled.into())
+        }
+    }
+}
+
+fn write_result(result: trailwatch_sql::engine::QueryOutput, out: &mut Output) -> Result<usize> {
     if let Some(m) = &result.message {
         tracing::info!("{m}");
         return Ok(0);
@@ -290,7 +371,16 @@ pub fn run(args: &QueryArgs, cfg: &Config) -> Result<ExitCode> {
             };
             params.insert(k.to_string(), v.to_string());
         }
-        vec![saved::find(name)?.render(&params)?]
+        let sql = saved::find(name)?.render(&params)?;
+        return in_session(&args.run, cfg, |engine, rt, out| {
+            if run_statement(engine, rt, &sql, out)? == 0 {
+                let span = rt.block_on(lake_span(engine))?;
+                let span = span.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
+                let param = |k: &str| params.get(k).map(String::as_str);
+                eprintln!("{}", saved_empty_hint(param("since"), param("until"), span));
+            }
+            Ok(ExitCode::SUCCESS)
+        });
     } else if let Some(f) = &args.file {
         let text =
             std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;

@@ -6,7 +6,7 @@
 //! With piped input (`query --shell < file`) it reads the same way, so
 //! scripts and tests drive it exactly as a person would.
 
-use std::io::Write;
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -15,7 +15,7 @@ use rustyline::error::ReadlineError;
 use trailwatch_sql::Engine;
 use trailwatch_sql::guard::{split_statements, strip_comments};
 
-use super::query::{Output, run_statement};
+use super::query::{Cancelled, Interrupt, Output, run_statement, run_statement_cancellable};
 
 const PROMPT: &str = "trailwatch> ";
 const MORE: &str = "         -> ";
@@ -25,14 +25,15 @@ End a statement with ; (it may span lines). Tables: cloudtrail_logs, alerts.
   \\d          list tables
   \\d TABLE    describe a table
   \\q          quit (also exit, quit, Ctrl-D)
-  Ctrl-C      discard the statement being typed";
+  Ctrl-C      stop the running statement, or discard the one being typed;
+              twice in a row at the prompt: quit";
 
-/// The history file: `$TRAILWATCH_HISTORY`, else beside the default lake.
+/// The history file: `$TRAILWATCH_HISTORY`, else in the state folder.
 fn history_path() -> Option<std::path::PathBuf> {
     if let Some(p) = std::env::var_os("TRAILWATCH_HISTORY") {
         return Some(p.into());
     }
-    dirs::data_dir().map(|d| d.join("trailwatch").join("query_history"))
+    crate::config::state_path("query_history").ok()
 }
 
 /// What a typed line asks for, when it is a shell command.
@@ -69,10 +70,27 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
     let mut buffer = String::new();
     let mut failed = false;
     let mut timing = false;
+    let mut interrupted = false;
+    // At a terminal, Ctrl-C stops the running statement and returns to
+    // the prompt. Otherwise (input from a pipe) Ctrl-C keeps ending the
+    // process, as for any filter.
+    let interrupt = if io::stdin().is_terminal() {
+        Some(Interrupt::listen()?)
+    } else {
+        None
+    };
     // Run one statement, timed when asked; true when it failed.
     let run = |sql: &str, out: &mut Output, timing: bool| {
         let started = std::time::Instant::now();
-        let failed = report(run_statement(engine, rt, sql, out).map(drop));
+        let result = match &interrupt {
+            Some(i) => run_statement_cancellable(engine, rt, sql, out, i),
+            None => run_statement(engine, rt, sql, out),
+        };
+        if result.as_ref().is_err_and(|e| e.is::<Cancelled>()) {
+            eprintln!("Cancelled.");
+            return false;
+        }
+        let failed = report(result.map(drop));
         if timing {
             eprintln!("Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0);
         }
@@ -82,13 +100,21 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
         let prompt = if buffer.is_empty() { PROMPT } else { MORE };
         let line = match editor.readline(prompt) {
             Ok(line) => line,
+            // Ctrl-C at the prompt drops what was typed; a second one in
+            // a row, with nothing typed, quits.
             Err(ReadlineError::Interrupted) => {
+                if buffer.is_empty() && interrupted {
+                    break;
+                }
                 buffer.clear();
+                interrupted = true;
+                eprintln!("(Ctrl-C again to quit)");
                 continue;
             }
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(e.into()),
         };
+        interrupted = false;
         if buffer.is_empty() {
             match command(&line) {
                 Some(Command::Quit) => break,

@@ -31,6 +31,7 @@ pub enum RulesAction {
     },
     /// A rule in full: pattern, metric and alarm, query to run next.
     Show {
+        /// The rule's id (see `rules list`).
         id: String,
         #[command(flatten)]
         rules: RuleArgs,
@@ -40,12 +41,18 @@ pub enum RulesAction {
     Test {
         /// Rule files (.yaml) or Terraform (.tf); none: the selected pack.
         files: Vec<PathBuf>,
+        /// Built-in packs to check, comma-separated: essential, cis,
+        /// responder, all or none.
         #[arg(long, default_value = "none")]
         pack: String,
     },
     /// Print the rules a Terraform file's metric filters and alarms make,
     /// as trailwatch YAML.
-    ImportTerraform { file: PathBuf },
+    ImportTerraform {
+        /// The Terraform file with aws_cloudwatch_log_metric_filter and
+        /// aws_cloudwatch_metric_alarm resources.
+        file: PathBuf,
+    },
     /// Load rule files (Sigma, trailwatch YAML, Terraform) and list every
     /// rule: file, id, title, status (loaded or skipped) and the reason;
     /// exit 1 if any was skipped.
@@ -53,6 +60,7 @@ pub enum RulesAction {
         /// Files or folders of them.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// How to print the result.
         #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
         format: CheckFormat,
     },

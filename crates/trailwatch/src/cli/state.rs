@@ -29,6 +29,7 @@ pub enum StateFormat {
 pub struct StateArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
+    /// How to print the state.
     #[arg(long, value_enum, default_value_t = StateFormat::Table)]
     pub format: StateFormat,
     /// Also save the state as the lake's `state_*` tables (for SQL here

@@ -41,6 +41,7 @@ struct Tally {
     files: u64,
     records: u64,
     bad_records: u64,
+    zoneless_times: u64,
     failed_files: u64,
     bytes: u64,
     decompressed_bytes: u64,
@@ -55,6 +56,7 @@ impl Tally {
         self.files += o.files;
         self.records += o.records;
         self.bad_records += o.bad_records;
+        self.zoneless_times += o.zoneless_times;
         self.failed_files += o.failed_files;
         self.bytes += o.bytes;
         self.decompressed_bytes += o.decompressed_bytes;
@@ -91,6 +93,7 @@ fn tally_input(input: &Input, opts: DecodeOptions) -> Tally {
         .for_each(
             |r| {
                 t.records += 1;
+                t.zoneless_times += u64::from(r.zoneless_time);
                 if t.first.is_none_or(|f| r.time < f) {
                     t.first = Some(r.time);
                 }
@@ -132,6 +135,9 @@ struct Report {
     files: u64,
     records: u64,
     bad_records: u64,
+    /// Records whose eventTime had no zone (`YYYY-MM-DD HH:MM:SS`, as
+    /// some tools export it) and was read as UTC.
+    zoneless_event_times: u64,
     files_with_errors: u64,
     bytes: u64,
     decompressed_bytes: u64,
@@ -175,6 +181,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode> {
         files: tally.files,
         records: tally.records,
         bad_records: tally.bad_records,
+        zoneless_event_times: tally.zoneless_times,
         files_with_errors: tally.failed_files + unreadable,
         bytes: tally.bytes,
         decompressed_bytes: tally.decompressed_bytes,
@@ -206,6 +213,7 @@ fn write_table(out: &mut impl Write, r: &Report) -> io::Result<()> {
         ("files", r.files.to_string()),
         ("records", r.records.to_string()),
         ("bad records", r.bad_records.to_string()),
+        ("zone-less times", r.zoneless_event_times.to_string()),
         ("files with errors", r.files_with_errors.to_string()),
         ("bytes read", mb(r.bytes)),
         ("decompressed", mb(r.decompressed_bytes)),

@@ -13,10 +13,11 @@ use trailwatch_core::digest::local::SIGNATURE_SUFFIX;
 use trailwatch_core::digest::{
     DigestStatus, KeyRing, LocalTrail, LogStatus, Options, Report, TrailStore, validate,
 };
-use trailwatch_lake::store::S3Options;
 
+use super::aws_args::AwsArgs;
 use super::lake_args::runtime;
 use super::{EXIT_FINDINGS, EXIT_OK};
+use crate::config::Config;
 use crate::source::s3_trail::S3Trail;
 use crate::timespec::parse_time;
 use trailwatch_core::terminal::escape_controls;
@@ -48,10 +49,14 @@ pub struct VerifyArgs {
     /// deliveries).
     #[arg(long, value_name = "WHEN")]
     pub end_time: Option<String>,
+    /// Only this account's digests.
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
+    /// Only digests of the trail in this region (`--region` is the AWS
+    /// region used to reach S3).
     #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
+    pub trail_region: Option<String>,
+    /// How to print the report.
     #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
     pub format: VerifyFormat,
     /// Also list every valid log file (table format).
@@ -60,9 +65,8 @@ pub struct VerifyArgs {
     /// Exit 1 on gaps in the chain too (logging or validation was off).
     #[arg(long)]
     pub fail_on_gaps: bool,
-    /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,9 +80,8 @@ pub enum VerifyCommand {
         /// The local copy's root (the folder that mirrors the prefix).
         #[arg(value_name = "DIR")]
         dir: PathBuf,
-        /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
-        #[arg(long, value_name = "URL")]
-        endpoint_url: Option<String>,
+        #[command(flatten)]
+        aws: AwsArgs,
     },
 }
 
@@ -112,17 +115,10 @@ pub fn load_keys(path: &Path) -> Result<KeyRing> {
     Ok(ring)
 }
 
-pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
+pub fn run(args: &VerifyArgs, cfg: &Config) -> Result<ExitCode> {
     let rt = runtime()?;
-    if let Some(VerifyCommand::FetchSignatures {
-        source,
-        dir,
-        endpoint_url,
-    }) = &args.command
-    {
-        let s3 = S3Options {
-            endpoint: endpoint_url.clone(),
-        };
+    if let Some(VerifyCommand::FetchSignatures { source, dir, aws }) = &args.command {
+        let s3 = aws.options(cfg);
         let trail = S3Trail::open(source, &s3, rt.handle().clone())?;
         let mut saved = 0;
         let mut unsigned = 0;
@@ -174,7 +170,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
             .map(|s| parse_time("--end-time", s, now))
             .transpose()?,
         account: args.account.clone(),
-        region: args.region.clone(),
+        region: args.trail_region.clone(),
     };
     if let (Some(s), Some(e)) = (opts.start, opts.end)
         && s > e
@@ -183,9 +179,7 @@ pub fn run(args: &VerifyArgs) -> Result<ExitCode> {
     }
     let keys = load_keys(keys_path)?;
     let store: Box<dyn TrailStore> = if source.starts_with("s3://") {
-        let s3 = S3Options {
-            endpoint: args.endpoint_url.clone(),
-        };
+        let s3 = args.aws.options(cfg);
         Box::new(S3Trail::open(source, &s3, rt.handle().clone())?)
     } else {
         if !Path::new(source).is_dir() {

@@ -32,8 +32,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use trailwatch_lake::alerts::AlertTable;
-use trailwatch_lake::store::S3Options;
 
+use super::aws_args::AwsArgs;
 use super::lake_args::{LakeArgs, runtime};
 use super::rule_args::RuleArgs;
 use super::verify::load_keys;
@@ -44,6 +44,7 @@ use crate::pipeline::checkpoint::Saver;
 use crate::pipeline::follow::{FollowOptions, Follower, Wake};
 use crate::pipeline::{Pipeline, output};
 use crate::private;
+use crate::timespec::{millis_arg, seconds_arg, seconds_arg_i64};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -59,43 +60,41 @@ pub struct WatchArgs {
     /// Where the checkpoint lives (created if missing); also `[watch] state`.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
-    /// How late events may arrive, in seconds: alarms are evaluated up to the
-    /// newest event time minus this.
-    /// Default 300.
-    #[arg(long, value_name = "SECONDS")]
+    /// How late events may arrive (90s, 5m; bare numbers are seconds):
+    /// alarms are evaluated up to the newest event time minus this.
+    /// Default 5m.
+    #[arg(long, value_name = "DURATION", value_parser = seconds_arg_i64)]
     pub lateness: Option<i64>,
-    /// A trail prefix (account and region) with no new file for this many
-    /// seconds stops holding back alarm evaluation for the others.
-    /// Default 900.
-    #[arg(long, value_name = "SECONDS")]
+    /// A trail prefix (account and region) with no new file for this long
+    /// stops holding back alarm evaluation for the others. Default 15m.
+    #[arg(long, value_name = "DURATION", value_parser = seconds_arg)]
     pub idle_after: Option<u64>,
     /// How far behind (in event time) a sample may land and still re-open
     /// an alarm's evaluation; older alarm state is forgotten, which bounds
-    /// the saved state. Default 1209600 (14 days, CloudWatch Logs' limit).
-    #[arg(long, value_name = "SECONDS")]
+    /// the saved state. Default 14d (CloudWatch Logs' limit).
+    #[arg(long, value_name = "DURATION", value_parser = seconds_arg)]
     pub late_horizon: Option<u64>,
     /// A file that cannot be read completely (still being written, a
-    /// failed GET, truncated gzip) is retried with backoff; after this many
-    /// seconds of failing it is reported as an error (and still retried).
-    /// Default 600.
-    #[arg(long, value_name = "SECONDS")]
+    /// failed GET, truncated gzip) is retried with backoff; after failing
+    /// this long it is reported as an error (and still retried).
+    /// Default 10m.
+    #[arg(long, value_name = "DURATION", value_parser = seconds_arg)]
     pub stuck_after: Option<u64>,
-    /// Rescan interval in milliseconds (inotify wakes the watcher sooner
-    /// for local folders; S3 prefixes are listed this often).
-    /// Default 1000.
-    #[arg(long, value_name = "MS")]
+    /// Rescan interval (500ms, 2s; bare numbers are milliseconds): inotify
+    /// wakes the watcher sooner for local folders; S3 prefixes are listed
+    /// this often. Default 1s. `--poll-ms` is an older name.
+    #[arg(long = "poll", alias = "poll-ms", value_name = "DURATION", value_parser = millis_arg)]
     pub poll_ms: Option<u64>,
     /// Also ingest the watched files into this lake (a folder or
     /// s3://bucket/prefix) and append alerts to its `alerts` table.
     #[arg(long, value_name = "LAKE")]
     pub lake: Option<String>,
-    /// With --lake: seconds between ingests of the files seen meanwhile.
-    /// Default 60.
-    #[arg(long, value_name = "SECONDS", requires = "lake")]
+    /// With --lake: time between ingests of the files seen meanwhile
+    /// (bare numbers are seconds). Default 1m.
+    #[arg(long, value_name = "DURATION", requires = "lake", value_parser = seconds_arg)]
     pub ingest_interval: Option<u64>,
-    /// S3 endpoint (for S3-compatible servers); also AWS_ENDPOINT_URL.
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
     /// Validate each digest file as it lands, with these public keys (the
     /// JSON of `aws cloudtrail list-public-keys`, or a folder of them):
     /// tampering raises a P1 `log-tampering` alert.
@@ -122,7 +121,7 @@ impl WatchArgs {
             poll_ms: None,
             lake: None,
             ingest_interval: None,
-            endpoint_url: None,
+            aws: AwsArgs::default(),
             public_keys: None,
         }
     }
@@ -268,15 +267,8 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
     private::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let (mut saver, replay) = Saver::load(&state, set.output.clone())?;
     let rt = runtime()?;
-    let endpoint = cfg
-        .endpoint_url(args.endpoint_url.as_deref())
-        .map(|s| s.value);
-    let s3 = S3Options {
-        endpoint: endpoint.clone(),
-    };
-    let ctx = SinkContext {
-        endpoint_url: endpoint.clone(),
-    };
+    let s3 = args.aws.options(cfg);
+    let ctx = SinkContext { aws: s3.clone() };
     let notifier = Notifier::for_config(cfg.raw.notify.clone(), &ctx)?;
     // Delivery runs beside the watch loop, on the runtime's workers.
     let _delivery = notifier.clone().map(|n| {
@@ -288,7 +280,7 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
         Some(location) => Some(
             LakeArgs {
                 lake: Some(location.clone()),
-                endpoint_url: endpoint.clone(),
+                aws: args.aws.clone(),
             }
             .open(cfg, rt.handle().clone())?,
         ),

@@ -393,8 +393,7 @@ impl NotifyConfig {
         if let Some(p) = &self.outbox {
             return Ok(p.clone());
         }
-        let base = dirs::data_dir().context("no data folder; set notify.outbox in the config")?;
-        Ok(base.join("trailwatch").join("outbox"))
+        crate::config::state_path("outbox").context("set notify.outbox in the config")
     }
 }
 

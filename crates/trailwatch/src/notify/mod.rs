@@ -79,8 +79,9 @@ pub trait Sink: Send + Sync + std::fmt::Debug {
 /// What building sinks needs besides their config.
 #[derive(Debug, Clone, Default)]
 pub struct SinkContext {
-    /// Overrides every SNS sink's endpoint (`--endpoint-url`).
-    pub endpoint_url: Option<String>,
+    /// `--profile`, `--region`, and `--endpoint-url`, which overrides
+    /// every SNS sink's endpoint.
+    pub aws: trailwatch_lake::aws::AwsOptions,
 }
 
 /// Build the sink `name` from its config; `state` is its folder in the
@@ -158,14 +159,14 @@ pub fn build(
             region,
             endpoint_url,
         } => {
-            let endpoint = match &ctx.endpoint_url {
-                Some(e) => Some(e.clone()),
-                None => endpoint_url.as_ref().map(Text::resolve).transpose()?,
-            };
+            let mut aws = ctx.aws.clone();
+            if aws.endpoint.is_none() {
+                aws.endpoint = endpoint_url.as_ref().map(Text::resolve).transpose()?;
+            }
             Arc::new(sns::Sns::new(
                 topic_arn.resolve()?,
                 region.as_ref().map(Text::resolve).transpose()?,
-                endpoint.or_else(|| std::env::var("AWS_ENDPOINT_URL").ok()),
+                aws,
             )?)
         }
     };

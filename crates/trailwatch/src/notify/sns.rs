@@ -1,18 +1,18 @@
 //! The `sns` sink: publish to an SNS topic through the AWS SDK, with the
-//! SDK's usual credential chain (environment, profile, SSO cache, web
-//! identity, ECS, instance metadata) and an endpoint override for
-//! SNS-compatible servers. The message is the JSON envelope the webhook
+//! SDK's credential chain as every AWS call of trailwatch resolves it
+//! (`trailwatch_lake::aws`: `--profile`, environment, profiles with roles,
+//! `credential_process`, SSO, web identity, ECS, instance metadata) and an
+//! endpoint for SNS-compatible servers. The message is the JSON envelope the webhook
 //! sends; the subject is the one-line summary; the alert id travels as
 //! the `alert_id` message attribute and, on FIFO topics, as the
 //! deduplication id, so SNS itself drops a repeat.
 
 use anyhow::{Result, bail};
 use async_trait::async_trait;
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::MessageAttributeValue;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 use tokio::sync::OnceCell;
+use trailwatch_lake::aws::{AwsOptions, load, service_endpoint};
 
 use super::message::Message;
 use super::{SendError, Sink};
@@ -21,7 +21,8 @@ use super::{SendError, Sink};
 pub struct Sns {
     topic_arn: String,
     region: String,
-    endpoint_url: Option<String>,
+    /// Profile and endpoint override; the region is the topic's.
+    aws: AwsOptions,
     client: OnceCell<aws_sdk_sns::Client>,
 }
 
@@ -41,11 +42,7 @@ fn sns_subject(s: &str) -> String {
 }
 
 impl Sns {
-    pub fn new(
-        topic_arn: String,
-        region: Option<String>,
-        endpoint_url: Option<String>,
-    ) -> Result<Sns> {
+    pub fn new(topic_arn: String, region: Option<String>, aws: AwsOptions) -> Result<Sns> {
         let parts: Vec<&str> = topic_arn.split(':').collect();
         if parts.len() != 6 || parts[0] != "arn" || parts[2] != "sns" {
             bail!(
@@ -56,7 +53,7 @@ impl Sns {
         Ok(Sns {
             topic_arn,
             region,
-            endpoint_url,
+            aws,
             client: OnceCell::new(),
         })
     }
@@ -64,18 +61,15 @@ impl Sns {
     async fn client(&self) -> &aws_sdk_sns::Client {
         self.client
             .get_or_init(|| async {
-                // rustls on ring, like the rest of trailwatch (the SDK's
-                // default would build aws-lc from C).
-                let http = aws_smithy_http_client::Builder::new()
-                    .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                    .build_https();
-                let shared = aws_config::defaults(BehaviorVersion::latest())
-                    .region(Region::new(self.region.clone()))
-                    .http_client(http)
-                    .load()
-                    .await;
+                // The topic's region, whatever --region says: a topic is
+                // reached in the region its ARN names.
+                let opts = AwsOptions {
+                    region: Some(self.region.clone()),
+                    ..self.aws.clone()
+                };
+                let shared = load(&opts).await;
                 let mut conf = aws_sdk_sns::config::Builder::from(&shared);
-                if let Some(e) = &self.endpoint_url {
+                if let Some(e) = service_endpoint(&shared, &opts, "SNS") {
                     conf = conf.endpoint_url(e);
                 }
                 aws_sdk_sns::Client::from_conf(conf.build())
@@ -133,11 +127,18 @@ mod tests {
     fn subjects_and_arns() {
         assert_eq!(sns_subject("[P1] Root — used\nnow"), "[P1] Root   used now");
         assert_eq!(sns_subject(&"x".repeat(300)).len(), 100);
-        assert!(Sns::new("arn:aws:sqs:us-east-1:1:q".into(), None, None).is_err());
+        assert!(
+            Sns::new(
+                "arn:aws:sqs:us-east-1:1:q".into(),
+                None,
+                AwsOptions::default()
+            )
+            .is_err()
+        );
         let s = Sns::new(
             "arn:aws:sns:eu-west-1:111122223333:alerts".into(),
             None,
-            None,
+            AwsOptions::default(),
         )
         .unwrap();
         assert_eq!(s.region, "eu-west-1");

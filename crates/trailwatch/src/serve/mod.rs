@@ -67,16 +67,17 @@ pub struct ServeArgs {
     /// The largest request body taken, in bytes (larger: 413).
     #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
     pub max_body: usize,
-    /// How long one SQL statement may run, in seconds.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    /// How long one SQL statement may run (bare numbers are seconds).
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::timespec::positive_seconds_arg)]
     pub timeout: u64,
     /// Memory for one statement's execution, in bytes (past it, sorts and
     /// aggregations spill to disk).
     #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
     pub memory_limit: usize,
-    /// Seconds between ingests of pushed events (and, with --watch, of the
-    /// trail files taken) into the lake; both go through detection at once.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    /// Time between ingests of pushed events (and, with --watch, of the
+    /// trail files taken) into the lake; both go through detection at once
+    /// (bare numbers are seconds).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::timespec::positive_seconds_arg)]
     pub ingest_interval: u64,
     /// Also follow these trail folders or `s3://bucket/prefix`es, as
     /// `watch` does (its `[watch]` settings apply: lateness, polling,
@@ -119,10 +120,7 @@ pub struct App {
 
 /// The default state folder (see `--state`).
 pub fn default_state() -> Result<PathBuf> {
-    let base = dirs::state_dir()
-        .or_else(dirs::data_local_dir)
-        .context("no state folder for this user; pass --state")?;
-    Ok(base.join("trailwatch").join("serve"))
+    crate::config::state_path("serve").context("pass --state")
 }
 
 /// Every rule in force, as `GET /api/rules` lists them.
@@ -284,9 +282,7 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
     let notifier = crate::notify::dispatch::Notifier::for_config(
         cfg.raw.notify.clone(),
         &crate::notify::SinkContext {
-            endpoint_url: cfg
-                .endpoint_url(args.lake.endpoint_url.as_deref())
-                .map(|s| s.value),
+            aws: args.lake.aws.sns_options(),
         },
     )?;
     let _delivery = notifier.clone().map(|n| {

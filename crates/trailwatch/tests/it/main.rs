@@ -4,8 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod audit;
+mod aws;
 mod cat;
 mod config;
+mod conventions;
 mod correlate;
 mod detect;
 mod generate;

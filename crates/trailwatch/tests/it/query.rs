@@ -384,6 +384,25 @@ fn formats_saved_queries_and_top() {
         why.contains(&format!("try --since {}", &first[..10])),
         "{why}"
     );
+    // A saved query whose window misses the lake says so too.
+    let late = run(&[
+        "query",
+        "--lake",
+        l,
+        "--format",
+        "csv",
+        "--saved",
+        "root-activity",
+        "--param",
+        "since=2026-11-01",
+    ]);
+    assert_eq!(late.status.code(), Some(0), "{}", stderr(&late));
+    let why = stderr(&late);
+    assert!(
+        why.contains("since=2026-11-01 is after the lake's last event")
+            && why.contains(&format!("try --param since={}", &first[..10])),
+        "{why}"
+    );
 }
 
 #[test]

@@ -47,6 +47,37 @@ fn stats_table_is_the_default_format() {
 }
 
 #[test]
+fn zoneless_event_times_are_read_as_utc_and_counted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // One record per line, as Panther's and Snowflake's exports write
+    // them: eventTime with a space and no zone.
+    let lines: Vec<String> = (0..10)
+        .map(|i| {
+            let r = rec(i);
+            if i < 4 {
+                r.replace("2024-05-01T12:", "2024-05-01 12:")
+                    .replace("Z\",\"eventSource", ".250\",\"eventSource")
+            } else {
+                r
+            }
+        })
+        .collect();
+    std::fs::write(dir.path().join("export.ndjson"), lines.join("\n")).expect("write");
+    let (v, out) = stats_json(&[path_str(dir.path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(v["records"], 10);
+    assert_eq!(v["bad_records"], 0);
+    assert_eq!(v["zoneless_event_times"], 4);
+    assert_eq!(v["first_event_time"], "2024-05-01T12:00:00Z");
+    let table = run(&["stats", path_str(dir.path())]);
+    assert!(
+        stdout(&table).contains("zone-less times    4"),
+        "{}",
+        stdout(&table)
+    );
+}
+
+#[test]
 fn bad_input_exits_2_names_the_file_and_keeps_good_records() {
     let dir = tempfile::tempdir().expect("tempdir");
     let body = format!(

@@ -244,10 +244,41 @@ pub fn start_moto() -> Option<Moto> {
 
 /// Test credentials for moto, and no endpoint from the environment.
 pub fn s3_env(cmd: &mut Command) -> &mut Command {
-    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+    aws_isolated(cmd)
+        .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_REGION", "us-east-1")
-        .env_remove("AWS_ENDPOINT_URL")
+}
+
+/// No AWS setting from the machine running the tests: no profile, keys,
+/// region or endpoint from the environment, no shared files, and no
+/// instance metadata lookups (which would wait for a timeout off EC2).
+pub fn aws_isolated(cmd: &mut Command) -> &mut Command {
+    for v in [
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ENDPOINT_URL_SNS",
+        "AWS_ENDPOINT_URL_STS",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/trailwatch-test/config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/trailwatch-test/credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
 }
 
 const S3_UPLOAD: &str = r#"

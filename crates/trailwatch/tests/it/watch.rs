@@ -691,7 +691,7 @@ fn correlation_alerts_live_equal_the_replay_across_a_kill() {
                 "--geoip",
                 path_str(&db),
             ])
-            .args(["--poll-ms", "200", "--lateness", "32400"])
+            .args(["--poll", "200ms", "--lateness", "9h"])
             .args([
                 "--state",
                 path_str(state.path()),
