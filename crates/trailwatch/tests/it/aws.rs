@@ -11,7 +11,8 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::support::{
-    aws_isolated, bin, files_under, path_str, python, s3_upload, sample_trail, start_moto, stderr,
+    SNS_READ, SNS_SETUP, aws_isolated, bin, files_under, path_str, python, s3_upload, sample_trail,
+    start_moto, stderr,
 };
 
 /// A `credential_process` helper: prints moto's test keys with a session
@@ -65,6 +66,13 @@ fn upload_sample(endpoint: &str) -> usize {
         .collect();
     s3_upload(endpoint, "src", "trail/", &trail, &files);
     files.len()
+}
+
+/// An endpoint nothing listens on (the port was free a moment ago): a
+/// request sent there fails, after retries.
+fn dead_endpoint() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    format!("http://127.0.0.1:{}", l.local_addr().expect("addr").port())
 }
 
 /// `ingest --format json` from `s3://src/trail/` into a local lake, with
@@ -290,12 +298,8 @@ fn endpoints_follow_the_sdks_order() {
     };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     upload_sample(&endpoint);
-    // Nothing listens here: a request sent to it fails (and is retried
-    // for a while), so each case passes only when the right one is used.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        format!("http://127.0.0.1:{}", l.local_addr().expect("addr").port())
-    };
+    // Each case passes only when the right endpoint is used.
+    let dead = dead_endpoint();
     let keys = "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n";
     // (what is checked, the default profile's extra lines, environment,
     // flags)
@@ -372,46 +376,16 @@ fn a_missing_region_or_missing_credentials_says_where_it_looked() {
     assert!(err.contains("nope"), "{err}");
 }
 
-/// An SNS topic and an SQS queue subscribed to it; prints both.
-const SNS_SETUP: &str = r#"
-import boto3, json, sys
-kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
-          aws_access_key_id="testing", aws_secret_access_key="testing")
-sns, sqs = boto3.client("sns", **kw), boto3.client("sqs", **kw)
-topic = sns.create_topic(Name="alerts")["TopicArn"]
-q = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-qarn = sqs.get_queue_attributes(QueueUrl=q, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
-print(json.dumps({"topic": topic, "queue": q}))
-"#;
-
-const SQS_COUNT: &str = r#"
-import boto3, sys
-sqs = boto3.client("sqs", endpoint_url=sys.argv[1], region_name="us-east-1",
-                   aws_access_key_id="testing", aws_secret_access_key="testing")
-n = 0
-while True:
-    got = sqs.receive_message(QueueUrl=sys.argv[2], MaxNumberOfMessages=10, WaitTimeSeconds=1)
-    msgs = got.get("Messages", [])
-    if not msgs:
-        break
-    n += len(msgs)
-print(n)
-"#;
-
 #[test]
 fn sns_takes_its_own_endpoint_variable_over_the_global_one() {
     let Some(moto) = start_moto() else {
         return;
     };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
-    let setup = python(SNS_SETUP, &[&endpoint]);
+    let setup = python(SNS_SETUP, &[&endpoint, "alerts"]);
     assert!(setup.status.success(), "{}", stderr(&setup));
     let made: Value = serde_json::from_slice(&setup.stdout).expect("json");
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        format!("http://127.0.0.1:{}", l.local_addr().expect("addr").port())
-    };
+    let dead = dead_endpoint();
     let aws = AwsFiles::new(
         "[default]\nregion = us-east-1\n",
         "[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n",
@@ -433,14 +407,15 @@ fn sns_takes_its_own_endpoint_variable_over_the_global_one() {
         .output()
         .expect("runs");
     assert!(out.status.success(), "{}", stderr(&out));
-    let n = python(
-        SQS_COUNT,
+    let read = python(
+        SNS_READ,
         &[&endpoint, made["queue"].as_str().expect("queue")],
     );
+    assert!(read.status.success(), "{}", stderr(&read));
+    let got: Vec<Value> = serde_json::from_slice(&read.stdout).expect("messages");
     assert_eq!(
-        String::from_utf8_lossy(&n.stdout).trim(),
-        "1",
-        "{}",
-        stderr(&n)
+        got.len(),
+        1,
+        "the test message, through SNS's own endpoint: {got:?}"
     );
 }

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    bin, have_tool, path_str, python, python_has, run, s3_env, sample_trail, start_moto, stderr,
-    stdout,
+    SNS_READ, SNS_SETUP, bin, have_tool, path_str, python, python_has, run, s3_env, sample_trail,
+    start_moto, stderr, stdout,
 };
 
 fn receivers_dir() -> PathBuf {
@@ -707,38 +707,6 @@ fn email_goes_over_smtp_with_auth_as_text_and_html() {
     assert!(!stderr(&out).contains("nope"), "{}", stderr(&out));
 }
 
-const SNS_SETUP: &str = r#"
-import boto3, json, sys
-endpoint = sys.argv[1]
-kw = dict(endpoint_url=endpoint, region_name="us-east-1",
-          aws_access_key_id="testing", aws_secret_access_key="testing")
-sns, sqs = boto3.client("sns", **kw), boto3.client("sqs", **kw)
-topic = sns.create_topic(Name="security-alerts")["TopicArn"]
-queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
-qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
-print(json.dumps({"topic": topic, "queue": queue}))
-"#;
-
-const SNS_READ: &str = r#"
-import boto3, json, sys
-endpoint, queue = sys.argv[1:3]
-sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
-                   aws_access_key_id="testing", aws_secret_access_key="testing")
-out = []
-while True:
-    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-    msgs = got.get("Messages", [])
-    if not msgs:
-        break
-    for m in msgs:
-        note = json.loads(m["Body"])
-        out.append({"subject": note.get("Subject"), "message": json.loads(note["Message"]),
-                    "alert_id": note["MessageAttributes"]["alert_id"]["Value"]})
-        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
-print(json.dumps(out))
-"#;
-
 #[test]
 fn sns_publishes_each_alert_to_the_topic() {
     if !python_has("boto3") {
@@ -748,7 +716,7 @@ fn sns_publishes_each_alert_to_the_topic() {
         return;
     };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
-    let setup = python(SNS_SETUP, &[&endpoint]);
+    let setup = python(SNS_SETUP, &[&endpoint, "security-alerts"]);
     assert!(setup.status.success(), "{}", stderr(&setup));
     let made: Value = serde_json::from_slice(&setup.stdout).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -294,6 +294,42 @@ for f in sys.argv[5:]:
     s3.upload_file(f, bucket, prefix + os.path.relpath(f, root))
 "#;
 
+/// An SNS topic named argv[2] and an SQS queue subscribed to it, on moto at
+/// argv[1]; prints both as JSON.
+pub const SNS_SETUP: &str = r#"
+import boto3, json, sys
+endpoint = sys.argv[1]
+kw = dict(endpoint_url=endpoint, region_name="us-east-1",
+          aws_access_key_id="testing", aws_secret_access_key="testing")
+sns, sqs = boto3.client("sns", **kw), boto3.client("sqs", **kw)
+topic = sns.create_topic(Name=sys.argv[2])["TopicArn"]
+queue = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+qarn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+print(json.dumps({"topic": topic, "queue": queue}))
+"#;
+
+/// Every message the queue argv[2] received (and deletes them): subject,
+/// message and alert id, as a JSON array.
+pub const SNS_READ: &str = r#"
+import boto3, json, sys
+endpoint, queue = sys.argv[1:3]
+sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+out = []
+while True:
+    got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+    msgs = got.get("Messages", [])
+    if not msgs:
+        break
+    for m in msgs:
+        note = json.loads(m["Body"])
+        out.append({"subject": note.get("Subject"), "message": json.loads(note["Message"]),
+                    "alert_id": note["MessageAttributes"]["alert_id"]["Value"]})
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+print(json.dumps(out))
+"#;
+
 /// Upload `files` (under `root`) to `s3://bucket/prefix<relative path>` on
 /// a moto server, creating the bucket if needed.
 pub fn s3_upload(endpoint: &str, bucket: &str, prefix: &str, root: &Path, files: &[PathBuf]) {
