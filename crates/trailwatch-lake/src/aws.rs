@@ -208,8 +208,14 @@ struct Cached {
 }
 
 impl Cached {
+    /// Far enough from expiry to be used without fetching again.
     fn fresh_at(&self, now: SystemTime) -> bool {
         self.expiry.is_none_or(|e| e > now + REFRESH_BEFORE)
+    }
+
+    /// Not expired yet.
+    fn valid_at(&self, now: SystemTime) -> bool {
+        self.expiry.is_none_or(|e| e > now)
     }
 }
 
@@ -240,13 +246,29 @@ impl SdkCredentials {
         let Some(provider) = &self.provider else {
             return Err(no_credentials("no credential chain".into()));
         };
-        let creds = provider.provide_credentials().await.map_err(|e| match e {
-            CredentialsError::CredentialsNotLoaded(_) => no_credentials(error_chain(&e)),
-            other => AwsError::Credentials {
-                profile: self.profile.clone(),
-                detail: error_chain(&other),
-            },
-        })?;
+        let creds = match provider.provide_credentials().await {
+            Ok(c) => c,
+            Err(e) => {
+                // A refresh that failed (STS unreachable for a moment)
+                // while the keys in hand are still valid: use them, and
+                // try again on the next request.
+                if let Some(c) = cached.as_ref().filter(|c| c.valid_at(SystemTime::now())) {
+                    tracing::warn!(
+                        profile = %self.profile,
+                        "refreshing AWS credentials failed; the current ones are still valid: {}",
+                        error_chain(&e)
+                    );
+                    return Ok(c.credential.clone());
+                }
+                return Err(match e {
+                    CredentialsError::CredentialsNotLoaded(_) => no_credentials(error_chain(&e)),
+                    other => AwsError::Credentials {
+                        profile: self.profile.clone(),
+                        detail: error_chain(&other),
+                    },
+                });
+            }
+        };
         let fresh = Cached {
             credential: Arc::new(AwsCredential {
                 key_id: creds.access_key_id().to_string(),
@@ -348,6 +370,63 @@ mod tests {
         assert_eq!(creds.fetch().await.expect("creds").key_id, "KEY0");
         assert_eq!(creds.fetch().await.expect("creds").key_id, "KEY1");
         assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// Keys valid for `lifetime`, then every later call fails.
+    #[derive(Debug)]
+    struct FailsAfterFirst {
+        calls: Arc<AtomicUsize>,
+        lifetime: Duration,
+    }
+
+    impl ProvideCredentials for FailsAfterFirst {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                let expiry = SystemTime::now() + self.lifetime;
+                future::ProvideCredentials::ready(Ok(Credentials::new(
+                    "KEY0",
+                    "secret",
+                    None,
+                    Some(expiry),
+                    "test",
+                )))
+            } else {
+                future::ProvideCredentials::ready(Err(CredentialsError::provider_error(
+                    "STS unreachable",
+                )))
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_refresh_keeps_valid_keys_and_reports_expired_ones() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let creds = SdkCredentials::new(
+            Some(SharedCredentialsProvider::new(FailsAfterFirst {
+                calls: calls.clone(),
+                lifetime: REFRESH_BEFORE / 2,
+            })),
+            "test".into(),
+        );
+        assert_eq!(creds.fetch().await.expect("first").key_id, "KEY0");
+        // Inside the margin, the refresh fails: the still-valid keys serve.
+        assert_eq!(creds.fetch().await.expect("kept").key_id, "KEY0");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // Expired keys are not served: the refresh's error is.
+        let calls = Arc::new(AtomicUsize::new(0));
+        let creds = SdkCredentials::new(
+            Some(SharedCredentialsProvider::new(FailsAfterFirst {
+                calls,
+                lifetime: Duration::ZERO,
+            })),
+            "test".into(),
+        );
+        creds.fetch().await.expect("first");
+        let err = creds.fetch().await.expect_err("expired").to_string();
+        assert!(err.contains("STS unreachable"), "{err}");
     }
 
     #[tokio::test]
