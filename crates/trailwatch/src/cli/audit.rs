@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use super::aws_args::AwsArgs;
 use crate::config::Config;
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use serde::Serialize;
 use trailwatch_core::audit::aws_json::trails_from_aws_json;
 use trailwatch_core::audit::coverage::{BlindSpot, Coverage};
@@ -18,7 +18,7 @@ use trailwatch_core::audit::terraform::trails_from_terraform;
 use trailwatch_core::audit::{Finding, Status, TrailConfig, check};
 
 use super::lake_args::runtime;
-use super::{EXIT_FINDINGS, EXIT_OK, ReadArgs};
+use super::{EXIT_FINDINGS, EXIT_OK, ReadArgs, SummaryFormat};
 use crate::source::{discover_any, each_record};
 
 #[derive(Debug, Subcommand)]
@@ -26,12 +26,6 @@ pub enum AuditCommand {
     /// Check trail configuration (Terraform .tf, or AWS CLI JSON) and the
     /// data's coverage.
     Trail(AuditTrailArgs),
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum AuditFormat {
-    Table,
-    Json,
 }
 
 #[derive(Debug, Args)]
@@ -52,8 +46,8 @@ pub struct AuditTrailArgs {
           value_parser = clap::value_parser!(i64).range(1..=87_600))]
     pub min_gap_hours: i64,
     /// How to print the report.
-    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
-    pub format: AuditFormat,
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
     #[command(flatten)]
     pub read: ReadArgs,
     #[command(flatten)]
@@ -134,12 +128,8 @@ fn trail(args: &AuditTrailArgs, cfg: &Config) -> Result<ExitCode> {
         blind_spots,
     };
     let mut out = BufWriter::new(io::stdout().lock());
-    match args.format {
-        AuditFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
-        }
-        AuditFormat::Table => write_table(&mut out, &report)?,
+    if !super::write_report(&mut out, &report, args.format)? {
+        write_table(&mut out, &report)?;
     }
     out.flush()?;
     if problems > 0 && !args.read.allow_bad {

@@ -137,6 +137,23 @@ pub enum SummaryFormat {
     Ndjson,
 }
 
+/// A whole report as JSON: indented for `json`, on one line for `ndjson`
+/// (so a run appends one line to a log); nothing for `table`, which each
+/// command prints itself. False for `table`.
+pub fn write_report<T: serde::Serialize>(
+    out: &mut impl std::io::Write,
+    report: &T,
+    format: SummaryFormat,
+) -> anyhow::Result<bool> {
+    match format {
+        SummaryFormat::Table => return Ok(false),
+        SummaryFormat::Json => serde_json::to_writer_pretty(&mut *out, report)?,
+        SummaryFormat::Ndjson => serde_json::to_writer(&mut *out, report)?,
+    }
+    writeln!(out)?;
+    Ok(true)
+}
+
 /// `--format table|json|ndjson`, with `--json` kept as another name for
 /// `--format json`.
 #[derive(Debug, Clone, Args)]

@@ -12,8 +12,8 @@ use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules}
 use trailwatch_core::sigma::rule::{Body, SigmaRule};
 use trailwatch_core::terminal::escape_controls;
 
-use super::EXIT_FINDINGS;
 use super::rule_args::{RuleArgs, parse_file, rule_files};
+use super::{EXIT_FINDINGS, SummaryFormat};
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -61,15 +61,9 @@ pub enum RulesAction {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// How to print the result.
-        #[arg(long, value_enum, default_value_t = CheckFormat::Table)]
-        format: CheckFormat,
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+        format: SummaryFormat,
     },
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum CheckFormat {
-    Table,
-    Json,
 }
 
 /// One row of `rules check`.
@@ -327,11 +321,17 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
             let files = rule_files(paths)?;
             let rows = check_files(&files);
             match format {
-                CheckFormat::Json => {
+                SummaryFormat::Json => {
                     serde_json::to_writer_pretty(&mut out, &rows)?;
                     writeln!(out)?;
                 }
-                CheckFormat::Table => {
+                SummaryFormat::Ndjson => {
+                    for r in &rows {
+                        serde_json::to_writer(&mut out, r)?;
+                        writeln!(out)?;
+                    }
+                }
+                SummaryFormat::Table => {
                     for r in &rows {
                         writeln!(
                             out,

@@ -8,30 +8,25 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde_json::json;
 use trailwatch_core::event::{DecodeOptions, Record};
 use trailwatch_core::posture::Posture;
 use trailwatch_core::terminal::escape_controls;
 use trailwatch_lake::read::TableFilter;
 
+use super::SummaryFormat;
 use super::lake_args::{LakeArgs, runtime};
 use crate::config::Config;
 use crate::source::lake::each_lake_record;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum StateFormat {
-    Table,
-    Json,
-}
 
 #[derive(Debug, Args)]
 pub struct StateArgs {
     #[command(flatten)]
     pub lake: LakeArgs,
     /// How to print the state.
-    #[arg(long, value_enum, default_value_t = StateFormat::Table)]
-    pub format: StateFormat,
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
     /// Also save the state as the lake's `state_*` tables (for SQL here
     /// and in other engines), replacing what they held.
     #[arg(long)]
@@ -257,12 +252,8 @@ pub fn run(args: &StateArgs, cfg: &Config) -> Result<ExitCode> {
         tracing::info!("the state tables are saved in {}/state", store.display);
     }
     let mut out = io::stdout().lock();
-    match args.format {
-        StateFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report(&p))?;
-            writeln!(out)?;
-        }
-        StateFormat::Table => table(&p, &mut out)?,
+    if !super::write_report(&mut out, &report(&p), args.format)? {
+        table(&p, &mut out)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,28 +8,22 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use rayon::prelude::*;
 use serde::Serialize;
 use trailwatch_core::event::DecodeOptions;
 
-use super::InputArgs;
 use super::progress::Progress;
+use super::{InputArgs, SummaryFormat};
 use crate::source::{Input, discover};
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum StatsFormat {
-    Table,
-    Json,
-}
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     #[command(flatten)]
     pub input: InputArgs,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = StatsFormat::Table)]
-    pub format: StatsFormat,
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -197,13 +191,9 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode> {
         input_mb_per_second: tally.bytes as f64 / 1e6 / seconds.max(1e-9),
     };
     let mut out = io::stdout().lock();
-    let written = match args.format {
-        StatsFormat::Json => serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(out)),
-        StatsFormat::Table => write_table(&mut out, &report),
-    };
-    written?;
+    if !super::write_report(&mut out, &report, args.format)? {
+        write_table(&mut out, &report)?;
+    }
     Ok(args.input.exit_for(tally.failed_files + unreadable))
 }
 

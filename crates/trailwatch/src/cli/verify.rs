@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use trailwatch_core::digest::local::SIGNATURE_SUFFIX;
 use trailwatch_core::digest::{
     DigestStatus, KeyRing, LocalTrail, LogStatus, Options, Report, TrailStore, validate,
@@ -16,17 +16,11 @@ use trailwatch_core::digest::{
 
 use super::aws_args::AwsArgs;
 use super::lake_args::runtime;
-use super::{EXIT_FINDINGS, EXIT_OK};
+use super::{EXIT_FINDINGS, EXIT_OK, SummaryFormat};
 use crate::config::Config;
 use crate::source::s3_trail::S3Trail;
 use crate::timespec::parse_time;
 use trailwatch_core::terminal::escape_controls;
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum VerifyFormat {
-    Table,
-    Json,
-}
 
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -57,8 +51,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "REGION")]
     pub trail_region: Option<String>,
     /// How to print the report.
-    #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
-    pub format: VerifyFormat,
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+    pub format: SummaryFormat,
     /// Also list every valid log file (table format).
     #[arg(long)]
     pub all: bool,
@@ -190,12 +184,8 @@ pub fn run(args: &VerifyArgs, cfg: &Config) -> Result<ExitCode> {
     let report =
         validate(store.as_ref(), &keys, &opts).with_context(|| format!("validating {source}"))?;
     let mut out = BufWriter::new(io::stdout().lock());
-    match args.format {
-        VerifyFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &report)?;
-            writeln!(out)?;
-        }
-        VerifyFormat::Table => write_table(&mut out, &report, args.all)?,
+    if !super::write_report(&mut out, &report, args.format)? {
+        write_table(&mut out, &report, args.all)?;
     }
     out.flush()?;
     let failed = !report.all_valid() || (args.fail_on_gaps && !report.gaps.is_empty());

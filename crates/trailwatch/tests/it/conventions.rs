@@ -7,7 +7,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::{bin, have_tool, path_str, python, run, sample_trail, stderr, stdout};
+use crate::support::{
+    bin, have_tool, path_str, python, repo_root, run, sample_trail, stderr, stdout,
+};
 
 #[test]
 fn summaries_print_as_table_json_or_ndjson() {
@@ -57,6 +59,25 @@ fn summaries_print_as_table_json_or_ndjson() {
     assert!(compact.status.success(), "{}", stderr(&compact));
     let v: Value = serde_json::from_slice(&compact.stdout).expect("json");
     assert!(v["files_after"].as_u64().is_some(), "{v}");
+    // Reports are one line in NDJSON, so runs append to a log.
+    let sigma = repo_root().join("examples/sigma");
+    for args in [
+        vec!["stats", path_str(&trail)],
+        vec!["state", "--lake", path_str(lake.path())],
+        vec!["rules", "check", path_str(&sigma)],
+    ] {
+        let mut all = args.clone();
+        all.extend(["--format", "ndjson"]);
+        let out = run(&all);
+        let text = stdout(&out);
+        assert!(!text.is_empty(), "{args:?}: {}", stderr(&out));
+        for line in text.lines() {
+            serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{args:?}: {e}: {line}"));
+        }
+        if args[0] != "rules" {
+            assert_eq!(text.lines().count(), 1, "{args:?}");
+        }
+    }
 }
 
 #[test]
