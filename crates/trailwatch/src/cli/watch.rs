@@ -260,10 +260,16 @@ impl Settings {
 
 pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
     let set = Settings::resolve(args, cfg, None)?;
-    let state = set
-        .state
-        .clone()
-        .context("--state DIR is needed (or `state` in the config's [watch])")?;
+    // No default: two watchers must not share a checkpoint, so each names
+    // its own folder (the message suggests one under the state folder).
+    let state = set.state.clone().with_context(|| {
+        let example = crate::config::state_path("watch")
+            .map_or_else(|_| "DIR".to_string(), |p| p.display().to_string());
+        format!(
+            "--state DIR is needed (or `state` in the config's [watch]), one folder per \
+             watcher, e.g. --state {example}"
+        )
+    })?;
     private::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
     let (mut saver, replay) = Saver::load(&state, set.output.clone())?;
     let rt = runtime()?;
