@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::{
-    bin, have_tool, path_str, python, repo_root, run, sample_trail, stderr, stdout,
+    bin, have_tool, ingest_sample, path_str, python, repo_root, run, sample_trail, stderr, stdout,
 };
 
 #[test]
@@ -244,13 +244,7 @@ sys.exit("the shell did not quit on the second Ctrl-C")
 fn ctrl_c_stops_the_running_statement_and_twice_quits_the_shell() {
     let dir = tempfile::tempdir().expect("tempdir");
     let lake = dir.path().join("lake");
-    let out = run(&[
-        "ingest",
-        "--lake",
-        path_str(&lake),
-        path_str(&sample_trail()),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    ingest_sample(&lake);
     let history = dir.path().join("history");
     let tw = env!("CARGO_BIN_EXE_trailwatch");
     let out = python(SHELL_CTRL_C, &[tw, path_str(&lake), path_str(&history)]);

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde_json::{Value, json};
 
 use crate::support::{
-    detect_json, geoip_db, path_str, run, sample_geoip, sample_trail, shared_dir, stderr, stdout,
+    detect_json, geoip_db, ingest_sample, path_str, run, sample_geoip, sample_trail, shared_dir,
+    stderr, stdout,
 };
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
@@ -883,13 +884,7 @@ fn the_lake_replayed_gives_the_alerts_the_files_give() {
         return;
     };
     let lake = dir.path().join("lake");
-    let out = run(&[
-        "ingest",
-        "--lake",
-        path_str(&lake),
-        path_str(&sample_trail()),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    ingest_sample(&lake);
     let ids = |alerts: Vec<Value>| -> Vec<String> {
         let mut v: Vec<String> = alerts
             .iter()

@@ -49,6 +49,18 @@ pub fn sample_trail() -> PathBuf {
     repo_root().join("examples/sample-trail")
 }
 
+/// The sample trail ingested into a lake at `lake` (the test fails if the
+/// ingest does).
+pub fn ingest_sample(lake: &Path) {
+    let out = run(&[
+        "ingest",
+        "--lake",
+        path_str(lake),
+        path_str(&sample_trail()),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
