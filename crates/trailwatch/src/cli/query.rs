@@ -213,32 +213,51 @@ impl Output {
 
 /// Ctrl-C (SIGINT) as a notification, delivered by a thread of its own
 /// with its own small runtime: the query runtime's workers may all be
-/// busy with a CPU-bound plan and not drive its signal handling. Only a
-/// statement waiting at the moment is told; a Ctrl-C between statements
-/// is not kept for the next one.
+/// busy with a CPU-bound plan and not drive its signal handling.
 #[derive(Debug, Clone)]
 pub(super) struct Interrupt(std::sync::Arc<tokio::sync::Notify>);
 
 impl Interrupt {
     /// Start listening; from here on Ctrl-C no longer ends the process.
+    /// The handler is installed before this returns, so no Ctrl-C falls
+    /// between (an uninstalled handler would let SIGINT kill the shell).
     pub(super) fn listen() -> Result<Interrupt> {
         let notify = std::sync::Arc::new(tokio::sync::Notify::new());
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("starting the Ctrl-C listener")?;
+        #[cfg(unix)]
+        let mut signal = rt
+            .block_on(async {
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            })
+            .context("listening for Ctrl-C")?;
         let tell = std::sync::Arc::clone(&notify);
         std::thread::Builder::new()
             .name("ctrl-c".into())
             .spawn(move || {
                 rt.block_on(async {
+                    #[cfg(unix)]
+                    while signal.recv().await.is_some() {
+                        tell.notify_one();
+                    }
+                    #[cfg(not(unix))]
                     while tokio::signal::ctrl_c().await.is_ok() {
-                        tell.notify_waiters();
+                        tell.notify_one();
                     }
                 });
             })
             .context("starting the Ctrl-C listener")?;
         Ok(Interrupt(notify))
+    }
+
+    /// Forget a Ctrl-C that came between statements (while a result was
+    /// printed), so it does not stop the next one. One that comes while a
+    /// statement starts up is kept (`notify_one` stores it) and stops it.
+    fn clear(&self) {
+        use futures::FutureExt;
+        let _ = self.0.notified().now_or_never();
     }
 }
 
@@ -279,6 +298,7 @@ pub(super) fn run_statement_cancellable(
     out: &mut Output,
     interrupt: &Interrupt,
 ) -> Result<usize> {
+    interrupt.clear();
     let (engine, owned) = (engine.clone(), sql.to_string());
     let mut task = rt.spawn(async move { engine.run(&owned).await });
     let result = rt.block_on(async {
