@@ -4,7 +4,8 @@
 //! earlier lines, set the window title or write to the clipboard (OSC 52)
 //! of whoever reads the output. Table output shows control characters,
 //! and the Unicode bidirectional overrides that can make text read
-//! differently from what it is, as visible escapes instead.
+//! differently from what it is, as visible escapes instead. Errors are
+//! shown on one line, each cause said once.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -33,6 +34,23 @@ pub fn escape_controls(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// An error and its causes on one line, each said once: many libraries'
+/// errors (DataFusion's, the AWS SDK's) repeat their cause's text in their
+/// own, so printing the whole chain would say the same thing two or three
+/// times over.
+pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cause = c.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -23,6 +23,7 @@ use aws_types::SdkConfig;
 use aws_types::service_config::ServiceConfigKey;
 use object_store::CredentialProvider;
 use object_store::aws::AwsCredential;
+use trailwatch_core::terminal::error_line;
 
 /// What the user chose on the command line (or in trailwatch's config);
 /// everything left `None` is resolved by the SDK's chains.
@@ -256,15 +257,15 @@ impl SdkCredentials {
                     tracing::warn!(
                         profile = %self.profile,
                         "refreshing AWS credentials failed; the current ones are still valid: {}",
-                        error_chain(&e)
+                        error_line(&e)
                     );
                     return Ok(c.credential.clone());
                 }
                 return Err(match e {
-                    CredentialsError::CredentialsNotLoaded(_) => no_credentials(error_chain(&e)),
+                    CredentialsError::CredentialsNotLoaded(_) => no_credentials(error_line(&e)),
                     other => AwsError::Credentials {
                         profile: self.profile.clone(),
-                        detail: error_chain(&other),
+                        detail: error_line(&other),
                     },
                 });
             }
@@ -281,21 +282,6 @@ impl SdkCredentials {
         *cached = Some(fresh.clone());
         Ok(fresh.credential)
     }
-}
-
-/// An error and its causes on one line (the SDK's errors nest the reason).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
-    text
 }
 
 #[async_trait]

@@ -60,15 +60,17 @@ pub async fn lake_span(engine: &Engine) -> Result<Option<(String, String)>, Quer
     Ok(text(0)?.zip(text(1)?))
 }
 
+/// A time as shown in a hint: it comes from the records (the lake's span)
+/// or the command line, so at most 40 characters, control characters as
+/// escapes.
+fn shown(s: &str) -> String {
+    let cut: String = s.chars().take(40).collect();
+    escape_controls(&cut).into_owned()
+}
+
 /// What to tell a user whose window since `since` left nothing, given the
 /// lake's first and last event time (`None` when the lake is empty).
 pub fn empty_window_hint(since: &str, span: Option<(&str, &str)>) -> String {
-    // The span comes from the records: at most 40 characters of each end,
-    // control characters shown as escapes.
-    let shown = |s: &str| {
-        let cut: String = s.chars().take(40).collect();
-        escape_controls(&cut).into_owned()
-    };
     let span = span.map(|(first, last)| (shown(first), shown(last)));
     let span = span.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
     match span {
@@ -90,10 +92,6 @@ pub fn saved_empty_hint(
     until: Option<&str>,
     span: Option<(&str, &str)>,
 ) -> String {
-    let shown = |s: &str| {
-        let cut: String = s.chars().take(40).collect();
-        escape_controls(&cut).into_owned()
-    };
     let Some((first, last)) = span.map(|(a, b)| (shown(a), shown(b))) else {
         return "no rows: the lake holds no events (ingest a trail first)".to_string();
     };

@@ -106,10 +106,7 @@ pub fn run(args: &IngestArgs, cfg: &Config) -> Result<ExitCode> {
     .with_context(|| format!("ingesting into {}", store.display))?;
     progress.finish();
     let mut out = io::stdout().lock();
-    if !args
-        .format
-        .write_json(&mut out, std::slice::from_ref(&summary), true)?
-    {
+    if !super::write_report(&mut out, &summary, args.format.get())? {
         write_summary(&mut out, &summary, &store.display)?;
     }
     if summary.quarantined > 0 {

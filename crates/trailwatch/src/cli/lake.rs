@@ -55,7 +55,7 @@ pub fn run(cmd: &LakeCommand, cfg: &Config) -> Result<ExitCode> {
             let store = lake.open(cfg, rt.handle().clone())?;
             let s = compact(&store).with_context(|| format!("compacting {}", store.display))?;
             let mut out = io::stdout().lock();
-            if !format.write_json(&mut out, std::slice::from_ref(&s), true)? {
+            if !super::write_report(&mut out, &s, format.get())? {
                 writeln!(
                     out,
                     "compacted {} partitions: {} files -> {} files ({} rows rewritten) in {:.2} s",

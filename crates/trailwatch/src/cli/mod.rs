@@ -174,35 +174,29 @@ impl SummaryFormatArgs {
             self.format
         }
     }
+}
 
-    /// Print `rows` as JSON or NDJSON; false for the table format, which
-    /// each command prints itself. JSON is one document (`single` prints
-    /// the first row alone, not a list); NDJSON one row per line.
-    pub fn write_json<T: serde::Serialize>(
-        &self,
-        out: &mut impl std::io::Write,
-        rows: &[T],
-        single: bool,
-    ) -> anyhow::Result<bool> {
-        match self.get() {
-            SummaryFormat::Table => return Ok(false),
-            SummaryFormat::Json if single && rows.len() == 1 => {
-                serde_json::to_writer_pretty(&mut *out, &rows[0])?;
+/// Rows as JSON (one indented array) or NDJSON (one row per line); false
+/// for `table`, which each command prints itself.
+pub fn write_rows<T: serde::Serialize>(
+    out: &mut impl std::io::Write,
+    rows: &[T],
+    format: SummaryFormat,
+) -> anyhow::Result<bool> {
+    match format {
+        SummaryFormat::Table => return Ok(false),
+        SummaryFormat::Json => {
+            serde_json::to_writer_pretty(&mut *out, rows)?;
+            writeln!(out)?;
+        }
+        SummaryFormat::Ndjson => {
+            for r in rows {
+                serde_json::to_writer(&mut *out, r)?;
                 writeln!(out)?;
-            }
-            SummaryFormat::Json => {
-                serde_json::to_writer_pretty(&mut *out, rows)?;
-                writeln!(out)?;
-            }
-            SummaryFormat::Ndjson => {
-                for r in rows {
-                    serde_json::to_writer(&mut *out, r)?;
-                    writeln!(out)?;
-                }
             }
         }
-        Ok(true)
     }
+    Ok(true)
 }
 
 /// Options shared by every command that reads CloudTrail records.
@@ -263,18 +257,10 @@ impl ReadArgs {
     }
 }
 
-/// An error and its causes on one line, each said once: many libraries'
-/// errors (DataFusion's among them) repeat their cause's text in their
-/// own, so `{e:#}` would print the same message two or three times over.
+/// An error and its causes on one line, each said once
+/// (`trailwatch_core::terminal::error_line`).
 pub fn error_text(e: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if !parts.last().is_some_and(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-    }
-    parts.join(": ")
+    trailwatch_core::terminal::error_line(e.as_ref())
 }
 
 pub fn init_logging(verbose: u8, quiet: bool, times: bool, format: LogFormat) {

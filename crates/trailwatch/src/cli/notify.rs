@@ -166,7 +166,7 @@ pub fn run(cmd: &NotifyCommand, cfg: &Config) -> Result<ExitCode> {
             let names: Vec<String> = c.sinks.keys().cloned().collect();
             let rows = read_status(&c.outbox_dir()?, &names)?;
             let mut out = io::stdout().lock();
-            if format.write_json(&mut out, &rows, false)? {
+            if super::write_rows(&mut out, &rows, format.get())? {
                 return Ok(ExitCode::SUCCESS);
             }
             writeln!(

@@ -320,36 +320,24 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
         RulesAction::Check { paths, format } => {
             let files = rule_files(paths)?;
             let rows = check_files(&files);
-            match format {
-                SummaryFormat::Json => {
-                    serde_json::to_writer_pretty(&mut out, &rows)?;
-                    writeln!(out)?;
+            if !super::write_rows(&mut out, &rows, *format)? {
+                for r in &rows {
+                    writeln!(
+                        out,
+                        "{:<8} {:<38} {} {}{}",
+                        r.status,
+                        escape_controls(&r.id),
+                        escape_controls(&r.file),
+                        escape_controls(&r.title),
+                        if r.reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" — {}", escape_controls(&r.reason))
+                        }
+                    )?;
                 }
-                SummaryFormat::Ndjson => {
-                    for r in &rows {
-                        serde_json::to_writer(&mut out, r)?;
-                        writeln!(out)?;
-                    }
-                }
-                SummaryFormat::Table => {
-                    for r in &rows {
-                        writeln!(
-                            out,
-                            "{:<8} {:<38} {} {}{}",
-                            r.status,
-                            escape_controls(&r.id),
-                            escape_controls(&r.file),
-                            escape_controls(&r.title),
-                            if r.reason.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" — {}", escape_controls(&r.reason))
-                            }
-                        )?;
-                    }
-                    let skipped = rows.iter().filter(|r| r.status == "skipped").count();
-                    writeln!(out, "{} loaded, {skipped} skipped", rows.len() - skipped)?;
-                }
+                let skipped = rows.iter().filter(|r| r.status == "skipped").count();
+                writeln!(out, "{} loaded, {skipped} skipped", rows.len() - skipped)?;
             }
             if rows.iter().any(|r| r.status == "skipped") {
                 return Ok(ExitCode::from(EXIT_FINDINGS));
