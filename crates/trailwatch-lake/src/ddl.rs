@@ -169,13 +169,20 @@ fn trino_alerts(facts: &LakeFacts) -> String {
 
 fn spark_alerts(facts: &LakeFacts) -> String {
     let loc = quoted(Engine::Spark, &alerts_location(&facts.location, true));
+    // Spark refuses to repair a table whose folder does not exist yet.
+    let repair = if facts.has_alerts {
+        "MSCK REPAIR TABLE alerts;"
+    } else {
+        "-- No alerts in the lake yet: run MSCK REPAIR TABLE alerts; once\n\
+         -- detect --lake or watch --lake has written some."
+    };
     format!(
         "-- Spark SQL: the alerts trailwatch raised.\n\
          CREATE TABLE IF NOT EXISTS alerts (\n{},\n  `date` STRING\n)\n\
          USING PARQUET\n\
          PARTITIONED BY (`date`)\n\
          LOCATION '{loc}';\n\
-         MSCK REPAIR TABLE alerts;\n",
+         {repair}\n",
         columns_of(&alerts_schema(), |f| format!(
             "`{}` {}",
             f.name(),
@@ -333,5 +340,10 @@ mod tests {
             ..facts()
         };
         assert!(!ddl(Engine::DuckDb, &none).contains("VIEW alerts"));
+        // Spark cannot repair a folder that is not there yet.
+        let spark = ddl(Engine::Spark, &none);
+        assert!(spark.contains("CREATE TABLE IF NOT EXISTS alerts"));
+        assert!(!spark.contains("\nMSCK REPAIR TABLE alerts;"), "{spark}");
+        assert!(ddl(Engine::Spark, &facts()).contains("\nMSCK REPAIR TABLE alerts;"));
     }
 }

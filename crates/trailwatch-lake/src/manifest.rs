@@ -76,10 +76,11 @@ impl Transaction {
         format!("{STAGING_DIR}/{txid}/{final_path}")
     }
 
-    /// Commit: put the manifest atomically.
+    /// Commit: put the manifest atomically, and only if no manifest of that
+    /// name exists (a conditional write), so no commit overwrites another.
     pub fn commit(&self, store: &Store) -> Result<(), LakeError> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| LakeError::Other(e.to_string()))?;
-        store.put(&Self::manifest_path(&self.txid), Bytes::from(json))
+        store.put_new(&Self::manifest_path(&self.txid), Bytes::from(json))
     }
 }
 

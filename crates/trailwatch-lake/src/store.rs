@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
-use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use tokio::runtime::Handle;
 
 use crate::error::LakeError;
@@ -68,6 +68,10 @@ pub struct Store {
     /// The folder, for a local lake.
     pub local_root: Option<PathBuf>,
     handle: Handle,
+    /// This writer's name when several write the lake at once (`watch
+    /// --shard`): it prefixes its transaction ids, and crash recovery
+    /// touches only its own transactions (see [`crate::tx`]).
+    writer: Option<String>,
 }
 
 /// A store on a fresh temporary folder, with the runtime it runs on, for
@@ -108,6 +112,7 @@ impl Store {
                     display: abs.display().to_string(),
                     local_root: Some(abs),
                     handle,
+                    writer: None,
                 })
             }
             Location::S3 { bucket, prefix } => Ok(Store {
@@ -116,8 +121,31 @@ impl Store {
                 display: format!("s3://{bucket}/{prefix}"),
                 local_root: None,
                 handle,
+                writer: None,
             }),
         }
+    }
+
+    /// The same store, writing as `writer`, one of several writers of the
+    /// lake (letters, digits and `-` only: it goes into file names).
+    pub fn with_writer(mut self, writer: &str) -> Result<Store, LakeError> {
+        let ok = !writer.is_empty()
+            && writer.len() <= 32
+            && writer
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !ok {
+            return Err(LakeError::Other(format!(
+                "writer name {writer:?}: use up to 32 letters, digits or '-'"
+            )));
+        }
+        self.writer = Some(writer.to_string());
+        Ok(self)
+    }
+
+    /// This writer's name, when the lake has several (see [`Store::with_writer`]).
+    pub fn writer(&self) -> Option<&str> {
+        self.writer.as_deref()
     }
 
     /// The full path of `rel` (a `/`-separated path under the root).
@@ -154,6 +182,23 @@ impl Store {
         let path = self.path(rel);
         self.block_on(self.inner.put(&path, PutPayload::from(bytes)))?;
         Ok(())
+    }
+
+    /// Put `rel` only if nothing is there yet (S3's conditional write,
+    /// `If-None-Match: *`; an exclusive create on a local folder): two
+    /// writers can never overwrite each other's object.
+    pub fn put_new(&self, rel: &str, bytes: Bytes) -> Result<(), LakeError> {
+        let path = self.path(rel);
+        let opts = PutOptions::from(PutMode::Create);
+        match self.block_on(self.inner.put_opts(&path, PutPayload::from(bytes), opts)) {
+            Ok(_) => Ok(()),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Err(LakeError::Other(format!(
+                "{}/{rel} exists already: another writer wrote it first (nothing was overwritten)",
+                self.display
+            ))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub fn get(&self, rel: &str) -> Result<Bytes, LakeError> {
