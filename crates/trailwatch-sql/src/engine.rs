@@ -69,6 +69,8 @@ pub struct QueryOutput {
 pub struct Engine {
     ctx: SessionContext,
     opts: EngineOptions,
+    /// Statements run on a Ballista cluster (`query --cluster`).
+    remote: bool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -113,6 +115,17 @@ fn as_string_views(schema: &arrow::datatypes::Schema) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
+/// The session settings, the same locally and on a cluster (where they
+/// travel with each job).
+fn session_config(opts: &EngineOptions) -> SessionConfig {
+    SessionConfig::new()
+        .with_batch_size(opts.batch_size)
+        .with_information_schema(true)
+        // Partition values such as date=2026-04-01 stay text, as in Athena.
+        .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+        .set_bool("datafusion.execution.parquet.reorder_filters", true)
+}
+
 /// `location/dir/` as a listing URL DataFusion understands.
 fn table_url(location: &str, dir: &str) -> Result<String, QueryError> {
     match Location::parse(location) {
@@ -134,21 +147,32 @@ impl Engine {
             runtime = runtime.with_object_list_cache_ttl(Some(ttl));
         }
         let runtime = runtime.build_arc()?;
-        let config = SessionConfig::new()
-            .with_batch_size(opts.batch_size)
-            .with_information_schema(true)
-            // Partition values such as date=2026-04-01 stay text, as in Athena.
-            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
-            .set_bool("datafusion.execution.parquet.reorder_filters", true);
         let state = SessionStateBuilder::new()
-            .with_config(config)
+            .with_config(session_config(&opts))
             .with_runtime_env(runtime)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
             .build();
         let ctx = SessionContext::new_with_state(state);
         udf::register(&ctx)?;
-        Ok(Engine { ctx, opts })
+        Ok(Engine {
+            ctx,
+            opts,
+            remote: false,
+        })
+    }
+
+    /// A session whose statements run on the Ballista cluster whose
+    /// scheduler is at `url` (`df://HOST:PORT`), with the same rewrites
+    /// and functions. The memory limit is the executors' business.
+    #[cfg(feature = "cluster")]
+    pub async fn remote(url: &str, opts: EngineOptions) -> Result<Engine, QueryError> {
+        let ctx = crate::cluster::remote_context(url, session_config(&opts), &opts.s3).await?;
+        Ok(Engine {
+            ctx,
+            opts,
+            remote: true,
+        })
     }
 
     pub fn context(&self) -> &SessionContext {
@@ -175,11 +199,16 @@ impl Engine {
         self.ctx
             .register_parquet("cloudtrail_logs", &table_url(location, TABLE_DIR)?, opts)
             .await?;
-        // Filters on the event time prune `date` partitions too.
-        let listing = self.ctx.table_provider("cloudtrail_logs").await?;
-        self.ctx.deregister_table("cloudtrail_logs")?;
-        self.ctx
-            .register_table("cloudtrail_logs", Arc::new(EventTimePruning::new(listing)))?;
+        // Filters on the event time prune `date` partitions too. A cluster
+        // gets the plain listing table (plans are sent as protobuf, which
+        // knows listing tables, not wrappers) and the same pruning from a
+        // plan rule (`cluster::ImpliedDateFilters`).
+        if !self.remote {
+            let listing = self.ctx.table_provider("cloudtrail_logs").await?;
+            self.ctx.deregister_table("cloudtrail_logs")?;
+            self.ctx
+                .register_table("cloudtrail_logs", Arc::new(EventTimePruning::new(listing)))?;
+        }
         let alerts = alerts_schema();
         let opts = ParquetReadOptions {
             file_extension: ".parquet",
@@ -228,8 +257,9 @@ impl Engine {
             let ctx = self.ctx.clone();
             let s3 = self.opts.s3.clone();
             let sql = sql.to_string();
+            let remote = self.remote;
             return runtime
-                .spawn(async move { run_statement(&ctx, &s3, &sql).await })
+                .spawn(async move { run_statement(&ctx, &s3, &sql, remote).await })
                 .await
                 .map_err(|e| QueryError::Other(format!("the query failed: {e}")))?;
         };
@@ -240,7 +270,8 @@ impl Engine {
         let ctx = self.ctx.clone();
         let s3 = self.opts.s3.clone();
         let sql = sql.to_string();
-        let mut task = runtime.spawn(async move { run_statement(&ctx, &s3, &sql).await });
+        let remote = self.remote;
+        let mut task = runtime.spawn(async move { run_statement(&ctx, &s3, &sql, remote).await });
         // The alarm is a plain thread, not tokio's timer: the timer is
         // driven by the runtime's workers, and a query can keep every
         // worker busy for as long as it likes.
@@ -256,7 +287,11 @@ impl Engine {
             },
             _ = rang => {
                 task.abort();
-                Err(QueryError::Timeout(limit))
+                Err(if self.remote {
+                    QueryError::ClusterTimeout(limit)
+                } else {
+                    QueryError::Timeout(limit)
+                })
             }
         }
     }
@@ -264,11 +299,13 @@ impl Engine {
 
 /// Run one statement: a query, or Athena's CREATE EXTERNAL TABLE (which
 /// registers a table over raw CloudTrail logs). Anything that writes is
-/// refused.
+/// refused. On a cluster (`remote`) only queries run: a table over raw
+/// logs is read by trailwatch's own decoder, which a plan cannot carry.
 async fn run_statement(
     ctx: &SessionContext,
     s3: &S3Options,
     sql: &str,
+    remote: bool,
 ) -> Result<QueryOutput, QueryError> {
     match check(sql)? {
         Allowed::Query(sql) => {
@@ -288,6 +325,11 @@ async fn run_statement(
                 message: None,
             })
         }
+        Allowed::ExternalTable(_) if remote => Err(QueryError::Other(
+            "CREATE EXTERNAL TABLE over raw logs runs on the local engine only; \
+             on a cluster, query the lake (trailwatch ingest first)"
+                .into(),
+        )),
         Allowed::ExternalTable(ddl) => {
             let name = ddl.name.clone();
             let location = ddl.location.clone();

@@ -9,9 +9,13 @@
 //!   logs, read in place;
 //! - [`rewrite`]: Athena syntax DataFusion lacks, rewritten before planning;
 //! - [`pruning`]: event-time filters prune `date` partitions;
-//! - [`udf`]: the Trino functions, one file each.
+//! - [`udf`]: the Trino functions, one file each;
+//! - `cluster` (feature `cluster`): the same SQL on a Ballista cluster,
+//!   and its scheduler and executor processes.
 
 pub mod athena_ddl;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod engine;
 pub mod guard;
 pub mod output;
@@ -34,6 +38,15 @@ pub enum QueryError {
     ReadOnly(String),
     #[error("the query ran longer than {0:?} and was stopped (--timeout)")]
     Timeout(std::time::Duration),
+    /// A cluster query that did not finish in time. Ballista 55 can leave
+    /// a job unfinished when an executor is lost early in it (see
+    /// docs/scale-out.md), so the message says what to do.
+    #[error(
+        "the query did not finish on the cluster within {0:?} and was stopped (--timeout); \
+         if an executor was lost while it ran, Ballista may have left the job unfinished: \
+         run the query again"
+    )]
+    ClusterTimeout(std::time::Duration),
     // Transparent: the message and the causes are the inner error's, so a
     // cause chain does not say the same message twice.
     #[error(transparent)]

@@ -65,6 +65,12 @@ pub struct RunArgs {
     /// seconds).
     #[arg(long, value_name = "DURATION", value_parser = crate::timespec::positive_seconds_arg)]
     pub timeout: Option<u64>,
+    /// Run on a Ballista cluster: its scheduler's df://HOST:PORT (see
+    /// `trailwatch cluster`). Same SQL, rewrites and functions; the
+    /// query is stopped after --timeout, 30 minutes when not given.
+    #[cfg(feature = "cluster")]
+    #[arg(long, value_name = "df://HOST:PORT", env = "TRAILWATCH_CLUSTER")]
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +136,10 @@ fn parse_size(s: &str) -> Result<usize> {
     Ok((n * mult as f64) as usize)
 }
 
+/// The limit on a cluster query when --timeout is not given.
+#[cfg(feature = "cluster")]
+const CLUSTER_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 fn engine(run: &RunArgs, cfg: &Config, rt: &tokio::runtime::Runtime) -> Result<Engine> {
     let opts = EngineOptions {
         memory_limit: run.memory_limit.as_deref().map(parse_size).transpose()?,
@@ -137,6 +147,24 @@ fn engine(run: &RunArgs, cfg: &Config, rt: &tokio::runtime::Runtime) -> Result<E
         s3: run.lake.s3_options(cfg),
         ..EngineOptions::default()
     };
+    #[cfg(feature = "cluster")]
+    let engine = match &run.cluster {
+        Some(url) => rt
+            .block_on(Engine::remote(
+                url,
+                EngineOptions {
+                    // Ballista can leave a job unfinished when an executor
+                    // is lost early in it, and the client cannot tell a
+                    // stuck job from a long one: a cluster query always
+                    // has a limit.
+                    timeout: opts.timeout.or(Some(CLUSTER_TIMEOUT)),
+                    ..opts
+                },
+            ))
+            .with_context(|| format!("connecting to the cluster {url}"))?,
+        None => Engine::new(opts)?,
+    };
+    #[cfg(not(feature = "cluster"))]
     let engine = Engine::new(opts)?;
     let location = run.lake.location(cfg)?;
     rt.block_on(engine.register_lake(&location))

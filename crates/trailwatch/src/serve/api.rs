@@ -90,7 +90,9 @@ pub async fn query(State(app): State<Arc<App>>, Json(body): Json<QueryBody>) -> 
     app.metrics.observe_query(started.elapsed(), result.is_ok());
     match result {
         Ok((columns, rows)) => Json(json!({ "columns": columns, "rows": rows })).into_response(),
-        Err(e @ QueryError::Timeout(_)) => error(StatusCode::REQUEST_TIMEOUT, e.to_string()),
+        Err(e @ (QueryError::Timeout(_) | QueryError::ClusterTimeout(_))) => {
+            error(StatusCode::REQUEST_TIMEOUT, e.to_string())
+        }
         Err(e @ (QueryError::Syntax(_) | QueryError::ReadOnly(_))) => {
             error(StatusCode::BAD_REQUEST, e.to_string())
         }
