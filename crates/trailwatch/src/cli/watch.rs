@@ -42,6 +42,7 @@ use crate::notify::SinkContext;
 use crate::notify::dispatch::Notifier;
 use crate::pipeline::checkpoint::Saver;
 use crate::pipeline::follow::{FollowOptions, Follower, Wake};
+use crate::pipeline::shard::{Shard, ShardBy};
 use crate::pipeline::{Pipeline, output};
 use crate::private;
 use crate::timespec::{millis_arg, seconds_arg, seconds_arg_i64};
@@ -100,6 +101,17 @@ pub struct WatchArgs {
     /// tampering raises a P1 `log-tampering` alert.
     #[arg(long, value_name = "FILE|DIR")]
     pub public_keys: Option<PathBuf>,
+    /// Take only share i of n of the trail (e.g. 2/3), for several
+    /// watchers on one trail: each file goes to one of them by a stable
+    /// hash of its prefix's account (see --shard-by). Give each watcher
+    /// its own --state; they may share --lake.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<Shard>,
+    /// What decides a file's shard: its account (all of an account's
+    /// regions, and so its principals' correlation, on one shard) or its
+    /// account and region.
+    #[arg(long, value_enum, default_value_t = ShardBy::Account, requires = "shard")]
+    pub shard_by: ShardBy,
 }
 
 impl WatchArgs {
@@ -123,6 +135,8 @@ impl WatchArgs {
             ingest_interval: None,
             aws: AwsArgs::default(),
             public_keys: None,
+            shard: None,
+            shard_by: ShardBy::Account,
         }
     }
 }
@@ -254,6 +268,7 @@ impl Settings {
             stuck_after: Duration::from_secs(self.stuck_after),
             ingest_interval: Duration::from_secs(self.ingest_interval),
             keys: self.public_keys.as_deref().map(load_keys).transpose()?,
+            shard: None,
         })
     }
 }
@@ -292,6 +307,19 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
         ),
         None => None,
     };
+    let shard = args.shard.map(|s| Shard {
+        by: args.shard_by,
+        ..s
+    });
+    // Sharded watchers write one lake side by side: each names its
+    // transactions, and recovers only its own after a crash.
+    let store = match (store, shard) {
+        (Some(store), Some(s)) => Some(store.with_writer(&s.writer())?),
+        (store, _) => store,
+    };
+    if let Some(s) = shard {
+        tracing::info!("taking shard {s} of the trail (by {:?})", s.by);
+    }
     // Outputs in this order: the outbox first (a crash after it and before
     // the file repeats nothing: the outbox skips ids it has), then the
     // NDJSON output, then the lake's table.
@@ -319,7 +347,10 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
         &args.sources,
         &s3,
         rt.handle(),
-        set.follow_options()?,
+        FollowOptions {
+            shard,
+            ..set.follow_options()?
+        },
         tx,
         store.as_ref(),
         &mut pipeline,

@@ -29,6 +29,7 @@ use trailwatch_lake::store::{S3Options, Store};
 use super::Pipeline;
 use super::checkpoint::{Checkpoint, FileId, Saver};
 use super::retry::Retries;
+use super::shard::Shard;
 use crate::source::local::{discover_skipping, input_for};
 use crate::source::s3::{self, RegionFolder, region_folders};
 use crate::source::s3_trail::S3Trail;
@@ -56,6 +57,8 @@ pub struct FollowOptions {
     pub ingest_interval: Duration,
     /// Validate digests as they land, with these keys.
     pub keys: Option<KeyRing>,
+    /// Take only this share of the trail (`watch --shard`).
+    pub shard: Option<Shard>,
 }
 
 /// The sources being followed and what is known of them.
@@ -153,7 +156,7 @@ impl<'s> Follower<'s> {
             // read.
             l.ingest_due(true)?;
         }
-        let listing = Listing::new(sources, found, &saver.cp);
+        let listing = Listing::new(sources, found, &saver.cp, opts.shard);
         let digest_stores: Vec<Box<dyn TrailStore>> = match &opts.keys {
             Some(_) => sources
                 .iter()
@@ -428,10 +431,25 @@ struct Listing {
     /// For each S3 source, its trail's region folders (from the last full
     /// listing): between full listings only their recent days are listed.
     s3_folders: BTreeMap<String, Vec<RegionFolder>>,
+    /// This watcher's share of the trail (`--shard`); others are left to
+    /// the other watchers.
+    shard: Option<Shard>,
+}
+
+/// Keep `input` for taking, unless it is done or another shard's.
+fn offer(
+    pending: &mut BTreeMap<String, Input>,
+    shard: Option<Shard>,
+    input: Input,
+    cp: &Checkpoint,
+) {
+    if !cp.is_done(&file_id(&input), false) && shard.is_none_or(|s| s.owns(&input)) {
+        pending.insert(input.name(), input);
+    }
 }
 
 impl Listing {
-    fn new(sources: &[String], found: Discovery, cp: &Checkpoint) -> Listing {
+    fn new(sources: &[String], found: Discovery, cp: &Checkpoint, shard: Option<Shard>) -> Listing {
         let roots = sources
             .iter()
             .filter(|s| !s.starts_with("s3://"))
@@ -454,6 +472,7 @@ impl Listing {
                 .cloned()
                 .collect(),
             s3_folders: BTreeMap::new(),
+            shard,
         };
         l.take(found, cp);
         l
@@ -483,9 +502,7 @@ impl Listing {
             });
         }
         for input in found.inputs {
-            if !cp.is_done(&file_id(&input), false) {
-                self.pending.insert(input.name(), input);
-            }
+            offer(&mut self.pending, self.shard, input, cp);
         }
         found.unreadable
     }
@@ -547,14 +564,17 @@ impl Listing {
                 // No trail layout known yet: the whole prefix.
                 let found = discover_any(std::slice::from_ref(url), false, s3, handle)?;
                 for input in found.inputs {
-                    if !cp.is_done(&file_id(&input), false) {
-                        self.pending.insert(input.name(), input);
-                    }
+                    offer(&mut self.pending, self.shard, input, cp);
                 }
                 continue;
             }
+            // Only this shard's region folders are listed.
             let from: Vec<(RegionFolder, Option<String>)> = folders
                 .into_iter()
+                .filter(|f| {
+                    self.shard
+                        .is_none_or(|s| s.owns_prefix(&f.account, &f.region))
+                })
                 .map(|f| {
                     let day = cp.listing_day(&f.account, &f.region);
                     (f, day)
@@ -575,9 +595,7 @@ impl Listing {
                     key,
                     handle: handle.clone(),
                 };
-                if !cp.is_done(&file_id(&input), false) {
-                    self.pending.insert(input.name(), input);
-                }
+                offer(&mut self.pending, self.shard, input, cp);
             }
         }
         for path in std::mem::take(&mut self.seen) {
@@ -608,17 +626,13 @@ impl Listing {
                     Err(_) => continue,
                 };
                 for input in found.inputs {
-                    if (!*trail || input.trail_key().is_some())
-                        && !cp.is_done(&file_id(&input), false)
-                    {
-                        self.pending.insert(input.name(), input);
+                    if !*trail || input.trail_key().is_some() {
+                        offer(&mut self.pending, self.shard, input, cp);
                     }
                 }
                 unread.extend(found.unreadable);
-            } else if let Some(input) = input_for(given, &named, *trail)
-                && !cp.is_done(&file_id(&input), false)
-            {
-                self.pending.insert(input.name(), input);
+            } else if let Some(input) = input_for(given, &named, *trail) {
+                offer(&mut self.pending, self.shard, input, cp);
             }
         }
         Ok(unread)

@@ -16,6 +16,7 @@ pub mod dedup;
 pub mod follow;
 pub mod output;
 pub mod retry;
+pub mod shard;
 pub mod watermark;
 
 use std::time::Duration;
