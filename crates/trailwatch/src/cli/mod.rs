@@ -6,6 +6,8 @@ mod alert_spool;
 mod audit;
 pub(crate) mod aws_args;
 mod cat;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod completions;
 mod config;
 mod detect;
@@ -72,6 +74,8 @@ impl Cli {
             Command::Watch(_) => true,
             #[cfg(feature = "sql")]
             Command::Serve(_) => true,
+            #[cfg(feature = "cluster")]
+            Command::Cluster(_) => true,
             _ => false,
         }
     }
@@ -121,6 +125,11 @@ pub enum Command {
     /// Serve the dashboard and the JSON API over the lake (token required).
     #[cfg(feature = "sql")]
     Serve(crate::serve::ServeArgs),
+    /// Run a Ballista scheduler or executor for distributed queries
+    /// (`query --cluster`).
+    #[cfg(feature = "cluster")]
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
     /// The security state rebuilt from the lake's events: public buckets,
     /// open security groups, users and MFA, keys, trails, KMS, encryption.
     State(state::StateArgs),
@@ -202,8 +211,18 @@ pub fn init_logging(verbose: u8, quiet: bool, times: bool, format: LogFormat) {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
+    // Ballista's own lines ("connecting to the scheduler", each job's
+    // stages) are for the cluster's processes, which log with times; a
+    // client (`query --cluster`) shows only its warnings unless -v.
+    let filter = if times || verbose > 0 {
+        level.to_string()
+    } else {
+        format!(
+            "{level},ballista=warn,ballista_core=warn,ballista_scheduler=warn,ballista_executor=warn"
+        )
+    };
     let filter =
-        EnvFilter::try_from_env("TRAILWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(level));
+        EnvFilter::try_from_env("TRAILWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(filter));
     let colour = colour_wanted(
         std::io::IsTerminal::is_terminal(&std::io::stderr()),
         std::env::var_os("NO_COLOR"),
@@ -243,6 +262,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(cmd) => config::run(cmd, &config()?),
         #[cfg(feature = "sql")]
         Command::Serve(args) => crate::serve::run(args, &config()?),
+        #[cfg(feature = "cluster")]
+        Command::Cluster(cmd) => cluster::run(cmd, &config()?),
         Command::State(args) => state::run(args, &config()?),
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args),

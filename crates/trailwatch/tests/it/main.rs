@@ -6,6 +6,7 @@
 mod audit;
 mod aws;
 mod cat;
+mod cluster;
 mod config;
 mod conventions;
 mod correlate;

@@ -860,3 +860,130 @@ fn sigma_correlations_live_equal_the_replay_across_a_kill() {
     assert_eq!(reference.len(), 2, "{reference:#?}");
     assert_eq!(ids(&live), ids(&reference), "{live:#?}");
 }
+
+/// The event ids of an S3 lake, sorted (through `query`).
+fn s3_lake_event_ids(endpoint: &str, lake: &str) -> Vec<String> {
+    let out = s3_env(&mut bin())
+        .args([
+            "query",
+            "-q",
+            "--endpoint-url",
+            endpoint,
+            "--lake",
+            lake,
+            "--format",
+            "csv",
+            "SELECT eventid FROM cloudtrail_logs ORDER BY eventid",
+        ])
+        .output()
+        .expect("query");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::support::stderr(&out)
+    );
+    crate::support::stdout(&out)
+        .lines()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The alert ids in an NDJSON output.
+fn alert_ids(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("json line");
+            v["alert_id"].as_str().expect("alert_id").to_string()
+        })
+        .collect()
+}
+
+/// Two watchers sharing a trail in S3 (`--shard 1/2`, `--shard 2/2`) and
+/// one S3 lake raise together exactly the alerts one watcher raises, none
+/// twice, and the lake holds every event once.
+#[test]
+fn two_sharded_watchers_find_what_one_finds_and_store_each_event_once() {
+    let Some(moto) = start_moto() else { return };
+    if !python_has("boto3") {
+        return;
+    }
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let sample = sample_trail();
+    let files = trail_files(&sample);
+    s3_upload(&endpoint, "trail", "logs/", &sample, &files);
+    s3_upload(&endpoint, "lake", "", &sample, &[]);
+    let work = tempfile::tempdir().expect("tempdir");
+    let watcher = |name: &str, lake: &str, shard: Option<&str>| {
+        let state = work.path().join(name);
+        let out = work.path().join(format!("{name}.ndjson"));
+        let mut extra = vec![
+            "--endpoint-url",
+            endpoint.as_str(),
+            "--lake",
+            lake,
+            "--ingest-interval",
+            "0",
+        ];
+        if let Some(s) = shard {
+            extra.extend(["--shard", s]);
+        }
+        let child = start_with("s3://trail/logs/", &state, &out, &extra);
+        (child, state, out)
+    };
+    // One watcher: the reference.
+    let (mut one, one_state, one_out) = watcher("one", "s3://lake/one", None);
+    wait_for(&one_state, files.len());
+    // Two shards of the same trail, one lake.
+    let (mut a, a_state, a_out) = watcher("a", "s3://lake/sharded", Some("1/2"));
+    let (mut b, b_state, b_out) = watcher("b", "s3://lake/sharded", Some("2/2"));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while processed(&a_state) + processed(&b_state) < files.len() {
+        assert!(
+            Instant::now() < deadline,
+            "the shards took {} + {} of {} files",
+            processed(&a_state),
+            processed(&b_state),
+            files.len()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Each took a share, and no file twice.
+    assert!(processed(&a_state) > 0 && processed(&b_state) > 0);
+    assert_eq!(processed(&a_state) + processed(&b_state), files.len());
+    let expected = source_event_ids(&sample);
+    for lake in ["s3://lake/one", "s3://lake/sharded"] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while s3_lake_event_ids(&endpoint, lake) != expected {
+            assert!(
+                Instant::now() < deadline,
+                "{lake}: {} events, {} expected",
+                s3_lake_event_ids(&endpoint, lake).len(),
+                expected.len()
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    for w in [&mut one, &mut a, &mut b] {
+        w.kill().expect("kill");
+        let _ = w.wait();
+    }
+    let reference = alert_ids(&one_out);
+    let (from_a, from_b) = (alert_ids(&a_out), alert_ids(&b_out));
+    assert!(!from_a.is_empty() && !from_b.is_empty());
+    let a_set: HashSet<&String> = from_a.iter().collect();
+    let twice: Vec<&String> = from_b.iter().filter(|id| a_set.contains(id)).collect();
+    assert!(twice.is_empty(), "raised by both shards: {twice:?}");
+    let mut together: Vec<String> = from_a.into_iter().chain(from_b).collect();
+    together.sort();
+    let mut reference = reference;
+    reference.sort();
+    assert_eq!(
+        together, reference,
+        "the shards' alerts differ from one watcher's"
+    );
+}
