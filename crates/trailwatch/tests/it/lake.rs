@@ -27,16 +27,8 @@ fn duckdb_reads_the_lake_with_the_printed_ddl() {
     if !python_has("duckdb") {
         return;
     }
-    let lake = tempfile::tempdir().expect("tempdir");
     let trail = sample_trail();
-    let out = run(&[
-        "ingest",
-        "-q",
-        "--lake",
-        path_str(lake.path()),
-        path_str(&trail),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let lake = crate::support::lake_of(&trail);
     let ddl_file = duckdb_ddl_file(lake.path());
     // A sample of records, as trailwatch decodes them from the source.
     let cat = run(&["cat", path_str(&trail)]);
@@ -147,16 +139,7 @@ fn spark_reads_the_lake_with_the_printed_ddl_and_gives_the_same_answers() {
     {
         return;
     }
-    let lake = tempfile::tempdir().expect("tempdir");
-    let trail = sample_trail();
-    let out = run(&[
-        "ingest",
-        "-q",
-        "--lake",
-        path_str(lake.path()),
-        path_str(&trail),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let lake = crate::support::lake_of(&sample_trail());
     // Alerts too, so the alerts table has partitions to repair.
     let out = run(&[
         "detect",

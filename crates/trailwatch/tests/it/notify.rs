@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,20 +12,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    SNS_READ, SNS_SETUP, bin, have_tool, path_str, python, python_has, run, s3_env, sample_trail,
-    start_moto, stderr, stdout,
+    SNS_READ, SNS_SETUP, bin, free_port, have_tool, path_str, python, python_has, run, s3_env,
+    sample_trail, start_moto, stderr, stdout,
 };
 
 fn receivers_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/receivers")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A receiver process, killed on drop.

@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::{
-    bin, duckdb_ddl_file, files_under, path_str, python, python_has, python_says_ok, run, s3_env,
-    s3_upload, sample_trail, shared_dir, start_moto, stderr, stdout,
+    bin, duckdb_ddl_file, files_under, lake_of, path_str, python, python_has, python_says_ok, run,
+    s3_env, s3_upload, sample_trail, shared_dir, start_moto, stderr, stdout,
 };
 
 /// The seed file's statements (separated by a blank line and `;`).
@@ -28,20 +28,6 @@ fn seed_statements(shared: &Path) -> Vec<String> {
 
 fn lake_of_sample() -> tempfile::TempDir {
     lake_of(&sample_trail())
-}
-
-/// A lake of `trail`, in a temporary folder.
-fn lake_of(trail: &Path) -> tempfile::TempDir {
-    let lake = tempfile::tempdir().unwrap();
-    let out = run(&[
-        "ingest",
-        "-q",
-        "--lake",
-        path_str(lake.path()),
-        path_str(trail),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    lake
 }
 
 /// DuckDB's answers to the seed queries 2–6, from the raw JSON files, and a

@@ -438,3 +438,27 @@ pub fn detect_json(extra: &[&str]) -> Vec<serde_json::Value> {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("json array")
 }
+
+/// A lake of `trail`, in a temporary folder.
+pub fn lake_of(trail: &Path) -> tempfile::TempDir {
+    let lake = tempfile::tempdir().unwrap();
+    let out = run(&[
+        "ingest",
+        "-q",
+        "--lake",
+        path_str(lake.path()),
+        path_str(trail),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    lake
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; a server started
+/// right after takes it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
