@@ -2,7 +2,8 @@
 """Draw the cost of growth (bench/growth.sh's results) as an SVG: seconds
 against events, log-log, for ingest, detect and each seed query (local
 engine solid, Ballista with two executors dashed), and the zcat floor;
-and peak memory in a second panel.
+and peak memory in a second panel. Also prints the results as the
+Markdown tables docs/benchmarks.md shows ("Cost of growth").
 
 Usage: bench/growth_plot.py RESULTS.ndjson OUT.svg  (needs matplotlib)"""
 import json, sys
@@ -56,3 +57,35 @@ mem.legend(fontsize=7)
 fig.suptitle("trailwatch: cost of growth on 2 cores (bench/growth.sh)")
 fig.tight_layout()
 fig.savefig(sys.argv[2], format="svg")
+
+
+def ratio(a, b):
+    return "%.2fx" % (a / b) if b else "-"
+
+
+print("| events | JSON.gz MB | lake MB (files) | zcat s | ingest s (MB) | compact s (MB) | ingest+compact / zcat | detect s (MB) | detect / zcat |")
+print("|---|---|---|---|---|---|---|---|---|")
+for n in sizes:
+    r = rows[n]
+    load = r["ingest_s"] + r["compact_s"]
+    print("| %dM | %.0f | %.0f (%d) | %.1f | %.1f (%.0f) | %.1f (%.0f) | %s | %.1f (%.0f) | %s |" % (
+        n // 1000000, r["gz_mb"], r["lake_mb"], r["lake_files"], r["zcat_s"],
+        r["ingest_s"], r["ingest_mb"], r["compact_s"], r["compact_mb"], ratio(load, r["zcat_s"]),
+        r["detect_s"], r["detect_mb"], ratio(r["detect_s"], r["zcat_s"])))
+print()
+print("| query | events | rows | local s (MB) | Ballista s (client MB) | DuckDB s (MB) | local / DuckDB | Ballista / DuckDB |")
+print("|---|---|---|---|---|---|---|---|")
+for q in ("seed 2", "seed 3", "seed 4", "seed 5", "seed 6"):
+    for n in sizes:
+        e = rows[n]["queries"][q]
+        rc = sorted(set(e["rows"].values()))
+        print("| %s | %dM | %s | %.3f (%.0f) | %.3f (%.0f) | %.3f (%.0f) | %s | %s |" % (
+            q, n // 1000000, "/".join(str(c) for c in rc),
+            e["local"]["s"], e["local"]["mb"], e["ballista"]["s"], e["ballista"]["mb"],
+            e["duckdb"]["s"], e["duckdb"]["mb"],
+            ratio(e["local"]["s"], e["duckdb"]["s"]), ratio(e["ballista"]["s"], e["duckdb"]["s"])))
+print()
+print("| events | Ballista executors' peak RSS MB |")
+print("|---|---|")
+for n in sizes:
+    print("| %dM | %s |" % (n // 1000000, ", ".join("%.0f" % m for m in rows[n].get("executors_peak_mb", []))))
