@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    bin, free_port, path_str, python, python_has, s3_env, sample_trail, shared_dir, start_moto,
-    stderr, stdout,
+    bin, free_port, moto_with_boto3, path_str, python, s3_env, sample_trail, shared_dir, stderr,
+    stdout,
 };
 
 /// A cluster process, killed on drop.
@@ -227,14 +227,11 @@ fn statements() -> Vec<(String, String)> {
     out
 }
 
-fn cluster_tools() -> Option<crate::support::Moto> {
-    let moto = start_moto()?;
-    python_has("boto3").then_some(moto)
-}
-
 #[test]
 fn a_ballista_cluster_gives_the_local_engines_rows_for_every_seed_query() {
-    let Some(moto) = cluster_tools() else { return };
+    let Some(moto) = moto_with_boto3() else {
+        return;
+    };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let lake = s3_lake(&endpoint);
     let cluster = start_cluster(&endpoint, 2);
@@ -291,7 +288,9 @@ const LONG: &str = "SELECT a.eventname, count(*) AS n, sum(length(b.eventid)) AS
 
 #[test]
 fn killing_an_executor_mid_query_gives_the_right_rows_or_a_clear_error() {
-    let Some(moto) = cluster_tools() else { return };
+    let Some(moto) = moto_with_boto3() else {
+        return;
+    };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let trail = tempfile::tempdir().unwrap();
     let made = bin()

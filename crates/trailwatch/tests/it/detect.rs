@@ -4,8 +4,8 @@
 use serde_json::Value;
 
 use crate::support::{
-    bin, detect_json, files_under, lake_alert_ids, path_str, python_has, repo_root, run, s3_env,
-    s3_upload, sample_geoip, sample_trail, shared_dir, start_moto, stderr, stdout,
+    bin, detect_json, files_under, lake_alert_ids, moto_with_boto3, path_str, repo_root, run,
+    s3_env, s3_upload, sample_geoip, sample_trail, shared_dir, stderr, stdout,
 };
 
 #[test]
@@ -312,10 +312,9 @@ fn no_save_leaves_the_alerts_table_alone_and_sources_exclude_lake() {
 
 #[test]
 fn detect_reads_an_s3_prefix_like_a_local_trail() {
-    let Some(moto) = start_moto() else { return };
-    if !python_has("boto3") {
+    let Some(moto) = moto_with_boto3() else {
         return;
-    }
+    };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let trail = sample_trail();
     s3_upload(&endpoint, "trail", "logs/", &trail, &files_under(&trail));

@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use crate::support::{
-    duckdb_ddl_file, lake_event_ids, path_str, python, python_has, rec, run, s3_env, sample_trail,
-    source_event_ids, start_moto, stderr, stdout,
+    duckdb_ddl_file, lake_event_ids, moto_with_boto3, path_str, python, python_has, rec, run,
+    s3_env, sample_trail, source_event_ids, stderr, stdout,
 };
 
 const DUCKDB_CHECK: &str = r#"
@@ -169,18 +169,7 @@ fn spark_reads_the_lake_with_the_printed_ddl_and_gives_the_same_answers() {
     std::fs::write(&ddl_file, &ddl.stdout).expect("write");
     let mut cases = Vec::new();
     for (i, (name, sql)) in SPARK_CASES.iter().enumerate() {
-        let ours = crate::support::bin()
-            .args([
-                "query",
-                "-q",
-                "--lake",
-                path_str(lake.path()),
-                "--format",
-                "json",
-                sql,
-            ])
-            .output()
-            .expect("query");
+        let ours = crate::support::query_json(lake.path(), sql);
         assert_eq!(ours.status.code(), Some(0), "{name}: {}", stderr(&ours));
         let file = work.path().join(format!("ours-{i}.json"));
         // An empty result prints nothing; Spark's must then be empty too.
@@ -234,10 +223,9 @@ print(n)
 
 #[test]
 fn s3_to_s3_ingest_against_a_local_s3_server() {
-    let Some(moto) = start_moto() else { return };
-    if !python_has("boto3") {
+    let Some(moto) = moto_with_boto3() else {
         return;
-    }
+    };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let trail = sample_trail();
     // More than one listing page (1,000 keys) of small NDJSON objects.

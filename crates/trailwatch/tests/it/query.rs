@@ -8,8 +8,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::{
-    bin, duckdb_ddl_file, files_under, lake_of, path_str, python, python_has, python_says_ok, run,
-    s3_env, s3_upload, sample_trail, shared_dir, start_moto, stderr, stdout,
+    bin, duckdb_ddl_file, files_under, lake_of, path_str, python, python_has, python_says_ok,
+    query_json, run, s3_env, s3_upload, sample_trail, shared_dir, start_moto, stderr, stdout,
 };
 
 /// The seed file's statements (separated by a blank line and `;`).
@@ -735,18 +735,7 @@ fn same_rows_as_duckdb(trail: &Path) {
     let lake = lake_of(trail);
     let ddl_file = duckdb_ddl_file(lake.path());
     let query = |sql: &str| -> String {
-        let out = bin()
-            .args([
-                "query",
-                "-q",
-                "--lake",
-                path_str(lake.path()),
-                "--format",
-                "json",
-                sql,
-            ])
-            .output()
-            .unwrap();
+        let out = query_json(lake.path(), sql);
         assert_eq!(out.status.code(), Some(0), "{sql}: {}", stderr(&out));
         stdout(&out)
     };

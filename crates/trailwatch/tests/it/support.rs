@@ -254,6 +254,29 @@ pub fn start_moto() -> Option<Moto> {
     Some(moto)
 }
 
+/// moto on loopback, with boto3 to fill its buckets; `None` (the test
+/// skips, or fails under TRAILWATCH_REQUIRE_TOOLS) when either is missing.
+pub fn moto_with_boto3() -> Option<Moto> {
+    let moto = start_moto()?;
+    python_has("boto3").then_some(moto)
+}
+
+/// `trailwatch query -q --lake LAKE --format json SQL`.
+pub fn query_json(lake: &Path, sql: &str) -> Output {
+    bin()
+        .args([
+            "query",
+            "-q",
+            "--lake",
+            path_str(lake),
+            "--format",
+            "json",
+            sql,
+        ])
+        .output()
+        .expect("trailwatch query runs")
+}
+
 /// Test credentials for moto, and no endpoint from the environment.
 pub fn s3_env(cmd: &mut Command) -> &mut Command {
     aws_isolated(cmd)

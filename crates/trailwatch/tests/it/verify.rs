@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::support::{
-    bin, files_under, path_str, python, python_has, repo_root, run, s3_env, start_moto, stderr,
-    stdout,
+    bin, files_under, moto_with_boto3, path_str, python, repo_root, run, s3_env, stderr, stdout,
 };
 
 fn signing_key() -> PathBuf {
@@ -148,10 +147,9 @@ s3.put_object(Bucket=bucket, Key=key, Body=gzip.compress(body.replace(b"eventTim
 
 #[test]
 fn s3_digests_are_checked_with_their_metadata_signatures() {
-    let Some(moto) = start_moto() else { return };
-    if !python_has("boto3") {
+    let Some(moto) = moto_with_boto3() else {
         return;
-    }
+    };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let t = signed_trail();
     let root = t.path();

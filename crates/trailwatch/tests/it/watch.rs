@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    bin, lake_alert_ids, lake_event_ids, path_str, python_has, run, s3_env, s3_upload,
-    sample_geoip, sample_trail, source_event_ids, start_moto,
+    bin, lake_alert_ids, lake_event_ids, moto_with_boto3, path_str, run, s3_env, s3_upload,
+    sample_geoip, sample_trail, source_event_ids,
 };
 
 fn trail_files(root: &Path) -> Vec<PathBuf> {
@@ -229,10 +229,9 @@ fn with_a_lake_watch_ingests_the_files_and_files_the_alerts() {
 
 #[test]
 fn watch_polls_an_s3_prefix_and_resumes_after_a_kill() {
-    let Some(moto) = start_moto() else { return };
-    if !python_has("boto3") {
+    let Some(moto) = moto_with_boto3() else {
         return;
-    }
+    };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let sample = sample_trail();
     let files = trail_files(&sample);
@@ -907,10 +906,9 @@ fn alert_ids(out: &Path) -> Vec<String> {
 /// twice, and the lake holds every event once.
 #[test]
 fn two_sharded_watchers_find_what_one_finds_and_store_each_event_once() {
-    let Some(moto) = start_moto() else { return };
-    if !python_has("boto3") {
+    let Some(moto) = moto_with_boto3() else {
         return;
-    }
+    };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let sample = sample_trail();
     let files = trail_files(&sample);
