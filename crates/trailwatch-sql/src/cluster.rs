@@ -44,7 +44,7 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use object_store::ObjectStore;
-use trailwatch_lake::store::{Location, S3Options, s3_store};
+use trailwatch_lake::store::{S3Options, s3_store};
 use url::Url;
 
 use crate::pruning::with_implied_date_filters;
@@ -121,9 +121,9 @@ impl ObjectStoreRegistry for LakeStores {
                 "no object store for {url} (the lake is a local folder or s3://)"
             )));
         }
-        let bucket = url.host_str().unwrap_or_default();
-        let Location::S3 { .. } = Location::parse(&format!("s3://{bucket}/")) else {
-            return Err(DataFusionError::Execution(format!("bad S3 URL {url}")));
+        let bucket = match url.host_str() {
+            Some(b) if !b.is_empty() => b,
+            _ => return Err(DataFusionError::Execution(format!("no bucket in {url}"))),
         };
         let store = s3_store(bucket, &self.s3)
             .map_err(|e| DataFusionError::Execution(format!("s3://{bucket}: {e}")))?;
@@ -196,9 +196,7 @@ pub async fn remote_context(
     s3: &S3Options,
 ) -> Result<SessionContext, QueryError> {
     let (host, port) = parse_cluster_url(url)?;
-    let runtime = RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::new(LakeStores::new(s3.clone())))
-        .build_arc()?;
+    let runtime = lake_runtime(&Arc::new(LakeStores::new(s3.clone())), None)?;
     let state = SessionStateBuilder::new()
         .with_config(config.upgrade_for_ballista())
         .with_runtime_env(runtime)
@@ -216,9 +214,7 @@ pub async fn remote_context(
 /// Trino functions, the lake's stores, and joins that yield (so a
 /// cancelled job frees its executors' threads).
 fn scheduler_session(config: SessionConfig, stores: &Arc<LakeStores>) -> Result<SessionState> {
-    let runtime = RuntimeEnvBuilder::new()
-        .with_object_store_registry(Arc::clone(stores) as Arc<dyn ObjectStoreRegistry>)
-        .build_arc()?;
+    let runtime = lake_runtime(stores, None)?;
     let mut state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -306,7 +302,7 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), QueryError> {
         print_thread_info: false,
         override_function_registry: Some(Arc::new(function_registry())),
         override_runtime_producer: Some(Arc::new(move |_config: &SessionConfig| {
-            executor_runtime(&stores, work_dir.as_deref())
+            lake_runtime(&stores, work_dir.as_deref())
         })),
         ..ExecutorProcessConfig::default()
     };
@@ -318,9 +314,9 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), QueryError> {
         .map_err(|e| QueryError::Other(format!("the executor stopped: {e}")))
 }
 
-/// An executor task's runtime: the lake's stores, spills in the work
-/// folder.
-fn executor_runtime(stores: &Arc<LakeStores>, work_dir: Option<&str>) -> Result<Arc<RuntimeEnv>> {
+/// A runtime reaching the lake through `stores`, spilling to `work_dir`
+/// when given: the client's, the scheduler's and each executor task's.
+fn lake_runtime(stores: &Arc<LakeStores>, work_dir: Option<&str>) -> Result<Arc<RuntimeEnv>> {
     let mut builder = RuntimeEnvBuilder::new()
         .with_object_store_registry(Arc::clone(stores) as Arc<dyn ObjectStoreRegistry>);
     if let Some(dir) = work_dir {
