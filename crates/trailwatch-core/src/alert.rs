@@ -77,17 +77,19 @@ impl fmt::Display for AlertKind {
     }
 }
 
-impl FromStr for AlertKind {
-    type Err = String;
+/// A word that is no alert kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown alert kind {0:?}: use {kinds}", kinds = AlertKind::ALL.map(AlertKind::as_str).join(", "))]
+pub struct UnknownKind(pub String);
 
-    fn from_str(s: &str) -> Result<AlertKind, String> {
+impl FromStr for AlertKind {
+    type Err = UnknownKind;
+
+    fn from_str(s: &str) -> Result<AlertKind, UnknownKind> {
         AlertKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = AlertKind::ALL.iter().map(|k| k.as_str()).collect();
-                format!("unknown alert kind {s:?}: use {}", names.join(", "))
-            })
+            .ok_or_else(|| UnknownKind(s.to_string()))
     }
 }
 

@@ -72,17 +72,30 @@ fn bracket_depth(text: &str, yaml: bool) -> usize {
     max
 }
 
+/// A document nested too deep to parse safely, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TooDeep {
+    #[error("line {line} is indented {columns} columns; rule files may nest {max} columns at most", max = MAX_INDENT)]
+    Indented { line: usize, columns: usize },
+    #[error("line {line} nests {depth} sequences; rule files may nest {max} levels at most", max = MAX_DEPTH)]
+    Sequences { line: usize, depth: usize },
+    #[error("brackets nest {0} levels deep; rule files may nest {max} at most", max = MAX_DEPTH)]
+    Brackets(usize),
+    #[error("blocks and expressions nest {0} levels deep; Terraform files may nest {max} at most", max = MAX_DEPTH)]
+    Blocks(usize),
+}
+
 /// Refuse a YAML document nested deeper than [`MAX_DEPTH`]: flow brackets,
 /// a line's chain of block-sequence dashes (`- - - x`), or indentation
 /// past 256 columns.
-pub fn check_yaml(text: &str) -> Result<(), String> {
+pub fn check_yaml(text: &str) -> Result<(), TooDeep> {
     for (n, line) in text.lines().enumerate() {
         let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
         if indent > MAX_INDENT {
-            return Err(format!(
-                "line {} is indented {indent} columns; rule files may nest {MAX_INDENT} columns at most",
-                n + 1
-            ));
+            return Err(TooDeep::Indented {
+                line: n + 1,
+                columns: indent,
+            });
         }
         let mut rest = line.trim_start();
         let mut dashes = 0;
@@ -91,28 +104,24 @@ pub fn check_yaml(text: &str) -> Result<(), String> {
             rest = r.trim_start();
         }
         if dashes > MAX_DEPTH {
-            return Err(format!(
-                "line {} nests {dashes} sequences; rule files may nest {MAX_DEPTH} levels at most",
-                n + 1
-            ));
+            return Err(TooDeep::Sequences {
+                line: n + 1,
+                depth: dashes,
+            });
         }
     }
     let depth = bracket_depth(text, true);
     if depth > MAX_DEPTH {
-        return Err(format!(
-            "brackets nest {depth} levels deep; rule files may nest {MAX_DEPTH} at most"
-        ));
+        return Err(TooDeep::Brackets(depth));
     }
     Ok(())
 }
 
 /// Refuse HCL nested deeper than [`MAX_DEPTH`].
-pub fn check_hcl(text: &str) -> Result<(), String> {
+pub fn check_hcl(text: &str) -> Result<(), TooDeep> {
     let depth = bracket_depth(text, false);
     if depth > MAX_DEPTH {
-        return Err(format!(
-            "blocks and expressions nest {depth} levels deep; Terraform files may nest {MAX_DEPTH} at most"
-        ));
+        return Err(TooDeep::Blocks(depth));
     }
     Ok(())
 }

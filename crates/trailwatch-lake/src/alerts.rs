@@ -129,8 +129,7 @@ pub fn alerts_batch(alerts: &[&Alert], detected_at: i64) -> Result<RecordBatch, 
         if a.dimensions.is_empty() {
             dims.append_null();
         } else {
-            let json = serde_json::to_string(&a.dimensions)
-                .map_err(|e| LakeError::Other(e.to_string()))?;
+            let json = serde_json::to_string(&a.dimensions)?;
             dims.append_value(json);
         }
         texts(&mut ids, &a.event_ids);

@@ -32,42 +32,64 @@ pub struct LakeFacts {
     pub has_alerts: bool,
 }
 
-fn hive_type(t: &DataType) -> String {
-    match t {
-        DataType::Utf8 => "string".into(),
-        DataType::Timestamp(_, _) => "timestamp".into(),
-        DataType::Float64 => "double".into(),
-        DataType::Int64 => "bigint".into(),
-        DataType::Struct(fields) => format!(
-            "struct<{}>",
-            fields
-                .iter()
-                .map(|f| format!("{}:{}", f.name(), hive_type(f.data_type())))
-                .collect::<Vec<_>>()
-                .join(",")
-        ),
-        DataType::List(item) => format!("array<{}>", hive_type(item.data_type())),
-        other => format!("{other}").to_lowercase(),
+/// How one engine's DDL spells Arrow types: its scalar names and its
+/// struct and array syntax.
+struct TypeNames {
+    string: &'static str,
+    timestamp: &'static str,
+    /// A struct's fields, as `(name, type)` pairs.
+    row: fn(&[(String, String)]) -> String,
+    array: fn(&str) -> String,
+}
+
+impl TypeNames {
+    fn name(&self, t: &DataType) -> String {
+        match t {
+            DataType::Utf8 => self.string.into(),
+            DataType::Timestamp(_, _) => self.timestamp.into(),
+            DataType::Float64 => "double".into(),
+            DataType::Int64 => "bigint".into(),
+            DataType::Struct(fields) => {
+                let fields: Vec<(String, String)> = fields
+                    .iter()
+                    .map(|f| (f.name().clone(), self.name(f.data_type())))
+                    .collect();
+                (self.row)(&fields)
+            }
+            DataType::List(item) => (self.array)(&self.name(item.data_type())),
+            other => format!("{other}").to_lowercase(),
+        }
     }
 }
 
+/// Hive's names (Athena's and Spark's DDL).
+const HIVE: TypeNames = TypeNames {
+    string: "string",
+    timestamp: "timestamp",
+    row: |fields| {
+        let inner: Vec<String> = fields.iter().map(|(n, t)| format!("{n}:{t}")).collect();
+        format!("struct<{}>", inner.join(","))
+    },
+    array: |item| format!("array<{item}>"),
+};
+
+/// Trino's names.
+const TRINO: TypeNames = TypeNames {
+    string: "varchar",
+    timestamp: "timestamp(3)",
+    row: |fields| {
+        let inner: Vec<String> = fields.iter().map(|(n, t)| format!("\"{n}\" {t}")).collect();
+        format!("row({})", inner.join(", "))
+    },
+    array: |item| format!("array({item})"),
+};
+
+fn hive_type(t: &DataType) -> String {
+    HIVE.name(t)
+}
+
 fn trino_type(t: &DataType) -> String {
-    match t {
-        DataType::Utf8 => "varchar".into(),
-        DataType::Timestamp(_, _) => "timestamp(3)".into(),
-        DataType::Float64 => "double".into(),
-        DataType::Int64 => "bigint".into(),
-        DataType::Struct(fields) => format!(
-            "row({})",
-            fields
-                .iter()
-                .map(|f| format!("\"{}\" {}", f.name(), trino_type(f.data_type())))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        DataType::List(item) => format!("array({})", trino_type(item.data_type())),
-        other => format!("{other}").to_lowercase(),
-    }
+    TRINO.name(t)
 }
 
 fn columns(render: impl Fn(&Field) -> String) -> String {

@@ -264,7 +264,7 @@ fn decode_sources(
             },
             (SourceLocation::Stdin, None) => Box::new(std::io::stdin()),
             (SourceLocation::Object { path, .. }, None) => {
-                return Err(LakeError::Other(format!("{path} was not fetched")));
+                return Err(LakeError::Broken(format!("{path} was not fetched")));
             }
         };
         decode_reader(src, reader, opts, &mut parts, &mut out);
@@ -335,7 +335,7 @@ impl Seen<'_> {
         }
         self.sets
             .get_mut(pk)
-            .ok_or_else(|| LakeError::Other("partition set vanished".into()))
+            .ok_or_else(|| LakeError::Broken("partition set vanished".into()))
     }
 }
 
@@ -386,7 +386,7 @@ impl Buffer<'_> {
                 self.pending.bytes -= bytes;
                 self.jobs
                     .send((k, batches))
-                    .map_err(|_| LakeError::Other("the Parquet encoder stopped".into()))?;
+                    .map_err(|_| LakeError::Worker("the Parquet encoder stopped"))?;
             }
         }
         Ok(())
@@ -409,7 +409,7 @@ fn encode_jobs(
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
-            Err(_) => return Err(LakeError::Other("encoder queue poisoned".into())),
+            Err(_) => return Err(LakeError::Worker("encoder queue poisoned")),
         };
         let Ok((k, batches)) = job else {
             return Ok(files);
@@ -462,7 +462,8 @@ fn fetch_chunk(
         .collect()
 }
 
-/// Ingest `sources` into the lake at `store`.
+/// Ingest `sources` into the lake at `store`: the sources not already in
+/// it, a transaction at a time (as many sources as fit in `tx_bytes`).
 pub fn ingest(
     store: &Store,
     sources: Vec<SourceObject>,
@@ -484,35 +485,109 @@ pub fn ingest(
             !done
         })
         .collect();
-    let mut seen = Seen {
+    let mut run = Run {
         store,
-        sets: HashMap::new(),
-    };
-    let mut done = Progress {
-        files: 0,
-        events: 0,
-        bytes: 0,
+        opts,
+        progress,
+        seen: Seen {
+            store,
+            sets: HashMap::new(),
+        },
+        done: Progress {
+            files: 0,
+            events: 0,
+            bytes: 0,
+        },
+        summary,
     };
     let mut rest: &[SourceObject] = &todo;
     while !rest.is_empty() {
-        // A transaction: as many sources as fit in tx_bytes (at least one).
-        let mut n = 0;
-        let mut bytes = 0u64;
-        while n < rest.len() && (n == 0 || bytes + rest[n].size <= opts.tx_bytes) {
-            bytes += rest[n].size;
-            n += 1;
-        }
-        let (chunk, tail) = rest.split_at(n);
+        let (chunk, tail) = rest.split_at(fitting(rest, opts.tx_bytes));
         rest = tail;
-        let staging = Staging::begin(store);
-        let mut sources = Vec::new();
-        let mut quarantine = Vec::new();
-        let (mut records, mut duplicates) = (0u64, 0u64);
+        run.transaction(chunk)?;
+    }
+    run.summary.seconds = started.elapsed().as_secs_f64();
+    Ok(run.summary)
+}
+
+/// How many of `sources` (at least one) fit in `limit` bytes.
+fn fitting(sources: &[SourceObject], limit: u64) -> usize {
+    let mut n = 0;
+    let mut bytes = 0u64;
+    while n < sources.len() && (n == 0 || bytes + sources[n].size <= limit) {
+        bytes += sources[n].size;
+        n += 1;
+    }
+    n
+}
+
+/// One ingest under way: what it has seen and done so far.
+struct Run<'a> {
+    store: &'a Store,
+    opts: &'a IngestOptions,
+    progress: &'a (dyn Fn(Progress) + Sync),
+    /// The eventIDs of the partitions touched, for exactly-once storage.
+    seen: Seen<'a>,
+    done: Progress,
+    summary: IngestSummary,
+}
+
+/// What one transaction's sources gave besides Parquet files.
+#[derive(Default)]
+struct Gathered {
+    sources: Vec<SourceEntry>,
+    quarantine: Vec<QuarantineEntry>,
+    records: u64,
+    duplicates: u64,
+}
+
+impl Run<'_> {
+    /// Ingest `chunk` in one transaction: decoded, deduplicated, encoded,
+    /// staged and committed (or, on an error, nothing of it).
+    fn transaction(&mut self, chunk: &[SourceObject]) -> Result<(), LakeError> {
+        let staging = Staging::begin(self.store);
+        let mut got = Gathered::default();
+        let files = self.encode(chunk, &staging, &mut got)?;
+        let quarantined = got.quarantine.len() as u64;
+        let quarantine = stage_quarantine(&staging, &got.quarantine)?;
+        let committed = staging.commit(Transaction {
+            version: 1,
+            txid: String::new(),
+            committed_at: String::new(),
+            operation: Operation::Ingest,
+            sources: got.sources,
+            files,
+            quarantine,
+            records: got.records,
+            duplicates: got.duplicates,
+            quarantined,
+        })?;
+        let s = &mut self.summary;
+        s.transactions += 1;
+        s.events += got.records;
+        s.duplicates += got.duplicates;
+        s.quarantined += quarantined;
+        s.parquet_files += committed.files.len() as u64;
+        s.parquet_bytes += committed.files.iter().map(|f| f.bytes).sum::<u64>();
+        Ok(())
+    }
+
+    /// Decode `chunk` on a thread of its own, deduplicate and buffer here,
+    /// and encode Parquet on [`ENCODERS`] threads, all at once: the files
+    /// staged, sorted by path.
+    fn encode(
+        &mut self,
+        chunk: &[SourceObject],
+        staging: &Staging<'_>,
+        got: &mut Gathered,
+    ) -> Result<Vec<FileEntry>, LakeError> {
+        let opts = self.opts;
+        let store = self.store;
         let (job_tx, job_rx) = std::sync::mpsc::sync_channel::<Job>(ENCODE_QUEUE);
         let job_rx = std::sync::Mutex::new(job_rx);
-        let files = std::thread::scope(|scope| -> Result<Vec<FileEntry>, LakeError> {
+        std::thread::scope(|scope| -> Result<Vec<FileEntry>, LakeError> {
             let workers: Vec<_> = (0..ENCODERS)
-                .map(|_| scope.spawn(|| encode_jobs(&staging, opts.row_group_rows, &job_rx)))
+                .map(|_| scope.spawn(|| encode_jobs(staging, opts.row_group_rows, &job_rx)))
                 .collect();
             let mut buffer = Buffer {
                 opts,
@@ -520,84 +595,20 @@ pub fn ingest(
                 pending: Pending::default(),
             };
             let produced = (|| -> Result<(), LakeError> {
-                // A decoder thread decodes a few MB of sources at a time (in
+                // The decoder decodes a few MB of sources at a time (in
                 // parallel) while this thread deduplicates and buffers the
-                // previous files, so neither waits for the other. The bounded
-                // queue keeps decoded rows from piling up (bounded memory).
+                // previous files, so neither waits for the other. The
+                // bounded queue keeps decoded rows from piling up (bounded
+                // memory).
                 let (dec_tx, dec_rx) =
                     std::sync::mpsc::sync_channel::<Result<Decoded, LakeError>>(DECODED_QUEUE);
-                let decoder = scope.spawn(move || {
-                    let mut batch_rest: &[SourceObject] = chunk;
-                    while !batch_rest.is_empty() {
-                        let mut m = 0;
-                        let mut batch_bytes = 0u64;
-                        while m < batch_rest.len()
-                            && (m == 0
-                                || batch_bytes + batch_rest[m].size <= opts.decode_batch_bytes)
-                        {
-                            batch_bytes += batch_rest[m].size;
-                            m += 1;
-                        }
-                        let (group, after) = batch_rest.split_at(m);
-                        batch_rest = after;
-                        let fetched = match fetch_chunk(store, group, opts.fetch_concurrency) {
-                            Ok(f) => f,
-                            Err(e) => {
-                                let _ = dec_tx.send(Err(e));
-                                return;
-                            }
-                        };
-                        let items: Vec<(&SourceObject, Option<Bytes>)> =
-                            group.iter().zip(fetched).collect();
-                        let decoded: Vec<Result<Decoded, LakeError>> = items
-                            .par_chunks(FILES_PER_TASK)
-                            .map(|chunk| decode_sources(chunk, opts.decode))
-                            .collect();
-                        for d in decoded {
-                            if dec_tx.send(d).is_err() {
-                                return; // the collector stopped on an error
-                            }
-                        }
-                    }
-                });
-                {
-                    for d in dec_rx {
-                        let d = d?;
-                        summary.files += d.files;
-                        summary.bytes_read += d.bytes;
-                        done.files += d.files;
-                        done.bytes += d.bytes;
-                        sources.extend(d.entries);
-                        quarantine.extend(d.quarantine);
-                        for (pk, batch) in d.batches {
-                            let ids = seen.set(&pk)?;
-                            let col = batch
-                                .column_by_name("eventid")
-                                .ok_or_else(|| LakeError::Other("batch without eventid".into()))?
-                                .as_string::<i32>();
-                            let keep: BooleanArray = (0..col.len())
-                                .map(|i| Some(ids.insert(col.value(i))))
-                                .collect();
-                            let kept = keep.true_count();
-                            duplicates += (batch.num_rows() - kept) as u64;
-                            records += kept as u64;
-                            done.events += kept as u64;
-                            if kept == 0 {
-                                continue;
-                            }
-                            let batch = if kept == batch.num_rows() {
-                                batch
-                            } else {
-                                filter_record_batch(&batch, &keep)?
-                            };
-                            buffer.add(pk, batch)?;
-                        }
-                        progress(done);
-                    }
+                let decoder = scope.spawn(move || decode_all(store, chunk, opts, &dec_tx));
+                for d in dec_rx {
+                    self.take(d?, &mut buffer, got)?;
                 }
                 decoder
                     .join()
-                    .map_err(|_| LakeError::Other("the decoder thread panicked".into()))?;
+                    .map_err(|_| LakeError::Worker("the decoder thread panicked"))?;
                 buffer.flush_all()
             })();
             // Closing the queue lets the encoders finish and return.
@@ -606,45 +617,106 @@ pub fn ingest(
             for w in workers {
                 let done = w
                     .join()
-                    .map_err(|_| LakeError::Other("a Parquet encoder panicked".into()))?;
+                    .map_err(|_| LakeError::Worker("a Parquet encoder panicked"))?;
                 files.extend(done?);
             }
             produced?;
             files.sort_by(|a, b| a.path.cmp(&b.path));
             Ok(files)
-        })?;
-        let quarantined = quarantine.len() as u64;
-        let quarantine_path = if quarantine.is_empty() {
-            None
-        } else {
-            let path = format!("{QUARANTINE_DIR}/{}.ndjson", staging.txid());
-            let mut text = Vec::new();
-            for q in &quarantine {
-                serde_json::to_writer(&mut text, q).map_err(|e| LakeError::Other(e.to_string()))?;
-                text.push(b'\n');
-            }
-            staging.stage_other(&path, Bytes::from(text))?;
-            Some(path)
-        };
-        let committed = staging.commit(Transaction {
-            version: 1,
-            txid: String::new(),
-            committed_at: String::new(),
-            operation: Operation::Ingest,
-            sources,
-            files,
-            quarantine: quarantine_path,
-            records,
-            duplicates,
-            quarantined,
-        })?;
-        summary.transactions += 1;
-        summary.events += records;
-        summary.duplicates += duplicates;
-        summary.quarantined += quarantined;
-        summary.parquet_files += committed.files.len() as u64;
-        summary.parquet_bytes += committed.files.iter().map(|f| f.bytes).sum::<u64>();
+        })
     }
-    summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+
+    /// One decoded piece: counted, its rows deduplicated against the
+    /// partitions' eventIDs, and the new ones buffered for encoding.
+    fn take(
+        &mut self,
+        d: Decoded,
+        buffer: &mut Buffer<'_>,
+        got: &mut Gathered,
+    ) -> Result<(), LakeError> {
+        self.summary.files += d.files;
+        self.summary.bytes_read += d.bytes;
+        self.done.files += d.files;
+        self.done.bytes += d.bytes;
+        got.sources.extend(d.entries);
+        got.quarantine.extend(d.quarantine);
+        for (pk, batch) in d.batches {
+            let ids = self.seen.set(&pk)?;
+            let col = batch
+                .column_by_name("eventid")
+                .ok_or_else(|| LakeError::Broken("batch without eventid".into()))?
+                .as_string::<i32>();
+            let keep: BooleanArray = (0..col.len())
+                .map(|i| Some(ids.insert(col.value(i))))
+                .collect();
+            let kept = keep.true_count();
+            got.duplicates += (batch.num_rows() - kept) as u64;
+            got.records += kept as u64;
+            self.done.events += kept as u64;
+            if kept == 0 {
+                continue;
+            }
+            let batch = if kept == batch.num_rows() {
+                batch
+            } else {
+                filter_record_batch(&batch, &keep)?
+            };
+            buffer.add(pk, batch)?;
+        }
+        (self.progress)(self.done);
+        Ok(())
+    }
+}
+
+/// The decoder thread: `chunk` fetched and decoded a batch of
+/// `decode_batch_bytes` at a time, each batch's files in parallel, sent in
+/// order. It stops at the first error (sent on) or when the receiver
+/// has stopped.
+fn decode_all(
+    store: &Store,
+    chunk: &[SourceObject],
+    opts: &IngestOptions,
+    out: &std::sync::mpsc::SyncSender<Result<Decoded, LakeError>>,
+) {
+    let mut rest: &[SourceObject] = chunk;
+    while !rest.is_empty() {
+        let (group, after) = rest.split_at(fitting(rest, opts.decode_batch_bytes));
+        rest = after;
+        let fetched = match fetch_chunk(store, group, opts.fetch_concurrency) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = out.send(Err(e));
+                return;
+            }
+        };
+        let items: Vec<(&SourceObject, Option<Bytes>)> = group.iter().zip(fetched).collect();
+        let decoded: Vec<Result<Decoded, LakeError>> = items
+            .par_chunks(FILES_PER_TASK)
+            .map(|chunk| decode_sources(chunk, opts.decode))
+            .collect();
+        for d in decoded {
+            if out.send(d).is_err() {
+                return; // the collector stopped on an error
+            }
+        }
+    }
+}
+
+/// The transaction's undecodable records, staged as one NDJSON file in
+/// `_quarantine/`: its path, or none when there are none.
+fn stage_quarantine(
+    staging: &Staging<'_>,
+    quarantine: &[QuarantineEntry],
+) -> Result<Option<String>, LakeError> {
+    if quarantine.is_empty() {
+        return Ok(None);
+    }
+    let path = format!("{QUARANTINE_DIR}/{}.ndjson", staging.txid());
+    let mut text = Vec::new();
+    for q in quarantine {
+        serde_json::to_writer(&mut text, q)?;
+        text.push(b'\n');
+    }
+    staging.stage_other(&path, Bytes::from(text))?;
+    Ok(Some(path))
 }

@@ -79,7 +79,7 @@ impl Transaction {
     /// Commit: put the manifest atomically, and only if no manifest of that
     /// name exists (a conditional write), so no commit overwrites another.
     pub fn commit(&self, store: &Store) -> Result<(), LakeError> {
-        let json = serde_json::to_vec_pretty(self).map_err(|e| LakeError::Other(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(self)?;
         store.put_new(&Self::manifest_path(&self.txid), Bytes::from(json))
     }
 }

@@ -48,22 +48,24 @@ pub fn is_current_layout(meta: &ParquetMetaData) -> bool {
 /// The footer of the stored Parquet file `rel`, read by itself (two range
 /// reads after the size: the tail gives the footer's length), not the file.
 pub fn stored_metadata(store: &Store, rel: &str) -> Result<ParquetMetaData, LakeError> {
-    let named = |e: parquet::errors::ParquetError| LakeError::Other(format!("{rel}: {e}"));
+    let bad = |message: String| LakeError::BadFile {
+        path: rel.to_string(),
+        message,
+    };
+    let named = |e: parquet::errors::ParquetError| bad(e.to_string());
     let size = store.size(rel)?;
     let tail_start = size
         .checked_sub(FOOTER_SIZE as u64)
-        .ok_or_else(|| LakeError::Other(format!("{rel}: {size} bytes, too short for Parquet")))?;
+        .ok_or_else(|| bad(format!("{size} bytes, too short for Parquet")))?;
     let tail = store.get_range(rel, tail_start..size)?;
     let tail: &[u8; FOOTER_SIZE] = tail
         .as_ref()
         .try_into()
-        .map_err(|_| LakeError::Other(format!("{rel}: short read of the Parquet footer")))?;
+        .map_err(|_| bad("short read of the Parquet footer".into()))?;
     let length = FooterTail::try_new(tail).map_err(named)?.metadata_length() as u64;
-    let start = tail_start.checked_sub(length).ok_or_else(|| {
-        LakeError::Other(format!(
-            "{rel}: footer of {length} bytes in a {size}-byte file"
-        ))
-    })?;
+    let start = tail_start
+        .checked_sub(length)
+        .ok_or_else(|| bad(format!("footer of {length} bytes in a {size}-byte file")))?;
     ParquetMetaDataReader::decode_metadata(&store.get_range(rel, start..tail_start)?).map_err(named)
 }
 

@@ -135,9 +135,7 @@ impl Store {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !ok {
-            return Err(LakeError::Other(format!(
-                "writer name {writer:?}: use up to 32 letters, digits or '-'"
-            )));
+            return Err(LakeError::BadWriter(writer.to_string()));
         }
         self.writer = Some(writer.to_string());
         Ok(self)
@@ -193,10 +191,9 @@ impl Store {
         match self.block_on(self.inner.put_opts(&path, PutPayload::from(bytes), opts)) {
             Ok(_) => Ok(()),
             Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => Err(LakeError::Other(format!(
-                "{}/{rel} exists already: another writer wrote it first (nothing was overwritten)",
-                self.display
-            ))),
+            | Err(object_store::Error::Precondition { .. }) => {
+                Err(LakeError::Exists(format!("{}/{rel}", self.display)))
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -73,7 +73,7 @@ impl<'s> Staging<'s> {
     /// Record the files a committed compaction must delete, so a crash
     /// between commit and publish still deletes them.
     pub fn stage_removals(&self, files: &[String]) -> Result<(), LakeError> {
-        let marker = serde_json::to_vec(files).map_err(|e| LakeError::Other(e.to_string()))?;
+        let marker = serde_json::to_vec(files)?;
         self.stage_other(REMOVES_MARKER, Bytes::from(marker))
     }
 
@@ -147,8 +147,11 @@ pub fn recover(store: &Store) -> Result<(), LakeError> {
         if final_path == REMOVES_MARKER {
             // A compaction's pending deletions: finish them if it committed.
             if committed.contains(txid) {
-                let files: Vec<String> = serde_json::from_slice(&store.get(&rel)?)
-                    .map_err(|e| LakeError::Other(format!("{rel}: {e}")))?;
+                let files: Vec<String> =
+                    serde_json::from_slice(&store.get(&rel)?).map_err(|e| LakeError::BadFile {
+                        path: rel.clone(),
+                        message: e.to_string(),
+                    })?;
                 for f in files {
                     store.delete(&f)?;
                 }

@@ -58,11 +58,7 @@ pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
 pub fn parse_cluster_url(url: &str) -> Result<(String, u16), QueryError> {
     let rest = url.strip_prefix("df://").unwrap_or(url);
     let rest = rest.trim_end_matches('/');
-    let bad = || {
-        QueryError::Other(format!(
-            "--cluster {url:?}: use df://HOST:PORT (the scheduler's address)"
-        ))
-    };
+    let bad = || QueryError::BadClusterUrl(url.to_string());
     if rest.is_empty() || rest.contains('/') {
         return Err(bad());
     }
@@ -260,10 +256,10 @@ pub async fn run_scheduler(opts: SchedulerOptions) -> Result<(), QueryError> {
     };
     let cluster = BallistaCluster::new_from_config(&config)
         .await
-        .map_err(|e| QueryError::Other(e.to_string()))?;
+        .map_err(|e| QueryError::Cluster(e.to_string()))?;
     start_server(cluster, opts.bind, Arc::new(config))
         .await
-        .map_err(|e| QueryError::Other(format!("the scheduler stopped: {e}")))
+        .map_err(|e| QueryError::Cluster(format!("the scheduler stopped: {e}")))
 }
 
 /// How an executor runs.
@@ -311,7 +307,7 @@ pub async fn run_executor(opts: ExecutorOptions) -> Result<(), QueryError> {
     }
     start_executor_process(Arc::new(config))
         .await
-        .map_err(|e| QueryError::Other(format!("the executor stopped: {e}")))
+        .map_err(|e| QueryError::Cluster(format!("the executor stopped: {e}")))
 }
 
 /// A runtime reaching the lake through `stores`, spilling to `work_dir`

@@ -87,9 +87,8 @@ pub(crate) fn register_store(
     s3: &S3Options,
 ) -> Result<(), QueryError> {
     if let Location::S3 { bucket, .. } = Location::parse(location) {
-        let store = s3_store(&bucket, s3).map_err(|e| QueryError::Other(e.to_string()))?;
-        let url = url::Url::parse(&format!("s3://{bucket}"))
-            .map_err(|e| QueryError::Other(e.to_string()))?;
+        let store = s3_store(&bucket, s3)?;
+        let url = url::Url::parse(&format!("s3://{bucket}"))?;
         ctx.register_object_store(&url, store);
     }
     Ok(())
@@ -131,7 +130,7 @@ fn table_url(location: &str, dir: &str) -> Result<String, QueryError> {
     match Location::parse(location) {
         Location::S3 { .. } => Ok(format!("{}/{dir}/", location.trim_end_matches('/'))),
         Location::Local(path) => {
-            let abs = std::path::absolute(&path).map_err(|e| QueryError::Other(e.to_string()))?;
+            let abs = std::path::absolute(&path)?;
             Ok(format!("{}/{dir}/", abs.display()))
         }
     }
@@ -261,7 +260,10 @@ impl Engine {
             return runtime
                 .spawn(async move { run_statement(&ctx, &s3, &sql, remote).await })
                 .await
-                .map_err(|e| QueryError::Other(format!("the query failed: {e}")))?;
+                .map_err(|error| QueryError::Task {
+                    what: "the query failed",
+                    error,
+                })?;
         };
         // The statement runs as its own task, so the timeout is watched
         // from outside it: an operator that computes for long without
@@ -283,7 +285,10 @@ impl Engine {
         tokio::select! {
             done = &mut task => match done {
                 Ok(result) => result,
-                Err(e) => Err(QueryError::Other(format!("the query failed: {e}"))),
+                Err(error) => Err(QueryError::Task {
+                    what: "the query failed",
+                    error,
+                }),
             },
             _ = rang => {
                 task.abort();
@@ -325,11 +330,7 @@ async fn run_statement(
                 message: None,
             })
         }
-        Allowed::ExternalTable(_) if remote => Err(QueryError::Other(
-            "CREATE EXTERNAL TABLE over raw logs runs on the local engine only; \
-             on a cluster, query the lake (trailwatch ingest first)"
-                .into(),
-        )),
+        Allowed::ExternalTable(_) if remote => Err(QueryError::LocalOnly),
         Allowed::ExternalTable(ddl) => {
             let name = ddl.name.clone();
             let location = ddl.location.clone();

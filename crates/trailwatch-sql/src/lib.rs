@@ -53,6 +53,47 @@ pub enum QueryError {
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]
     Arrow(#[from] arrow::error::ArrowError),
+    /// Writing `--format parquet` output.
+    #[error(transparent)]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    /// Writing results, or reading a local file.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Reaching the lake's object store.
+    #[error(transparent)]
+    Lake(#[from] trailwatch_lake::LakeError),
+    #[error(transparent)]
+    Url(#[from] url::ParseError),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Raw logs (`CREATE EXTERNAL TABLE … LOCATION`) that could not be
+    /// decoded.
+    #[error(transparent)]
+    Decode(#[from] trailwatch_core::event::DecodeError),
+    /// A raw-log location that could not be read or listed (`what` says
+    /// which and how).
+    #[error("{what}: {message}")]
+    RawLocation { what: String, message: String },
+    /// A statement's task ended without an answer (it panicked or was
+    /// cancelled).
+    #[error("{what}: {error}")]
+    Task {
+        what: &'static str,
+        #[source]
+        error: tokio::task::JoinError,
+    },
+    #[error(
+        "CREATE EXTERNAL TABLE over raw logs runs on the local engine only; \
+         on a cluster, query the lake (trailwatch ingest first)"
+    )]
+    LocalOnly,
+    #[error("--cluster {0:?}: use df://HOST:PORT (the scheduler's address)")]
+    BadClusterUrl(String),
+    /// The cluster's scheduler or executor could not start or stopped.
     #[error("{0}")]
-    Other(String),
+    Cluster(String),
+    #[error("saved query {query} needs --param {param}=VALUE")]
+    MissingParam { query: String, param: String },
+    #[error("no saved query {0:?}; `trailwatch query --list` shows them")]
+    NoSavedQuery(String),
 }

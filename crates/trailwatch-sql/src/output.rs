@@ -241,20 +241,13 @@ pub fn write(
         }
         Format::Parquet => {
             let mut w =
-                datafusion::parquet::arrow::ArrowWriter::try_new(&mut *out, schema.clone(), None)
-                    .map_err(|e| QueryError::Other(e.to_string()))?;
+                datafusion::parquet::arrow::ArrowWriter::try_new(&mut *out, schema.clone(), None)?;
             for b in batches {
-                w.write(b).map_err(|e| QueryError::Other(e.to_string()))?;
+                w.write(b)?;
             }
-            w.close().map_err(|e| QueryError::Other(e.to_string()))?;
+            w.close()?;
             Ok(())
         }
-    }
-}
-
-impl From<std::io::Error> for QueryError {
-    fn from(e: std::io::Error) -> Self {
-        QueryError::Other(e.to_string())
     }
 }
 

@@ -74,8 +74,10 @@ async fn list(location: &str, s3: &S3Options) -> Result<Vec<RawFile>, QueryError
     match Location::parse(location) {
         Location::Local(path) => {
             let mut out = Vec::new();
-            let meta = std::fs::metadata(&path)
-                .map_err(|e| QueryError::Other(format!("reading {location}: {e}")))?;
+            let meta = std::fs::metadata(&path).map_err(|e| QueryError::RawLocation {
+                what: format!("reading {location}"),
+                message: e.to_string(),
+            })?;
             if meta.is_file() {
                 let name = path.to_string_lossy().replace('\\', "/");
                 out.push(RawFile {
@@ -96,21 +98,23 @@ async fn list(location: &str, s3: &S3Options) -> Result<Vec<RawFile>, QueryError
                     source: Source::Local(f.path),
                 }));
             } else {
-                return Err(QueryError::Other(format!(
-                    "LOCATION {location} is neither a file nor a folder"
-                )));
+                return Err(QueryError::RawLocation {
+                    what: format!("LOCATION {location}"),
+                    message: "neither a file nor a folder".into(),
+                });
             }
             Ok(keep_logs(out))
         }
         Location::S3 { bucket, prefix } => {
-            let store = s3_store(&bucket, s3).map_err(|e| QueryError::Other(e.to_string()))?;
+            let store = s3_store(&bucket, s3)?;
             let p = (!prefix.is_empty()).then(|| ObjectPath::from(prefix.as_str()));
             let metas: Vec<object_store::ObjectMeta> =
-                store
-                    .list(p.as_ref())
-                    .try_collect()
-                    .await
-                    .map_err(|e| QueryError::Other(format!("listing {location}: {e}")))?;
+                store.list(p.as_ref()).try_collect().await.map_err(|e| {
+                    QueryError::RawLocation {
+                        what: format!("listing {location}"),
+                        message: e.to_string(),
+                    }
+                })?;
             let files = metas
                 .into_iter()
                 .map(|m| {
@@ -214,11 +218,13 @@ fn file_batches(
         Source::Object(store, path) => {
             let bytes = handle
                 .block_on(async { store.get(path).await?.bytes().await })
-                .map_err(|e| QueryError::Other(format!("{}: {e}", file.name)))?;
+                .map_err(|e| QueryError::RawLocation {
+                    what: file.name.clone(),
+                    message: e.to_string(),
+                })?;
             Decoder::from_reader(&file.name, std::io::Cursor::new(bytes), opts)
         }
-    }
-    .map_err(|e| QueryError::Other(e.to_string()))?;
+    }?;
     let mut builder = BatchBuilder::new();
     let flush = |builder: &mut BatchBuilder| -> Result<bool, QueryError> {
         if builder.is_empty() {

@@ -151,6 +151,9 @@ fn plain_args(args: &FunctionArguments) -> Option<Vec<&Expr>> {
         .collect()
 }
 
+// Long for a reason: one match over the SQL AST's expression kinds, each
+// arm one Trino-to-DataFusion rewrite. Kept as one match so the dialect's
+// differences read as one table, in the order of `athena-sql-dialect.md`.
 fn rewrite_expr(e: &mut Expr) -> Result<(), QueryError> {
     match e {
         Expr::Function(f) => {

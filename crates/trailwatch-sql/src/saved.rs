@@ -44,10 +44,10 @@ impl Saved {
                 (None, "since") => "1970-01-01".into(),
                 (None, "until") => "9999-12-31".into(),
                 (None, _) => {
-                    return Err(QueryError::Other(format!(
-                        "saved query {} needs --param {p}=VALUE",
-                        self.name
-                    )));
+                    return Err(QueryError::MissingParam {
+                        query: self.name.to_string(),
+                        param: p.clone(),
+                    });
                 }
             };
             sql = sql.replace(&format!("{{{{{p}}}}}"), &value.replace('\'', "''"));
@@ -79,11 +79,10 @@ pub fn all() -> Vec<Saved> {
 
 /// The saved query of that name.
 pub fn find(name: &str) -> Result<Saved, QueryError> {
-    all().into_iter().find(|s| s.name == name).ok_or_else(|| {
-        QueryError::Other(format!(
-            "no saved query {name:?}; `trailwatch query --list` shows them"
-        ))
-    })
+    all()
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| QueryError::NoSavedQuery(name.to_string()))
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! `trailwatch`: security observability for AWS CloudTrail in one binary.
 //!
-//! A thin binary over the library crates: `cli/` parses and prints,
-//! `source/` finds inputs, `generate/` writes the sample trail, `notify/`
-//! delivers alerts.
+//! The binary over the library crates: `cli/` parses flags and prints,
+//! `config/` resolves the config file into settings, `source/` finds
+//! inputs, `pipeline/` runs them through the detectors to the outputs,
+//! `notify/` delivers alerts, `serve/` is the server, `generate/` writes
+//! the sample trail. docs/architecture.md has the whole picture.
 
 // Without the `sql` feature there is no `serve`, and the pipeline's
 // push-ingestion pieces only it uses are left unused: that is expected.
@@ -10,13 +12,19 @@
 
 mod cli;
 mod config;
+mod detectors;
 mod generate;
+#[cfg(feature = "sql")]
+mod interrupt;
 mod notify;
 mod pipeline;
 mod private;
+mod public_keys;
+mod runtime;
 #[cfg(feature = "sql")]
 mod serve;
 mod source;
+mod state_dir;
 mod timespec;
 
 use std::process::ExitCode;

@@ -87,147 +87,191 @@ fn said(v: Option<bool>, yes: &str, no: &str) -> String {
     }
 }
 
+/// One key decision about a trail: what it is, how bad getting it wrong
+/// is, how to fix it, and how to judge a trail on it (pass, fail or not
+/// determinable, with what the configuration says).
+struct Check {
+    id: &'static str,
+    title: &'static str,
+    severity: Severity,
+    fix: &'static str,
+    judge: fn(&TrailConfig) -> (Option<bool>, String),
+}
+
+/// The checks, in the order findings are listed.
+const CHECKS: &[Check] = &[
+    Check {
+        id: "multi-region",
+        title: "Trail records every region",
+        severity: Severity::P2,
+        fix: "set is_multi_region_trail = true (aws cloudtrail update-trail --is-multi-region-trail)",
+        judge: |t| {
+            let v = t.multi_region;
+            (
+                v,
+                said(
+                    v,
+                    "multi-region trail",
+                    "single-region trail: activity in other regions is not recorded",
+                ),
+            )
+        },
+    },
+    Check {
+        id: "organization",
+        title: "Trail covers every account of the organization",
+        severity: Severity::P3,
+        fix: "create it from the management account with is_organization_trail = true",
+        judge: |t| {
+            let v = t.organization;
+            (
+                v,
+                said(
+                    v,
+                    "organization trail",
+                    "account trail: new member accounts are not covered",
+                ),
+            )
+        },
+    },
+    Check {
+        id: "log-file-validation",
+        title: "Log file integrity validation is on",
+        severity: Severity::P1,
+        fix: "set enable_log_file_validation = true (aws cloudtrail update-trail --enable-log-file-validation)",
+        judge: |t| {
+            let v = t.log_file_validation;
+            (
+                v,
+                said(
+                    v,
+                    "digest files are written",
+                    "no digest files: tampered or deleted logs cannot be detected",
+                ),
+            )
+        },
+    },
+    Check {
+        id: "global-service-events",
+        title: "Global service events (IAM, STS, CloudFront) are recorded",
+        severity: Severity::P2,
+        fix: "set include_global_service_events = true",
+        judge: |t| {
+            let v = t.global_service_events;
+            (
+                v,
+                said(v, "included", "IAM and STS events are not recorded"),
+            )
+        },
+    },
+    Check {
+        id: "kms-encryption",
+        title: "Logs are encrypted with a KMS key",
+        severity: Severity::P3,
+        fix: "set kms_key_id on the trail, or sse_algorithm = \"aws:kms\" in the bucket's server_side_encryption_configuration",
+        judge: |t| {
+            match (t.kms_key, t.bucket.sse_algorithm.as_deref()) {
+            (Some(true), _) => (Some(true), "the trail encrypts log files with its KMS key".to_string()),
+            (_, Some(alg)) if alg.starts_with("aws:kms") => {
+                (Some(true), format!("the bucket encrypts with {alg}"))
+            }
+            (_, Some(alg)) => (
+                Some(false),
+                format!("the bucket encrypts with {alg}, not KMS: no key policy guards reading the logs"),
+            ),
+            _ => (
+                None,
+                "the trail has no KMS key, and the bucket's encryption is not in the configuration given (add get-bucket-encryption output)".to_string(),
+            ),
+        }
+        },
+    },
+    Check {
+        id: "bucket-versioning",
+        title: "The log bucket keeps versions",
+        severity: Severity::P3,
+        fix: "add aws_s3_bucket_versioning with status = \"Enabled\" (and MFA delete)",
+        judge: |t| {
+            let v = t.bucket.versioning;
+            (
+                v,
+                said(
+                    v,
+                    "versioning enabled",
+                    "versioning off: an overwritten or deleted log is gone",
+                ),
+            )
+        },
+    },
+    Check {
+        id: "cloudwatch-logs",
+        title: "Events are delivered to CloudWatch Logs",
+        severity: Severity::P3,
+        fix: "set cloud_watch_logs_group_arn and cloud_watch_logs_role_arn",
+        judge: |t| {
+            let v = t.cloudwatch_logs;
+            (
+                v,
+                said(
+                    v,
+                    "delivered to a log group",
+                    "no CloudWatch Logs delivery: metric filter alarms cannot see events (trailwatch watch can)",
+                ),
+            )
+        },
+    },
+    Check {
+        id: "management-events",
+        title: "Management events, read and write, are recorded",
+        severity: Severity::P2,
+        fix: "event_selector { read_write_type = \"All\", include_management_events = true }",
+        judge: |t| {
+            let detail = match t.management_events {
+                Some(ReadWrite::All) => "read and write".into(),
+                Some(ReadWrite::ReadOnly) => "read-only: changes are not recorded".into(),
+                Some(ReadWrite::WriteOnly) => {
+                    "write-only: reconnaissance (List*, Describe*, Get*) is not recorded".into()
+                }
+                Some(ReadWrite::None) => "management events are excluded".into(),
+                None => said(None, "", ""),
+            };
+            (t.management_events.map(|m| m == ReadWrite::All), detail)
+        },
+    },
+    Check {
+        id: "s3-data-events",
+        title: "S3 object-level (data) events are recorded",
+        severity: Severity::P3,
+        fix: "data_resource { type = \"AWS::S3::Object\", values = [\"arn:aws:s3\"] } in an event_selector",
+        judge: |t| {
+            let v = t.s3_data_events;
+            (
+                v,
+                said(
+                    v,
+                    "recorded",
+                    "GetObject/PutObject/DeleteObject are not recorded: exfiltration is invisible",
+                ),
+            )
+        },
+    },
+];
+
 /// Check one trail against the key decisions.
 pub fn check(t: &TrailConfig) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut push = |check: &'static str,
-                    title: &'static str,
-                    severity: Severity,
-                    st: Status,
-                    detail: String,
-                    fix: &'static str| {
-        out.push(Finding {
-            trail: t.name.clone(),
-            check,
-            title,
-            severity,
-            status: st,
-            detail,
-            fix,
-        });
-    };
-    push(
-        "multi-region",
-        "Trail records every region",
-        Severity::P2,
-        status(t.multi_region),
-        said(
-            t.multi_region,
-            "multi-region trail",
-            "single-region trail: activity in other regions is not recorded",
-        ),
-        "set is_multi_region_trail = true (aws cloudtrail update-trail --is-multi-region-trail)",
-    );
-    push(
-        "organization",
-        "Trail covers every account of the organization",
-        Severity::P3,
-        status(t.organization),
-        said(
-            t.organization,
-            "organization trail",
-            "account trail: new member accounts are not covered",
-        ),
-        "create it from the management account with is_organization_trail = true",
-    );
-    push(
-        "log-file-validation",
-        "Log file integrity validation is on",
-        Severity::P1,
-        status(t.log_file_validation),
-        said(
-            t.log_file_validation,
-            "digest files are written",
-            "no digest files: tampered or deleted logs cannot be detected",
-        ),
-        "set enable_log_file_validation = true (aws cloudtrail update-trail --enable-log-file-validation)",
-    );
-    push(
-        "global-service-events",
-        "Global service events (IAM, STS, CloudFront) are recorded",
-        Severity::P2,
-        status(t.global_service_events),
-        said(
-            t.global_service_events,
-            "included",
-            "IAM and STS events are not recorded",
-        ),
-        "set include_global_service_events = true",
-    );
-    let kms = match (t.kms_key, t.bucket.sse_algorithm.as_deref()) {
-        (Some(true), _) => (Some(true), "the trail encrypts log files with its KMS key".to_string()),
-        (_, Some(alg)) if alg.starts_with("aws:kms") => {
-            (Some(true), format!("the bucket encrypts with {alg}"))
-        }
-        (_, Some(alg)) => (
-            Some(false),
-            format!("the bucket encrypts with {alg}, not KMS: no key policy guards reading the logs"),
-        ),
-        _ => (
-            None,
-            "the trail has no KMS key, and the bucket's encryption is not in the configuration given (add get-bucket-encryption output)".to_string(),
-        ),
-    };
-    push(
-        "kms-encryption",
-        "Logs are encrypted with a KMS key",
-        Severity::P3,
-        status(kms.0),
-        kms.1,
-        "set kms_key_id on the trail, or sse_algorithm = \"aws:kms\" in the bucket's server_side_encryption_configuration",
-    );
-    push(
-        "bucket-versioning",
-        "The log bucket keeps versions",
-        Severity::P3,
-        status(t.bucket.versioning),
-        said(
-            t.bucket.versioning,
-            "versioning enabled",
-            "versioning off: an overwritten or deleted log is gone",
-        ),
-        "add aws_s3_bucket_versioning with status = \"Enabled\" (and MFA delete)",
-    );
-    push(
-        "cloudwatch-logs",
-        "Events are delivered to CloudWatch Logs",
-        Severity::P3,
-        status(t.cloudwatch_logs),
-        said(
-            t.cloudwatch_logs,
-            "delivered to a log group",
-            "no CloudWatch Logs delivery: metric filter alarms cannot see events (trailwatch watch can)",
-        ),
-        "set cloud_watch_logs_group_arn and cloud_watch_logs_role_arn",
-    );
-    let mgmt = t.management_events.map(|m| m == ReadWrite::All);
-    push(
-        "management-events",
-        "Management events, read and write, are recorded",
-        Severity::P2,
-        status(mgmt),
-        match t.management_events {
-            Some(ReadWrite::All) => "read and write".into(),
-            Some(ReadWrite::ReadOnly) => "read-only: changes are not recorded".into(),
-            Some(ReadWrite::WriteOnly) => {
-                "write-only: reconnaissance (List*, Describe*, Get*) is not recorded".into()
+    CHECKS
+        .iter()
+        .map(|c| {
+            let (verdict, detail) = (c.judge)(t);
+            Finding {
+                trail: t.name.clone(),
+                check: c.id,
+                title: c.title,
+                severity: c.severity,
+                status: status(verdict),
+                detail,
+                fix: c.fix,
             }
-            Some(ReadWrite::None) => "management events are excluded".into(),
-            None => said(None, "", ""),
-        },
-        "event_selector { read_write_type = \"All\", include_management_events = true }",
-    );
-    push(
-        "s3-data-events",
-        "S3 object-level (data) events are recorded",
-        Severity::P3,
-        status(t.s3_data_events),
-        said(
-            t.s3_data_events,
-            "recorded",
-            "GetObject/PutObject/DeleteObject are not recorded: exfiltration is invisible",
-        ),
-        "data_resource { type = \"AWS::S3::Object\", values = [\"arn:aws:s3\"] } in an event_selector",
-    );
-    out
+        })
+        .collect()
 }

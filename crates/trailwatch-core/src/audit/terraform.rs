@@ -193,9 +193,9 @@ pub fn trails_from_terraform(
 ) -> Result<Vec<TrailConfig>, TerraformError> {
     let mut body = Body::builder();
     for (origin, source) in files {
-        crate::nesting::check_hcl(source).map_err(|message| TerraformError::Hcl {
+        crate::nesting::check_hcl(source).map_err(|e| TerraformError::Hcl {
             origin: origin.clone(),
-            message,
+            message: e.to_string(),
         })?;
         let parsed = hcl::parse(source).map_err(|e| TerraformError::Hcl {
             origin: origin.clone(),

@@ -231,6 +231,104 @@ fn arn_account(s: &str) -> Option<String> {
     (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())).then(|| a.to_string())
 }
 
+/// A `GetObject`: its bucket and bytes out. The hot path (data events):
+/// only the two fields it needs, without building a JSON tree.
+fn get_fact(e: &crate::event::Event<'_>, who: Who) -> Fact {
+    let bucket = e
+        .request_parameters
+        .and_then(|v| serde_json::from_str::<GetParams<'_>>(v.get()).ok())
+        .and_then(|p| p.bucket_name)
+        .map(|b| b.into_owned())
+        .unwrap_or_default();
+    let bytes = e
+        .additional_event_data
+        .and_then(|v| serde_json::from_str::<GetData>(v.get()).ok())
+        .and_then(|d| d.bytes_transferred_out)
+        .map_or(0, |b| b.max(0.0) as u64);
+    Fact::Get { who, bucket, bytes }
+}
+
+/// `CopyObject`: what was copied where, and the accounts owning the
+/// buckets it touched.
+fn copied(e: &crate::event::Event<'_>, params: &Value) -> (String, Vec<String>) {
+    let owners = e
+        .resources
+        .iter()
+        .flatten()
+        .filter(|res| res.kind.as_deref() == Some("AWS::S3::Bucket"))
+        .filter_map(|res| res.account_id.as_deref().map(str::to_string))
+        .collect();
+    let what = format!(
+        "copied {} into bucket {}",
+        json_str(params, &["x-amz-copy-source"]).unwrap_or("an object"),
+        json_str(params, &["bucketName"]).unwrap_or("?")
+    );
+    (what, owners)
+}
+
+/// `PutBucketReplication`: the destinations' accounts, named or in their
+/// bucket ARNs.
+fn replicated(params: &Value) -> (String, Vec<String>) {
+    let mut found = Vec::new();
+    values_of(params, "Account", &mut found);
+    let mut accounts = texts(&found);
+    let mut buckets = Vec::new();
+    values_of(params, "Bucket", &mut buckets);
+    accounts.extend(texts(&buckets).iter().filter_map(|b| arn_account(b)));
+    let what = format!(
+        "set replication of bucket {}",
+        json_str(params, &["bucketName"]).unwrap_or("?")
+    );
+    (what, accounts)
+}
+
+/// An EBS snapshot's or AMI's launch permissions: the accounts (or `all`)
+/// added.
+fn shared_image(name: &str, params: &Value) -> (String, Vec<String>) {
+    let mut adds = Vec::new();
+    values_of(params, "add", &mut adds);
+    let mut ids = Vec::new();
+    for a in &adds {
+        let mut u = Vec::new();
+        values_of(a, "userId", &mut u);
+        ids.extend(texts(&u));
+        let mut g = Vec::new();
+        values_of(a, "group", &mut g);
+        ids.extend(texts(&g));
+    }
+    let thing = if name == "ModifyImageAttribute" {
+        format!("AMI {}", json_str(params, &["imageId"]).unwrap_or("?"))
+    } else {
+        format!(
+            "EBS snapshot {}",
+            json_str(params, &["snapshotId"]).unwrap_or("?")
+        )
+    };
+    (format!("shared {thing}"), ids)
+}
+
+/// An RDS snapshot's restore permissions: the accounts (or `all`) added.
+fn shared_db_snapshot(params: &Value) -> (String, Vec<String>) {
+    let mut adds = Vec::new();
+    values_of(params, "valuesToAdd", &mut adds);
+    let id = json_str(params, &["dBSnapshotIdentifier"])
+        .or(json_str(params, &["dBClusterSnapshotIdentifier"]))
+        .unwrap_or("?");
+    (format!("shared RDS snapshot {id}"), texts(&adds))
+}
+
+/// The secrets a `GetSecretValue` or `BatchGetSecretValue` read.
+fn secrets_read(params: &Value) -> Option<Vec<String>> {
+    let mut secrets: Vec<String> = json_str(params, &["secretId"])
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    if let Some(Value::Array(list)) = params.get("secretIdList") {
+        secrets.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
+    }
+    (!secrets.is_empty()).then_some(secrets)
+}
+
 impl Detection for Exfiltration {
     type Fact = Fact;
     type State = ExfilState;
@@ -272,112 +370,23 @@ impl Detection for Exfiltration {
             event_name: name.to_string(),
         };
         if name == "GetObject" {
-            // The hot path (data events): only the two fields it needs,
-            // without building a JSON tree.
-            let bucket = e
-                .request_parameters
-                .and_then(|v| serde_json::from_str::<GetParams<'_>>(v.get()).ok())
-                .and_then(|p| p.bucket_name)
-                .map(|b| b.into_owned())
-                .unwrap_or_default();
-            let bytes = e
-                .additional_event_data
-                .and_then(|v| serde_json::from_str::<GetData>(v.get()).ok())
-                .and_then(|d| d.bytes_transferred_out)
-                .map_or(0, |b| b.max(0.0) as u64);
-            return Some(Fact::Get { who, bucket, bytes });
+            return Some(get_fact(e, who));
         }
         let params: Value = e
             .request_parameters
             .and_then(|v| serde_json::from_str(v.get()).ok())
             .unwrap_or(Value::Null);
-        match name {
-            "CopyObject" => {
-                let owners = e
-                    .resources
-                    .iter()
-                    .flatten()
-                    .filter(|res| res.kind.as_deref() == Some("AWS::S3::Bucket"))
-                    .filter_map(|res| res.account_id.as_deref().map(str::to_string));
-                let to = self.foreign(&own, owners);
-                (!to.is_empty()).then(|| Fact::Out {
-                    what: format!(
-                        "copied {} into bucket {}",
-                        json_str(&params, &["x-amz-copy-source"]).unwrap_or("an object"),
-                        json_str(&params, &["bucketName"]).unwrap_or("?")
-                    ),
-                    who,
-                    to,
-                })
-            }
-            "PutBucketReplication" => {
-                let mut found = Vec::new();
-                values_of(&params, "Account", &mut found);
-                let mut accounts = texts(&found);
-                let mut buckets = Vec::new();
-                values_of(&params, "Bucket", &mut buckets);
-                accounts.extend(texts(&buckets).iter().filter_map(|b| arn_account(b)));
-                let to = self.foreign(&own, accounts);
-                (!to.is_empty()).then(|| Fact::Out {
-                    what: format!(
-                        "set replication of bucket {}",
-                        json_str(&params, &["bucketName"]).unwrap_or("?")
-                    ),
-                    who,
-                    to,
-                })
-            }
-            "ModifySnapshotAttribute" | "ModifyImageAttribute" => {
-                let mut adds = Vec::new();
-                values_of(&params, "add", &mut adds);
-                let mut ids = Vec::new();
-                for a in &adds {
-                    let mut u = Vec::new();
-                    values_of(a, "userId", &mut u);
-                    ids.extend(texts(&u));
-                    let mut g = Vec::new();
-                    values_of(a, "group", &mut g);
-                    ids.extend(texts(&g));
-                }
-                let to = self.foreign(&own, ids);
-                let thing = if name == "ModifyImageAttribute" {
-                    format!("AMI {}", json_str(&params, &["imageId"]).unwrap_or("?"))
-                } else {
-                    format!(
-                        "EBS snapshot {}",
-                        json_str(&params, &["snapshotId"]).unwrap_or("?")
-                    )
-                };
-                (!to.is_empty()).then(|| Fact::Out {
-                    what: format!("shared {thing}"),
-                    who,
-                    to,
-                })
-            }
+        let (what, to) = match name {
+            "CopyObject" => copied(e, &params),
+            "PutBucketReplication" => replicated(&params),
+            "ModifySnapshotAttribute" | "ModifyImageAttribute" => shared_image(name, &params),
             "ModifyDBSnapshotAttribute" | "ModifyDBClusterSnapshotAttribute" => {
-                let mut adds = Vec::new();
-                values_of(&params, "valuesToAdd", &mut adds);
-                let to = self.foreign(&own, texts(&adds));
-                let id = json_str(&params, &["dBSnapshotIdentifier"])
-                    .or(json_str(&params, &["dBClusterSnapshotIdentifier"]))
-                    .unwrap_or("?");
-                (!to.is_empty()).then(|| Fact::Out {
-                    what: format!("shared RDS snapshot {id}"),
-                    who,
-                    to,
-                })
+                shared_db_snapshot(&params)
             }
-            _ => {
-                let mut secrets: Vec<String> = json_str(&params, &["secretId"])
-                    .map(str::to_string)
-                    .into_iter()
-                    .collect();
-                if let Some(Value::Array(list)) = params.get("secretIdList") {
-                    secrets.extend(list.iter().filter_map(Value::as_str).map(str::to_string));
-                }
-                (!secrets.is_empty()).then_some(Fact::Secret { who, secrets })
-            }
-        }
+            _ => return secrets_read(&params).map(|secrets| Fact::Secret { who, secrets }),
+        };
+        let to = self.foreign(&own, to);
+        (!to.is_empty()).then_some(Fact::Out { who, what, to })
     }
 
     fn process(&mut self, at: i64, fact: Fact, out: &mut Vec<Alert>) {
@@ -595,5 +604,191 @@ impl Exfiltration {
             description: format!("{text}. From {}.", if who.ip.is_empty() { "an unknown address" } else { &who.ip }),
             query: Some(query),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::cases::{ACCOUNT, Case, call, check, denied, user, with};
+    use super::super::{Ordered, Settings};
+    use super::Exfiltration;
+    use crate::detect::Detector;
+
+    fn detector(s: &Settings) -> Box<dyn Detector> {
+        Box::new(Ordered::new(Exfiltration::new(s)))
+    }
+
+    /// `n` GetObject calls by `who` in hour `h` after 2024-05-01T00:00Z.
+    fn gets(who: &str, h: i64, n: i64) -> Vec<Value> {
+        (0..n)
+            .map(|i| {
+                let t = chrono::DateTime::from_timestamp(
+                    1_714_521_600 + h * 3600 + i * 3600 / n.max(1),
+                    0,
+                )
+                .unwrap()
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string();
+                let c = call(&t, "s3", "GetObject", user(who));
+                let c = with(
+                    c,
+                    "requestParameters",
+                    json!({"bucketName": "data", "key": format!("k{i}")}),
+                );
+                with(
+                    c,
+                    "additionalEventData",
+                    json!({"bytesTransferredOut": 1000.0}),
+                )
+            })
+            .collect()
+    }
+
+    /// A day and a half of `per_hour` reads, then `burst` reads in the
+    /// next hour.
+    fn history_then(per_hour: i64, burst: i64) -> Vec<Value> {
+        let mut out: Vec<Value> = (0..36).flat_map(|h| gets("eve", h, per_hour)).collect();
+        out.extend(gets("eve", 36, burst));
+        out
+    }
+
+    fn s3(time: &str, name: &str, params: Value) -> Value {
+        with(
+            call(time, "s3", name, user("eve")),
+            "requestParameters",
+            params,
+        )
+    }
+
+    fn copy_into(account: &str) -> Value {
+        let c = s3(
+            "2024-05-01T10:00:00Z",
+            "CopyObject",
+            json!({"bucketName": "drop", "x-amz-copy-source": "data/k1"}),
+        );
+        with(
+            c,
+            "resources",
+            json!([{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::drop/k1"}, {"type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::drop", "accountId": account}]),
+        )
+    }
+
+    fn snapshot_share(to: Value) -> Value {
+        let c = call(
+            "2024-05-01T10:00:00Z",
+            "ec2",
+            "ModifySnapshotAttribute",
+            user("eve"),
+        );
+        with(
+            c,
+            "requestParameters",
+            json!({"snapshotId": "snap-1", "createVolumePermission": {"add": {"items": [to]}}}),
+        )
+    }
+
+    fn secrets(n: usize, minutes_apart: usize) -> Vec<Value> {
+        (0..n)
+            .map(|i| {
+                let m = i * minutes_apart;
+                let t = format!("2024-05-01T{:02}:{:02}:00Z", 10 + m / 60, m % 60);
+                let c = call(&t, "secretsmanager", "GetSecretValue", user("eve"));
+                with(
+                    c,
+                    "requestParameters",
+                    json!({"secretId": format!("prod/db-{i}")}),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn volume_copies_shares_and_secrets_in_bulk_fire() {
+        let cases = [
+            Case::fires(
+                "a burst far above a learnt baseline",
+                "made 100 GetObject calls",
+                history_then(2, 150),
+            ),
+            Case::fires(
+                "an object copied into another account's bucket",
+                "copied data/k1 into bucket drop to account 444455556666",
+                vec![copy_into("444455556666")],
+            ),
+            Case::fires(
+                "replication towards another account",
+                "set replication of bucket data to account 444455556666",
+                vec![s3(
+                    "2024-05-01T10:00:00Z",
+                    "PutBucketReplication",
+                    json!({"bucketName": "data", "ReplicationConfiguration": {"Rule": {"Destination": {"Bucket": "arn:aws:s3:::mirror", "Account": "444455556666"}}}}),
+                )],
+            ),
+            Case::fires(
+                "a snapshot shared with another account",
+                "shared EBS snapshot snap-1 to account 444455556666",
+                vec![snapshot_share(json!({"userId": "444455556666"}))],
+            ),
+            Case::fires(
+                "a snapshot made public",
+                "to everyone (public)",
+                vec![snapshot_share(json!({"group": "all"}))],
+            ),
+            Case::fires(
+                "ten secrets read within an hour",
+                "read 10 distinct secrets within an hour (limit 10)",
+                secrets(10, 5),
+            ),
+        ];
+        check(&cases, || detector(&Settings::default()));
+    }
+
+    #[test]
+    fn busy_steady_readers_new_principals_and_own_account_copies_stay_quiet() {
+        let cases = [
+            Case::quiet(
+                "a steady heavy reader at its usual rate",
+                history_then(120, 130),
+            ),
+            Case::quiet("a burst with no history learnt yet", gets("eve", 0, 300)),
+            Case::quiet(
+                "an unusual hour below the floor of calls and bytes",
+                history_then(1, 60),
+            ),
+            Case::quiet("a copy within the account", vec![copy_into(ACCOUNT)]),
+            Case::quiet(
+                "a refused snapshot share",
+                vec![denied(snapshot_share(json!({"userId": "444455556666"})))],
+            ),
+            Case::quiet(
+                "one secret read over and over",
+                (0..30)
+                    .map(|i| {
+                        let c = call(
+                            &format!("2024-05-01T10:{i:02}:00Z"),
+                            "secretsmanager",
+                            "GetSecretValue",
+                            user("eve"),
+                        );
+                        with(c, "requestParameters", json!({"secretId": "prod/db"}))
+                    })
+                    .collect(),
+            ),
+            Case::quiet("ten secrets read over ten hours", secrets(10, 61)),
+        ];
+        check(&cases, || detector(&Settings::default()));
+        let ours = Settings {
+            trusted_accounts: vec!["444455556666".into()],
+            ..Settings::default()
+        };
+        check(
+            &[Case::quiet(
+                "a copy into a trusted account",
+                vec![copy_into("444455556666")],
+            )],
+            || detector(&ours),
+        );
     }
 }

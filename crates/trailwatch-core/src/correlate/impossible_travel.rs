@@ -311,3 +311,179 @@ impl Travel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::{Value, json};
+
+    use super::super::cases::{Case, call, check, role_session, user, with};
+    use super::super::geo::{GeoIp, Place};
+    use super::super::{Ordered, Settings};
+    use super::Travel;
+    use crate::detect::Detector;
+
+    /// A small world: London, Reading (60 km west), New York, Sydney.
+    fn world() -> Arc<GeoIp> {
+        let place = |lat, lon, city: &str| Place {
+            lat,
+            lon,
+            city: city.into(),
+            country: String::new(),
+        };
+        Arc::new(GeoIp::from_table(vec![
+            (
+                "81.2.69.0/24".parse().unwrap(),
+                place(51.5074, -0.1278, "London"),
+            ),
+            (
+                "81.2.70.0/24".parse().unwrap(),
+                place(51.4543, -0.9781, "Reading"),
+            ),
+            (
+                "8.8.8.0/24".parse().unwrap(),
+                place(40.7128, -74.0060, "New York"),
+            ),
+            (
+                "1.1.1.0/24".parse().unwrap(),
+                place(-33.8688, 151.2093, "Sydney"),
+            ),
+        ]))
+    }
+
+    fn detector(s: &Settings) -> Box<dyn Detector> {
+        Box::new(Ordered::new(Travel::new(s, world())))
+    }
+
+    /// `who` calls from `ip` at `time`.
+    fn from(time: &str, who: Value, ip: &str) -> Value {
+        with(
+            call(time, "ec2", "DescribeInstances", who),
+            "sourceIPAddress",
+            json!(ip),
+        )
+    }
+
+    fn alice() -> Value {
+        user("alice")
+    }
+
+    #[test]
+    fn one_identity_too_far_apart_too_soon_fires() {
+        let cases = [
+            Case::fires(
+                "London, then Sydney an hour later",
+                "user/alice was in London (81.2.69.142, DescribeInstances at 2024-05-01T10:00:00Z) and 60 minutes later in Sydney",
+                vec![
+                    from("2024-05-01T10:00:00Z", alice(), "81.2.69.142"),
+                    from("2024-05-01T11:00:00Z", alice(), "1.1.1.1"),
+                ],
+            ),
+            Case::fires(
+                "a session alice started, used from Sydney",
+                "user/alice was in London",
+                vec![
+                    with(
+                        with(
+                            from("2024-05-01T10:00:00Z", alice(), "81.2.69.142"),
+                            "eventName",
+                            json!("AssumeRole"),
+                        ),
+                        "responseElements",
+                        json!({"credentials": {"accessKeyId": "ASIAALICE1"}}),
+                    ),
+                    from(
+                        "2024-05-01T10:30:00Z",
+                        role_session("admin", "s", "ASIAALICE1"),
+                        "1.1.1.7",
+                    ),
+                ],
+            ),
+            Case::fires(
+                "turns between the same two places alert once a day",
+                "Sydney",
+                vec![
+                    from("2024-05-01T10:00:00Z", alice(), "81.2.69.142"),
+                    from("2024-05-01T11:00:00Z", alice(), "1.1.1.1"),
+                    from("2024-05-01T12:00:00Z", alice(), "81.2.69.142"),
+                    from("2024-05-01T13:00:00Z", alice(), "1.1.1.1"),
+                ],
+            ),
+        ];
+        check(&cases, || detector(&Settings::default()));
+    }
+
+    #[test]
+    fn plausible_journeys_failed_sign_ins_and_unlocated_addresses_stay_quiet() {
+        let failed_login = |time: &str, ip: &str| {
+            let c = with(
+                call(time, "signin", "ConsoleLogin", alice()),
+                "sourceIPAddress",
+                json!(ip),
+            );
+            let c = with(c, "errorMessage", json!("Failed authentication"));
+            with(c, "responseElements", json!({"ConsoleLogin": "Failure"}))
+        };
+        let cases = [
+            Case::quiet(
+                "London, then New York twelve hours later",
+                vec![
+                    from("2024-05-01T08:00:00Z", alice(), "81.2.69.142"),
+                    from("2024-05-01T20:00:00Z", alice(), "8.8.8.8"),
+                ],
+            ),
+            Case::quiet(
+                "London and Reading a minute apart (closer than min_distance_km)",
+                vec![
+                    from("2024-05-01T10:00:00Z", alice(), "81.2.69.142"),
+                    from("2024-05-01T10:01:00Z", alice(), "81.2.70.1"),
+                ],
+            ),
+            Case::quiet(
+                "a failed sign-in from far away",
+                vec![
+                    from("2024-05-01T10:00:00Z", alice(), "81.2.69.142"),
+                    failed_login("2024-05-01T10:05:00Z", "1.1.1.1"),
+                ],
+            ),
+            Case::quiet(
+                "private and service addresses",
+                vec![
+                    from("2024-05-01T10:00:00Z", alice(), "81.2.69.142"),
+                    from("2024-05-01T10:05:00Z", alice(), "10.0.0.8"),
+                    from("2024-05-01T10:06:00Z", alice(), "s3.amazonaws.com"),
+                ],
+            ),
+            Case::quiet(
+                "two users, one in each place",
+                vec![
+                    from("2024-05-01T10:00:00Z", alice(), "81.2.69.142"),
+                    from("2024-05-01T10:05:00Z", user("bob"), "1.1.1.1"),
+                ],
+            ),
+            Case::quiet(
+                "sightings more than a day apart",
+                vec![
+                    from("2024-05-01T10:00:00Z", alice(), "81.2.69.142"),
+                    from("2024-05-02T11:00:00Z", alice(), "1.1.1.1"),
+                ],
+            ),
+        ];
+        check(&cases, || detector(&Settings::default()));
+        let vpn = Settings {
+            travel_allow: vec!["1.1.1.0/24".into()],
+            ..Settings::default()
+        };
+        check(
+            &[Case::quiet(
+                "the allow-listed VPN egress",
+                vec![
+                    from("2024-05-01T10:00:00Z", alice(), "81.2.69.142"),
+                    from("2024-05-01T10:05:00Z", alice(), "1.1.1.1"),
+                ],
+            )],
+            || detector(&vpn),
+        );
+    }
+}

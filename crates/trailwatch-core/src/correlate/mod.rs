@@ -17,6 +17,8 @@
 //! the same state and raise the same alerts. State is bounded (idle
 //! identities expire) and saved with the detector.
 
+#[cfg(test)]
+mod cases;
 pub mod exfiltration;
 pub mod geo;
 pub mod identity;

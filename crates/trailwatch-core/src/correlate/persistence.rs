@@ -283,3 +283,267 @@ impl Persistence {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::cases::{Case, call, check, role_session, user, with};
+    use super::super::{Ordered, Settings};
+    use super::Persistence;
+    use crate::detect::Detector;
+
+    fn detector(s: &Settings) -> Box<dyn Detector> {
+        Box::new(Ordered::new(Persistence::new(s)))
+    }
+
+    fn iam(
+        time: &str,
+        name: &str,
+        who: serde_json::Value,
+        params: serde_json::Value,
+    ) -> serde_json::Value {
+        with(call(time, "iam", name, who), "requestParameters", params)
+    }
+
+    fn trust(account: &str) -> serde_json::Value {
+        json!({"roleName": "ops", "assumeRolePolicyDocument": json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "sts:AssumeRole"}]}).to_string()})
+    }
+
+    #[test]
+    fn new_principals_creating_users_keys_passwords_and_trust_fire() {
+        let alice = || user("alice");
+        let group = |t: &str| iam(t, "CreateGroup", alice(), json!({"groupName": "g"}));
+        let cases = [
+            Case::fires(
+                "a first IAM write creates a user",
+                "user/alice created user mallory: no IAM write by this principal in the 30 days before",
+                vec![iam(
+                    "2024-05-01T10:00:00Z",
+                    "CreateUser",
+                    alice(),
+                    json!({"userName": "mallory"}),
+                )],
+            ),
+            Case::fires(
+                "a write in the same new run still counts",
+                "created an access key for bob",
+                vec![
+                    group("2024-05-01T10:00:00Z"),
+                    iam(
+                        "2024-05-01T12:00:00Z",
+                        "CreateAccessKey",
+                        alice(),
+                        json!({"userName": "bob"}),
+                    ),
+                ],
+            ),
+            Case::fires(
+                "reads are no history",
+                "created a console password for bob",
+                vec![
+                    iam("2024-05-01T10:00:00Z", "ListUsers", alice(), json!({})),
+                    iam(
+                        "2024-05-05T10:00:00Z",
+                        "CreateLoginProfile",
+                        alice(),
+                        json!({"userName": "bob"}),
+                    ),
+                ],
+            ),
+            Case::fires(
+                "a quiet spell longer than first_seen_days starts a new run",
+                "changed the console password of bob",
+                vec![
+                    group("2024-03-01T10:00:00Z"),
+                    iam(
+                        "2024-05-01T10:00:00Z",
+                        "UpdateLoginProfile",
+                        alice(),
+                        json!({"userName": "bob"}),
+                    ),
+                ],
+            ),
+            // A regular IAM writer: only the trust is new, and that alone
+            // does not make it out of the workflow.
+            Case::quiet(
+                "a regular IAM writer's role trusting another account, nothing else new",
+                vec![
+                    group("2024-04-20T10:00:00Z"),
+                    iam(
+                        "2024-05-01T10:00:00Z",
+                        "CreateRole",
+                        alice(),
+                        trust("444455556666"),
+                    ),
+                ],
+            ),
+            Case::fires(
+                "a new principal's role trusting another account",
+                "created role ops to trust account 444455556666",
+                vec![iam(
+                    "2024-05-01T10:00:00Z",
+                    "CreateRole",
+                    alice(),
+                    trust("444455556666"),
+                )],
+            ),
+            Case::fires(
+                "a session started by alice is alice",
+                "user/alice created user backdoor",
+                vec![
+                    with(
+                        with(
+                            call("2024-05-01T09:00:00Z", "sts", "AssumeRole", alice()),
+                            "requestParameters",
+                            json!({"roleArn": "arn:aws:iam::111122223333:role/admin", "roleSessionName": "x"}),
+                        ),
+                        "responseElements",
+                        json!({"credentials": {"accessKeyId": "ASIASESSION1"}}),
+                    ),
+                    iam(
+                        "2024-05-01T10:00:00Z",
+                        "CreateUser",
+                        role_session("admin", "x", "ASIASESSION1"),
+                        json!({"userName": "backdoor"}),
+                    ),
+                ],
+            ),
+        ];
+        check(&cases, || detector(&Settings::default()));
+    }
+
+    #[test]
+    fn regular_writers_failed_calls_and_trust_within_the_account_stay_quiet() {
+        let alice = || user("alice");
+        let cases = [
+            Case::quiet(
+                "a principal with IAM writes days before",
+                vec![
+                    iam(
+                        "2024-05-01T10:00:00Z",
+                        "CreateGroup",
+                        alice(),
+                        json!({"groupName": "g"}),
+                    ),
+                    iam(
+                        "2024-05-05T10:00:00Z",
+                        "CreateUser",
+                        alice(),
+                        json!({"userName": "carol"}),
+                    ),
+                ],
+            ),
+            Case::quiet(
+                "a refused CreateUser",
+                vec![with(
+                    iam(
+                        "2024-05-01T10:00:00Z",
+                        "CreateUser",
+                        alice(),
+                        json!({"userName": "mallory"}),
+                    ),
+                    "errorCode",
+                    json!("AccessDenied"),
+                )],
+            ),
+            Case::quiet(
+                "a new role trusting its own account",
+                vec![iam(
+                    "2024-05-01T10:00:00Z",
+                    "CreateRole",
+                    alice(),
+                    trust(super::super::cases::ACCOUNT),
+                )],
+            ),
+            Case::quiet(
+                "an IAM write that is no persistence",
+                vec![iam(
+                    "2024-05-01T10:00:00Z",
+                    "AttachGroupPolicy",
+                    alice(),
+                    json!({"groupName": "g"}),
+                )],
+            ),
+        ];
+        check(&cases, || detector(&Settings::default()));
+        let trusted = Settings {
+            trusted_accounts: vec!["444455556666".into()],
+            ..Settings::default()
+        };
+        check(
+            &[Case::quiet(
+                "a new role trusting a trusted account",
+                vec![iam(
+                    "2024-05-01T10:00:00Z",
+                    "CreateRole",
+                    alice(),
+                    trust("444455556666"),
+                )],
+            )],
+            || detector(&trusted),
+        );
+    }
+
+    #[test]
+    fn provisioners_and_business_hours_decide_for_regular_writers() {
+        let settings = Settings {
+            provisioners: vec!["arn:aws:iam::*:role/terraform".into()],
+            business_hours: Some("09:00-17:00".into()),
+            business_days: Some("mon-fri".into()),
+            ..Settings::default()
+        };
+        settings.validate().unwrap();
+        let history = |who: serde_json::Value| {
+            iam(
+                "2024-04-25T10:00:00Z",
+                "CreateGroup",
+                who,
+                json!({"groupName": "g"}),
+            )
+        };
+        let tf = || role_session("terraform", "run-1", "ASIATERRAFORM");
+        let cases = [
+            Case::quiet(
+                "the provisioner, any day",
+                vec![
+                    history(tf()),
+                    // 2024-05-04 is a Saturday.
+                    iam(
+                        "2024-05-04T03:00:00Z",
+                        "CreateUser",
+                        tf(),
+                        json!({"userName": "svc"}),
+                    ),
+                ],
+            ),
+            Case::fires(
+                "anyone else, on a Tuesday at ten",
+                "not one of the provisioning identities",
+                vec![
+                    history(user("alice")),
+                    iam(
+                        "2024-05-07T10:00:00Z",
+                        "CreateUser",
+                        user("alice"),
+                        json!({"userName": "svc"}),
+                    ),
+                ],
+            ),
+            Case::fires(
+                "anyone else, on a Saturday night",
+                "not one of the provisioning identities; outside business hours",
+                vec![
+                    history(user("alice")),
+                    iam(
+                        "2024-05-04T03:00:00Z",
+                        "CreateUser",
+                        user("alice"),
+                        json!({"userName": "svc"}),
+                    ),
+                ],
+            ),
+        ];
+        check(&cases, || detector(&settings));
+    }
+}

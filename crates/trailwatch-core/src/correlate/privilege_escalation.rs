@@ -148,6 +148,46 @@ fn privileged_grant(c: &Call) -> Option<String> {
     })
 }
 
+/// The caller as the principals it acts for: itself, the roles it was
+/// seen assuming, the role of its session, the groups it was seen joining.
+struct Actor {
+    user: Option<String>,
+    roles: BTreeSet<String>,
+    session_role: Option<String>,
+    groups: BTreeSet<String>,
+    /// It already holds admin power (granting itself more is no
+    /// escalation).
+    privileged: bool,
+}
+
+impl Actor {
+    /// Whether `target` (`account/user/NAME`, …) is the caller.
+    fn is(&self, target: &str) -> bool {
+        self.user.as_deref() == Some(target)
+            || self.session_role.as_deref() == Some(target)
+            || self.roles.contains(target)
+            || self.groups.contains(target)
+    }
+}
+
+/// The user, group or role a call acts on (`account/user/NAME`, …).
+fn target_of(c: &Call) -> Option<String> {
+    let acct = &c.account;
+    match c.event_name.as_str() {
+        "AttachUserPolicy" | "PutUserPolicy" | "CreateLoginProfile" | "UpdateLoginProfile"
+        | "CreateAccessKey" | "AddUserToGroup" => {
+            param(c, "userName").map(|u| format!("{acct}/user/{u}"))
+        }
+        "AttachGroupPolicy" | "PutGroupPolicy" => {
+            param(c, "groupName").map(|g| format!("{acct}/group/{g}"))
+        }
+        "AttachRolePolicy" | "PutRolePolicy" | "UpdateAssumeRolePolicy" => {
+            param(c, "roleName").map(|r| format!("{acct}/role/{r}"))
+        }
+        _ => None,
+    }
+}
+
 impl Detection for Escalation {
     type Fact = Call;
     type State = EscalationState;
@@ -203,253 +243,28 @@ impl Detection for Escalation {
         if c.error.is_some() {
             return;
         }
-        let acct = c.account.clone();
-        let me_user = c.user.as_ref().map(|u| format!("{acct}/user/{u}"));
-        let my_roles: BTreeSet<String> = self
-            .state
-            .assumed
-            .get(&c.identity)
-            .map(|m| {
-                m.keys()
-                    .map(|r| format!("{acct}/role/{}", last_name(r)))
-                    .collect()
-            })
-            .unwrap_or_default();
-        // A role session acts for its role.
-        let session_role = c
-            .principal
-            .split_once(":assumed-role/")
-            .map(|(_, rest)| format!("{acct}/role/{}", rest.split('/').next().unwrap_or(rest)));
-        let my_groups: BTreeSet<String> = me_user
-            .as_ref()
-            .and_then(|u| self.state.groups.get(u))
-            .map(|g| g.iter().map(|n| format!("{acct}/group/{n}")).collect())
-            .unwrap_or_default();
-        let is_me = |target: &str| {
-            me_user.as_deref() == Some(target)
-                || session_role.as_deref() == Some(target)
-                || my_roles.contains(target)
-                || my_groups.contains(target)
-        };
-        let target = match c.event_name.as_str() {
-            "AttachUserPolicy" | "PutUserPolicy" | "CreateLoginProfile" | "UpdateLoginProfile"
-            | "CreateAccessKey" | "AddUserToGroup" => {
-                param(&c, "userName").map(|u| format!("{acct}/user/{u}"))
-            }
-            "AttachGroupPolicy" | "PutGroupPolicy" => {
-                param(&c, "groupName").map(|g| format!("{acct}/group/{g}"))
-            }
-            "AttachRolePolicy" | "PutRolePolicy" | "UpdateAssumeRolePolicy" => {
-                param(&c, "roleName").map(|r| format!("{acct}/role/{r}"))
-            }
-            _ => None,
-        };
-        let actor_privileged = me_user
-            .as_ref()
-            .is_some_and(|u| self.state.privileged.contains_key(u))
-            || session_role
-                .as_ref()
-                .is_some_and(|r| self.state.privileged.contains_key(r));
+        let actor = self.actor(&c);
+        let target = target_of(&c);
         match c.event_name.as_str() {
             "AttachUserPolicy" | "PutUserPolicy" | "AttachGroupPolicy" | "PutGroupPolicy"
             | "AttachRolePolicy" | "PutRolePolicy" => {
-                let Some(t) = target else { return };
-                if let Some(arn) = param(&c, "policyArn")
-                    && !arn.contains(":iam::aws:policy/")
-                {
-                    self.state
-                        .attached
-                        .entry(arn.to_string())
-                        .or_default()
-                        .insert(t.clone());
-                }
-                if let Some(what) = privileged_grant(&c) {
-                    self.state.privileged.insert(t.clone(), at);
-                    if is_me(&t) && !actor_privileged {
-                        let how = if Some(&t) == me_user.as_ref() {
-                            "itself".to_string()
-                        } else if t.contains("/group/") {
-                            format!("its group {}", last_name(&t))
-                        } else {
-                            format!("the role {}, which it assumes", last_name(&t))
-                        };
-                        out.push(self.alert(
-                            at,
-                            &c,
-                            "self-grant",
-                            Severity::P1,
-                            format!("{} granted {how} {what}", c.identity),
-                            vec![],
-                        ));
-                    }
+                if let Some(t) = target {
+                    self.policy_granted(at, &c, &actor, t, out);
                 }
             }
             "AddUserToGroup" => {
-                let (Some(t), Some(g)) = (target, param(&c, "groupName")) else {
-                    return;
-                };
-                self.state
-                    .groups
-                    .entry(t.clone())
-                    .or_default()
-                    .insert(g.to_string());
-                let group = format!("{acct}/group/{g}");
-                if self.state.privileged.contains_key(&group) {
-                    self.state.privileged.insert(t.clone(), at);
-                    if is_me(&t) && !actor_privileged {
-                        out.push(self.alert(
-                            at,
-                            &c,
-                            "admin-group",
-                            Severity::P1,
-                            format!("{} added itself to the admin group {g}", c.identity),
-                            vec![],
-                        ));
-                    }
+                if let (Some(t), Some(g)) = (target, param(&c, "groupName")) {
+                    self.joined_group(at, &c, &actor, t, g, out);
                 }
             }
-            "CreatePolicyVersion" => {
-                let default = c
-                    .params
-                    .as_ref()
-                    .and_then(|p| p.get("setAsDefault"))
-                    .is_some_and(|v| v == &Value::Bool(true) || v == "true");
-                let Some(policy) = param(&c, "policyArn").map(str::to_string) else {
-                    return;
-                };
-                if !default {
-                    return;
-                }
-                let holders = self
-                    .state
-                    .attached
-                    .get(&policy)
-                    .cloned()
-                    .unwrap_or_default();
-                let mine = holders.iter().any(|h| is_me(h));
-                let admin = c
-                    .params
-                    .as_ref()
-                    .and_then(|p| p.get("policyDocument"))
-                    .and_then(parse_document)
-                    .is_some_and(|d| grants_admin(&d));
-                if admin {
-                    for h in &holders {
-                        self.state.privileged.insert(h.clone(), at);
-                    }
-                }
-                if (mine || admin) && !actor_privileged {
-                    let whose = if mine {
-                        "attached to itself"
-                    } else {
-                        "whose holders it may be among"
-                    };
-                    let grant = if admin { " granting *:*" } else { "" };
-                    out.push(self.alert(
-                        at,
-                        &c,
-                        "policy-version",
-                        Severity::P1,
-                        format!(
-                            "{} made a new default version{grant} of {}, a policy {whose}",
-                            c.identity,
-                            last_name(&policy)
-                        ),
-                        vec![],
-                    ));
-                }
-            }
+            "CreatePolicyVersion" => self.policy_version(at, &c, &actor, out),
             "CreateLoginProfile" | "CreateAccessKey" | "UpdateLoginProfile" => {
-                let Some(t) = target else { return };
-                if is_me(&t) {
-                    return;
-                }
-                let stronger = self.state.privileged.contains_key(&t) && !actor_privileged;
-                let reset = c.event_name == "UpdateLoginProfile";
-                if stronger || reset {
-                    let what = match c.event_name.as_str() {
-                        "CreateLoginProfile" => "created a console password for",
-                        "CreateAccessKey" => "created an access key for",
-                        _ => "reset the console password of",
-                    };
-                    let whom = if stronger {
-                        format!("{}, a user holding admin power", last_name(&t))
-                    } else {
-                        format!("another user, {}", last_name(&t))
-                    };
-                    out.push(self.alert(
-                        at,
-                        &c,
-                        "credential-of-other",
-                        if stronger { Severity::P1 } else { Severity::P2 },
-                        format!("{} {what} {whom}", c.identity),
-                        vec![],
-                    ));
+                if let Some(t) = target {
+                    self.credential_of_other(at, &c, &actor, &t, out);
                 }
             }
-            "UpdateAssumeRolePolicy" => {
-                let Some(role) = param(&c, "roleName").map(str::to_string) else {
-                    return;
-                };
-                let lets_me = c
-                    .params
-                    .as_ref()
-                    .and_then(|p| p.get("policyDocument"))
-                    .and_then(parse_document)
-                    .is_some_and(|d| {
-                        let text = d.to_string();
-                        trusted_accounts(&d).iter().any(|a| a == "*" || *a == acct)
-                            || text.contains(&c.principal)
-                    });
-                if lets_me {
-                    self.state.opened.insert(
-                        format!("{}\n{role}", c.identity),
-                        Step {
-                            at,
-                            event_id: c.event_id.clone(),
-                            text: format!(
-                                "changed the trust policy of role {role} to let itself in"
-                            ),
-                        },
-                    );
-                }
-            }
-            "AssumeRole" => {
-                let Some(role_arn) = param(&c, "roleArn").map(str::to_string) else {
-                    return;
-                };
-                self.state
-                    .assumed
-                    .entry(c.identity.clone())
-                    .or_default()
-                    .insert(role_arn.clone(), at);
-                let role = last_name(&role_arn).to_string();
-                if let Some(step) = self.state.opened.remove(&format!("{}\n{role}", c.identity))
-                    && at.saturating_sub(step.at) <= self.window_ms
-                {
-                    let admin = self
-                        .state
-                        .privileged
-                        .contains_key(&format!("{acct}/role/{role}"));
-                    out.push(self.alert(
-                        at,
-                        &c,
-                        "trust-then-assume",
-                        if admin { Severity::P1 } else { Severity::P2 },
-                        format!(
-                            "{} {} and then assumed it{}",
-                            c.identity,
-                            step.text,
-                            if admin {
-                                " (a role holding admin power)"
-                            } else {
-                                ""
-                            }
-                        ),
-                        vec![step],
-                    ));
-                }
-            }
+            "UpdateAssumeRolePolicy" => self.trust_opened(at, &c),
+            "AssumeRole" => self.role_assumed(at, &c, out),
             _ => {}
         }
     }
@@ -481,6 +296,284 @@ impl Detection for Escalation {
 }
 
 impl Escalation {
+    /// Who the caller is, as the principals it acts for, and whether it
+    /// already holds admin power.
+    fn actor(&self, c: &Call) -> Actor {
+        let acct = &c.account;
+        let user = c.user.as_ref().map(|u| format!("{acct}/user/{u}"));
+        let roles = self
+            .state
+            .assumed
+            .get(&c.identity)
+            .map(|m| {
+                m.keys()
+                    .map(|r| format!("{acct}/role/{}", last_name(r)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // A role session acts for its role.
+        let session_role = c
+            .principal
+            .split_once(":assumed-role/")
+            .map(|(_, rest)| format!("{acct}/role/{}", rest.split('/').next().unwrap_or(rest)));
+        let groups = user
+            .as_ref()
+            .and_then(|u| self.state.groups.get(u))
+            .map(|g| g.iter().map(|n| format!("{acct}/group/{n}")).collect())
+            .unwrap_or_default();
+        let privileged = user
+            .as_ref()
+            .is_some_and(|u| self.state.privileged.contains_key(u))
+            || session_role
+                .as_ref()
+                .is_some_and(|r| self.state.privileged.contains_key(r));
+        Actor {
+            user,
+            roles,
+            session_role,
+            groups,
+            privileged,
+        }
+    }
+
+    /// A policy attached to or put on a user, group or role: remembered,
+    /// and an alert when it grants admin power to the caller itself.
+    fn policy_granted(
+        &mut self,
+        at: i64,
+        c: &Call,
+        actor: &Actor,
+        t: String,
+        out: &mut Vec<Alert>,
+    ) {
+        if let Some(arn) = param(c, "policyArn")
+            && !arn.contains(":iam::aws:policy/")
+        {
+            self.state
+                .attached
+                .entry(arn.to_string())
+                .or_default()
+                .insert(t.clone());
+        }
+        let Some(what) = privileged_grant(c) else {
+            return;
+        };
+        self.state.privileged.insert(t.clone(), at);
+        if actor.is(&t) && !actor.privileged {
+            let how = if Some(&t) == actor.user.as_ref() {
+                "itself".to_string()
+            } else if t.contains("/group/") {
+                format!("its group {}", last_name(&t))
+            } else {
+                format!("the role {}, which it assumes", last_name(&t))
+            };
+            out.push(self.alert(
+                at,
+                c,
+                "self-grant",
+                Severity::P1,
+                format!("{} granted {how} {what}", c.identity),
+                vec![],
+            ));
+        }
+    }
+
+    /// A user added to a group: remembered, and an alert when the caller
+    /// put itself in a group holding admin power.
+    fn joined_group(
+        &mut self,
+        at: i64,
+        c: &Call,
+        actor: &Actor,
+        t: String,
+        g: &str,
+        out: &mut Vec<Alert>,
+    ) {
+        self.state
+            .groups
+            .entry(t.clone())
+            .or_default()
+            .insert(g.to_string());
+        let group = format!("{}/group/{g}", c.account);
+        if !self.state.privileged.contains_key(&group) {
+            return;
+        }
+        self.state.privileged.insert(t.clone(), at);
+        if actor.is(&t) && !actor.privileged {
+            out.push(self.alert(
+                at,
+                c,
+                "admin-group",
+                Severity::P1,
+                format!("{} added itself to the admin group {g}", c.identity),
+                vec![],
+            ));
+        }
+    }
+
+    /// A new default policy version: an alert when the policy is attached
+    /// to the caller, or the version grants admin power.
+    fn policy_version(&mut self, at: i64, c: &Call, actor: &Actor, out: &mut Vec<Alert>) {
+        let default = c
+            .params
+            .as_ref()
+            .and_then(|p| p.get("setAsDefault"))
+            .is_some_and(|v| v == &Value::Bool(true) || v == "true");
+        let Some(policy) = param(c, "policyArn").map(str::to_string) else {
+            return;
+        };
+        if !default {
+            return;
+        }
+        let holders = self
+            .state
+            .attached
+            .get(&policy)
+            .cloned()
+            .unwrap_or_default();
+        let mine = holders.iter().any(|h| actor.is(h));
+        let admin = c
+            .params
+            .as_ref()
+            .and_then(|p| p.get("policyDocument"))
+            .and_then(parse_document)
+            .is_some_and(|d| grants_admin(&d));
+        if admin {
+            for h in &holders {
+                self.state.privileged.insert(h.clone(), at);
+            }
+        }
+        if (mine || admin) && !actor.privileged {
+            let whose = if mine {
+                "attached to itself"
+            } else {
+                "whose holders it may be among"
+            };
+            let grant = if admin { " granting *:*" } else { "" };
+            out.push(self.alert(
+                at,
+                c,
+                "policy-version",
+                Severity::P1,
+                format!(
+                    "{} made a new default version{grant} of {}, a policy {whose}",
+                    c.identity,
+                    last_name(&policy)
+                ),
+                vec![],
+            ));
+        }
+    }
+
+    /// A password or key made for another user: an alert when that user
+    /// holds more power than the caller, or for any password reset.
+    fn credential_of_other(
+        &mut self,
+        at: i64,
+        c: &Call,
+        actor: &Actor,
+        t: &str,
+        out: &mut Vec<Alert>,
+    ) {
+        if actor.is(t) {
+            return;
+        }
+        let stronger = self.state.privileged.contains_key(t) && !actor.privileged;
+        let reset = c.event_name == "UpdateLoginProfile";
+        if !(stronger || reset) {
+            return;
+        }
+        let what = match c.event_name.as_str() {
+            "CreateLoginProfile" => "created a console password for",
+            "CreateAccessKey" => "created an access key for",
+            _ => "reset the console password of",
+        };
+        let whom = if stronger {
+            format!("{}, a user holding admin power", last_name(t))
+        } else {
+            format!("another user, {}", last_name(t))
+        };
+        out.push(self.alert(
+            at,
+            c,
+            "credential-of-other",
+            if stronger { Severity::P1 } else { Severity::P2 },
+            format!("{} {what} {whom}", c.identity),
+            vec![],
+        ));
+    }
+
+    /// A trust policy changed to let the caller in: remembered for the
+    /// window, waiting for the caller to assume the role.
+    fn trust_opened(&mut self, at: i64, c: &Call) {
+        let Some(role) = param(c, "roleName").map(str::to_string) else {
+            return;
+        };
+        let lets_me = c
+            .params
+            .as_ref()
+            .and_then(|p| p.get("policyDocument"))
+            .and_then(parse_document)
+            .is_some_and(|d| {
+                let text = d.to_string();
+                trusted_accounts(&d)
+                    .iter()
+                    .any(|a| a == "*" || *a == c.account)
+                    || text.contains(&c.principal)
+            });
+        if lets_me {
+            self.state.opened.insert(
+                format!("{}\n{role}", c.identity),
+                Step {
+                    at,
+                    event_id: c.event_id.clone(),
+                    text: format!("changed the trust policy of role {role} to let itself in"),
+                },
+            );
+        }
+    }
+
+    /// A role assumed: remembered, and an alert when the caller opened its
+    /// trust policy to itself within the window.
+    fn role_assumed(&mut self, at: i64, c: &Call, out: &mut Vec<Alert>) {
+        let Some(role_arn) = param(c, "roleArn").map(str::to_string) else {
+            return;
+        };
+        self.state
+            .assumed
+            .entry(c.identity.clone())
+            .or_default()
+            .insert(role_arn.clone(), at);
+        let role = last_name(&role_arn).to_string();
+        let Some(step) = self.state.opened.remove(&format!("{}\n{role}", c.identity)) else {
+            return;
+        };
+        if at.saturating_sub(step.at) > self.window_ms {
+            return;
+        }
+        let admin = self
+            .state
+            .privileged
+            .contains_key(&format!("{}/role/{role}", c.account));
+        out.push(self.alert(
+            at,
+            c,
+            "trust-then-assume",
+            if admin { Severity::P1 } else { Severity::P2 },
+            format!(
+                "{} {} and then assumed it{}",
+                c.identity,
+                step.text,
+                if admin {
+                    " (a role holding admin power)"
+                } else {
+                    ""
+                }
+            ),
+            vec![step],
+        ));
+    }
+
     /// The broad signal: escalation APIs called, refusals weighing more,
     /// once a success follows them.
     fn broad_signal(&mut self, at: i64, c: &Call, out: &mut Vec<Alert>) {
@@ -610,5 +703,293 @@ impl Escalation {
             description,
             query: Some(query),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::super::cases::{ACCOUNT, Case, call, check, denied, user, with};
+    use super::super::{Ordered, Settings};
+    use super::Escalation;
+    use crate::detect::Detector;
+
+    fn detector() -> Box<dyn Detector> {
+        Box::new(Ordered::new(Escalation::new(&Settings::default())))
+    }
+
+    /// An IAM call by `who` (a user name) at minute `m` past 10:00.
+    fn iam(m: u32, who: &str, name: &str, params: Value) -> Value {
+        let time = format!("2024-05-01T10:{m:02}:00Z");
+        with(
+            call(&time, "iam", name, user(who)),
+            "requestParameters",
+            params,
+        )
+    }
+
+    const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+
+    fn star() -> String {
+        json!({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}).to_string()
+    }
+
+    fn trust_own() -> String {
+        json!({"Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]}).to_string()
+    }
+
+    /// Alice attaches the customer-managed policy `dev` to herself.
+    fn alice_attaches_dev() -> Value {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:policy/dev");
+        iam(
+            0,
+            "alice",
+            "AttachUserPolicy",
+            json!({"userName": "alice", "policyArn": arn}),
+        )
+    }
+
+    /// Alice makes a new version of `dev` with `document`.
+    fn new_dev_version(default: bool, document: &str) -> Value {
+        let arn = format!("arn:aws:iam::{ACCOUNT}:policy/dev");
+        let params = json!({"policyArn": arn, "setAsDefault": default, "policyDocument": document});
+        iam(1, "alice", "CreatePolicyVersion", params)
+    }
+
+    /// Alice lets her own account assume role `ops`.
+    fn alice_opens_ops() -> Value {
+        iam(
+            0,
+            "alice",
+            "UpdateAssumeRolePolicy",
+            json!({"roleName": "ops", "policyDocument": trust_own()}),
+        )
+    }
+
+    fn assume(time: &str, who: &str, role: &str) -> Value {
+        let c = call(time, "sts", "AssumeRole", user(who));
+        let c = with(
+            c,
+            "requestParameters",
+            json!({"roleArn": format!("arn:aws:iam::{ACCOUNT}:role/{role}"), "roleSessionName": who}),
+        );
+        with(
+            c,
+            "responseElements",
+            json!({"credentials": {"accessKeyId": format!("ASIA{role}")}}),
+        )
+    }
+
+    #[test]
+    fn each_path_of_escalation_fires() {
+        let cases = [
+            Case::fires(
+                "an admin policy attached to itself",
+                "user/alice granted itself AdministratorAccess",
+                vec![iam(
+                    0,
+                    "alice",
+                    "AttachUserPolicy",
+                    json!({"userName": "alice", "policyArn": ADMIN}),
+                )],
+            ),
+            Case::fires(
+                "an inline *:* policy on a group it joined",
+                "granted its group devs inline policy p allowing *:*",
+                vec![
+                    iam(
+                        0,
+                        "alice",
+                        "AddUserToGroup",
+                        json!({"userName": "alice", "groupName": "devs"}),
+                    ),
+                    iam(
+                        1,
+                        "alice",
+                        "PutGroupPolicy",
+                        json!({"groupName": "devs", "policyName": "p", "policyDocument": star()}),
+                    ),
+                ],
+            ),
+            Case::fires(
+                "joining a group known to hold admin power",
+                "added itself to the admin group admins",
+                vec![
+                    iam(
+                        0,
+                        "carol",
+                        "AttachGroupPolicy",
+                        json!({"groupName": "admins", "policyArn": ADMIN}),
+                    ),
+                    iam(
+                        1,
+                        "alice",
+                        "AddUserToGroup",
+                        json!({"userName": "alice", "groupName": "admins"}),
+                    ),
+                ],
+            ),
+            Case::fires(
+                "a new default version of a policy attached to itself",
+                "made a new default version of dev, a policy attached to itself",
+                vec![alice_attaches_dev(), new_dev_version(true, "{}")],
+            ),
+            Case::fires(
+                "an access key for a user holding admin power",
+                "created an access key for bob, a user holding admin power",
+                vec![
+                    iam(
+                        0,
+                        "carol",
+                        "AttachUserPolicy",
+                        json!({"userName": "bob", "policyArn": ADMIN}),
+                    ),
+                    iam(1, "alice", "CreateAccessKey", json!({"userName": "bob"})),
+                ],
+            ),
+            Case::fires(
+                "another user's password reset",
+                "reset the console password of another user, bob",
+                vec![iam(
+                    0,
+                    "alice",
+                    "UpdateLoginProfile",
+                    json!({"userName": "bob"}),
+                )],
+            ),
+            Case::fires(
+                "a trust policy opened, then the role assumed",
+                "changed the trust policy of role ops to let itself in and then assumed it",
+                vec![
+                    alice_opens_ops(),
+                    assume("2024-05-01T10:30:00Z", "alice", "ops"),
+                ],
+            ),
+            Case::fires(
+                "refusals, then escalation APIs that succeed",
+                "called 2 of the 20 known escalation APIs and was refused on 2 other calls",
+                vec![
+                    denied(iam(
+                        0,
+                        "alice",
+                        "AttachUserPolicy",
+                        json!({"userName": "bob", "policyArn": ADMIN}),
+                    )),
+                    denied(iam(1, "alice", "PutRolePolicy", json!({"roleName": "ops"}))),
+                    iam(
+                        2,
+                        "alice",
+                        "CreateInstanceProfile",
+                        json!({"instanceProfileName": "x"}),
+                    ),
+                    iam(
+                        3,
+                        "alice",
+                        "AttachGroupPolicy",
+                        json!({"groupName": "devs", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+                    ),
+                ],
+            ),
+        ];
+        check(&cases, detector);
+    }
+
+    #[test]
+    fn look_alikes_of_escalation_stay_quiet() {
+        let cases = [
+            Case::quiet(
+                "an admin policy attached to someone else",
+                vec![iam(
+                    0,
+                    "alice",
+                    "AttachUserPolicy",
+                    json!({"userName": "bob", "policyArn": ADMIN}),
+                )],
+            ),
+            Case::quiet(
+                "an admin granting itself more",
+                vec![
+                    iam(
+                        0,
+                        "carol",
+                        "AttachUserPolicy",
+                        json!({"userName": "alice", "policyArn": ADMIN}),
+                    ),
+                    iam(
+                        1,
+                        "alice",
+                        "PutUserPolicy",
+                        json!({"userName": "alice", "policyName": "p", "policyDocument": star()}),
+                    ),
+                ],
+            ),
+            Case::quiet(
+                "a read-only policy on itself",
+                vec![iam(
+                    0,
+                    "alice",
+                    "AttachUserPolicy",
+                    json!({"userName": "alice", "policyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"}),
+                )],
+            ),
+            Case::quiet(
+                "a policy version not made the default",
+                vec![alice_attaches_dev(), new_dev_version(false, &star())],
+            ),
+            Case::quiet(
+                "an access key for a user with no known power",
+                vec![iam(
+                    0,
+                    "alice",
+                    "CreateAccessKey",
+                    json!({"userName": "bob"}),
+                )],
+            ),
+            Case::quiet(
+                "its own password changed",
+                vec![iam(
+                    0,
+                    "alice",
+                    "UpdateLoginProfile",
+                    json!({"userName": "alice"}),
+                )],
+            ),
+            Case::quiet(
+                "a role assumed after the window",
+                vec![
+                    alice_opens_ops(),
+                    assume("2024-05-02T12:00:00Z", "alice", "ops"),
+                ],
+            ),
+            Case::quiet(
+                "another role assumed",
+                vec![
+                    alice_opens_ops(),
+                    assume("2024-05-01T10:30:00Z", "alice", "audit"),
+                ],
+            ),
+            Case::quiet(
+                "the role opened by one user, assumed by another",
+                vec![
+                    alice_opens_ops(),
+                    assume("2024-05-01T10:30:00Z", "bob", "ops"),
+                ],
+            ),
+            Case::quiet(
+                "refusals with no success after them",
+                (0..6)
+                    .map(|m| {
+                        denied(iam(
+                            m,
+                            "alice",
+                            super::ESCALATION_APIS[m as usize],
+                            json!({}),
+                        ))
+                    })
+                    .collect(),
+            ),
+        ];
+        check(&cases, detector);
     }
 }

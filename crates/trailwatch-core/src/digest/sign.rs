@@ -84,8 +84,8 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
 
 impl Signer {
     /// A signer from a PKCS#8 DER private key.
-    pub fn from_pkcs8(der: &[u8]) -> Result<Signer, String> {
-        let key = RsaKeyPair::from_pkcs8(der).map_err(|e| e.to_string())?;
+    pub fn from_pkcs8(der: &[u8]) -> Result<Signer, ring::error::KeyRejected> {
+        let key = RsaKeyPair::from_pkcs8(der)?;
         let fingerprint = hex(&Md5::digest(key.public().as_ref()));
         Ok(Signer { key, fingerprint })
     }

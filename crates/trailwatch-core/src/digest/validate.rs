@@ -315,23 +315,70 @@ fn log_stamp(stamp: &str) -> String {
     }
 }
 
-/// Validate every digest (in the window) of the store and the log files.
+/// The store's keys in the window: digests (sorted by trail and time)
+/// and log files, of the account and region asked for.
+type Listed = (Vec<(String, DigestName)>, Vec<(String, layout::TrailKey)>);
+
+/// Validate every digest (in the window) of the store and the log files,
+/// in steps: list, check each digest alone, follow the chains, hash the
+/// log files valid digests list, and find the log files none lists.
 pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::Result<Report> {
-    let all_keys = store.keys()?;
+    let (names, log_keys) = list(store, opts)?;
+    let mut checked: Vec<Checked> = names
+        .into_par_iter()
+        .map(|(k, n)| check_alone(store, &k, n))
+        .collect::<io::Result<_>>()?;
+    // Index by trail-relative key, to follow previousDigestS3Object.
+    let index: HashMap<String, usize> = checked
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (trail_relative(&c.key).to_string(), i))
+        .collect();
+    check_signatures(&mut checked, &index, keys);
+    let (gaps, missing) = follow_chains(&mut checked, &index, opts);
+    let (mut report, covered) = hash_logs(store, &checked)?;
+    report.logs.extend(uncovered_logs(
+        &checked,
+        &log_keys,
+        &covered,
+        &mut report.summary,
+    ));
+    for c in &checked {
+        let status = c.status.clone().unwrap_or(DigestStatus::Missing);
+        report.digests.push(result_of(c, status));
+    }
+    for (key, n) in missing {
+        report.digests.push(DigestResult {
+            key,
+            account: n.account,
+            region: n.region,
+            trail: n.trail,
+            backfill: n.backfill,
+            start: None,
+            end: None,
+            log_files: 0,
+            status: DigestStatus::Missing,
+        });
+    }
+    report.gaps = gaps;
+    Ok(finish(report))
+}
+
+fn list(store: &dyn TrailStore, opts: &Options) -> io::Result<Listed> {
     let mut names = Vec::new();
     let mut log_keys = Vec::new();
-    for k in &all_keys {
+    for k in store.keys()? {
         if k.ends_with(".signature") {
             continue;
         }
-        match layout::parse_key(k) {
+        match layout::parse_key(&k) {
             Some(t) if t.kind == ObjectKind::Digest => {
-                if let Some(n) = DigestName::parse(k)
+                if let Some(n) = DigestName::parse(&k)
                     && in_window(&n.stamp, opts)
                     && opts.account.as_ref().is_none_or(|a| *a == n.account)
                     && opts.region.as_ref().is_none_or(|r| *r == n.region)
                 {
-                    names.push((k.clone(), n));
+                    names.push((k, n));
                 }
             }
             Some(t)
@@ -339,26 +386,20 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
                     && opts.account.as_ref().is_none_or(|a| *a == t.account)
                     && opts.region.as_ref().is_none_or(|r| *r == t.region) =>
             {
-                log_keys.push((k.clone(), t));
+                log_keys.push((k, t));
             }
             _ => {}
         }
     }
     names.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
-    let mut checked: Vec<Checked> = names
-        .into_par_iter()
-        .map(|(k, n)| check_alone(store, &k, n))
-        .collect::<io::Result<_>>()?;
+    Ok((names, log_keys))
+}
 
-    // Index by trail-relative key, to follow previousDigestS3Object.
-    let index: HashMap<String, usize> = checked
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (trail_relative(&c.key).to_string(), i))
-        .collect();
-    // The signature each digest's successor records for it.
+/// Each digest's signature checked: its own (the S3 object's), else the
+/// one its successor records for it.
+fn check_signatures(checked: &mut [Checked], index: &HashMap<String, usize>, keys: &KeyRing) {
     let mut vouched: HashMap<usize, String> = HashMap::new();
-    for c in &checked {
+    for c in checked.iter() {
         if let Some(d) = &c.digest
             && let Some((_, object)) = d.previous()
             && let Some(&p) = index.get(trail_relative(object))
@@ -383,9 +424,16 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
     for (c, s) in checked.iter_mut().zip(statuses) {
         c.status = Some(s);
     }
+}
 
-    // The chain, link by link, per account, region and trail (backfill
-    // digests stand alone).
+/// The chains, link by link, per account, region and trail (backfill
+/// digests stand alone): the gaps, the digests missing from them, and
+/// valid digests whose predecessor's hash does not match marked broken.
+fn follow_chains(
+    checked: &mut [Checked],
+    index: &HashMap<String, usize>,
+    opts: &Options,
+) -> (Vec<Gap>, BTreeMap<String, DigestName>) {
     let mut gaps = Vec::new();
     let mut missing: BTreeMap<String, DigestName> = BTreeMap::new();
     let mut broken: Vec<(usize, String)> = Vec::new();
@@ -400,6 +448,14 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
         for (pos, &i) in members.iter().enumerate() {
             let c = &checked[i];
             let Some(d) = &c.digest else { continue };
+            let gap = |from: String, reason: String| Gap {
+                account: c.name.account.clone(),
+                region: c.name.region.clone(),
+                trail: c.name.trail.clone(),
+                from,
+                to: d.digest_start_time.clone(),
+                reason,
+            };
             match d.previous() {
                 Some((_, object)) => match index.get(trail_relative(object)) {
                     Some(&p) => {
@@ -422,18 +478,12 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
                         };
                         if !before_window && let Some(n) = prev_name {
                             let key = sibling_key(&c.key, object);
-                            gaps.push(Gap {
-                                account: c.name.account.clone(),
-                                region: c.name.region.clone(),
-                                trail: c.name.trail.clone(),
-                                from: members
-                                    .get(pos.wrapping_sub(1))
-                                    .and_then(|&o| checked[o].digest.as_ref())
-                                    .map(|o| o.digest_end_time.clone())
-                                    .unwrap_or_else(|| n.stamp.clone()),
-                                to: d.digest_start_time.clone(),
-                                reason: format!("digest {key} is missing (deleted?)"),
-                            });
+                            let from = members
+                                .get(pos.wrapping_sub(1))
+                                .and_then(|&o| checked[o].digest.as_ref())
+                                .map(|o| o.digest_end_time.clone())
+                                .unwrap_or_else(|| n.stamp.clone());
+                            gaps.push(gap(from, format!("digest {key} is missing (deleted?)")));
                             missing.insert(key, n);
                         }
                     }
@@ -443,15 +493,10 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
                     if pos > 0
                         && let Some(prev) = checked[members[pos - 1]].digest.as_ref()
                     {
-                        gaps.push(Gap {
-                            account: c.name.account.clone(),
-                            region: c.name.region.clone(),
-                            trail: c.name.trail.clone(),
-                            from: prev.digest_end_time.clone(),
-                            to: d.digest_start_time.clone(),
-                            reason: "the chain restarts: logging or log file validation was off"
-                                .into(),
-                        });
+                        gaps.push(gap(
+                            prev.digest_end_time.clone(),
+                            "the chain restarts: logging or log file validation was off".into(),
+                        ));
                     }
                 }
             }
@@ -466,11 +511,16 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
             checked[i].status = Some(DigestStatus::BrokenChain(why));
         }
     }
+    (gaps, missing)
+}
 
-    // Log files listed by valid digests, hashed in parallel.
+/// The log files valid digests list, hashed in parallel: a report with
+/// their results and the bytes hashed, and every log file any digest
+/// lists (trail-relative keys).
+fn hash_logs(store: &dyn TrailStore, checked: &[Checked]) -> io::Result<(Report, HashSet<String>)> {
     let mut covered: HashSet<String> = HashSet::new();
     let mut jobs: Vec<(String, String, &LogFileEntry)> = Vec::new();
-    for c in &checked {
+    for c in checked {
         let Some(d) = &c.digest else { continue };
         for entry in &d.log_files {
             covered.insert(trail_relative(&entry.s3_object).to_string());
@@ -496,8 +546,18 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
     let mut report = Report::default();
     report.summary.bytes_hashed = hashed.iter().map(|(_, b)| b).sum();
     report.logs = hashed.into_iter().map(|(l, _)| l).collect();
+    Ok((report, covered))
+}
 
-    // Log files present that no digest lists.
+/// Log files present that no digest lists: inside the digests' span they
+/// are not covered (inserted, or their digest is gone); after the newest
+/// digest they are only awaiting theirs (counted in `summary`).
+fn uncovered_logs(
+    checked: &[Checked],
+    log_keys: &[(String, layout::TrailKey)],
+    covered: &HashSet<String>,
+    summary: &mut Summary,
+) -> Vec<LogResult> {
     let mut newest: HashMap<(String, String), String> = HashMap::new();
     let mut oldest: HashMap<(String, String), String> = HashMap::new();
     for c in checked.iter().filter(|c| c.digest.is_some()) {
@@ -516,7 +576,8 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
             }
         }
     }
-    for (key, t) in &log_keys {
+    let mut out = Vec::new();
+    for (key, t) in log_keys {
         if covered.contains(trail_relative(key)) {
             continue;
         }
@@ -528,35 +589,16 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
             continue;
         };
         if stamp > *new {
-            report.summary.awaiting_digest += 1;
+            summary.awaiting_digest += 1;
         } else if stamp >= *old {
-            report.logs.push(LogResult {
+            out.push(LogResult {
                 key: key.clone(),
                 digest: None,
                 status: LogStatus::NotCovered,
             });
         }
     }
-
-    for c in &checked {
-        let status = c.status.clone().unwrap_or(DigestStatus::Missing);
-        report.digests.push(result_of(c, status));
-    }
-    for (key, n) in missing {
-        report.digests.push(DigestResult {
-            key,
-            account: n.account,
-            region: n.region,
-            trail: n.trail,
-            backfill: n.backfill,
-            start: None,
-            end: None,
-            log_files: 0,
-            status: DigestStatus::Missing,
-        });
-    }
-    report.gaps = gaps;
-    Ok(finish(report))
+    out
 }
 
 fn result_of(c: &Checked, status: DigestStatus) -> DigestResult {

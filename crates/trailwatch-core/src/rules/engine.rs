@@ -155,6 +155,25 @@ impl Engine {
         self.observe_timed(r, true, alerts, matches);
     }
 
+    /// A sample-bearing record at `minute`: the minute has activity.
+    fn note_activity(&mut self, minute: i64) {
+        let new_minute = self.activity.insert(minute);
+        self.last_minute = Some(self.last_minute.map_or(minute, |m| m.max(minute)));
+        if new_minute && self.evaluated.is_some_and(|e| minute <= e) {
+            // A minute with activity appeared in the past: alarms that
+            // report a default value for such minutes read it again.
+            for ((i, _), series) in self.series.iter_mut() {
+                if self.rules[*i]
+                    .alarm
+                    .as_ref()
+                    .is_some_and(|a| a.default_value.is_some())
+                {
+                    series.rewind(minute);
+                }
+            }
+        }
+    }
+
     /// [`Engine::observe`] for a record whose time may not be believable
     /// (see [`crate::detect::clock`]): one that is not (`in_time` false)
     /// still meets the single-event rules but is kept out of the alarms'
@@ -173,21 +192,7 @@ impl Engine {
         // Older than the horizon: still a finding, no longer a sample.
         let in_time = in_time && self.floor.is_none_or(|f| minute >= f);
         if in_time {
-            let new_minute = self.activity.insert(minute);
-            self.last_minute = Some(self.last_minute.map_or(minute, |m| m.max(minute)));
-            if new_minute && self.evaluated.is_some_and(|e| minute <= e) {
-                // A minute with activity appeared in the past: alarms that
-                // report a default value for such minutes read it again.
-                for ((i, _), series) in self.series.iter_mut() {
-                    if self.rules[*i]
-                        .alarm
-                        .as_ref()
-                        .is_some_and(|a| a.default_value.is_some())
-                    {
-                        series.rewind(minute);
-                    }
-                }
-            }
+            self.note_activity(minute);
         }
         let named = e
             .event_name

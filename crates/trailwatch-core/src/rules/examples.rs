@@ -46,19 +46,27 @@ fn merge(base: &mut Value, over: &Value) {
     }
 }
 
+/// Why an example is no record.
+#[derive(Debug, thiserror::Error)]
+pub enum ExampleError {
+    #[error(transparent)]
+    Decode(#[from] crate::event::DecodeError),
+    #[error("example did not decode to a record")]
+    NoRecord,
+}
+
 /// Does the rule's pattern match this complete record (decoded as real input)?
-pub fn matches_record(rule: &Rule, record: &Value) -> Result<bool, String> {
+pub fn matches_record(rule: &Rule, record: &Value) -> Result<bool, ExampleError> {
     let text = record.to_string();
     let mut dec = Decoder::from_reader(
         "example",
         std::io::Cursor::new(text.into_bytes()),
         DecodeOptions::default(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     match dec.next_step() {
         Some(Step::Record(r)) => Ok(rule.pattern.matches(&RecordDoc::new(&r))),
-        Some(Step::Error(e)) => Err(e.to_string()),
-        _ => Err("example did not decode to a record".into()),
+        Some(Step::Error(e)) => Err(e.into()),
+        _ => Err(ExampleError::NoRecord),
     }
 }
 

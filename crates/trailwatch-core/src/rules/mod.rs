@@ -1,5 +1,5 @@
 //! Detection rules: the YAML rule format, validation into compiled rules,
-//! the built-in packs, and Terraform import.
+//! the built-in packs, Terraform import, and rules written back as YAML.
 //!
 //! A rule is a filter pattern plus either a CloudWatch metric and alarm
 //! (alerts on ALARM transitions) or nothing more (every match is a finding),
@@ -10,6 +10,7 @@ mod engine;
 mod examples;
 mod format;
 mod terraform;
+mod yaml;
 
 use std::collections::BTreeMap;
 
@@ -20,9 +21,10 @@ use crate::pattern::{Pattern, PatternError, Step};
 
 pub use crate::alert::Severity;
 pub use engine::{Engine, LATE_HORIZON, Match};
-pub use examples::{check_examples, example_record, matches_record};
+pub use examples::{ExampleError, check_examples, example_record, matches_record};
 pub use format::{LoadError, RuleFormat, load_rules};
 pub use terraform::{TerraformError, import_terraform};
+pub use yaml::to_yaml;
 
 /// A metric transformation, as in `PutMetricFilter`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +186,80 @@ fn selector(s: &str) -> Option<Vec<Step>> {
     }
 }
 
+/// Why a metric or its alarm is not one CloudWatch would take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlarmProblem {
+    #[error("period {0} is not a multiple of 60 seconds")]
+    Period(u32),
+    #[error("evaluation_periods × period must be between 1 period and 1 day")]
+    EvaluationRange,
+    #[error("datapoints_to_alarm must be between 1 and evaluation_periods")]
+    DatapointsRange,
+    #[error("unknown statistic {0:?}")]
+    Statistic(String),
+    #[error("bad metric value selector {0:?}")]
+    ValueSelector(String),
+    #[error("metric value {0:?} is neither a number nor $.selector")]
+    Value(String),
+    #[error("at most 3 dimensions")]
+    TooManyDimensions,
+    #[error("default_value is not allowed with dimensions")]
+    DefaultWithDimensions,
+    #[error("bad dimension selector {0:?}")]
+    DimensionSelector(String),
+}
+
+/// A metric and its alarm, checked as `PutMetricFilter` and
+/// `PutMetricAlarm` check them.
+fn metric_alarm(m: &RawMetric, a: &RawAlarm) -> Result<MetricAlarm, AlarmProblem> {
+    if a.period < 60 || !a.period.is_multiple_of(60) {
+        return Err(AlarmProblem::Period(a.period));
+    }
+    if a.evaluation_periods == 0 || a.evaluation_periods as u64 * u64::from(a.period) > 86_400 {
+        return Err(AlarmProblem::EvaluationRange);
+    }
+    let m_of_n = a.datapoints_to_alarm.unwrap_or(a.evaluation_periods);
+    if m_of_n == 0 || m_of_n > a.evaluation_periods {
+        return Err(AlarmProblem::DatapointsRange);
+    }
+    let statistic = Statistic::parse(&a.statistic)
+        .ok_or_else(|| AlarmProblem::Statistic(a.statistic.clone()))?;
+    let value = match m.value.trim() {
+        v if v.starts_with('$') => MetricValue::Selector(
+            selector(v).ok_or_else(|| AlarmProblem::ValueSelector(v.to_string()))?,
+        ),
+        v => MetricValue::Constant(v.parse().map_err(|_| AlarmProblem::Value(v.to_string()))?),
+    };
+    if m.dimensions.len() > 3 {
+        return Err(AlarmProblem::TooManyDimensions);
+    }
+    if !m.dimensions.is_empty() && m.default_value.is_some() {
+        return Err(AlarmProblem::DefaultWithDimensions);
+    }
+    let mut dimensions = Vec::new();
+    for (name, sel) in &m.dimensions {
+        let steps =
+            selector(sel).ok_or_else(|| AlarmProblem::DimensionSelector(sel.to_string()))?;
+        dimensions.push((name.clone(), steps));
+    }
+    Ok(MetricAlarm {
+        metric_name: m.name.clone(),
+        namespace: m.namespace.clone(),
+        value,
+        default_value: m.default_value,
+        dimensions,
+        spec: AlarmSpec {
+            period_minutes: i64::from(a.period / 60),
+            evaluation_periods: a.evaluation_periods,
+            datapoints_to_alarm: m_of_n,
+            statistic,
+            threshold: a.threshold,
+            comparison: a.comparison,
+            treat_missing: a.treat_missing_data,
+        },
+    })
+}
+
 impl RawRule {
     /// Validate and compile.
     pub fn compile(self, origin: &str) -> Result<Rule, RuleError> {
@@ -210,70 +286,7 @@ impl RawRule {
             (None, None) => None,
             (Some(_), None) => return Err(invalid("a metric needs an alarm".into())),
             (None, Some(_)) => return Err(invalid("an alarm needs a metric".into())),
-            (Some(m), Some(a)) => {
-                if a.period < 60 || a.period % 60 != 0 {
-                    return Err(invalid(format!(
-                        "period {} is not a multiple of 60 seconds",
-                        a.period
-                    )));
-                }
-                if a.evaluation_periods == 0
-                    || a.evaluation_periods as u64 * u64::from(a.period) > 86_400
-                {
-                    return Err(invalid(
-                        "evaluation_periods × period must be between 1 period and 1 day".into(),
-                    ));
-                }
-                let m_of_n = a.datapoints_to_alarm.unwrap_or(a.evaluation_periods);
-                if m_of_n == 0 || m_of_n > a.evaluation_periods {
-                    return Err(invalid(
-                        "datapoints_to_alarm must be between 1 and evaluation_periods".into(),
-                    ));
-                }
-                let statistic = Statistic::parse(&a.statistic)
-                    .ok_or_else(|| invalid(format!("unknown statistic {:?}", a.statistic)))?;
-                let value = match m.value.trim() {
-                    v if v.starts_with('$') => MetricValue::Selector(
-                        selector(v)
-                            .ok_or_else(|| invalid(format!("bad metric value selector {v:?}")))?,
-                    ),
-                    v => MetricValue::Constant(v.parse().map_err(|_| {
-                        invalid(format!(
-                            "metric value {v:?} is neither a number nor $.selector"
-                        ))
-                    })?),
-                };
-                if m.dimensions.len() > 3 {
-                    return Err(invalid("at most 3 dimensions".into()));
-                }
-                if !m.dimensions.is_empty() && m.default_value.is_some() {
-                    return Err(invalid(
-                        "default_value is not allowed with dimensions".into(),
-                    ));
-                }
-                let mut dimensions = Vec::new();
-                for (name, sel) in &m.dimensions {
-                    let steps = selector(sel)
-                        .ok_or_else(|| invalid(format!("bad dimension selector {sel:?}")))?;
-                    dimensions.push((name.clone(), steps));
-                }
-                Some(MetricAlarm {
-                    metric_name: m.name.clone(),
-                    namespace: m.namespace.clone(),
-                    value,
-                    default_value: m.default_value,
-                    dimensions,
-                    spec: AlarmSpec {
-                        period_minutes: i64::from(a.period / 60),
-                        evaluation_periods: a.evaluation_periods,
-                        datapoints_to_alarm: m_of_n,
-                        statistic,
-                        threshold: a.threshold,
-                        comparison: a.comparison,
-                        treat_missing: a.treat_missing_data,
-                    },
-                })
-            }
+            (Some(m), Some(a)) => Some(metric_alarm(m, a).map_err(|p| invalid(p.to_string()))?),
         };
         Ok(Rule {
             findings: self.findings || alarm.is_none(),
@@ -298,9 +311,9 @@ pub fn parse_rules(yaml: &str, origin: &str) -> Result<Vec<Rule>, RuleError> {
         origin: origin.to_string(),
         message: e.to_string(),
     };
-    crate::nesting::check_yaml(yaml).map_err(|message| RuleError::Yaml {
+    crate::nesting::check_yaml(yaml).map_err(|e| RuleError::Yaml {
         origin: origin.to_string(),
-        message,
+        message: e.to_string(),
     })?;
     let raw: Vec<RawRule> = match yaml_serde::from_str::<RuleFile>(yaml) {
         Ok(f) => f.rules,

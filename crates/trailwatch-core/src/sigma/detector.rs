@@ -12,8 +12,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use super::correlation::RuleSet;
 use super::fields::RecordFields;
+use super::link::RuleSet;
 use super::rule::{Pin, SigmaRule};
 use super::window::{Correlations, Hit};
 use crate::alert::{About, Alert, AlertKind};

@@ -2,7 +2,7 @@
 //! rule files (multi-document, `action: global` collections) into
 //! compiled rules, using [`condition`] for `condition` expressions and
 //! [`value`] for field tests with their modifiers; [`correlation`] parses
-//! correlation rules and links each to the rules it names; [`detector`]
+//! correlation rules and [`link`] links each to the rules it names; [`detector`]
 //! runs the set on decoded records, reading fields through [`fields`],
 //! and feeds correlations to their event-time windows ([`window`]).
 
@@ -10,8 +10,10 @@ pub mod condition;
 pub mod correlation;
 pub mod detector;
 pub mod fields;
+pub mod link;
+pub mod problem;
 pub mod rule;
 pub mod value;
 pub mod window;
 
-pub use correlation::{RuleSet, link};
+pub use link::{RuleSet, link};

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::condition::{Condition, Resolved};
 use super::correlation::CorrelationSpec;
 use super::fields::{Fields, path_cost};
+use super::problem::Problem;
 use super::value::FieldTest;
 use crate::alert::Severity;
 
@@ -83,7 +84,7 @@ pub struct Detection {
 
 /// The most selections a rule may have (a hostile rule could name
 /// thousands; real ones use a handful).
-const MAX_SELECTIONS: usize = 64;
+pub(crate) const MAX_SELECTIONS: usize = 64;
 
 /// `level` to severity: critical P1, high P2, medium P3, low and
 /// informational P4.
@@ -126,16 +127,16 @@ fn merge(a: &mut Value, b: &Value) {
 
 /// A map's field tests, the cheap ones (typed fields of the record)
 /// first, so a failing one spares parsing the rest of the record.
-fn compile_map(m: &Map<String, Value>) -> Result<Vec<FieldTest>, String> {
+fn compile_map(m: &Map<String, Value>) -> Result<Vec<FieldTest>, Problem> {
     let mut tests: Vec<FieldTest> = m
         .iter()
-        .map(|(k, v)| FieldTest::compile(k, v).map_err(|e| e.to_string()))
+        .map(|(k, v)| FieldTest::compile(k, v))
         .collect::<Result<_, _>>()?;
     tests.sort_by_key(|t| path_cost(t.path()));
     Ok(tests)
 }
 
-fn keyword(s: &str) -> Result<Regex, String> {
+fn keyword(s: &str) -> Result<Regex, Problem> {
     let body: String = s
         .split('*')
         .map(|p| {
@@ -150,10 +151,10 @@ fn keyword(s: &str) -> Result<Regex, String> {
         .case_insensitive(true)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(|e| Problem::BadKeyword(e.to_string()))
 }
 
-fn selection(v: &Value) -> Result<Selection, String> {
+fn selection(v: &Value) -> Result<Selection, Problem> {
     match v {
         Value::Object(m) => Ok(Selection::Fields(vec![compile_map(m)?])),
         Value::Array(items) if items.iter().all(Value::is_object) => Ok(Selection::Fields(
@@ -169,12 +170,12 @@ fn selection(v: &Value) -> Result<Selection, String> {
                 .map(|k| match k {
                     Value::String(s) => keyword(s),
                     Value::Number(n) => keyword(&n.to_string()),
-                    _ => Err("a keyword list mixes maps and values".to_string()),
+                    _ => Err(Problem::MixedKeywords),
                 })
                 .collect::<Result<_, _>>()?,
         )),
         Value::String(s) => Ok(Selection::Keywords(vec![keyword(s)?])),
-        _ => Err("a selection must be a map, a list of maps or a list of keywords".into()),
+        _ => Err(Problem::BadSelection),
     }
 }
 
@@ -198,7 +199,7 @@ fn pinned(sel: &Selection, field: &str) -> Option<Vec<String>> {
 }
 
 impl Detection {
-    fn compile(detection: &Map<String, Value>) -> Result<Detection, String> {
+    fn compile(detection: &Map<String, Value>) -> Result<Detection, Problem> {
         let conditions = match detection.get("condition") {
             Some(Value::String(s)) => vec![s.clone()],
             Some(Value::Array(a)) if !a.is_empty() => a
@@ -206,14 +207,14 @@ impl Detection {
                 .map(|c| {
                     c.as_str()
                         .map(str::to_string)
-                        .ok_or_else(|| "a condition must be text".to_string())
+                        .ok_or(Problem::ConditionNotText)
                 })
                 .collect::<Result<_, _>>()?,
-            _ => return Err("detection has no condition".into()),
+            _ => return Err(Problem::NoCondition),
         };
         let parsed: Vec<Condition> = conditions
             .iter()
-            .map(|c| Condition::parse(c).map_err(|e| e.to_string()))
+            .map(|c| Condition::parse(c).map_err(Problem::from))
             .collect::<Result<_, _>>()?;
         let mut names = Vec::new();
         let mut selections = Vec::new();
@@ -222,18 +223,18 @@ impl Detection {
                 continue;
             }
             names.push(name.clone());
-            selections.push(selection(v).map_err(|m| format!("{name}: {m}"))?);
+            selections.push(selection(v).map_err(|p| Problem::InSelection {
+                name: name.clone(),
+                problem: Box::new(p),
+            })?);
         }
         if selections.len() > MAX_SELECTIONS {
-            return Err(format!(
-                "{} selections; at most {MAX_SELECTIONS} are supported",
-                selections.len()
-            ));
+            return Err(Problem::TooManySelections(selections.len()));
         }
         for c in &parsed {
             for n in c.names() {
                 if !names.iter().any(|s| s == n) {
-                    return Err(format!("the condition names {n}, which is no selection"));
+                    return Err(Problem::UnknownSelection(n.to_string()));
                 }
             }
         }
@@ -291,10 +292,10 @@ impl SigmaRule {
             .get("id")
             .and_then(Value::as_str)
             .map_or_else(|| format!("(document {})", index + 1), str::to_string);
-        let fail = |m: String| SigmaError {
+        let fail = |p: Problem| SigmaError {
             origin: origin.to_string(),
             id: id.clone(),
-            message: m,
+            message: p.to_string(),
         };
         let body = if let Some(c) = doc.get("correlation") {
             Body::Correlation(CorrelationSpec::parse(c).map_err(fail)?)
@@ -302,7 +303,7 @@ impl SigmaRule {
             let detection = doc
                 .get("detection")
                 .and_then(Value::as_object)
-                .ok_or_else(|| fail("no detection and no correlation".into()))?;
+                .ok_or_else(|| fail(Problem::NoDetection))?;
             Body::Detection(Detection::compile(detection).map_err(fail)?)
         };
         Ok(SigmaRule {
@@ -351,11 +352,11 @@ pub fn load(text: &str, origin: &str) -> (Vec<SigmaRule>, Vec<SigmaError>) {
     let mut errors = Vec::new();
     // Rule files are hostile: nesting is bounded before the YAML parser
     // recurses into it (the same check as trailwatch's own rule files).
-    if let Err(message) = crate::nesting::check_yaml(text) {
+    if let Err(e) = crate::nesting::check_yaml(text) {
         errors.push(SigmaError {
             origin: origin.to_string(),
             id: "(file)".to_string(),
-            message,
+            message: e.to_string(),
         });
         return (rules, errors);
     }

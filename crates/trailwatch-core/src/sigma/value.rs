@@ -9,14 +9,16 @@ use base64::Engine as _;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
+use super::problem::Problem;
+
 use super::fields::{Fields, Val};
 
 /// Why a field test could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("field {field:?}: {message}")]
+#[error("field {field:?}: {problem}")]
 pub struct ValueError {
     pub field: String,
-    pub message: String,
+    pub problem: Box<Problem>,
 }
 
 #[derive(Debug, Clone)]
@@ -119,196 +121,204 @@ fn windash(v: &str) -> Vec<String> {
         .collect()
 }
 
+/// The modifiers a Sigma field key may carry.
+const MODIFIERS: &[&str] = &[
+    "contains",
+    "startswith",
+    "endswith",
+    "all",
+    "re",
+    "i",
+    "m",
+    "s",
+    "cidr",
+    "base64",
+    "base64offset",
+    "windash",
+    "exists",
+    "fieldref",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "cased",
+];
+
+/// A field key's modifiers (`field|contains|all` → `contains`, `all`).
+struct Mods<'a>(Vec<&'a str>);
+
+impl Mods<'_> {
+    fn has(&self, m: &str) -> bool {
+        self.0.contains(&m)
+    }
+}
+
+/// One value's test, as its modifiers say (None: a number that is no
+/// finite float, which tests nothing).
+fn value_test(v: &Value, mods: &Mods<'_>) -> Result<Option<Test>, Problem> {
+    let text = match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    };
+    if mods.has("exists") {
+        let Value::Bool(b) = v else {
+            return Err(Problem::ExistsNotBool);
+        };
+        return Ok(Some(Test::Exists(*b)));
+    }
+    if mods.has("fieldref") {
+        let t = text.ok_or(Problem::FieldRefNotName)?;
+        return Ok(Some(Test::FieldRef(
+            t.split('.').map(str::to_string).collect(),
+        )));
+    }
+    if let Some(op) = [
+        ("gt", Cmp::Gt),
+        ("gte", Cmp::Gte),
+        ("lt", Cmp::Lt),
+        ("lte", Cmp::Lte),
+    ]
+    .iter()
+    .find(|(m, _)| mods.has(m))
+    .map(|(_, op)| *op)
+    {
+        let n = v
+            .as_f64()
+            .or_else(|| text.as_deref().and_then(|t| t.parse().ok()))
+            .ok_or(Problem::CmpNotNumber)?;
+        return Ok(Some(Test::Cmp(op, n)));
+    }
+    if mods.has("cidr") {
+        let t = text.ok_or(Problem::CidrNotRange)?;
+        let net = t.parse::<ipnet::IpNet>().map_err(|e| Problem::BadCidr {
+            text: t.clone(),
+            message: e.to_string(),
+        })?;
+        return Ok(Some(Test::Cidr(net)));
+    }
+    match v {
+        Value::Null => return Ok(Some(Test::Null)),
+        Value::Bool(b) if mods.0.is_empty() => return Ok(Some(Test::Bool(*b))),
+        Value::Number(n) if mods.0.is_empty() => {
+            return Ok(n.as_f64().map(|f| Test::Cmp(Cmp::Eq, f)));
+        }
+        Value::Object(_) | Value::Array(_) => {
+            return Err(Problem::ValueShape);
+        }
+        _ => {}
+    }
+    text_test(text.unwrap_or_default(), mods).map(Some)
+}
+
+/// A text value's test: a regex (`re`), or the value's forms after the
+/// transformations (`windash`, `base64`, `base64offset`) matched at the
+/// position the modifiers say, as a literal where one will do.
+fn text_test(text: String, mods: &Mods<'_>) -> Result<Test, Problem> {
+    if mods.has("re") {
+        let re = RegexBuilder::new(&text)
+            .case_insensitive(mods.has("i"))
+            .multi_line(mods.has("m"))
+            .dot_matches_new_line(mods.has("s"))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| Problem::BadRegex(e.to_string()))?;
+        return Ok(Test::Text(re));
+    }
+    // Transformations first (each may give several forms), then the
+    // position modifiers, then case.
+    let mut forms = vec![text];
+    if mods.has("windash") {
+        forms = forms.iter().flat_map(|f| windash(f)).collect();
+    }
+    let encoded = mods.has("base64") || mods.has("base64offset");
+    if mods.has("base64offset") {
+        forms = forms.iter().flat_map(|f| base64_offsets(f)).collect();
+    } else if mods.has("base64") {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        forms = forms.iter().map(|f| b64.encode(f.as_bytes())).collect();
+    }
+    let cased = mods.has("cased") || encoded;
+    let how = if mods.has("startswith") {
+        Position::Start
+    } else if mods.has("endswith") {
+        Position::End
+    } else {
+        Position::Whole
+    };
+    let contains = mods.has("contains");
+    let alts: Vec<String> = forms
+        .iter()
+        .map(|f| {
+            // Encoded forms are literal text, not wildcard patterns.
+            let body = if encoded {
+                regex::escape(f)
+            } else {
+                wildcard_body(f)
+            };
+            // `contains` is an unanchored search; the others anchor.
+            match how {
+                _ if contains => body,
+                Position::Start => format!("^(?:{body})"),
+                Position::End => format!("(?:{body})$"),
+                Position::Whole => format!("^(?:{body})$"),
+            }
+        })
+        .collect();
+    let re = RegexBuilder::new(&alts.join("|"))
+        .case_insensitive(!cased)
+        .dot_matches_new_line(true)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| Problem::BadPattern(e.to_string()))?;
+    // A single plain ASCII string needs no regex for ASCII values.
+    let plain = match forms.as_slice() {
+        [f] if !contains && f.is_ascii() && (encoded || !f.contains(['*', '?', '\\'])) => {
+            Some(f.clone())
+        }
+        _ => None,
+    };
+    Ok(match plain {
+        Some(f) => Test::Literal {
+            text: if cased { f } else { f.to_ascii_lowercase() },
+            how,
+            cased,
+            re,
+        },
+        None => Test::Text(re),
+    })
+}
+
 impl FieldTest {
     /// Compile `key` (`field|mod|mod`) with its value or list of values.
     pub fn compile(key: &str, value: &Value) -> Result<FieldTest, ValueError> {
         let mut parts = key.split('|');
         let field = parts.next().unwrap_or_default();
-        let err = |m: String| ValueError {
+        let err = |p: Problem| ValueError {
             field: key.to_string(),
-            message: m,
+            problem: Box::new(p),
         };
-        let mods: Vec<&str> = parts.collect();
-        let has = |m: &str| mods.contains(&m);
-        for m in &mods {
-            if ![
-                "contains",
-                "startswith",
-                "endswith",
-                "all",
-                "re",
-                "i",
-                "m",
-                "s",
-                "cidr",
-                "base64",
-                "base64offset",
-                "windash",
-                "exists",
-                "fieldref",
-                "gt",
-                "gte",
-                "lt",
-                "lte",
-                "cased",
-            ]
-            .contains(m)
-            {
-                return Err(err(format!("modifier `{m}` is not supported")));
-            }
+        let mods = Mods(parts.collect());
+        if let Some(m) = mods.0.iter().find(|m| !MODIFIERS.contains(m)) {
+            return Err(err(Problem::UnknownModifier(m.to_string())));
         }
         let values: Vec<&Value> = match value {
             Value::Array(a) => a.iter().collect(),
             v => vec![v],
         };
         if values.is_empty() {
-            return Err(err("an empty list of values".into()));
+            return Err(err(Problem::NoValues));
         }
         let mut tests = Vec::new();
         for v in values {
-            let text = match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                Value::Bool(b) => Some(b.to_string()),
-                _ => None,
-            };
-            if has("exists") {
-                let Value::Bool(b) = v else {
-                    return Err(err("`exists` takes true or false".into()));
-                };
-                tests.push(Test::Exists(*b));
-                continue;
+            if let Some(t) = value_test(v, &mods).map_err(err)? {
+                tests.push(t);
             }
-            if has("fieldref") {
-                let t = text.ok_or_else(|| err("`fieldref` takes a field name".into()))?;
-                tests.push(Test::FieldRef(t.split('.').map(str::to_string).collect()));
-                continue;
-            }
-            if let Some(op) = [
-                ("gt", Cmp::Gt),
-                ("gte", Cmp::Gte),
-                ("lt", Cmp::Lt),
-                ("lte", Cmp::Lte),
-            ]
-            .iter()
-            .find(|(m, _)| has(m))
-            .map(|(_, op)| *op)
-            {
-                let n = v
-                    .as_f64()
-                    .or_else(|| text.as_deref().and_then(|t| t.parse().ok()))
-                    .ok_or_else(|| err("a comparison takes a number".into()))?;
-                tests.push(Test::Cmp(op, n));
-                continue;
-            }
-            if has("cidr") {
-                let t = text.ok_or_else(|| err("`cidr` takes a range".into()))?;
-                let net = t
-                    .parse::<ipnet::IpNet>()
-                    .map_err(|e| err(format!("{t:?} is not a CIDR range: {e}")))?;
-                tests.push(Test::Cidr(net));
-                continue;
-            }
-            match v {
-                Value::Null => {
-                    tests.push(Test::Null);
-                    continue;
-                }
-                Value::Bool(b) if mods.is_empty() => {
-                    tests.push(Test::Bool(*b));
-                    continue;
-                }
-                Value::Number(n) if mods.is_empty() => {
-                    if let Some(f) = n.as_f64() {
-                        tests.push(Test::Cmp(Cmp::Eq, f));
-                    }
-                    continue;
-                }
-                Value::Object(_) | Value::Array(_) => {
-                    return Err(err(
-                        "a value must be a string, number, boolean or null".into()
-                    ));
-                }
-                _ => {}
-            }
-            let text = text.unwrap_or_default();
-            if has("re") {
-                let re = RegexBuilder::new(&text)
-                    .case_insensitive(has("i"))
-                    .multi_line(has("m"))
-                    .dot_matches_new_line(has("s"))
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| err(format!("regex: {e}")))?;
-                tests.push(Test::Text(re));
-                continue;
-            }
-            // Transformations first (each may give several forms), then
-            // the position modifiers, then case.
-            let mut forms = vec![text];
-            if has("windash") {
-                forms = forms.iter().flat_map(|f| windash(f)).collect();
-            }
-            let encoded = has("base64") || has("base64offset");
-            if has("base64offset") {
-                forms = forms.iter().flat_map(|f| base64_offsets(f)).collect();
-            } else if has("base64") {
-                let b64 = base64::engine::general_purpose::STANDARD;
-                forms = forms.iter().map(|f| b64.encode(f.as_bytes())).collect();
-            }
-            let cased = has("cased") || encoded;
-            let how = if has("startswith") {
-                Position::Start
-            } else if has("endswith") {
-                Position::End
-            } else {
-                Position::Whole
-            };
-            let mut alts = Vec::new();
-            for f in &forms {
-                // Encoded forms are literal text, not wildcard patterns.
-                let body = if encoded {
-                    regex::escape(f)
-                } else {
-                    wildcard_body(f)
-                };
-                // `contains` is an unanchored search; the others anchor.
-                alts.push(match how {
-                    _ if has("contains") => body,
-                    Position::Start => format!("^(?:{body})"),
-                    Position::End => format!("(?:{body})$"),
-                    Position::Whole => format!("^(?:{body})$"),
-                });
-            }
-            let re = RegexBuilder::new(&alts.join("|"))
-                .case_insensitive(!cased)
-                .dot_matches_new_line(true)
-                .size_limit(1 << 20)
-                .build()
-                .map_err(|e| err(format!("pattern: {e}")))?;
-            // A single plain ASCII string needs no regex for ASCII values.
-            let plain = match forms.as_slice() {
-                [f] if !has("contains")
-                    && f.is_ascii()
-                    && (encoded || !f.contains(['*', '?', '\\'])) =>
-                {
-                    Some(f.clone())
-                }
-                _ => None,
-            };
-            tests.push(match plain {
-                Some(f) => Test::Literal {
-                    text: if cased { f } else { f.to_ascii_lowercase() },
-                    how,
-                    cased,
-                    re,
-                },
-                None => Test::Text(re),
-            });
         }
         Ok(FieldTest {
             path: field.split('.').map(str::to_string).collect(),
-            all: has("all"),
+            all: mods.has("all"),
             tests,
         })
     }

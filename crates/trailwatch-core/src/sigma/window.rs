@@ -25,8 +25,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::correlation::{FieldSource, Kind, RuleSet, Step, StepSource};
+use super::correlation::Kind;
 use super::fields::Fields;
+use super::link::{FieldSource, RuleSet, Step, StepSource};
 use super::rule::Body;
 use crate::alarm::AlarmState;
 use crate::alert::{Alert, AlertKind, EVIDENCE_IDS, stable_id};
@@ -186,6 +187,11 @@ impl Correlations {
 
     /// Take one hit at `at`; what fires goes to `out` and to the
     /// correlations chained on it.
+    ///
+    /// Long for a reason: the four correlation types over one window, an
+    /// arm each, with the chaining after them; kept together so the types'
+    /// differences (counting, distinct values, all rules, in order) read
+    /// side by side against the specification.
     fn apply(&mut self, at: i64, hit: Hit, out: &mut Vec<Alert>) {
         let spec = self.spec(hit.corr).clone();
         let span = spec.timespan_ms;

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, Int64Array};
+use arrow::array::{AsArray, Int64Array};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit, TimestampNanosecondType};
 use chrono::DateTime;
@@ -13,7 +13,7 @@ use datafusion::logical_expr::{
 };
 
 use super::time_units::{Unit, diff};
-use super::{all_scalar, arrays, output, strings, text_type, time_type};
+use super::{all_scalar, arrays, output, per_row, strings, text_type, time_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DateDiff {
@@ -65,19 +65,14 @@ impl ScalarUDFImpl for DateDiff {
         let y = cast(&a[2], &target)?;
         let x = x.as_primitive::<TimestampNanosecondType>();
         let y = y.as_primitive::<TimestampNanosecondType>();
-        let mut v = Vec::with_capacity(x.len());
-        for i in 0..x.len() {
-            if units.is_null(i) || x.is_null(i) || y.is_null(i) {
-                v.push(None);
-                continue;
-            }
+        let v = per_row(x.len(), &[&units, x, y], |i| {
             let unit = Unit::parse(units.value(i))?;
-            v.push(Some(diff(
+            Ok(Some(diff(
                 unit,
                 DateTime::from_timestamp_nanos(x.value(i)),
                 DateTime::from_timestamp_nanos(y.value(i)),
-            )));
-        }
+            )))
+        })?;
         output(Arc::new(Int64Array::from(v)), scalar)
     }
 }

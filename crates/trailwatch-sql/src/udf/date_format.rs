@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, StringArray};
+use arrow::array::{AsArray, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit, TimestampNanosecondType};
 use chrono::DateTime;
@@ -14,7 +14,7 @@ use datafusion::logical_expr::{
 };
 
 use super::mysql_format::to_chrono;
-use super::{all_scalar, arrays, output, strings, text_type, time_type};
+use super::{all_scalar, arrays, output, per_row, strings, text_type, time_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct DateFormat {
@@ -59,12 +59,7 @@ impl ScalarUDFImpl for DateFormat {
         let ts = ts.as_primitive::<TimestampNanosecondType>();
         let fmts = strings(&a[1])?;
         let mut cached: Option<(String, String)> = None;
-        let mut v = Vec::with_capacity(ts.len());
-        for i in 0..ts.len() {
-            if ts.is_null(i) || fmts.is_null(i) {
-                v.push(None);
-                continue;
-            }
+        let v = per_row(ts.len(), &[ts, &fmts], |i| {
             let f = fmts.value(i);
             let chrono_fmt = match &cached {
                 Some((m, c)) if m == f => c.clone(),
@@ -75,8 +70,8 @@ impl ScalarUDFImpl for DateFormat {
                 }
             };
             let t = DateTime::from_timestamp_nanos(ts.value(i));
-            v.push(Some(t.format(&chrono_fmt).to_string()));
-        }
+            Ok(Some(t.format(&chrono_fmt).to_string()))
+        })?;
         output(Arc::new(StringArray::from(v)), scalar)
     }
 }

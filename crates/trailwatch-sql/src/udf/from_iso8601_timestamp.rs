@@ -12,7 +12,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::{UTC, all_scalar, arrays, output, strings, text_type, ts_ms_utc};
+use super::{UTC, all_scalar, arrays, output, per_row, strings, text_type, ts_ms_utc};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct FromIso8601Timestamp {
@@ -77,19 +77,12 @@ impl ScalarUDFImpl for FromIso8601Timestamp {
         let scalar = all_scalar(&args.args);
         let a = arrays(&args.args, args.number_rows)?;
         let texts = strings(&a[0])?;
-        let mut v = Vec::with_capacity(texts.len());
-        for i in 0..texts.len() {
-            if texts.is_null(i) {
-                v.push(None);
-                continue;
-            }
+        let v = per_row(texts.len(), &[&texts], |i| {
             match parse_iso8601(texts.value(i)) {
-                Some(t) => v.push(Some(t.timestamp_millis())),
-                None => {
-                    return exec_err!("Invalid format: \"{}\" is not ISO 8601", texts.value(i));
-                }
+                Some(t) => Ok(Some(t.timestamp_millis())),
+                None => exec_err!("Invalid format: \"{}\" is not ISO 8601", texts.value(i)),
             }
-        }
+        })?;
         output(
             Arc::new(TimestampMillisecondArray::from(v).with_timezone(UTC)),
             scalar,

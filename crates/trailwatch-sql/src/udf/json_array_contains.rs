@@ -13,7 +13,7 @@ use datafusion::logical_expr::{
 };
 use serde_json::Value;
 
-use super::{all_scalar, arrays, output, strings, text_type};
+use super::{all_scalar, arrays, output, per_row, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct JsonArrayContains {
@@ -77,15 +77,9 @@ impl ScalarUDFImpl for JsonArrayContains {
             .downcast_ref::<StringArray>()
             .cloned()
             .unwrap_or_else(|| StringArray::new_null(docs.len()));
-        let mut v = Vec::with_capacity(docs.len());
-        for i in 0..docs.len() {
-            if docs.is_null(i) || needles.is_null(i) {
-                v.push(None);
-                continue;
-            }
+        let v = per_row(docs.len(), &[&docs, &needles], |i| {
             let Ok(Value::Array(items)) = serde_json::from_str::<Value>(docs.value(i)) else {
-                v.push(None);
-                continue;
+                return Ok(None);
             };
             let needle = needles.value(i);
             let hit = items.iter().any(|item| match (kind, item) {
@@ -96,8 +90,8 @@ impl ScalarUDFImpl for JsonArrayContains {
                     .is_some_and(|x| Some(x) == needle.parse::<f64>().ok()),
                 _ => false,
             });
-            v.push(Some(hit));
-        }
+            Ok(Some(hit))
+        })?;
         output(Arc::new(BooleanArray::from(v)), scalar)
     }
 }

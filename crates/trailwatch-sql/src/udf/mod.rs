@@ -98,6 +98,25 @@ pub(crate) fn output(array: ArrayRef, scalar: bool) -> Result<ColumnarValue> {
     }
 }
 
+/// A function's result column row by row: null where any of `inputs` is
+/// null in that row (SQL's rule for these functions), else what `f`
+/// makes of the row; the first error stops the call.
+pub(crate) fn per_row<T>(
+    rows: usize,
+    inputs: &[&dyn Array],
+    mut f: impl FnMut(usize) -> Result<Option<T>>,
+) -> Result<Vec<Option<T>>> {
+    let mut out = Vec::with_capacity(rows);
+    for i in 0..rows {
+        if inputs.iter().any(|a| a.is_null(i)) {
+            out.push(None);
+        } else {
+            out.push(f(i)?);
+        }
+    }
+    Ok(out)
+}
+
 /// A column as UTF-8 text (Utf8View and LargeUtf8 are cast).
 pub(crate) fn strings(a: &ArrayRef) -> Result<StringArray> {
     let c = cast(a, &DataType::Utf8)?;

@@ -56,6 +56,9 @@ pub(crate) struct JodaPattern {
 
 impl JodaPattern {
     /// Compile `pattern`; an unsupported letter is an error.
+    ///
+    /// Long for a reason: one match over Joda-Time's pattern letters, an
+    /// arm each, as Joda's own table lists them.
     pub(crate) fn compile(pattern: &str) -> Result<JodaPattern> {
         let chars: Vec<char> = pattern.chars().collect();
         let mut pieces = Vec::new();

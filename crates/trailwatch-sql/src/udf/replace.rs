@@ -11,7 +11,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::{all_scalar, arrays, optional_strings, output, strings, text_type};
+use super::{all_scalar, arrays, optional_strings, output, per_row, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct Replace {
@@ -52,16 +52,14 @@ impl ScalarUDFImpl for Replace {
         let texts = strings(&a[0])?;
         let search = strings(&a[1])?;
         let reps = optional_strings(&a, 2)?;
-        let mut v = Vec::with_capacity(texts.len());
-        for i in 0..texts.len() {
-            let rep_null = reps.as_ref().is_some_and(|r| r.is_null(i));
-            if texts.is_null(i) || search.is_null(i) || rep_null {
-                v.push(None);
-                continue;
-            }
-            let rep = reps.as_ref().map_or("", |r| r.value(i));
-            v.push(Some(texts.value(i).replace(search.value(i), rep)));
+        let mut inputs: Vec<&dyn Array> = vec![&texts, &search];
+        if let Some(r) = &reps {
+            inputs.push(r);
         }
+        let v = per_row(texts.len(), &inputs, |i| {
+            let rep = reps.as_ref().map_or("", |r| r.value(i));
+            Ok(Some(texts.value(i).replace(search.value(i), rep)))
+        })?;
         output(Arc::new(StringArray::from(v)), scalar)
     }
 }

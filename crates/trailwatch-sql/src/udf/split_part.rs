@@ -12,7 +12,7 @@ use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDFImpl, Signature, Volatility,
 };
 
-use super::{all_scalar, arrays, int_type, ints, output, strings, text_type};
+use super::{all_scalar, arrays, int_type, ints, output, per_row, strings, text_type};
 
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub struct SplitPart {
@@ -57,12 +57,7 @@ impl ScalarUDFImpl for SplitPart {
         let texts = strings(&a[0])?;
         let delims = strings(&a[1])?;
         let idx = ints(&a[2])?;
-        let mut v = Vec::with_capacity(texts.len());
-        for i in 0..texts.len() {
-            if texts.is_null(i) || delims.is_null(i) || idx.is_null(i) {
-                v.push(None);
-                continue;
-            }
+        let v = per_row(texts.len(), &[&texts, &delims, &idx], |i| {
             let n = idx.value(i);
             if n <= 0 {
                 return exec_err!("split_part: index must be greater than zero, got {n}");
@@ -74,8 +69,8 @@ impl ScalarUDFImpl for SplitPart {
             } else {
                 text.split(delim).nth(pos).map(str::to_string)
             };
-            v.push(part);
-        }
+            Ok(part)
+        })?;
         output(Arc::new(StringArray::from(v)), scalar)
     }
 }

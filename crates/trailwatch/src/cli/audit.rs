@@ -17,7 +17,6 @@ use trailwatch_core::audit::coverage::{BlindSpot, Coverage};
 use trailwatch_core::audit::terraform::trails_from_terraform;
 use trailwatch_core::audit::{Finding, Status, TrailConfig, check};
 
-use super::lake_args::runtime;
 use super::{EXIT_FINDINGS, EXIT_OK, ReadArgs, SummaryFormat};
 use crate::source::{discover_any, each_record};
 
@@ -99,7 +98,7 @@ fn trail(args: &AuditTrailArgs, cfg: &Config) -> Result<ExitCode> {
     let mut blind_spots = Vec::new();
     let mut problems = 0;
     if !args.data.is_empty() {
-        let rt = runtime()?;
+        let rt = crate::runtime::for_storage()?;
         let s3 = args.aws.options(cfg);
         let found = discover_any(&args.data, false, &s3, rt.handle())?;
         problems += found.report_unreadable();

@@ -15,13 +15,13 @@ use trailwatch_core::event::{Record, TimeBounds};
 use trailwatch_core::rules::{Engine, Match};
 use trailwatch_core::terminal::escape_controls;
 
-use super::alert_spool::{AlertSpool, Rendered, SPILL_AT};
 use super::aws_args::AwsArgs;
-use super::lake_args::{LakeArgs, runtime};
+use super::lake_args::LakeArgs;
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, ReadArgs};
 use crate::config::Config;
 use crate::pipeline::Pipeline;
+use crate::pipeline::output::alert_spool::{AlertSpool, Rendered, SPILL_AT};
 use crate::source::Input;
 use crate::source::lake::each_lake_record;
 use crate::source::{discover_any, each_record};
@@ -136,7 +136,7 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         .as_deref()
         .map(|s| parse_since(s, Utc::now()))
         .transpose()?;
-    let rt = runtime()?;
+    let rt = crate::runtime::for_storage()?;
     let lake = match &args.lake {
         Some(location) => {
             let lake = LakeArgs {

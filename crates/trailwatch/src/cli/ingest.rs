@@ -39,7 +39,7 @@ pub struct IngestArgs {
 }
 
 pub fn run(args: &IngestArgs, cfg: &Config) -> Result<ExitCode> {
-    let rt = super::lake_args::runtime()?;
+    let rt = crate::runtime::for_storage()?;
     let store = args.lake.open(cfg, rt.handle().clone())?;
     let mut objects = Vec::new();
     let mut locals = Vec::new();

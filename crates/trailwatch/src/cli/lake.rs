@@ -12,7 +12,7 @@ use trailwatch_lake::ddl::{Engine, LakeFacts, ddl};
 use trailwatch_lake::partition::partition_files;
 
 use super::SummaryFormatArgs;
-use super::lake_args::{LakeArgs, runtime};
+use super::lake_args::LakeArgs;
 use crate::config::Config;
 
 #[derive(Debug, Args)]
@@ -49,7 +49,7 @@ pub enum EngineArg {
 }
 
 pub fn run(cmd: &LakeCommand, cfg: &Config) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = crate::runtime::for_storage()?;
     match &cmd.action {
         LakeAction::Compact { lake, format } => {
             let store = lake.open(cfg, rt.handle().clone())?;

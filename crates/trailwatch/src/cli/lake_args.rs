@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 use trailwatch_lake::store::{S3Options, Store};
 
 use super::aws_args::AwsArgs;
@@ -38,13 +38,4 @@ impl LakeArgs {
         Store::open(&location, &self.s3_options(cfg), handle)
             .with_context(|| format!("opening the lake {location}"))
     }
-}
-
-/// The async runtime for object storage; CPU work stays on rayon.
-pub fn runtime() -> Result<Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
 }

@@ -1,10 +1,12 @@
 //! The command line: argument definitions, logging set-up, and dispatch to
-//! one module per subcommand. Only this module and its children print to
-//! stdout.
+//! one module per subcommand. Each subcommand's module parses its flags,
+//! resolves them with the config into settings ([`crate::config`]) and
+//! calls the layer that does the work (the pipeline, the server, the
+//! library crates). This folder is a leaf: nothing outside it imports it,
+//! and only it prints to stdout.
 
-mod alert_spool;
 mod audit;
-pub(crate) mod aws_args;
+mod aws_args;
 mod cat;
 #[cfg(feature = "cluster")]
 mod cluster;
@@ -15,20 +17,20 @@ mod exit;
 mod generate;
 mod ingest;
 mod lake;
-pub(crate) mod lake_args;
+mod lake_args;
 mod notify;
 mod progress;
 #[cfg(feature = "sql")]
 mod query;
-#[cfg(feature = "sql")]
-mod query_shell;
-pub(crate) mod rule_args;
+mod rule_args;
 mod rules;
-pub(crate) mod state;
+#[cfg(feature = "sql")]
+mod serve;
+mod state;
 mod stats;
 mod summary;
 mod verify;
-pub(crate) mod watch;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -124,7 +126,7 @@ pub enum Command {
     Config(config::ConfigCommand),
     /// Serve the dashboard and the JSON API over the lake (token required).
     #[cfg(feature = "sql")]
-    Serve(crate::serve::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Run a Ballista scheduler or executor for distributed queries
     /// (`query --cluster`).
     #[cfg(feature = "cluster")]
@@ -261,7 +263,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Notify(cmd) => notify::run(cmd, &config()?),
         Command::Config(cmd) => config::run(cmd, &config()?),
         #[cfg(feature = "sql")]
-        Command::Serve(args) => crate::serve::run(args, &config()?),
+        Command::Serve(args) => serve::run(args, &config()?),
         #[cfg(feature = "cluster")]
         Command::Cluster(cmd) => cluster::run(cmd, &config()?),
         Command::State(args) => state::run(args, &config()?),

@@ -12,7 +12,6 @@ use clap::{Args, Subcommand};
 use trailwatch_core::alert::Alert;
 
 use super::aws_args::AwsArgs;
-use super::lake_args::runtime;
 use crate::config::Config;
 use crate::notify::config::NotifyConfig;
 use crate::notify::dispatch::Notifier;
@@ -38,7 +37,7 @@ impl ConfigArgs {
                  ~/.config/trailwatch/config.toml (see the README's Notifications section)"
             );
         }
-        Ok(cfg.raw.notify.clone())
+        Ok(cfg.notify().clone())
     }
 
     /// The config's notifier, when it configures any sink.
@@ -125,7 +124,7 @@ fn read_alerts(input: &str) -> Result<(Vec<Alert>, usize)> {
 }
 
 fn deliver(notifier: &Notifier, wait: &WaitArgs) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = crate::runtime::for_storage()?;
     let deadline = Instant::now() + Duration::from_secs(wait.wait);
     let done = rt.block_on(notifier.deliver(true, Some(deadline)));
     if done {
@@ -155,7 +154,7 @@ pub fn run(cmd: &NotifyCommand, cfg: &Config) -> Result<ExitCode> {
                 aws: config.aws.sns_options(),
             };
             let target = build(sink, sc, &state, &ctx)?;
-            let rt = runtime()?;
+            let rt = crate::runtime::for_storage()?;
             rt.block_on(target.send(&Message::test()))
                 .map_err(|e| anyhow::anyhow!("{sink}: {e}"))?;
             writeln!(io::stdout(), "{sink}: test message delivered")?;

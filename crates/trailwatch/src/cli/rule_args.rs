@@ -1,22 +1,17 @@
-//! Options that choose detections: built-in packs (the rule packs and
+//! The flags that choose detections: built-in packs (the rule packs and
 //! the correlation pack), rule files and Terraform, and the GeoIP
-//! databases impossible travel needs.
+//! databases impossible travel needs. They override `[detect]` and
+//! `[correlate]` ([`crate::config::DetectSettings`]).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use trailwatch_core::correlate::{self, CorrelationRule, GeoIp};
-use trailwatch_core::detect::Detector;
-use trailwatch_core::rules::{Engine, Rule, RuleFormat, check_unique, load_rules, pack};
-use trailwatch_core::sigma::{
-    self, RuleSet, detector::SigmaRules, rule::SigmaError, rule::SigmaRule,
-};
 
-use crate::config::{Config, Setting};
+use crate::config::{Config, DetectFlags, DetectSettings};
+use crate::detectors::Detections;
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct RuleArgs {
     /// Built-in packs, comma-separated: essential, cis, responder,
     /// correlation, all or none (default all; also `[detect] pack`).
@@ -33,156 +28,21 @@ pub struct RuleArgs {
     pub geoip: Vec<PathBuf>,
 }
 
-/// Everything that detects: the rules (for the rules engine) and the
-/// correlation detections, with their settings and GeoIP.
-#[derive(Debug)]
-pub struct Detections {
-    pub rules: Vec<Rule>,
-    /// Sigma rules, correlations linked.
-    pub sigma: RuleSet,
-    pub correlation: Vec<CorrelationRule>,
-    pub settings: correlate::Settings,
-    pub geo: Option<Arc<GeoIp>>,
-}
-
-impl Detections {
-    /// The detectors, the rules engine first. A selected correlation
-    /// rule that cannot run is reported once, with the reason.
-    pub fn detectors(self, late_horizon_minutes: Option<i64>) -> Vec<Box<dyn Detector>> {
-        for r in &self.correlation {
-            if let Some(why) = correlate::disabled_reason(r, self.geo.as_deref()) {
-                tracing::warn!("{} is {why}", r.id);
-            }
-        }
-        let mut engine = Engine::new(self.rules);
-        if let Some(m) = late_horizon_minutes {
-            engine = engine.with_late_horizon(m);
-        }
-        let mut out: Vec<Box<dyn Detector>> = vec![Box::new(engine)];
-        if !self.sigma.rules.is_empty() {
-            out.push(Box::new(SigmaRules::new(self.sigma)));
-        }
-        out.extend(correlate::detectors(
-            &self.correlation,
-            &self.settings,
-            self.geo,
-        ));
-        out
-    }
-}
-
-/// The rules of every file given: CloudWatch-pattern rules and Sigma
-/// rules, each file's language told by its content.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    pub rules: Vec<Rule>,
-    pub sigma: Vec<SigmaRule>,
-}
-
-/// One file's rules, its language told by its content, whatever the
-/// file is called. The Sigma rules of a file that cannot be loaded come
-/// back with their reasons (the others still load); any other problem is
-/// an error naming the file.
-pub fn parse_file(path: &Path) -> Result<(Loaded, Vec<SigmaError>)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let origin = path.display().to_string();
-    let mut out = Loaded::default();
-    if RuleFormat::sniff(&text) == RuleFormat::Sigma {
-        let (rules, errors) = sigma::rule::load(&text, &origin);
-        out.sigma = rules;
-        return Ok((out, errors));
-    }
-    out.rules = load_rules(&text, &origin)?;
-    Ok((out, Vec::new()))
-}
-
-/// The rule files the paths name: each file as given, and each folder's
-/// `.yaml`, `.yml` and `.tf` files in name order.
-pub fn rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("reading {}", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| {
-                    f.extension()
-                        .is_some_and(|x| x == "yaml" || x == "yml" || x == "tf")
-                })
-                .collect();
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(p.clone());
-        }
-    }
-    Ok(out)
-}
-
 impl RuleArgs {
-    /// The pack and the rule files in force: the flags, else `[detect]`,
-    /// else every built-in pack and no files.
-    pub fn settings(&self, cfg: &Config) -> (Setting<String>, Setting<Vec<PathBuf>>) {
-        let d = &cfg.raw.detect;
-        let pack = cfg.pick(self.pack.clone(), &d.pack, "all".to_string());
-        let files = (!self.rules.is_empty()).then(|| self.rules.clone());
-        (pack, cfg.pick(files, &d.rules, Vec::new()))
+    /// The detection settings in force: these flags over the config.
+    pub fn settings(&self, cfg: &Config) -> Result<DetectSettings> {
+        DetectSettings::resolve(
+            &DetectFlags {
+                pack: self.pack.clone(),
+                rules: self.rules.clone(),
+                geoip: self.geoip.clone(),
+            },
+            cfg,
+        )
     }
 
     /// The rules and correlation detections selected, ready to run.
     pub fn detections(&self, cfg: &Config) -> Result<Detections> {
-        let Loaded { rules, sigma } = self.load_all(cfg)?;
-        // Correlations name rules from any file: linked once all are in.
-        let (sigma, errors) = sigma::link(sigma);
-        for e in errors {
-            tracing::warn!("skipping a Sigma rule: {e}");
-        }
-        let (pack_name, _) = self.settings(cfg);
-        let correlation = correlate::selected(&pack_name.value);
-        let mut settings = cfg.correlate().value;
-        if !self.geoip.is_empty() {
-            settings.geoip = self.geoip.clone();
-        }
-        settings
-            .validate()
-            .context("checking the correlation settings")?;
-        let needs_geo = correlation
-            .iter()
-            .any(|r| r.id == correlate::IMPOSSIBLE_TRAVEL.id);
-        let geo = if needs_geo && !settings.geoip.is_empty() {
-            Some(Arc::new(
-                GeoIp::open(&settings.geoip).context("opening the GeoIP databases")?,
-            ))
-        } else {
-            None
-        };
-        Ok(Detections {
-            rules,
-            sigma,
-            correlation,
-            settings,
-            geo,
-        })
-    }
-
-    /// Every rule selected: the packs and the files, of either language.
-    pub fn load_all(&self, cfg: &Config) -> Result<Loaded> {
-        let (pack_name, files) = self.settings(cfg);
-        let mut out = Loaded {
-            rules: pack(&pack_name.value)?,
-            sigma: Vec::new(),
-        };
-        for f in rule_files(&files.value)? {
-            let (loaded, errors) = parse_file(&f)?;
-            // A rule that cannot be loaded is reported; the others still run.
-            for e in errors {
-                tracing::warn!("skipping a Sigma rule: {e}");
-            }
-            out.rules.extend(loaded.rules);
-            out.sigma.extend(loaded.sigma);
-        }
-        check_unique(&out.rules)?;
-        Ok(out)
+        Detections::load(&self.settings(cfg)?)
     }
 }

@@ -7,14 +7,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use trailwatch_core::correlate;
-use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules};
+use trailwatch_core::correlate::{self, CorrelationRule};
+use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules, to_yaml};
 use trailwatch_core::sigma::rule::{Body, SigmaRule};
 use trailwatch_core::terminal::escape_controls;
 
-use super::rule_args::{RuleArgs, parse_file, rule_files};
+use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, SummaryFormat};
 use crate::config::Config;
+use crate::detectors::{Detections, parse_file, rule_files};
 
 #[derive(Debug, Args)]
 pub struct RulesCommand {
@@ -159,232 +160,221 @@ fn print_escaped(text: &[u8]) -> Result<()> {
 }
 
 pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
-    let mut out = io::stdout().lock();
     match &cmd.action {
-        RulesAction::List { rules } => {
-            // Rule files are hostile: everything they say is printed escaped.
-            let mut out = Vec::<u8>::new();
-            let d = rules.detections(cfg)?;
-            for r in &d.rules {
-                writeln!(
-                    out,
-                    "{:<38} {} {:<15} {}",
-                    r.id,
-                    r.severity,
-                    kind(r),
-                    r.title
-                )?;
-            }
-            for (i, r) in d.sigma.rules.iter().enumerate() {
-                let kind = match r.body {
-                    Body::Detection(_) => "sigma",
-                    Body::Correlation(_) => "sigma-corr",
-                };
-                let note = if d.sigma.alerts[i] {
-                    ""
-                } else {
-                    " (feeds a correlation, no alerts of its own)"
-                };
-                writeln!(
-                    out,
-                    "{:<38} {} {:<15} {}{note}",
-                    r.id, r.severity, kind, r.title
-                )?;
-            }
-            for c in &d.correlation {
-                let note = correlate::disabled_reason(c, d.geo.as_deref())
-                    .map(|why| format!(" ({why})"))
-                    .unwrap_or_default();
-                writeln!(
-                    out,
-                    "{:<38} {} {:<15} {}{note}",
-                    c.id, c.severity, "correlation", c.title
-                )?;
-            }
-            print_escaped(&out)?;
-        }
-        RulesAction::Show { id, rules } => {
-            let mut out = Vec::<u8>::new();
-            let d = rules.detections(cfg)?;
-            if let Some(c) = d.correlation.iter().find(|c| c.id == *id) {
-                writeln!(out, "id:          {}", c.id)?;
-                writeln!(out, "title:       {}", c.title)?;
-                writeln!(out, "severity:    {}", c.severity)?;
-                writeln!(out, "kind:        correlation")?;
-                writeln!(out, "from:        pack {}", correlate::PACK)?;
-                writeln!(out, "description: {}", c.description)?;
-                if let Some(why) = correlate::disabled_reason(c, d.geo.as_deref()) {
-                    writeln!(out, "status:      {why}")?;
-                } else if let Some(g) = d.geo.as_deref().filter(|_| c.id == "impossible-travel") {
-                    writeln!(out, "locations:   {}", g.attribution())?;
-                }
-                print_escaped(&out)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            if let Some(i) = d.sigma.rules.iter().position(|r| r.id == *id) {
-                let r = &d.sigma.rules[i];
-                writeln!(out, "id:          {}", r.id)?;
-                if let Some(n) = &r.name {
-                    writeln!(out, "name:        {n}")?;
-                }
-                writeln!(out, "title:       {}", r.title)?;
-                writeln!(out, "severity:    {}", r.severity)?;
-                match &r.body {
-                    Body::Detection(_) => writeln!(out, "kind:        sigma")?,
-                    Body::Correlation(c) => {
-                        writeln!(out, "kind:        sigma correlation ({})", c.kind.as_str())?;
-                        writeln!(out, "rules:       {}", c.rules.join(", "))?;
-                        writeln!(out, "group-by:    {}", c.group_by.join(", "))?;
-                        writeln!(out, "timespan:    {} s", c.timespan_ms / 1000)?;
-                        writeln!(out, "condition:   {}", c.threshold.describe())?;
-                        if let Some(f) = &c.field {
-                            writeln!(out, "field:       {f}")?;
-                        }
-                    }
-                }
-                if !d.sigma.alerts[i] {
-                    writeln!(out, "alerts:      none of its own (a correlation names it)")?;
-                }
-                writeln!(out, "from:        {}", r.origin)?;
-                writeln!(out, "description: {}", r.description)?;
-                writeln!(out, "tags:        {}", r.tags.join(", "))?;
-                writeln!(out, "false positives: {}", r.falsepositives.join("; "))?;
-                print_escaped(&out)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            let all = d.rules;
-            let Some(r) = all.iter().find(|r| r.id == *id) else {
-                bail!("no rule {id} (see `trailwatch rules list`)");
-            };
-            writeln!(out, "id:          {}", r.id)?;
-            writeln!(out, "title:       {}", r.title)?;
-            writeln!(out, "severity:    {}", r.severity)?;
-            writeln!(out, "kind:        {}", kind(r))?;
-            writeln!(out, "from:        {}", r.origin)?;
-            writeln!(out, "description: {}", r.description)?;
-            writeln!(out, "pattern:     {}", r.pattern_text)?;
-            if let Some(a) = &r.alarm {
-                let s = &a.spec;
-                writeln!(out, "metric:      {}/{}", a.namespace, a.metric_name)?;
-                writeln!(
-                    out,
-                    "alarm:       {:?} {:?} {} over {} of {} periods of {} min, missing data: {:?}",
-                    s.statistic,
-                    s.comparison,
-                    s.threshold,
-                    s.datapoints_to_alarm,
-                    s.evaluation_periods,
-                    s.period_minutes,
-                    s.treat_missing
-                )?;
-            }
-            if !r.actions.is_empty() {
-                writeln!(out, "actions:     {}", r.actions.join(", "))?;
-            }
-            if let Some(q) = &r.query {
-                writeln!(out, "next query:\n{}", q.trim_end())?;
-            }
-            print_escaped(&out)?;
-        }
-        RulesAction::Test { files, pack } => {
-            let mut rules = trailwatch_core::rules::pack(pack)?;
-            for f in files {
-                let text = std::fs::read_to_string(f)
-                    .with_context(|| format!("reading {}", f.display()))?;
-                let origin = f.display().to_string();
-                rules.extend(load_rules(&text, &origin)?);
-            }
-            let mut failed = 0;
-            for r in &rules {
-                let problems = check_examples(r);
-                if problems.is_empty() {
-                    writeln!(
-                        out,
-                        "ok    {} ({} fire, {} quiet)",
-                        r.id,
-                        r.examples.fire.len(),
-                        r.examples.quiet.len()
-                    )?;
-                } else {
-                    failed += 1;
-                    for p in problems {
-                        writeln!(out, "FAIL  {p}")?;
-                    }
-                }
-            }
-            writeln!(out, "{} passed, {} failed", rules.len() - failed, failed)?;
-            if failed > 0 {
-                return Ok(ExitCode::from(EXIT_FINDINGS));
-            }
-        }
-        RulesAction::Check { paths, format } => {
-            let files = rule_files(paths)?;
-            let rows = check_files(&files);
-            if !super::write_rows(&mut out, &rows, *format)? {
-                for r in &rows {
-                    writeln!(
-                        out,
-                        "{:<8} {:<38} {} {}{}",
-                        r.status,
-                        escape_controls(&r.id),
-                        escape_controls(&r.file),
-                        escape_controls(&r.title),
-                        if r.reason.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" — {}", escape_controls(&r.reason))
-                        }
-                    )?;
-                }
-                let skipped = rows.iter().filter(|r| r.status == "skipped").count();
-                writeln!(out, "{} loaded, {skipped} skipped", rows.len() - skipped)?;
-            }
-            if rows.iter().any(|r| r.status == "skipped") {
-                return Ok(ExitCode::from(EXIT_FINDINGS));
-            }
-        }
+        RulesAction::List { rules } => list(&rules.detections(cfg)?),
+        RulesAction::Show { id, rules } => show(id, &rules.detections(cfg)?),
+        RulesAction::Test { files, pack } => test(files, pack),
+        RulesAction::Check { paths, format } => check(paths, *format),
         RulesAction::ImportTerraform { file } => {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("reading {}", file.display()))?;
             let rules = import_terraform(&text, &file.display().to_string())?;
-            for r in &rules {
-                let a = r.alarm.as_ref().context("imported rules have alarms")?;
-                let s = &a.spec;
-                writeln!(out, "- id: {}", r.id)?;
-                writeln!(out, "  title: {}", serde_json::to_string(&r.title)?)?;
-                writeln!(out, "  severity: {}", r.severity)?;
-                writeln!(
-                    out,
-                    "  description: {}",
-                    serde_json::to_string(&r.description)?
-                )?;
-                writeln!(
-                    out,
-                    "  pattern: {}",
-                    serde_json::to_string(&r.pattern_text)?
-                )?;
-                writeln!(
-                    out,
-                    "  metric: {{name: {}, namespace: {}}}",
-                    a.metric_name, a.namespace
-                )?;
-                writeln!(
-                    out,
-                    "  alarm: {{period: {}, evaluation_periods: {}, datapoints_to_alarm: {}, statistic: {}, threshold: {}, comparison: {:?}, treat_missing_data: {}}}",
-                    s.period_minutes * 60,
-                    s.evaluation_periods,
-                    s.datapoints_to_alarm,
-                    match s.statistic {
-                        trailwatch_core::alarm::Statistic::Percentile(p) => format!("p{p}"),
-                        other => format!("{other:?}"),
-                    },
-                    s.threshold,
-                    s.comparison,
-                    serde_json::to_string(&s.treat_missing)?.trim_matches('"')
-                )?;
-                writeln!(out, "  actions: {}", serde_json::to_string(&r.actions)?)?;
+            io::stdout().lock().write_all(to_yaml(&rules).as_bytes())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// `rules list`: one line per rule. Rule files are hostile: everything
+/// they say is printed escaped.
+fn list(d: &Detections) -> Result<ExitCode> {
+    let mut out = Vec::<u8>::new();
+    for r in &d.rules {
+        writeln!(
+            out,
+            "{:<38} {} {:<15} {}",
+            r.id,
+            r.severity,
+            kind(r),
+            r.title
+        )?;
+    }
+    for (i, r) in d.sigma.rules.iter().enumerate() {
+        let kind = match r.body {
+            Body::Detection(_) => "sigma",
+            Body::Correlation(_) => "sigma-corr",
+        };
+        let note = if d.sigma.alerts[i] {
+            ""
+        } else {
+            " (feeds a correlation, no alerts of its own)"
+        };
+        writeln!(
+            out,
+            "{:<38} {} {:<15} {}{note}",
+            r.id, r.severity, kind, r.title
+        )?;
+    }
+    for c in &d.correlation {
+        let note = correlate::disabled_reason(c, d.geo.as_deref())
+            .map(|why| format!(" ({why})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{:<38} {} {:<15} {}{note}",
+            c.id, c.severity, "correlation", c.title
+        )?;
+    }
+    print_escaped(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rules show ID`: a correlation detection, a Sigma rule or a pattern
+/// rule in full, escaped.
+fn show(id: &str, d: &Detections) -> Result<ExitCode> {
+    let mut out = Vec::<u8>::new();
+    if let Some(c) = d.correlation.iter().find(|c| c.id == id) {
+        show_correlation(&mut out, c, d)?;
+    } else if let Some(i) = d.sigma.rules.iter().position(|r| r.id == id) {
+        show_sigma(&mut out, &d.sigma.rules[i], d.sigma.alerts[i])?;
+    } else if let Some(r) = d.rules.iter().find(|r| r.id == id) {
+        show_rule(&mut out, r)?;
+    } else {
+        bail!("no rule {id} (see `trailwatch rules list`)");
+    }
+    print_escaped(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_correlation(out: &mut Vec<u8>, c: &CorrelationRule, d: &Detections) -> io::Result<()> {
+    writeln!(out, "id:          {}", c.id)?;
+    writeln!(out, "title:       {}", c.title)?;
+    writeln!(out, "severity:    {}", c.severity)?;
+    writeln!(out, "kind:        correlation")?;
+    writeln!(out, "from:        pack {}", correlate::PACK)?;
+    writeln!(out, "description: {}", c.description)?;
+    if let Some(why) = correlate::disabled_reason(c, d.geo.as_deref()) {
+        writeln!(out, "status:      {why}")?;
+    } else if let Some(g) = d.geo.as_deref().filter(|_| c.id == "impossible-travel") {
+        writeln!(out, "locations:   {}", g.attribution())?;
+    }
+    Ok(())
+}
+
+fn show_sigma(out: &mut Vec<u8>, r: &SigmaRule, alerts: bool) -> io::Result<()> {
+    writeln!(out, "id:          {}", r.id)?;
+    if let Some(n) = &r.name {
+        writeln!(out, "name:        {n}")?;
+    }
+    writeln!(out, "title:       {}", r.title)?;
+    writeln!(out, "severity:    {}", r.severity)?;
+    match &r.body {
+        Body::Detection(_) => writeln!(out, "kind:        sigma")?,
+        Body::Correlation(c) => {
+            writeln!(out, "kind:        sigma correlation ({})", c.kind.as_str())?;
+            writeln!(out, "rules:       {}", c.rules.join(", "))?;
+            writeln!(out, "group-by:    {}", c.group_by.join(", "))?;
+            writeln!(out, "timespan:    {} s", c.timespan_ms / 1000)?;
+            writeln!(out, "condition:   {}", c.threshold.describe())?;
+            if let Some(f) = &c.field {
+                writeln!(out, "field:       {f}")?;
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if !alerts {
+        writeln!(out, "alerts:      none of its own (a correlation names it)")?;
+    }
+    writeln!(out, "from:        {}", r.origin)?;
+    writeln!(out, "description: {}", r.description)?;
+    writeln!(out, "tags:        {}", r.tags.join(", "))?;
+    writeln!(out, "false positives: {}", r.falsepositives.join("; "))
+}
+
+fn show_rule(out: &mut Vec<u8>, r: &Rule) -> io::Result<()> {
+    writeln!(out, "id:          {}", r.id)?;
+    writeln!(out, "title:       {}", r.title)?;
+    writeln!(out, "severity:    {}", r.severity)?;
+    writeln!(out, "kind:        {}", kind(r))?;
+    writeln!(out, "from:        {}", r.origin)?;
+    writeln!(out, "description: {}", r.description)?;
+    writeln!(out, "pattern:     {}", r.pattern_text)?;
+    if let Some(a) = &r.alarm {
+        let s = &a.spec;
+        writeln!(out, "metric:      {}/{}", a.namespace, a.metric_name)?;
+        writeln!(
+            out,
+            "alarm:       {:?} {:?} {} over {} of {} periods of {} min, missing data: {:?}",
+            s.statistic,
+            s.comparison,
+            s.threshold,
+            s.datapoints_to_alarm,
+            s.evaluation_periods,
+            s.period_minutes,
+            s.treat_missing
+        )?;
+    }
+    if !r.actions.is_empty() {
+        writeln!(out, "actions:     {}", r.actions.join(", "))?;
+    }
+    if let Some(q) = &r.query {
+        writeln!(out, "next query:\n{}", q.trim_end())?;
+    }
+    Ok(())
+}
+
+/// `rules test`: every rule's examples fire or stay quiet as declared.
+fn test(files: &[PathBuf], pack: &str) -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    let mut rules = trailwatch_core::rules::pack(pack)?;
+    for f in files {
+        let text =
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let origin = f.display().to_string();
+        rules.extend(load_rules(&text, &origin)?);
+    }
+    let mut failed = 0;
+    for r in &rules {
+        let problems = check_examples(r);
+        if problems.is_empty() {
+            writeln!(
+                out,
+                "ok    {} ({} fire, {} quiet)",
+                r.id,
+                r.examples.fire.len(),
+                r.examples.quiet.len()
+            )?;
+        } else {
+            failed += 1;
+            for p in problems {
+                writeln!(out, "FAIL  {p}")?;
+            }
+        }
+    }
+    writeln!(out, "{} passed, {} failed", rules.len() - failed, failed)?;
+    Ok(if failed > 0 {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `rules check`: every rule of the files, loaded or skipped with why.
+fn check(paths: &[PathBuf], format: SummaryFormat) -> Result<ExitCode> {
+    let mut out = io::stdout().lock();
+    let files = rule_files(paths)?;
+    let rows = check_files(&files);
+    if !super::write_rows(&mut out, &rows, format)? {
+        for r in &rows {
+            writeln!(
+                out,
+                "{:<8} {:<38} {} {}{}",
+                r.status,
+                escape_controls(&r.id),
+                escape_controls(&r.file),
+                escape_controls(&r.title),
+                if r.reason.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", escape_controls(&r.reason))
+                }
+            )?;
+        }
+        let skipped = rows.iter().filter(|r| r.status == "skipped").count();
+        writeln!(out, "{} loaded, {skipped} skipped", rows.len() - skipped)?;
+    }
+    Ok(if rows.iter().any(|r| r.status == "skipped") {
+        ExitCode::from(EXIT_FINDINGS)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

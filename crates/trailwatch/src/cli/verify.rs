@@ -11,13 +11,13 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use trailwatch_core::digest::local::SIGNATURE_SUFFIX;
 use trailwatch_core::digest::{
-    DigestStatus, KeyRing, LocalTrail, LogStatus, Options, Report, TrailStore, validate,
+    DigestStatus, LocalTrail, LogStatus, Options, Report, TrailStore, validate,
 };
 
 use super::aws_args::AwsArgs;
-use super::lake_args::runtime;
 use super::{EXIT_FINDINGS, EXIT_OK, SummaryFormat};
 use crate::config::Config;
+use crate::public_keys::load_keys;
 use crate::source::s3_trail::S3Trail;
 use crate::timespec::parse_time;
 use trailwatch_core::terminal::escape_controls;
@@ -79,38 +79,8 @@ pub enum VerifyCommand {
     },
 }
 
-/// Load public keys from one file or every `.json` file of a folder.
-pub fn load_keys(path: &Path) -> Result<KeyRing> {
-    let mut files = Vec::new();
-    if path.is_dir() {
-        for e in std::fs::read_dir(path).with_context(|| format!("reading {}", path.display()))? {
-            let p = e?.path();
-            if p.extension().is_some_and(|x| x == "json") {
-                files.push(p);
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
-    let mut ring = KeyRing::default();
-    for f in &files {
-        let text = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-        let rejected = ring
-            .add_json(&text)
-            .with_context(|| format!("public keys in {}", f.display()))?;
-        for r in rejected {
-            tracing::warn!("{}: {r}", f.display());
-        }
-    }
-    if ring.is_empty() {
-        bail!("no usable public key in {}", path.display());
-    }
-    Ok(ring)
-}
-
 pub fn run(args: &VerifyArgs, cfg: &Config) -> Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = crate::runtime::for_storage()?;
     if let Some(VerifyCommand::FetchSignatures { source, dir, aws }) = &args.command {
         let s3 = aws.options(cfg);
         let trail = S3Trail::open(source, &s3, rt.handle().clone())?;

@@ -26,24 +26,16 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use trailwatch_lake::alerts::AlertTable;
 
 use super::aws_args::AwsArgs;
-use super::lake_args::{LakeArgs, runtime};
+use super::lake_args::LakeArgs;
 use super::rule_args::RuleArgs;
-use super::verify::load_keys;
-use crate::config::{Config, Setting, Source};
-use crate::notify::SinkContext;
-use crate::notify::dispatch::Notifier;
-use crate::pipeline::checkpoint::Saver;
-use crate::pipeline::follow::{FollowOptions, Follower, Wake};
+use crate::config::{Config, WatchFlags, WatchSettings};
 use crate::pipeline::shard::{Shard, ShardBy};
-use crate::pipeline::{Pipeline, output};
+use crate::pipeline::watch::Watch;
 use crate::private;
 use crate::timespec::{millis_arg, seconds_arg, seconds_arg_i64};
 
@@ -115,170 +107,28 @@ pub struct WatchArgs {
 }
 
 impl WatchArgs {
-    /// No flags at all (for `config check`).
-    pub fn empty() -> WatchArgs {
-        WatchArgs {
-            sources: Vec::new(),
-            rules: RuleArgs {
-                pack: None,
-                rules: Vec::new(),
-                geoip: Vec::new(),
-            },
-            output: None,
-            state: None,
-            lateness: None,
-            late_horizon: None,
-            idle_after: None,
-            stuck_after: None,
-            poll_ms: None,
-            lake: None,
-            ingest_interval: None,
-            aws: AwsArgs::default(),
-            public_keys: None,
-            shard: None,
-            shard_by: ShardBy::Account,
+    /// The flags that override `[watch]`.
+    fn flags(&self) -> WatchFlags {
+        WatchFlags {
+            state: self.state.clone(),
+            output: self.output.clone(),
+            lateness: self.lateness,
+            late_horizon: self.late_horizon,
+            idle_after: self.idle_after,
+            stuck_after: self.stuck_after,
+            poll_ms: self.poll_ms,
+            ingest_interval: self.ingest_interval,
+            public_keys: self.public_keys.clone(),
         }
-    }
-}
-
-/// The watcher's settings in force: each a flag, else `[watch]` in the
-/// config, else the default; numbers within their ranges.
-#[derive(Debug)]
-pub struct Settings {
-    /// Needed by `watch` (an error there when absent).
-    pub state: Option<PathBuf>,
-    pub output: Option<PathBuf>,
-    pub lateness: i64,
-    pub late_horizon: u64,
-    pub idle_after: u64,
-    pub stuck_after: u64,
-    pub poll_ms: u64,
-    pub ingest_interval: u64,
-    pub public_keys: Option<PathBuf>,
-}
-
-impl Settings {
-    /// Resolve the settings; with `report`, also list each one with where
-    /// it came from (for `config check`).
-    pub fn resolve(
-        args: &WatchArgs,
-        cfg: &Config,
-        report: Option<&mut Vec<(&'static str, String, Source)>>,
-    ) -> Result<Settings> {
-        let w = &cfg.raw.watch;
-        let state = cfg.pick_opt(args.state.clone(), &w.state);
-        let output = cfg.pick_opt(args.output.clone(), &w.output);
-        let public_keys = cfg.pick_opt(args.public_keys.clone(), &w.public_keys);
-        let lateness = cfg.pick_in(
-            "watch.lateness",
-            args.lateness,
-            &w.lateness,
-            300,
-            0..=1_209_600,
-        )?;
-        let horizon = cfg.pick_in(
-            "watch.late_horizon",
-            args.late_horizon,
-            &w.late_horizon,
-            1_209_600,
-            3600..=1_209_600,
-        )?;
-        let idle = cfg.pick_in(
-            "watch.idle_after",
-            args.idle_after,
-            &w.idle_after,
-            900,
-            1..=1_209_600,
-        )?;
-        let stuck = cfg.pick_in(
-            "watch.stuck_after",
-            args.stuck_after,
-            &w.stuck_after,
-            600,
-            1..=1_209_600,
-        )?;
-        let poll = cfg.pick_in(
-            "watch.poll_ms",
-            args.poll_ms,
-            &w.poll_ms,
-            1000,
-            1..=86_400_000,
-        )?;
-        let ingest = cfg.pick_in(
-            "watch.ingest_interval",
-            args.ingest_interval,
-            &w.ingest_interval,
-            60,
-            0..=86_400,
-        )?;
-        if let Some(out) = report {
-            let path = |s: &Option<Setting<PathBuf>>| match s {
-                Some(s) => (s.value.display().to_string(), s.from.clone()),
-                None => ("-".to_string(), Source::Default),
-            };
-            let (v, f) = path(&state);
-            out.push(("watch.state", v, f));
-            let (v, f) = path(&output);
-            out.push(("watch.output", v, f));
-            out.push((
-                "watch.lateness",
-                lateness.value.to_string(),
-                lateness.from.clone(),
-            ));
-            out.push((
-                "watch.late_horizon",
-                horizon.value.to_string(),
-                horizon.from.clone(),
-            ));
-            out.push((
-                "watch.idle_after",
-                idle.value.to_string(),
-                idle.from.clone(),
-            ));
-            out.push((
-                "watch.stuck_after",
-                stuck.value.to_string(),
-                stuck.from.clone(),
-            ));
-            out.push(("watch.poll_ms", poll.value.to_string(), poll.from.clone()));
-            out.push((
-                "watch.ingest_interval",
-                ingest.value.to_string(),
-                ingest.from.clone(),
-            ));
-            let (v, f) = path(&public_keys);
-            out.push(("watch.public_keys", v, f));
-        }
-        Ok(Settings {
-            state: state.map(|s| s.value),
-            output: output.map(|s| s.value),
-            lateness: lateness.value,
-            late_horizon: horizon.value,
-            idle_after: idle.value,
-            stuck_after: stuck.value,
-            poll_ms: poll.value,
-            ingest_interval: ingest.value,
-            public_keys: public_keys.map(|s| s.value),
-        })
-    }
-
-    /// What a follower of the sources needs (the public keys loaded).
-    pub fn follow_options(&self) -> Result<FollowOptions> {
-        Ok(FollowOptions {
-            stuck_after: Duration::from_secs(self.stuck_after),
-            ingest_interval: Duration::from_secs(self.ingest_interval),
-            keys: self.public_keys.as_deref().map(load_keys).transpose()?,
-            shard: None,
-        })
     }
 }
 
 pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
-    let set = Settings::resolve(args, cfg, None)?;
+    let set = WatchSettings::resolve(&args.flags(), cfg)?;
     // No default: two watchers must not share a checkpoint, so each names
     // its own folder (the message suggests one under the state folder).
     let state = set.state.clone().with_context(|| {
-        let example = crate::config::state_path("watch")
+        let example = crate::state_dir::state_path("watch")
             .map_or_else(|_| "DIR".to_string(), |p| p.display().to_string());
         format!(
             "--state DIR is needed (or `state` in the config's [watch]), one folder per \
@@ -286,98 +136,32 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
         )
     })?;
     private::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
-    let (mut saver, replay) = Saver::load(&state, set.output.clone())?;
-    let rt = runtime()?;
-    let s3 = args.aws.options(cfg);
-    let ctx = SinkContext { aws: s3.clone() };
-    let notifier = Notifier::for_config(cfg.raw.notify.clone(), &ctx)?;
-    // Delivery runs beside the watch loop, on the runtime's workers.
-    let _delivery = notifier.clone().map(|n| {
-        rt.spawn(async move {
-            n.deliver(false, None).await;
-        })
-    });
-    let store = match &args.lake {
+    let lake = match &args.lake {
         Some(location) => Some(
             LakeArgs {
                 lake: Some(location.clone()),
                 aws: args.aws.clone(),
             }
-            .open(cfg, rt.handle().clone())?,
+            .location(cfg)?,
         ),
         None => None,
     };
-    let shard = args.shard.map(|s| Shard {
-        by: args.shard_by,
-        ..s
-    });
-    // Sharded watchers write one lake side by side: each names its
-    // transactions, and recovers only its own after a crash.
-    let store = match (store, shard) {
-        (Some(store), Some(s)) => Some(store.with_writer(&s.writer())?),
-        (store, _) => store,
-    };
-    if let Some(s) = shard {
-        tracing::info!("taking shard {s} of the trail (by {:?})", s.by);
-    }
-    // Outputs in this order: the outbox first (a crash after it and before
-    // the file repeats nothing: the outbox skips ids it has), then the
-    // NDJSON output, then the lake's table.
     let detectors = args
         .rules
         .detections(cfg)?
         .detectors(Some((set.late_horizon / 60) as i64));
-    let mut pipeline = Pipeline::new(detectors, set.lateness, Duration::from_secs(set.idle_after));
-    if let Some(n) = notifier {
-        pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
-    }
-    pipeline = pipeline.with_output(Box::new(match &set.output {
-        // Only what was written after the saved state can come again.
-        Some(path) => output::Ndjson::open(path, saver.cp.output_offset)?,
-        None => output::Ndjson::stdout(),
-    }));
-    if let Some(store) = &store {
-        let table = AlertTable::open(store).context("opening the alerts table")?;
-        pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
-    }
-    // Resume where the checkpoint stands: no file is read again.
-    saver.resume(&mut pipeline)?;
-    let (tx, rx) = mpsc::channel::<Wake>();
-    let mut follower = Follower::start(
-        &args.sources,
-        &s3,
-        rt.handle(),
-        FollowOptions {
-            shard,
-            ..set.follow_options()?
-        },
-        tx,
-        store.as_ref(),
-        &mut pipeline,
-        &mut saver,
-        &replay,
-    )?;
-    loop {
-        follower.step(&mut pipeline, &mut saver)?;
-        // Idle for now: everything done so far is saved.
-        saver.save_if_changed(&pipeline)?;
-        // Wake on the next file-system event, or rescan after the interval.
-        match rx.recv_timeout(Duration::from_millis(set.poll_ms)) {
-            Ok(wake) => {
-                // Only the file watcher sends here.
-                let mut take = |w: Wake| {
-                    if let Wake::Fs(e) = w {
-                        follower.saw(e);
-                    }
-                };
-                take(wake);
-                while let Ok(w) = rx.try_recv() {
-                    take(w);
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
+    let watch = Watch {
+        sources: args.sources.clone(),
+        state,
+        s3: args.aws.options(cfg),
+        lake,
+        notify: cfg.notify().clone(),
+        shard: args.shard.map(|s| Shard {
+            by: args.shard_by,
+            ..s
+        }),
+        settings: set,
+    };
+    crate::pipeline::watch::run(watch, detectors)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,13 +1,24 @@
 //! The one TOML config file: `[lake]`, `[detect]`, `[watch]`,
-//! `[correlate]` and `[notify]` (the section `serve` will join them). Every
-//! level refuses unknown keys, so a typo is an error naming the file, the
-//! line and the key, not a silent default. A flag overrides the file, and
-//! the file overrides the built-in default; `trailwatch config check`
-//! prints every effective setting and where it came from.
+//! `[correlate]`, `[serve]` and `[notify]`. Every level refuses unknown
+//! keys, so a typo is an error naming the file, the line and the key, not
+//! a silent default. A flag overrides the file, and the file overrides the
+//! built-in default; `trailwatch config check` prints every effective
+//! setting and where it came from ([`Config::check_rows`]).
+//!
+//! The file is read and checked once, at the edge ([`Config::load`]);
+//! each section's module resolves it, with the flags that override it,
+//! into the typed settings its commands use and owns the section's
+//! defaults, ranges and `config check` rows. Nothing outside this folder
+//! sees the file as written.
 //!
 //! The file is `--config FILE`, else `$TRAILWATCH_CONFIG`, else
 //! `~/.config/trailwatch/config.toml` when it exists; without one, every
 //! setting is a flag or a default.
+
+mod detect;
+mod lake;
+mod serve;
+mod watch;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -18,79 +29,37 @@ use toml::Spanned;
 
 use crate::notify::config::NotifyConfig;
 
-/// `[lake]`: where the lake is.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LakeSection {
-    /// A local folder or `s3://bucket/prefix`.
-    pub location: Option<Spanned<String>>,
-    /// An S3-compatible endpoint.
-    pub endpoint_url: Option<Spanned<String>>,
-}
-
-/// `[detect]`: which rules run (for `detect` and `watch`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DetectSection {
-    /// Built-in packs: `essential`, `cis`, `responder`, `all`, `none`.
-    pub pack: Option<Spanned<String>>,
-    /// Rule files or folders (CloudWatch-pattern YAML or Terraform).
-    pub rules: Option<Spanned<Vec<PathBuf>>>,
-}
-
-/// `[watch]`: the watcher's settings (each also a flag of `watch`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WatchSection {
-    pub state: Option<Spanned<PathBuf>>,
-    pub output: Option<Spanned<PathBuf>>,
-    pub lateness: Option<Spanned<i64>>,
-    pub late_horizon: Option<Spanned<u64>>,
-    pub idle_after: Option<Spanned<u64>>,
-    pub stuck_after: Option<Spanned<u64>>,
-    pub poll_ms: Option<Spanned<u64>>,
-    pub ingest_interval: Option<Spanned<u64>>,
-    pub public_keys: Option<Spanned<PathBuf>>,
-}
-
-/// `[serve]`: the HTTP server.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServeSection {
-    /// The bearer token (TRAILWATCH_TOKEN wins). A secret: keep the
-    /// config file private.
-    pub token: Option<Spanned<String>>,
-    pub listen: Option<Spanned<String>>,
-    pub state: Option<Spanned<PathBuf>>,
-}
+pub use detect::{DetectFlags, DetectSettings};
+pub use serve::{ServeFlags, ServeSettings};
+pub use watch::{WatchFlags, WatchSettings};
 
 /// The file as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawConfig {
+struct RawConfig {
     #[serde(default)]
-    pub lake: LakeSection,
+    lake: lake::LakeSection,
     #[serde(default)]
-    pub detect: DetectSection,
+    detect: detect::DetectSection,
     #[serde(default)]
-    pub watch: WatchSection,
+    watch: watch::WatchSection,
     /// The correlation detections' settings
     /// ([`trailwatch_core::correlate::Settings`]).
     #[serde(default)]
-    pub correlate: Option<Spanned<trailwatch_core::correlate::Settings>>,
+    correlate: Option<Spanned<trailwatch_core::correlate::Settings>>,
     #[serde(default)]
-    pub notify: NotifyConfig,
+    notify: NotifyConfig,
     #[serde(default)]
-    pub serve: ServeSection,
+    serve: serve::ServeSection,
 }
 
-/// The config in force: the file (when there is one) and its text, for
-/// telling where a setting came from.
+/// The config in force: the file (when there is one), checked, and its
+/// text, for telling where a setting came from.
 #[derive(Debug, Default)]
 pub struct Config {
-    pub path: Option<PathBuf>,
+    path: Option<PathBuf>,
     text: String,
-    pub raw: RawConfig,
+    raw: RawConfig,
 }
 
 /// Where an effective setting came from.
@@ -122,33 +91,40 @@ pub struct Setting<T> {
     pub from: Source,
 }
 
-/// trailwatch's folder for state (the notification outbox, the query
-/// shell's history, `serve`'s state), where XDG puts state:
-/// `$XDG_STATE_HOME/trailwatch`, by default `~/.local/state/trailwatch`.
-/// Systems without an XDG state folder use the local data folder: on macOS
-/// `~/Library/Application Support/trailwatch`, on Windows
-/// `%LOCALAPPDATA%\trailwatch`.
-pub fn state_dir() -> Result<PathBuf> {
-    let base = dirs::state_dir()
-        .or_else(dirs::data_local_dir)
-        .context("no state folder for this user (set XDG_STATE_HOME)")?;
-    Ok(base.join("trailwatch"))
-}
-
-/// `name` in the state folder, unless an older trailwatch left it in the
-/// data folder (`~/.local/share/trailwatch`), where it stays in use so
-/// nothing in it (pending notifications) is left behind.
-pub fn state_path(name: &str) -> Result<PathBuf> {
-    if let Some(old) = dirs::data_dir().map(|d| d.join("trailwatch").join(name))
-        && old.exists()
-    {
-        let new = state_dir()?.join(name);
-        if !new.exists() {
-            tracing::debug!("using {} (from an older trailwatch)", old.display());
-            return Ok(old);
+impl<T> Setting<T> {
+    fn built_in(value: T) -> Setting<T> {
+        Setting {
+            value,
+            from: Source::Default,
         }
     }
-    Ok(state_dir()?.join(name))
+}
+
+/// One line of `config check`: a setting's key, its value as shown, and
+/// where it came from (none for a summary line such as the sink list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub key: String,
+    pub value: String,
+    pub from: Option<Source>,
+}
+
+impl Row {
+    fn new(key: impl Into<String>, value: impl Into<String>, from: Source) -> Row {
+        Row {
+            key: key.into(),
+            value: value.into(),
+            from: Some(from),
+        }
+    }
+
+    /// A path setting that may be unset (shown as `-`).
+    fn path(key: &str, s: &Option<Setting<PathBuf>>) -> Row {
+        match s {
+            Some(s) => Row::new(key, s.value.display().to_string(), s.from.clone()),
+            None => Row::new(key, "-", Source::Default),
+        }
+    }
 }
 
 /// The config file to read: `given`, else `$TRAILWATCH_CONFIG`, else
@@ -177,6 +153,11 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Config> {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Config::from_text(path, text)
+    }
+
+    /// The config whose file `path` holds `text`, checked.
+    fn from_text(path: &Path, text: String) -> Result<Config> {
         // toml's message names the line, the column and the key.
         let raw: RawConfig = toml::from_str(&text)
             .with_context(|| format!("the config {} is not valid", path.display()))?;
@@ -200,20 +181,72 @@ impl Config {
         Ok(cfg)
     }
 
+    /// The file read, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
     /// Whether a file was read.
     pub fn has_file(&self) -> bool {
         self.path.is_some()
     }
 
-    /// The `[correlate]` settings in force, and where they came from.
-    pub fn correlate(&self) -> Setting<trailwatch_core::correlate::Settings> {
-        match &self.raw.correlate {
-            Some(c) => self.file_setting(c),
-            None => Setting {
-                value: Default::default(),
-                from: Source::Default,
+    /// The `[notify]` section: sinks, routes, the outbox (checked when
+    /// the file was read).
+    pub fn notify(&self) -> &NotifyConfig {
+        &self.raw.notify
+    }
+
+    /// Every effective setting, for `config check`, in the order it
+    /// prints them.
+    pub fn check_rows(&self) -> Result<Vec<Row>> {
+        let mut rows = self.lake_rows()?;
+        let detect = DetectSettings::resolve(&DetectFlags::default(), self)?;
+        rows.extend(detect.rows());
+        rows.extend(WatchSettings::resolve(&WatchFlags::default(), self)?.rows());
+        rows.extend(ServeSettings::resolve(&ServeFlags::default(), self)?.rows());
+        rows.extend(self.notify_rows(detect.correlate_rows()));
+        Ok(rows)
+    }
+
+    /// `[notify]`'s rows: the outbox, then `between` (the correlation
+    /// settings, printed there since the first `config check`), then the
+    /// sinks and the number of routes.
+    fn notify_rows(&self, between: Vec<Row>) -> Vec<Row> {
+        let n = &self.raw.notify;
+        let outbox = n
+            .outbox_dir()
+            .map_or_else(|_| "-".to_string(), |p| p.display().to_string());
+        // The outbox's line is not tracked: the file is named alone.
+        let from = match (&n.outbox, &self.path) {
+            (Some(_), Some(p)) => Source::File {
+                path: p.clone(),
+                line: 0,
             },
-        }
+            _ => Source::Default,
+        };
+        let sinks: Vec<String> = n
+            .sinks
+            .iter()
+            .map(|(name, s)| format!("{name} ({})", s.kind.type_name()))
+            .collect();
+        let mut rows = vec![Row::new("notify.outbox", outbox, from)];
+        rows.extend(between);
+        rows.push(Row {
+            key: "notify.sinks".into(),
+            value: if sinks.is_empty() {
+                "-".to_string()
+            } else {
+                sinks.join(", ")
+            },
+            from: None,
+        });
+        rows.push(Row {
+            key: "notify.routes".into(),
+            value: n.routes.len().to_string(),
+            from: None,
+        });
+        rows
     }
 
     fn line_of(&self, offset: usize) -> usize {
@@ -234,31 +267,13 @@ impl Config {
     }
 
     /// A flag if given, else the file's value, else the default.
-    pub fn pick<T: Clone>(
-        &self,
-        flag: Option<T>,
-        file: &Option<Spanned<T>>,
-        default: T,
-    ) -> Setting<T> {
-        match (flag, file) {
-            (Some(value), _) => Setting {
-                value,
-                from: Source::Flag,
-            },
-            (None, Some(v)) => self.file_setting(v),
-            (None, None) => Setting {
-                value: default,
-                from: Source::Default,
-            },
-        }
+    fn pick<T: Clone>(&self, flag: Option<T>, file: &Option<Spanned<T>>, default: T) -> Setting<T> {
+        self.pick_opt(flag, file)
+            .unwrap_or_else(|| Setting::built_in(default))
     }
 
     /// A flag if given, else the file's value, else nothing.
-    pub fn pick_opt<T: Clone>(
-        &self,
-        flag: Option<T>,
-        file: &Option<Spanned<T>>,
-    ) -> Option<Setting<T>> {
+    fn pick_opt<T: Clone>(&self, flag: Option<T>, file: &Option<Spanned<T>>) -> Option<Setting<T>> {
         match (flag, file) {
             (Some(value), _) => Some(Setting {
                 value,
@@ -271,7 +286,7 @@ impl Config {
 
     /// [`Config::pick`] for a number that must lie in `range`; the error
     /// names where an out-of-range value came from.
-    pub fn pick_in<T>(
+    fn pick_in<T>(
         &self,
         key: &str,
         flag: Option<T>,
@@ -294,45 +309,82 @@ impl Config {
         }
         Ok(s)
     }
+}
 
-    /// The lake's location: `--lake`, else `$TRAILWATCH_LAKE`, else
-    /// `[lake] location`, else the user's data directory.
-    pub fn lake_location(&self, flag: Option<&str>) -> Result<Setting<String>> {
-        if let Some(l) = flag {
-            return Ok(Setting {
-                value: l.to_string(),
-                from: Source::Flag,
-            });
-        }
-        if let Ok(l) = std::env::var("TRAILWATCH_LAKE")
-            && !l.is_empty()
-        {
-            return Ok(Setting {
-                value: l,
-                from: Source::Env("TRAILWATCH_LAKE"),
-            });
-        }
-        if let Some(v) = &self.raw.lake.location {
-            return Ok(self.file_setting(v));
-        }
-        let dir =
-            dirs::data_dir().context("no data directory for the default lake; pass --lake")?;
-        Ok(Setting {
-            value: dir.join("trailwatch/lake").display().to_string(),
-            from: Source::Default,
-        })
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Result<Config> {
+        Config::from_text(Path::new("/etc/tw.toml"), text.to_string())
     }
 
-    /// The S3 endpoint: the flag, else `[lake] endpoint_url` (the SDKs
-    /// read `AWS_ENDPOINT_URL` themselves when neither is set).
-    pub fn endpoint_url(&self, flag: Option<&str>) -> Option<Setting<String>> {
-        match (flag, &self.raw.lake.endpoint_url) {
-            (Some(v), _) => Some(Setting {
-                value: v.to_string(),
-                from: Source::Flag,
-            }),
-            (None, Some(v)) => Some(self.file_setting(v)),
-            (None, None) => None,
+    #[test]
+    fn a_flag_beats_the_file_and_the_file_beats_the_default() {
+        let cfg = config("[watch]\nlateness = 60\npoll_ms = 250\n").unwrap();
+        let flags = WatchFlags {
+            lateness: Some(10),
+            ..WatchFlags::default()
+        };
+        let w = WatchSettings::resolve(&flags, &cfg).unwrap();
+        assert_eq!((w.lateness, w.poll_ms, w.idle_after), (10, 250, 900));
+        let rows = w.rows();
+        let from = |key: &str| {
+            rows.iter()
+                .find(|r| r.key == key)
+                .and_then(|r| r.from.clone())
+                .unwrap()
+        };
+        assert_eq!(from("watch.lateness"), Source::Flag);
+        assert_eq!(
+            from("watch.poll_ms"),
+            Source::File {
+                path: "/etc/tw.toml".into(),
+                line: 3
+            }
+        );
+        assert_eq!(from("watch.idle_after"), Source::Default);
+    }
+
+    #[test]
+    fn an_out_of_range_number_names_where_it_came_from() {
+        let cfg = config("[watch]\nlate_horizon = 60\n").unwrap();
+        let err = WatchSettings::resolve(&WatchFlags::default(), &cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("watch.late_horizon = 60"), "{err}");
+        assert!(err.contains("/etc/tw.toml:2"), "{err}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_at_every_level() {
+        for text in [
+            "[lake]\nlocaton = \"x\"\n",
+            "[watch]\npoll = 5\n",
+            "[serve]\nport = 80\n",
+            "[detekt]\n",
+        ] {
+            assert!(config(text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn check_rows_hide_the_token_and_list_every_section() {
+        let cfg = config("[serve]\ntoken = \"s3cr3t-t0ken\"\n").unwrap();
+        let rows = cfg.check_rows().unwrap();
+        let shown = format!("{rows:?}");
+        assert!(!shown.contains("s3cr3t-t0ken"), "{shown}");
+        for key in [
+            "lake.location",
+            "detect.pack",
+            "watch.poll_ms",
+            "serve.listen",
+            "serve.token",
+            "notify.outbox",
+            "correlate.max_speed_kmh",
+            "notify.routes",
+        ] {
+            assert!(rows.iter().any(|r| r.key == key), "{key} missing: {shown}");
         }
     }
 }

@@ -393,13 +393,20 @@ impl NotifyConfig {
         if let Some(p) = &self.outbox {
             return Ok(p.clone());
         }
-        crate::config::state_path("outbox").context("set notify.outbox in the config")
+        crate::state_dir::state_path("outbox").context("set notify.outbox in the config")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A config file with only its `[notify]` section.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct RawConfig {
+        notify: NotifyConfig,
+    }
 
     fn alert(rule: &str, severity: Severity, actions: &[&str]) -> Alert {
         let mut a = crate::notify::message::Message::test().alerts.remove(0);
@@ -447,7 +454,7 @@ mod tests {
     #[test]
     fn routes_pick_the_first_match_and_actions_add_sinks() {
         let text = CONFIG.replace("${TW_TEST_ROUTING_KEY}", "R0UT1NG");
-        let file: crate::config::RawConfig = toml::from_str(&text).unwrap();
+        let file: RawConfig = toml::from_str(&text).unwrap();
         let c = file.notify;
         c.check().unwrap();
         assert_eq!(
@@ -478,13 +485,13 @@ mod tests {
     #[test]
     fn secrets_are_redacted_and_missing_variables_named() {
         let text = CONFIG.replace("${TW_TEST_ROUTING_KEY}", "R0UT1NG");
-        let file: crate::config::RawConfig = toml::from_str(&text).unwrap();
+        let file: RawConfig = toml::from_str(&text).unwrap();
         let shown = format!("{:?}", file.notify);
         assert!(!shown.contains("R0UT1NG"), "{shown}");
         assert!(!shown.contains("hooks.slack.example"), "{shown}");
         // Variables are expanded when a sink is built: reading the file
         // needs none of them, building names the one that is missing.
-        let file: crate::config::RawConfig = toml::from_str(CONFIG).unwrap();
+        let file: RawConfig = toml::from_str(CONFIG).unwrap();
         let SinkKind::Pagerduty { routing_key, .. } = &file.notify.sinks["pager"].kind else {
             panic!("the pager sink is PagerDuty");
         };
@@ -495,7 +502,7 @@ mod tests {
     #[test]
     fn bad_configs_are_refused() {
         let bad_route = "[[notify.route]]\nsinks = [\"nope\"]\n";
-        let file: crate::config::RawConfig = toml::from_str(bad_route).unwrap();
+        let file: RawConfig = toml::from_str(bad_route).unwrap();
         assert!(
             file.notify
                 .check()
@@ -504,9 +511,9 @@ mod tests {
                 .contains("nope")
         );
         let bad_type = "[notify.sink.x]\ntype = \"carrier-pigeon\"\n";
-        assert!(toml::from_str::<crate::config::RawConfig>(bad_type).is_err());
+        assert!(toml::from_str::<RawConfig>(bad_type).is_err());
         let bad_age = "[notify.sink.x]\ntype = \"stdout\"\nmax_age = \"soon\"\n";
-        let file: crate::config::RawConfig = toml::from_str(bad_age).unwrap();
+        let file: RawConfig = toml::from_str(bad_age).unwrap();
         assert!(file.notify.check().is_err());
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));

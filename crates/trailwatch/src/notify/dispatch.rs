@@ -260,60 +260,76 @@ impl Notifier {
                 continue;
             }
             for message in plan(due, budget) {
-                let ids: Vec<String> = message.alerts.iter().map(|a| a.alert_id.clone()).collect();
-                let result = tokio::time::timeout(SEND_LIMIT, entry.sink.send(&message))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(SendError::transient(format!(
-                            "no answer within {SEND_LIMIT:?}"
-                        )))
-                    });
+                paused_until = self.send_one(name, entry, &message, &mut failures).await;
                 sent.push_back(Instant::now());
-                let mut outbox = self.outbox();
-                let recorded = match result {
-                    Ok(()) => {
-                        failures = 0;
-                        tracing::debug!(sink = name, alerts = ids.len(), "delivered");
-                        outbox.ack(name, &ids)
-                    }
-                    Err(e) if e.permanent => {
-                        tracing::warn!(
-                            sink = name,
-                            alerts = ids.len(),
-                            "the receiver refused the message; it goes to the dead letters: {e}"
-                        );
-                        outbox.dead_letter(name, &ids, &format!("refused: {e}"))
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        // A receiver's Retry-After is honoured up to the
-                        // sink's retry_max, never beyond.
-                        let wait = e.retry_after.map_or_else(
-                            || backoff(failures, &policy),
-                            |w| w.min(policy.retry_max),
-                        );
-                        tracing::warn!(
-                            sink = name,
-                            retry_in_ms = wait.as_millis() as u64,
-                            "delivery failed: {e}"
-                        );
-                        paused_until = Some(later(wait));
-                        let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
-                        outbox.retry(name, &ids, now_ms().saturating_add(wait_ms), &e.message)
-                    }
-                };
-                drop(outbox);
-                if let Err(e) = recorded {
-                    // The outbox could not record the outcome: the entry
-                    // stays pending and is sent again (at least once).
-                    tracing::error!(sink = name, "outbox: {e:#}");
-                    paused_until = Some(later(backoff(failures.max(1), &policy)));
-                }
                 if paused_until.is_some() {
                     break;
                 }
             }
         }
+    }
+
+    /// Send one message and record the outcome in the outbox: delivered,
+    /// refused for good (dead letters) or to retry. When the sink must
+    /// pause (a failure, or an outcome the outbox could not record), until
+    /// when.
+    async fn send_one(
+        &self,
+        name: &str,
+        entry: &SinkEntry,
+        message: &Message,
+        failures: &mut u32,
+    ) -> Option<Instant> {
+        let policy = entry.policy;
+        let ids: Vec<String> = message.alerts.iter().map(|a| a.alert_id.clone()).collect();
+        let result = tokio::time::timeout(SEND_LIMIT, entry.sink.send(message))
+            .await
+            .unwrap_or_else(|_| {
+                Err(SendError::transient(format!(
+                    "no answer within {SEND_LIMIT:?}"
+                )))
+            });
+        let mut paused_until = None;
+        let mut outbox = self.outbox();
+        let recorded = match result {
+            Ok(()) => {
+                *failures = 0;
+                tracing::debug!(sink = name, alerts = ids.len(), "delivered");
+                outbox.ack(name, &ids)
+            }
+            Err(e) if e.permanent => {
+                tracing::warn!(
+                    sink = name,
+                    alerts = ids.len(),
+                    "the receiver refused the message; it goes to the dead letters: {e}"
+                );
+                outbox.dead_letter(name, &ids, &format!("refused: {e}"))
+            }
+            Err(e) => {
+                *failures += 1;
+                // A receiver's Retry-After is honoured up to the sink's
+                // retry_max, never beyond.
+                let wait = e
+                    .retry_after
+                    .map_or_else(|| backoff(*failures, &policy), |w| w.min(policy.retry_max));
+                tracing::warn!(
+                    sink = name,
+                    retry_in_ms = wait.as_millis() as u64,
+                    "delivery failed: {e}"
+                );
+                paused_until = Some(later(wait));
+                let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+                outbox.retry(name, &ids, now_ms().saturating_add(wait_ms), &e.message)
+            }
+        };
+        drop(outbox);
+        if let Err(e) = recorded {
+            // The outbox could not record the outcome: the entry stays
+            // pending and is sent again (at least once).
+            tracing::error!(sink = name, "outbox: {e:#}");
+            paused_until = Some(later(backoff((*failures).max(1), &policy)));
+        }
+        paused_until
     }
 
     async fn sleep_or_wake_until(&self, until: Instant, deadline: Option<Instant>) {

@@ -30,6 +30,8 @@ use super::Pipeline;
 use super::checkpoint::{Checkpoint, FileId, Saver};
 use super::retry::Retries;
 use super::shard::Shard;
+use crate::config::WatchSettings;
+use crate::public_keys::load_keys;
 use crate::source::local::{discover_skipping, input_for};
 use crate::source::s3::{self, RegionFolder, region_folders};
 use crate::source::s3_trail::S3Trail;
@@ -59,6 +61,19 @@ pub struct FollowOptions {
     pub keys: Option<KeyRing>,
     /// Take only this share of the trail (`watch --shard`).
     pub shard: Option<Shard>,
+}
+
+impl FollowOptions {
+    /// What the watcher's settings ask for (the public keys loaded); no
+    /// shard.
+    pub fn from_settings(set: &WatchSettings) -> Result<FollowOptions> {
+        Ok(FollowOptions {
+            stuck_after: Duration::from_secs(set.stuck_after),
+            ingest_interval: Duration::from_secs(set.ingest_interval),
+            keys: set.public_keys.as_deref().map(load_keys).transpose()?,
+            shard: None,
+        })
+    }
 }
 
 /// The sources being followed and what is known of them.
@@ -202,8 +217,26 @@ impl<'s> Follower<'s> {
     /// (alerts emitted, the checkpoint marked, saved every so often by
     /// `saver`), and ingest into the lake when due.
     pub fn step(&mut self, pipeline: &mut Pipeline<'_>, saver: &mut Saver) -> Result<()> {
-        // Digests are listed when one may have landed: at start, when the
-        // file watcher saw one, on each full walk, and every minute for S3.
+        self.digests_if_due(pipeline, saver)?;
+        self.relist(saver)?;
+        // Take new files in delivery order (the stamp in CloudTrail's file
+        // names), not path order, so event time advances as it did live.
+        let mut pending: Vec<Input> = self.listing.pending().cloned().collect();
+        pending.sort_by_key(Input::delivery_order);
+        for input in &pending {
+            if !self.take(input, pipeline, saver)? {
+                break;
+            }
+        }
+        if let Some(l) = &mut self.lake {
+            l.ingest_due(false)?;
+        }
+        Ok(())
+    }
+
+    /// Digests are listed when one may have landed: at start, when the
+    /// file watcher saw one, on each full walk, and every minute for S3.
+    fn digests_if_due(&mut self, pipeline: &mut Pipeline<'_>, saver: &mut Saver) -> Result<()> {
         let digests_due = self.listing.take_digest_news()
             || self.last_digest_look.elapsed() >= Duration::from_secs(60)
             || self.digests_waiting;
@@ -216,6 +249,12 @@ impl<'s> Follower<'s> {
             self.digests_waiting = look.young > 0;
             self.last_digest_look = Instant::now();
         }
+        Ok(())
+    }
+
+    /// The listing brought up to date; entries that cannot be read are
+    /// reported, each once.
+    fn relist(&mut self, saver: &Saver) -> Result<()> {
         let unread = self.listing.refresh(
             &self.sources,
             &self.s3,
@@ -233,81 +272,83 @@ impl<'s> Follower<'s> {
                 tracing::error!("cannot read {}: {}", u.path.display(), u.reason);
             }
         }
-        // Take new files in delivery order (the stamp in CloudTrail's file
-        // names), not path order, so event time advances as it did live.
-        let mut pending: Vec<Input> = self.listing.pending().cloned().collect();
-        pending.sort_by_key(Input::delivery_order);
-        for input in &pending {
-            let k = input.name();
-            let id = file_id(input);
-            if saver.cp.is_done(&id, false) {
-                continue;
-            }
-            // A file being retried waits out its backoff, unless the file
-            // watcher has since seen it closed after writing or renamed
-            // into place (then it is likely whole now).
-            let canonical = match input {
-                Input::File { path, .. } => std::fs::canonicalize(path).ok(),
-                _ => None,
-            };
-            let touched = canonical
-                .as_ref()
-                .is_some_and(|p| self.complete.contains(p));
-            if self.retries.waiting(&k) && !touched {
-                continue;
-            }
-            if still_being_written(input, &self.complete) {
-                // Later files wait for it, so event time advances in
-                // delivery order (a file in a folder created a moment ago
-                // has no watcher event yet and waits out the half second).
-                break;
-            }
-            // A file that cannot be read whole is not done: it is retried
-            // (its alerts come when it is complete), and later files go on.
-            let problem = match input.fetch() {
-                Ok(f) => match f.incomplete(DecodeOptions::default()) {
-                    None => Ok(f),
-                    Some(e) => Err(e),
-                },
-                Err(e) => Err(e),
-            };
-            let fetched = match problem {
-                Ok(f) => f,
-                Err(_) if matches!(input, Input::File { path, .. } if !path.exists()) => {
-                    // Moved away since it was listed: nothing to take.
-                    self.listing.done(&k);
-                    self.retries.done(&k);
-                    continue;
-                }
-                Err(e) => {
-                    self.retries.failed(&k, &e.to_string(), self.stuck_after);
-                    if let Some(p) = &canonical {
-                        self.complete.remove(p);
-                    }
-                    continue;
-                }
-            };
-            self.retries.done(&k);
-            let alerts = take_file(pipeline, input, &fetched);
-            pipeline.emit(&alerts)?;
-            if let Some(l) = &mut self.lake {
-                l.took(input)?;
-            }
-            saver.cp.mark_done(&id, false);
-            saver.cp.files += 1;
-            self.taken_files += 1;
-            self.taken_bytes += input.size().unwrap_or(0);
-            self.listing.done(&k);
-            saver.changed();
-            saver.save_if_due(pipeline)?;
-            if let Some(p) = &canonical {
-                self.complete.remove(p);
-            }
-        }
-        if let Some(l) = &mut self.lake {
-            l.ingest_due(false)?;
-        }
         Ok(())
+    }
+
+    /// Take one pending file if it is whole: false when later files must
+    /// wait for it (it is still being written).
+    fn take(
+        &mut self,
+        input: &Input,
+        pipeline: &mut Pipeline<'_>,
+        saver: &mut Saver,
+    ) -> Result<bool> {
+        let k = input.name();
+        let id = file_id(input);
+        if saver.cp.is_done(&id, false) {
+            return Ok(true);
+        }
+        // A file being retried waits out its backoff, unless the file
+        // watcher has since seen it closed after writing or renamed into
+        // place (then it is likely whole now).
+        let canonical = match input {
+            Input::File { path, .. } => std::fs::canonicalize(path).ok(),
+            _ => None,
+        };
+        let touched = canonical
+            .as_ref()
+            .is_some_and(|p| self.complete.contains(p));
+        if self.retries.waiting(&k) && !touched {
+            return Ok(true);
+        }
+        if still_being_written(input, &self.complete) {
+            // Later files wait for it, so event time advances in delivery
+            // order (a file in a folder created a moment ago has no watcher
+            // event yet and waits out the half second).
+            return Ok(false);
+        }
+        // A file that cannot be read whole is not done: it is retried (its
+        // alerts come when it is complete), and later files go on.
+        let problem = match input.fetch() {
+            Ok(f) => match f.incomplete(DecodeOptions::default()) {
+                None => Ok(f),
+                Some(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let fetched = match problem {
+            Ok(f) => f,
+            Err(_) if matches!(input, Input::File { path, .. } if !path.exists()) => {
+                // Moved away since it was listed: nothing to take.
+                self.listing.done(&k);
+                self.retries.done(&k);
+                return Ok(true);
+            }
+            Err(e) => {
+                self.retries.failed(&k, &e.to_string(), self.stuck_after);
+                if let Some(p) = &canonical {
+                    self.complete.remove(p);
+                }
+                return Ok(true);
+            }
+        };
+        self.retries.done(&k);
+        let alerts = take_file(pipeline, input, &fetched);
+        pipeline.emit(&alerts)?;
+        if let Some(l) = &mut self.lake {
+            l.took(input)?;
+        }
+        saver.cp.mark_done(&id, false);
+        saver.cp.files += 1;
+        self.taken_files += 1;
+        self.taken_bytes += input.size().unwrap_or(0);
+        self.listing.done(&k);
+        saver.changed();
+        saver.save_if_due(pipeline)?;
+        if let Some(p) = &canonical {
+            self.complete.remove(p);
+        }
+        Ok(true)
     }
 
     /// Ingest what waits for the lake now (on the way out).

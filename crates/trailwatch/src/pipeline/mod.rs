@@ -1,4 +1,4 @@
-//! One detection pipeline for `detect`, `watch` and (next) `serve`:
+//! One detection pipeline for `detect`, `watch` and `serve`:
 //! inputs → decode → the event-time check → every [`Detector`] → every
 //! [`AlertOutput`]. The commands only find inputs and drive it.
 //!
@@ -17,6 +17,7 @@ pub mod follow;
 pub mod output;
 pub mod retry;
 pub mod shard;
+pub mod watch;
 pub mod watermark;
 
 use std::time::Duration;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -18,8 +17,8 @@ use trailwatch_core::alert::Alert;
 use trailwatch_core::correlate::sql_text;
 
 use super::App;
-use super::api::error;
-use super::summary::iso;
+use super::api::{iso, rows};
+use super::error::ApiError;
 
 /// The most alerts one request returns.
 const MAX_LIMIT: usize = 10_000;
@@ -39,24 +38,6 @@ pub struct AlertFilter {
     pub severity: Option<String>,
     pub rule: Option<String>,
     pub limit: Option<usize>,
-}
-
-/// Run SQL on the query runtime; the rows as JSON objects.
-pub(super) async fn rows(app: &Arc<App>, sql: String) -> Result<Vec<Value>, Response> {
-    rows_on(app, sql, &app.query_rt).await
-}
-
-/// [`rows`] with the statement on `runtime`.
-pub(super) async fn rows_on(
-    app: &Arc<App>,
-    sql: String,
-    runtime: &tokio::runtime::Handle,
-) -> Result<Vec<Value>, Response> {
-    match super::api::run_json(app, &sql, runtime).await {
-        Ok((_, Value::Array(rows))) => Ok(rows),
-        Ok(_) => Ok(Vec::new()),
-        Err(e) => Err(error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())),
-    }
 }
 
 /// A row of the alerts table as the alert `detect` printed.
@@ -94,12 +75,12 @@ pub async fn list(State(app): State<Arc<App>>, Query(f): Query<AlertFilter>) -> 
                 "alert_time >= from_iso8601_timestamp({})",
                 sql_text(&t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
             )),
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("since: {e:#}")),
+            Err(e) => return ApiError::BadRequest(format!("since: {e:#}")).into_response(),
         }
     }
     if let Some(sev) = &f.severity {
         if !matches!(sev.as_str(), "P1" | "P2" | "P3" | "P4") {
-            return error(StatusCode::BAD_REQUEST, "severity: P1, P2, P3 or P4");
+            return ApiError::BadRequest("severity: P1, P2, P3 or P4".into()).into_response();
         }
         wheres.push(format!("severity = {}", sql_text(sev)));
     }
@@ -117,7 +98,7 @@ pub async fn list(State(app): State<Arc<App>>, Query(f): Query<AlertFilter>) -> 
     );
     match rows(&app, sql).await {
         Ok(rows) => Json(rows.into_iter().filter_map(alert).collect::<Vec<_>>()).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -144,10 +125,10 @@ pub async fn one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
     );
     let found = match rows(&app, sql).await {
         Ok(rows) => rows.into_iter().find_map(alert),
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     let Some(a) = found else {
-        return error(StatusCode::NOT_FOUND, format!("no alert {id}"));
+        return ApiError::NotFound(format!("no alert {id}")).into_response();
     };
     let events = if a.event_ids.is_empty() {
         Vec::new()
@@ -176,7 +157,7 @@ pub async fn one(State(app): State<Arc<App>>, Path(id): Path<String>) -> Respons
         for sql in searches {
             found = match rows(&app, format!("{sql} ORDER BY eventtime")).await {
                 Ok(r) => r,
-                Err(r) => return r,
+                Err(e) => return e.into_response(),
             };
             if found.len() >= a.event_ids.len() {
                 break;

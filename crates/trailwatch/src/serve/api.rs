@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::Extension;
 use axum::Json;
 use axum::extract::{Form, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -19,11 +19,7 @@ use trailwatch_sql::output::{Format, write};
 
 use super::App;
 use super::access::Caller;
-
-/// An error as JSON with its status.
-pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
-}
+use super::error::ApiError;
 
 #[derive(Debug, Deserialize)]
 pub struct QueryBody {
@@ -70,12 +66,16 @@ pub(super) async fn run_json(
             .iter()
             .map(|f| f.name().clone())
             .collect();
-        let rows: Value =
-            serde_json::from_slice(&rows).map_err(|e| QueryError::Other(e.to_string()))?;
+        let rows: Value = serde_json::from_slice(&rows)?;
         Ok((columns, rows))
     })
     .await
-    .unwrap_or_else(|e| Err(QueryError::Other(format!("rendering the rows: {e}"))))
+    .unwrap_or_else(|error| {
+        Err(QueryError::Task {
+            what: "rendering the rows",
+            error,
+        })
+    })
 }
 
 /// `POST /api/query`: `{"columns": [...], "rows": [{...}, ...]}`, rows as
@@ -84,19 +84,13 @@ pub async fn query(State(app): State<Arc<App>>, Json(body): Json<QueryBody>) -> 
     let started = Instant::now();
     if let Some(why) = refuse(&body.sql) {
         app.metrics.observe_query(started.elapsed(), false);
-        return error(StatusCode::BAD_REQUEST, why);
+        return ApiError::BadRequest(why).into_response();
     }
     let result = run_json(&app, &body.sql, &app.query_rt).await;
     app.metrics.observe_query(started.elapsed(), result.is_ok());
     match result {
         Ok((columns, rows)) => Json(json!({ "columns": columns, "rows": rows })).into_response(),
-        Err(e @ (QueryError::Timeout(_) | QueryError::ClusterTimeout(_))) => {
-            error(StatusCode::REQUEST_TIMEOUT, e.to_string())
-        }
-        Err(e @ (QueryError::Syntax(_) | QueryError::ReadOnly(_))) => {
-            error(StatusCode::BAD_REQUEST, e.to_string())
-        }
-        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(e) => ApiError::from(e).into_response(),
     }
 }
 
@@ -128,7 +122,7 @@ pub async fn login(State(app): State<Arc<App>>, Form(form): Form<LoginForm>) -> 
     }
     let id = match app.access.start_session() {
         Ok(id) => id,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => return ApiError::Internal(format!("starting a session: {e:#}")).into_response(),
     };
     (
         [(header::SET_COOKIE, app.access.cookie_header(&id))],
@@ -147,6 +141,29 @@ pub async fn logout(State(app): State<Arc<App>>, Extension(caller): Extension<Ca
         Json(json!({ "signed_out": true })),
     )
         .into_response()
+}
+
+/// Run SQL on the query runtime; the rows as JSON objects.
+pub(super) async fn rows(app: &Arc<App>, sql: String) -> Result<Vec<Value>, ApiError> {
+    rows_on(app, sql, &app.query_rt).await
+}
+
+/// [`rows`] with the statement on `runtime`.
+pub(super) async fn rows_on(
+    app: &Arc<App>,
+    sql: String,
+    runtime: &tokio::runtime::Handle,
+) -> Result<Vec<Value>, ApiError> {
+    match run_json(app, &sql, runtime).await {
+        Ok((_, Value::Array(rows))) => Ok(rows),
+        Ok(_) => Ok(Vec::new()),
+        Err(e) => Err(ApiError::Query(e.to_string())),
+    }
+}
+
+/// A time as CloudTrail writes `eventTime`.
+pub(super) fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 #[cfg(test)]

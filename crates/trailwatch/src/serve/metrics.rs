@@ -75,6 +75,77 @@ impl Metrics {
         }
     }
 
+    /// The counters: name, help, value.
+    fn counters(&self) -> [(&'static str, &'static str, &AtomicU64); 13] {
+        [
+            (
+                "trailwatch_queries_total",
+                "SQL statements run through the API.",
+                &self.queries,
+            ),
+            (
+                "trailwatch_query_errors_total",
+                "SQL statements that failed or were refused.",
+                &self.query_errors,
+            ),
+            (
+                "trailwatch_requests_refused_total",
+                "Requests refused for want of a valid token or session.",
+                &self.requests_refused,
+            ),
+            (
+                "trailwatch_pushed_events_total",
+                "Records pushed to /ingest and stored durably.",
+                &self.pushed_events,
+            ),
+            (
+                "trailwatch_pushed_bytes_total",
+                "Bytes of push requests.",
+                &self.pushed_bytes,
+            ),
+            (
+                "trailwatch_pushed_files_total",
+                "Push requests stored as spool files.",
+                &self.pushed_files,
+            ),
+            (
+                "trailwatch_pushed_bad_records_total",
+                "Pushed records that could not be decoded.",
+                &self.push_bad_records,
+            ),
+            (
+                "trailwatch_lake_events_total",
+                "Pushed records newly stored in the lake.",
+                &self.lake_events,
+            ),
+            (
+                "trailwatch_lake_duplicates_total",
+                "Pushed records the lake already held.",
+                &self.lake_duplicates,
+            ),
+            (
+                "trailwatch_quarantined_records_total",
+                "Pushed records quarantined by the lake.",
+                &self.quarantined,
+            ),
+            (
+                "trailwatch_detect_duplicates_total",
+                "Events detection skipped as copies of events already seen.",
+                &self.detect_duplicates,
+            ),
+            (
+                "trailwatch_watched_files_total",
+                "Trail log files taken by --watch.",
+                &self.watched_files,
+            ),
+            (
+                "trailwatch_watched_bytes_total",
+                "Bytes of trail log files taken by --watch.",
+                &self.watched_bytes,
+            ),
+        ]
+    }
+
     /// The text format, with the notification outbox's pending count
     /// (when there is an outbox) and the spool's files waiting.
     pub fn render(
@@ -82,94 +153,15 @@ impl Metrics {
         outbox_pending: Option<Vec<(String, usize)>>,
         spool_files: usize,
     ) -> String {
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let mut out = String::new();
-        let mut counter = |name: &str, help: &str, v: u64| {
+        for (name, help, v) in self.counters() {
+            let v = v.load(Ordering::Relaxed);
             let _ = writeln!(
                 out,
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
             );
-        };
-        counter(
-            "trailwatch_queries_total",
-            "SQL statements run through the API.",
-            get(&self.queries),
-        );
-        counter(
-            "trailwatch_query_errors_total",
-            "SQL statements that failed or were refused.",
-            get(&self.query_errors),
-        );
-        counter(
-            "trailwatch_requests_refused_total",
-            "Requests refused for want of a valid token or session.",
-            get(&self.requests_refused),
-        );
-        counter(
-            "trailwatch_pushed_events_total",
-            "Records pushed to /ingest and stored durably.",
-            get(&self.pushed_events),
-        );
-        counter(
-            "trailwatch_pushed_bytes_total",
-            "Bytes of push requests.",
-            get(&self.pushed_bytes),
-        );
-        counter(
-            "trailwatch_pushed_files_total",
-            "Push requests stored as spool files.",
-            get(&self.pushed_files),
-        );
-        counter(
-            "trailwatch_pushed_bad_records_total",
-            "Pushed records that could not be decoded.",
-            get(&self.push_bad_records),
-        );
-        counter(
-            "trailwatch_lake_events_total",
-            "Pushed records newly stored in the lake.",
-            get(&self.lake_events),
-        );
-        counter(
-            "trailwatch_lake_duplicates_total",
-            "Pushed records the lake already held.",
-            get(&self.lake_duplicates),
-        );
-        counter(
-            "trailwatch_quarantined_records_total",
-            "Pushed records quarantined by the lake.",
-            get(&self.quarantined),
-        );
-        counter(
-            "trailwatch_detect_duplicates_total",
-            "Events detection skipped as copies of events already seen.",
-            get(&self.detect_duplicates),
-        );
-        counter(
-            "trailwatch_watched_files_total",
-            "Trail log files taken by --watch.",
-            get(&self.watched_files),
-        );
-        counter(
-            "trailwatch_watched_bytes_total",
-            "Bytes of trail log files taken by --watch.",
-            get(&self.watched_bytes),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP trailwatch_alerts_total Alerts raised since the server started.\n# TYPE trailwatch_alerts_total counter"
-        );
-        for ((sev, rule), n) in self.alerts.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            // Rule ids come from rule files: quotes and backslashes escaped.
-            let rule = rule
-                .replace('\\', "\\\\")
-                .replace('"', "\\\"")
-                .replace('\n', "\\n");
-            let _ = writeln!(
-                out,
-                "trailwatch_alerts_total{{severity=\"{sev}\",rule=\"{rule}\"}} {n}"
-            );
         }
+        self.render_alerts(&mut out);
         let name = "trailwatch_spool_files";
         let _ = writeln!(
             out,
@@ -187,6 +179,32 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{sink=\"{sink}\"}} {n}");
             }
         }
+        self.render_durations(&mut out);
+        out
+    }
+
+    /// Alerts raised, per severity and rule.
+    fn render_alerts(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP trailwatch_alerts_total Alerts raised since the server started.\n# TYPE trailwatch_alerts_total counter"
+        );
+        for ((sev, rule), n) in self.alerts.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            // Rule ids come from rule files: quotes and backslashes escaped.
+            let rule = rule
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            let _ = writeln!(
+                out,
+                "trailwatch_alerts_total{{severity=\"{sev}\",rule=\"{rule}\"}} {n}"
+            );
+        }
+    }
+
+    /// The query-duration histogram.
+    fn render_durations(&self, out: &mut String) {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let name = "trailwatch_query_duration_seconds";
         let _ = writeln!(
             out,
@@ -201,7 +219,6 @@ impl Metrics {
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
         let _ = writeln!(out, "{name}_sum {}", get(&self.query_micros) as f64 / 1e6);
         let _ = writeln!(out, "{name}_count {cumulative}");
-        out
     }
 }
 

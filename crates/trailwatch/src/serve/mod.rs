@@ -1,17 +1,18 @@
 //! `trailwatch serve`: one process that answers queries over the lake,
 //! takes pushed events ([`push`]) through detection and into the lake
 //! ([`worker`]), and serves the dashboard and the JSON API, on axum and
-//! tokio. Secure by
-//! default: it binds 127.0.0.1, every route but `/healthz` and the sign-in
+//! tokio. Secure by default: it binds 127.0.0.1, every route but `/healthz` and the sign-in
 //! page needs the token ([`access`]), SQL is read-only with a timeout and a
 //! memory limit ([`api`]), request bodies are capped, and TLS is one flag
 //! pair away ([`tls`]). Queries run on a runtime of their own, so a heavy
-//! one does not hold up the threads that answer HTTP.
+//! one does not hold up the threads that answer HTTP. Its flags are read
+//! in `cli/serve.rs`, which hands [`run`] the resolved [`Options`].
 
 pub mod access;
 pub mod alerts;
 pub mod api;
 pub mod assets;
+pub mod error;
 pub mod metrics;
 pub mod push;
 pub mod summary;
@@ -32,63 +33,21 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use clap::Args;
 use serde_json::json;
+use trailwatch_core::detect::Detector;
+use trailwatch_lake::aws::AwsOptions;
+use trailwatch_lake::store::{S3Options, Store};
 use trailwatch_sql::{Engine, EngineOptions};
 
-use crate::cli::lake_args::LakeArgs;
-use crate::cli::rule_args::RuleArgs;
-use crate::config::Config;
+use crate::config::WatchSettings;
+use crate::detectors::Detections;
+use crate::notify::config::NotifyConfig;
+use crate::pipeline::follow::{FollowOptions, Wake};
+use crate::runtime::named as runtime;
 use access::Access;
+use error::ApiError;
 use metrics::Metrics;
 use token::TokenSource;
-
-#[derive(Debug, Args)]
-pub struct ServeArgs {
-    #[command(flatten)]
-    pub lake: LakeArgs,
-    /// Address to listen on (also `[serve] listen`). Default 127.0.0.1:8080:
-    /// give another address only behind TLS or a trusted proxy.
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// The server's state folder, where a generated token is kept (also
-    /// `[serve] state`). Default: $XDG_STATE_HOME/trailwatch/serve
-    /// (~/.local/state/trailwatch/serve), or the platform's local data
-    /// folder where there is no state folder (macOS: ~/Library/Application
-    /// Support/trailwatch/serve).
-    #[arg(long, value_name = "DIR")]
-    pub state: Option<PathBuf>,
-    /// A PEM certificate chain: serve HTTPS (with --tls-key).
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-    /// The certificate's PEM private key.
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-    /// The largest request body taken, in bytes (larger: 413).
-    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
-    pub max_body: usize,
-    /// How long one SQL statement may run (bare numbers are seconds).
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::timespec::positive_seconds_arg)]
-    pub timeout: u64,
-    /// Memory for one statement's execution, in bytes (past it, sorts and
-    /// aggregations spill to disk).
-    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
-    pub memory_limit: usize,
-    /// Time between ingests of pushed events (and, with --watch, of the
-    /// trail files taken) into the lake; both go through detection at once
-    /// (bare numbers are seconds).
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::timespec::positive_seconds_arg)]
-    pub ingest_interval: u64,
-    /// Also follow these trail folders or `s3://bucket/prefix`es, as
-    /// `watch` does (its `[watch]` settings apply: lateness, polling,
-    /// public keys for digests), through the same pipeline as pushed
-    /// events: an event both pushed and read from the trail is stored and
-    /// alerted once.
-    #[arg(long, value_name = "DIR|S3URL", num_args = 1..)]
-    pub watch: Vec<String>,
-    #[command(flatten)]
-    pub rules: RuleArgs,
-}
 
 /// What every handler shares.
 #[derive(Debug)]
@@ -104,7 +63,7 @@ pub struct App {
     /// Where pushed records are kept until they are in the lake.
     pub spool: Arc<push::Spool>,
     /// Spool files for the detection worker.
-    pub to_worker: std::sync::mpsc::Sender<crate::pipeline::follow::Wake>,
+    pub to_worker: std::sync::mpsc::Sender<Wake>,
     /// The config's notification outbox, when it has sinks.
     pub notifier: Option<crate::notify::dispatch::Notifier>,
     /// The security state: rebuilt from the lake by the worker at start,
@@ -118,14 +77,8 @@ pub struct App {
     pub summary: summary::Cache,
 }
 
-/// The default state folder (see `--state`).
-pub fn default_state() -> Result<PathBuf> {
-    crate::config::state_path("serve").context("pass --state")
-}
-
 /// Every rule in force, as `GET /api/rules` lists them.
-fn rule_list(args: &RuleArgs, cfg: &Config) -> Result<serde_json::Value> {
-    let d = args.detections(cfg)?;
+fn rule_list(d: &Detections) -> serde_json::Value {
     let mut out = Vec::new();
     for r in &d.rules {
         out.push(json!({
@@ -150,7 +103,7 @@ fn rule_list(args: &RuleArgs, cfg: &Config) -> Result<serde_json::Value> {
             "kind": "correlation", "source": format!("pack {}", trailwatch_core::correlate::PACK),
         }));
     }
-    Ok(serde_json::Value::Array(out))
+    serde_json::Value::Array(out)
 }
 
 /// `/`: the dashboard for a signed-in browser, else the sign-in page.
@@ -163,7 +116,7 @@ async fn dashboard(State(app): State<Arc<App>>, req: Request) -> Response {
 }
 
 async fn not_found() -> Response {
-    api::error(StatusCode::NOT_FOUND, "no such route (see docs/api.md)")
+    ApiError::NotFound("no such route (see docs/api.md)".into()).into_response()
 }
 
 /// Count refusals for `/metrics`.
@@ -222,208 +175,284 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         .with_state(app)
 }
 
-fn runtime(name: &str, threads: usize) -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
+/// Everything `serve` needs, resolved from its flags and the config
+/// (`cli/serve.rs`).
+#[derive(Debug)]
+pub struct Options {
+    pub listen: SocketAddr,
+    /// The state folder: the token, the push spool, the pipeline's state.
+    pub state: PathBuf,
+    /// The config file's `[serve] token`, when it has one.
+    pub config_token: Option<String>,
+    /// A PEM certificate chain and its key: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub max_body: usize,
+    /// The longest one SQL statement may run.
+    pub timeout: Duration,
+    /// Memory for one statement's execution, in bytes.
+    pub memory_limit: usize,
+    /// Time between ingests of pushed events (and followed files).
+    pub ingest_interval: Duration,
+    /// The lake's location.
+    pub lake: String,
+    pub s3: S3Options,
+    /// AWS access for SNS sinks.
+    pub sns: AwsOptions,
+    /// Trail folders or S3 prefixes to follow as `watch` does.
+    pub watch: Vec<String>,
+    /// `[watch]`'s settings: lateness, polling, public keys.
+    pub watch_settings: WatchSettings,
+    pub notify: NotifyConfig,
 }
 
-pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
-    let s = &cfg.raw.serve;
-    let listen = cfg
-        .pick(args.listen.clone(), &s.listen, "127.0.0.1:8080".to_string())
-        .value;
-    let addr: SocketAddr = listen
-        .parse()
-        .with_context(|| format!("--listen {listen:?}: use HOST:PORT, e.g. 127.0.0.1:8080"))?;
-    let state = match cfg.pick_opt(args.state.clone(), &s.state) {
-        Some(p) => p.value,
-        None => default_state()?,
-    };
-    crate::private::create_dir_all(&state)
-        .with_context(|| format!("creating {}", state.display()))?;
-    let config_token = s.token.as_ref().map(|t| t.get_ref().clone());
-    let (token, from) = token::resolve(
-        std::env::var("TRAILWATCH_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty()),
-        config_token,
-        &state,
-    )?;
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(c), Some(k)) => Some(tls::config(c, k)?),
-        _ => None,
-    };
-    if !addr.ip().is_loopback() && tls.is_none() {
-        tracing::warn!(
-            "listening on {addr} without TLS: the token and data cross the network in clear (give --tls-cert and --tls-key)"
+/// A server built and ready to listen: its runtimes, the shared state of
+/// the handlers, and the detection worker running beside them.
+struct Server {
+    app: Arc<App>,
+    router: Router,
+    addr: SocketAddr,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    token: String,
+    token_from: TokenSource,
+    state: PathBuf,
+    location: String,
+    http_rt: tokio::runtime::Runtime,
+    query_rt: tokio::runtime::Runtime,
+    summary_rt: tokio::runtime::Runtime,
+    stop_worker: std::sync::mpsc::Sender<Wake>,
+    worker: std::thread::JoinHandle<()>,
+}
+
+pub fn run(opts: Options, detections: Detections) -> Result<ExitCode> {
+    let server = Server::build(opts, detections)?;
+    server.listen()
+}
+
+impl Server {
+    /// Open the lake, start the runtimes, the outbox's delivery and the
+    /// detection worker, and make the routes.
+    fn build(opts: Options, detections: Detections) -> Result<Server> {
+        crate::private::create_dir_all(&opts.state)
+            .with_context(|| format!("creating {}", opts.state.display()))?;
+        let (token, token_from) = token::resolve(
+            std::env::var("TRAILWATCH_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty()),
+            opts.config_token.clone(),
+            &opts.state,
+        )?;
+        let tls = match &opts.tls {
+            Some((c, k)) => Some(tls::config(c, k)?),
+            None => None,
+        };
+        if !opts.listen.ip().is_loopback() && tls.is_none() {
+            tracing::warn!(
+                "listening on {} without TLS: the token and data cross the network in clear (give --tls-cert and --tls-key)",
+                opts.listen
+            );
+        }
+        let query_rt = runtime("tw-query", 2)?;
+        let summary_rt = runtime("tw-summary", 1)?;
+        let engine = Engine::new(EngineOptions {
+            memory_limit: Some(opts.memory_limit),
+            timeout: Some(opts.timeout),
+            s3: opts.s3.clone(),
+            // Pushed events and new alerts show within a second.
+            listing_ttl: Some(Duration::from_secs(1)),
+            ..EngineOptions::default()
+        })?;
+        query_rt
+            .block_on(engine.register_lake(&opts.lake))
+            .with_context(|| format!("opening the lake {}", opts.lake))?;
+        let http_rt = runtime("tw-http", 2)?;
+        // Alerts are delivered to the config's sinks through the outbox, as
+        // `watch` delivers them.
+        let notifier = crate::notify::dispatch::Notifier::for_config(
+            opts.notify.clone(),
+            &crate::notify::SinkContext {
+                aws: opts.sns.clone(),
+            },
+        )?;
+        let _delivery = notifier.clone().map(|n| {
+            http_rt.spawn(async move {
+                n.deliver(false, None).await;
+            })
+        });
+        let metrics = Arc::new(Metrics::default());
+        let spool = Arc::new(
+            push::Spool::open(&opts.state)
+                .with_context(|| format!("opening the spool in {}", opts.state.display()))?,
         );
+        let posture = Arc::new(std::sync::Mutex::new(
+            trailwatch_core::posture::Posture::default(),
+        ));
+        let posture_ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (to_worker, from_server) = std::sync::mpsc::channel();
+        let app = Arc::new(App {
+            access: Access::new(token.clone(), tls.is_some()),
+            engine: Arc::new(engine),
+            query_rt: query_rt.handle().clone(),
+            summary_rt: summary_rt.handle().clone(),
+            metrics,
+            spool,
+            to_worker,
+            notifier,
+            posture,
+            posture_ready,
+            rules: rule_list(&detections),
+            summary: summary::Cache::default(),
+        });
+        let detectors = detections.detectors(Some((opts.watch_settings.late_horizon / 60) as i64));
+        let worker = Self::worker(&opts, detectors, query_rt.handle(), &app)?;
+        let stop_worker = app.to_worker.clone();
+        let worker = std::thread::Builder::new()
+            .name("tw-detect".into())
+            .spawn(move || {
+                if let Err(e) = worker.run(from_server) {
+                    tracing::error!("the detection worker stopped: {e:#}");
+                }
+            })
+            .context("starting the detection worker")?;
+        Ok(Server {
+            router: router(app.clone(), opts.max_body),
+            app,
+            addr: opts.listen,
+            tls,
+            token,
+            token_from,
+            state: opts.state,
+            location: opts.lake,
+            http_rt,
+            query_rt,
+            summary_rt,
+            stop_worker,
+            worker,
+        })
     }
-    let query_rt = runtime("tw-query", 2)?;
-    let summary_rt = runtime("tw-summary", 1)?;
-    let engine = Engine::new(EngineOptions {
-        memory_limit: Some(args.memory_limit),
-        timeout: Some(Duration::from_secs(args.timeout)),
-        s3: args.lake.s3_options(cfg),
-        // Pushed events and new alerts show within a second.
-        listing_ttl: Some(Duration::from_secs(1)),
-        ..EngineOptions::default()
-    })?;
-    let location = args.lake.location(cfg)?;
-    query_rt
-        .block_on(engine.register_lake(&location))
-        .with_context(|| format!("opening the lake {location}"))?;
-    let http_rt = runtime("tw-http", 2)?;
-    // Alerts are delivered to the config's sinks through the outbox, as
-    // `watch` delivers them.
-    let notifier = crate::notify::dispatch::Notifier::for_config(
-        cfg.raw.notify.clone(),
-        &crate::notify::SinkContext {
-            aws: args.lake.aws.sns_options(),
-        },
-    )?;
-    let _delivery = notifier.clone().map(|n| {
-        http_rt.spawn(async move {
-            n.deliver(false, None).await;
+
+    /// The detection worker: pushed events (and, with `--watch`, the
+    /// trail's files) through the detectors, the security state and into
+    /// the lake.
+    fn worker(
+        opts: &Options,
+        mut detectors: Vec<Box<dyn Detector>>,
+        handle: &tokio::runtime::Handle,
+        app: &App,
+    ) -> Result<worker::Worker> {
+        let set = &opts.watch_settings;
+        // The security state is kept up to date by the same pipeline.
+        detectors.push(Box::new(trailwatch_core::posture::PostureDetector(
+            app.posture.clone(),
+        )));
+        let store = Store::open(&opts.lake, &opts.s3, handle.clone())
+            .with_context(|| format!("opening the lake {}", opts.lake))?;
+        let follow = match opts.watch.is_empty() {
+            true => None,
+            false => Some(worker::Follow {
+                sources: opts.watch.clone(),
+                s3: opts.s3.clone(),
+                handle: handle.clone(),
+                options: FollowOptions::from_settings(set)?,
+                poll: Duration::from_millis(set.poll_ms),
+                wake: app.to_worker.clone(),
+            }),
+        };
+        Ok(worker::Worker {
+            store,
+            spool: app.spool.clone(),
+            state: opts.state.join("pipeline"),
+            detectors,
+            // Pushed events come within seconds: alarms wait a minute for
+            // stragglers. Trail files come minutes late: with --watch, the
+            // watcher's lateness.
+            lateness: if opts.watch.is_empty() {
+                60
+            } else {
+                set.lateness
+            },
+            idle: Duration::from_secs(set.idle_after),
+            notifier: app.notifier.clone(),
+            metrics: app.metrics.clone(),
+            interval: opts.ingest_interval.max(Duration::from_secs(1)),
+            follow,
+            posture: app.posture.clone(),
+            posture_ready: app.posture_ready.clone(),
         })
-    });
-    let metrics = Arc::new(Metrics::default());
-    let spool = Arc::new(
-        push::Spool::open(&state)
-            .with_context(|| format!("opening the spool in {}", state.display()))?,
-    );
-    // The watcher's settings (`[watch]`), for late records and, with
-    // --watch, for following the trail.
-    let watch_set = crate::cli::watch::Settings::resolve(
-        &crate::cli::watch::WatchArgs {
-            sources: args.watch.clone(),
-            ..crate::cli::watch::WatchArgs::empty()
-        },
-        cfg,
-        None,
-    )?;
-    // The security state is kept up to date by the same pipeline.
-    let mut detectors = args
-        .rules
-        .detections(cfg)?
-        .detectors(Some((watch_set.late_horizon / 60) as i64));
-    let posture = Arc::new(std::sync::Mutex::new(
-        trailwatch_core::posture::Posture::default(),
-    ));
-    let posture_ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    detectors.push(Box::new(trailwatch_core::posture::PostureDetector(
-        posture.clone(),
-    )));
-    let store = args.lake.open(cfg, query_rt.handle().clone())?;
-    let (to_worker, from_server) = std::sync::mpsc::channel();
-    let follow = match args.watch.is_empty() {
-        true => None,
-        false => Some(worker::Follow {
-            sources: args.watch.clone(),
-            s3: args.lake.s3_options(cfg),
-            handle: query_rt.handle().clone(),
-            options: watch_set.follow_options()?,
-            poll: Duration::from_millis(watch_set.poll_ms),
-            wake: to_worker.clone(),
-        }),
-    };
-    let worker = worker::Worker {
-        store,
-        spool: spool.clone(),
-        state: state.join("pipeline"),
-        detectors,
-        // Pushed events come within seconds: alarms wait a minute for
-        // stragglers. Trail files come minutes late: with --watch, the
-        // watcher's lateness.
-        lateness: if args.watch.is_empty() {
-            60
-        } else {
-            watch_set.lateness
-        },
-        idle: Duration::from_secs(watch_set.idle_after),
-        notifier: notifier.clone(),
-        metrics: metrics.clone(),
-        interval: Duration::from_secs(args.ingest_interval.max(1)),
-        follow,
-        posture: posture.clone(),
-        posture_ready: posture_ready.clone(),
-    };
-    let stop_worker = to_worker.clone();
-    let worker = std::thread::Builder::new()
-        .name("tw-detect".into())
-        .spawn(move || {
-            if let Err(e) = worker.run(from_server) {
-                tracing::error!("the detection worker stopped: {e:#}");
-            }
-        })
-        .context("starting the detection worker")?;
-    let app = Arc::new(App {
-        access: Access::new(token.clone(), tls.is_some()),
-        engine: Arc::new(engine),
-        query_rt: query_rt.handle().clone(),
-        summary_rt: summary_rt.handle().clone(),
-        metrics,
-        spool,
-        to_worker,
-        notifier,
-        posture,
-        posture_ready,
-        rules: rule_list(&args.rules, cfg)?,
-        summary: summary::Cache::default(),
-    });
-    let router = router(app.clone(), args.max_body);
-    http_rt.block_on(async move {
-        // The dashboard's figures, ready before the first view.
-        summary::refresh(&app);
-        let tcp = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("listening on {addr}"))?;
-        let local = tcp.local_addr()?;
-        match from {
-            // The one time the token is shown: on stderr, not in the log.
-            TokenSource::Generated => {
-                #[allow(clippy::print_stderr)]
-                {
-                    eprintln!(
-                        "trailwatch serve: sign in with this token (kept in {}, mode 0600; it is not shown again):\n{token}",
-                        state.join(token::TOKEN_FILE).display()
-                    );
+    }
+
+    /// Listen until Ctrl-C, then stop the worker (which saves its state
+    /// and ingests what it has) and the runtimes.
+    fn listen(self) -> Result<ExitCode> {
+        let Server {
+            app,
+            router,
+            addr,
+            tls,
+            token,
+            token_from,
+            state,
+            location,
+            http_rt,
+            query_rt,
+            summary_rt,
+            stop_worker,
+            worker,
+        } = self;
+        http_rt.block_on(async move {
+            // The dashboard's figures, ready before the first view.
+            summary::refresh(&app);
+            let tcp = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("listening on {addr}"))?;
+            let local = tcp.local_addr()?;
+            announce_token(token_from, &token, &state);
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            tracing::info!("serving {location} on {scheme}://{local}");
+            let shutdown = async {
+                let _ = tokio::signal::ctrl_c().await;
+            };
+            match tls {
+                Some(config) => {
+                    let listener = tls::TlsListener::new(tcp, config)?;
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(shutdown)
+                        .await?;
+                }
+                None => {
+                    axum::serve(tcp, router)
+                        .with_graceful_shutdown(shutdown)
+                        .await?;
                 }
             }
-            TokenSource::Stored => tracing::info!(
-                "the token is the one in {}",
-                state.join(token::TOKEN_FILE).display()
-            ),
-            TokenSource::Env => tracing::info!("the token is TRAILWATCH_TOKEN's"),
-            TokenSource::Config => tracing::info!("the token is the config's [serve] token"),
-        }
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        tracing::info!("serving {location} on {scheme}://{local}");
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
-        match tls {
-            Some(config) => {
-                let listener = tls::TlsListener::new(tcp, config)?;
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await?;
+            Ok::<(), anyhow::Error>(())
+        })?;
+        // The worker saves its state, ingests what is detected and stops.
+        let _ = stop_worker.send(Wake::Stop);
+        let _ = worker.join();
+        query_rt.shutdown_background();
+        summary_rt.shutdown_background();
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Say where the token comes from; a generated one is shown once, on
+/// stderr, not in the log.
+fn announce_token(from: TokenSource, token: &str, state: &std::path::Path) {
+    match from {
+        TokenSource::Generated => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!(
+                    "trailwatch serve: sign in with this token (kept in {}, mode 0600; it is not shown again):\n{token}",
+                    state.join(token::TOKEN_FILE).display()
+                );
             }
-            None => {
-                axum::serve(tcp, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await?;
-            }
         }
-        Ok::<(), anyhow::Error>(())
-    })?;
-    // The worker saves its state, ingests what is detected and stops.
-    let _ = stop_worker.send(crate::pipeline::follow::Wake::Stop);
-    let _ = worker.join();
-    query_rt.shutdown_background();
-    summary_rt.shutdown_background();
-    Ok(ExitCode::SUCCESS)
+        TokenSource::Stored => tracing::info!(
+            "the token is the one in {}",
+            state.join(token::TOKEN_FILE).display()
+        ),
+        TokenSource::Env => tracing::info!("the token is TRAILWATCH_TOKEN's"),
+        TokenSource::Config => tracing::info!("the token is the config's [serve] token"),
+    }
 }

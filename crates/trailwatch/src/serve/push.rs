@@ -35,7 +35,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::App;
-use super::api::error;
+use super::error::ApiError;
 
 /// Decompressed bytes one request may grow to (a gzip bomb stops here;
 /// the JSON tree of a body takes a few times its size in memory).
@@ -227,19 +227,14 @@ impl Spool {
 }
 
 /// Spool the records durably and hand them to detection; the reply.
-async fn accept(app: &Arc<App>, found: Found) -> Result<usize, Response> {
+async fn accept(app: &Arc<App>, found: Found) -> Result<usize, ApiError> {
     let n = found.records.len();
     if n > 0 {
         let spool = app.spool.clone();
         let path = tokio::task::spawn_blocking(move || spool.write(&found.records))
             .await
-            .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(|e| {
-                error(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    format!("the records could not be stored: {e}"),
-                )
-            })?;
+            .map_err(|e| ApiError::Internal(format!("storing pushed records: {e}")))?
+            .map_err(|e| ApiError::Unavailable(format!("the records could not be stored: {e}")))?;
         app.metrics
             .pushed_events
             .fetch_add(n as u64, Ordering::Relaxed);
@@ -263,12 +258,12 @@ pub async fn records(State(app): State<Arc<App>>, body: Bytes) -> Response {
         .fetch_add(body.len() as u64, Ordering::Relaxed);
     let found = match parse_body(&body) {
         Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+        Err(e) => return ApiError::BadRequest(e).into_response(),
     };
     let ignored = found.ignored;
     match accept(&app, found).await {
         Ok(n) => Json(json!({ "accepted": n, "ignored": ignored })).into_response(),
-        Err(r) => r,
+        Err(e) => e.into_response(),
     }
 }
 

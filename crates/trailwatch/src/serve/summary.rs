@@ -18,7 +18,7 @@
 //! core: the alert list, an alert's evidence and the SQL console keep the
 //! other (on 2 cores they took up to six times as long beside it). The
 //! answer says when its figures were computed; the security state in it is
-//! always the current one (kept in memory, see [`crate::cli::state`]).
+//! always the current one (kept in memory, see [`trailwatch_core::posture::report`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -31,7 +31,8 @@ use serde_json::{Value, json};
 use trailwatch_core::correlate::sql_text;
 
 use super::App;
-use super::alerts::rows_on;
+use super::api::{iso, rows_on};
+use super::error::ApiError;
 
 /// How long a computed summary is served before it is computed again.
 pub const FRESH_FOR: Duration = Duration::from_secs(30);
@@ -139,20 +140,178 @@ pub fn refresh(app: &Arc<App>) {
     });
 }
 
-/// A time as CloudTrail writes `eventTime`.
-pub(super) fn iso(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-/// `Vec<Value>` rows, or the reason as an error.
-async fn q(app: &Arc<App>, sql: String) -> Result<Vec<Value>, String> {
+/// `Vec<Value>` rows, or why not (the summary's statements are ours: one
+/// that fails is the server's failure).
+async fn q(app: &Arc<App>, sql: String) -> Result<Vec<Value>, ApiError> {
     rows_on(app, sql, &app.summary_rt)
         .await
-        .map_err(|r| format!("a summary query failed ({})", r.status()))
+        .map_err(|e| ApiError::Internal(format!("a summary query failed: {e}")))
 }
 
-async fn compute(app: &Arc<App>) -> Result<Value, String> {
-    let started = Instant::now();
+/// The windows the figures look back over from the newest data, as SQL
+/// literals.
+struct Windows {
+    day: String,
+    week: String,
+    month: String,
+}
+
+impl Windows {
+    /// The last day's alarms.
+    fn alert_day(&self) -> String {
+        format!(
+            "alert_time >= from_iso8601_timestamp({}) AND state = 'ALARM'",
+            self.day
+        )
+    }
+}
+
+/// One figure of the summary: where its rows go in the answer (a JSON
+/// pointer into [`skeleton`]), and its statement.
+struct Figure {
+    at: &'static str,
+    sql: fn(&Windows) -> String,
+}
+
+/// Every figure, each one statement; they are independent and run
+/// together (on 2 cores this gains little, as each already uses both;
+/// more cores share them).
+const FIGURES: &[Figure] = &[
+    Figure {
+        at: "/attack/alerts_by_severity",
+        sql: |w| {
+            format!(
+                "SELECT severity, count(*) AS alerts FROM alerts WHERE {} GROUP BY severity ORDER BY severity",
+                w.alert_day()
+            )
+        },
+    },
+    Figure {
+        at: "/attack/timeline",
+        sql: |w| {
+            format!(
+                "SELECT date_format(date_trunc('hour', alert_time), '%Y-%m-%dT%H:00Z') AS hour, severity, count(*) AS alerts \
+                 FROM alerts WHERE {} GROUP BY 1, 2 ORDER BY 1, 2",
+                w.alert_day()
+            )
+        },
+    },
+    Figure {
+        at: "/attack/top_rules",
+        sql: |w| {
+            format!(
+                "SELECT rule_id, max(title) AS title, min(severity) AS severity, count(*) AS alerts, \
+                 date_format(max(alert_time), '%Y-%m-%dT%H:%i:%sZ') AS last \
+                 FROM alerts WHERE alert_time >= from_iso8601_timestamp({}) AND state = 'ALARM' \
+                 GROUP BY rule_id ORDER BY alerts DESC, rule_id LIMIT 10",
+                w.week
+            )
+        },
+    },
+    // The top anomalies: what the correlation detections found.
+    Figure {
+        at: "/attack/anomalies",
+        sql: |w| {
+            format!(
+                "SELECT alert_id, title, severity, date_format(alert_time, '%Y-%m-%dT%H:%i:%sZ') AS time, \
+                 element_at(principals, 1) AS who FROM alerts \
+                 WHERE kind = 'correlation' AND alert_time >= from_iso8601_timestamp({}) \
+                 ORDER BY severity, alert_time DESC LIMIT 10",
+                w.week
+            )
+        },
+    },
+    Figure {
+        at: "/changes",
+        sql: |w| {
+            let names: Vec<String> = CHANGES.iter().map(|n| sql_text(n)).collect();
+            format!(
+                "SELECT eventtime AS time, eventsource AS source, eventname AS action, \
+                 coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS who, \
+                 sourceipaddress AS ip, awsregion AS region, recipientaccountid AS account \
+                 FROM cloudtrail_logs WHERE eventtime >= {} AND errorcode IS NULL \
+                 AND eventname IN ({}) ORDER BY eventtime DESC LIMIT 50",
+                w.week,
+                names.join(", ")
+            )
+        },
+    },
+    Figure {
+        at: "/compliance/console_logins",
+        sql: |w| {
+            format!(
+                "SELECT count(*) AS logins, \
+                 count(CASE WHEN json_extract_scalar(additionaleventdata, '$.MFAUsed') = 'Yes' THEN 1 END) AS with_mfa \
+                 FROM cloudtrail_logs WHERE eventname = 'ConsoleLogin' AND eventtime >= {} \
+                 AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success'",
+                w.month
+            )
+        },
+    },
+    Figure {
+        at: "/compliance/signing_in_without_mfa",
+        sql: |w| {
+            format!(
+                "SELECT useridentity.arn AS who, count(*) AS logins FROM cloudtrail_logs \
+                 WHERE eventname = 'ConsoleLogin' AND eventtime >= {} \
+                 AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success' \
+                 AND coalesce(json_extract_scalar(additionaleventdata, '$.MFAUsed'), 'No') <> 'Yes' \
+                 GROUP BY 1 ORDER BY logins DESC, who LIMIT 20",
+                w.month
+            )
+        },
+    },
+    Figure {
+        at: "/activity/events_per_hour",
+        sql: |w| {
+            format!(
+                "SELECT date_format(date_trunc('hour', eventtimestamp), '%Y-%m-%dT%H:00Z') AS hour, count(*) AS events \
+                 FROM cloudtrail_logs WHERE eventtime >= {} GROUP BY 1 ORDER BY 1",
+                w.day
+            )
+        },
+    },
+    Figure {
+        at: "/activity/top_callers",
+        sql: |w| {
+            format!(
+                "SELECT coalesce(useridentity.arn, useridentity.invokedby, useridentity.type) AS who, count(*) AS events \
+                 FROM cloudtrail_logs WHERE eventtime >= {} GROUP BY 1 ORDER BY events DESC, who LIMIT 10",
+                w.day
+            )
+        },
+    },
+];
+
+/// The answer's shape, every figure still empty.
+fn skeleton(as_of: DateTime<Utc>) -> Value {
+    json!({
+        "as_of": iso(as_of),
+        "computed_at": Value::Null,
+        "fresh_for_seconds": FRESH_FOR.as_secs(),
+        "compute_ms": Value::Null,
+        "attack": {
+            "alerts_by_severity": [],
+            "timeline": [],
+            "top_rules": [],
+            "anomalies": [],
+        },
+        "changes": [],
+        "compliance": {
+            "console_logins": Value::Null,
+            "signing_in_without_mfa": [],
+            // CIS AWS Foundations, section 4 (Monitoring): 4.1 to 4.15.
+            "cis_monitoring": Value::Null,
+            // The security state: filled in as the answer is sent.
+            "state": Value::Null,
+        },
+        "activity": { "events_per_hour": [], "top_callers": [] },
+    })
+}
+
+/// The time the figures are as of: the newest event or alert, never
+/// later than now (an empty lake: now).
+async fn as_of(app: &Arc<App>) -> Result<DateTime<Utc>, ApiError> {
     let newest = q(
         app,
         "SELECT (SELECT max(eventtimestamp) FROM cloudtrail_logs) AS e, (SELECT max(alert_time) FROM alerts) AS a".into(),
@@ -167,119 +326,38 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
         })
     };
     let row = newest.first().cloned().unwrap_or(Value::Null);
-    let as_of = [parse(&row["e"]), parse(&row["a"])]
+    Ok([parse(&row["e"]), parse(&row["a"])]
         .into_iter()
         .flatten()
         .max()
         .unwrap_or_else(Utc::now)
-        .min(Utc::now());
-    let day = sql_text(&iso(as_of - chrono::Duration::hours(24)));
-    let week = sql_text(&iso(as_of - chrono::Duration::days(7)));
-    let month = sql_text(&iso(as_of - chrono::Duration::days(30)));
-    let alert_day = format!("alert_time >= from_iso8601_timestamp({day}) AND state = 'ALARM'");
-    let by_severity = q(
-        app,
-        format!(
-            "SELECT severity, count(*) AS alerts FROM alerts WHERE {alert_day} GROUP BY severity ORDER BY severity"
-        ),
-    );
-    let timeline = q(
-        app,
-        format!(
-            "SELECT date_format(date_trunc('hour', alert_time), '%Y-%m-%dT%H:00Z') AS hour, severity, count(*) AS alerts \
-             FROM alerts WHERE {alert_day} GROUP BY 1, 2 ORDER BY 1, 2"
-        ),
-    );
-    let top_rules = q(
-        app,
-        format!(
-            "SELECT rule_id, max(title) AS title, min(severity) AS severity, count(*) AS alerts, \
-             date_format(max(alert_time), '%Y-%m-%dT%H:%i:%sZ') AS last \
-             FROM alerts WHERE alert_time >= from_iso8601_timestamp({week}) AND state = 'ALARM' \
-             GROUP BY rule_id ORDER BY alerts DESC, rule_id LIMIT 10"
-        ),
-    );
-    // The top anomalies: what the correlation detections found.
-    let anomalies = q(
-        app,
-        format!(
-            "SELECT alert_id, title, severity, date_format(alert_time, '%Y-%m-%dT%H:%i:%sZ') AS time, \
-             element_at(principals, 1) AS who FROM alerts \
-             WHERE kind = 'correlation' AND alert_time >= from_iso8601_timestamp({week}) \
-             ORDER BY severity, alert_time DESC LIMIT 10"
-        ),
-    );
-    let names: Vec<String> = CHANGES.iter().map(|n| sql_text(n)).collect();
-    let changes = q(
-        app,
-        format!(
-            "SELECT eventtime AS time, eventsource AS source, eventname AS action, \
-             coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS who, \
-             sourceipaddress AS ip, awsregion AS region, recipientaccountid AS account \
-             FROM cloudtrail_logs WHERE eventtime >= {week} AND errorcode IS NULL \
-             AND eventname IN ({}) ORDER BY eventtime DESC LIMIT 50",
-            names.join(", ")
-        ),
-    );
-    let mfa = q(
-        app,
-        format!(
-            "SELECT count(*) AS logins, \
-             count(CASE WHEN json_extract_scalar(additionaleventdata, '$.MFAUsed') = 'Yes' THEN 1 END) AS with_mfa \
-             FROM cloudtrail_logs WHERE eventname = 'ConsoleLogin' AND eventtime >= {month} \
-             AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success'"
-        ),
-    );
-    let without_mfa = q(
-        app,
-        format!(
-            "SELECT useridentity.arn AS who, count(*) AS logins FROM cloudtrail_logs \
-             WHERE eventname = 'ConsoleLogin' AND eventtime >= {month} \
-             AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success' \
-             AND coalesce(json_extract_scalar(additionaleventdata, '$.MFAUsed'), 'No') <> 'Yes' \
-             GROUP BY 1 ORDER BY logins DESC, who LIMIT 20"
-        ),
-    );
-    let events_per_hour = q(
-        app,
-        format!(
-            "SELECT date_format(date_trunc('hour', eventtimestamp), '%Y-%m-%dT%H:00Z') AS hour, count(*) AS events \
-             FROM cloudtrail_logs WHERE eventtime >= {day} GROUP BY 1 ORDER BY 1"
-        ),
-    );
-    let top_callers = q(
-        app,
-        format!(
-            "SELECT coalesce(useridentity.arn, useridentity.invokedby, useridentity.type) AS who, count(*) AS events \
-             FROM cloudtrail_logs WHERE eventtime >= {day} GROUP BY 1 ORDER BY events DESC, who LIMIT 10"
-        ),
-    );
-    // The statements are independent and run together (on 2 cores this
-    // gains little, as each already uses both; more cores share them).
-    let (
-        by_severity,
-        timeline,
-        top_rules,
-        anomalies,
-        mut changes,
-        mfa,
-        without_mfa,
-        events_per_hour,
-        top_callers,
-    ) = futures::try_join!(
-        by_severity,
-        timeline,
-        top_rules,
-        anomalies,
-        changes,
-        mfa,
-        without_mfa,
-        events_per_hour,
-        top_callers
-    )?;
-    for c in &mut changes {
-        let a = area(c["source"].as_str().unwrap_or(""));
-        c["area"] = json!(a);
+        .min(Utc::now()))
+}
+
+async fn compute(app: &Arc<App>) -> Result<Value, ApiError> {
+    let started = Instant::now();
+    let as_of = as_of(app).await?;
+    let windows = Windows {
+        day: sql_text(&iso(as_of - chrono::Duration::hours(24))),
+        week: sql_text(&iso(as_of - chrono::Duration::days(7))),
+        month: sql_text(&iso(as_of - chrono::Duration::days(30))),
+    };
+    let results =
+        futures::future::try_join_all(FIGURES.iter().map(|f| q(app, (f.sql)(&windows)))).await?;
+    let mut v = skeleton(as_of);
+    for (figure, rows) in FIGURES.iter().zip(results) {
+        if let Some(slot) = v.pointer_mut(figure.at) {
+            *slot = Value::Array(rows);
+        }
+    }
+    // One row of counts, not a list.
+    let logins = v["compliance"]["console_logins"][0].clone();
+    v["compliance"]["console_logins"] = logins;
+    if let Some(changes) = v["changes"].as_array_mut() {
+        for c in changes {
+            let a = area(c["source"].as_str().unwrap_or(""));
+            c["area"] = json!(a);
+        }
     }
     // CIS monitoring coverage: which CIS 4.x controls have a rule loaded.
     let cis: Vec<Value> = app
@@ -290,28 +368,11 @@ async fn compute(app: &Arc<App>) -> Result<Value, String> {
         .filter(|r| r["id"].as_str().is_some_and(|id| id.starts_with("cis-")))
         .map(|r| json!({"control": r["id"], "title": r["title"]}))
         .collect();
-    Ok(json!({
-        "as_of": iso(as_of),
-        "computed_at": iso(Utc::now()),
-        "fresh_for_seconds": FRESH_FOR.as_secs(),
-        "compute_ms": started.elapsed().as_millis() as u64,
-        "attack": {
-            "alerts_by_severity": by_severity,
-            "timeline": timeline,
-            "top_rules": top_rules,
-            "anomalies": anomalies,
-        },
-        "changes": changes,
-        "compliance": {
-            "console_logins": mfa.first().cloned().unwrap_or(Value::Null),
-            "signing_in_without_mfa": without_mfa,
-            // CIS AWS Foundations, section 4 (Monitoring): 4.1 to 4.15.
-            "cis_monitoring": { "controls_with_a_rule": cis.len(), "of": 15, "rules": cis },
-            // The security state: filled in as the answer is sent.
-            "state": Value::Null,
-        },
-        "activity": { "events_per_hour": events_per_hour, "top_callers": top_callers },
-    }))
+    v["compliance"]["cis_monitoring"] =
+        json!({ "controls_with_a_rule": cis.len(), "of": 15, "rules": cis });
+    v["computed_at"] = json!(iso(Utc::now()));
+    v["compute_ms"] = json!(started.elapsed().as_millis() as u64);
+    Ok(v)
 }
 
 /// `GET /api/summary`: the last figures computed (a stale answer starts
@@ -335,7 +396,7 @@ pub async fn summary(State(app): State<Arc<App>>) -> Response {
                         v
                     }
                     Err(e) => {
-                        return super::api::error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e);
+                        return e.into_response();
                     }
                 },
             }
@@ -348,7 +409,7 @@ pub async fn summary(State(app): State<Arc<App>>) -> Response {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        v["compliance"]["state"] = crate::cli::state::report(&p)["summary"].clone();
+        v["compliance"]["state"] = trailwatch_core::posture::report(&p)["summary"].clone();
     }
     Json(v).into_response()
 }
@@ -362,7 +423,7 @@ pub async fn state(State(app): State<Arc<App>>) -> Response {
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    let mut v = crate::cli::state::report(&p);
+    let mut v = trailwatch_core::posture::report(&p);
     v["ready"] = json!(ready);
     Json(v).into_response()
 }

@@ -165,7 +165,9 @@ impl Held {
 }
 
 impl Worker {
-    /// Run until told to stop (or every sender is gone).
+    /// Run until told to stop (or every sender is gone): resume from the
+    /// saved state, take up the spool, rebuild the security state, then
+    /// detect what comes and ingest it at the interval.
     pub fn run(self, rx: Receiver<Wake>) -> Result<()> {
         let Worker {
             store,
@@ -196,7 +198,7 @@ impl Worker {
         pipeline = pipeline.with_output(Box::new(Counted(metrics.clone())));
         saver.resume(&mut pipeline)?;
         let poll = follow.as_ref().map(|f| f.poll);
-        let mut follower = match follow {
+        let follower = match follow {
             Some(f) => Some(Follower::start(
                 &f.sources,
                 &f.s3,
@@ -213,140 +215,229 @@ impl Worker {
             )?),
             None => None,
         };
-        // Spool files the saved state covers move on; the rest are detected
-        // (below, once the security state is rebuilt).
-        for path in spooled(&spool.detected) {
-            saver.cp.forget(&spool_id(&path).name);
-        }
-        let mut held = Held {
-            files: Vec::new(),
-            saves: saver.saves,
-        };
-        let mut waiting = Vec::new();
-        for path in spooled(&spool.pending) {
-            if saver.cp.is_done(&spool_id(&path), false) {
-                held.files.push(path);
-            } else {
-                waiting.push(path);
-            }
-        }
-        held.move_on(&mut saver, &spool);
+        let (mut held, waiting) = take_up_spool(&spool, &mut saver);
         ingest_detected(&store, &spool, &metrics);
         // The security state from the lake's history, now that the lake
         // holds everything taken before; pushed records wait in the spool
         // meanwhile (durable, detected just after).
-        let mut rebuilt = trailwatch_core::posture::Posture::default();
-        let started = Instant::now();
-        crate::source::lake::each_lake_record(
-            &store,
-            &trailwatch_lake::read::TableFilter::default(),
-            DecodeOptions::default(),
-            |r| rebuilt.apply(r),
-        )
-        .context("rebuilding the security state from the lake")?;
-        tracing::info!(
-            events = rebuilt.events,
-            seconds = started.elapsed().as_secs_f64(),
-            "security state rebuilt from the lake"
-        );
-        save_state(&store, &rebuilt);
-        let mut saved_state_at = rebuilt.events;
-        *posture.lock().unwrap_or_else(|e| e.into_inner()) = rebuilt;
+        let saved_state_at = rebuild_state(&store, &posture)?;
         posture_ready.store(true, Ordering::Release);
         for path in waiting {
             detect(&mut pipeline, &mut saver, &mut held, &metrics, &path);
         }
-        let mut last_ingest = Instant::now();
-        let mut last_step: Option<Instant> = None;
-        let mut fs_news = true;
+        let mut running = Running {
+            store: &store,
+            spool: &spool,
+            metrics: &metrics,
+            posture: &posture,
+            pipeline,
+            saver,
+            held,
+            follower,
+            poll,
+            interval,
+            last_ingest: Instant::now(),
+            last_step: None,
+            fs_news: true,
+            saved_state_at,
+        };
         let stop = loop {
-            // Follow the trail when the file watcher saw something, and
-            // every poll (S3 prefixes are listed then).
-            if let (Some(f), Some(poll)) = (&mut follower, poll)
-                && (fs_news || last_step.is_none_or(|t| t.elapsed() >= poll))
-            {
-                if let Err(e) = f.step(&mut pipeline, &mut saver) {
-                    tracing::error!("following the trail: {e:#}");
-                }
-                last_step = Some(Instant::now());
-                fs_news = false;
-                metrics
-                    .watched_files
-                    .store(f.taken_files, Ordering::Relaxed);
-                metrics
-                    .watched_bytes
-                    .store(f.taken_bytes, Ordering::Relaxed);
-            }
-            metrics
-                .detect_duplicates
-                .store(pipeline.duplicates(), Ordering::Relaxed);
-            let mut wait = interval.saturating_sub(last_ingest.elapsed());
-            if let Some(d) = saver.due_in() {
-                wait = wait.min(d);
-            }
-            if let (Some(poll), Some(t)) = (poll, last_step) {
-                wait = wait.min(poll.saturating_sub(t.elapsed()));
-            }
+            running.follow_if_due();
+            let wait = running.wait();
             let mut idle = false;
-            match rx.recv_timeout(wait.max(Duration::from_millis(5))) {
-                Ok(Wake::Pushed(path)) => {
-                    detect(&mut pipeline, &mut saver, &mut held, &metrics, &path)
-                }
+            match rx.recv_timeout(wait) {
+                Ok(Wake::Pushed(path)) => running.detect(&path),
                 Ok(Wake::Fs(e)) => {
-                    if let Some(f) = &mut follower {
+                    if let Some(f) = &mut running.follower {
                         f.saw(e);
                     }
-                    fs_news = true;
+                    running.fs_news = true;
                 }
                 Ok(Wake::Stop) => break true,
                 Err(RecvTimeoutError::Timeout) => idle = true,
                 Err(RecvTimeoutError::Disconnected) => break true,
             }
-            // Pushes come in bursts: a save every couple of seconds while
-            // they do, and one as soon as they pause.
-            let saved = if idle {
-                saver.save_if_changed(&pipeline)
-            } else {
-                saver.save_if_due(&pipeline)
-            };
-            if let Err(e) = saved {
-                tracing::error!("saving the pipeline's state: {e:#}");
-            }
-            held.after_save(&mut saver, &spool);
-            if last_ingest.elapsed() >= interval {
-                ingest_detected(&store, &spool, &metrics);
-                last_ingest = Instant::now();
-                // The state tables follow the state, at the ingest pace.
-                // (Copied out only when it changed: the lock is short.)
-                let changed = {
-                    let p = posture.lock().unwrap_or_else(|e| e.into_inner());
-                    (p.events != saved_state_at).then(|| p.clone())
-                };
-                if let Some(now) = changed {
-                    save_state(&store, &now);
-                    saved_state_at = now.events;
-                }
-            }
+            running.save(idle);
+            running.ingest_if_due();
         };
         if stop {
-            if let Err(e) = saver.save(&pipeline) {
-                tracing::error!("saving the pipeline's state: {e:#}");
-            }
-            held.after_save(&mut saver, &spool);
-            ingest_detected(&store, &spool, &metrics);
-            if let Some(f) = &mut follower
-                && let Err(e) = f.flush()
-            {
-                tracing::error!("ingesting the watched files: {e:#}");
-            }
+            running.stop();
         }
         Ok(())
     }
 }
 
+/// At start: spool files the saved state covers move on, held until the
+/// next save; the others wait to be detected once the security state is
+/// rebuilt.
+fn take_up_spool(spool: &Spool, saver: &mut Saver) -> (Held, Vec<PathBuf>) {
+    for path in spooled(&spool.detected) {
+        saver.cp.forget(&spool_id(&path).name);
+    }
+    let mut held = Held {
+        files: Vec::new(),
+        saves: saver.saves,
+    };
+    let mut waiting = Vec::new();
+    for path in spooled(&spool.pending) {
+        if saver.cp.is_done(&spool_id(&path), false) {
+            held.files.push(path);
+        } else {
+            waiting.push(path);
+        }
+    }
+    held.move_on(saver, spool);
+    (held, waiting)
+}
+
+/// The security state rebuilt from every event of the lake, shared, and
+/// saved as the `state_*` tables: how many events it applied.
+fn rebuild_state(
+    store: &Store,
+    posture: &std::sync::Mutex<trailwatch_core::posture::Posture>,
+) -> Result<u64> {
+    let mut rebuilt = trailwatch_core::posture::Posture::default();
+    let started = Instant::now();
+    crate::source::lake::each_lake_record(
+        store,
+        &trailwatch_lake::read::TableFilter::default(),
+        DecodeOptions::default(),
+        |r| rebuilt.apply(r),
+    )
+    .context("rebuilding the security state from the lake")?;
+    tracing::info!(
+        events = rebuilt.events,
+        seconds = started.elapsed().as_secs_f64(),
+        "security state rebuilt from the lake"
+    );
+    save_state(store, &rebuilt);
+    let events = rebuilt.events;
+    *posture.lock().unwrap_or_else(|e| e.into_inner()) = rebuilt;
+    Ok(events)
+}
+
+/// The worker's loop once started: the pipeline and its checkpoint, the
+/// spool files held for a save, the trail follower, and the clocks of
+/// the periodic work.
+struct Running<'s> {
+    store: &'s Store,
+    spool: &'s Spool,
+    metrics: &'s Metrics,
+    posture: &'s std::sync::Mutex<trailwatch_core::posture::Posture>,
+    pipeline: Pipeline<'s>,
+    saver: Saver,
+    held: Held,
+    follower: Option<Follower<'s>>,
+    poll: Option<Duration>,
+    interval: Duration,
+    last_ingest: Instant,
+    last_step: Option<Instant>,
+    /// The file watcher saw something since the last step.
+    fs_news: bool,
+    /// The events the state tables were last saved at.
+    saved_state_at: u64,
+}
+
+impl Running<'_> {
+    /// Follow the trail when the file watcher saw something, and every
+    /// poll (S3 prefixes are listed then).
+    fn follow_if_due(&mut self) {
+        if let (Some(f), Some(poll)) = (&mut self.follower, self.poll)
+            && (self.fs_news || self.last_step.is_none_or(|t| t.elapsed() >= poll))
+        {
+            if let Err(e) = f.step(&mut self.pipeline, &mut self.saver) {
+                tracing::error!("following the trail: {e:#}");
+            }
+            self.last_step = Some(Instant::now());
+            self.fs_news = false;
+            self.metrics
+                .watched_files
+                .store(f.taken_files, Ordering::Relaxed);
+            self.metrics
+                .watched_bytes
+                .store(f.taken_bytes, Ordering::Relaxed);
+        }
+        self.metrics
+            .detect_duplicates
+            .store(self.pipeline.duplicates(), Ordering::Relaxed);
+    }
+
+    /// How long to wait for news: until the next ingest, save or poll.
+    fn wait(&self) -> Duration {
+        let mut wait = self.interval.saturating_sub(self.last_ingest.elapsed());
+        if let Some(d) = self.saver.due_in() {
+            wait = wait.min(d);
+        }
+        if let (Some(poll), Some(t)) = (self.poll, self.last_step) {
+            wait = wait.min(poll.saturating_sub(t.elapsed()));
+        }
+        wait.max(Duration::from_millis(5))
+    }
+
+    fn detect(&mut self, path: &Path) {
+        detect(
+            &mut self.pipeline,
+            &mut self.saver,
+            &mut self.held,
+            self.metrics,
+            path,
+        );
+    }
+
+    /// Pushes come in bursts: a save every couple of seconds while they
+    /// do, and one as soon as they pause (`idle`).
+    fn save(&mut self, idle: bool) {
+        let saved = if idle {
+            self.saver.save_if_changed(&self.pipeline)
+        } else {
+            self.saver.save_if_due(&self.pipeline)
+        };
+        if let Err(e) = saved {
+            tracing::error!("saving the pipeline's state: {e:#}");
+        }
+        self.held.after_save(&mut self.saver, self.spool);
+    }
+
+    /// Every interval: the detected spool files into the lake, and the
+    /// state tables when the state changed (copied out under a short
+    /// lock).
+    fn ingest_if_due(&mut self) {
+        if self.last_ingest.elapsed() < self.interval {
+            return;
+        }
+        ingest_detected(self.store, self.spool, self.metrics);
+        self.last_ingest = Instant::now();
+        let changed = {
+            let p = self.posture.lock().unwrap_or_else(|e| e.into_inner());
+            (p.events != self.saved_state_at).then(|| p.clone())
+        };
+        if let Some(now) = changed {
+            save_state(self.store, &now);
+            self.saved_state_at = now.events;
+        }
+    }
+
+    /// Stopping: the state saved, what was detected ingested, the watched
+    /// files flushed into the lake.
+    fn stop(mut self) {
+        if let Err(e) = self.saver.save(&self.pipeline) {
+            tracing::error!("saving the pipeline's state: {e:#}");
+        }
+        self.held.after_save(&mut self.saver, self.spool);
+        ingest_detected(self.store, self.spool, self.metrics);
+        if let Some(f) = &mut self.follower
+            && let Err(e) = f.flush()
+        {
+            tracing::error!("ingesting the watched files: {e:#}");
+        }
+    }
+}
+
 /// The security state as the lake's `state_*` tables.
 fn save_state(store: &Store, p: &trailwatch_core::posture::Posture) {
-    if let Err(e) = trailwatch_lake::state_tables::save(store, |t| crate::cli::state::rows(p, t)) {
+    if let Err(e) =
+        trailwatch_lake::state_tables::save(store, |t| trailwatch_core::posture::rows(p, t))
+    {
         tracing::error!("saving the state tables: {e}");
     }
 }

@@ -4,7 +4,6 @@
 
 use anyhow::{Context, Result};
 use trailwatch_core::event::{DecodeOptions, Decoder, Record};
-use trailwatch_lake::LakeError;
 use trailwatch_lake::read::{TableFilter, file_as_ndjson, table_files};
 use trailwatch_lake::store::Store;
 
@@ -32,8 +31,7 @@ pub fn each_lake_record(
     tracing::debug!(files = files.len(), "reading the lake {}", store.display);
     for path in &files {
         file_as_ndjson(store, path, |text| {
-            let mut dec = Decoder::from_reader(path, std::io::Cursor::new(text.to_vec()), opts)
-                .map_err(|e| LakeError::Other(e.to_string()))?;
+            let mut dec = Decoder::from_reader(path, std::io::Cursor::new(text.to_vec()), opts)?;
             problems += dec
                 .for_each(
                     |r| {

@@ -173,6 +173,22 @@ fn seed_terraform_imports_and_detect_uses_it() {
     let text = stdout(&out);
     assert!(text.contains("- id: root-account-usage"), "{text}");
     assert!(text.contains(r#"actions: ["security_alerts"]"#), "{text}");
+    // What it prints is a rule file: saved, it loads as it is.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let saved = dir.path().join("imported.yaml");
+    std::fs::write(&saved, &text).expect("write");
+    let check = run(&["rules", "check", path_str(&saved)]);
+    assert!(
+        check.status.success(),
+        "{}\n{}",
+        stdout(&check),
+        stderr(&check)
+    );
+    assert!(
+        stdout(&check).contains("1 loaded, 0 skipped"),
+        "{}",
+        stdout(&check)
+    );
     let alerts = detect_json(&[
         "--pack",
         "none",

@@ -1,8 +1,11 @@
 //! Where alerts go once detectors raised them, all behind one trait: the
 //! deduplicating NDJSON file (or stdout), the lake's `alerts` table and the
 //! notification outbox. An output takes alerts durably before `emit`
-//! returns, because the caller moves its checkpoint on afterwards.
+//! returns, because the caller moves its checkpoint on afterwards. Also
+//! here: the spool that sorts a replay's alerts with bounded memory before
+//! `detect` prints them ([`alert_spool`]).
 
+pub mod alert_spool;
 mod lake;
 mod ndjson;
 mod outbox;

@@ -15,7 +15,8 @@ use rustyline::error::ReadlineError;
 use trailwatch_sql::Engine;
 use trailwatch_sql::guard::{split_statements, strip_comments};
 
-use super::query::{Cancelled, Interrupt, Output, run_statement, run_statement_cancellable};
+use super::session::{Output, run_statement, run_statement_cancellable};
+use crate::interrupt::{Cancelled, Interrupt};
 
 const PROMPT: &str = "trailwatch> ";
 const MORE: &str = "         -> ";
@@ -33,7 +34,7 @@ fn history_path() -> Option<std::path::PathBuf> {
     if let Some(p) = std::env::var_os("TRAILWATCH_HISTORY") {
         return Some(p.into());
     }
-    crate::config::state_path("query_history").ok()
+    crate::state_dir::state_path("query_history").ok()
 }
 
 /// What a typed line asks for, when it is a shell command.
@@ -60,6 +61,62 @@ fn command(line: &str) -> Option<Command> {
     }
 }
 
+/// What runs the shell's statements, and what it remembers between them.
+struct Session<'a> {
+    engine: &'a Engine,
+    rt: &'a tokio::runtime::Runtime,
+    /// Ctrl-C's listener, at a terminal.
+    interrupt: Option<Interrupt>,
+    timing: bool,
+    /// A statement failed.
+    failed: bool,
+}
+
+impl Session<'_> {
+    /// Run one statement, timed when asked.
+    fn run(&mut self, sql: &str, out: &mut Output) {
+        let started = std::time::Instant::now();
+        let result = match &self.interrupt {
+            Some(i) => run_statement_cancellable(self.engine, self.rt, sql, out, i),
+            None => run_statement(self.engine, self.rt, sql, out),
+        };
+        if result.as_ref().is_err_and(|e| e.is::<Cancelled>()) {
+            eprintln!("Cancelled.");
+            return;
+        }
+        self.failed |= report(result.map(drop));
+        if self.timing {
+            eprintln!("Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+
+    /// A backslash command (or its word): false to quit.
+    fn command(
+        &mut self,
+        c: Command,
+        line: &str,
+        editor: &mut DefaultEditor,
+        out: &mut Output,
+    ) -> Result<bool> {
+        match c {
+            Command::Quit => return Ok(false),
+            Command::Help => {
+                writeln!(out.sink, "{HELP}")?;
+                out.sink.flush()?;
+            }
+            Command::Timing(on) => {
+                self.timing = on.unwrap_or(!self.timing);
+                eprintln!("Timing is {}.", if self.timing { "on" } else { "off" });
+            }
+            Command::Sql(sql) => {
+                let _ = editor.add_history_entry(line.trim());
+                self.run(&sql, out);
+            }
+        }
+        Ok(true)
+    }
+}
+
 pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> Result<ExitCode> {
     let mut editor = DefaultEditor::new()?;
     let history = history_path();
@@ -68,33 +125,20 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
         let _ = editor.load_history(h);
     }
     let mut buffer = String::new();
-    let mut failed = false;
-    let mut timing = false;
     let mut interrupted = false;
     // At a terminal, Ctrl-C stops the running statement and returns to
     // the prompt. Otherwise (input from a pipe) Ctrl-C keeps ending the
     // process, as for any filter.
-    let interrupt = if io::stdin().is_terminal() {
-        Some(Interrupt::listen()?)
-    } else {
-        None
-    };
-    // Run one statement, timed when asked; true when it failed.
-    let run = |sql: &str, out: &mut Output, timing: bool| {
-        let started = std::time::Instant::now();
-        let result = match &interrupt {
-            Some(i) => run_statement_cancellable(engine, rt, sql, out, i),
-            None => run_statement(engine, rt, sql, out),
-        };
-        if result.as_ref().is_err_and(|e| e.is::<Cancelled>()) {
-            eprintln!("Cancelled.");
-            return false;
-        }
-        let failed = report(result.map(drop));
-        if timing {
-            eprintln!("Time: {:.3} ms", started.elapsed().as_secs_f64() * 1000.0);
-        }
-        failed
+    let mut session = Session {
+        engine,
+        rt,
+        interrupt: if io::stdin().is_terminal() {
+            Some(Interrupt::listen()?)
+        } else {
+            None
+        },
+        timing: false,
+        failed: false,
     };
     loop {
         let prompt = if buffer.is_empty() { PROMPT } else { MORE };
@@ -115,26 +159,13 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
             Err(e) => return Err(e.into()),
         };
         interrupted = false;
-        if buffer.is_empty() {
-            match command(&line) {
-                Some(Command::Quit) => break,
-                Some(Command::Help) => {
-                    writeln!(out.sink, "{HELP}")?;
-                    out.sink.flush()?;
-                    continue;
-                }
-                Some(Command::Timing(on)) => {
-                    timing = on.unwrap_or(!timing);
-                    eprintln!("Timing is {}.", if timing { "on" } else { "off" });
-                    continue;
-                }
-                Some(Command::Sql(sql)) => {
-                    let _ = editor.add_history_entry(line.trim());
-                    failed |= run(&sql, out, timing);
-                    continue;
-                }
-                None => {}
+        if buffer.is_empty()
+            && let Some(c) = command(&line)
+        {
+            if !session.command(c, &line, &mut editor, out)? {
+                break;
             }
+            continue;
         }
         if line.trim().is_empty() && buffer.is_empty() {
             continue;
@@ -146,31 +177,35 @@ pub fn run(engine: &Engine, rt: &tokio::runtime::Runtime, out: &mut Output) -> R
         }
         let _ = editor.add_history_entry(buffer.trim());
         for sql in split_statements(&buffer) {
-            failed |= run(&sql, out, timing);
+            session.run(&sql, out);
         }
         buffer.clear();
     }
     if !buffer.trim().is_empty() {
         // Input ended in the middle of a statement: run what was typed.
         for sql in split_statements(&buffer) {
-            failed |= run(&sql, out, timing);
+            session.run(&sql, out);
         }
     }
     if let Some(h) = &history {
-        if let Some(dir) = h.parent() {
-            let _ = std::fs::create_dir_all(dir);
-        }
-        if let Err(e) = editor.save_history(h) {
-            tracing::warn!("could not save the shell history to {}: {e}", h.display());
-        }
+        save_history(&mut editor, h);
     }
     // Like a script, the exit code says a statement failed: 2, an input
     // error (1 is kept for findings the user asked about).
-    Ok(if failed {
-        ExitCode::from(super::EXIT_INPUT)
+    Ok(if session.failed {
+        ExitCode::from(crate::cli::EXIT_INPUT)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn save_history(editor: &mut DefaultEditor, h: &std::path::Path) {
+    if let Some(dir) = h.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(e) = editor.save_history(h) {
+        tracing::warn!("could not save the shell history to {}: {e}", h.display());
+    }
 }
 
 /// Print a statement's error and go on; true when it failed.
@@ -178,7 +213,7 @@ fn report(result: Result<()>) -> bool {
     match result {
         Ok(()) => false,
         Err(e) => {
-            eprintln!("error: {}", super::error_text(&e));
+            eprintln!("error: {}", crate::cli::error_text(&e));
             true
         }
     }

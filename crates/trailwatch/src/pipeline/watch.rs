@@ -1,0 +1,125 @@
+//! `trailwatch watch`'s loop: the trail followed as files land, through
+//! the pipeline, to the outputs (the notification outbox, the NDJSON
+//! output, the lake's `alerts` table), with the checkpoint saved whenever
+//! the watcher is idle. See `cli/watch.rs` for the guarantees a user
+//! relies on (restart-safe, nothing dropped or repeated).
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use trailwatch_core::detect::Detector;
+use trailwatch_lake::alerts::AlertTable;
+use trailwatch_lake::store::{S3Options, Store};
+
+use super::checkpoint::Saver;
+use super::follow::{FollowOptions, Follower, Wake};
+use super::shard::Shard;
+use super::{Pipeline, output};
+use crate::config::WatchSettings;
+use crate::notify::SinkContext;
+use crate::notify::config::NotifyConfig;
+use crate::notify::dispatch::Notifier;
+
+/// What a watcher follows and where its alerts go.
+#[derive(Debug)]
+pub struct Watch {
+    /// Folders or `s3://bucket/prefix`es.
+    pub sources: Vec<String>,
+    pub settings: WatchSettings,
+    /// The checkpoint's folder (created already).
+    pub state: PathBuf,
+    pub s3: S3Options,
+    /// The lake to ingest into and file alerts in.
+    pub lake: Option<String>,
+    pub notify: NotifyConfig,
+    pub shard: Option<Shard>,
+}
+
+/// Watch until the file watcher's channel closes (or an error).
+pub fn run(w: Watch, detectors: Vec<Box<dyn Detector>>) -> Result<()> {
+    let set = &w.settings;
+    let (mut saver, replay) = Saver::load(&w.state, set.output.clone())?;
+    let rt = crate::runtime::for_storage()?;
+    let ctx = SinkContext { aws: w.s3.clone() };
+    let notifier = Notifier::for_config(w.notify.clone(), &ctx)?;
+    // Delivery runs beside the watch loop, on the runtime's workers.
+    let _delivery = notifier.clone().map(|n| {
+        rt.spawn(async move {
+            n.deliver(false, None).await;
+        })
+    });
+    let store = match &w.lake {
+        Some(location) => Some(
+            Store::open(location, &w.s3, rt.handle().clone())
+                .with_context(|| format!("opening the lake {location}"))?,
+        ),
+        None => None,
+    };
+    // Sharded watchers write one lake side by side: each names its
+    // transactions, and recovers only its own after a crash.
+    let store = match (store, w.shard) {
+        (Some(store), Some(s)) => Some(store.with_writer(&s.writer())?),
+        (store, _) => store,
+    };
+    if let Some(s) = w.shard {
+        tracing::info!("taking shard {s} of the trail (by {:?})", s.by);
+    }
+    // Outputs in this order: the outbox first (a crash after it and before
+    // the file repeats nothing: the outbox skips ids it has), then the
+    // NDJSON output, then the lake's table.
+    let mut pipeline = Pipeline::new(detectors, set.lateness, Duration::from_secs(set.idle_after));
+    if let Some(n) = notifier {
+        pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
+    }
+    pipeline = pipeline.with_output(Box::new(match &set.output {
+        // Only what was written after the saved state can come again.
+        Some(path) => output::Ndjson::open(path, saver.cp.output_offset)?,
+        None => output::Ndjson::stdout(),
+    }));
+    if let Some(store) = &store {
+        let table = AlertTable::open(store).context("opening the alerts table")?;
+        pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
+    }
+    // Resume where the checkpoint stands: no file is read again.
+    saver.resume(&mut pipeline)?;
+    let (tx, rx) = mpsc::channel::<Wake>();
+    let mut follower = Follower::start(
+        &w.sources,
+        &w.s3,
+        rt.handle(),
+        FollowOptions {
+            shard: w.shard,
+            ..FollowOptions::from_settings(set)?
+        },
+        tx,
+        store.as_ref(),
+        &mut pipeline,
+        &mut saver,
+        &replay,
+    )?;
+    loop {
+        follower.step(&mut pipeline, &mut saver)?;
+        // Idle for now: everything done so far is saved.
+        saver.save_if_changed(&pipeline)?;
+        // Wake on the next file-system event, or rescan after the interval.
+        match rx.recv_timeout(Duration::from_millis(set.poll_ms)) {
+            Ok(wake) => {
+                // Only the file watcher sends here.
+                let mut take = |w: Wake| {
+                    if let Wake::Fs(e) = w {
+                        follower.saw(e);
+                    }
+                };
+                take(wake);
+                while let Ok(w) = rx.try_recv() {
+                    take(w);
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    Ok(())
+}
