@@ -20,7 +20,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
-TOKEN = "bench-token-0123456789abcdef"
+TOKEN = "bench-token-0123456789abcdef0123456789"
 
 
 def record(i):

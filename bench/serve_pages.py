@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-TOKEN = "bench-token-0123456789abcdef"
+TOKEN = "bench-token-0123456789abcdef0123456789"
 
 
 def start(binary, lake, state):

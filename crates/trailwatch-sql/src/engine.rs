@@ -277,11 +277,23 @@ impl Engine {
         // The alarm is a plain thread, not tokio's timer: the timer is
         // driven by the runtime's workers, and a query can keep every
         // worker busy for as long as it likes.
+        // It waits on a channel, not a sleep, so it ends as soon as the
+        // statement does: `_statement_over` is dropped on return (or when
+        // the caller drops this future), which wakes it. A sleeping alarm
+        // per statement kept a thread for the whole timeout.
         let (alarm, rang) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            std::thread::sleep(limit);
-            let _ = alarm.send(());
-        });
+        let (_statement_over, over) = std::sync::mpsc::channel::<()>();
+        let started = std::thread::Builder::new()
+            .name(ALARM_THREAD.into())
+            .spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = over.recv_timeout(limit) {
+                    let _ = alarm.send(());
+                }
+            });
+        if let Err(e) = started {
+            task.abort();
+            return Err(QueryError::Io(e));
+        }
         tokio::select! {
             done = &mut task => match done {
                 Ok(result) => result,
@@ -301,6 +313,9 @@ impl Engine {
         }
     }
 }
+
+/// The name of a statement's timeout thread.
+const ALARM_THREAD: &str = "tw-query-alarm";
 
 /// Run one statement: a query, or Athena's CREATE EXTERNAL TABLE (which
 /// registers a table over raw CloudTrail logs). Anything that writes is
@@ -348,6 +363,86 @@ async fn run_statement(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// This process's threads called `name` (Linux: /proc/self/task).
+    #[cfg(target_os = "linux")]
+    fn threads_named(name: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .filter_map(|t| t.ok())
+                    .filter(|t| {
+                        std::fs::read_to_string(t.path().join("comm"))
+                            .is_ok_and(|c| c.trim_end() == name)
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// A statement's timeout thread ends with the statement, not when the
+    /// timeout would have run out (300 quick queries used to leave 300
+    /// threads asleep for the whole --timeout).
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn quick_statements_leave_no_timeout_thread_behind() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let engine = Engine::new(EngineOptions {
+            timeout: Some(Duration::from_secs(600)),
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        let threads = || {
+            std::fs::read_dir("/proc/self/task")
+                .map(|t| t.count())
+                .unwrap_or(0)
+        };
+        let before = threads();
+        for _ in 0..50 {
+            let out = rt.block_on(engine.run("SELECT 40 + 2 AS answer")).unwrap();
+            assert_eq!(out.batches.iter().map(|b| b.num_rows()).sum::<usize>(), 1);
+        }
+        // Each thread wakes as its statement ends; give them a moment.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while threads_named(ALARM_THREAD) > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(threads_named(ALARM_THREAD), 0);
+        // Whatever the threads are called: 50 statements leave nowhere near
+        // 50 threads behind (other tests of this binary run beside it).
+        let grown = threads().saturating_sub(before);
+        assert!(grown < 25, "{grown} more threads after 50 statements");
+    }
+
+    /// The timeout still stops a statement that runs past it.
+    #[test]
+    fn a_statement_past_the_timeout_is_stopped() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let engine = Engine::new(EngineOptions {
+            timeout: Some(Duration::from_millis(200)),
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        // Ten billion rows to add up: far past 200 ms.
+        let values: Vec<String> = (1..=100).map(|i| format!("({i})")).collect();
+        let slow = format!(
+            "WITH t(x) AS (VALUES {}) SELECT sum(a.x * b.x + c.x * d.x + e.x) FROM t a, t b, t c, t d, t e",
+            values.join(", ")
+        );
+        let started = std::time::Instant::now();
+        let err = rt.block_on(engine.run(&slow)).unwrap_err();
+        assert!(matches!(err, QueryError::Timeout(_)), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        rt.shutdown_background();
+    }
 
     /// The events' top-level strings are read as views; nested strings,
     /// names, nullability and other types stay as they are.

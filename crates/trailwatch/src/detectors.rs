@@ -27,17 +27,29 @@ pub struct Detections {
     pub correlation: Vec<CorrelationRule>,
     pub settings: correlate::Settings,
     pub geo: Option<Arc<GeoIp>>,
+    /// What could not be loaded (reported as it was met), whatever the
+    /// rule language: a command that replays exits 2 at the end when
+    /// there is any.
+    pub problems: Vec<String>,
 }
 
 impl Detections {
     /// The rules and correlation detections `settings` select, ready to
     /// run.
     pub fn load(settings: &DetectSettings) -> Result<Detections> {
-        let Loaded { rules, sigma } = Loaded::selected(settings)?;
+        let Loaded {
+            rules,
+            sigma,
+            mut problems,
+        } = Loaded::selected(settings)?;
         // Correlations name rules from any file: linked once all are in.
         let (sigma, errors) = sigma::link(sigma);
         for e in errors {
-            tracing::warn!("skipping a Sigma rule: {e}");
+            problem(
+                &mut problems,
+                settings.strict,
+                format!("skipping a Sigma rule: {e}"),
+            )?;
         }
         let correlation = correlate::selected(&settings.pack.value);
         let settings = settings.correlate.value.clone();
@@ -57,6 +69,7 @@ impl Detections {
             correlation,
             settings,
             geo,
+            problems,
         })
     }
 
@@ -91,21 +104,44 @@ impl Detections {
 pub struct Loaded {
     pub rules: Vec<Rule>,
     pub sigma: Vec<SigmaRule>,
+    /// What could not be loaded, each already reported.
+    pub problems: Vec<String>,
+}
+
+/// Report what could not be loaded and go on, or, `strict`, stop there.
+fn problem(problems: &mut Vec<String>, strict: bool, what: String) -> Result<()> {
+    if strict {
+        anyhow::bail!("{what} (--strict)");
+    }
+    tracing::warn!("{what}");
+    problems.push(what);
+    Ok(())
 }
 
 impl Loaded {
-    /// Every rule selected: the packs and the files, of either language.
-    /// A Sigma rule that cannot be loaded is reported; the others still
-    /// run.
+    /// Every rule selected: the packs and the files, of every language.
+    /// A file or rule that cannot be loaded is reported and the others
+    /// still run, whatever the language (or, `strict`, it stops there).
     pub fn selected(settings: &DetectSettings) -> Result<Loaded> {
         let mut out = Loaded {
             rules: pack(&settings.pack.value)?,
-            sigma: Vec::new(),
+            ..Loaded::default()
         };
         for f in rule_files(&settings.rules.value)? {
-            let (loaded, errors) = parse_file(&f)?;
+            let (loaded, errors) = match parse_file(&f) {
+                Ok(l) => l,
+                Err(e) => {
+                    let what = format!("skipping the rule file {}: {e:#}", f.display());
+                    problem(&mut out.problems, settings.strict, what)?;
+                    continue;
+                }
+            };
             for e in errors {
-                tracing::warn!("skipping a Sigma rule: {e}");
+                problem(
+                    &mut out.problems,
+                    settings.strict,
+                    format!("skipping a Sigma rule: {e}"),
+                )?;
             }
             out.rules.extend(loaded.rules);
             out.sigma.extend(loaded.sigma);

@@ -32,7 +32,6 @@ fn ago(now: DateTime<Utc>, n: &str, unit: fn(i64) -> Option<TimeDelta>) -> Optio
 /// in messages.
 pub fn parse_time(flag: &str, s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     let s = s.trim();
-    let usage = || format!("{flag} {s:?}: use today, 24h, 7d, YYYY-MM-DD or an RFC 3339 time");
     let t = if s == "today" {
         now.date_naive()
             .and_hms_opt(0, 0, 0)
@@ -46,15 +45,36 @@ pub fn parse_time(flag: &str, s: &str, now: DateTime<Utc>) -> Result<DateTime<Ut
     } else if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
         d.and_hms_opt(0, 0, 0).context("midnight")?.and_utc()
     } else {
-        DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .with_context(usage)?
+        match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => t.with_timezone(&Utc),
+            // The parser's own words ("premature end of input") would not
+            // tell a person what to type instead.
+            Err(_) => bail!("{}", usage(flag, s)),
+        }
     };
     let (lo, hi) = range();
     if t < lo || t > hi {
         bail!("{flag} {s:?} is out of range: times must fall in the years 0000 to 9999");
     }
     Ok(t)
+}
+
+/// What was wrong with a time that is none of the accepted forms, and
+/// what to type instead.
+fn usage(flag: &str, s: &str) -> String {
+    let date = s.get(..10).filter(|d| d.as_bytes().get(4) == Some(&b'-'));
+    let why = match date {
+        Some(d) if NaiveDate::parse_from_str(d, "%Y-%m-%d").is_err() => {
+            format!(" is not a calendar date ({d})")
+        }
+        Some(_) if s.contains('T') && !s.ends_with(['Z', 'z']) && !s[10..].contains(['+', '-']) => {
+            " has no time zone: add Z for UTC or an offset such as +02:00".to_string()
+        }
+        _ => String::new(),
+    };
+    format!(
+        "{flag} {s:?}{why}: use today, 24h, 7d, YYYY-MM-DD or an RFC 3339 time such as 2026-04-04T12:00:00Z"
+    )
 }
 
 /// `--since`.
@@ -126,6 +146,22 @@ pub fn millis_arg(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_time_of_no_accepted_form_says_what_to_type() {
+        let err = |s: &str| parse_since(s, Utc::now()).unwrap_err().to_string();
+        for bad in ["yesterday", "2026-13-01", "2026-04-04T12:00", "1714521600x"] {
+            let e = err(bad);
+            assert!(e.contains("use today, 24h, 7d, YYYY-MM-DD"), "{bad}: {e}");
+            assert!(
+                !e.contains("premature") && !e.contains("input contains"),
+                "{bad}: {e}"
+            );
+        }
+        assert!(err("2026-13-01").contains("not a calendar date"));
+        assert!(err("2026-04-04T12:00").contains("no time zone"));
+        assert!(parse_since("2026-04-04T12:00:00+02:00", Utc::now()).is_ok());
+    }
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-04-02T10:00:00Z")

@@ -341,6 +341,7 @@ pub fn validate(store: &dyn TrailStore, keys: &KeyRing, opts: &Options) -> io::R
         &checked,
         &log_keys,
         &covered,
+        opts,
         &mut report.summary,
     ));
     for c in &checked {
@@ -551,11 +552,15 @@ fn hash_logs(store: &dyn TrailStore, checked: &[Checked]) -> io::Result<(Report,
 
 /// Log files present that no digest lists: inside the digests' span they
 /// are not covered (inserted, or their digest is gone); after the newest
-/// digest they are only awaiting theirs (counted in `summary`).
+/// digest they are only awaiting theirs (counted in `summary`). In a trail
+/// (account and region) with no digest at all, every log file in the
+/// window is not covered: nothing vouches for any of them, as `aws
+/// cloudtrail validate-logs` reports it.
 fn uncovered_logs(
     checked: &[Checked],
     log_keys: &[(String, layout::TrailKey)],
     covered: &HashSet<String>,
+    opts: &Options,
     summary: &mut Summary,
 ) -> Vec<LogResult> {
     let mut newest: HashMap<(String, String), String> = HashMap::new();
@@ -585,17 +590,21 @@ fn uncovered_logs(
             continue;
         };
         let chain = (t.account.clone(), t.region.clone());
+        let not_covered = LogResult {
+            key: key.clone(),
+            digest: None,
+            status: LogStatus::NotCovered,
+        };
         let (Some(new), Some(old)) = (newest.get(&chain), oldest.get(&chain)) else {
+            if in_window(&stamp, opts) {
+                out.push(not_covered);
+            }
             continue;
         };
         if stamp > *new {
             summary.awaiting_digest += 1;
         } else if stamp >= *old {
-            out.push(LogResult {
-                key: key.clone(),
-                digest: None,
-                status: LogStatus::NotCovered,
-            });
+            out.push(not_covered);
         }
     }
     out

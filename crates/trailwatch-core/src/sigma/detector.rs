@@ -20,6 +20,7 @@ use crate::alert::{About, Alert, AlertKind};
 use crate::correlate::Ordered;
 use crate::detect::{Detector, Seen, StateError};
 use crate::event::Record;
+use crate::rules::Match;
 
 /// The loaded Sigma rules.
 #[derive(Debug)]
@@ -97,6 +98,50 @@ impl SigmaRules {
         dimensions
     }
 
+    /// The detection rules `r` matches: only those indexed under its
+    /// `eventName` or `eventSource`, and those any event may match. (No
+    /// allocation unless one matches: matches are rare.)
+    fn matched(&self, r: &Record<'_>, fields: &RecordFields<'_, '_>) -> Vec<usize> {
+        let (mut b1, mut b2) = (String::new(), String::new());
+        let by_name = r
+            .event
+            .event_name
+            .as_deref()
+            .and_then(|n| self.by_name.get(lower(n, &mut b1)));
+        let by_source = r
+            .event
+            .event_source
+            .as_deref()
+            .and_then(|s| self.by_source.get(lower(s, &mut b2)));
+        by_name
+            .into_iter()
+            .flatten()
+            .chain(by_source.into_iter().flatten())
+            .chain(self.any.iter())
+            .copied()
+            .filter(|&i| self.set.rules[i].matches(fields))
+            .collect()
+    }
+
+    /// Every detection rule `r` matches (those a correlation names too),
+    /// as `detect --matches` lists them.
+    pub fn matches(&self, r: &Record<'_>, out: &mut Vec<Match>) {
+        let fields = RecordFields::new(r);
+        for i in self.matched(r, &fields) {
+            let rule = &self.set.rules[i];
+            let e = &r.event;
+            out.push(Match {
+                rule_id: rule.id.clone(),
+                severity: rule.severity,
+                event_id: e.event_id.to_string(),
+                event_time: e.event_time.to_string(),
+                event_name: e.event_name.as_deref().map(str::to_string),
+                principal: e.principal().map(str::to_string),
+                source_ip: e.source_ip_address.as_deref().map(str::to_string),
+            });
+        }
+    }
+
     fn alert(rule: &SigmaRule, dimensions: &BTreeMap<String, String>, r: &Record<'_>) -> Alert {
         let dimensions = dimensions.clone();
         Alert::for_event(
@@ -122,29 +167,10 @@ impl Detector for SigmaRules {
     }
 
     fn observe(&mut self, r: &Record<'_>, seen: &Seen, out: &mut Vec<Alert>) {
-        let (mut b1, mut b2) = (String::new(), String::new());
-        let by_name = r
-            .event
-            .event_name
-            .as_deref()
-            .and_then(|n| self.by_name.get(lower(n, &mut b1)));
-        let by_source = r
-            .event
-            .event_source
-            .as_deref()
-            .and_then(|s| self.by_source.get(lower(s, &mut b2)));
-        let candidates = by_name
-            .into_iter()
-            .flatten()
-            .chain(by_source.into_iter().flatten())
-            .chain(self.any.iter());
         let mut hits: Vec<Hit> = Vec::new();
         let fields = RecordFields::new(r);
-        for &i in candidates {
+        for i in self.matched(r, &fields) {
             let rule = &self.set.rules[i];
-            if !rule.matches(&fields) {
-                continue;
-            }
             if self.set.alerts[i] {
                 out.push(Self::alert(rule, &self.dimensions[i], r));
             }

@@ -232,6 +232,31 @@ fn a_deleted_log_is_missing_and_an_inserted_one_not_covered() {
 }
 
 #[test]
+fn log_files_with_no_digest_at_all_are_not_covered() {
+    let t = build();
+    for d in &t.digests {
+        std::fs::remove_file(t.path(d)).unwrap();
+        std::fs::remove_file(t.path(&format!("{d}.signature"))).unwrap();
+    }
+    let r = t.check();
+    assert!(!r.all_valid(), "{r:#?}");
+    assert_eq!(r.summary.digests, 0);
+    assert_eq!(r.summary.not_covered, 2 * HOURS);
+    // A window after the logs holds none of them: nothing to vouch for.
+    let later = Options {
+        start: Some(
+            chrono::DateTime::parse_from_rfc3339("2024-06-01T00:00:00Z")
+                .unwrap()
+                .to_utc(),
+        ),
+        ..Options::default()
+    };
+    let r = validate(&LocalTrail::new(t.root()), &keys(), &later).unwrap();
+    assert!(r.all_valid(), "{r:#?}");
+    assert_eq!(r.summary.logs, 0);
+}
+
+#[test]
 fn a_log_delivered_after_the_newest_digest_awaits_one() {
     let t = build();
     let later = log_key(HOURS + 1, 0);

@@ -13,6 +13,7 @@ use clap::{Args, ValueEnum};
 use trailwatch_core::alert::{Alert, AlertKind};
 use trailwatch_core::event::{Record, TimeBounds};
 use trailwatch_core::rules::{Engine, Match};
+use trailwatch_core::sigma::detector::SigmaRules;
 use trailwatch_core::terminal::escape_controls;
 
 use super::aws_args::AwsArgs;
@@ -131,6 +132,7 @@ fn each_source_record(
 
 pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     let detections = args.rules.detections(cfg)?;
+    let rule_problems = detections.problems.len();
     let since = args
         .since
         .as_deref()
@@ -159,9 +161,20 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     let mut output_error: Option<anyhow::Error> = None;
     let s3 = args.aws.options(cfg);
     let problems = if args.matches {
-        // --matches audits the rules themselves: the engine's list of every
-        // match, beside the same time check the pipeline makes.
+        // --matches audits the rules themselves: every match of the pattern
+        // rules and the Sigma rules (those a correlation names too), beside
+        // the same time check the pipeline makes. The correlation
+        // detections judge many events together: they have no match of
+        // one event to list, and say so.
+        if !detections.correlation.is_empty() {
+            let ids: Vec<&str> = detections.correlation.iter().map(|c| c.id).collect();
+            tracing::warn!(
+                "--matches lists the matches of pattern and Sigma rules; the correlation detections ({}) have no per-event matches and are not listed",
+                ids.join(", ")
+            );
+        }
         let mut engine = Engine::new(detections.rules);
+        let sigma = (!detections.sigma.rules.is_empty()).then(|| SigmaRules::new(detections.sigma));
         each_source_record(
             args,
             &s3,
@@ -171,6 +184,9 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
             |_, r, bounds| {
                 let in_time = bounds.check(r.time).is_none();
                 engine.observe_timed(r, in_time, &mut alerts, Some(&mut matches));
+                if let Some(s) = &sigma {
+                    s.matches(r, &mut matches);
+                }
             },
         )?
     } else {
@@ -220,6 +236,12 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         total > 0
     };
     out.flush()?;
+    if rule_problems > 0 {
+        tracing::error!(
+            "{rule_problems} rule files or rules could not be loaded (see above); the others ran (--strict stops at the first)"
+        );
+        return Ok(ExitCode::from(super::EXIT_INPUT));
+    }
     if problems > 0 && !args.read.allow_bad {
         return Ok(ExitCode::from(super::EXIT_INPUT));
     }

@@ -26,6 +26,10 @@ pub struct RuleArgs {
     /// `[correlate]`.
     #[arg(long = "geoip", value_name = "FILE")]
     pub geoip: Vec<PathBuf>,
+    /// Stop at the first rule file or rule that cannot be loaded, instead
+    /// of reporting it, running the rest and exiting 2 at the end.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 impl RuleArgs {
@@ -36,6 +40,7 @@ impl RuleArgs {
                 pack: self.pack.clone(),
                 rules: self.rules.clone(),
                 geoip: self.geoip.clone(),
+                strict: self.strict,
             },
             cfg,
         )

@@ -30,6 +30,8 @@ pub struct DetectFlags {
     pub rules: Vec<PathBuf>,
     /// GeoIP databases (none given: `[correlate] geoip`).
     pub geoip: Vec<PathBuf>,
+    /// Stop at the first rule file or rule that cannot be loaded.
+    pub strict: bool,
 }
 
 /// The detections in force.
@@ -42,6 +44,9 @@ pub struct DetectSettings {
     /// The correlation detections' settings, checked, with the
     /// `--geoip` databases when given.
     pub correlate: Setting<correlate::Settings>,
+    /// A rule file or rule that cannot be loaded stops the command (else
+    /// it is reported and the rest run).
+    pub strict: bool,
 }
 
 impl DetectSettings {
@@ -67,6 +72,7 @@ impl DetectSettings {
             pack,
             rules,
             correlate,
+            strict: flags.strict,
         })
     }
 

@@ -198,8 +198,9 @@ impl Config {
     }
 
     /// Every effective setting, for `config check`, in the order it
-    /// prints them.
+    /// prints them; an error when a sink refers to an unset variable.
     pub fn check_rows(&self) -> Result<Vec<Row>> {
+        self.raw.notify.check_env()?;
         let mut rows = self.lake_rows()?;
         let detect = DetectSettings::resolve(&DetectFlags::default(), self)?;
         rows.extend(detect.rows());

@@ -313,6 +313,40 @@ impl SinkKind {
         }
     }
 
+    /// The plain settings that may refer to the environment.
+    fn texts(&self) -> Vec<&Text> {
+        match self {
+            SinkKind::Pagerduty { url, .. } => url.iter().collect(),
+            SinkKind::Email { host, from, to, .. } => {
+                [host, from].into_iter().chain(to.iter()).collect()
+            }
+            SinkKind::Sns {
+                topic_arn,
+                region,
+                endpoint_url,
+            } => std::iter::once(topic_arn)
+                .chain(region.iter())
+                .chain(endpoint_url.iter())
+                .collect(),
+            SinkKind::Stdout
+            | SinkKind::File { .. }
+            | SinkKind::Webhook { .. }
+            | SinkKind::Slack { .. } => Vec::new(),
+        }
+    }
+
+    /// Every `${NAME}` the sink refers to is set (the values are read and
+    /// dropped, never kept or shown).
+    pub fn check_env(&self) -> Result<()> {
+        for s in self.secrets() {
+            s.resolve()?;
+        }
+        for t in self.texts() {
+            t.resolve()?;
+        }
+        Ok(())
+    }
+
     /// Sink timeouts in seconds, each within 1 s and [`MAX_DURATION`].
     fn check_timeout(&self) -> Result<()> {
         let t = match self {
@@ -385,6 +419,18 @@ impl NotifyConfig {
             }
         }
         self.defaults.resolve(&Delivery::default())?;
+        Ok(())
+    }
+
+    /// Every sink's `${NAME}` references are set: what `config check`
+    /// asks (other commands expand them only as they build a sink, so
+    /// `notify status` works without the secrets at hand).
+    pub fn check_env(&self) -> Result<()> {
+        for (name, s) in &self.sinks {
+            s.kind
+                .check_env()
+                .with_context(|| format!("notify.sink.{name}"))?;
+        }
         Ok(())
     }
 

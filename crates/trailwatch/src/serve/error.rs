@@ -22,6 +22,8 @@ pub enum ApiError {
     Timeout(String),
     /// A statement that failed as it ran (422).
     Query(String),
+    /// A body over `--max-body` (413).
+    TooLarge(String),
     /// Pushed records could not be stored now; the sender retries (503).
     Unavailable(String),
     /// The server failed (500): logged, not shown.
@@ -35,6 +37,7 @@ impl std::fmt::Display for ApiError {
             | ApiError::NotFound(m)
             | ApiError::Timeout(m)
             | ApiError::Query(m)
+            | ApiError::TooLarge(m)
             | ApiError::Unavailable(m)
             | ApiError::Internal(m) => f.write_str(m),
         }
@@ -50,6 +53,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Query(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

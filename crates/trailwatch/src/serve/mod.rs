@@ -130,6 +130,24 @@ async fn count_refusals(State(app): State<Arc<App>>, req: Request, next: Next) -
     res
 }
 
+/// A body whose `Content-Length` is over `--max-body` is refused at once
+/// (413), before any of it is read; a body without one is cut at the limit
+/// as it is read (`DefaultBodyLimit`).
+async fn refuse_large_bodies(State(max): State<usize>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > max as u64) {
+        return ApiError::TooLarge(format!(
+            "the body is {n} bytes; the most taken is {max} (--max-body)"
+        ))
+        .into_response();
+    }
+    next.run(req).await
+}
+
 /// The routes, with their guards.
 pub fn router(app: Arc<App>, max_body: usize) -> Router {
     let guarded = Router::new()
@@ -171,6 +189,10 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), count_refusals))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            max_body,
+            refuse_large_bodies,
+        ))
         .layer(middleware::from_fn(access::security_headers))
         .with_state(app)
 }

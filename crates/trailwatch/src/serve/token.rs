@@ -22,8 +22,9 @@ pub enum TokenSource {
 /// The name of the stored token's file in the state folder.
 pub const TOKEN_FILE: &str = "serve-token";
 
-/// The shortest token taken from the environment or the config.
-const MIN_LEN: usize = 16;
+/// The shortest token taken from the environment or the config: 32
+/// characters, as the generated one has 64 (a short token is guessed).
+const MIN_LEN: usize = 32;
 
 /// 32 bytes from the OS generator, hex (tokens, session ids, CSRF
 /// tokens).
@@ -36,7 +37,10 @@ pub fn random_hex() -> Result<String> {
 
 fn check(token: &str, from: &str) -> Result<()> {
     if token.len() < MIN_LEN {
-        bail!("the token from {from} is shorter than {MIN_LEN} characters");
+        bail!(
+            "the token from {from} is shorter than {MIN_LEN} characters: make one with \
+             `openssl rand -hex 32` (or leave it unset and serve makes one)"
+        );
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
         bail!("the token from {from} must be printable ASCII without spaces");
@@ -120,13 +124,24 @@ mod tests {
         let (again, src) = resolve(None, None, dir.path()).expect("token");
         assert_eq!((again.as_str(), src), (t.as_str(), TokenSource::Stored));
         let (env, src) =
-            resolve(Some("x".repeat(20)), Some("y".repeat(20)), dir.path()).expect("token");
+            resolve(Some("x".repeat(32)), Some("y".repeat(32)), dir.path()).expect("token");
         assert_eq!(
             (env.as_str(), src),
-            ("x".repeat(20).as_str(), TokenSource::Env)
+            ("x".repeat(32).as_str(), TokenSource::Env)
         );
         assert!(resolve(Some("short".into()), None, dir.path()).is_err());
-        assert!(resolve(None, Some("with a space in it".into()), dir.path()).is_err());
+        // 31 characters are too few to resist guessing; the error says how
+        // to make a good one.
+        let err = resolve(Some("z".repeat(31)), None, dir.path()).unwrap_err();
+        assert!(err.to_string().contains("openssl rand -hex 32"), "{err}");
+        assert!(
+            resolve(
+                None,
+                Some("with a space in it, long enough to pass".into()),
+                dir.path()
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{path_str, run, sample_trail, stderr, stdout};
+use crate::support::{bin, path_str, run, sample_trail, stderr, stdout};
 
 fn write(dir: &Path, text: &str) -> PathBuf {
     let p = dir.join("config.toml");
@@ -153,4 +153,43 @@ fn config_check_never_prints_the_server_token() {
         .find(|l| l.starts_with("serve.listen"))
         .unwrap_or_default();
     assert!(listen.contains("127.0.0.1:9443"), "{text}");
+}
+
+/// `config check` refuses a sink that refers to an unset variable, naming
+/// the variable and the sink; with the variable set it is valid, and the
+/// value is not printed.
+#[test]
+fn config_check_refuses_a_reference_to_an_unset_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"https://hooks.example/${TW_TEST_HOOK_SECRET}\"\n",
+    )
+    .expect("write");
+    let check = |value: Option<&str>| {
+        let mut cmd = bin();
+        cmd.env_remove("TW_TEST_HOOK_SECRET");
+        if let Some(v) = value {
+            cmd.env("TW_TEST_HOOK_SECRET", v);
+        }
+        cmd.args(["config", "check", "--config", path_str(&cfg)])
+            .output()
+            .expect("runs")
+    };
+    let out = check(None);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("${TW_TEST_HOOK_SECRET}") && err.contains("notify.sink.hook"),
+        "{err}"
+    );
+    let out = check(Some("s3cr3t-value-42"));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("valid"), "{}", stdout(&out));
+    assert!(
+        !stdout(&out).contains("s3cr3t-value-42"),
+        "{}",
+        stdout(&out)
+    );
 }

@@ -122,6 +122,79 @@ fn matches_lists_every_match_with_the_audit_keys() {
     assert_eq!(failures, 6);
 }
 
+/// `--matches` lists Sigma rules' matches too (each alert of a Sigma rule
+/// that alerts on its own is one of its matches), and says that the
+/// correlation detections have none to list.
+#[test]
+fn matches_list_sigma_rules_and_say_what_they_cannot_list() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let own = dir.path().join("stop.yml");
+    std::fs::write(
+        &own,
+        "title: Trail stopped\nid: t-stop-1\nlogsource: {product: aws, service: cloudtrail}\n\
+         detection:\n  sel: {eventName: StopLogging}\n  condition: sel\nlevel: high\n",
+    )
+    .expect("write");
+    let sigma = repo_root().join("examples/sigma");
+    let trail = sample_trail();
+    let args = |matches: bool| {
+        let mut a = vec!["detect", "--pack", "correlation", "--rules", path_str(&own)];
+        a.extend(["--rules", path_str(&sigma)]);
+        if matches {
+            a.push("--matches");
+        }
+        a.extend(["--format", "ndjson", path_str(&trail)]);
+        run(&a)
+    };
+    let alerts = args(false);
+    let matches = args(true);
+    assert!(matches.status.success(), "{}", stderr(&matches));
+    let ids = |out: &std::process::Output, key: &str| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = stdout(out)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+            .filter(|m| m["kind"].as_str().is_none_or(|k| k == "finding"))
+            .map(|m| {
+                let event = match &m[key] {
+                    Value::Array(ids) => ids.first().cloned().unwrap_or_default(),
+                    other => other.clone(),
+                };
+                (
+                    m["rule_id"].as_str().unwrap_or("").to_string(),
+                    event.to_string(),
+                )
+            })
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    let found = ids(&alerts, "event_ids");
+    let listed = ids(&matches, "event_id");
+    assert!(
+        !found.is_empty(),
+        "the sample's Sigma rules alert: {}",
+        stdout(&alerts)
+    );
+    for f in &found {
+        assert!(listed.contains(f), "{f:?} is an alert but not a match");
+    }
+    // A rule a correlation names raises no alert of its own, but its
+    // matches are listed.
+    assert!(
+        listed
+            .iter()
+            .any(|(rule, _)| rule == "5c3b8e44-1f0a-4a8e-8a57-0d6c2e7b9f12"),
+        "{listed:?}"
+    );
+    assert!(
+        stderr(&matches).contains("correlation detections")
+            && stderr(&matches).contains("not listed"),
+        "{}",
+        stderr(&matches)
+    );
+}
+
 #[test]
 fn since_filters_by_event_time() {
     let alerts = detect_json(&[
@@ -428,7 +501,9 @@ fn a_sigma_rule_that_cannot_load_is_reported_and_the_others_run() {
         path_str(dir.path()),
         path_str(&sample_trail()),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // The others ran (their alerts are below); the exit says one was
+    // skipped, as for a rule file of any language (issue #40, item 13).
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains("bad.yml") && err.contains("bad-1") && err.contains("nosuch"),
@@ -710,4 +785,40 @@ fn rule_text_is_listed_with_control_characters_escaped() {
         );
         assert!(text.contains("\\u{1b}]52"), "{text}");
     }
+}
+
+/// A rule file that cannot be loaded is reported and the other rules
+/// still run, as for a Sigma rule; the exit says something was skipped.
+/// `--strict` stops at it.
+#[test]
+fn a_broken_rule_file_is_reported_and_the_rest_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "rules:\n  - id: [not, an, id\n").expect("write");
+    let trail = sample_trail();
+    let args = |strict: bool| {
+        let mut a = vec![
+            "detect",
+            "--pack",
+            "essential",
+            "--rules",
+            path_str(&broken),
+            "--format",
+            "ndjson",
+        ];
+        if strict {
+            a.push("--strict");
+        }
+        a.push(path_str(&trail));
+        run(&a)
+    };
+    let out = args(false);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("broken.yaml"), "{}", stderr(&out));
+    let alerts = stdout(&out).lines().count();
+    assert!(alerts > 5, "the packs still ran: {alerts} alerts");
+    let out = args(true);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("broken.yaml"), "{}", stderr(&out));
+    assert_eq!(stdout(&out).lines().count(), 0, "{}", stdout(&out));
 }

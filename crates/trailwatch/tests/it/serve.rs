@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::support::{bin, have_tool, path_str, run, sample_trail, stderr};
 
-const TOKEN: &str = "test-token-0123456789abcdef";
+const TOKEN: &str = "test-token-0123456789abcdef0123456789";
 
 /// The sample trail ingested once into a lake shared by these tests.
 fn sample_lake() -> &'static Path {
@@ -213,6 +213,25 @@ fn the_token_guards_every_route_and_sql_stays_read_only() {
         )
         .await;
         assert_eq!(code, 413);
+        // One that says it is over the limit is refused before it is sent.
+        let addr = base.trim_start_matches("http://").to_string();
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut tcp = std::net::TcpStream::connect(addr).expect("connect");
+            tcp.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+            write!(
+                tcp,
+                "POST /api/query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+                 Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
+            )
+            .expect("write");
+            let mut got = vec![0u8; 512];
+            let n = tcp.read(&mut got).unwrap_or(0);
+            String::from_utf8_lossy(&got[..n]).into_owned()
+        })
+        .await
+        .expect("join");
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer:?}");
         // Assets cannot be walked out of.
         for path in ["/assets/../Cargo.toml", "/assets/..%2f..%2fCargo.toml", "/assets/%2e%2e%2fREADME.md", "/../../etc/passwd"] {
             let (code, _, body) = send(c.get(url(path))).await;
