@@ -364,6 +364,22 @@ async fn run_statement(
 mod tests {
     use super::*;
 
+    /// A two-worker runtime and an engine that stops statements after
+    /// `limit`.
+    fn with_timeout(limit: Duration) -> (tokio::runtime::Runtime, Engine) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let engine = Engine::new(EngineOptions {
+            timeout: Some(limit),
+            ..EngineOptions::default()
+        })
+        .unwrap();
+        (rt, engine)
+    }
+
     /// This process's threads called `name` (Linux: /proc/self/task).
     #[cfg(target_os = "linux")]
     fn threads_named(name: &str) -> usize {
@@ -386,16 +402,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn quick_statements_leave_no_timeout_thread_behind() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let engine = Engine::new(EngineOptions {
-            timeout: Some(Duration::from_secs(600)),
-            ..EngineOptions::default()
-        })
-        .unwrap();
+        let (rt, engine) = with_timeout(Duration::from_secs(600));
         let threads = || {
             std::fs::read_dir("/proc/self/task")
                 .map(|t| t.count())
@@ -418,19 +425,40 @@ mod tests {
         assert!(grown < 25, "{grown} more threads after 50 statements");
     }
 
-    /// The timeout still stops a statement that runs past it.
+    /// The widest statements the guard lets through plan and run on a
+    /// thread of the query stack: a 1,900-term OR filter and a 3,900-term
+    /// sum (2,000 terms used to overflow the stack and abort the process).
     #[test]
-    fn a_statement_past_the_timeout_is_stopped() {
+    fn the_widest_statements_allowed_run_on_the_query_stack() {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_stack_size(crate::guard::QUERY_STACK_BYTES)
             .enable_all()
             .build()
             .unwrap();
-        let engine = Engine::new(EngineOptions {
-            timeout: Some(Duration::from_millis(200)),
-            ..EngineOptions::default()
-        })
-        .unwrap();
+        let engine = Engine::new(EngineOptions::default()).unwrap();
+        let terms: Vec<String> = (0..1_900).map(|i| format!("e = 'E{i}'")).collect();
+        let filter = format!(
+            "WITH t(e) AS (VALUES ('E1'), ('E7'), ('X')) SELECT count(*) AS n FROM t WHERE {}",
+            terms.join(" OR ")
+        );
+        let sum = format!("SELECT 1{} AS n", " + 1".repeat(3_899));
+        for (sql, want) in [(filter, 2i64), (sum, 3_900)] {
+            let out = rt.block_on(engine.run(&sql)).unwrap();
+            let n = out.batches[0]
+                .column(0)
+                .as_any()
+                .downcast_ref::<arrow::array::Int64Array>()
+                .unwrap()
+                .value(0);
+            assert_eq!(n, want);
+        }
+    }
+
+    /// The timeout still stops a statement that runs past it.
+    #[test]
+    fn a_statement_past_the_timeout_is_stopped() {
+        let (rt, engine) = with_timeout(Duration::from_millis(200));
         // Ten billion rows to add up: far past 200 ms.
         let values: Vec<String> = (1..=100).map(|i| format!("({i})")).collect();
         let slow = format!(

@@ -34,6 +34,10 @@ pub use engine::{Engine, EngineOptions, QueryOutput};
 pub enum QueryError {
     #[error("syntax error: {0}")]
     Syntax(String),
+    /// A statement too wide or too deep to plan safely (see
+    /// [`guard::MAX_OPERATORS`]).
+    #[error("{0}")]
+    TooComplex(String),
     #[error("{0}")]
     ReadOnly(String),
     #[error("the query ran longer than {0:?} and was stopped (--timeout)")]

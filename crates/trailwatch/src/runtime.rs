@@ -14,6 +14,20 @@ pub fn for_storage() -> Result<Runtime> {
         .context("starting the async runtime")
 }
 
+/// A runtime for SQL statements: `threads` workers called `name`, each
+/// with the stack the widest statement allowed needs
+/// ([`trailwatch_sql::guard::QUERY_STACK_BYTES`]).
+#[cfg(feature = "sql")]
+pub fn for_queries(name: &str, threads: usize) -> Result<Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name(name)
+        .thread_stack_size(trailwatch_sql::guard::QUERY_STACK_BYTES)
+        .enable_all()
+        .build()
+        .context("starting the query runtime")
+}
+
 /// A runtime of `threads` workers whose threads are called `name` (as
 /// logs and `top -H` show them).
 pub fn named(name: &str, threads: usize) -> Result<Runtime> {

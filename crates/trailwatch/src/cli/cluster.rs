@@ -75,9 +75,9 @@ pub struct ExecutorArgs {
     pub aws: AwsArgs,
 }
 
-/// Scheduler and executor plans can be deeply nested (a long `OR` chain);
-/// Ballista's own binaries give their threads this much stack.
-const STACK: usize = 32 * 1024 * 1024;
+/// Scheduler and executor plans can be deeply nested (a long `OR` chain):
+/// the same stack as the local engine's query threads.
+const STACK: usize = trailwatch_sql::guard::QUERY_STACK_BYTES;
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()

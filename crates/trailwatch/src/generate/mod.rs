@@ -75,6 +75,15 @@ pub fn generate(opts: &Options, progress: &dyn Fn(u64)) -> Result<Summary> {
     let mut pending: Vec<GenEvent> = planted.iter().flat_map(|i| i.events.clone()).collect();
     pending.sort_by(|a, b| a.event_time.cmp(&b.event_time));
     let incident_events = pending.len() as u64;
+    // The incidents are the sample's point: fewer events than they take
+    // would quietly write more than asked.
+    if opts.events < incident_events {
+        anyhow::bail!(
+            "--events {}: the planted incidents alone take {incident_events} events over {} days; give at least that many",
+            opts.events,
+            opts.days.max(1)
+        );
+    }
     let ordinary_total = opts.events.saturating_sub(incident_events);
 
     let streams: Vec<Stream> = ACCOUNTS

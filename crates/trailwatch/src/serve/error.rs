@@ -80,7 +80,9 @@ impl From<QueryError> for ApiError {
             QueryError::Timeout(_) | QueryError::ClusterTimeout(_) => {
                 ApiError::Timeout(e.to_string())
             }
-            QueryError::Syntax(_) | QueryError::ReadOnly(_) => ApiError::BadRequest(e.to_string()),
+            QueryError::Syntax(_) | QueryError::ReadOnly(_) | QueryError::TooComplex(_) => {
+                ApiError::BadRequest(e.to_string())
+            }
             e => ApiError::Query(e.to_string()),
         }
     }

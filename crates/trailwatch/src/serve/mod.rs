@@ -273,8 +273,8 @@ impl Server {
                 opts.listen
             );
         }
-        let query_rt = runtime("tw-query", 2)?;
-        let summary_rt = runtime("tw-summary", 1)?;
+        let query_rt = crate::runtime::for_queries("tw-query", 2)?;
+        let summary_rt = crate::runtime::for_queries("tw-summary", 1)?;
         let engine = Engine::new(EngineOptions {
             memory_limit: Some(opts.memory_limit),
             timeout: Some(opts.timeout),

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use walkdir::WalkDir;
 
-use crate::support::{path_str, run, sample_trail, stderr};
+use crate::support::{path_str, run, sample_trail, stderr, stdout};
 
 fn files(root: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<(String, Vec<u8>)> = WalkDir::new(root)
@@ -67,4 +67,25 @@ fn other_seeds_give_other_trails_with_the_requested_size() {
     )
     .expect("json");
     assert_eq!(incidents.as_array().map(Vec::len), Some(12));
+}
+
+/// Fewer events than the planted incidents take is refused with the
+/// number needed, rather than writing more than was asked.
+#[test]
+fn fewer_events_than_the_incidents_take_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = run(&[
+        "generate",
+        "-q",
+        "--events",
+        "0",
+        "--out",
+        path_str(dir.path()),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--events 0") && err.contains("at least"),
+        "{err}"
+    );
 }

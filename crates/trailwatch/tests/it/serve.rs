@@ -274,6 +274,29 @@ fn a_runaway_query_is_stopped_at_the_timeout() {
     });
 }
 
+/// A statement too wide to plan safely is a 400, not a crash of the
+/// server; one as wide as a generated filter runs.
+#[test]
+fn a_statement_too_wide_is_a_400_and_a_wide_filter_runs() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve(state.path(), &[], &[("TRAILWATCH_TOKEN", TOKEN)]);
+    let c = client(None);
+    rt().block_on(async {
+        let wide = format!("SELECT 1{}", " OR 1 = 1".repeat(100_000));
+        let (code, _, body) = send(sql_request(&c, format!("{}/api/query", s.base), &wide)).await;
+        assert_eq!(code, 400, "{body}");
+        assert!(body.contains("at most 4000"), "{body}");
+        let terms: Vec<String> = (0..1_900).map(|i| format!("eventname = 'N{i}'")).collect();
+        let filter = format!(
+            "SELECT count(*) AS n FROM cloudtrail_logs WHERE {}",
+            terms.join(" OR ")
+        );
+        let (code, _, body) = send(sql_request(&c, format!("{}/api/query", s.base), &filter)).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(send(c.get(format!("{}/healthz", s.base))).await.0, 200);
+    });
+}
+
 #[test]
 fn the_sign_in_form_starts_a_cookie_session_that_needs_its_csrf_token() {
     let state = tempfile::tempdir().expect("tempdir");

@@ -147,7 +147,7 @@ fn in_session(
     cfg: &Config,
     work: impl FnOnce(&Engine, &tokio::runtime::Runtime, &mut Output) -> Result<ExitCode>,
 ) -> Result<ExitCode> {
-    let rt = crate::runtime::for_storage()?;
+    let rt = crate::runtime::for_queries("tw-query", 2)?;
     let engine = engine(run, cfg, &rt)?;
     let mut out = Output::new(run)?;
     let result = work(&engine, &rt, &mut out);
