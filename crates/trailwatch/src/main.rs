@@ -51,9 +51,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Whether the error is a closed stdout, however it was reported: as an
+/// I/O error, or inside a JSON writer's error (which keeps the kind but
+/// not the I/O error as its source).
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
     })
 }

@@ -632,6 +632,46 @@ fn athena_syntax_datafusion_lacks_is_rewritten() {
     assert_ne!(unnest, "0");
 }
 
+/// Every report, in every format, ends quietly when its reader has gone
+/// (`| head`): exit 0 and nothing on stderr (a JSON report used to log
+/// "ERROR Broken pipe").
+#[test]
+fn a_closed_stdout_ends_every_report_quietly() {
+    let lake = lake_of_sample();
+    let trail = sample_trail();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["state", "--lake", path_str(lake.path()), "--format", "json"],
+        vec![
+            "state",
+            "--lake",
+            path_str(lake.path()),
+            "--format",
+            "ndjson",
+        ],
+        vec!["state", "--lake", path_str(lake.path())],
+        vec!["stats", "--format", "json", path_str(&trail)],
+        vec!["detect", "--format", "json", path_str(&trail)],
+        vec!["rules", "list"],
+    ];
+    for args in commands {
+        let mut child = bin()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before anything was written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        assert!(
+            !stderr(&out).contains("Broken pipe"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn a_closed_stdout_ends_a_query_quietly() {
     use std::io::{BufRead, BufReader};
