@@ -30,6 +30,12 @@ pub enum LakeError {
     /// Records of the lake's own files could not be decoded.
     #[error(transparent)]
     Decode(#[from] trailwatch_core::event::DecodeError),
+    /// A reader was pointed at a location that holds no lake (a mistyped
+    /// `--lake` must not look like an empty, compliant one).
+    #[error(
+        "{location} is not a trailwatch lake: {why}; `trailwatch ingest SOURCE --lake {location}` makes one"
+    )]
+    NotALake { location: String, why: &'static str },
     /// A writer name that cannot go into file names.
     #[error("writer name {0:?}: use up to 32 letters, digits or '-'")]
     BadWriter(String),

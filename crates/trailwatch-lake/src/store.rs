@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -94,6 +94,41 @@ pub(crate) fn temp_store() -> (tokio::runtime::Runtime, tempfile::TempDir, Store
 }
 
 impl Store {
+    /// Open a lake to read it: the location must hold one (a committed
+    /// transaction in `_manifest/`). Nothing is created: a mistyped path
+    /// is an error naming it, not an empty lake.
+    pub fn open_existing(
+        location: &str,
+        s3: &S3Options,
+        handle: Handle,
+    ) -> Result<Store, LakeError> {
+        let not_a_lake = |why| LakeError::NotALake {
+            location: location.to_string(),
+            why,
+        };
+        if let Location::Local(dir) = Location::parse(location)
+            && !dir.is_dir()
+        {
+            return Err(not_a_lake("there is no such folder"));
+        }
+        let store = Store::open(location, s3, handle)?;
+        if !store.holds_a_lake()? {
+            return Err(not_a_lake("it holds no committed ingest (no _manifest/)"));
+        }
+        Ok(store)
+    }
+
+    /// Whether a transaction has been committed here.
+    pub fn holds_a_lake(&self) -> Result<bool, LakeError> {
+        let prefix = self.path(crate::manifest::MANIFEST_DIR);
+        let mut listing = self.inner.list(Some(&prefix));
+        let first = self.block_on(async { listing.next().await });
+        match first {
+            None => Ok(false),
+            Some(found) => found.map(|_| true).map_err(LakeError::from),
+        }
+    }
+
     /// Open a location; a local folder is created if missing.
     pub fn open(location: &str, s3: &S3Options, handle: Handle) -> Result<Store, LakeError> {
         match Location::parse(location) {

@@ -145,7 +145,7 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
                 lake: Some(location.clone()),
                 aws: args.aws.clone(),
             };
-            Some(lake.open(cfg, rt.handle().clone())?)
+            Some(lake.open_existing(cfg, rt.handle().clone())?)
         }
         None => None,
     };

@@ -52,7 +52,7 @@ pub fn run(cmd: &LakeCommand, cfg: &Config) -> Result<ExitCode> {
     let rt = crate::runtime::for_storage()?;
     match &cmd.action {
         LakeAction::Compact { lake, format } => {
-            let store = lake.open(cfg, rt.handle().clone())?;
+            let store = lake.open_existing(cfg, rt.handle().clone())?;
             let s = compact(&store).with_context(|| format!("compacting {}", store.display))?;
             let mut out = io::stdout().lock();
             if !super::write_report(&mut out, &s, format.get())? {
@@ -64,7 +64,7 @@ pub fn run(cmd: &LakeCommand, cfg: &Config) -> Result<ExitCode> {
             }
         }
         LakeAction::Ddl { lake, engine } => {
-            let store = lake.open(cfg, rt.handle().clone())?;
+            let store = lake.open_existing(cfg, rt.handle().clone())?;
             let parts = partition_files(&store)?;
             let facts = LakeFacts {
                 location: store.display.clone(),

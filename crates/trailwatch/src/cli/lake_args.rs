@@ -4,10 +4,10 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use tokio::runtime::Handle;
-use trailwatch_lake::store::{S3Options, Store};
+use trailwatch_lake::store::{Location, S3Options, Store};
 
 use super::aws_args::AwsArgs;
-use crate::config::Config;
+use crate::config::{Config, Source};
 
 #[derive(Debug, Clone, Args)]
 pub struct LakeArgs {
@@ -33,6 +33,48 @@ impl LakeArgs {
         self.aws.options(cfg)
     }
 
+    /// The lake, to read: it must exist and hold a committed ingest (a
+    /// mistyped `--lake` is an error naming it, and nothing is created).
+    pub fn open_existing(&self, cfg: &Config, handle: Handle) -> Result<Store> {
+        let location = self.location(cfg)?;
+        Ok(Store::open_existing(
+            &location,
+            &self.s3_options(cfg),
+            handle,
+        )?)
+    }
+
+    /// The lake's location for SQL, when there is one to read. A local
+    /// folder given (flag, environment or config) must exist: a typo is
+    /// an error naming it. A location that exists but holds no lake (an
+    /// empty folder, the default one before any ingest) registers no lake
+    /// tables: tables over raw logs (`CREATE EXTERNAL TABLE`, the seed
+    /// file run verbatim) need none, and a query of `cloudtrail_logs`
+    /// then says the table is missing.
+    pub fn readable(&self, cfg: &Config, handle: Handle) -> Result<Option<String>> {
+        let location = cfg.lake_location(self.lake.as_deref())?;
+        let s3 = self.s3_options(cfg);
+        if let Location::Local(dir) = Location::parse(&location.value)
+            && !dir.is_dir()
+        {
+            if location.from == Source::Default {
+                return Ok(None);
+            }
+            Store::open_existing(&location.value, &s3, handle.clone())?;
+        }
+        let store = Store::open(&location.value, &s3, handle)?;
+        if store.holds_a_lake()? {
+            Ok(Some(location.value))
+        } else {
+            tracing::debug!(
+                "{} holds no lake: only tables made with CREATE EXTERNAL TABLE can be queried",
+                location.value
+            );
+            Ok(None)
+        }
+    }
+
+    /// The lake, to write: a local folder is created if missing.
     pub fn open(&self, cfg: &Config, handle: Handle) -> Result<Store> {
         let location = self.location(cfg)?;
         Store::open(&location, &self.s3_options(cfg), handle)

@@ -145,7 +145,7 @@ fn table(p: &Posture, out: &mut impl Write) -> io::Result<()> {
 
 pub fn run(args: &StateArgs, cfg: &Config) -> Result<ExitCode> {
     let rt = crate::runtime::for_storage()?;
-    let store = args.lake.open(cfg, rt.handle().clone())?;
+    let store = args.lake.open_existing(cfg, rt.handle().clone())?;
     let mut p = Posture::default();
     each_lake_record(
         &store,

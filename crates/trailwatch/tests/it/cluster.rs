@@ -364,7 +364,8 @@ fn killing_an_executor_mid_query_gives_the_right_rows_or_a_clear_error() {
 #[test]
 fn an_unreachable_scheduler_is_a_clear_error() {
     let port = free_port();
-    let lake = tempfile::tempdir().unwrap();
+    // A real lake: readers refuse a folder that holds none (#40 item 11).
+    let lake = crate::support::lake_of(&sample_trail());
     let out = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
         .args([
             "query",

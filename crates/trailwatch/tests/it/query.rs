@@ -916,3 +916,70 @@ fn very_wide_statements_are_refused_and_wide_filters_run() {
     ));
     assert_eq!(m, n);
 }
+
+/// A reader pointed at a location that holds no lake says so, naming it,
+/// and creates nothing (a mistyped --lake used to look like an empty,
+/// compliant lake); raw-log tables still need no lake.
+#[test]
+fn readers_refuse_a_location_that_is_not_a_lake_and_create_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let typo = dir.path().join("lakk");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).expect("mkdir");
+    for (lake, why) in [(&typo, "no such folder"), (&empty, "no committed ingest")] {
+        let mut readers = vec![
+            vec!["top", "callers", "--lake", path_str(lake)],
+            vec!["state", "--lake", path_str(lake)],
+            vec!["detect", "--lake", path_str(lake)],
+            vec![
+                "lake",
+                "ddl",
+                "--engine",
+                "duckdb",
+                "--lake",
+                path_str(lake),
+            ],
+        ];
+        // SQL over an existing folder without a lake is for raw-log
+        // tables (the seed file run verbatim); a typo is still refused.
+        if lake == &typo {
+            let sql = "SELECT count(*) FROM cloudtrail_logs";
+            readers.push(vec!["query", "--lake", path_str(lake), sql]);
+        }
+        for args in readers {
+            let out = bin()
+                .args(&args)
+                .env_remove("TRAILWATCH_LAKE")
+                .output()
+                .expect("runs");
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
+            let err = stderr(&out);
+            assert!(
+                err.contains(path_str(lake))
+                    && err.contains("not a trailwatch lake")
+                    && err.contains(why),
+                "{args:?}: {err}"
+            );
+        }
+    }
+    assert!(!typo.exists(), "a reader created {}", typo.display());
+    // No --lake and no lake at the default place: raw logs still query.
+    let data = dir.path().join("data");
+    let sql = format!(
+        "CREATE EXTERNAL TABLE raw_trail (eventName STRING) ROW FORMAT SERDE \
+         'org.apache.hive.hcatalog.data.JsonSerDe' LOCATION '{}'; \
+         SELECT count(*) AS n FROM raw_trail",
+        path_str(&sample_trail())
+    );
+    let out = bin()
+        .args(["query", "--format", "csv", &sql])
+        .env_remove("TRAILWATCH_LAKE")
+        .env_remove("TRAILWATCH_CONFIG")
+        .env("XDG_DATA_HOME", &data)
+        .env("HOME", dir.path())
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("4000"), "{}", stdout(&out));
+    assert!(!data.join("trailwatch/lake").exists());
+}

@@ -223,6 +223,10 @@ pub fn run(args: &QueryArgs, cfg: &Config) -> Result<ExitCode> {
 
 pub fn top(args: &TopArgs, cfg: &Config) -> Result<ExitCode> {
     let since = parse_since(&args.since, chrono::Utc::now())?;
+    // `top` reads the lake's events: there must be a lake.
+    let rt = crate::runtime::for_storage()?;
+    args.run.lake.open_existing(cfg, rt.handle().clone())?;
+    drop(rt);
     let what = match args.what {
         TopWhat::Callers => Top::Callers,
         TopWhat::Actions => Top::Actions,

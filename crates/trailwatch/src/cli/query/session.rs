@@ -44,9 +44,10 @@ pub(super) fn engine(run: &RunArgs, cfg: &Config, rt: &tokio::runtime::Runtime) 
     };
     #[cfg(not(feature = "cluster"))]
     let engine = Engine::new(opts)?;
-    let location = run.lake.location(cfg)?;
-    rt.block_on(engine.register_lake(&location))
-        .with_context(|| format!("opening the lake {location}"))?;
+    if let Some(location) = run.lake.readable(cfg, rt.handle().clone())? {
+        rt.block_on(engine.register_lake(&location))
+            .with_context(|| format!("opening the lake {location}"))?;
+    }
     Ok(engine)
 }
 
