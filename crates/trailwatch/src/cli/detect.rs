@@ -21,6 +21,7 @@ use super::lake_args::LakeArgs;
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, ReadArgs};
 use crate::config::Config;
+use crate::detectors::Detections;
 use crate::pipeline::Pipeline;
 use crate::pipeline::output::alert_spool::{AlertSpool, Rendered, SPILL_AT};
 use crate::source::Input;
@@ -130,6 +131,53 @@ fn each_source_record(
     })
 }
 
+/// What a replay reads: the sources (or the lake) from a time on.
+struct Replay<'a> {
+    args: &'a DetectArgs,
+    s3: &'a S3Options,
+    lake: Option<&'a Store>,
+    handle: &'a tokio::runtime::Handle,
+    since: Option<DateTime<Utc>>,
+}
+
+/// `--matches`: the rules themselves audited, every match of the pattern
+/// rules and the Sigma rules (those a correlation names too), beside the
+/// same time check the pipeline makes; the number of problems met. The
+/// correlation detections judge many events together: they have no match
+/// of one event to list, and say so.
+fn list_matches(
+    source: &Replay<'_>,
+    detections: Detections,
+    matches: &mut Vec<Match>,
+) -> Result<u64> {
+    if !detections.correlation.is_empty() {
+        let ids: Vec<&str> = detections.correlation.iter().map(|c| c.id).collect();
+        tracing::warn!(
+            "--matches lists the matches of pattern and Sigma rules; the correlation detections ({}) have no per-event matches and are not listed",
+            ids.join(", ")
+        );
+    }
+    let mut engine = Engine::new(detections.rules);
+    let sigma = (!detections.sigma.rules.is_empty()).then(|| SigmaRules::new(detections.sigma));
+    // Pattern rules raise findings as they match; --matches prints none.
+    let mut findings: Vec<Alert> = Vec::new();
+    each_source_record(
+        source.args,
+        source.s3,
+        source.lake,
+        source.handle,
+        source.since,
+        |_, r, bounds| {
+            let in_time = bounds.check(r.time).is_none();
+            engine.observe_timed(r, in_time, &mut findings, Some(&mut *matches));
+            findings.clear();
+            if let Some(s) = &sigma {
+                s.matches(r, matches);
+            }
+        },
+    )
+}
+
 pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     let detections = args.rules.detections(cfg)?;
     let rule_problems = detections.problems.len();
@@ -161,34 +209,14 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     let mut output_error: Option<anyhow::Error> = None;
     let s3 = args.aws.options(cfg);
     let problems = if args.matches {
-        // --matches audits the rules themselves: every match of the pattern
-        // rules and the Sigma rules (those a correlation names too), beside
-        // the same time check the pipeline makes. The correlation
-        // detections judge many events together: they have no match of
-        // one event to list, and say so.
-        if !detections.correlation.is_empty() {
-            let ids: Vec<&str> = detections.correlation.iter().map(|c| c.id).collect();
-            tracing::warn!(
-                "--matches lists the matches of pattern and Sigma rules; the correlation detections ({}) have no per-event matches and are not listed",
-                ids.join(", ")
-            );
-        }
-        let mut engine = Engine::new(detections.rules);
-        let sigma = (!detections.sigma.rules.is_empty()).then(|| SigmaRules::new(detections.sigma));
-        each_source_record(
+        let source = Replay {
             args,
-            &s3,
-            lake.as_ref(),
-            rt.handle(),
+            s3: &s3,
+            lake: lake.as_ref(),
+            handle: rt.handle(),
             since,
-            |_, r, bounds| {
-                let in_time = bounds.check(r.time).is_none();
-                engine.observe_timed(r, in_time, &mut alerts, Some(&mut matches));
-                if let Some(s) = &sigma {
-                    s.matches(r, &mut matches);
-                }
-            },
-        )?
+        };
+        list_matches(&source, detections, &mut matches)?
     } else {
         // A replay: event time is evaluated once, at the end, over
         // everything (no lateness, no idle prefixes).
@@ -236,20 +264,27 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         total > 0
     };
     out.flush()?;
+    Ok(exit_code(args, rule_problems, problems, any))
+}
+
+/// How a replay ends: 2 when rules could not be loaded or input could not
+/// be read (unless --allow-bad), 1 when something was found and the user
+/// asked to be told (--fail-on-alerts), else 0.
+fn exit_code(args: &DetectArgs, rule_problems: usize, problems: u64, any: bool) -> ExitCode {
     if rule_problems > 0 {
         tracing::error!(
             "{rule_problems} rule files or rules could not be loaded (see above); the others ran (--strict stops at the first)"
         );
-        return Ok(ExitCode::from(super::EXIT_INPUT));
+        return ExitCode::from(super::EXIT_INPUT);
     }
     if problems > 0 && !args.read.allow_bad {
-        return Ok(ExitCode::from(super::EXIT_INPUT));
+        return ExitCode::from(super::EXIT_INPUT);
     }
-    Ok(if any && args.fail_on_alerts {
+    if any && args.fail_on_alerts {
         ExitCode::from(EXIT_FINDINGS)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// Where a replay's alerts go as they come: saved to the lake (with

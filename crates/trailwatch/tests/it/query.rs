@@ -927,19 +927,11 @@ fn readers_refuse_a_location_that_is_not_a_lake_and_create_nothing() {
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).expect("mkdir");
     for (lake, why) in [(&typo, "no such folder"), (&empty, "no committed ingest")] {
-        let mut readers = vec![
-            vec!["top", "callers", "--lake", path_str(lake)],
-            vec!["state", "--lake", path_str(lake)],
-            vec!["detect", "--lake", path_str(lake)],
-            vec![
-                "lake",
-                "ddl",
-                "--engine",
-                "duckdb",
-                "--lake",
-                path_str(lake),
-            ],
-        ];
+        let mut readers: Vec<Vec<&str>> =
+            ["top callers", "state", "detect", "lake ddl --engine duckdb"]
+                .iter()
+                .map(|c| c.split(' ').chain(["--lake", path_str(lake)]).collect())
+                .collect();
         // SQL over an existing folder without a lake is for raw-log
         // tables (the seed file run verbatim); a typo is still refused.
         if lake == &typo {
