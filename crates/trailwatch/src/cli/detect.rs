@@ -88,11 +88,12 @@ fn each_source_record(
     lake: Option<&Store>,
     handle: &tokio::runtime::Handle,
     since: Option<DateTime<Utc>>,
+    window: &mut Window,
     mut f: impl FnMut(Option<&Input>, &Record<'_>, &TimeBounds),
 ) -> Result<u64> {
     let now = Utc::now();
     let opts = args.read.decode_options();
-    let wanted = |r: &Record<'_>| since.is_none_or(|s| r.time >= s);
+    let mut wanted = |r: &Record<'_>| window.take(r, since);
     Ok(match lake {
         Some(store) => {
             let filter = TableFilter {
@@ -131,6 +132,56 @@ fn each_source_record(
     })
 }
 
+/// The events a replay read, and how many fell in its window: what an
+/// empty window says about itself.
+#[derive(Debug, Default)]
+struct Window {
+    read: u64,
+    in_window: u64,
+    oldest: Option<DateTime<Utc>>,
+    newest: Option<DateTime<Utc>>,
+}
+
+impl Window {
+    /// Note one record; whether it is at or after `since`.
+    fn take(&mut self, r: &Record<'_>, since: Option<DateTime<Utc>>) -> bool {
+        self.read += 1;
+        self.oldest = Some(self.oldest.map_or(r.time, |t| t.min(r.time)));
+        self.newest = Some(self.newest.map_or(r.time, |t| t.max(r.time)));
+        let wanted = since.is_none_or(|s| r.time >= s);
+        self.in_window += u64::from(wanted);
+        wanted
+    }
+
+    /// Why nothing was found, when `--since` left no event to look at.
+    fn hint(&self, since: DateTime<Utc>, lake: bool) -> Option<String> {
+        if self.in_window > 0 {
+            return None;
+        }
+        let at = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        Some(match (self.oldest, self.newest) {
+            (Some(old), Some(new)) if !lake => format!(
+                "no events at or after {}: the events read span {} to {}; try --since {}",
+                at(since),
+                at(old),
+                at(new),
+                old.format("%Y-%m-%d")
+            ),
+            (_, Some(new)) => format!(
+                "no events at or after {}: the newest the lake holds from that day on is {}",
+                at(since),
+                at(new)
+            ),
+            _ if lake => format!(
+                "no events at or after {}: the lake holds none from {} on",
+                at(since),
+                since.format("%Y-%m-%d")
+            ),
+            _ => "no events were read".to_string(),
+        })
+    }
+}
+
 /// What a replay reads: the sources (or the lake) from a time on.
 struct Replay<'a> {
     args: &'a DetectArgs,
@@ -148,6 +199,7 @@ struct Replay<'a> {
 fn list_matches(
     source: &Replay<'_>,
     detections: Detections,
+    window: &mut Window,
     matches: &mut Vec<Match>,
 ) -> Result<u64> {
     if !detections.correlation.is_empty() {
@@ -167,6 +219,7 @@ fn list_matches(
         source.lake,
         source.handle,
         source.since,
+        window,
         |_, r, bounds| {
             let in_time = bounds.check(r.time).is_none();
             engine.observe_timed(r, in_time, &mut findings, Some(&mut *matches));
@@ -208,6 +261,7 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     let mut output = AlertOutput::new(args.format, table);
     let mut output_error: Option<anyhow::Error> = None;
     let s3 = args.aws.options(cfg);
+    let mut window = Window::default();
     let problems = if args.matches {
         let source = Replay {
             args,
@@ -216,7 +270,7 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
             handle: rt.handle(),
             since,
         };
-        list_matches(&source, detections, &mut matches)?
+        list_matches(&source, detections, &mut window, &mut matches)?
     } else {
         // A replay: event time is evaluated once, at the end, over
         // everything (no lateness, no idle prefixes).
@@ -228,6 +282,7 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
             lake.as_ref(),
             rt.handle(),
             since,
+            &mut window,
             |input, r, bounds| {
                 pipeline.observe(input, r, bounds, &mut alerts);
                 if alerts.len() >= SPILL_AT && output_error.is_none() {
@@ -264,6 +319,9 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         total > 0
     };
     out.flush()?;
+    if let Some(hint) = since.and_then(|s| window.hint(s, lake.is_some())) {
+        eprintln!("{hint}");
+    }
     Ok(exit_code(args, rule_problems, problems, any))
 }
 

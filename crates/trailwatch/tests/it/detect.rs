@@ -822,3 +822,48 @@ fn a_broken_rule_file_is_reported_and_the_rest_run() {
     assert!(stderr(&out).contains("broken.yaml"), "{}", stderr(&out));
     assert_eq!(stdout(&out).lines().count(), 0, "{}", stdout(&out));
 }
+
+/// An empty window says why, as `top` does: the sample's events are in
+/// April 2026, so the last day holds none; the hint gives their span and
+/// a --since that finds them (and, over the lake, what it holds).
+#[test]
+fn an_empty_window_says_why_and_what_to_give() {
+    let trail = sample_trail();
+    let out = run(&[
+        "detect",
+        "--since",
+        "24h",
+        "--format",
+        "json",
+        path_str(&trail),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "[]");
+    let err = stderr(&out);
+    assert!(
+        err.contains("no events at or after") && err.contains("try --since 2026-"),
+        "{err}"
+    );
+    let lake = crate::support::lake_of(&trail);
+    let out = run(&["detect", "--lake", path_str(lake.path()), "--since", "30d"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("the lake holds none from"),
+        "{}",
+        stderr(&out)
+    );
+    // A window with events says nothing of the kind.
+    let out = run(&[
+        "detect",
+        "--since",
+        "2026-01-01",
+        "--format",
+        "json",
+        path_str(&trail),
+    ]);
+    assert!(
+        !stderr(&out).contains("no events at or after"),
+        "{}",
+        stderr(&out)
+    );
+}
