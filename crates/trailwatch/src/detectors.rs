@@ -110,6 +110,9 @@ pub struct Loaded {
 
 /// Report what could not be loaded and go on, or, `strict`, stop there.
 fn problem(problems: &mut Vec<String>, strict: bool, what: String) -> Result<()> {
+    // The reasons quote the rule file: control characters are shown as
+    // escapes, never sent to the terminal.
+    let what = trailwatch_core::terminal::escape_controls(&what).into_owned();
     if strict {
         anyhow::bail!("{what} (--strict)");
     }

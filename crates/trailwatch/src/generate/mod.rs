@@ -86,20 +86,8 @@ pub fn generate(opts: &Options, progress: &dyn Fn(u64)) -> Result<Summary> {
     }
     let ordinary_total = opts.events.saturating_sub(incident_events);
 
-    let streams: Vec<Stream> = ACCOUNTS
-        .iter()
-        .flat_map(|a| {
-            REGIONS.iter().map(move |(r, w)| Stream {
-                account: a.id,
-                region: r,
-                weight: a.weight * w,
-            })
-        })
-        .collect();
     let minutes = span.num_minutes();
-    // About fifty records a file, as busy accounts see; never under 5 minutes.
-    let wanted = minutes * streams.len() as i64 * 50 / (opts.events.max(1) as i64);
-    let window = *WINDOWS.iter().find(|w| **w >= wanted).unwrap_or(&1440);
+    let (streams, window) = streams_and_window(opts.events, minutes);
     let n_windows = minutes / window;
     let weight_of = |w: i64, s: &Stream| {
         let t = opts.start + Duration::minutes(w * window + window / 2);
@@ -138,29 +126,17 @@ pub fn generate(opts: &Options, progress: &dyn Fn(u64)) -> Result<Summary> {
             let count = target.saturating_sub(allocated);
             allocated += count;
             let acct_index = ACCOUNTS.iter().position(|a| a.id == s.account).unwrap_or(0);
-            let mut events: Vec<GenEvent> = Vec::with_capacity(count as usize);
-            for _ in 0..count {
-                let p = pick_principal(&mut rng, &principals[acct_index]);
-                let secs = rng.random_range(0..window * 60);
-                let t = w_start + Duration::seconds(secs);
-                let e = traffic::ordinary(&mut rng, p, s.region, t);
-                // One record in a hundred is delivered late, in a later file.
-                if rng.random_ratio(1, 100) && w + 1 < n_windows {
-                    late.push(e);
-                } else {
-                    events.push(e);
-                }
-            }
-            let (mine, rest): (Vec<GenEvent>, Vec<GenEvent>) = planted_here
-                .drain(..)
-                .partition(|e| e.recipient_account_id == s.account && e.aws_region == s.region);
-            planted_here = rest;
-            events.extend(mine);
-            let (arrived, still): (Vec<GenEvent>, Vec<GenEvent>) = late
-                .drain(..)
-                .partition(|e| e.recipient_account_id == s.account && e.aws_region == s.region);
-            late = still;
-            events.extend(arrived);
+            let mut events = ordinary_events(
+                &mut rng,
+                &principals[acct_index],
+                s,
+                (w_start, window),
+                count,
+                w + 1 < n_windows,
+                &mut late,
+            );
+            events.extend(take_stream(&mut planted_here, s));
+            events.extend(take_stream(&mut late, s));
             if events.is_empty() {
                 continue;
             }
@@ -175,23 +151,90 @@ pub fn generate(opts: &Options, progress: &dyn Fn(u64)) -> Result<Summary> {
         // Planted events for streams that had no window slot are kept for the next.
         late.extend(planted_here);
     }
-    // Anything still late is delivered in one final file per stream.
-    for s in &streams {
-        let (mine, rest): (Vec<GenEvent>, Vec<GenEvent>) = late
-            .drain(..)
-            .partition(|e| e.recipient_account_id == s.account && e.aws_region == s.region);
-        late = rest;
-        if mine.is_empty() {
-            continue;
-        }
-        let delivered = opts.start + span + Duration::minutes(10);
-        summary.bytes += write_file(&opts.out, s, delivered, &mut rng, &mine)?;
-        summary.files += 1;
-        summary.events += mine.len() as u64;
-    }
+    let delivered = opts.start + span + Duration::minutes(10);
+    deliver_rest(opts, &streams, late, delivered, &mut rng, &mut summary)?;
     let list = serde_json::to_string_pretty(&planted)?;
     fs::write(opts.out.join(INCIDENTS_FILE), list + "\n")?;
     Ok(summary)
+}
+
+/// Anything still late after the last window, delivered in one final file
+/// per stream at `delivered`.
+fn deliver_rest(
+    opts: &Options,
+    streams: &[Stream],
+    mut late: Vec<GenEvent>,
+    delivered: DateTime<Utc>,
+    rng: &mut impl Rng,
+    summary: &mut Summary,
+) -> Result<()> {
+    for s in streams {
+        let mine = take_stream(&mut late, s);
+        if mine.is_empty() {
+            continue;
+        }
+        summary.bytes += write_file(&opts.out, s, delivered, &mut *rng, &mine)?;
+        summary.files += 1;
+        summary.events += mine.len() as u64;
+    }
+    Ok(())
+}
+
+/// Every account and region's stream of files, weighted, and the minutes
+/// one file covers: about fifty records a file, as busy accounts see,
+/// never under 5 minutes.
+fn streams_and_window(events: u64, minutes: i64) -> (Vec<Stream>, i64) {
+    let streams: Vec<Stream> = ACCOUNTS
+        .iter()
+        .flat_map(|a| {
+            REGIONS.iter().map(move |(r, w)| Stream {
+                account: a.id,
+                region: r,
+                weight: a.weight * w,
+            })
+        })
+        .collect();
+    let wanted = minutes * streams.len() as i64 * 50 / (events.max(1) as i64);
+    let window = *WINDOWS.iter().find(|w| **w >= wanted).unwrap_or(&1440);
+    (streams, window)
+}
+
+/// `count` ordinary events of stream `s` in the window `(start, minutes)`;
+/// one in a hundred is delivered late, in a later file (put in `late`),
+/// when a later window exists. The random draws keep their order: the
+/// same seed gives the same bytes.
+fn ordinary_events(
+    rng: &mut impl Rng,
+    principals: &[Principal],
+    s: &Stream,
+    (w_start, window): (DateTime<Utc>, i64),
+    count: u64,
+    can_be_late: bool,
+    late: &mut Vec<GenEvent>,
+) -> Vec<GenEvent> {
+    let mut events: Vec<GenEvent> = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let p = pick_principal(&mut *rng, principals);
+        let secs = rng.random_range(0..window * 60);
+        let t = w_start + Duration::seconds(secs);
+        let e = traffic::ordinary(&mut *rng, p, s.region, t);
+        if rng.random_ratio(1, 100) && can_be_late {
+            late.push(e);
+        } else {
+            events.push(e);
+        }
+    }
+    events
+}
+
+/// The events of `v` that belong to stream `s`, taken out of it (the
+/// others stay, in order).
+fn take_stream(v: &mut Vec<GenEvent>, s: &Stream) -> Vec<GenEvent> {
+    let (mine, rest): (Vec<GenEvent>, Vec<GenEvent>) = std::mem::take(v)
+        .into_iter()
+        .partition(|e| e.recipient_account_id == s.account && e.aws_region == s.region);
+    *v = rest;
+    mine
 }
 
 fn pick_principal<'p>(rng: &mut impl Rng, ps: &'p [Principal]) -> &'p Principal {

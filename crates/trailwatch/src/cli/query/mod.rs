@@ -139,15 +139,27 @@ fn parse_size(s: &str) -> Result<usize> {
     Ok((n * mult as f64) as usize)
 }
 
+/// Whether a session needs a lake: `top` reads the lake's events; SQL
+/// may query tables over raw logs alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lake {
+    Required,
+    IfAny,
+}
+
 /// Open the engine over the lake and the output, run `work` with them,
 /// and end: a statement stopped by --timeout may still hold a worker
 /// thread until it next yields, so the runtime is not waited for.
 fn in_session(
     run: &RunArgs,
     cfg: &Config,
+    lake: Lake,
     work: impl FnOnce(&Engine, &tokio::runtime::Runtime, &mut Output) -> Result<ExitCode>,
 ) -> Result<ExitCode> {
     let rt = crate::runtime::for_queries("tw-query", 2)?;
+    if lake == Lake::Required {
+        run.lake.open_existing(cfg, rt.handle().clone())?;
+    }
     let engine = engine(run, cfg, &rt)?;
     let mut out = Output::new(run)?;
     let result = work(&engine, &rt, &mut out);
@@ -157,7 +169,7 @@ fn in_session(
 
 /// Run statements, writing each result; stops at the first error.
 fn run_all(run: &RunArgs, cfg: &Config, statements: &[String]) -> Result<ExitCode> {
-    in_session(run, cfg, |engine, rt, out| {
+    in_session(run, cfg, Lake::IfAny, |engine, rt, out| {
         for sql in statements {
             run_statement(engine, rt, sql, out)?;
         }
@@ -167,7 +179,7 @@ fn run_all(run: &RunArgs, cfg: &Config, statements: &[String]) -> Result<ExitCod
 
 /// The interactive shell over the same engine and output.
 fn shell(run: &RunArgs, cfg: &Config) -> Result<ExitCode> {
-    in_session(run, cfg, shell::run)
+    in_session(run, cfg, Lake::IfAny, shell::run)
 }
 
 pub fn run(args: &QueryArgs, cfg: &Config) -> Result<ExitCode> {
@@ -193,7 +205,7 @@ pub fn run(args: &QueryArgs, cfg: &Config) -> Result<ExitCode> {
             params.insert(k.to_string(), v.to_string());
         }
         let sql = saved::find(name)?.render(&params)?;
-        return in_session(&args.run, cfg, |engine, rt, out| {
+        return in_session(&args.run, cfg, Lake::IfAny, |engine, rt, out| {
             if run_statement(engine, rt, &sql, out)? == 0 {
                 let span = rt.block_on(lake_span(engine))?;
                 let span = span.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
@@ -223,10 +235,6 @@ pub fn run(args: &QueryArgs, cfg: &Config) -> Result<ExitCode> {
 
 pub fn top(args: &TopArgs, cfg: &Config) -> Result<ExitCode> {
     let since = parse_since(&args.since, chrono::Utc::now())?;
-    // `top` reads the lake's events: there must be a lake.
-    let rt = crate::runtime::for_storage()?;
-    args.run.lake.open_existing(cfg, rt.handle().clone())?;
-    drop(rt);
     let what = match args.what {
         TopWhat::Callers => Top::Callers,
         TopWhat::Actions => Top::Actions,
@@ -236,7 +244,7 @@ pub fn top(args: &TopArgs, cfg: &Config) -> Result<ExitCode> {
     };
     let since = since.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let sql = top_query(what, &since, args.limit);
-    in_session(&args.run, cfg, |engine, rt, out| {
+    in_session(&args.run, cfg, Lake::Required, |engine, rt, out| {
         if run_statement(engine, rt, &sql, out)? == 0 {
             let span = rt.block_on(lake_span(engine))?;
             let span = span.as_ref().map(|(a, b)| (a.as_str(), b.as_str()));
