@@ -158,6 +158,8 @@ struct Decoded {
     bytes: u64,
 }
 
+/// The least of a record's text a quarantine entry keeps (records up to
+/// the decoder's record limit keep theirs whole).
 const MAX_QUARANTINE_RAW: usize = 1024 * 1024;
 /// Parquet encoder threads per transaction, and partitions queued for them.
 const ENCODERS: usize = 2;
@@ -182,6 +184,7 @@ fn decode_reader(
             version: src.version.clone(),
         });
     }
+    let keep_raw = MAX_QUARANTINE_RAW.max(opts.max_record_bytes);
     let mut dec = match Decoder::from_reader(src.key.clone(), reader, opts) {
         Ok(d) => d,
         Err(e) => {
@@ -207,7 +210,9 @@ fn decode_reader(
         },
         |error, bytes| {
             tracing::warn!("quarantined: {error}");
-            let bytes = bytes.filter(|b| b.len() <= MAX_QUARANTINE_RAW);
+            // Any record the decoder could read whole keeps its text: a
+            // pushed record has no other copy.
+            let bytes = bytes.filter(|b| b.len() <= keep_raw);
             let (raw, raw_hex) = match bytes.map(std::str::from_utf8) {
                 Some(Ok(s)) => (Some(s.to_string()), None),
                 Some(Err(_)) => (None, bytes.map(hex)),

@@ -60,6 +60,19 @@ pub struct QueryOutput {
     pub batches: Vec<RecordBatch>,
     /// Set for statements that return no rows (a table was registered).
     pub message: Option<String>,
+    /// The rows stopped at a [`Cap`]: there were more.
+    pub truncated: bool,
+}
+
+/// The most of an answer kept: a server answering many callers keeps
+/// each answer within bounds whatever the statement returns (a cross
+/// join, `SELECT *` over a year). `None`: no bound.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cap {
+    pub rows: Option<usize>,
+    /// Bytes of Arrow data (what the rows take in memory, before they are
+    /// rendered).
+    pub bytes: Option<usize>,
 }
 
 /// A session that answers Athena-dialect SQL. Clones share the session
@@ -252,13 +265,29 @@ impl Engine {
         sql: &str,
         runtime: &tokio::runtime::Handle,
     ) -> Result<QueryOutput, QueryError> {
+        self.run_capped(sql, runtime, Cap::default()).await
+    }
+
+    /// The statement's time limit, if it has one.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.opts.timeout
+    }
+
+    /// [`Engine::run_on`], keeping at most `cap` of the answer: past it the
+    /// statement stops and the output says `truncated`.
+    pub async fn run_capped(
+        &self,
+        sql: &str,
+        runtime: &tokio::runtime::Handle,
+        cap: Cap,
+    ) -> Result<QueryOutput, QueryError> {
         let Some(limit) = self.opts.timeout else {
             let ctx = self.ctx.clone();
             let s3 = self.opts.s3.clone();
             let sql = sql.to_string();
             let remote = self.remote;
             return runtime
-                .spawn(async move { run_statement(&ctx, &s3, &sql, remote).await })
+                .spawn(async move { run_statement(&ctx, &s3, &sql, remote, cap).await })
                 .await
                 .map_err(|error| QueryError::Task {
                     what: "the query failed",
@@ -273,7 +302,7 @@ impl Engine {
         let s3 = self.opts.s3.clone();
         let sql = sql.to_string();
         let remote = self.remote;
-        let mut task = runtime.spawn(async move { run_statement(&ctx, &s3, &sql, remote).await });
+        let mut task = runtime.spawn(async move { run_statement(&ctx, &s3, &sql, remote, cap).await });
         // The alarm is a plain thread, not tokio's timer: the timer is
         // driven by the runtime's workers, and a query can keep every
         // worker busy for as long as it likes.
@@ -326,6 +355,7 @@ async fn run_statement(
     s3: &S3Options,
     sql: &str,
     remote: bool,
+    cap: Cap,
 ) -> Result<QueryOutput, QueryError> {
     match check(sql)? {
         Allowed::Query(sql) => {
@@ -338,11 +368,21 @@ async fn run_statement(
                 .with_allow_statements(false);
             let df = ctx.sql_with_options(&sql, read_only).await?;
             let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let batches = df.collect().await?;
+            if cap.rows.is_none() && cap.bytes.is_none() {
+                let batches = df.collect().await?;
+                return Ok(QueryOutput {
+                    schema,
+                    batches,
+                    message: None,
+                    truncated: false,
+                });
+            }
+            let (batches, truncated) = collect_capped(df.execute_stream().await?, cap).await?;
             Ok(QueryOutput {
                 schema,
                 batches,
                 message: None,
+                truncated,
             })
         }
         Allowed::ExternalTable(_) if remote => Err(QueryError::LocalOnly),
@@ -355,14 +395,78 @@ async fn run_statement(
                 schema: Arc::new(arrow::datatypes::Schema::empty()),
                 batches: Vec::new(),
                 message: Some(format!("table {name} reads {location}")),
+                truncated: false,
             })
         }
     }
 }
 
+/// Take batches from `stream` until `cap` is reached; whether there was
+/// more. Dropping the stream stops the statement's execution.
+async fn collect_capped(
+    mut stream: datafusion::physical_plan::SendableRecordBatchStream,
+    cap: Cap,
+) -> Result<(Vec<RecordBatch>, bool), QueryError> {
+    use futures::StreamExt;
+    let max_rows = cap.rows.unwrap_or(usize::MAX);
+    let max_bytes = cap.bytes.unwrap_or(usize::MAX);
+    let (mut rows, mut bytes) = (0usize, 0usize);
+    let mut batches = Vec::new();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        if batch.num_rows() == 0 {
+            continue;
+        }
+        if rows >= max_rows || bytes >= max_bytes {
+            return Ok((batches, true));
+        }
+        let room = max_rows - rows;
+        if batch.num_rows() > room {
+            batches.push(batch.slice(0, room));
+            return Ok((batches, true));
+        }
+        rows += batch.num_rows();
+        bytes += batch.get_array_memory_size();
+        batches.push(batch);
+    }
+    Ok((batches, false))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Answers stop at their cap, say so, and are whole below it.
+    #[test]
+    fn a_capped_answer_stops_at_its_rows_and_says_it_was_cut() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let engine = Engine::new(EngineOptions::default()).unwrap();
+        let handle = rt.handle().clone();
+        let rows = |out: &QueryOutput| out.batches.iter().map(|b| b.num_rows()).sum::<usize>();
+        let big = "SELECT a.value * 1000 + b.value AS n FROM generate_series(1, 1000) a CROSS JOIN generate_series(1, 1000) b";
+        let cap = Cap {
+            rows: Some(2500),
+            bytes: None,
+        };
+        let out = rt.block_on(engine.run_capped(big, &handle, cap)).unwrap();
+        assert_eq!(rows(&out), 2500);
+        assert!(out.truncated);
+        let small = "SELECT value FROM generate_series(1, 2500)";
+        let out = rt.block_on(engine.run_capped(small, &handle, cap)).unwrap();
+        assert_eq!(rows(&out), 2500);
+        assert!(!out.truncated, "exactly the cap is not cut");
+        let by_bytes = Cap {
+            rows: None,
+            bytes: Some(1),
+        };
+        let out = rt.block_on(engine.run_capped(big, &handle, by_bytes)).unwrap();
+        assert!(out.truncated);
+        assert!(rows(&out) < 1_000_000);
+    }
 
     /// A two-worker runtime and an engine that stops statements after
     /// `limit`.

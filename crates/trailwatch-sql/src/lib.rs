@@ -27,7 +27,7 @@ pub mod top;
 pub mod udf;
 pub mod yielding;
 
-pub use engine::{Engine, EngineOptions, QueryOutput};
+pub use engine::{Cap, Engine, EngineOptions, QueryOutput};
 
 /// Why a statement did not run.
 #[derive(Debug, thiserror::Error)]

@@ -39,6 +39,18 @@ pub struct ServeArgs {
     /// The largest request body taken, in bytes (larger: 413).
     #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
     pub max_body: usize,
+    /// The most connections open at once; past it, new ones wait in the
+    /// kernel's queue until one closes.
+    #[arg(long, default_value_t = 256, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    pub max_connections: u32,
+    /// How long a client may take to send a request's headers; an idle
+    /// kept-alive connection is closed after the same time (bare numbers
+    /// are seconds).
+    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = crate::timespec::positive_seconds_arg)]
+    pub header_timeout: u64,
+    /// How long a client may take to send a request's body (408 past it).
+    #[arg(long, default_value = "60s", value_name = "DURATION", value_parser = crate::timespec::positive_seconds_arg)]
+    pub body_timeout: u64,
     /// How long one SQL statement may run (bare numbers are seconds).
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::timespec::positive_seconds_arg)]
     pub timeout: u64,
@@ -80,6 +92,11 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         config_token: set.config_token(),
         tls: args.tls_cert.clone().zip(args.tls_key.clone()),
         max_body: args.max_body,
+        connections: crate::serve::connections::Limits {
+            max_connections: args.max_connections as usize,
+            header_timeout: Duration::from_secs(args.header_timeout),
+            body_timeout: Duration::from_secs(args.body_timeout),
+        },
         timeout: Duration::from_secs(args.timeout),
         memory_limit: args.memory_limit,
         ingest_interval: Duration::from_secs(args.ingest_interval),

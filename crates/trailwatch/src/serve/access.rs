@@ -8,8 +8,14 @@
 //! CSRF token in `X-CSRF-Token` (the page reads it from `/api/session`).
 //! Every response carries a Content-Security-Policy and the usual
 //! security headers.
+//!
+//! Guessing is slow: a client (an IPv4 address, or an IPv6 /64) that fails
+//! [`STRIKES_ALLOWED`] times within [`STRIKE_WINDOW`] (a wrong bearer
+//! token, sign-in or Firehose key) is answered 429 with `Retry-After`,
+//! right token or not, until the window ends.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +37,40 @@ const MAX_SESSIONS: usize = 1024;
 /// may frame it.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// Failed sign-ins allowed from one client per window.
+pub const STRIKES_ALLOWED: u32 = 10;
+/// The window failed sign-ins are counted over.
+pub const STRIKE_WINDOW: Duration = Duration::from_secs(60);
+/// The most clients whose failures are remembered at once.
+const MAX_CLIENTS_TRACKED: usize = 4096;
+
+/// Marks a response as a failed sign-in, for the throttle (a 401 counts
+/// without it).
+#[derive(Debug, Clone, Copy)]
+pub struct FailedSignIn;
+
+#[derive(Debug, Clone, Copy)]
+struct Strikes {
+    since: Instant,
+    count: u32,
+}
+
+/// The throttle's key for a client: its IPv4 address, or its IPv6 /64
+/// (one host holds a whole /64, so counting addresses would not slow it).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut seg = v6.segments();
+                seg[4..].fill(0);
+                IpAddr::V6(seg.into())
+            }
+        },
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Session {
     csrf: String,
@@ -42,6 +82,8 @@ struct Session {
 pub struct Access {
     token: String,
     sessions: Mutex<HashMap<String, Session>>,
+    /// Recent failed sign-ins per client.
+    strikes: Mutex<HashMap<IpAddr, Strikes>>,
     /// Cookies get `Secure` when the server speaks TLS.
     pub tls: bool,
 }
@@ -62,6 +104,7 @@ impl Access {
         Arc::new(Access {
             token,
             sessions: Mutex::new(HashMap::new()),
+            strikes: Mutex::new(HashMap::new()),
             tls,
         })
     }
@@ -74,6 +117,45 @@ impl Access {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
         // A panic while holding the lock leaves the map usable.
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn strikes(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Strikes>> {
+        self.strikes.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long `ip` must wait before trying again, if it has failed too
+    /// often lately.
+    pub fn throttled(&self, ip: IpAddr) -> Option<Duration> {
+        let strikes = self.strikes();
+        let s = strikes.get(&client_key(ip))?;
+        let left = STRIKE_WINDOW.checked_sub(s.since.elapsed())?;
+        (s.count >= STRIKES_ALLOWED && !left.is_zero()).then_some(left)
+    }
+
+    /// Count a failed sign-in from `ip`.
+    pub fn strike(&self, ip: IpAddr) {
+        let key = client_key(ip);
+        let mut strikes = self.strikes();
+        if !strikes.contains_key(&key) && strikes.len() >= MAX_CLIENTS_TRACKED {
+            strikes.retain(|_, s| s.since.elapsed() < STRIKE_WINDOW);
+            if strikes.len() >= MAX_CLIENTS_TRACKED
+                && let Some(oldest) = strikes.iter().min_by_key(|(_, s)| s.since).map(|(k, _)| *k)
+            {
+                strikes.remove(&oldest);
+            }
+        }
+        let now = Instant::now();
+        let s = strikes.entry(key).or_insert(Strikes {
+            since: now,
+            count: 0,
+        });
+        if s.since.elapsed() >= STRIKE_WINDOW {
+            *s = Strikes {
+                since: now,
+                count: 0,
+            };
+        }
+        s.count += 1;
     }
 
     /// Start a session; its id (for the cookie).
@@ -217,6 +299,38 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_failures_from_one_client_are_throttled_and_others_are_not() {
+        let a = Access::new("t".repeat(32), false);
+        let ip: IpAddr = "203.0.113.9".parse().expect("ip");
+        for _ in 0..STRIKES_ALLOWED - 1 {
+            a.strike(ip);
+        }
+        assert_eq!(a.throttled(ip), None, "under the limit");
+        a.strike(ip);
+        let wait = a.throttled(ip).expect("throttled at the limit");
+        assert!(wait <= STRIKE_WINDOW && wait > STRIKE_WINDOW / 2, "{wait:?}");
+        assert_eq!(a.throttled("203.0.113.10".parse().expect("ip")), None);
+        // One IPv6 host holds a /64: its addresses count together, and a
+        // v4-mapped address is its IPv4 one.
+        let v6 = |s: &str| s.parse::<IpAddr>().expect("ip");
+        for i in 0..STRIKES_ALLOWED {
+            a.strike(v6(&format!("2001:db8:1:2::{i:x}")));
+        }
+        assert!(a.throttled(v6("2001:db8:1:2:ffff::1")).is_some());
+        assert_eq!(a.throttled(v6("2001:db8:1:3::1")), None);
+        assert!(a.throttled(v6("::ffff:203.0.113.9")).is_some());
+    }
+
+    #[test]
+    fn the_throttle_remembers_a_bounded_number_of_clients() {
+        let a = Access::new("t".repeat(32), false);
+        for i in 0..(MAX_CLIENTS_TRACKED as u32 + 100) {
+            a.strike(IpAddr::V4(i.into()));
+        }
+        assert!(a.strikes().len() <= MAX_CLIENTS_TRACKED);
+    }
 
     #[test]
     fn bearer_or_an_open_session_and_nothing_else() {

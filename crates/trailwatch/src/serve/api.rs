@@ -13,7 +13,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use trailwatch_sql::QueryError;
+use trailwatch_sql::{Cap, QueryError};
 use trailwatch_sql::guard::{Allowed, check, split_statements};
 use trailwatch_sql::output::{Format, write};
 
@@ -22,9 +22,21 @@ use super::access::Caller;
 use super::error::ApiError;
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct QueryBody {
     pub sql: String,
+    /// The most rows wanted (default [`DEFAULT_ROWS`], at most
+    /// [`MAX_ROWS`]).
+    pub limit: Option<usize>,
 }
+
+/// Rows an answer holds unless the caller asks for another limit.
+pub const DEFAULT_ROWS: usize = 10_000;
+/// The most rows a caller may ask for.
+pub const MAX_ROWS: usize = 100_000;
+/// The most Arrow data one answer keeps (its JSON is of the same order),
+/// whatever the row limit: wide rows stop sooner.
+pub const MAX_ANSWER_BYTES: usize = 64 << 20;
 
 /// Why a statement may not run here, if it may not: it must be one
 /// read-only query. (Athena's CREATE EXTERNAL TABLE, allowed in `query`,
@@ -56,7 +68,20 @@ pub(super) async fn run_json(
     sql: &str,
     runtime: &tokio::runtime::Handle,
 ) -> Result<(Vec<String>, Value), QueryError> {
-    let out = app.engine.run_on(sql, runtime).await?;
+    run_json_capped(app, sql, runtime, Cap::default())
+        .await
+        .map(|(columns, rows, _)| (columns, rows))
+}
+
+/// [`run_json`] keeping at most `cap` of the answer; whether it was cut.
+async fn run_json_capped(
+    app: &App,
+    sql: &str,
+    runtime: &tokio::runtime::Handle,
+    cap: Cap,
+) -> Result<(Vec<String>, Value, bool), QueryError> {
+    let out = app.engine.run_capped(sql, runtime, cap).await?;
+    let truncated = out.truncated;
     tokio::task::spawn_blocking(move || {
         let mut rows = Vec::new();
         write(&mut rows, Format::Json, &out.schema, &out.batches, 0, 0)?;
@@ -67,7 +92,7 @@ pub(super) async fn run_json(
             .map(|f| f.name().clone())
             .collect();
         let rows: Value = serde_json::from_slice(&rows)?;
-        Ok((columns, rows))
+        Ok((columns, rows, truncated))
     })
     .await
     .unwrap_or_else(|error| {
@@ -78,18 +103,44 @@ pub(super) async fn run_json(
     })
 }
 
-/// `POST /api/query`: `{"columns": [...], "rows": [{...}, ...]}`, rows as
-/// `query --format json` prints them.
+/// `POST /api/query` (`{"sql": "…", "limit": N}`): `{"columns": [...],
+/// "rows": [{...}, ...], "truncated": bool, "limit": N}`, rows as `query
+/// --format json` prints them. The answer holds at most `limit` rows and
+/// [`MAX_ANSWER_BYTES`] of data (`truncated` says there were more), and
+/// the timeout covers all of it, rendering included.
 pub async fn query(State(app): State<Arc<App>>, Json(body): Json<QueryBody>) -> Response {
     let started = Instant::now();
-    if let Some(why) = refuse(&body.sql) {
+    let limit = body.limit.unwrap_or(DEFAULT_ROWS);
+    let why = if !(1..=MAX_ROWS).contains(&limit) {
+        Some(format!("limit must be 1 to {MAX_ROWS} rows ({limit} given)"))
+    } else {
+        refuse(&body.sql)
+    };
+    if let Some(why) = why {
         app.metrics.observe_query(started.elapsed(), false);
         return ApiError::BadRequest(why).into_response();
     }
-    let result = run_json(&app, &body.sql, &app.query_rt).await;
+    let cap = Cap {
+        rows: Some(limit),
+        bytes: Some(MAX_ANSWER_BYTES),
+    };
+    let answer = run_json_capped(&app, &body.sql, &app.query_rt, cap);
+    let result = match app.engine.timeout() {
+        Some(t) => match tokio::time::timeout(t, answer).await {
+            Ok(r) => r,
+            Err(_) => Err(QueryError::Timeout(t)),
+        },
+        None => answer.await,
+    };
     app.metrics.observe_query(started.elapsed(), result.is_ok());
     match result {
-        Ok((columns, rows)) => Json(json!({ "columns": columns, "rows": rows })).into_response(),
+        Ok((columns, rows, truncated)) => Json(json!({
+            "columns": columns,
+            "rows": rows,
+            "truncated": truncated,
+            "limit": limit,
+        }))
+        .into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
 }
@@ -115,10 +166,10 @@ pub struct LoginForm {
 /// `POST /login`: the token, from the sign-in form, starts a session.
 pub async fn login(State(app): State<Arc<App>>, Form(form): Form<LoginForm>) -> Response {
     if !app.access.is_token(form.token.trim()) {
-        app.metrics
-            .requests_refused
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        return Redirect::to("/login?failed=1").into_response();
+        // Counted and throttled by the router's guard.
+        let mut res = Redirect::to("/login?failed=1").into_response();
+        res.extensions_mut().insert(super::access::FailedSignIn);
+        return res;
     }
     let id = match app.access.start_session() {
         Ok(id) => id,

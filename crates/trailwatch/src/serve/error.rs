@@ -24,6 +24,9 @@ pub enum ApiError {
     Query(String),
     /// A body over `--max-body` (413).
     TooLarge(String),
+    /// Too many failed sign-ins from this client: try again after the
+    /// given time (429, with `Retry-After`).
+    Throttled(std::time::Duration),
     /// Pushed records could not be stored now; the sender retries (503).
     Unavailable(String),
     /// The server failed (500): logged, not shown.
@@ -40,6 +43,11 @@ impl std::fmt::Display for ApiError {
             | ApiError::TooLarge(m)
             | ApiError::Unavailable(m)
             | ApiError::Internal(m) => f.write_str(m),
+            ApiError::Throttled(wait) => write!(
+                f,
+                "too many failed sign-ins from this address: try again in {}s",
+                wait.as_secs().max(1)
+            ),
         }
     }
 }
@@ -54,6 +62,7 @@ impl ApiError {
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Query(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -63,6 +72,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::Throttled(wait) => Some(wait.as_secs().max(1).to_string()),
+            _ => None,
+        };
         let message = match self {
             ApiError::Internal(detail) => {
                 tracing::error!("answering {status}: {detail}");
@@ -70,7 +83,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(json!({ "error": message }))).into_response()
+        let mut res = (status, Json(json!({ "error": message }))).into_response();
+        if let Some(secs) = retry_after.and_then(|s| s.parse().ok()) {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs);
+        }
+        res
     }
 }
 

@@ -12,6 +12,7 @@ pub mod access;
 pub mod alerts;
 pub mod api;
 pub mod assets;
+pub mod connections;
 pub mod error;
 pub mod metrics;
 pub mod push;
@@ -119,13 +120,41 @@ async fn not_found() -> Response {
     ApiError::NotFound("no such route (see docs/api.md)".into()).into_response()
 }
 
-/// Count refusals for `/metrics`.
-async fn count_refusals(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    let res = next.run(req).await;
-    if res.status() == StatusCode::UNAUTHORIZED {
+/// Whether a request tries a credential: a bearer token, a Firehose key
+/// or the sign-in form (a session cookie is a random id, not a guess).
+fn tries_a_credential(req: &Request) -> bool {
+    let h = req.headers();
+    h.contains_key(axum::http::header::AUTHORIZATION)
+        || h.contains_key("x-amz-firehose-access-key")
+        || (req.method() == axum::http::Method::POST && req.uri().path() == "/login")
+}
+
+/// Count refusals for `/metrics`, and throttle clients that keep failing
+/// to sign in ([`access`]): a client over the limit is answered 429 when
+/// it tries a credential again, before the credential is looked at.
+async fn guard_sign_ins(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let client = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip())
+        .filter(|_| tries_a_credential(&req));
+    let refused = || {
         app.metrics
             .requests_refused
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    };
+    if let Some(wait) = client.and_then(|ip| app.access.throttled(ip)) {
+        refused();
+        return ApiError::Throttled(wait).into_response();
+    }
+    let res = next.run(req).await;
+    let failed = res.status() == StatusCode::UNAUTHORIZED
+        || res.extensions().get::<access::FailedSignIn>().is_some();
+    if failed {
+        refused();
+        if let Some(ip) = client {
+            app.access.strike(ip);
+        }
     }
     res
 }
@@ -149,7 +178,8 @@ async fn refuse_large_bodies(State(max): State<usize>, req: Request, next: Next)
 }
 
 /// The routes, with their guards.
-pub fn router(app: Arc<App>, max_body: usize) -> Router {
+pub fn router(app: Arc<App>, limits: connections::BodyLimits) -> Router {
+    let max_body = limits.max_body;
     let guarded = Router::new()
         .route("/api/query", post(api::query))
         .route("/api/rules", get(api::rules))
@@ -187,8 +217,12 @@ pub fn router(app: Arc<App>, max_body: usize) -> Router {
         .route("/ingest/firehose", post(push::firehose))
         .merge(guarded)
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(app.clone(), count_refusals))
+        .layer(middleware::from_fn_with_state(app.clone(), guard_sign_ins))
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            limits,
+            connections::read_body_in_time,
+        ))
         .layer(middleware::from_fn_with_state(
             max_body,
             refuse_large_bodies,
@@ -209,6 +243,8 @@ pub struct Options {
     /// A PEM certificate chain and its key: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub max_body: usize,
+    /// Connections at once and how slowly a client may send.
+    pub connections: connections::Limits,
     /// The longest one SQL statement may run.
     pub timeout: Duration,
     /// Memory for one statement's execution, in bytes.
@@ -232,6 +268,7 @@ pub struct Options {
 struct Server {
     app: Arc<App>,
     router: Router,
+    limits: connections::Limits,
     addr: SocketAddr,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     token: String,
@@ -336,7 +373,14 @@ impl Server {
             })
             .context("starting the detection worker")?;
         Ok(Server {
-            router: router(app.clone(), opts.max_body),
+            router: router(
+                app.clone(),
+                connections::BodyLimits {
+                    max_body: opts.max_body,
+                    timeout: opts.connections.body_timeout,
+                },
+            ),
+            limits: opts.connections,
             app,
             addr: opts.listen,
             tls,
@@ -408,6 +452,7 @@ impl Server {
         let Server {
             app,
             router,
+            limits,
             addr,
             tls,
             token,
@@ -436,15 +481,9 @@ impl Server {
             match tls {
                 Some(config) => {
                     let listener = tls::TlsListener::new(tcp, config)?;
-                    axum::serve(listener, router)
-                        .with_graceful_shutdown(shutdown)
-                        .await?;
+                    connections::serve(listener, router, limits, shutdown).await;
                 }
-                None => {
-                    axum::serve(tcp, router)
-                        .with_graceful_shutdown(shutdown)
-                        .await?;
-                }
+                None => connections::serve(tcp, router, limits, shutdown).await,
             }
             Ok::<(), anyhow::Error>(())
         })?;

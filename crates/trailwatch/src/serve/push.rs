@@ -37,28 +37,41 @@ use serde_json::{Value, json};
 use super::App;
 use super::error::ApiError;
 
-/// Decompressed bytes one request may grow to (a gzip bomb stops here;
-/// the JSON tree of a body takes a few times its size in memory).
-const MAX_INFLATED: u64 = 64 << 20;
+/// Decompressed bytes one request may grow to, all its records together
+/// (a gzip bomb stops here, however many records carry it; the JSON tree
+/// of a body takes a few times its size in memory).
+pub const MAX_INFLATED: u64 = 64 << 20;
+
+/// The largest record taken: what the decoder reads (larger records are
+/// refused, so that nothing acknowledged is later dropped).
+fn max_record_bytes() -> usize {
+    trailwatch_core::event::DecodeOptions::default().max_record_bytes
+}
 
 /// The detail-types EventBridge gives CloudTrail records.
 fn is_cloudtrail_detail_type(t: &str) -> bool {
     t.ends_with("via CloudTrail")
 }
 
-/// `bytes`, gunzipped when they are gzip, within [`MAX_INFLATED`].
-pub fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
+/// `bytes`, gunzipped when they are gzip, taking what they inflate to
+/// from `budget` (the request's [`MAX_INFLATED`]).
+pub fn inflate(bytes: &[u8], budget: &mut u64) -> Result<Vec<u8>, String> {
+    let over = || {
+        format!(
+            "the request inflates past {} MiB, the most one request may hold",
+            MAX_INFLATED >> 20
+        )
+    };
     if !bytes.starts_with(&[0x1f, 0x8b]) {
+        *budget = budget.checked_sub(bytes.len() as u64).ok_or_else(over)?;
         return Ok(bytes.to_vec());
     }
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(bytes)
-        .take(MAX_INFLATED + 1)
+        .take(*budget + 1)
         .read_to_end(&mut out)
         .map_err(|e| format!("the gzip body cannot be read: {e}"))?;
-    if out.len() as u64 > MAX_INFLATED {
-        return Err(format!("the body inflates past {} MiB", MAX_INFLATED >> 20));
-    }
+    *budget = budget.checked_sub(out.len() as u64).ok_or_else(over)?;
     Ok(out)
 }
 
@@ -130,7 +143,8 @@ impl Found {
 
 /// The records of a `/ingest/cloudtrail` or `/ingest/eventbridge` body.
 pub fn parse_body(body: &[u8]) -> Result<Found, String> {
-    let text = inflate(body)?;
+    let mut budget = MAX_INFLATED;
+    let text = inflate(body, &mut budget)?;
     let mut found = Found::default();
     for d in documents(&text)? {
         found.take(d);
@@ -140,7 +154,8 @@ pub fn parse_body(body: &[u8]) -> Result<Found, String> {
 
 /// The request id and records of a Firehose delivery.
 pub fn parse_firehose(body: &[u8]) -> Result<(String, Found), (String, String)> {
-    let text = inflate(body).map_err(|e| (String::new(), e))?;
+    let mut budget = MAX_INFLATED;
+    let text = inflate(body, &mut budget).map_err(|e| (String::new(), e))?;
     let v: Value = serde_json::from_slice(&text)
         .map_err(|e| (String::new(), format!("not a Firehose request: {e}")))?;
     let request_id = v
@@ -158,7 +173,8 @@ pub fn parse_firehose(body: &[u8]) -> Result<(String, Found), (String, String)> 
         let bytes = b64
             .decode(data)
             .map_err(|e| (request_id.clone(), format!("record {i}: not base64: {e}")))?;
-        let text = inflate(&bytes).map_err(|e| (request_id.clone(), format!("record {i}: {e}")))?;
+        let text = inflate(&bytes, &mut budget)
+            .map_err(|e| (request_id.clone(), format!("record {i}: {e}")))?;
         for d in documents(&text).map_err(|e| (request_id.clone(), format!("record {i}: {e}")))? {
             found.take(d);
         }
@@ -203,9 +219,9 @@ impl Spool {
         count(&self.pending) + count(&self.detected)
     }
 
-    /// Write `records` as one `{"Records":[...]}` file in `pending/`,
-    /// durably; its path.
-    pub fn write(&self, records: &[Value]) -> std::io::Result<PathBuf> {
+    /// Write `records` (each one record's JSON text) as one
+    /// `{"Records":[...]}` file in `pending/`, durably; its path.
+    pub fn write(&self, records: &[String]) -> std::io::Result<PathBuf> {
         let name = format!(
             "push-{}-{}-{:08x}.json",
             chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ"),
@@ -215,9 +231,16 @@ impl Spool {
         let tmp = self.pending.join(format!(".{name}.partial"));
         let path = self.pending.join(&name);
         {
-            let mut f = crate::private::create(&tmp)?;
-            serde_json::to_writer(&mut f, &json!({ "Records": records }))?;
-            f.flush()?;
+            let mut f = std::io::BufWriter::new(crate::private::create(&tmp)?);
+            f.write_all(b"{\"Records\":[")?;
+            for (i, r) in records.iter().enumerate() {
+                if i > 0 {
+                    f.write_all(b",")?;
+                }
+                f.write_all(r.as_bytes())?;
+            }
+            f.write_all(b"]}")?;
+            let f = f.into_inner().map_err(|e| e.into_error())?;
             f.sync_all()?;
         }
         std::fs::rename(&tmp, &path)?;
@@ -226,12 +249,36 @@ impl Spool {
     }
 }
 
-/// Spool the records durably and hand them to detection; the reply.
+/// Each record's JSON text, or why the push is refused: a record larger
+/// than the decoder reads would be acknowledged and then lost, so the
+/// whole push is refused and its sender keeps it.
+fn record_texts(records: &[Value]) -> Result<Vec<String>, ApiError> {
+    let max = max_record_bytes();
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let text = r.to_string();
+            if text.len() > max {
+                return Err(ApiError::TooLarge(format!(
+                    "record {i} is {} bytes; a record may be at most {max} bytes. Nothing of this request was stored",
+                    text.len()
+                )));
+            }
+            Ok(text)
+        })
+        .collect()
+}
+
+/// Spool the records durably and hand them to detection; how many were
+/// stored. A push is stored whole or not at all.
 async fn accept(app: &Arc<App>, found: Found) -> Result<usize, ApiError> {
     let n = found.records.len();
     if n > 0 {
+        let texts = record_texts(&found.records)?;
+        drop(found);
         let spool = app.spool.clone();
-        let path = tokio::task::spawn_blocking(move || spool.write(&found.records))
+        let path = tokio::task::spawn_blocking(move || spool.write(&texts))
             .await
             .map_err(|e| ApiError::Internal(format!("storing pushed records: {e}")))?
             .map_err(|e| ApiError::Unavailable(format!("the records could not be stored: {e}")))?;
@@ -290,7 +337,7 @@ pub async fn firehose(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     if !app.access.is_token(key) {
-        app.metrics.requests_refused.fetch_add(1, Ordering::Relaxed);
+        // Counted and throttled by the router's guard, as a 401.
         return firehose_reply(
             StatusCode::UNAUTHORIZED,
             &header_id,
@@ -309,7 +356,11 @@ pub async fn firehose(State(app): State<Arc<App>>, headers: HeaderMap, body: Byt
     };
     match accept(&app, found).await {
         Ok(_) => firehose_reply(StatusCode::OK, &request_id, None),
-        // Firehose retries a 5xx: nothing is lost.
+        // Firehose retries what is not a 200, then keeps the request in
+        // its backup bucket: nothing is lost.
+        Err(e @ ApiError::TooLarge(_)) => {
+            firehose_reply(e.status(), &request_id, Some(e.to_string()))
+        }
         Err(_) => firehose_reply(
             StatusCode::SERVICE_UNAVAILABLE,
             &request_id,
@@ -387,6 +438,48 @@ mod tests {
         }
         let bomb = e.finish().expect("gzip");
         assert!(bomb.len() < 2 << 20, "{} bytes", bomb.len());
-        assert!(inflate(&bomb).unwrap_err().contains("inflates past"));
+        assert!(inflate(&bomb, &mut MAX_INFLATED.clone()).unwrap_err().contains("inflates past"));
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).expect("gzip");
+        e.finish().expect("gzip")
+    }
+
+    /// The inflation limit is the request's, not each record's: many
+    /// small bombs are one big one.
+    #[test]
+    fn a_firehose_request_inflates_within_one_budget_for_all_its_records() {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let each = vec![b' '; 8 << 20];
+        let bomb = b64.encode(gzip(&each));
+        let records: Vec<Value> = (0..9).map(|_| json!({ "data": bomb })).collect();
+        let body = json!({"requestId": "req-3", "records": records}).to_string();
+        assert!(body.len() < 1 << 20, "the request itself is small");
+        let (id, why) = parse_firehose(body.as_bytes()).unwrap_err();
+        assert_eq!(id, "req-3");
+        assert!(why.contains("record 7") && why.contains("64 MiB"), "{why}");
+        // Under the budget, the same records are read.
+        let body = json!({"requestId": "req-4", "records": &records[..7]}).to_string();
+        assert!(parse_firehose(body.as_bytes()).is_ok());
+        // A plain body and its gzip count alike.
+        let mut budget = 10;
+        assert!(inflate(b"0123456789", &mut budget).is_ok());
+        assert_eq!(budget, 0);
+        assert!(inflate(&gzip(b"x"), &mut budget).is_err());
+    }
+
+    /// A record the decoder would refuse is refused at the door, with the
+    /// whole push: nothing acknowledged is dropped later.
+    #[test]
+    fn a_record_over_the_record_limit_refuses_the_push() {
+        let max = max_record_bytes();
+        let fits = json!({ "eventID": "a", "requestParameters": { "x": "y".repeat(max - 100) } });
+        let over = json!({ "eventID": "b", "requestParameters": { "x": "y".repeat(max) } });
+        assert!(record_texts(std::slice::from_ref(&fits)).is_ok());
+        let err = record_texts(&[fits, over]).unwrap_err();
+        assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(err.to_string().contains("record 1 is"), "{err}");
     }
 }

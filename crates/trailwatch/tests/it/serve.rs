@@ -274,6 +274,170 @@ fn a_runaway_query_is_stopped_at_the_timeout() {
     });
 }
 
+/// An answer is capped (10,000 rows unless the caller asks for fewer or
+/// more, up to 100,000) and says it was cut, instead of growing with the
+/// statement.
+#[test]
+fn a_large_answer_is_capped_and_says_so() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve(state.path(), &[], &[("TRAILWATCH_TOKEN", TOKEN)]);
+    let c = client(None);
+    let url = format!("{}/api/query", s.base);
+    let big = "SELECT a.value AS a, b.value AS b FROM generate_series(1, 1000) a CROSS JOIN generate_series(1, 1000) b";
+    let ask = |limit: Option<u64>| {
+        let mut body = json!({ "sql": big });
+        if let Some(l) = limit {
+            body["limit"] = json!(l);
+        }
+        c.post(&url)
+            .bearer_auth(TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    rt().block_on(async {
+        let (code, _, body) = send(ask(None)).await;
+        assert_eq!(code, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["rows"].as_array().map(Vec::len), Some(10_000));
+        assert_eq!(v["truncated"], json!(true));
+        assert_eq!(v["limit"], json!(10_000));
+        let (_, _, body) = send(ask(Some(5))).await;
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["rows"].as_array().map(Vec::len), Some(5));
+        let (code, _, body) = send(ask(Some(1_000_000))).await;
+        assert_eq!(code, 400, "{body}");
+        assert!(body.contains("100000"), "{body}");
+        // A whole answer is not marked cut.
+        let (_, _, body) = send(sql_request(&c, &url, "SELECT 1 AS one")).await;
+        let v: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(v["truncated"], json!(false));
+    });
+}
+
+/// Clients that connect and send nothing, or send slowly, are cut off at
+/// the header and body timeouts; past --max-connections, new connections
+/// wait for a free slot.
+#[test]
+fn slow_and_idle_clients_are_cut_off_and_connections_are_limited() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve(
+        state.path(),
+        &[
+            "--header-timeout",
+            "2s",
+            "--body-timeout",
+            "2s",
+            "--max-connections",
+            "3",
+        ],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let connect = || {
+        let t = TcpStream::connect(&addr).expect("connect");
+        t.set_read_timeout(Some(Duration::from_secs(15)))
+            .expect("timeout");
+        t
+    };
+    // Read until the server closes; what it sent and how long it took.
+    let until_closed = |mut t: TcpStream| {
+        let started = std::time::Instant::now();
+        let mut got = Vec::new();
+        let _ = t.read_to_end(&mut got);
+        (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+    };
+    // Idle: closed at the header timeout.
+    let (_, took) = until_closed(connect());
+    assert!(took < Duration::from_secs(8), "idle connection kept {took:?}");
+    // Headers trickled a byte at a time: closed too.
+    let mut t = connect();
+    let started = std::time::Instant::now();
+    for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\n".iter().cycle() {
+        if t.write_all(&[*b]).is_err() || started.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "trickled headers kept {:?}",
+        started.elapsed()
+    );
+    // A body that stops short: 408 at the body timeout.
+    let mut t = connect();
+    write!(
+        t,
+        "POST /api/query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"sql\""
+    )
+    .expect("write");
+    let (reply, took) = until_closed(t);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(took < Duration::from_secs(8), "{took:?}");
+    // Three connections held open (within the header timeout): a fourth
+    // waits until one closes.
+    let held: Vec<TcpStream> = (0..3).map(|_| connect()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut fourth = connect();
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    fourth
+        .set_read_timeout(Some(Duration::from_millis(800)))
+        .expect("timeout");
+    let mut buf = [0u8; 64];
+    assert!(
+        fourth.read(&mut buf).is_err(),
+        "a connection past the limit was answered at once"
+    );
+    drop(held);
+    fourth
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let (reply, _) = until_closed(fourth);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+}
+
+/// Guessing the token is slowed: after ten failures in a minute a client
+/// is answered 429 with Retry-After, even with the right token, whichever
+/// door it knocks on (bearer, sign-in form, Firehose key).
+#[test]
+fn repeated_wrong_tokens_are_throttled() {
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve(state.path(), &[], &[("TRAILWATCH_TOKEN", TOKEN)]);
+    let c = client(None);
+    rt().block_on(async {
+        for i in 0..10 {
+            let req = match i % 3 {
+                0 => c.get(format!("{}/api/rules", s.base)).bearer_auth("wrong"),
+                1 => c
+                    .post(format!("{}/login", s.base))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("token=wrong"),
+                _ => c
+                    .post(format!("{}/ingest/firehose", s.base))
+                    .header("x-amz-firehose-access-key", "wrong")
+                    .body("{}"),
+            };
+            let (code, _, body) = send(req).await;
+            assert!([401, 303].contains(&code), "attempt {i}: {code} {body}");
+        }
+        let (code, headers, body) =
+            send(c.get(format!("{}/api/rules", s.base)).bearer_auth(TOKEN)).await;
+        assert_eq!(code, 429, "{body}");
+        let wait: u64 = headers["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds");
+        assert!((1..=60).contains(&wait), "{wait}");
+        assert!(body.contains("too many failed sign-ins"), "{body}");
+        // What needs no token is still served.
+        assert_eq!(send(c.get(format!("{}/healthz", s.base))).await.0, 200);
+    });
+}
+
 /// A statement too wide to plan safely is a 400, not a crash of the
 /// server; one as wide as a generated filter runs.
 #[test]

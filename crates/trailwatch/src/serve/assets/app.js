@@ -253,7 +253,8 @@ async function run() {
   last = data;
   render(data);
   status.className = "muted";
-  status.textContent = data.rows.length + " rows in " + Math.round(performance.now() - started) + " ms";
+  status.textContent = data.rows.length + " rows in " + Math.round(performance.now() - started) + " ms" +
+    (data.truncated ? " (the first " + data.limit + "; there are more: narrow the query or add a LIMIT)" : "");
   document.getElementById("csv").disabled = false;
 }
 
