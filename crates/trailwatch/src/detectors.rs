@@ -159,8 +159,7 @@ impl Loaded {
 /// back with their reasons (the others still load); any other problem is
 /// an error naming the file.
 pub fn parse_file(path: &Path) -> Result<(Loaded, Vec<SigmaError>)> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = read_rule_file(path)?;
     let origin = path.display().to_string();
     let mut out = Loaded::default();
     if RuleFormat::sniff(&text) == RuleFormat::Sigma {
@@ -170,6 +169,28 @@ pub fn parse_file(path: &Path) -> Result<(Loaded, Vec<SigmaError>)> {
     }
     out.rules = load_rules(&text, &origin)?;
     Ok((out, Vec::new()))
+}
+
+/// The largest rule file read (an IOC list this long is hundreds of
+/// thousands of values; past it, a clear error rather than gigabytes).
+pub const MAX_RULE_FILE_BYTES: u64 = 16 << 20;
+
+/// A rule file's text, refused past [`MAX_RULE_FILE_BYTES`].
+pub fn read_rule_file(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut text = String::new();
+    file.take(MAX_RULE_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading {}", path.display()))?;
+    if text.len() as u64 > MAX_RULE_FILE_BYTES {
+        anyhow::bail!(
+            "{}: a rule file may be at most {} MiB",
+            path.display(),
+            MAX_RULE_FILE_BYTES >> 20
+        );
+    }
+    Ok(text)
 }
 
 /// The rule files the paths name: each file as given, and each folder's

@@ -103,6 +103,8 @@ pub enum Problem {
     UnknownModifier(String),
     #[error("an empty list of values")]
     NoValues,
+    #[error("lists {given} values; a field test may list at most {max}")]
+    TooManyValues { given: usize, max: usize },
     #[error("`exists` takes true or false")]
     ExistsNotBool,
     #[error("`fieldref` takes a field name")]

@@ -9,9 +9,13 @@ use base64::Engine as _;
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 
-use super::problem::Problem;
-
 use super::fields::{Fields, Val};
+use super::problem::Problem;
+use super::value_set::{CidrSet, Place, ValueSet};
+
+/// The most values one field test may list (an IOC list past this is a
+/// clear error, not gigabytes).
+pub const MAX_VALUES: usize = 100_000;
 
 /// Why a field test could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +44,10 @@ enum Test {
     },
     Cmp(Cmp, f64),
     Cidr(ipnet::IpNet),
+    /// Two or more plain ASCII values of one list, compiled together.
+    Set(ValueSet),
+    /// Two or more CIDR ranges of one list.
+    Cidrs(CidrSet),
     /// Equal to another field of the same event.
     FieldRef(Vec<String>),
 }
@@ -212,6 +220,68 @@ fn value_test(v: &Value, mods: &Mods<'_>) -> Result<Option<Test>, Problem> {
     text_test(text.unwrap_or_default(), mods).map(Some)
 }
 
+/// A text value's forms after the transformations (`windash`, `base64`,
+/// `base64offset`), and whether they are encoded (literal, cased text).
+fn forms_of(text: String, mods: &Mods<'_>) -> (Vec<String>, bool) {
+    let mut forms = vec![text];
+    if mods.has("windash") {
+        forms = forms.iter().flat_map(|f| windash(f)).collect();
+    }
+    let encoded = mods.has("base64") || mods.has("base64offset");
+    if mods.has("base64offset") {
+        forms = forms.iter().flat_map(|f| base64_offsets(f)).collect();
+    } else if mods.has("base64") {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        forms = forms.iter().map(|f| b64.encode(f.as_bytes())).collect();
+    }
+    (forms, encoded)
+}
+
+/// Where the modifiers place a text value, whether it is a search
+/// (`contains`), and whether case matters.
+fn placement(mods: &Mods<'_>) -> (Position, bool, bool) {
+    let encoded = mods.has("base64") || mods.has("base64offset");
+    let cased = mods.has("cased") || encoded;
+    let how = if mods.has("startswith") {
+        Position::Start
+    } else if mods.has("endswith") {
+        Position::End
+    } else {
+        Position::Whole
+    };
+    (how, mods.has("contains"), cased)
+}
+
+/// A value of a list that joins the list's [`ValueSet`] or [`CidrSet`]
+/// instead of getting a test of its own.
+enum Joins {
+    Texts(Vec<String>),
+    Cidr(ipnet::IpNet),
+}
+
+/// Whether `v` can join its list's set: a string whose forms are plain
+/// ASCII (no wildcard or escape, unless encoded), or a CIDR range, under
+/// modifiers that test text or ranges.
+fn joins(v: &Value, mods: &Mods<'_>) -> Option<Joins> {
+    let Value::String(text) = v else {
+        return None;
+    };
+    if ["exists", "fieldref", "gt", "gte", "lt", "lte", "re"]
+        .iter()
+        .any(|m| mods.has(m))
+    {
+        return None;
+    }
+    if mods.has("cidr") {
+        return text.parse().ok().map(Joins::Cidr);
+    }
+    let (forms, encoded) = forms_of(text.clone(), mods);
+    let plain = forms
+        .iter()
+        .all(|f| f.is_ascii() && (encoded || !f.contains(['*', '?', '\\'])));
+    plain.then_some(Joins::Texts(forms))
+}
+
 /// A text value's test: a regex (`re`), or the value's forms after the
 /// transformations (`windash`, `base64`, `base64offset`) matched at the
 /// position the modifiers say, as a literal where one will do.
@@ -226,28 +296,8 @@ fn text_test(text: String, mods: &Mods<'_>) -> Result<Test, Problem> {
             .map_err(|e| Problem::BadRegex(e.to_string()))?;
         return Ok(Test::Text(re));
     }
-    // Transformations first (each may give several forms), then the
-    // position modifiers, then case.
-    let mut forms = vec![text];
-    if mods.has("windash") {
-        forms = forms.iter().flat_map(|f| windash(f)).collect();
-    }
-    let encoded = mods.has("base64") || mods.has("base64offset");
-    if mods.has("base64offset") {
-        forms = forms.iter().flat_map(|f| base64_offsets(f)).collect();
-    } else if mods.has("base64") {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        forms = forms.iter().map(|f| b64.encode(f.as_bytes())).collect();
-    }
-    let cased = mods.has("cased") || encoded;
-    let how = if mods.has("startswith") {
-        Position::Start
-    } else if mods.has("endswith") {
-        Position::End
-    } else {
-        Position::Whole
-    };
-    let contains = mods.has("contains");
+    let (forms, encoded) = forms_of(text, mods);
+    let (how, contains, cased) = placement(mods);
     let alts: Vec<String> = forms
         .iter()
         .map(|f| {
@@ -310,11 +360,40 @@ impl FieldTest {
         if values.is_empty() {
             return Err(err(Problem::NoValues));
         }
+        if values.len() > MAX_VALUES {
+            return Err(err(Problem::TooManyValues {
+                given: values.len(),
+                max: MAX_VALUES,
+            }));
+        }
+        // A list's plain values are compiled together (any of them; with
+        // `all`, each must hold on its own).
+        let together = values.len() >= 2 && !mods.has("all");
         let mut tests = Vec::new();
+        let (mut texts, mut nets) = (Vec::new(), Vec::new());
         for v in values {
-            if let Some(t) = value_test(v, &mods).map_err(err)? {
-                tests.push(t);
+            match joins(v, &mods).filter(|_| together) {
+                Some(Joins::Texts(forms)) => texts.extend(forms),
+                Some(Joins::Cidr(net)) => nets.push(net),
+                None => {
+                    if let Some(t) = value_test(v, &mods).map_err(err)? {
+                        tests.push(t);
+                    }
+                }
             }
+        }
+        if !texts.is_empty() {
+            let place = match placement(&mods) {
+                (_, true, _) => Place::Anywhere,
+                (Position::Start, ..) => Place::Start,
+                (Position::End, ..) => Place::End,
+                (Position::Whole, ..) => Place::Whole,
+            };
+            let cased = placement(&mods).2;
+            tests.push(Test::Set(ValueSet::new(texts, place, cased).map_err(err)?));
+        }
+        if !nets.is_empty() {
+            tests.push(Test::Cidrs(CidrSet::new(&nets)));
         }
         Ok(FieldTest {
             path: field.split('.').map(str::to_string).collect(),
@@ -359,18 +438,20 @@ impl FieldTest {
         if self.all {
             return None;
         }
-        self.tests
-            .iter()
-            .map(|t| match t {
+        let mut out = Vec::new();
+        for t in &self.tests {
+            match t {
                 Test::Literal {
                     text,
                     how: Position::Whole,
                     cased: false,
                     ..
-                } => Some(text.clone()),
-                _ => None,
-            })
-            .collect()
+                } => out.push(text.clone()),
+                Test::Set(set) => out.extend(set.uncased_whole_values()?.cloned()),
+                _ => return None,
+            }
+        }
+        Some(out)
     }
 }
 
@@ -427,6 +508,16 @@ fn test_value(t: &Test, v: Val<'_>) -> bool {
             (None, Val::Bool(b) | Val::Json(&Value::Bool(b))) => re.is_match(&b.to_string()),
             _ => false,
         },
+        Test::Set(set) => match (s, v) {
+            (Some(s), _) => set.is_match(s),
+            (None, Val::Bool(b) | Val::Json(&Value::Bool(b))) => set.is_match(&b.to_string()),
+            _ => false,
+        },
+        Test::Cidrs(nets) => s.is_some_and(|s| {
+            s.trim()
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| nets.contains(ip))
+        }),
         Test::Cmp(op, n) => {
             let x = match v {
                 Val::Json(Value::Number(x)) => x.as_f64(),
@@ -589,5 +680,44 @@ mod tests {
             let e = FieldTest::compile(k, &v).unwrap_err().to_string();
             assert!(e.contains(why), "{k}: {e}");
         }
+    }
+
+    proptest::proptest! {
+        /// A list compiled together answers as its values one by one
+        /// would: every place, case, wildcard and the characters that
+        /// fold to ASCII.
+        #[test]
+        fn a_list_matches_exactly_when_one_of_its_values_does(
+            values in proptest::collection::vec("[abkKs\u{17f}\u{212a}\u{e9}*?]{0,4}", 2..6),
+            hay in "[abkKsS\u{17f}\u{212a}\u{e9}]{0,8}",
+            mods in proptest::sample::select(vec!["", "|contains", "|startswith", "|endswith", "|cased", "|contains|cased", "|endswith|cased"]),
+        ) {
+            let key = format!("f{mods}");
+            let e = json!({ "f": hay });
+            let list = t(&key, json!(values), &e);
+            let one_by_one = values.iter().any(|v| t(&key, json!(v), &e));
+            proptest::prop_assert_eq!(list, one_by_one, "{} {:?} on {:?}", key, values, hay);
+        }
+    }
+
+    #[test]
+    fn long_lists_compile_once_and_a_list_past_the_limit_is_refused() {
+        let agents: Vec<String> = (0..20_000).map(|i| format!("evil-agent-{i:05}/")).collect();
+        let test = FieldTest::compile("userAgent|contains", &json!(agents)).expect("compiles");
+        assert_eq!(test.tests.len(), 1, "one automaton for the list");
+        let e = json!({"userAgent": "Mozilla evil-AGENT-19999/ x"});
+        assert!(test.matches(&JsonFields { value: &e, text: "" }));
+        let nets: Vec<String> = (0..5_000).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect();
+        let test = FieldTest::compile("sourceIPAddress|cidr", &json!(nets)).expect("compiles");
+        let e = json!({"sourceIPAddress": "10.19.135.7"});
+        assert!(test.matches(&JsonFields { value: &e, text: "" }));
+        let e = json!({"sourceIPAddress": "10.20.0.7"});
+        assert!(!test.matches(&JsonFields { value: &e, text: "" }));
+        let exact: Vec<String> = (0..40_000).map(|i| format!("AKIA{i:016}")).collect();
+        let test = FieldTest::compile("accessKeyId", &json!(exact)).expect("compiles");
+        assert_eq!(test.literals().map(|l| l.len()), Some(40_000), "the index still keys on them");
+        let too_many = vec![json!("x"); MAX_VALUES + 1];
+        let e = FieldTest::compile("userAgent", &json!(too_many)).unwrap_err().to_string();
+        assert!(e.contains("at most 100000"), "{e}");
     }
 }

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use trailwatch_core::correlate::{self, CorrelationRule};
 use trailwatch_core::rules::{Rule, check_examples, import_terraform, load_rules, to_yaml};
@@ -166,8 +166,7 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
         RulesAction::Test { files, pack } => test(files, pack),
         RulesAction::Check { paths, format } => check(paths, *format),
         RulesAction::ImportTerraform { file } => {
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let text = crate::detectors::read_rule_file(file)?;
             let rules = import_terraform(&text, &file.display().to_string())?;
             io::stdout().lock().write_all(to_yaml(&rules).as_bytes())?;
             Ok(ExitCode::SUCCESS)
@@ -317,8 +316,7 @@ fn test(files: &[PathBuf], pack: &str) -> Result<ExitCode> {
     let mut out = io::stdout().lock();
     let mut rules = trailwatch_core::rules::pack(pack)?;
     for f in files {
-        let text =
-            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?;
+        let text = crate::detectors::read_rule_file(f)?;
         let origin = f.display().to_string();
         rules.extend(load_rules(&text, &origin)?);
     }
