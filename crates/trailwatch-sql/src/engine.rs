@@ -268,6 +268,16 @@ impl Engine {
         self.run_capped(sql, runtime, Cap::default()).await
     }
 
+    /// Forget the cached listings of the lake's files, so the next
+    /// statement sees every file written until now. A server calls it
+    /// after its own writes (the alerts it just filed), which would
+    /// otherwise wait out the listing cache's time to be seen.
+    pub fn forget_listings(&self) {
+        if let Some(cache) = self.ctx.runtime_env().cache_manager.get_list_files_cache() {
+            cache.clear();
+        }
+    }
+
     /// The statement's time limit, if it has one.
     pub fn timeout(&self) -> Option<Duration> {
         self.opts.timeout

@@ -439,6 +439,7 @@ impl Server {
             idle: Duration::from_secs(set.idle_after),
             notifier: app.notifier.clone(),
             metrics: app.metrics.clone(),
+            engine: app.engine.clone(),
             interval: opts.ingest_interval.max(Duration::from_secs(1)),
             follow,
             posture: app.posture.clone(),

@@ -59,6 +59,8 @@ pub struct Worker {
     /// The notification outbox, when the config has sinks.
     pub notifier: Option<crate::notify::dispatch::Notifier>,
     pub metrics: Arc<Metrics>,
+    /// The query engine, told to forget its listings when alerts are filed.
+    pub engine: Arc<trailwatch_sql::Engine>,
     pub interval: Duration,
     /// Trail sources to follow (`--watch`), with the watcher's settings.
     pub follow: Option<Follow>,
@@ -91,16 +93,25 @@ impl std::fmt::Debug for Worker {
     }
 }
 
-/// Alerts counted for `/metrics` (the last output).
-struct Counted(Arc<Metrics>);
+/// The last output, after the lake's table: the query engine forgets its
+/// listings, so `/api/alerts` and the dashboard show the alerts just
+/// filed at once (not after the listing cache's second), and the alerts
+/// are counted for `/metrics`.
+struct Filed {
+    metrics: Arc<Metrics>,
+    engine: Arc<trailwatch_sql::Engine>,
+}
 
-impl output::AlertOutput for Counted {
+impl output::AlertOutput for Filed {
     fn name(&self) -> &str {
         "metrics"
     }
 
     fn emit(&mut self, alerts: &[Alert]) -> Result<()> {
-        self.0.count_alerts(alerts);
+        if !alerts.is_empty() {
+            self.engine.forget_listings();
+        }
+        self.metrics.count_alerts(alerts);
         Ok(())
     }
 }
@@ -178,6 +189,7 @@ impl Worker {
             idle,
             notifier,
             metrics,
+            engine,
             interval,
             follow,
             posture,
@@ -195,7 +207,10 @@ impl Worker {
         }
         let table = AlertTable::open(&store).context("opening the alerts table")?;
         pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
-        pipeline = pipeline.with_output(Box::new(Counted(metrics.clone())));
+        pipeline = pipeline.with_output(Box::new(Filed {
+            metrics: metrics.clone(),
+            engine: engine.clone(),
+        }));
         saver.resume(&mut pipeline)?;
         let poll = follow.as_ref().map(|f| f.poll);
         let follower = match follow {

@@ -949,6 +949,52 @@ fn pushed_events_alert_at_once_and_land_in_the_lake_once() {
     });
 }
 
+/// An alert is in `/api/alerts` as soon as it is filed: the server's own
+/// write makes the query engine forget its listing of the lake's files,
+/// instead of the listing cache hiding it for up to a second.
+#[test]
+fn a_pushed_alert_is_listed_as_soon_as_it_is_filed() {
+    let lake = tempfile::tempdir().expect("tempdir");
+    small_lake(lake.path());
+    let state = tempfile::tempdir().expect("tempdir");
+    let rules = state.path().join("push-rules.yaml");
+    std::fs::write(
+        &rules,
+        "rules:\n  - id: pushed-trail-change\n    title: Trail changed\n    severity: P1\n    pattern: '{ $.eventName = \"DeleteTrail\" }'\n",
+    )
+    .expect("write");
+    let s = serve_on(
+        lake.path(),
+        state.path(),
+        &["--pack", "none", "--rules", path_str(&rules)],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    let c = client(None);
+    let base = s.base.clone();
+    rt().block_on(async {
+        let url = |p: &str| format!("{base}{p}");
+        // The listing is cached first, with no alert in it.
+        let (code, _, body) = send(c.get(url("/api/alerts")).bearer_auth(TOKEN)).await;
+        assert_eq!(code, 200, "{body}");
+        assert!(!body.contains("visible-1"), "{body}");
+        for i in 1..=5 {
+            let id = format!("visible-{i}");
+            let body = json!({ "Records": [pushed(&id, "DeleteTrail", "mallory")] }).to_string();
+            let (code, _, reply) =
+                send(c.post(url("/ingest/cloudtrail")).bearer_auth(TOKEN).body(body)).await;
+            assert_eq!(code, 200, "{reply}");
+            let counted = format!("trailwatch_alerts_total{{severity=\"P1\",rule=\"pushed-trail-change\"}} {i}");
+            eventually("the alert counted", async || {
+                send(c.get(url("/metrics")).bearer_auth(TOKEN)).await.2.contains(&counted)
+            })
+            .await;
+            // Counted after it is filed: listed now, not a second later.
+            let (_, _, listed) = send(c.get(url("/api/alerts")).bearer_auth(TOKEN)).await;
+            assert!(listed.contains(&id), "{id} filed but not listed: {listed}");
+        }
+    });
+}
+
 /// An acknowledged event survives a kill -9 before it reached the lake.
 #[test]
 fn an_acknowledged_event_survives_a_kill() {
