@@ -355,6 +355,8 @@ struct AlertOutput<'s> {
     rendered: Vec<Rendered>,
     spool: AlertSpool,
     total: usize,
+    /// Alerts the table leaves out (returns to OK).
+    hidden: usize,
 }
 
 impl<'s> AlertOutput<'s> {
@@ -366,6 +368,7 @@ impl<'s> AlertOutput<'s> {
             rendered: Vec::new(),
             spool: AlertSpool::default(),
             total: 0,
+            hidden: 0,
         }
     }
 
@@ -378,8 +381,9 @@ impl<'s> AlertOutput<'s> {
         }
         self.total += alerts.len();
         for a in alerts.drain(..) {
-            if let Some(text) = render(self.format, &a)? {
-                self.rendered.push(Rendered::new(&a, text));
+            match render(self.format, &a)? {
+                Some(text) => self.rendered.push(Rendered::new(&a, text)),
+                None => self.hidden += 1,
             }
         }
         if self.rendered.len() >= SPILL_AT {
@@ -394,6 +398,9 @@ impl<'s> AlertOutput<'s> {
     /// saved to the lake.
     fn finish(self, out: &mut impl Write) -> Result<(usize, Option<Appended>)> {
         let mut shown = 0usize;
+        if matches!(self.format, DetectFormat::Table) && self.total > self.hidden {
+            writeln!(out, "{}", alert_header())?;
+        }
         for r in self.spool.merge(self.rendered) {
             let r = r.context("reading back alerts from a temporary file")?;
             match self.format {
@@ -413,6 +420,11 @@ impl<'s> AlertOutput<'s> {
             DetectFormat::Json if shown == 0 => writeln!(out, "[]")?,
             DetectFormat::Json => writeln!(out, "\n]")?,
             DetectFormat::Ndjson => {}
+            DetectFormat::Table if self.hidden > 0 => writeln!(
+                out,
+                "{shown} shown of {} alerts; {} returns to OK are not in the table (--format json lists every alert)",
+                self.total, self.hidden
+            )?,
             DetectFormat::Table => writeln!(out, "{shown} shown")?,
         }
         Ok((self.total, self.table.is_some().then_some(self.saved)))
@@ -479,8 +491,45 @@ fn write_items<T: serde::Serialize>(
     }
 }
 
+/// The width of the table's rule column: a longer rule id or title is cut
+/// with an ellipsis, so the columns stay aligned.
+const RULE_WIDTH: usize = 36;
+
+/// The table's header row, in [`alert_row`]'s widths.
+fn alert_header() -> String {
+    format!(
+        "{:<20} {:<3} {:<11} {:<RULE_WIDTH$} {:>13}  PRINCIPAL",
+        "TIME", "SEV", "STATE", "RULE", "EVENTS"
+    )
+}
+
+/// What the rule column shows: the rule id, or for a rule whose id is a
+/// UUID (Sigma's) its title, which says more; cut to [`RULE_WIDTH`].
+fn rule_label(a: &Alert) -> String {
+    let uuid = a.rule_id.len() == 36
+        && a.rule_id.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        });
+    let label = if uuid && !a.title.trim().is_empty() {
+        a.title.trim()
+    } else {
+        a.rule_id.as_str()
+    };
+    if label.chars().count() <= RULE_WIDTH {
+        return label.to_string();
+    }
+    let mut cut: String = label.chars().take(RULE_WIDTH - 1).collect();
+    cut.push('…');
+    cut
+}
+
 /// One table line per alert; returns to OK are left to the JSON forms
-/// (they matter to PagerDuty's resolve, not to a reader).
+/// (they matter to PagerDuty's resolve, not to a reader), and the footer
+/// says how many.
 fn alert_row(a: &Alert) -> String {
     if a.state == trailwatch_core::alarm::AlarmState::Ok {
         return String::new();
@@ -495,12 +544,15 @@ fn alert_row(a: &Alert) -> String {
     } else {
         String::new()
     };
+    let rule = rule_label(a);
+    // Padded by characters, not bytes: a title may hold any.
+    let pad = RULE_WIDTH.saturating_sub(rule.chars().count());
     format!(
-        "{} {} {:<8} {:<34} {:>4} events  {}{}  from {}",
+        "{:<20} {:<3} {:<11} {rule}{:pad$} {:>6} events  {}{}  from {}",
         a.time,
-        a.severity,
+        a.severity.to_string(),
         state,
-        a.rule_id,
+        "",
         a.event_count,
         who,
         more,

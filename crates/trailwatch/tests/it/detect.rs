@@ -867,3 +867,56 @@ fn an_empty_window_says_why_and_what_to_give() {
         stderr(&out)
     );
 }
+
+/// The table a person reads: a header row, the rule column aligned
+/// whatever the rule id, a Sigma rule (its id a UUID) shown by its
+/// title, and a footer that says how many returns to OK it leaves out.
+#[test]
+fn the_alert_table_has_a_header_aligned_columns_titles_and_says_what_it_hides() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sigma = dir.path().join("stop.yml");
+    std::fs::write(
+        &sigma,
+        "title: CloudTrail logging stopped by someone\nid: 4d5ce2a4-6e1c-4a1e-9e55-0a4fd2b6c3f1\nstatus: test\nlevel: high\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    eventName: StopLogging\n  condition: selection\n",
+    )
+    .expect("write");
+    let trail = sample_trail();
+    let out = run(&[
+        "detect",
+        "-q",
+        "--rules",
+        path_str(&sigma),
+        path_str(&trail),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("TIME ") && lines[0].contains("RULE"), "{}", lines[0]);
+    let rows = &lines[1..lines.len() - 1];
+    assert!(rows.len() > 10, "{text}");
+    // Every row's event count sits in the same column, in characters (a
+    // title cut short ends in an ellipsis).
+    let column = |l: &str| l[..l.find(" events  ").expect("an events column")].chars().count();
+    let first = column(rows[0]);
+    for r in rows {
+        assert_eq!(column(r), first, "misaligned:\n{}\n{r}", rows[0]);
+    }
+    assert!(
+        rows.iter().any(|r| r.contains("CloudTrail logging stopped by someo…")),
+        "the Sigma rule's title: {text}"
+    );
+    assert!(!text.contains("4d5ce2a4-6e1c"), "not its UUID: {text}");
+    // The footer: shown of all, and why the rest are not there.
+    let footer = lines[lines.len() - 1];
+    let all = detect_json(&["--rules", path_str(&sigma), path_str(&trail)]);
+    let ok = all.iter().filter(|a| a["state"] == "OK").count();
+    assert!(ok > 0, "the sample has returns to OK");
+    assert_eq!(
+        footer,
+        format!(
+            "{} shown of {} alerts; {ok} returns to OK are not in the table (--format json lists every alert)",
+            rows.len(),
+            all.len()
+        )
+    );
+}
