@@ -50,12 +50,56 @@ pub fn error_line(e: &(dyn std::error::Error + 'static)) -> String {
         }
         cause = c.source();
     }
-    parts.join(": ")
+    without_xml_errors(&parts.join(": "))
+}
+
+/// The text between `open` and `close` in `doc`, if any.
+fn element<'a>(doc: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let start = doc.find(open)? + open.len();
+    let len = doc[start..].find(close)?;
+    Some(&doc[start..start + len])
+}
+
+/// `text` with an S3 (or other AWS) XML error document, which
+/// object_store puts whole into its errors, said as its code and message:
+/// `NoSuchBucket: The specified bucket does not exist (bucket b)`.
+fn without_xml_errors(text: &str) -> String {
+    let Some(start) = text.find("<?xml").or_else(|| text.find("<Error>")) else {
+        return text.to_string();
+    };
+    let Some(end) = text[start..].find("</Error>").map(|e| start + e + "</Error>".len()) else {
+        return text.to_string();
+    };
+    let doc = &text[start..end];
+    let mut said = match (
+        element(doc, "<Code>", "</Code>"),
+        element(doc, "<Message>", "</Message>"),
+    ) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_string(),
+        (None, Some(message)) => message.to_string(),
+        (None, None) => return text.to_string(),
+    };
+    if let Some(bucket) = element(doc, "<BucketName>", "</BucketName>") {
+        said.push_str(&format!(" (bucket {bucket})"));
+    }
+    format!("{}{said}{}", &text[..start], without_xml_errors(&text[end..]))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_s3_error_document_is_said_as_its_code_and_message() {
+        let raw = "storage error: list failed - 404 Not Found: <?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><BucketName>b</BucketName><RequestId>X1</RequestId></Error>";
+        assert_eq!(
+            without_xml_errors(raw),
+            "storage error: list failed - 404 Not Found: NoSuchBucket: The specified bucket does not exist (bucket b)"
+        );
+        assert_eq!(without_xml_errors("no xml here"), "no xml here");
+        assert_eq!(without_xml_errors("<Error>unclosed"), "<Error>unclosed");
+    }
 
     #[test]
     fn escapes_reach_the_terminal_only_as_visible_text() {

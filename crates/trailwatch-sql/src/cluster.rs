@@ -192,6 +192,22 @@ pub async fn remote_context(
     s3: &S3Options,
 ) -> Result<SessionContext, QueryError> {
     let (host, port) = parse_cluster_url(url)?;
+    // Ballista connects when the first job is sent and reports a refused
+    // connection as a raw transport error; ask first, and say it plainly.
+    let unreachable = |reason: String| QueryError::ClusterUnreachable {
+        url: format!("df://{host}:{port}"),
+        reason,
+    };
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => return Err(unreachable(e.to_string())),
+        Err(_) => return Err(unreachable("no answer within 10 s".into())),
+    }
     let runtime = lake_runtime(&Arc::new(LakeStores::new(s3.clone())), None)?;
     let state = SessionStateBuilder::new()
         .with_config(config.upgrade_for_ballista())

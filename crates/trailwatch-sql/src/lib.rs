@@ -96,6 +96,9 @@ pub enum QueryError {
     /// The cluster's scheduler or executor could not start or stopped.
     #[error("{0}")]
     Cluster(String),
+    /// No scheduler answers at the cluster's address.
+    #[error("{reason}; is `trailwatch cluster scheduler` running at {url}?")]
+    ClusterUnreachable { url: String, reason: String },
     #[error("saved query {query} needs --param {param}=VALUE")]
     MissingParam { query: String, param: String },
     #[error("no saved query {0:?}; `trailwatch query --list` shows them")]

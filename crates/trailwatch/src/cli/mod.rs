@@ -216,13 +216,18 @@ pub fn init_logging(verbose: u8, quiet: bool, times: bool, format: LogFormat) {
     // Ballista's own lines ("connecting to the scheduler", each job's
     // stages) are for the cluster's processes, which log with times; a
     // client (`query --cluster`) shows only its warnings unless -v.
-    let filter = if times || verbose > 0 {
-        level.to_string()
-    } else {
-        format!(
-            "{level},ballista=warn,ballista_core=warn,ballista_scheduler=warn,ballista_executor=warn"
-        )
-    };
+    let mut filter = level.to_string();
+    if !times && verbose == 0 {
+        filter.push_str(
+            ",ballista=warn,ballista_core=warn,ballista_scheduler=warn,ballista_executor=warn",
+        );
+    }
+    // Off AWS, the SDK's instance-metadata probe warns with its whole HTTP
+    // response each time it looks for a region or credentials; the error
+    // trailwatch gives says where it looked. -v shows them.
+    if verbose == 0 {
+        filter.push_str(",aws_config::imds=error");
+    }
     let filter =
         EnvFilter::try_from_env("TRAILWATCH_LOG").unwrap_or_else(|_| EnvFilter::new(filter));
     let colour = colour_wanted(

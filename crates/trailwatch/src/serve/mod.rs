@@ -269,7 +269,9 @@ struct Server {
     app: Arc<App>,
     router: Router,
     limits: connections::Limits,
-    addr: SocketAddr,
+    /// Bound before anything else starts, so a busy port is the first
+    /// and only thing said.
+    tcp: std::net::TcpListener,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     token: String,
     token_from: TokenSource,
@@ -291,6 +293,10 @@ impl Server {
     /// Open the lake, start the runtimes, the outbox's delivery and the
     /// detection worker, and make the routes.
     fn build(opts: Options, detections: Detections) -> Result<Server> {
+        let tcp = std::net::TcpListener::bind(opts.listen)
+            .with_context(|| format!("listening on {}", opts.listen))?;
+        tcp.set_nonblocking(true)
+            .with_context(|| format!("listening on {}", opts.listen))?;
         crate::private::create_dir_all(&opts.state)
             .with_context(|| format!("creating {}", opts.state.display()))?;
         let (token, token_from) = token::resolve(
@@ -382,7 +388,7 @@ impl Server {
             ),
             limits: opts.connections,
             app,
-            addr: opts.listen,
+            tcp,
             tls,
             token,
             token_from,
@@ -454,7 +460,7 @@ impl Server {
             app,
             router,
             limits,
-            addr,
+            tcp,
             tls,
             token,
             token_from,
@@ -469,9 +475,7 @@ impl Server {
         http_rt.block_on(async move {
             // The dashboard's figures, ready before the first view.
             summary::refresh(&app);
-            let tcp = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("listening on {addr}"))?;
+            let tcp = tokio::net::TcpListener::from_std(tcp).context("listening")?;
             let local = tcp.local_addr()?;
             announce_token(token_from, &token, &state);
             let scheme = if tls.is_some() { "https" } else { "http" };

@@ -419,3 +419,43 @@ fn sns_takes_its_own_endpoint_variable_over_the_global_one() {
         "the test message, through SNS's own endpoint: {got:?}"
     );
 }
+
+/// Errors from AWS reach the user as sentences: the SDK's instance
+/// metadata warnings (each with its raw HTTP response) do not come before
+/// the missing-region error unless -v asks, and a missing bucket is said
+/// as S3's code and message, not its XML reply.
+#[test]
+fn aws_errors_come_without_raw_replies() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let lake = tmp.path().join("lake");
+    let aws = AwsFiles::new("", "");
+    let probed = |flags: &[&str]| {
+        let mut cmd = aws.cmd();
+        cmd.env_remove("AWS_EC2_METADATA_DISABLED")
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", dead_endpoint());
+        ingest_json(&mut cmd, &lake, flags)
+    };
+    let (code, _, err) = probed(&[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no AWS region"), "{err}");
+    assert!(!err.contains("IMDS"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line, the error: {err}");
+    let (_, _, verbose) = probed(&["-v"]);
+    assert!(verbose.contains("IMDS"), "-v shows the SDK's probe: {verbose}");
+
+    let Some(moto) = start_moto() else { return };
+    let endpoint = format!("http://127.0.0.1:{}", moto.port);
+    let mut cmd = bin();
+    crate::support::s3_env(&mut cmd);
+    let out = cmd
+        .args(["state", "--lake", "s3://no-such-bucket/lake", "--endpoint-url", &endpoint])
+        .output()
+        .expect("runs");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("NoSuchBucket: The specified bucket does not exist (bucket no-such-bucket)"),
+        "{err}"
+    );
+    assert!(!err.contains("<?xml") && !err.contains("RequestId"), "{err}");
+}

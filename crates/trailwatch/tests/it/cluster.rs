@@ -360,7 +360,8 @@ fn killing_an_executor_mid_query_gives_the_right_rows_or_a_clear_error() {
     assert_eq!(normalised(&stdout(&after)), want);
 }
 
-/// A scheduler that is not there is an error naming it, not a hang.
+/// A scheduler that is not there is an error naming it, not a hang, and
+/// not the transport's raw error.
 #[test]
 fn an_unreachable_scheduler_is_a_clear_error() {
     let port = free_port();
@@ -379,9 +380,15 @@ fn an_unreachable_scheduler_is_a_clear_error() {
         ])
         .output()
         .unwrap();
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(err.contains(&port.to_string()), "{err}");
+    // Said plainly, not as the transport's debug text (#40 item 19).
+    assert!(
+        err.contains("Connection refused") && err.contains("is `trailwatch cluster scheduler` running at"),
+        "{err}"
+    );
+    assert!(!err.contains("tonic") && !err.contains("ConnectError"), "{err}");
     let bad = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
         .args(["query", "--cluster", "df://host:port", "SELECT 1"])
         .output()

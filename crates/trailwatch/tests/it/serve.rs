@@ -438,6 +438,26 @@ fn repeated_wrong_tokens_are_throttled() {
     });
 }
 
+/// A busy port is the one thing `serve` says: the address is bound
+/// before the worker and the runtimes start, so no task-cancelled noise
+/// comes before "Address already in use".
+#[test]
+fn a_busy_port_is_said_alone() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = bin()
+        .args(["serve", "--lake", path_str(sample_lake())])
+        .args(["--state", path_str(state.path()), "--listen", &addr])
+        .env("TRAILWATCH_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("Address already in use") && err.contains(&addr), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "only the error: {err}");
+}
+
 /// A statement too wide to plan safely is a 400, not a crash of the
 /// server; one as wide as a generated filter runs.
 #[test]
