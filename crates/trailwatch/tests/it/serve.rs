@@ -1096,8 +1096,11 @@ fn the_dashboard_works_in_a_real_browser() {
     for shot in [
         "1-sign-in.png",
         "2-overview.png",
+        "3-alerts-p1.png",
         "3-alert.png",
         "4-sql.png",
+        "5-phone-overview.png",
+        "6-phone-alert.png",
     ] {
         let meta = std::fs::metadata(shots.join(shot)).expect("screenshot saved");
         assert!(meta.len() > 10_000, "{shot}: {} bytes", meta.len());

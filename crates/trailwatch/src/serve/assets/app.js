@@ -3,6 +3,11 @@
 // draws the overview from /api/summary, lists alerts with their evidence,
 // and runs SQL through /api/query. Everything from the server is shown as
 // text nodes only: record fields are attacker-controlled.
+//
+// Every view has its own URL, so Back, Forward, reload and a shared link
+// work: #overview, #alerts?severity=P1&rule=ID&since=7d (the alert list
+// and its filters), #alert/ID (one alert), #sql?q=SQL (a query, run when
+// the URL is opened).
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -33,10 +38,34 @@ function table(id, columns, rows, onClick) {
     for (const [key] of columns) {
       const td = tr.insertCell();
       const v = typeof key === "function" ? key(r) : r[key];
-      if (v instanceof Node) td.appendChild(v); else td.textContent = cellText(v);
+      if (v instanceof Node) td.appendChild(v); else td.appendChild(breakable(cellText(v)));
     }
     if (onClick) { tr.className = "clickable"; tr.addEventListener("click", () => onClick(r)); }
   }
+}
+
+// Text that may wrap only after ARN and path separators (":" "/" ","),
+// never inside an account id or a name: text nodes with <wbr> between.
+// Short values (times, ids) stay whole.
+function breakable(text) {
+  if (String(text).length <= 24) return document.createTextNode(String(text));
+  const f = document.createDocumentFragment();
+  for (const part of String(text).split(/(?<=[:\/,])/)) {
+    if (f.childNodes.length) f.appendChild(document.createElement("wbr"));
+    f.appendChild(document.createTextNode(part));
+  }
+  return f;
+}
+
+// "480138883 bytes" as "458 MiB": for messages from the server and its
+// engine, which count in bytes.
+function humanBytes(text) {
+  return String(text).replace(/\b(\d{4,}) bytes\b/g, (_, n) => {
+    let v = Number(n), u = 0;
+    const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+    while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+    return (u === 0 ? v : v.toFixed(v < 10 ? 1 : 0)) + " " + units[u];
+  });
 }
 
 function card(parent, value, label, cls) {
@@ -115,9 +144,9 @@ async function overview() {
   for (const p of ["P1", "P2", "P3", "P4"]) card(sev, bySev[p] || 0, p + " alerts, 24 h", "sev-" + p);
   bars("alert-timeline", hours(s.as_of, s.attack.timeline, "alerts"));
   table("anomalies", [["time", "when"], [a => el("span", a.severity, "sev-" + a.severity), "sev"],
-    ["title", "anomaly"], ["who", "who"]], s.attack.anomalies, async a => { await showAlerts(); showAlert(a.alert_id); });
+    ["title", "anomaly"], ["who", "who"]], s.attack.anomalies, a => go("#alert/" + encodeURIComponent(a.alert_id)));
   table("top-rules", [["title", "rule"], ["severity", "severity"], ["alerts", "alerts"], ["last", "last"]],
-    s.attack.top_rules, r => showAlerts(r.rule_id));
+    s.attack.top_rules, r => go("#alerts?rule=" + encodeURIComponent(r.rule_id)));
   table("change-list", [["time", "when"], [c => el("span", c.area, "tag"), "area"], ["action", "what"],
     ["who", "who"], ["ip", "from"], ["region", "region"]], s.changes);
   const comp = document.getElementById("compliance-cards");
@@ -153,21 +182,62 @@ async function overview() {
   table("top-callers", [["who", "who"], ["events", "events"]], s.activity.top_callers);
 }
 
-async function showAlerts(rule) {
+// The alert list's filters, as the URL gives them: severity, rule, since.
+const FILTERS = ["severity", "rule", "since"];
+
+async function showAlerts(params) {
   show("alerts");
-  const q = rule ? "?limit=500&rule=" + encodeURIComponent(rule) : "?limit=500";
-  const r = await fetch("/api/alerts" + q, { credentials: "same-origin" });
+  const form = document.getElementById("alert-filter");
+  const q = new URLSearchParams({ limit: "500" });
+  for (const f of FILTERS) {
+    const v = params.get(f) || "";
+    form.elements[f].value = v;
+    if (v) q.set(f, v);
+  }
+  const r = await fetch("/api/alerts?" + q, { credentials: "same-origin" });
+  const note = document.getElementById("alert-note");
+  note.textContent = r.ok ? "" : humanBytes((await r.json().catch(() => ({}))).error || "error " + r.status);
   // Alarm returns to OK are in the API; the list shows what needs a look.
   const list = (r.ok ? await r.json() : []).filter(a => a.state !== "OK");
   list.reverse();
   table("alert-list", [["time", "when"], [a => el("span", a.severity, "sev-" + a.severity), "sev"],
     ["title", "alert"], [a => (a.principals || []).join(", "), "who"], ["event_count", "events"]],
-    list, a => showAlert(a.alert_id));
+    list, a => go("#alert/" + encodeURIComponent(a.alert_id)));
+}
+
+// The filters changed: a new URL for the list (so Back undoes it).
+function filterChanged() {
+  const form = document.getElementById("alert-filter");
+  const q = new URLSearchParams();
+  for (const f of FILTERS) if (form.elements[f].value) q.set(f, form.elements[f].value.trim());
+  go("#alerts" + (q.toString() ? "?" + q : ""));
+}
+
+async function fillRuleChoices() {
+  const r = await fetch("/api/rules", { credentials: "same-origin" });
+  if (!r.ok) return;
+  const list = document.getElementById("rule-ids");
+  list.replaceChildren();
+  for (const rule of await r.json()) {
+    const o = document.createElement("option");
+    o.value = rule.id;
+    o.label = rule.title || rule.id;
+    list.appendChild(o);
+  }
 }
 
 async function showAlert(id) {
+  show("alerts", "alert/" + id);
+  const detail = document.getElementById("alert-detail");
   const r = await fetch("/api/alerts/" + encodeURIComponent(id), { credentials: "same-origin" });
-  if (!r.ok) return;
+  if (!r.ok) {
+    detail.hidden = false;
+    document.getElementById("alert-title").textContent = "No such alert";
+    document.getElementById("alert-meta").textContent = id;
+    document.getElementById("alert-description").textContent = "";
+    table("alert-events", [["eventtime", "when"]], []);
+    return;
+  }
   const { alert, events } = await r.json();
   document.getElementById("alert-detail").hidden = false;
   document.getElementById("alert-title").textContent = alert.title;
@@ -181,18 +251,43 @@ async function showAlert(id) {
   const sql = alert.query || (ids.length
     ? "SELECT * FROM cloudtrail_logs WHERE eventid IN (" + ids.join(", ") + ") ORDER BY eventtime"
     : "SELECT * FROM alerts WHERE alert_id = '" + String(alert.alert_id).replace(/'/g, "''") + "'");
-  document.getElementById("investigate").onclick = () => {
-    document.getElementById("sql-text").value = sql;
-    show("sql");
-    run();
-  };
+  document.getElementById("investigate").onclick = () => go("#sql?q=" + encodeURIComponent(sql));
   window.scrollTo(0, 0);
 }
 
-function show(view) {
+// Show one view (the alert detail only on an alert's own URL).
+function show(view, sub) {
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== view;
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.view === view);
-  if (location.hash !== "#" + view) history.replaceState(null, "", "#" + view);
+  if (!sub || !sub.startsWith("alert/")) document.getElementById("alert-detail").hidden = true;
+}
+
+// Go to a URL of the page: a new history entry, then the view it names.
+function go(hash) {
+  if (location.hash === hash) route(); else location.hash = hash;
+}
+
+// Draw the view the URL names.
+function route() {
+  const hash = location.hash.slice(1);
+  const cut = hash.indexOf("?");
+  const path = cut < 0 ? hash : hash.slice(0, cut);
+  const params = new URLSearchParams(cut < 0 ? "" : hash.slice(cut + 1));
+  if (path === "alerts") return showAlerts(params);
+  if (path.startsWith("alert/")) {
+    showAlerts(new URLSearchParams());
+    return showAlert(decodeURIComponent(path.slice("alert/".length)));
+  }
+  if (path === "sql") {
+    show("sql");
+    const sql = params.get("q");
+    if (sql !== null) {
+      document.getElementById("sql-text").value = sql;
+      return run();
+    }
+    return;
+  }
+  show("overview");
 }
 
 let csrf = null;
@@ -244,9 +339,13 @@ async function run() {
   status.textContent = "running…";
   const started = performance.now();
   const r = await post("/api/query", { sql: document.getElementById("sql-text").value });
-  const data = await r.json();
+  const data = await r.json().catch(() => ({}));
   if (!r.ok) {
-    status.textContent = data.error || ("error " + r.status);
+    // The old rows are not this query's: they go.
+    last = null;
+    document.getElementById("result").replaceChildren();
+    document.getElementById("csv").disabled = true;
+    status.textContent = humanBytes(data.error || ("error " + r.status));
     status.className = "error";
     return;
   }
@@ -275,17 +374,17 @@ async function signOut() {
   location.href = "/login";
 }
 
-document.getElementById("run").addEventListener("click", run);
+// Running a query gives it its URL (so Back returns to the one before).
+document.getElementById("run").addEventListener("click",
+  () => go("#sql?q=" + encodeURIComponent(document.getElementById("sql-text").value)));
+document.getElementById("alert-filter").addEventListener("change", filterChanged);
+document.getElementById("alert-filter").addEventListener("submit", ev => { ev.preventDefault(); filterChanged(); });
 document.getElementById("csv").addEventListener("click", downloadCsv);
 document.getElementById("signout").addEventListener("click", signOut);
-for (const a of document.querySelectorAll("nav a")) {
-  a.addEventListener("click", ev => {
-    ev.preventDefault();
-    if (a.dataset.view === "alerts") showAlerts(); else show(a.dataset.view);
-  });
-}
+// The nav links are plain #links: the browser keeps their history.
+window.addEventListener("hashchange", route);
 session().then(() => {
   overview();
-  const start = location.hash.slice(1);
-  if (start === "alerts") showAlerts(); else if (start === "sql") show("sql");
+  fillRuleChoices();
+  route();
 });
