@@ -14,7 +14,8 @@ use crate::detectors::Detections;
 #[derive(Debug, Clone, Default, Args)]
 pub struct RuleArgs {
     /// Built-in packs, comma-separated: essential, cis, responder,
-    /// correlation, all or none (default all; also `[detect] pack`).
+    /// correlation, all or none (default essential,responder,correlation:
+    /// `cis` adds the CIS monitoring alarms; also `[detect] pack`).
     #[arg(long, value_name = "PACK")]
     pub pack: Option<String>,
     /// Rule files (.yaml/.yml) or folders of them; Terraform (.tf) files are

@@ -37,7 +37,8 @@ pub struct DetectFlags {
 /// The detections in force.
 #[derive(Debug, Clone)]
 pub struct DetectSettings {
-    /// Built-in packs, comma-separated (default `all`).
+    /// Built-in packs, comma-separated (default
+    /// [`trailwatch_core::rules::DEFAULT_PACK`]).
     pub pack: Setting<String>,
     /// Rule files and folders (default none).
     pub rules: Setting<Vec<PathBuf>>,
@@ -50,11 +51,15 @@ pub struct DetectSettings {
 }
 
 impl DetectSettings {
-    /// The flags, else `[detect]` and `[correlate]`, else every built-in
-    /// pack, no files and the correlation defaults.
+    /// The flags, else `[detect]` and `[correlate]`, else the default
+    /// packs, no files and the correlation defaults.
     pub fn resolve(flags: &DetectFlags, cfg: &Config) -> Result<DetectSettings> {
         let d = &cfg.raw.detect;
-        let pack = cfg.pick(flags.pack.clone(), &d.pack, "all".to_string());
+        let pack = cfg.pick(
+            flags.pack.clone(),
+            &d.pack,
+            trailwatch_core::rules::DEFAULT_PACK.to_string(),
+        );
         let files = (!flags.rules.is_empty()).then(|| flags.rules.clone());
         let rules = cfg.pick(files, &d.rules, Vec::new());
         let mut correlate = match &cfg.raw.correlate {

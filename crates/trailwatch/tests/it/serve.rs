@@ -28,10 +28,13 @@ fn sample_lake() -> &'static Path {
             path_str(&sample_trail()),
         ]);
         assert!(out.status.success(), "{}", stderr(&out));
-        // And its alerts filed in the lake's alerts table.
+        // And its alerts filed in the lake's alerts table, every pack's
+        // (the CIS alarms too, which are not in the default packs).
         let out = run(&[
             "detect",
             "-q",
+            "--pack",
+            "all",
             "--format",
             "ndjson",
             "--lake",
@@ -667,6 +670,8 @@ fn alerts_come_back_as_detect_prints_them_with_their_evidence() {
     let detect = run(&[
         "detect",
         "-q",
+        "--pack",
+        "all",
         "--format",
         "json",
         "--no-save",
@@ -1078,7 +1083,9 @@ fn the_dashboard_works_in_a_real_browser() {
         return;
     }
     let state = tempfile::tempdir().expect("tempdir");
-    let s = serve(state.path(), &[], &[("TRAILWATCH_TOKEN", TOKEN)]);
+    // Every pack: the compliance panel counts the CIS monitoring controls
+    // with a rule in force.
+    let s = serve(state.path(), &["--pack", "all"], &[("TRAILWATCH_TOKEN", TOKEN)]);
     let shots = crate::support::repo_root().join("target/screenshots");
     let script =
         crate::support::repo_root().join("crates/trailwatch/tests/fixtures/dashboard_e2e.py");
