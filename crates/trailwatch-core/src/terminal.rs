@@ -67,7 +67,10 @@ fn without_xml_errors(text: &str) -> String {
     let Some(start) = text.find("<?xml").or_else(|| text.find("<Error>")) else {
         return text.to_string();
     };
-    let Some(end) = text[start..].find("</Error>").map(|e| start + e + "</Error>".len()) else {
+    let Some(end) = text[start..]
+        .find("</Error>")
+        .map(|e| start + e + "</Error>".len())
+    else {
         return text.to_string();
     };
     let doc = &text[start..end];
@@ -83,7 +86,11 @@ fn without_xml_errors(text: &str) -> String {
     if let Some(bucket) = element(doc, "<BucketName>", "</BucketName>") {
         said.push_str(&format!(" (bucket {bucket})"));
     }
-    format!("{}{said}{}", &text[..start], without_xml_errors(&text[end..]))
+    format!(
+        "{}{said}{}",
+        &text[..start],
+        without_xml_errors(&text[end..])
+    )
 }
 
 #[cfg(test)]

@@ -312,7 +312,8 @@ impl Engine {
         let s3 = self.opts.s3.clone();
         let sql = sql.to_string();
         let remote = self.remote;
-        let mut task = runtime.spawn(async move { run_statement(&ctx, &s3, &sql, remote, cap).await });
+        let mut task =
+            runtime.spawn(async move { run_statement(&ctx, &s3, &sql, remote, cap).await });
         // The alarm is a plain thread, not tokio's timer: the timer is
         // driven by the runtime's workers, and a query can keep every
         // worker busy for as long as it likes.
@@ -473,7 +474,9 @@ mod tests {
             rows: None,
             bytes: Some(1),
         };
-        let out = rt.block_on(engine.run_capped(big, &handle, by_bytes)).unwrap();
+        let out = rt
+            .block_on(engine.run_capped(big, &handle, by_bytes))
+            .unwrap();
         assert!(out.truncated);
         assert!(rows(&out) < 1_000_000);
     }

@@ -706,18 +706,35 @@ mod tests {
         let test = FieldTest::compile("userAgent|contains", &json!(agents)).expect("compiles");
         assert_eq!(test.tests.len(), 1, "one automaton for the list");
         let e = json!({"userAgent": "Mozilla evil-AGENT-19999/ x"});
-        assert!(test.matches(&JsonFields { value: &e, text: "" }));
-        let nets: Vec<String> = (0..5_000).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect();
+        assert!(test.matches(&JsonFields {
+            value: &e,
+            text: ""
+        }));
+        let nets: Vec<String> = (0..5_000)
+            .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256))
+            .collect();
         let test = FieldTest::compile("sourceIPAddress|cidr", &json!(nets)).expect("compiles");
         let e = json!({"sourceIPAddress": "10.19.135.7"});
-        assert!(test.matches(&JsonFields { value: &e, text: "" }));
+        assert!(test.matches(&JsonFields {
+            value: &e,
+            text: ""
+        }));
         let e = json!({"sourceIPAddress": "10.20.0.7"});
-        assert!(!test.matches(&JsonFields { value: &e, text: "" }));
+        assert!(!test.matches(&JsonFields {
+            value: &e,
+            text: ""
+        }));
         let exact: Vec<String> = (0..40_000).map(|i| format!("AKIA{i:016}")).collect();
         let test = FieldTest::compile("accessKeyId", &json!(exact)).expect("compiles");
-        assert_eq!(test.literals().map(|l| l.len()), Some(40_000), "the index still keys on them");
+        assert_eq!(
+            test.literals().map(|l| l.len()),
+            Some(40_000),
+            "the index still keys on them"
+        );
         let too_many = vec![json!("x"); MAX_VALUES + 1];
-        let e = FieldTest::compile("userAgent", &json!(too_many)).unwrap_err().to_string();
+        let e = FieldTest::compile("userAgent", &json!(too_many))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("at most 100000"), "{e}");
     }
 }

@@ -43,7 +43,10 @@ enum Kind {
     Exact(HashSet<String>),
     /// Any value at the place; for [`Place::End`] the automaton holds the
     /// values reversed and is run over the reversed text.
-    Search { automaton: AhoCorasick, place: Place },
+    Search {
+        automaton: AhoCorasick,
+        place: Place,
+    },
 }
 
 /// `text` with the two non-ASCII characters that fold to ASCII letters
@@ -241,12 +244,21 @@ mod tests {
 
     #[test]
     fn cidr_ranges_of_any_length() {
-        let nets: Vec<ipnet::IpNet> = ["10.0.0.0/8", "192.168.1.0/24", "203.0.113.7/32", "0.0.0.0/0", "2001:db8::/32"]
-            .iter()
-            .map(|n| n.parse().expect("net"))
-            .collect();
+        let nets: Vec<ipnet::IpNet> = [
+            "10.0.0.0/8",
+            "192.168.1.0/24",
+            "203.0.113.7/32",
+            "0.0.0.0/0",
+            "2001:db8::/32",
+        ]
+        .iter()
+        .map(|n| n.parse().expect("net"))
+        .collect();
         let all = CidrSet::new(&nets);
-        assert!(all.contains("8.8.8.8".parse().expect("ip")), "0.0.0.0/0 holds every v4");
+        assert!(
+            all.contains("8.8.8.8".parse().expect("ip")),
+            "0.0.0.0/0 holds every v4"
+        );
         let some = CidrSet::new(&nets[..3]);
         assert!(some.contains("10.200.1.1".parse().expect("ip")));
         assert!(some.contains("192.168.1.255".parse().expect("ip")));

@@ -310,7 +310,10 @@ mod tests {
         assert_eq!(a.throttled(ip), None, "under the limit");
         a.strike(ip);
         let wait = a.throttled(ip).expect("throttled at the limit");
-        assert!(wait <= STRIKE_WINDOW && wait > STRIKE_WINDOW / 2, "{wait:?}");
+        assert!(
+            wait <= STRIKE_WINDOW && wait > STRIKE_WINDOW / 2,
+            "{wait:?}"
+        );
         assert_eq!(a.throttled("203.0.113.10".parse().expect("ip")), None);
         // One IPv6 host holds a /64: its addresses count together, and a
         // v4-mapped address is its IPv4 one.

@@ -13,9 +13,9 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use trailwatch_sql::{Cap, QueryError};
 use trailwatch_sql::guard::{Allowed, check, split_statements};
 use trailwatch_sql::output::{Format, write};
+use trailwatch_sql::{Cap, QueryError};
 
 use super::App;
 use super::access::Caller;
@@ -112,7 +112,9 @@ pub async fn query(State(app): State<Arc<App>>, Json(body): Json<QueryBody>) -> 
     let started = Instant::now();
     let limit = body.limit.unwrap_or(DEFAULT_ROWS);
     let why = if !(1..=MAX_ROWS).contains(&limit) {
-        Some(format!("limit must be 1 to {MAX_ROWS} rows ({limit} given)"))
+        Some(format!(
+            "limit must be 1 to {MAX_ROWS} rows ({limit} given)"
+        ))
     } else {
         refuse(&body.sql)
     };

@@ -85,7 +85,8 @@ impl IntoResponse for ApiError {
         };
         let mut res = (status, Json(json!({ "error": message }))).into_response();
         if let Some(secs) = retry_after.and_then(|s| s.parse().ok()) {
-            res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs);
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs);
         }
         res
     }

@@ -438,7 +438,11 @@ mod tests {
         }
         let bomb = e.finish().expect("gzip");
         assert!(bomb.len() < 2 << 20, "{} bytes", bomb.len());
-        assert!(inflate(&bomb, &mut MAX_INFLATED.clone()).unwrap_err().contains("inflates past"));
+        assert!(
+            inflate(&bomb, &mut MAX_INFLATED.clone())
+                .unwrap_err()
+                .contains("inflates past")
+        );
     }
 
     fn gzip(bytes: &[u8]) -> Vec<u8> {

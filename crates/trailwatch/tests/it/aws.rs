@@ -441,14 +441,23 @@ fn aws_errors_come_without_raw_replies() {
     assert!(!err.contains("IMDS"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line, the error: {err}");
     let (_, _, verbose) = probed(&["-v"]);
-    assert!(verbose.contains("IMDS"), "-v shows the SDK's probe: {verbose}");
+    assert!(
+        verbose.contains("IMDS"),
+        "-v shows the SDK's probe: {verbose}"
+    );
 
     let Some(moto) = start_moto() else { return };
     let endpoint = format!("http://127.0.0.1:{}", moto.port);
     let mut cmd = bin();
     crate::support::s3_env(&mut cmd);
     let out = cmd
-        .args(["state", "--lake", "s3://no-such-bucket/lake", "--endpoint-url", &endpoint])
+        .args([
+            "state",
+            "--lake",
+            "s3://no-such-bucket/lake",
+            "--endpoint-url",
+            &endpoint,
+        ])
         .output()
         .expect("runs");
     let err = stderr(&out);
@@ -457,5 +466,8 @@ fn aws_errors_come_without_raw_replies() {
         err.contains("NoSuchBucket: The specified bucket does not exist (bucket no-such-bucket)"),
         "{err}"
     );
-    assert!(!err.contains("<?xml") && !err.contains("RequestId"), "{err}");
+    assert!(
+        !err.contains("<?xml") && !err.contains("RequestId"),
+        "{err}"
+    );
 }

@@ -385,10 +385,14 @@ fn an_unreachable_scheduler_is_a_clear_error() {
     assert!(err.contains(&port.to_string()), "{err}");
     // Said plainly, not as the transport's debug text (#40 item 19).
     assert!(
-        err.contains("Connection refused") && err.contains("is `trailwatch cluster scheduler` running at"),
+        err.contains("Connection refused")
+            && err.contains("is `trailwatch cluster scheduler` running at"),
         "{err}"
     );
-    assert!(!err.contains("tonic") && !err.contains("ConnectError"), "{err}");
+    assert!(
+        !err.contains("tonic") && !err.contains("ConnectError"),
+        "{err}"
+    );
     let bad = Command::new(env!("CARGO_BIN_EXE_trailwatch"))
         .args(["query", "--cluster", "df://host:port", "SELECT 1"])
         .output()

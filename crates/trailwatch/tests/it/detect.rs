@@ -891,18 +891,27 @@ fn the_alert_table_has_a_header_aligned_columns_titles_and_says_what_it_hides() 
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("TIME ") && lines[0].contains("RULE"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("TIME ") && lines[0].contains("RULE"),
+        "{}",
+        lines[0]
+    );
     let rows = &lines[1..lines.len() - 1];
     assert!(rows.len() > 10, "{text}");
     // Every row's event count sits in the same column, in characters (a
     // title cut short ends in an ellipsis).
-    let column = |l: &str| l[..l.find(" events  ").expect("an events column")].chars().count();
+    let column = |l: &str| {
+        l[..l.find(" events  ").expect("an events column")]
+            .chars()
+            .count()
+    };
     let first = column(rows[0]);
     for r in rows {
         assert_eq!(column(r), first, "misaligned:\n{}\n{r}", rows[0]);
     }
     assert!(
-        rows.iter().any(|r| r.contains("CloudTrail logging stopped by someo…")),
+        rows.iter()
+            .any(|r| r.contains("CloudTrail logging stopped by someo…")),
         "the Sigma rule's title: {text}"
     );
     assert!(!text.contains("4d5ce2a4-6e1c"), "not its UUID: {text}");
@@ -928,7 +937,11 @@ fn the_alert_table_has_a_header_aligned_columns_titles_and_says_what_it_hides() 
 fn the_default_packs_leave_out_the_cis_alarms_and_stay_readable() {
     let trail = sample_trail();
     let open = |alerts: &[Value]| -> Vec<Value> {
-        alerts.iter().filter(|a| a["state"] != "OK").cloned().collect()
+        alerts
+            .iter()
+            .filter(|a| a["state"] != "OK")
+            .cloned()
+            .collect()
     };
     let default = open(&detect_json(&[path_str(&trail)]));
     let all = open(&detect_json(&["--pack", "all", path_str(&trail)]));
@@ -940,7 +953,15 @@ fn the_default_packs_leave_out_the_cis_alarms_and_stay_readable() {
     assert_eq!(cis(&default), 0);
     assert!(cis(&all) > 50, "{}", cis(&all));
     assert!(default.len() <= 40, "{} alerts by default", default.len());
-    for rule in ["root-account-usage", "cloudtrail-stopped", "privilege-escalation", "guardduty-disabled"] {
-        assert!(default.iter().any(|a| a["rule_id"] == rule), "{rule} missing by default");
+    for rule in [
+        "root-account-usage",
+        "cloudtrail-stopped",
+        "privilege-escalation",
+        "guardduty-disabled",
+    ] {
+        assert!(
+            default.iter().any(|a| a["rule_id"] == rule),
+            "{rule} missing by default"
+        );
     }
 }

@@ -349,11 +349,17 @@ fn slow_and_idle_clients_are_cut_off_and_connections_are_limited() {
         let started = std::time::Instant::now();
         let mut got = Vec::new();
         let _ = t.read_to_end(&mut got);
-        (String::from_utf8_lossy(&got).into_owned(), started.elapsed())
+        (
+            String::from_utf8_lossy(&got).into_owned(),
+            started.elapsed(),
+        )
     };
     // Idle: closed at the header timeout.
     let (_, took) = until_closed(connect());
-    assert!(took < Duration::from_secs(8), "idle connection kept {took:?}");
+    assert!(
+        took < Duration::from_secs(8),
+        "idle connection kept {took:?}"
+    );
     // Headers trickled a byte at a time: closed too.
     let mut t = connect();
     let started = std::time::Instant::now();
@@ -457,7 +463,10 @@ fn a_busy_port_is_said_alone() {
         .expect("runs");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("Address already in use") && err.contains(&addr), "{err}");
+    assert!(
+        err.contains("Address already in use") && err.contains(&addr),
+        "{err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "only the error: {err}");
 }
 
@@ -1005,12 +1014,21 @@ fn a_pushed_alert_is_listed_as_soon_as_it_is_filed() {
         for i in 1..=5 {
             let id = format!("visible-{i}");
             let body = json!({ "Records": [pushed(&id, "DeleteTrail", "mallory")] }).to_string();
-            let (code, _, reply) =
-                send(c.post(url("/ingest/cloudtrail")).bearer_auth(TOKEN).body(body)).await;
+            let (code, _, reply) = send(
+                c.post(url("/ingest/cloudtrail"))
+                    .bearer_auth(TOKEN)
+                    .body(body),
+            )
+            .await;
             assert_eq!(code, 200, "{reply}");
-            let counted = format!("trailwatch_alerts_total{{severity=\"P1\",rule=\"pushed-trail-change\"}} {i}");
+            let counted = format!(
+                "trailwatch_alerts_total{{severity=\"P1\",rule=\"pushed-trail-change\"}} {i}"
+            );
             eventually("the alert counted", async || {
-                send(c.get(url("/metrics")).bearer_auth(TOKEN)).await.2.contains(&counted)
+                send(c.get(url("/metrics")).bearer_auth(TOKEN))
+                    .await
+                    .2
+                    .contains(&counted)
             })
             .await;
             // Counted after it is filed: listed now, not a second later.
@@ -1085,7 +1103,11 @@ fn the_dashboard_works_in_a_real_browser() {
     let state = tempfile::tempdir().expect("tempdir");
     // Every pack: the compliance panel counts the CIS monitoring controls
     // with a rule in force.
-    let s = serve(state.path(), &["--pack", "all"], &[("TRAILWATCH_TOKEN", TOKEN)]);
+    let s = serve(
+        state.path(),
+        &["--pack", "all"],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
     let shots = crate::support::repo_root().join("target/screenshots");
     let script =
         crate::support::repo_root().join("crates/trailwatch/tests/fixtures/dashboard_e2e.py");
