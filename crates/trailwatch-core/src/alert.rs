@@ -105,6 +105,9 @@ pub struct Alert {
     /// `ALARM` or `OK` for alarms; `ALARM` for everything else.
     pub state: AlarmState,
     /// Event time of the finding, or the evaluation minute of the transition.
+    /// `alert_time` in JSON, as in the lake's `alerts` table (`time` is
+    /// read too: spools and outboxes written before the rename).
+    #[serde(rename = "alert_time", alias = "time")]
     pub time: String,
     pub window_start: Option<String>,
     pub window_end: Option<String>,

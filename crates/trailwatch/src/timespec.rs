@@ -124,12 +124,6 @@ pub fn seconds_arg(s: &str) -> Result<u64, String> {
     Ok(d.as_secs())
 }
 
-/// [`seconds_arg`] for the flags kept as signed seconds.
-pub fn seconds_arg_i64(s: &str) -> Result<i64, String> {
-    // At most MAX_DURATION_SECS, which fits an i64.
-    seconds_arg(s).map(|v| v as i64)
-}
-
 /// [`seconds_arg`], but at least one second.
 pub fn positive_seconds_arg(s: &str) -> Result<u64, String> {
     match seconds_arg(s)? {
@@ -212,7 +206,7 @@ mod tests {
         assert!(seconds_arg("1500ms").is_err());
         assert_eq!(millis_arg("250"), Ok(250));
         assert_eq!(millis_arg("2s"), Ok(2000));
-        assert_eq!(seconds_arg_i64("1h"), Ok(3600));
+        assert_eq!(seconds_arg("1h"), Ok(3600));
         for bad in ["", "m", "5 x", "5w", "-5s", "1.5h", "99999999999999999999s"] {
             let e = seconds_arg(bad).expect_err(bad);
             assert!(e.contains(bad.trim()) || bad.is_empty(), "{bad}: {e}");

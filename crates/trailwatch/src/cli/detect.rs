@@ -18,6 +18,7 @@ use trailwatch_core::terminal::escape_controls;
 
 use super::aws_args::AwsArgs;
 use super::lake_args::LakeArgs;
+use super::progress::Progress;
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, ReadArgs};
 use crate::config::Config;
@@ -101,11 +102,23 @@ fn each_source_record(
             };
             // The lake keeps no delivery stamps: times are bounded by now.
             let bounds = TimeBounds::for_file(None, now);
-            each_lake_record(store, &filter, opts, &mut |r: &Record<'_>| {
-                if wanted(r) {
-                    f(None, r, &bounds);
-                }
-            })?
+            let progress = Progress::new(0, "lake files");
+            let problems = each_lake_record(
+                store,
+                &filter,
+                opts,
+                &mut |done, total| {
+                    progress.set_length(total as u64);
+                    progress.set_position(done as u64);
+                },
+                &mut |r: &Record<'_>| {
+                    if wanted(r) {
+                        f(None, r, &bounds);
+                    }
+                },
+            )?;
+            progress.finish();
+            problems
         }
         None => {
             let mut found = discover_any(&args.sources, args.read.include_insights, s3, handle)?;
@@ -117,17 +130,21 @@ fn each_source_record(
             // cursor moving forward by address finds the current one.
             let bounds: Vec<TimeBounds> = found.inputs.iter().map(|i| i.time_bounds(now)).collect();
             let mut at = 0;
-            unreadable
+            let progress = Progress::new(found.inputs.len() as u64, "files");
+            let problems = unreadable
                 + each_record(&found.inputs, opts, |input, r| {
                     while at + 1 < found.inputs.len() && !std::ptr::eq(&found.inputs[at], input) {
                         at += 1;
+                        progress.inc(1);
                     }
                     if wanted(r) {
                         f(Some(input), r, &bounds[at]);
                     }
                     Ok::<(), std::convert::Infallible>(())
                 })
-                .unwrap_or_else(|never| match never {})
+                .unwrap_or_else(|never| match never {});
+            progress.finish();
+            problems
         }
     })
 }

@@ -35,6 +35,46 @@ impl Progress {
         }
     }
 
+    /// A spinner with the elapsed time, for work of unknown size (a query):
+    /// drawn by a ticker thread once the work has taken more than a moment.
+    pub fn spinner(what: &str) -> Progress {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}") {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_string());
+        let p = Progress {
+            bar,
+            started: Instant::now(),
+            shown: AtomicBool::new(false),
+            terminal: std::io::stderr().is_terminal(),
+        };
+        if p.terminal {
+            // A clone shares the bar; the thread only reveals it, and a bar
+            // finished meanwhile stays hidden.
+            let bar = p.bar.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(DELAY);
+                if !bar.is_finished() {
+                    bar.set_draw_target(ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                }
+            });
+        }
+        p
+    }
+
+    /// The work turned out to be `total` units (known only once listed).
+    pub fn set_length(&self, total: u64) {
+        self.bar.set_length(total);
+    }
+
+    /// `done` units of work are done.
+    pub fn set_position(&self, done: u64) {
+        let before = self.bar.position();
+        self.inc(done.saturating_sub(before));
+    }
+
     /// Safe to call from worker threads.
     pub fn inc(&self, n: u64) {
         self.bar.inc(n);

@@ -29,6 +29,9 @@ pub enum RulesAction {
     List {
         #[command(flatten)]
         rules: RuleArgs,
+        /// How to print the list (json: one array; ndjson: a rule a line).
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+        format: SummaryFormat,
     },
     /// A rule in full: pattern, metric and alarm, query to run next.
     Show {
@@ -36,6 +39,9 @@ pub enum RulesAction {
         id: String,
         #[command(flatten)]
         rules: RuleArgs,
+        /// How to print the rule (json or ndjson: one object).
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+        format: SummaryFormat,
     },
     /// Check a rule file (or the built-in packs, with `--pack`) against the
     /// rules' example events: each must fire or stay quiet as declared.
@@ -46,6 +52,10 @@ pub enum RulesAction {
         /// responder, all or none.
         #[arg(long, default_value = "none")]
         pack: String,
+        /// How to print the result (json: one array of rules, each with
+        /// its problems; ndjson: a rule a line).
+        #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
+        format: SummaryFormat,
     },
     /// Print the rules a Terraform file's metric filters and alarms make,
     /// as trailwatch YAML.
@@ -161,9 +171,13 @@ fn print_escaped(text: &[u8]) -> Result<()> {
 
 pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
     match &cmd.action {
-        RulesAction::List { rules } => list(&rules.detections(cfg)?),
-        RulesAction::Show { id, rules } => show(id, &rules.detections(cfg)?),
-        RulesAction::Test { files, pack } => test(files, pack),
+        RulesAction::List { rules, format } => list(&rules.detections(cfg)?, *format),
+        RulesAction::Show { id, rules, format } => show(id, &rules.detections(cfg)?, *format),
+        RulesAction::Test {
+            files,
+            pack,
+            format,
+        } => test(files, pack, *format),
         RulesAction::Check { paths, format } => check(paths, *format),
         RulesAction::ImportTerraform { file } => {
             let text = crate::detectors::read_rule_file(file)?;
@@ -174,171 +188,350 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
     }
 }
 
-/// `rules list`: one line per rule. Rule files are hostile: everything
-/// they say is printed escaped.
-fn list(d: &Detections) -> Result<ExitCode> {
-    let mut out = Vec::<u8>::new();
-    for r in &d.rules {
-        writeln!(
-            out,
-            "{:<38} {} {:<15} {}",
-            r.id,
-            r.severity,
-            kind(r),
-            r.title
-        )?;
-    }
+/// One rule of `rules list`.
+#[derive(Debug, serde::Serialize)]
+struct Listed {
+    id: String,
+    severity: String,
+    kind: &'static str,
+    title: String,
+    /// Why the rule raises nothing (a correlation without what it needs,
+    /// a Sigma rule that only feeds a correlation); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+fn listed(d: &Detections) -> Vec<Listed> {
+    let mut rows: Vec<Listed> = d
+        .rules
+        .iter()
+        .map(|r| Listed {
+            id: r.id.clone(),
+            severity: r.severity.to_string(),
+            kind: kind(r),
+            title: r.title.clone(),
+            note: None,
+        })
+        .collect();
     for (i, r) in d.sigma.rules.iter().enumerate() {
-        let kind = match r.body {
-            Body::Detection(_) => "sigma",
-            Body::Correlation(_) => "sigma-corr",
-        };
-        let note = if d.sigma.alerts[i] {
-            ""
-        } else {
-            " (feeds a correlation, no alerts of its own)"
-        };
-        writeln!(
-            out,
-            "{:<38} {} {:<15} {}{note}",
-            r.id, r.severity, kind, r.title
-        )?;
+        rows.push(Listed {
+            id: r.id.clone(),
+            severity: r.severity.to_string(),
+            kind: match r.body {
+                Body::Detection(_) => "sigma",
+                Body::Correlation(_) => "sigma-corr",
+            },
+            title: r.title.clone(),
+            note: (!d.sigma.alerts[i])
+                .then(|| "feeds a correlation, no alerts of its own".to_string()),
+        });
     }
     for c in &d.correlation {
-        let note = correlate::disabled_reason(c, d.geo.as_deref())
-            .map(|why| format!(" ({why})"))
+        rows.push(Listed {
+            id: c.id.to_string(),
+            severity: c.severity.to_string(),
+            kind: "correlation",
+            title: c.title.to_string(),
+            note: correlate::disabled_reason(c, d.geo.as_deref()).map(|why| why.to_string()),
+        });
+    }
+    rows
+}
+
+/// `rules list`: one line per rule. Rule files are hostile: everything
+/// they say is printed escaped (JSON escapes it itself).
+fn list(d: &Detections, format: SummaryFormat) -> Result<ExitCode> {
+    let rows = listed(d);
+    if super::write_rows(&mut io::stdout().lock(), &rows, format)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = Vec::<u8>::new();
+    for r in &rows {
+        let note = r
+            .note
+            .as_ref()
+            .map(|n| format!(" ({n})"))
             .unwrap_or_default();
         writeln!(
             out,
             "{:<38} {} {:<15} {}{note}",
-            c.id, c.severity, "correlation", c.title
+            r.id, r.severity, r.kind, r.title
         )?;
     }
     print_escaped(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A rule in full, as `rules show` prints it: the fields a kind of rule
+/// does not have are left out.
+#[derive(Debug, Default, serde::Serialize)]
+struct Shown {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    title: String,
+    severity: String,
+    kind: String,
+    from: String,
+    description: String,
+    /// Why a correlation detection is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    /// Where impossible travel's locations come from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    locations: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pattern: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metric: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alarm: Option<ShownAlarm>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    actions: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_query: Option<String>,
+    /// A Sigma correlation's definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    correlation: Option<ShownCorrelation>,
+    /// False for a Sigma rule that only feeds a correlation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerts_on_its_own: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tags: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    false_positives: Option<Vec<String>>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ShownAlarm {
+    statistic: String,
+    comparison: String,
+    threshold: f64,
+    datapoints_to_alarm: usize,
+    evaluation_periods: usize,
+    period_minutes: i64,
+    treat_missing_data: String,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ShownCorrelation {
+    kind: String,
+    rules: Vec<String>,
+    group_by: Vec<String>,
+    timespan_seconds: i64,
+    condition: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+fn shown_correlation(c: &CorrelationRule, d: &Detections) -> Shown {
+    let status = correlate::disabled_reason(c, d.geo.as_deref()).map(|w| w.to_string());
+    let locations = match d.geo.as_deref() {
+        Some(g) if status.is_none() && c.id == "impossible-travel" => Some(g.attribution()),
+        _ => None,
+    };
+    Shown {
+        id: c.id.to_string(),
+        title: c.title.to_string(),
+        severity: c.severity.to_string(),
+        kind: "correlation".into(),
+        from: format!("pack {}", correlate::PACK),
+        description: c.description.to_string(),
+        status,
+        locations,
+        ..Shown::default()
+    }
+}
+
+fn shown_sigma(r: &SigmaRule, alerts: bool) -> Shown {
+    let (kind, correlation) = match &r.body {
+        Body::Detection(_) => ("sigma".to_string(), None),
+        Body::Correlation(c) => (
+            format!("sigma correlation ({})", c.kind.as_str()),
+            Some(ShownCorrelation {
+                kind: c.kind.as_str().to_string(),
+                rules: c.rules.clone(),
+                group_by: c.group_by.clone(),
+                timespan_seconds: c.timespan_ms / 1000,
+                condition: c.threshold.describe(),
+                field: c.field.clone(),
+            }),
+        ),
+    };
+    Shown {
+        id: r.id.clone(),
+        name: r.name.clone(),
+        title: r.title.clone(),
+        severity: r.severity.to_string(),
+        kind,
+        from: r.origin.clone(),
+        description: r.description.clone(),
+        correlation,
+        alerts_on_its_own: Some(alerts),
+        tags: Some(r.tags.clone()),
+        false_positives: Some(r.falsepositives.clone()),
+        ..Shown::default()
+    }
+}
+
+fn shown_rule(r: &Rule) -> Shown {
+    Shown {
+        id: r.id.clone(),
+        title: r.title.clone(),
+        severity: r.severity.to_string(),
+        kind: kind(r).into(),
+        from: r.origin.clone(),
+        description: r.description.clone(),
+        pattern: Some(r.pattern_text.clone()),
+        metric: r
+            .alarm
+            .as_ref()
+            .map(|a| format!("{}/{}", a.namespace, a.metric_name)),
+        alarm: r.alarm.as_ref().map(|a| {
+            let s = &a.spec;
+            ShownAlarm {
+                statistic: format!("{:?}", s.statistic),
+                comparison: format!("{:?}", s.comparison),
+                threshold: s.threshold,
+                datapoints_to_alarm: s.datapoints_to_alarm,
+                evaluation_periods: s.evaluation_periods,
+                period_minutes: s.period_minutes,
+                treat_missing_data: format!("{:?}", s.treat_missing),
+            }
+        }),
+        actions: r.actions.clone(),
+        next_query: r.query.as_ref().map(|q| q.trim_end().to_string()),
+        ..Shown::default()
+    }
 }
 
 /// `rules show ID`: a correlation detection, a Sigma rule or a pattern
 /// rule in full, escaped.
-fn show(id: &str, d: &Detections) -> Result<ExitCode> {
-    let mut out = Vec::<u8>::new();
-    if let Some(c) = d.correlation.iter().find(|c| c.id == id) {
-        show_correlation(&mut out, c, d)?;
+fn show(id: &str, d: &Detections, format: SummaryFormat) -> Result<ExitCode> {
+    let shown = if let Some(c) = d.correlation.iter().find(|c| c.id == id) {
+        shown_correlation(c, d)
     } else if let Some(i) = d.sigma.rules.iter().position(|r| r.id == id) {
-        show_sigma(&mut out, &d.sigma.rules[i], d.sigma.alerts[i])?;
+        shown_sigma(&d.sigma.rules[i], d.sigma.alerts[i])
     } else if let Some(r) = d.rules.iter().find(|r| r.id == id) {
-        show_rule(&mut out, r)?;
+        shown_rule(r)
     } else {
         bail!("no rule {id} (see `trailwatch rules list`)");
+    };
+    if !super::write_report(&mut io::stdout().lock(), &shown, format)? {
+        let mut out = Vec::<u8>::new();
+        write_shown(&mut out, &shown)?;
+        print_escaped(&out)?;
     }
-    print_escaped(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn show_correlation(out: &mut Vec<u8>, c: &CorrelationRule, d: &Detections) -> io::Result<()> {
-    writeln!(out, "id:          {}", c.id)?;
-    writeln!(out, "title:       {}", c.title)?;
-    writeln!(out, "severity:    {}", c.severity)?;
-    writeln!(out, "kind:        correlation")?;
-    writeln!(out, "from:        pack {}", correlate::PACK)?;
-    writeln!(out, "description: {}", c.description)?;
-    if let Some(why) = correlate::disabled_reason(c, d.geo.as_deref()) {
-        writeln!(out, "status:      {why}")?;
-    } else if let Some(g) = d.geo.as_deref().filter(|_| c.id == "impossible-travel") {
-        writeln!(out, "locations:   {}", g.attribution())?;
-    }
-    Ok(())
-}
-
-fn show_sigma(out: &mut Vec<u8>, r: &SigmaRule, alerts: bool) -> io::Result<()> {
-    writeln!(out, "id:          {}", r.id)?;
-    if let Some(n) = &r.name {
+/// `rules show`'s table: one `key: value` line per field the rule has.
+fn write_shown(out: &mut Vec<u8>, s: &Shown) -> io::Result<()> {
+    writeln!(out, "id:          {}", s.id)?;
+    if let Some(n) = &s.name {
         writeln!(out, "name:        {n}")?;
     }
-    writeln!(out, "title:       {}", r.title)?;
-    writeln!(out, "severity:    {}", r.severity)?;
-    match &r.body {
-        Body::Detection(_) => writeln!(out, "kind:        sigma")?,
-        Body::Correlation(c) => {
-            writeln!(out, "kind:        sigma correlation ({})", c.kind.as_str())?;
-            writeln!(out, "rules:       {}", c.rules.join(", "))?;
-            writeln!(out, "group-by:    {}", c.group_by.join(", "))?;
-            writeln!(out, "timespan:    {} s", c.timespan_ms / 1000)?;
-            writeln!(out, "condition:   {}", c.threshold.describe())?;
-            if let Some(f) = &c.field {
-                writeln!(out, "field:       {f}")?;
-            }
+    writeln!(out, "title:       {}", s.title)?;
+    writeln!(out, "severity:    {}", s.severity)?;
+    writeln!(out, "kind:        {}", s.kind)?;
+    if let Some(c) = &s.correlation {
+        writeln!(out, "rules:       {}", c.rules.join(", "))?;
+        writeln!(out, "group-by:    {}", c.group_by.join(", "))?;
+        writeln!(out, "timespan:    {} s", c.timespan_seconds)?;
+        writeln!(out, "condition:   {}", c.condition)?;
+        if let Some(f) = &c.field {
+            writeln!(out, "field:       {f}")?;
         }
     }
-    if !alerts {
+    if s.alerts_on_its_own == Some(false) {
         writeln!(out, "alerts:      none of its own (a correlation names it)")?;
     }
-    writeln!(out, "from:        {}", r.origin)?;
-    writeln!(out, "description: {}", r.description)?;
-    writeln!(out, "tags:        {}", r.tags.join(", "))?;
-    writeln!(out, "false positives: {}", r.falsepositives.join("; "))
-}
-
-fn show_rule(out: &mut Vec<u8>, r: &Rule) -> io::Result<()> {
-    writeln!(out, "id:          {}", r.id)?;
-    writeln!(out, "title:       {}", r.title)?;
-    writeln!(out, "severity:    {}", r.severity)?;
-    writeln!(out, "kind:        {}", kind(r))?;
-    writeln!(out, "from:        {}", r.origin)?;
-    writeln!(out, "description: {}", r.description)?;
-    writeln!(out, "pattern:     {}", r.pattern_text)?;
-    if let Some(a) = &r.alarm {
-        let s = &a.spec;
-        writeln!(out, "metric:      {}/{}", a.namespace, a.metric_name)?;
+    writeln!(out, "from:        {}", s.from)?;
+    if let Some(why) = &s.status {
+        writeln!(out, "status:      {why}")?;
+    }
+    if let Some(l) = &s.locations {
+        writeln!(out, "locations:   {l}")?;
+    }
+    writeln!(out, "description: {}", s.description)?;
+    if let Some(t) = &s.tags {
+        writeln!(out, "tags:        {}", t.join(", "))?;
+    }
+    if let Some(f) = &s.false_positives {
+        writeln!(out, "false positives: {}", f.join("; "))?;
+    }
+    if let Some(p) = &s.pattern {
+        writeln!(out, "pattern:     {p}")?;
+    }
+    if let (Some(m), Some(a)) = (&s.metric, &s.alarm) {
+        writeln!(out, "metric:      {m}")?;
         writeln!(
             out,
-            "alarm:       {:?} {:?} {} over {} of {} periods of {} min, missing data: {:?}",
-            s.statistic,
-            s.comparison,
-            s.threshold,
-            s.datapoints_to_alarm,
-            s.evaluation_periods,
-            s.period_minutes,
-            s.treat_missing
+            "alarm:       {} {} {} over {} of {} periods of {} min, missing data: {}",
+            a.statistic,
+            a.comparison,
+            a.threshold,
+            a.datapoints_to_alarm,
+            a.evaluation_periods,
+            a.period_minutes,
+            a.treat_missing_data
         )?;
     }
-    if !r.actions.is_empty() {
-        writeln!(out, "actions:     {}", r.actions.join(", "))?;
+    if !s.actions.is_empty() {
+        writeln!(out, "actions:     {}", s.actions.join(", "))?;
     }
-    if let Some(q) = &r.query {
-        writeln!(out, "next query:\n{}", q.trim_end())?;
+    if let Some(q) = &s.next_query {
+        writeln!(out, "next query:\n{q}")?;
     }
     Ok(())
+}
+
+/// One rule of `rules test`.
+#[derive(Debug, serde::Serialize)]
+struct Tested {
+    id: String,
+    /// `ok` or `fail`.
+    status: &'static str,
+    fire: usize,
+    quiet: usize,
+    problems: Vec<String>,
 }
 
 /// `rules test`: every rule's examples fire or stay quiet as declared.
-fn test(files: &[PathBuf], pack: &str) -> Result<ExitCode> {
-    let mut out = io::stdout().lock();
+fn test(files: &[PathBuf], pack: &str, format: SummaryFormat) -> Result<ExitCode> {
     let mut rules = trailwatch_core::rules::pack(pack)?;
     for f in files {
         let text = crate::detectors::read_rule_file(f)?;
         let origin = f.display().to_string();
         rules.extend(load_rules(&text, &origin)?);
     }
-    let mut failed = 0;
-    for r in &rules {
-        let problems = check_examples(r);
-        if problems.is_empty() {
-            writeln!(
-                out,
-                "ok    {} ({} fire, {} quiet)",
-                r.id,
-                r.examples.fire.len(),
-                r.examples.quiet.len()
-            )?;
-        } else {
-            failed += 1;
-            for p in problems {
-                writeln!(out, "FAIL  {p}")?;
+    let rows: Vec<Tested> = rules
+        .iter()
+        .map(|r| {
+            let problems = check_examples(r);
+            Tested {
+                id: r.id.clone(),
+                status: if problems.is_empty() { "ok" } else { "fail" },
+                fire: r.examples.fire.len(),
+                quiet: r.examples.quiet.len(),
+                problems,
+            }
+        })
+        .collect();
+    let failed = rows.iter().filter(|r| !r.problems.is_empty()).count();
+    let mut out = io::stdout().lock();
+    if !super::write_rows(&mut out, &rows, format)? {
+        for r in &rows {
+            if r.problems.is_empty() {
+                let line = format!("ok    {} ({} fire, {} quiet)", r.id, r.fire, r.quiet);
+                writeln!(out, "{}", escape_controls(&line))?;
+            }
+            for p in &r.problems {
+                writeln!(out, "FAIL  {}", escape_controls(p))?;
             }
         }
+        writeln!(out, "{} passed, {} failed", rows.len() - failed, failed)?;
     }
-    writeln!(out, "{} passed, {} failed", rules.len() - failed, failed)?;
     Ok(if failed > 0 {
         ExitCode::from(EXIT_FINDINGS)
     } else {

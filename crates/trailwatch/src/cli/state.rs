@@ -16,6 +16,7 @@ use trailwatch_lake::read::TableFilter;
 
 use super::SummaryFormat;
 use super::lake_args::LakeArgs;
+use super::progress::Progress;
 use crate::config::Config;
 use crate::source::lake::each_lake_record;
 
@@ -147,12 +148,18 @@ pub fn run(args: &StateArgs, cfg: &Config) -> Result<ExitCode> {
     let rt = crate::runtime::for_storage()?;
     let store = args.lake.open_existing(cfg, rt.handle().clone())?;
     let mut p = Posture::default();
+    let progress = Progress::new(0, "lake files");
     each_lake_record(
         &store,
         &TableFilter::default(),
         DecodeOptions::default(),
+        &mut |done, total| {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+        },
         |r: &Record<'_>| p.apply(r),
     )?;
+    progress.finish();
     if args.save {
         trailwatch_lake::state_tables::save(&store, |t| rows(&p, t))
             .context("saving the state tables")?;

@@ -122,18 +122,19 @@ fn tally_input(input: &Input, opts: DecodeOptions) -> Tally {
     t
 }
 
-/// The JSON form of the report; `files`, `records`, `bad_records` and
-/// `bytes` are the stable keys scripts rely on.
+/// The JSON form of the report; `files`, `events`, `bad_events` and
+/// `bytes_read` are the stable keys scripts rely on, named as `ingest`'s
+/// summary names them.
 #[derive(Debug, Serialize)]
 struct Report {
     files: u64,
-    records: u64,
-    bad_records: u64,
+    events: u64,
+    bad_events: u64,
     /// Records whose eventTime had no zone (`YYYY-MM-DD HH:MM:SS`, as
     /// some tools export it) and was read as UTC.
     zoneless_event_times: u64,
     files_with_errors: u64,
-    bytes: u64,
+    bytes_read: u64,
     decompressed_bytes: u64,
     first_event_time: Option<String>,
     last_event_time: Option<String>,
@@ -143,7 +144,7 @@ struct Report {
     skipped_insight_files: u64,
     skipped_other_files: u64,
     seconds: f64,
-    records_per_second: f64,
+    events_per_second: f64,
     input_mb_per_second: f64,
 }
 
@@ -173,11 +174,11 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode> {
     let rfc = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     let report = Report {
         files: tally.files,
-        records: tally.records,
-        bad_records: tally.bad_records,
+        events: tally.records,
+        bad_events: tally.bad_records,
         zoneless_event_times: tally.zoneless_times,
         files_with_errors: tally.failed_files + unreadable,
-        bytes: tally.bytes,
+        bytes_read: tally.bytes,
         decompressed_bytes: tally.decompressed_bytes,
         first_event_time: tally.first.map(rfc),
         last_event_time: tally.last.map(rfc),
@@ -187,7 +188,7 @@ pub fn run(args: &StatsArgs) -> Result<ExitCode> {
         skipped_insight_files: found.skipped_insight,
         skipped_other_files: found.skipped_other,
         seconds,
-        records_per_second: tally.records as f64 / seconds.max(1e-9),
+        events_per_second: tally.records as f64 / seconds.max(1e-9),
         input_mb_per_second: tally.bytes as f64 / 1e6 / seconds.max(1e-9),
     };
     let mut out = io::stdout().lock();
@@ -201,11 +202,11 @@ fn write_table(out: &mut impl Write, r: &Report) -> io::Result<()> {
     let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
     let rows = [
         ("files", r.files.to_string()),
-        ("records", r.records.to_string()),
-        ("bad records", r.bad_records.to_string()),
+        ("events", r.events.to_string()),
+        ("bad events", r.bad_events.to_string()),
         ("zone-less times", r.zoneless_event_times.to_string()),
         ("files with errors", r.files_with_errors.to_string()),
-        ("bytes read", mb(r.bytes)),
+        ("bytes read", mb(r.bytes_read)),
         ("decompressed", mb(r.decompressed_bytes)),
         (
             "time span",
@@ -227,8 +228,8 @@ fn write_table(out: &mut impl Write, r: &Report) -> io::Result<()> {
         (
             "throughput",
             format!(
-                "{:.0} records/s, {:.1} MB/s read",
-                r.records_per_second, r.input_mb_per_second
+                "{:.0} events/s, {:.1} MB/s read",
+                r.events_per_second, r.input_mb_per_second
             ),
         ),
     ];

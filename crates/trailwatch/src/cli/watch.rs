@@ -37,7 +37,7 @@ use crate::config::{Config, WatchFlags, WatchSettings};
 use crate::pipeline::shard::{Shard, ShardBy};
 use crate::pipeline::watch::Watch;
 use crate::private;
-use crate::timespec::{millis_arg, seconds_arg, seconds_arg_i64};
+use crate::timespec::{millis_arg, seconds_arg};
 
 #[derive(Debug, Args)]
 pub struct WatchArgs {
@@ -56,8 +56,8 @@ pub struct WatchArgs {
     /// How late events may arrive (90s, 5m; bare numbers are seconds):
     /// alarms are evaluated up to the newest event time minus this.
     /// Default 5m.
-    #[arg(long, value_name = "DURATION", value_parser = seconds_arg_i64)]
-    pub lateness: Option<i64>,
+    #[arg(long, value_name = "DURATION", value_parser = seconds_arg)]
+    pub lateness: Option<u64>,
     /// A trail prefix (account and region) with no new file for this long
     /// stops holding back alarm evaluation for the others. Default 15m.
     #[arg(long, value_name = "DURATION", value_parser = seconds_arg)]

@@ -16,6 +16,7 @@
 //! setting is a flag or a default.
 
 mod detect;
+mod duration;
 mod lake;
 mod serve;
 mod watch;
@@ -322,7 +323,7 @@ mod tests {
 
     #[test]
     fn a_flag_beats_the_file_and_the_file_beats_the_default() {
-        let cfg = config("[watch]\nlateness = 60\npoll_ms = 250\n").unwrap();
+        let cfg = config("[watch]\nlateness = \"1m\"\npoll_ms = 250\n").unwrap();
         let flags = WatchFlags {
             lateness: Some(10),
             ..WatchFlags::default()
@@ -338,7 +339,7 @@ mod tests {
         };
         assert_eq!(from("watch.lateness"), Source::Flag);
         assert_eq!(
-            from("watch.poll_ms"),
+            from("watch.poll"),
             Source::File {
                 path: "/etc/tw.toml".into(),
                 line: 3
@@ -358,10 +359,54 @@ mod tests {
     }
 
     #[test]
+    fn durations_read_like_the_flags_under_the_flags_names() {
+        let cfg = config(
+            "[watch]\nlateness = \"5m\"\nlate_horizon = \"7d\"\nidle_after = \"15m\"\n\
+             stuck_after = 600\npoll = \"2s\"\ningest_interval = \"1m\"\n",
+        )
+        .unwrap();
+        let w = WatchSettings::resolve(&WatchFlags::default(), &cfg).unwrap();
+        assert_eq!(
+            (
+                w.lateness,
+                w.late_horizon,
+                w.idle_after,
+                w.stuck_after,
+                w.poll_ms,
+                w.ingest_interval
+            ),
+            (300, 604_800, 900, 600, 2000, 60)
+        );
+        let shown: Vec<String> = w
+            .rows()
+            .iter()
+            .map(|r| format!("{} {}", r.key, r.value))
+            .collect();
+        assert!(
+            shown.contains(&"watch.lateness 300s".to_string()),
+            "{shown:?}"
+        );
+        assert!(
+            shown.contains(&"watch.poll 2000ms".to_string()),
+            "{shown:?}"
+        );
+        // A bare number under poll is milliseconds, as `--poll 250` is.
+        let cfg = config("[watch]\npoll = 250\n").unwrap();
+        let w = WatchSettings::resolve(&WatchFlags::default(), &cfg).unwrap();
+        assert_eq!(w.poll_ms, 250);
+        // A negative text is no duration; a negative number is out of range.
+        let cfg = config("[watch]\nlateness = \"-5m\"\n").unwrap();
+        let err = WatchSettings::resolve(&WatchFlags::default(), &cfg).unwrap_err();
+        assert!(err.to_string().contains("/etc/tw.toml:2"), "{err}");
+        // Both names at once is one setting given twice.
+        assert!(config("[watch]\npoll = \"1s\"\npoll_ms = 500\n").is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_refused_at_every_level() {
         for text in [
             "[lake]\nlocaton = \"x\"\n",
-            "[watch]\npoll = 5\n",
+            "[watch]\npol = 5\n",
             "[serve]\nport = 80\n",
             "[detekt]\n",
         ] {
@@ -378,7 +423,7 @@ mod tests {
         for key in [
             "lake.location",
             "detect.pack",
-            "watch.poll_ms",
+            "watch.poll",
             "serve.listen",
             "serve.token",
             "notify.outbox",

@@ -1,12 +1,15 @@
-//! `[watch]`: the watcher's settings (each also a flag of `watch`; `serve
-//! --watch` uses them too), with their defaults and ranges.
+//! `[watch]`: the watcher's settings (each also a flag of `watch`, under
+//! the flag's name; `serve --watch` uses them too), with their defaults
+//! and ranges. Durations read as the flags do ([`super::duration`]).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Result;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::duration::{DurationValue, shown};
 use super::{Config, Row, Setting};
 
 /// `[watch]` as written.
@@ -15,12 +18,15 @@ use super::{Config, Row, Setting};
 pub(super) struct WatchSection {
     state: Option<Spanned<PathBuf>>,
     output: Option<Spanned<PathBuf>>,
-    lateness: Option<Spanned<i64>>,
-    late_horizon: Option<Spanned<u64>>,
-    idle_after: Option<Spanned<u64>>,
-    stuck_after: Option<Spanned<u64>>,
-    poll_ms: Option<Spanned<u64>>,
-    ingest_interval: Option<Spanned<u64>>,
+    lateness: Option<Spanned<DurationValue>>,
+    late_horizon: Option<Spanned<DurationValue>>,
+    idle_after: Option<Spanned<DurationValue>>,
+    stuck_after: Option<Spanned<DurationValue>>,
+    /// `--poll`; `poll_ms` is the name it had before durations took units
+    /// (bare numbers are milliseconds under either).
+    #[serde(alias = "poll_ms")]
+    poll: Option<Spanned<DurationValue>>,
+    ingest_interval: Option<Spanned<DurationValue>>,
     public_keys: Option<Spanned<PathBuf>>,
 }
 
@@ -30,7 +36,7 @@ pub(super) struct WatchSection {
 pub struct WatchFlags {
     pub state: Option<PathBuf>,
     pub output: Option<PathBuf>,
-    pub lateness: Option<i64>,
+    pub lateness: Option<u64>,
     pub late_horizon: Option<u64>,
     pub idle_after: Option<u64>,
     pub stuck_after: Option<u64>,
@@ -72,23 +78,33 @@ impl WatchSettings {
         let state = cfg.pick_opt(flags.state.clone(), &w.state);
         let output = cfg.pick_opt(flags.output.clone(), &w.output);
         let public_keys = cfg.pick_opt(flags.public_keys.clone(), &w.public_keys);
-        let lateness = cfg.pick_in(
+        let secs = Duration::from_secs(1);
+        // Every duration is counted as i64 so that a negative one is
+        // refused by its range with the usual message; ranges start at 0.
+        let num = |key: &str,
+                   flag: Option<u64>,
+                   file: &Option<Spanned<DurationValue>>,
+                   unit: Duration,
+                   default: u64,
+                   range: std::ops::RangeInclusive<u64>|
+         -> Result<Setting<i64>> {
+            let file = cfg.duration_in(key, file, unit)?;
+            let range = *range.start() as i64..=*range.end() as i64;
+            cfg.pick_in(key, flag.map(|v| v as i64), &file, default as i64, range)
+        };
+        let lateness = num(
             "watch.lateness",
             flags.lateness,
             &w.lateness,
+            secs,
             300,
-            0..=TWO_WEEKS as i64,
+            0..=TWO_WEEKS,
         )?;
-        let num = |key: &str,
-                   flag: Option<u64>,
-                   file: &Option<Spanned<u64>>,
-                   default: u64,
-                   range: std::ops::RangeInclusive<u64>|
-         -> Result<Setting<u64>> { cfg.pick_in(key, flag, file, default, range) };
         let horizon = num(
             "watch.late_horizon",
             flags.late_horizon,
             &w.late_horizon,
+            secs,
             TWO_WEEKS,
             3600..=TWO_WEEKS,
         )?;
@@ -96,6 +112,7 @@ impl WatchSettings {
             "watch.idle_after",
             flags.idle_after,
             &w.idle_after,
+            secs,
             900,
             1..=TWO_WEEKS,
         )?;
@@ -103,13 +120,16 @@ impl WatchSettings {
             "watch.stuck_after",
             flags.stuck_after,
             &w.stuck_after,
+            secs,
             600,
             1..=TWO_WEEKS,
         )?;
+        let millis = Duration::from_millis(1);
         let poll = num(
-            "watch.poll_ms",
+            "watch.poll",
             flags.poll_ms,
-            &w.poll_ms,
+            &w.poll,
+            millis,
             1000,
             1..=86_400_000,
         )?;
@@ -117,35 +137,34 @@ impl WatchSettings {
             "watch.ingest_interval",
             flags.ingest_interval,
             &w.ingest_interval,
+            secs,
             60,
             0..=86_400,
         )?;
-        let shown =
-            |key: &str, s: &Setting<u64>| Row::new(key, s.value.to_string(), s.from.clone());
+        let row = |key: &str, s: &Setting<i64>, unit: Duration| {
+            Row::new(key, shown(s.value, unit), s.from.clone())
+        };
         let rows = vec![
             Row::path("watch.state", &state),
             Row::path("watch.output", &output),
-            Row::new(
-                "watch.lateness",
-                lateness.value.to_string(),
-                lateness.from.clone(),
-            ),
-            shown("watch.late_horizon", &horizon),
-            shown("watch.idle_after", &idle),
-            shown("watch.stuck_after", &stuck),
-            shown("watch.poll_ms", &poll),
-            shown("watch.ingest_interval", &ingest),
+            row("watch.lateness", &lateness, secs),
+            row("watch.late_horizon", &horizon, secs),
+            row("watch.idle_after", &idle, secs),
+            row("watch.stuck_after", &stuck, secs),
+            row("watch.poll", &poll, millis),
+            row("watch.ingest_interval", &ingest, secs),
             Row::path("watch.public_keys", &public_keys),
         ];
         Ok(WatchSettings {
             state: state.map(|s| s.value),
             output: output.map(|s| s.value),
             lateness: lateness.value,
-            late_horizon: horizon.value,
-            idle_after: idle.value,
-            stuck_after: stuck.value,
-            poll_ms: poll.value,
-            ingest_interval: ingest.value,
+            // In range, so not negative.
+            late_horizon: horizon.value as u64,
+            idle_after: idle.value as u64,
+            stuck_after: stuck.value as u64,
+            poll_ms: poll.value as u64,
+            ingest_interval: ingest.value as u64,
             public_keys: public_keys.map(|s| s.value),
             rows,
         })

@@ -49,6 +49,8 @@ pub struct Pipeline<'a> {
     /// With several ways in for one event (pushed and read from the
     /// trail): each event id observed once.
     dedup: Option<EventDedup>,
+    /// Alerts sent to the outputs since the pipeline was made.
+    emitted: u64,
 }
 
 /// The name of the dedup's part in the saved state (not a detector's).
@@ -88,6 +90,7 @@ impl<'a> Pipeline<'a> {
             marks: Watermarks::new(idle),
             lateness_ms: lateness_secs.saturating_mul(1000),
             dedup: None,
+            emitted: 0,
         }
     }
 
@@ -227,7 +230,14 @@ impl<'a> Pipeline<'a> {
         for o in &mut self.outputs {
             o.emit(alerts)?;
         }
+        self.emitted += alerts.len() as u64;
         Ok(())
+    }
+
+    /// Alerts sent to the outputs since the pipeline was made (not
+    /// counting those of earlier runs restored from a checkpoint).
+    pub fn emitted(&self) -> u64 {
+        self.emitted
     }
 }
 

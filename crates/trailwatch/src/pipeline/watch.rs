@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use trailwatch_core::detect::Detector;
@@ -99,8 +99,10 @@ pub fn run(w: Watch, detectors: Vec<Box<dyn Detector>>) -> Result<()> {
         &mut saver,
         &replay,
     )?;
+    let mut status = Status::new(set.output.as_deref());
     loop {
         follower.step(&mut pipeline, &mut saver)?;
+        status.say(follower.taken_files, pipeline.emitted());
         // Idle for now: everything done so far is saved.
         saver.save_if_changed(&pipeline)?;
         // Wake on the next file-system event, or rescan after the interval.
@@ -122,4 +124,40 @@ pub fn run(w: Watch, detectors: Vec<Box<dyn Detector>>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What the watcher says on stderr while it works, so a watcher writing
+/// its alerts to a file is not silent: a line when files were read, at
+/// most every [`Status::EVERY`].
+struct Status {
+    output: String,
+    files: u64,
+    alerts: u64,
+    said: Option<Instant>,
+}
+
+impl Status {
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new(output: Option<&std::path::Path>) -> Status {
+        Status {
+            output: output.map_or_else(|| "stdout".to_string(), |p| p.display().to_string()),
+            files: 0,
+            alerts: 0,
+            said: None,
+        }
+    }
+
+    fn say(&mut self, files: u64, alerts: u64) {
+        if files == self.files || self.said.is_some_and(|t| t.elapsed() < Self::EVERY) {
+            return;
+        }
+        tracing::info!(
+            "read {} new log files ({files} this run); {} new alerts to {} ({alerts} this run)",
+            files - self.files,
+            alerts - self.alerts,
+            self.output
+        );
+        (self.files, self.alerts, self.said) = (files, alerts, Some(Instant::now()));
+    }
 }

@@ -24,7 +24,7 @@ use super::error::ApiError;
 const MAX_LIMIT: usize = 10_000;
 
 const COLUMNS: &str = "alert_id, kind, rule_id, title, severity, state, \
-     date_format(alert_time, '%Y-%m-%dT%H:%i:%sZ') AS time, \
+     date_format(alert_time, '%Y-%m-%dT%H:%i:%sZ') AS alert_time, \
      date_format(window_start, '%Y-%m-%dT%H:%i:%sZ') AS window_start, \
      date_format(window_end, '%Y-%m-%dT%H:%i:%sZ') AS window_end, \
      threshold, datapoints, dimensions, event_ids, event_count, principals, \

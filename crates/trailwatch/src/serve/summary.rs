@@ -213,7 +213,7 @@ const FIGURES: &[Figure] = &[
         at: "/attack/anomalies",
         sql: |w| {
             format!(
-                "SELECT alert_id, title, severity, date_format(alert_time, '%Y-%m-%dT%H:%i:%sZ') AS time, \
+                "SELECT alert_id, title, severity, date_format(alert_time, '%Y-%m-%dT%H:%i:%sZ') AS alert_time, \
                  element_at(principals, 1) AS who FROM alerts \
                  WHERE kind = 'correlation' AND alert_time >= from_iso8601_timestamp({}) \
                  ORDER BY severity, alert_time DESC LIMIT 10",

@@ -317,6 +317,7 @@ fn rebuild_state(
         store,
         &trailwatch_lake::read::TableFilter::default(),
         DecodeOptions::default(),
+        &mut |_, _| {},
         |r| rebuilt.apply(r),
     )
     .context("rebuilding the security state from the lake")?;

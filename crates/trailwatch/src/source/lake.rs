@@ -13,6 +13,7 @@ pub fn each_lake_record(
     store: &Store,
     filter: &TableFilter,
     opts: DecodeOptions,
+    files_done: &mut dyn FnMut(usize, usize),
     mut f: impl FnMut(&Record<'_>),
 ) -> Result<u64> {
     let mut problems = 0;
@@ -29,7 +30,8 @@ pub fn each_lake_record(
         (date, p.clone())
     });
     tracing::debug!(files = files.len(), "reading the lake {}", store.display);
-    for path in &files {
+    for (i, path) in files.iter().enumerate() {
+        files_done(i, files.len());
         file_as_ndjson(store, path, |text| {
             let mut dec = Decoder::from_reader(path, std::io::Cursor::new(text.to_vec()), opts)?;
             problems += dec
@@ -48,5 +50,6 @@ pub fn each_lake_record(
         })
         .with_context(|| format!("reading {path} in the lake"))?;
     }
+    files_done(files.len(), files.len());
     Ok(problems)
 }

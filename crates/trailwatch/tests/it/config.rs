@@ -60,7 +60,7 @@ fn the_file_sets_what_flags_do_not_and_check_says_where_from() {
     let cfg = write(
         dir.path(),
         &format!(
-            "[lake]\nlocation = {:?}\n\n[detect]\npack = \"none\"\n\n[watch]\nlateness = 600\n",
+            "[lake]\nlocation = {:?}\n\n[detect]\npack = \"none\"\n\n[watch]\nlateness = \"10m\"\n",
             path_str(&lake)
         ),
     );
@@ -110,9 +110,10 @@ fn the_file_sets_what_flags_do_not_and_check_says_where_from() {
         "{text}"
     );
     assert!(line("detect.pack").contains("none"), "{text}");
-    assert!(line("watch.lateness").contains("600"), "{text}");
+    // Written as the flag takes it, shown in seconds.
+    assert!(line("watch.lateness").contains("600s"), "{text}");
     assert!(line("watch.lateness").contains(":8)"), "{text}");
-    assert!(line("watch.poll_ms").contains("(default)"), "{text}");
+    assert!(line("watch.poll").contains("(default)"), "{text}");
     // An out-of-range value in the file names where it came from.
     let bad = write(dir.path(), "[watch]\nlateness = -5\n");
     let out = run(&["config", "check", "--config", path_str(&bad)]);

@@ -81,6 +81,85 @@ fn summaries_print_as_table_json_or_ndjson() {
 }
 
 #[test]
+fn rules_commands_print_json_and_the_same_thing_has_one_name() {
+    // A list is one JSON array (or a rule a line); a rule in full is one
+    // object; `rules test` gives each rule's problems.
+    let list = run(&["rules", "list", "--pack", "all", "--format", "json"]);
+    assert!(list.status.success(), "{}", stderr(&list));
+    let rules: Vec<Value> = serde_json::from_slice(&list.stdout).expect("one array");
+    assert!(rules.len() > 20, "{}", rules.len());
+    let travel = rules
+        .iter()
+        .find(|r| r["id"] == "impossible-travel")
+        .expect("listed");
+    assert_eq!(travel["kind"], "correlation");
+    assert!(
+        travel["note"].as_str().is_some_and(|n| n.contains("GeoIP")),
+        "{travel}"
+    );
+    let lines = run(&["rules", "list", "--pack", "essential", "--format", "ndjson"]);
+    let text = stdout(&lines);
+    assert!(text.lines().count() > 3, "{text}");
+    for line in text.lines() {
+        let r: Value = serde_json::from_str(line).expect("a rule a line");
+        assert!(r["id"].is_string() && r["severity"].is_string(), "{r}");
+    }
+    let show = run(&[
+        "rules",
+        "show",
+        "root-account-usage",
+        "--pack",
+        "essential",
+        "--format",
+        "json",
+    ]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let rule: Value = serde_json::from_slice(&show.stdout).expect("one object");
+    assert_eq!(rule["kind"], "alarm");
+    assert!(
+        rule["pattern"].as_str().is_some_and(|p| p.contains("Root")),
+        "{rule}"
+    );
+    assert_eq!(rule["alarm"]["period_minutes"], 5, "{rule}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("mine.yaml");
+    std::fs::write(
+        &file,
+        "rules:\n  - id: my-rule\n    title: t\n    severity: P4\n    pattern: '{ $.eventName = \"A\" }'\n    examples:\n      fire: [{eventName: B}]\n",
+    )
+    .expect("write");
+    let tested = run(&["rules", "test", path_str(&file), "--format", "json"]);
+    assert_eq!(tested.status.code(), Some(1), "{}", stderr(&tested));
+    let rows: Vec<Value> = serde_json::from_slice(&tested.stdout).expect("one array");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "fail");
+    assert!(
+        rows[0]["problems"][0]
+            .as_str()
+            .is_some_and(|p| p.contains("should fire"))
+    );
+    // events, not records; bytes_read, as ingest says it.
+    let stats = run(&["stats", "--format", "json", path_str(&sample_trail())]);
+    let v: Value = serde_json::from_slice(&stats.stdout).expect("json");
+    assert_eq!(v["events"], 4000, "{v}");
+    assert_eq!(v["bad_events"], 0, "{v}");
+    assert!(v["bytes_read"].as_u64().is_some_and(|b| b > 0), "{v}");
+    assert!(v.get("records").is_none(), "{v}");
+    // An alert's time is alert_time, as in the lake's alerts table.
+    let detect = run(&["detect", path_str(&sample_trail()), "--format", "ndjson"]);
+    let first = stdout(&detect)
+        .lines()
+        .next()
+        .map(str::to_string)
+        .unwrap_or_default();
+    let alert: Value = serde_json::from_str(&first).expect("an alert");
+    assert!(
+        alert["alert_time"].is_string() && alert.get("time").is_none(),
+        "{alert}"
+    );
+}
+
+#[test]
 fn log_lines_can_be_json_for_log_shippers() {
     let out = run(&[
         "--log-format",

@@ -207,7 +207,7 @@ fn since_filters_by_event_time() {
     assert!(
         alerts
             .iter()
-            .all(|a| a["time"].as_str().is_some_and(|t| t >= "2026-04-04"))
+            .all(|a| a["alert_time"].as_str().is_some_and(|t| t >= "2026-04-04"))
     );
     assert!(!alerts.is_empty());
 }
@@ -684,7 +684,7 @@ fn more_alerts_than_memory_holds_come_out_complete_and_sorted() {
         .iter()
         .map(|a| {
             (
-                a["time"].as_str().unwrap_or(""),
+                a["alert_time"].as_str().unwrap_or(""),
                 a["rule_id"].as_str().unwrap_or(""),
                 a["alert_id"].as_str().unwrap_or(""),
             )

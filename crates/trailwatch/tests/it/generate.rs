@@ -60,8 +60,8 @@ fn other_seeds_give_other_trails_with_the_requested_size() {
     assert!(out.status.success(), "{}", stderr(&out));
     let stats = run(&["stats", "--format", "json", path_str(dir.path())]);
     let v: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("json");
-    assert_eq!(v["records"], 20000);
-    assert_eq!(v["bad_records"], 0);
+    assert_eq!(v["events"], 20000);
+    assert_eq!(v["bad_events"], 0);
     let incidents: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dir.path().join("planted-incidents.json")).expect("incident list"),
     )

@@ -332,7 +332,7 @@ fn an_unreadable_file_or_folder_costs_only_itself() {
         "unreadable input is an input error"
     );
     let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(stats["records"], 4, "{stats}");
+    assert_eq!(stats["events"], 4, "{stats}");
     assert_eq!(stats["files_with_errors"], 2, "{stats}");
     std::fs::set_permissions(src.join("sub"), std::fs::Permissions::from_mode(0o755)).unwrap();
 }
@@ -348,7 +348,7 @@ fn symlinked_files_and_folders_are_read_and_loops_reported() {
     std::os::unix::fs::symlink(staged.path(), staged.path().join("AWSLogs-loop")).unwrap();
     let out = run(&["stats", "--format", "json", path_str(staged.path())]);
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(got["records"], all["records"], "{got}");
+    assert_eq!(got["events"], all["events"], "{got}");
     assert_eq!(got["files"], all["files"], "{got}");
     assert!(stderr(&out).contains("loop"), "{}", stderr(&out));
     // Links to single files.

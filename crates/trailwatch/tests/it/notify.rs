@@ -434,7 +434,7 @@ fn alarm_pair(dir: &Path) -> PathBuf {
         serde_json::json!({
             "alert_id": id, "kind": "alarm", "rule_id": "console-login-failures",
             "title": "Console sign-in failures", "severity": "P2", "state": state,
-            "time": time, "window_start": null, "window_end": null, "threshold": 3.0,
+            "alert_time": time, "window_start": null, "window_end": null, "threshold": 3.0,
             "datapoints": [5.0], "dimensions": {}, "event_ids": ["e1", "e2"],
             "event_count": 5, "principals": ["arn:aws:iam::111122223333:user/mallory"],
             "source_ips": ["203.0.113.9"], "actions": [], "description": "5 failures in 5 minutes",

@@ -22,8 +22,8 @@ fn stats_counts_the_sample_trail() {
     let (v, out) = stats_json(&[path_str(&trail)]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(v["files"], 72);
-    assert_eq!(v["records"], 4000);
-    assert_eq!(v["bad_records"], 0);
+    assert_eq!(v["events"], 4000);
+    assert_eq!(v["bad_events"], 0);
     assert_eq!(v["accounts"], 3);
     assert_eq!(v["regions"], 3);
     assert_eq!(v["first_event_time"], "2026-04-01T00:00:00Z");
@@ -31,7 +31,7 @@ fn stats_counts_the_sample_trail() {
         v["skipped_other_files"], 1,
         "planted-incidents.json is not trail data"
     );
-    assert!(v["bytes"].as_u64().is_some_and(|b| b > 100_000));
+    assert!(v["bytes_read"].as_u64().is_some_and(|b| b > 100_000));
 }
 
 #[test]
@@ -39,7 +39,7 @@ fn stats_table_is_the_default_format() {
     let out = run(&["stats", path_str(&sample_trail())]);
     assert!(out.status.success());
     let text = stdout(&out);
-    assert!(text.contains("records            4000"), "{text}");
+    assert!(text.contains("events             4000"), "{text}");
     assert!(
         text.contains("time span          2026-04-01T00:00:00Z .. "),
         "{text}"
@@ -65,8 +65,8 @@ fn zoneless_event_times_are_read_as_utc_and_counted() {
     std::fs::write(dir.path().join("export.ndjson"), lines.join("\n")).expect("write");
     let (v, out) = stats_json(&[path_str(dir.path())]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(v["records"], 10);
-    assert_eq!(v["bad_records"], 0);
+    assert_eq!(v["events"], 10);
+    assert_eq!(v["bad_events"], 0);
     assert_eq!(v["zoneless_event_times"], 4);
     assert_eq!(v["first_event_time"], "2024-05-01T12:00:00Z");
     let table = run(&["stats", path_str(dir.path())]);
@@ -96,9 +96,9 @@ fn bad_input_exits_2_names_the_file_and_keeps_good_records() {
     let (v, out) = stats_json(&[path_str(dir.path())]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(v["files"], 3);
-    assert_eq!(v["bad_records"], 1);
+    assert_eq!(v["bad_events"], 1);
     assert_eq!(v["files_with_errors"], 2);
-    let recovered = v["records"].as_u64().expect("count");
+    let recovered = v["events"].as_u64().expect("count");
     assert!(recovered > 100 + 99 && recovered < 300, "{recovered}");
     let err = stderr(&out);
     assert!(err.contains("cut.json.gz after "), "{err}");
@@ -118,7 +118,7 @@ fn stdin_is_a_source() {
     let out = run_stdin(&["stats", "--format", "json", "-"], &gzip(body.as_bytes()));
     assert!(out.status.success(), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["records"], 2);
+    assert_eq!(v["events"], 2);
 }
 
 #[test]
@@ -137,8 +137,8 @@ fn real_corpora_give_the_documented_counts() {
     assert_eq!(
         (
             v["files"].as_u64(),
-            v["records"].as_u64(),
-            v["bad_records"].as_u64()
+            v["events"].as_u64(),
+            v["bad_events"].as_u64()
         ),
         (Some(55), Some(2900), Some(0))
     );
@@ -148,8 +148,8 @@ fn real_corpora_give_the_documented_counts() {
     assert_eq!(
         (
             v["files"].as_u64(),
-            v["records"].as_u64(),
-            v["bad_records"].as_u64()
+            v["events"].as_u64(),
+            v["bad_events"].as_u64()
         ),
         (Some(35), Some(310), Some(0))
     );

@@ -95,6 +95,31 @@ fn wait_for(state: &Path, n: usize) {
 }
 
 #[test]
+fn a_watcher_writing_to_a_file_says_what_it_reads() {
+    let sample = sample_trail();
+    let state = tempfile::tempdir().expect("tempdir");
+    let out = state.path().join("alerts.ndjson");
+    let log = std::fs::File::create(state.path().join("stderr")).expect("log");
+    let mut w = bin()
+        .args(["watch", "--pack", "essential", "--state"])
+        .args([path_str(&state.path().join("s")), "--output", path_str(&out)])
+        .arg(&sample)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("watch starts");
+    wait_for(&state.path().join("s"), trail_files(&sample).len());
+    std::thread::sleep(Duration::from_millis(300));
+    w.kill().expect("kill");
+    let _ = w.wait();
+    let said = std::fs::read_to_string(state.path().join("stderr")).expect("read");
+    assert!(
+        said.contains("read 72 new log files") && said.contains(path_str(&out)),
+        "{said}"
+    );
+}
+
+#[test]
 fn kill_and_restart_neither_drops_nor_repeats_alerts() {
     let sample = sample_trail();
     let files = trail_files(&sample);
@@ -648,7 +673,7 @@ fn a_month_landing_day_by_day_with_kills_keeps_state_flat_and_alerts_exact() {
         .collect();
     let last_time = reference
         .iter()
-        .filter_map(|a| a["time"].as_str())
+        .filter_map(|a| a["alert_time"].as_str())
         .max()
         .expect("alerts")
         .to_string();
@@ -657,7 +682,7 @@ fn a_month_landing_day_by_day_with_kills_keeps_state_flat_and_alerts_exact() {
     let missing: Vec<&Value> = reference
         .iter()
         .filter(|a| {
-            chrono::DateTime::parse_from_rfc3339(a["time"].as_str().unwrap_or_default())
+            chrono::DateTime::parse_from_rfc3339(a["alert_time"].as_str().unwrap_or_default())
                 .is_ok_and(|t| t < cutoff)
         })
         .filter(|a| !unique.contains(a["alert_id"].as_str().unwrap_or_default()))
@@ -755,7 +780,7 @@ fn correlation_alerts_live_equal_the_replay_across_a_kill() {
     // the watcher waits) is there.
     let missing: Vec<&Value> = reference
         .iter()
-        .filter(|a| a["time"].as_str().unwrap_or("") < "2026-04-04T12:00:00Z")
+        .filter(|a| a["alert_time"].as_str().unwrap_or("") < "2026-04-04T12:00:00Z")
         .filter(|a| !unique.contains(a["alert_id"].as_str().unwrap_or("")))
         .collect();
     assert!(missing.is_empty(), "not raised live: {missing:#?}");

@@ -11,6 +11,7 @@ use trailwatch_sql::output::{Format, write};
 use trailwatch_sql::{Engine, EngineOptions};
 
 use super::{RunArgs, parse_size};
+use crate::cli::progress::Progress;
 use crate::config::Config;
 use crate::interrupt::{Cancelled, Interrupt};
 
@@ -126,8 +127,10 @@ pub(super) fn run_statement(
     sql: &str,
     out: &mut Output,
 ) -> Result<usize> {
-    let result = rt.block_on(engine.run(sql))?;
-    write_result(result, out)
+    let spinner = Progress::spinner("running the statement");
+    let result = rt.block_on(engine.run(sql));
+    spinner.finish();
+    write_result(result?, out)
 }
 
 /// [`run_statement`], stopped by Ctrl-C (SIGINT): [`Cancelled`] comes
@@ -146,12 +149,14 @@ pub(super) fn run_statement_cancellable(
     interrupt.clear();
     let (engine, owned) = (engine.clone(), sql.to_string());
     let mut task = rt.spawn(async move { engine.run(&owned).await });
+    let spinner = Progress::spinner("running the statement (Ctrl-C stops it)");
     let result = rt.block_on(async {
         tokio::select! {
             r = &mut task => Some(r),
             () = interrupt.notified() => None,
         }
     });
+    spinner.finish();
     match result {
         Some(r) => write_result(r.context("the statement's task failed")??, out),
         None => {

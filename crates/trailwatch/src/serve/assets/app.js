@@ -143,7 +143,7 @@ async function overview() {
   const bySev = Object.fromEntries(s.attack.alerts_by_severity.map(x => [x.severity, x.alerts]));
   for (const p of ["P1", "P2", "P3", "P4"]) card(sev, bySev[p] || 0, p + " alerts, 24 h", "sev-" + p);
   bars("alert-timeline", hours(s.as_of, s.attack.timeline, "alerts"));
-  table("anomalies", [["time", "when"], [a => el("span", a.severity, "sev-" + a.severity), "sev"],
+  table("anomalies", [["alert_time", "when"], [a => el("span", a.severity, "sev-" + a.severity), "sev"],
     ["title", "anomaly"], ["who", "who"]], s.attack.anomalies, a => go("#alert/" + encodeURIComponent(a.alert_id)));
   table("top-rules", [["title", "rule"], ["severity", "severity"], ["alerts", "alerts"], ["last", "last"]],
     s.attack.top_rules, r => go("#alerts?rule=" + encodeURIComponent(r.rule_id)));
@@ -200,7 +200,7 @@ async function showAlerts(params) {
   // Alarm returns to OK are in the API; the list shows what needs a look.
   const list = (r.ok ? await r.json() : []).filter(a => a.state !== "OK");
   list.reverse();
-  table("alert-list", [["time", "when"], [a => el("span", a.severity, "sev-" + a.severity), "sev"],
+  table("alert-list", [["alert_time", "when"], [a => el("span", a.severity, "sev-" + a.severity), "sev"],
     ["title", "alert"], [a => (a.principals || []).join(", "), "who"], ["event_count", "events"]],
     list, a => go("#alert/" + encodeURIComponent(a.alert_id)));
 }
@@ -242,7 +242,7 @@ async function showAlert(id) {
   document.getElementById("alert-detail").hidden = false;
   document.getElementById("alert-title").textContent = alert.title;
   document.getElementById("alert-meta").textContent =
-    `${alert.severity} · ${alert.kind} · ${alert.rule_id} · ${alert.time} · ${alert.event_count} events`;
+    `${alert.severity} · ${alert.kind} · ${alert.rule_id} · ${alert.alert_time} · ${alert.event_count} events`;
   document.getElementById("alert-description").textContent = alert.description;
   table("alert-events", [["eventtime", "when"], ["eventname", "action"],
     [e => e.useridentity && (e.useridentity.arn || e.useridentity.type), "who"],
