@@ -223,6 +223,11 @@ impl<'s> Follower<'s> {
         // names), not path order, so event time advances as it did live.
         let mut pending: Vec<Input> = self.listing.pending().cloned().collect();
         pending.sort_by_key(Input::delivery_order);
+        // Every prefix with a file waiting holds alarms back until read,
+        // so a batch's first files do not run ahead of the others'.
+        for input in &pending {
+            pipeline.expect(input);
+        }
         for input in &pending {
             if !self.take(input, pipeline, saver)? {
                 break;

@@ -140,6 +140,15 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// `input` is waiting to be read: its trail prefix holds evaluation
+    /// back until it is (see [`watermark`]). Inputs outside the trail
+    /// layout name no prefix and are not waited for.
+    pub fn expect(&mut self, input: &Input) {
+        if let Some(k) = input.trail_key() {
+            self.marks.expect((k.account.clone(), k.region.clone()));
+        }
+    }
+
     /// Every record of one decoded input; returns how many problems the
     /// decoder reported (logged as they came).
     pub fn take(&mut self, input: &Input, dec: Decoder, out: &mut Vec<Alert>) -> u64 {

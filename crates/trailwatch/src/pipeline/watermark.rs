@@ -1,7 +1,12 @@
 //! Event-time progress per trail prefix (account and region): alarms are
 //! evaluated up to the slowest prefix still delivering, so one region
 //! running behind another, or a backlog copied account by account, is not
-//! late. A prefix silent for the idle time stops holding the others back.
+//! late. A prefix whose files are waiting to be read holds evaluation back
+//! until it has been read ([`Watermarks::expect`]): without that, the first
+//! files of one prefix would move event time past events that the first
+//! files of another, delivered in the same batch, still hold, and an alarm
+//! would be evaluated before its data was in. A prefix silent for the idle
+//! time stops holding the others back.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -15,8 +20,9 @@ pub struct Watermarks {
 
 #[derive(Debug)]
 struct Progress {
-    /// The newest believable event time seen (epoch ms).
-    newest: i64,
+    /// The newest believable event time seen (epoch ms); none while the
+    /// prefix's files are known but not yet read.
+    newest: Option<i64>,
     /// When a file of this prefix was last taken.
     heard: Instant,
 }
@@ -32,11 +38,20 @@ impl Watermarks {
     pub fn note(&mut self, prefix: (String, String), ms: i64) {
         let now = Instant::now();
         let p = self.prefixes.entry(prefix).or_insert(Progress {
-            newest: ms,
+            newest: Some(ms),
             heard: now,
         });
-        p.newest = p.newest.max(ms);
+        p.newest = Some(p.newest.map_or(ms, |n| n.max(ms)));
         p.heard = now;
+    }
+
+    /// A file of `prefix` is waiting to be read: until one is, the prefix
+    /// holds evaluation back (or until it has been idle that long).
+    pub fn expect(&mut self, prefix: (String, String)) {
+        self.prefixes.entry(prefix).or_insert(Progress {
+            newest: None,
+            heard: Instant::now(),
+        });
     }
 
     /// The newest event time of each prefix (`account/region` → epoch ms),
@@ -44,7 +59,7 @@ impl Watermarks {
     pub fn save(&self) -> BTreeMap<String, i64> {
         self.prefixes
             .iter()
-            .map(|((a, r), p)| (format!("{a}/{r}"), p.newest))
+            .filter_map(|((a, r), p)| Some((format!("{a}/{r}"), p.newest?)))
             .collect()
     }
 
@@ -57,14 +72,53 @@ impl Watermarks {
     }
 
     /// The event time alarms may be evaluated to: the slowest prefix heard
-    /// from lately, or the newest of all when every prefix is idle.
+    /// from lately, or the newest of all when every prefix is idle; none
+    /// while an active prefix has files waiting and none read.
     pub fn watermark(&self) -> Option<i64> {
-        let active = self
+        let mut active = self
             .prefixes
             .values()
             .filter(|p| p.heard.elapsed() < self.idle)
-            .map(|p| p.newest)
-            .min();
-        active.or_else(|| self.prefixes.values().map(|p| p.newest).max())
+            .peekable();
+        if active.peek().is_some() {
+            // `None` orders before every `Some`: one prefix not yet read
+            // makes the minimum none.
+            return active.map(|p| p.newest).min().flatten();
+        }
+        self.prefixes.values().filter_map(|p| p.newest).max()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prefix(region: &str) -> (String, String) {
+        ("111111111111".to_string(), region.to_string())
+    }
+
+    #[test]
+    fn a_prefix_with_files_waiting_holds_evaluation_until_read() {
+        let mut w = Watermarks::new(Duration::from_secs(900));
+        w.note(prefix("us-east-1"), 10_000);
+        assert_eq!(w.watermark(), Some(10_000));
+        w.expect(prefix("eu-west-1"));
+        assert_eq!(w.watermark(), None, "eu-west-1 has files not yet read");
+        w.note(prefix("eu-west-1"), 4_000);
+        assert_eq!(w.watermark(), Some(4_000), "the slowest prefix");
+        // Expecting a prefix already read changes nothing.
+        w.expect(prefix("us-east-1"));
+        assert_eq!(w.watermark(), Some(4_000));
+        assert_eq!(w.save().len(), 2);
+    }
+
+    #[test]
+    fn an_idle_prefix_stops_holding_back_even_unread() {
+        let mut w = Watermarks::new(Duration::ZERO);
+        w.note(prefix("us-east-1"), 10_000);
+        w.expect(prefix("eu-west-1"));
+        // Every prefix idle: the newest event time of all.
+        assert_eq!(w.watermark(), Some(10_000));
+        assert_eq!(w.save().len(), 1, "an unread prefix has nothing to save");
     }
 }
