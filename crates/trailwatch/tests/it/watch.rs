@@ -993,11 +993,7 @@ fn s3_lake_event_ids(endpoint: &str, lake: &str) -> Vec<String> {
         "{}",
         crate::support::stderr(&out)
     );
-    crate::support::stdout(&out)
-        .lines()
-        .skip(1)
-        .map(str::to_string)
-        .collect()
+    stdout(&out).lines().skip(1).map(str::to_string).collect()
 }
 
 /// The alert ids in an NDJSON output.
