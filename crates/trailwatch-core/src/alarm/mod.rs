@@ -6,5 +6,5 @@
 mod series;
 mod state;
 
-pub use series::{AlarmSpec, Evidence, Series, Statistic, Transition, minute_of};
+pub use series::{AlarmSpec, Evidence, EvidenceSummary, Series, Statistic, Transition, minute_of};
 pub use state::{AlarmState, Comparison, TreatMissing, next_state};

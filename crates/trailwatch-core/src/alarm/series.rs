@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::state::{AlarmState, Comparison, TreatMissing, next_state};
+use crate::alert::EVIDENCE_IDS;
 
 /// `Statistic` or `ExtendedStatistic` (pNN).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -71,6 +72,72 @@ pub struct Evidence {
     pub source_ip: Option<String>,
 }
 
+/// The evidence of a minute's (or a window's) samples, kept in a size that
+/// does not grow with them: how many there were, the first
+/// [`EVIDENCE_IDS`] event ids in the order they came, and each distinct
+/// principal and source address. An alert reports no more than that, so
+/// keeping every sample's evidence (about 200 bytes each) only cost memory:
+/// a replay holds its whole history's samples until the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceSummary {
+    pub count: usize,
+    pub event_ids: Vec<String>,
+    pub principals: BTreeSet<String>,
+    pub source_ips: BTreeSet<String>,
+}
+
+impl EvidenceSummary {
+    fn add(&mut self, e: Evidence) {
+        self.count += 1;
+        if self.event_ids.len() < EVIDENCE_IDS {
+            self.event_ids.push(e.event_id);
+        }
+        self.principals.extend(e.principal);
+        self.source_ips.extend(e.source_ip);
+    }
+
+    /// `other`'s samples after this one's.
+    fn merge(&mut self, other: &EvidenceSummary) {
+        self.count += other.count;
+        let room = EVIDENCE_IDS.saturating_sub(self.event_ids.len());
+        self.event_ids
+            .extend(other.event_ids.iter().take(room).cloned());
+        self.principals.extend(other.principals.iter().cloned());
+        self.source_ips.extend(other.source_ips.iter().cloned());
+    }
+}
+
+/// A minute's evidence as saved: a summary, or (in state saved before
+/// summaries) every sample's [`Evidence`], summarised when read.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SavedEvidence {
+    Summary(EvidenceSummary),
+    Each(Vec<Evidence>),
+}
+
+fn read_evidence<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<i64, EvidenceSummary>, D::Error> {
+    let saved = BTreeMap::<i64, SavedEvidence>::deserialize(d)?;
+    Ok(saved
+        .into_iter()
+        .map(|(m, e)| {
+            let summary = match e {
+                SavedEvidence::Summary(s) => s,
+                SavedEvidence::Each(all) => {
+                    let mut s = EvidenceSummary::default();
+                    for one in all {
+                        s.add(one);
+                    }
+                    s
+                }
+            };
+            (m, summary)
+        })
+        .collect())
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Bucket {
     values: Vec<f64>,
@@ -87,7 +154,7 @@ pub struct Transition {
     pub datapoints: Vec<Option<f64>>,
     /// First and last minute of the evaluation range.
     pub window: (i64, i64),
-    pub evidence: Vec<Evidence>,
+    pub evidence: EvidenceSummary,
 }
 
 /// One series (one dimension set) of one alarm. Serializable, so a
@@ -95,7 +162,8 @@ pub struct Transition {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Series {
     buckets: BTreeMap<i64, Bucket>,
-    evidence: BTreeMap<i64, Vec<Evidence>>,
+    #[serde(deserialize_with = "read_evidence")]
+    evidence: BTreeMap<i64, EvidenceSummary>,
     pub state: AlarmState,
     evaluated_until: Option<i64>,
     /// The first minute ever evaluated.
@@ -164,7 +232,7 @@ impl Series {
         }
         self.buckets.entry(minute).or_default().values.push(value);
         if let Some(e) = evidence {
-            self.evidence.entry(minute).or_default().push(e);
+            self.evidence.entry(minute).or_default().add(e);
         }
     }
 
@@ -226,11 +294,10 @@ impl Series {
             return None;
         }
         let window = (newest - (r - 1) * p, t);
-        let evidence = self
-            .evidence
-            .range(window.0..=window.1)
-            .flat_map(|(_, e)| e.iter().cloned())
-            .collect();
+        let mut evidence = EvidenceSummary::default();
+        for (_, e) in self.evidence.range(window.0..=window.1) {
+            evidence.merge(e);
+        }
         let from = self.state;
         self.state = next;
         self.history.insert(t, next);
@@ -493,5 +560,75 @@ mod tests {
             );
         }
         assert_eq!(late.state, in_order.state);
+    }
+
+    fn evidence(i: usize) -> Evidence {
+        Evidence {
+            event_id: format!("e{i}"),
+            event_time: "2026-04-01T00:00:00Z".into(),
+            principal: Some(format!("p{}", i % 3)),
+            source_ip: (i % 2 == 0).then(|| format!("10.0.0.{}", i % 5)),
+        }
+    }
+
+    #[test]
+    fn a_window_reports_every_sample_while_keeping_twenty_ids_a_minute() {
+        let s = spec(1, 1, TreatMissing::NotBreaching);
+        let mut series = Series::default();
+        // 30 samples in each of two minutes: 60 in the window.
+        for i in 0..60 {
+            series.add(1000 + (i / 30) as i64, 1.0, Some(evidence(i)));
+        }
+        let tr = series.evaluate_until(&s, 1001, &BTreeSet::new(), None);
+        let alarm = tr
+            .iter()
+            .find(|t| t.to == AlarmState::Alarm)
+            .expect("alarm");
+        // The minute 1000 evaluation sees the first minute's 30.
+        assert_eq!(alarm.evidence.count, 30);
+        let ids: Vec<String> = (0..EVIDENCE_IDS).map(|i| format!("e{i}")).collect();
+        assert_eq!(alarm.evidence.event_ids, ids, "the first ids, in order");
+        assert_eq!(alarm.evidence.principals.len(), 3);
+        assert_eq!(alarm.evidence.source_ips.len(), 5);
+        // Kept per minute: at most EVIDENCE_IDS ids, whatever the samples.
+        assert!(
+            series
+                .evidence
+                .values()
+                .all(|e| e.event_ids.len() <= EVIDENCE_IDS)
+        );
+        let mut window = EvidenceSummary::default();
+        for e in series.evidence.values() {
+            window.merge(e);
+        }
+        assert_eq!(window.count, 60);
+        assert_eq!(window.event_ids, ids, "merged minutes keep the first ids");
+    }
+
+    #[test]
+    fn state_saved_with_every_samples_evidence_still_reads() {
+        let old = serde_json::json!({
+            "buckets": {"1000": {"values": [1.0, 1.0]}},
+            "evidence": {"1000": [
+                {"event_id": "a", "event_time": "t", "principal": "p", "source_ip": null},
+                {"event_id": "b", "event_time": "t", "principal": "p", "source_ip": "10.0.0.1"}
+            ]},
+            "state": "INSUFFICIENT_DATA",
+            "evaluated_until": null,
+            "first_evaluated": null,
+            "history": {},
+            "rewind": null
+        });
+        let series: Series = serde_json::from_value(old).expect("old state reads");
+        let e = &series.evidence[&1000];
+        assert_eq!(
+            (e.count, e.event_ids.clone()),
+            (2, vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(e.source_ips.len(), 1);
+        // And what it saves now reads back the same.
+        let again: Series =
+            serde_json::from_slice(&serde_json::to_vec(&series).expect("save")).expect("read");
+        assert_eq!(again.evidence, series.evidence);
     }
 }

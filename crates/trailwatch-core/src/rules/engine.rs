@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{MetricValue, Rule};
 use crate::alarm::{AlarmState, Evidence, Series, Transition, minute_of};
-use crate::alert::{About, Alert, AlertKind, EVIDENCE_IDS, Severity, stable_id};
+use crate::alert::{About, Alert, AlertKind, Severity, stable_id};
 use crate::detect::{Detector, Seen, StateError};
 use crate::event::Record;
 use crate::pattern::{Document, Expr, Found, Operand, Pattern, RecordDoc, Step, Test};
@@ -430,12 +430,6 @@ fn alarm_alert(rule: &Rule, dims: &[String], t: &Transition) -> Alert {
                 .collect()
         })
         .unwrap_or_default();
-    let mut principals = BTreeSet::new();
-    let mut ips = BTreeSet::new();
-    for e in &t.evidence {
-        principals.extend(e.principal.clone());
-        ips.extend(e.source_ip.clone());
-    }
     let state = t.to.as_str();
     let dims_text = dims.join("\u{1f}");
     Alert {
@@ -451,15 +445,10 @@ fn alarm_alert(rule: &Rule, dims: &[String], t: &Transition) -> Alert {
         threshold: alarm.map(|a| a.spec.threshold),
         datapoints: t.datapoints.clone(),
         dimensions,
-        event_ids: t
-            .evidence
-            .iter()
-            .take(EVIDENCE_IDS)
-            .map(|e| e.event_id.clone())
-            .collect(),
-        event_count: t.evidence.len(),
-        principals: principals.into_iter().collect(),
-        source_ips: ips.into_iter().collect(),
+        event_ids: t.evidence.event_ids.clone(),
+        event_count: t.evidence.count,
+        principals: t.evidence.principals.iter().cloned().collect(),
+        source_ips: t.evidence.source_ips.iter().cloned().collect(),
         actions: rule.actions.clone(),
         description: rule.description.clone(),
         query: rule.query.clone(),
