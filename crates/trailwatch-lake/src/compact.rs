@@ -1,5 +1,6 @@
 //! `lake compact`: merge the files of each partition into one, without
-//! changing the set of events, crash-safe like ingest. A partition's lone
+//! changing the set of events (or of alerts: the alerts table's date
+//! partitions are merged too), crash-safe like ingest. A partition's lone
 //! file written in an older layout (`parquet_file::LAYOUT`) is rewritten
 //! into the current one.
 //!
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
 
+use crate::alerts::{ALERTS_DIR, merge_partition};
 use crate::error::LakeError;
 use crate::manifest::{Operation, Transaction};
 use crate::parquet_file::{self, ROW_GROUP_ROWS};
@@ -95,8 +97,35 @@ pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
         summary.files_after += 1;
         summary.rows += rows;
     }
+    compact_alerts(store, &mut summary)?;
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Merge each date's partition of the alerts table that has more than one
+/// file (a server files a small one per push).
+fn compact_alerts(store: &Store, summary: &mut CompactSummary) -> Result<(), LakeError> {
+    let mut by_date: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for meta in store.list(ALERTS_DIR)? {
+        let rel = store.rel(&meta.location);
+        let date = rel
+            .split('/')
+            .find_map(|seg| seg.strip_prefix("date="))
+            .map(str::to_string);
+        if let (Some(date), true) = (date, rel.ends_with(".parquet")) {
+            by_date.entry(date).or_default().push(rel);
+        }
+    }
+    for (date, mut files) in by_date {
+        summary.files_before += files.len() as u64;
+        summary.files_after += 1;
+        if files.len() > 1 {
+            files.sort();
+            merge_partition(store, &date, &files)?;
+            summary.partitions_compacted += 1;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
