@@ -567,7 +567,7 @@ mod tests {
             event_id: format!("e{i}"),
             event_time: "2026-04-01T00:00:00Z".into(),
             principal: Some(format!("p{}", i % 3)),
-            source_ip: (i % 2 == 0).then(|| format!("10.0.0.{}", i % 5)),
+            source_ip: i.is_multiple_of(2).then(|| format!("10.0.0.{}", i % 5)),
         }
     }
 
