@@ -290,36 +290,14 @@ impl<'s> AlertTable<'s> {
 }
 
 /// Merge `files`, a date's partition of the alerts table, into one file,
-/// crash-safe as `lake compact` is: the merged file is staged, the
-/// manifest naming the files it replaces is committed, and a crash at any
-/// point is finished or undone by the next [`recover`].
+/// crash-safe as `lake compact` is.
 pub fn merge_partition(store: &Store, date: &str, files: &[String]) -> Result<(), LakeError> {
-    let mut batches = Vec::new();
-    for f in files {
-        for b in ParquetRecordBatchReaderBuilder::try_new(store.get(f)?)?.build()? {
-            batches.push(b.map_err(LakeError::from));
-        }
-    }
-    let (bytes, rows) = parquet_file::encode(alerts_schema(), batches, ROW_GROUP_ROWS)?;
-    let staging = Staging::begin(store);
-    let path = format!("{ALERTS_DIR}/date={date}/part-{}.parquet", staging.txid());
-    let merged = staging.stage(&path, bytes, rows)?;
-    staging.stage_removals(files)?;
-    staging.commit(Transaction {
-        version: 1,
-        txid: String::new(),
-        committed_at: String::new(),
-        operation: Operation::Compact {
-            removed: files.to_vec(),
-        },
-        sources: Vec::new(),
-        files: vec![merged],
-        quarantine: None,
-        records: rows,
-        duplicates: 0,
-        quarantined: 0,
-    })?;
-    Ok(())
+    let merged = crate::compact::merge(store, files, alerts_schema())?;
+    let path = format!(
+        "{ALERTS_DIR}/date={date}/part-{}.parquet",
+        uuid::Uuid::new_v4()
+    );
+    crate::compact::commit_merged(store, &path, merged, files)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! crash at any point is finished (or undone, before the commit) by the
 //! next run's recovery.
 
+use arrow_schema::SchemaRef;
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde::Serialize;
@@ -33,7 +34,12 @@ pub struct CompactSummary {
     pub seconds: f64,
 }
 
-fn merge(store: &Store, files: &[String]) -> Result<(Bytes, u64), LakeError> {
+/// The rows of `files` (of one table, with `schema`) as one Parquet file.
+pub(crate) fn merge(
+    store: &Store,
+    files: &[String],
+    schema: SchemaRef,
+) -> Result<(Bytes, u64), LakeError> {
     let mut readers = Vec::new();
     for f in files {
         readers.push(ParquetRecordBatchReaderBuilder::try_new(store.get(f)?)?.build()?);
@@ -42,7 +48,37 @@ fn merge(store: &Store, files: &[String]) -> Result<(Bytes, u64), LakeError> {
         .into_iter()
         .flatten()
         .map(|b| b.map_err(LakeError::from));
-    parquet_file::encode(cloudtrail_schema(), batches, ROW_GROUP_ROWS)
+    parquet_file::encode(schema, batches, ROW_GROUP_ROWS)
+}
+
+/// Replace `removed` by the merged file `bytes` (`rows` rows) at `path`:
+/// the file is staged, the manifest naming the files it replaces is
+/// committed, then it is published and they are deleted; a crash at any
+/// point is finished or undone by the next recovery.
+pub(crate) fn commit_merged(
+    store: &Store,
+    path: &str,
+    (bytes, rows): (Bytes, u64),
+    removed: &[String],
+) -> Result<(), LakeError> {
+    let staging = Staging::begin(store);
+    let merged = staging.stage(path, bytes, rows)?;
+    staging.stage_removals(removed)?;
+    staging.commit(Transaction {
+        version: 1,
+        txid: String::new(),
+        committed_at: String::new(),
+        operation: Operation::Compact {
+            removed: removed.to_vec(),
+        },
+        sources: Vec::new(),
+        files: vec![merged],
+        quarantine: None,
+        records: rows,
+        duplicates: 0,
+        quarantined: 0,
+    })?;
+    Ok(())
 }
 
 /// Merge every partition that has more than one file, and rewrite a lone
@@ -70,29 +106,13 @@ pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
             summary.files_after += files.len() as u64;
             continue;
         }
-        let (bytes, rows) = merge(store, &files)?;
+        let (bytes, rows) = merge(store, &files, cloudtrail_schema())?;
         let final_path = format!(
             "{TABLE_DIR}/{}/part-{}.parquet",
             pk.dir(),
             uuid::Uuid::new_v4()
         );
-        let staging = Staging::begin(store);
-        let merged = staging.stage(&final_path, bytes, rows)?;
-        staging.stage_removals(&files)?;
-        staging.commit(Transaction {
-            version: 1,
-            txid: String::new(),
-            committed_at: String::new(),
-            operation: Operation::Compact {
-                removed: files.clone(),
-            },
-            sources: Vec::new(),
-            files: vec![merged],
-            quarantine: None,
-            records: rows,
-            duplicates: 0,
-            quarantined: 0,
-        })?;
+        commit_merged(store, &final_path, (bytes, rows), &files)?;
         summary.partitions_compacted += 1;
         summary.files_after += 1;
         summary.rows += rows;

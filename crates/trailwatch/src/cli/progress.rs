@@ -20,11 +20,18 @@ pub struct Progress {
 impl Progress {
     /// `total` units of work (files, events); `unit` names them.
     pub fn new(total: u64, unit: &str) -> Progress {
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::hidden());
-        let template = format!(
-            "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}}) {{msg}}"
-        );
-        if let Ok(style) = ProgressStyle::with_template(&template) {
+        Progress::hidden(
+            Some(total),
+            &format!(
+                "{{spinner}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}}) {{msg}}"
+            ),
+        )
+    }
+
+    /// A bar drawn nowhere yet, in `template`'s style.
+    fn hidden(total: Option<u64>, template: &str) -> Progress {
+        let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::hidden());
+        if let Ok(style) = ProgressStyle::with_template(template) {
             bar.set_style(style);
         }
         Progress {
@@ -38,17 +45,8 @@ impl Progress {
     /// A spinner with the elapsed time, for work of unknown size (a query):
     /// drawn by a ticker thread once the work has taken more than a moment.
     pub fn spinner(what: &str) -> Progress {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
-        if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}") {
-            bar.set_style(style);
-        }
-        bar.set_message(what.to_string());
-        let p = Progress {
-            bar,
-            started: Instant::now(),
-            shown: AtomicBool::new(false),
-            terminal: std::io::stderr().is_terminal(),
-        };
+        let p = Progress::hidden(None, "{spinner} [{elapsed_precise}] {msg}");
+        p.bar.set_message(what.to_string());
         if p.terminal {
             // A clone shares the bar; the thread only reveals it, and a bar
             // finished meanwhile stays hidden.

@@ -198,19 +198,9 @@ impl Worker {
         crate::private::create_dir_all(&state)
             .with_context(|| format!("creating {}", state.display()))?;
         let (mut saver, replay) = Saver::load(&state, None)?;
-        // Each event once, however many ways it came in (see the module
-        // doc); outputs: the outbox first (it skips ids it has), then the
-        // lake's table, then the metrics.
-        let mut pipeline = Pipeline::new(detectors, lateness, idle).with_dedup(DEDUP_WINDOW);
-        if let Some(n) = notifier {
-            pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
-        }
-        let table = AlertTable::open(&store).context("opening the alerts table")?;
-        pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
-        pipeline = pipeline.with_output(Box::new(Filed {
-            metrics: metrics.clone(),
-            engine: engine.clone(),
-        }));
+        let mut pipeline = pipeline(
+            &store, detectors, lateness, idle, notifier, &metrics, &engine,
+        )?;
         saver.resume(&mut pipeline)?;
         let poll = follow.as_ref().map(|f| f.poll);
         let follower = match follow {
@@ -240,7 +230,7 @@ impl Worker {
         for path in waiting {
             detect(&mut pipeline, &mut saver, &mut held, &metrics, &path);
         }
-        let mut running = Running {
+        let running = Running {
             store: &store,
             spool: &spool,
             metrics: &metrics,
@@ -256,30 +246,33 @@ impl Worker {
             fs_news: true,
             saved_state_at,
         };
-        let stop = loop {
-            running.follow_if_due();
-            let wait = running.wait();
-            let mut idle = false;
-            match rx.recv_timeout(wait) {
-                Ok(Wake::Pushed(path)) => running.detect(&path),
-                Ok(Wake::Fs(e)) => {
-                    if let Some(f) = &mut running.follower {
-                        f.saw(e);
-                    }
-                    running.fs_news = true;
-                }
-                Ok(Wake::Stop) => break true,
-                Err(RecvTimeoutError::Timeout) => idle = true,
-                Err(RecvTimeoutError::Disconnected) => break true,
-            }
-            running.save(idle);
-            running.ingest_if_due();
-        };
-        if stop {
-            running.stop();
-        }
+        running.serve(&rx);
         Ok(())
     }
+}
+
+/// The server's pipeline: each event once, however many ways it came in
+/// (see the module doc); outputs: the outbox first (it skips ids it has),
+/// then the lake's table, then the metrics.
+fn pipeline<'s>(
+    store: &'s Store,
+    detectors: Vec<Box<dyn Detector>>,
+    lateness: i64,
+    idle: Duration,
+    notifier: Option<crate::notify::dispatch::Notifier>,
+    metrics: &Arc<Metrics>,
+    engine: &Arc<trailwatch_sql::Engine>,
+) -> Result<Pipeline<'s>> {
+    let mut pipeline = Pipeline::new(detectors, lateness, idle).with_dedup(DEDUP_WINDOW);
+    if let Some(n) = notifier {
+        pipeline = pipeline.with_output(Box::new(output::Outbox(n)));
+    }
+    let table = AlertTable::open(store).context("opening the alerts table")?;
+    pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
+    Ok(pipeline.with_output(Box::new(Filed {
+        metrics: metrics.clone(),
+        engine: engine.clone(),
+    })))
 }
 
 /// At start: spool files the saved state covers move on, held until the
@@ -355,6 +348,31 @@ struct Running<'s> {
 }
 
 impl Running<'_> {
+    /// Take what comes until told to stop (or every sender is gone):
+    /// pushed records, file-system news, and the trail every poll; save
+    /// and ingest as they fall due; then stop cleanly.
+    fn serve(mut self, rx: &Receiver<Wake>) {
+        loop {
+            self.follow_if_due();
+            let wait = self.wait();
+            let mut idle = false;
+            match rx.recv_timeout(wait) {
+                Ok(Wake::Pushed(path)) => self.detect(&path),
+                Ok(Wake::Fs(e)) => {
+                    if let Some(f) = &mut self.follower {
+                        f.saw(e);
+                    }
+                    self.fs_news = true;
+                }
+                Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => idle = true,
+            }
+            self.save(idle);
+            self.ingest_if_due();
+        }
+        self.stop();
+    }
+
     /// Follow the trail when the file watcher saw something, and every
     /// poll (S3 prefixes are listed then).
     fn follow_if_due(&mut self) {

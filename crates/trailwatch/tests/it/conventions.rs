@@ -8,7 +8,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::{
-    bin, have_tool, ingest_sample, path_str, python, repo_root, run, sample_trail, stderr, stdout,
+    RULE_WITH_A_WRONG_EXAMPLE, bin, have_tool, ingest_sample, path_str, python, repo_root, run,
+    sample_trail, stderr, stdout,
 };
 
 #[test]
@@ -123,11 +124,7 @@ fn rules_commands_print_json_and_the_same_thing_has_one_name() {
     assert_eq!(rule["alarm"]["period_minutes"], 5, "{rule}");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("mine.yaml");
-    std::fs::write(
-        &file,
-        "rules:\n  - id: my-rule\n    title: t\n    severity: P4\n    pattern: '{ $.eventName = \"A\" }'\n    examples:\n      fire: [{eventName: B}]\n",
-    )
-    .expect("write");
+    std::fs::write(&file, RULE_WITH_A_WRONG_EXAMPLE).expect("write");
     let tested = run(&["rules", "test", path_str(&file), "--format", "json"]);
     assert_eq!(tested.status.code(), Some(1), "{}", stderr(&tested));
     let rows: Vec<Value> = serde_json::from_slice(&tested.stdout).expect("one array");

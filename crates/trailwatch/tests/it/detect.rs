@@ -4,8 +4,9 @@
 use serde_json::Value;
 
 use crate::support::{
-    bin, detect_json, files_under, lake_alert_ids, moto_with_boto3, path_str, repo_root, run,
-    s3_env, s3_upload, sample_geoip, sample_trail, shared_dir, stderr, stdout,
+    RULE_WITH_A_WRONG_EXAMPLE, bin, detect_json, files_under, lake_alert_ids, moto_with_boto3,
+    path_str, repo_root, run, s3_env, s3_upload, sample_geoip, sample_trail, shared_dir, stderr,
+    stdout,
 };
 
 #[test]
@@ -223,11 +224,7 @@ fn rules_test_passes_for_every_built_in_pack() {
 fn rules_test_reports_a_rule_whose_examples_disagree() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("mine.yaml");
-    std::fs::write(
-        &file,
-        "rules:\n  - id: my-rule\n    title: t\n    severity: P4\n    pattern: '{ $.eventName = \"A\" }'\n    examples:\n      fire: [{eventName: B}]\n",
-    )
-    .expect("write");
+    std::fs::write(&file, RULE_WITH_A_WRONG_EXAMPLE).expect("write");
     let out = run(&["rules", "test", path_str(&file)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

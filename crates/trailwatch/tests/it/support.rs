@@ -485,3 +485,14 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Each line of NDJSON text, parsed.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
+}
+
+/// A rule file whose one rule's example says it fires on an event it does
+/// not match: what `rules test` must report.
+pub const RULE_WITH_A_WRONG_EXAMPLE: &str = "rules:\n  - id: my-rule\n    title: t\n    severity: P4\n    pattern: '{ $.eventName = \"A\" }'\n    examples:\n      fire: [{eventName: B}]\n";

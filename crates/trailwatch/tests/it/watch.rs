@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::support::{
-    bin, lake_alert_ids, lake_event_ids, moto_with_boto3, path_str, run, s3_env, s3_upload,
-    sample_geoip, sample_trail, source_event_ids, stdout,
+    bin, json_lines, lake_alert_ids, lake_event_ids, moto_with_boto3, path_str, run, s3_env,
+    s3_upload, sample_geoip, sample_trail, source_event_ids, stdout,
 };
 
 fn trail_files(root: &Path) -> Vec<PathBuf> {
@@ -136,11 +136,7 @@ fn alarm_transitions_are_a_function_of_the_data_not_of_arrival() {
     std::thread::sleep(Duration::from_millis(300));
     w.kill().expect("kill");
     let _ = w.wait();
-    let live: Vec<Value> = std::fs::read_to_string(&out)
-        .expect("alerts")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    let live = json_lines(&std::fs::read_to_string(&out).expect("alerts"));
     let replay = run(&[
         "detect",
         "--format",
@@ -149,10 +145,7 @@ fn alarm_transitions_are_a_function_of_the_data_not_of_arrival() {
         "all",
         path_str(&sample),
     ]);
-    let reference: Vec<Value> = stdout(&replay)
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    let reference = json_lines(&stdout(&replay));
     let (live, reference) = (transitions(&live), transitions(&reference));
     let extra: Vec<_> = live.difference(&reference).collect();
     assert!(
@@ -832,11 +825,7 @@ fn correlation_alerts_live_equal_the_replay_across_a_kill() {
     w.kill().expect("kill");
     let _ = w.wait();
 
-    let live: Vec<Value> = std::fs::read_to_string(&out)
-        .expect("alerts")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    let live = json_lines(&std::fs::read_to_string(&out).expect("alerts"));
     let live_ids: Vec<&str> = live.iter().filter_map(|a| a["alert_id"].as_str()).collect();
     let unique: HashSet<&str> = live_ids.iter().copied().collect();
     assert_eq!(unique.len(), live_ids.len(), "an alert was repeated");
@@ -940,11 +929,7 @@ fn sigma_correlations_live_equal_the_replay_across_a_kill() {
     std::thread::sleep(Duration::from_millis(500));
     w.kill().expect("kill");
     let _ = w.wait();
-    let live: Vec<Value> = std::fs::read_to_string(&out)
-        .expect("alerts")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect();
+    let live = json_lines(&std::fs::read_to_string(&out).expect("alerts"));
     let replay = run(&[
         "detect",
         "--format",
