@@ -23,14 +23,12 @@ use futures::StreamExt;
 use object_store::ObjectStore;
 use object_store::ObjectStoreExt;
 use object_store::path::Path as ObjectPath;
-use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 use serde::Serialize;
 use trailwatch_core::event::{DecodeOptions, Decoder};
 
 use crate::batch::BatchBuilder;
-use crate::dedup::EventIdSet;
+use crate::dedup::{self, EventIdSet};
 use crate::error::LakeError;
 use crate::manifest::{
     self, FileEntry, Operation, QUARANTINE_DIR, SourceEntry, SourceIndex, Transaction,
@@ -299,48 +297,19 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-/// The eventIDs stored in one Parquet file.
-fn read_event_ids(bytes: Bytes, ids: &mut EventIdSet) -> Result<(), LakeError> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)?;
-    let idx = builder
-        .schema()
-        .index_of("eventid")
-        .map_err(LakeError::Arrow)?;
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [idx]);
-    for batch in builder.with_projection(mask).build()? {
-        let batch = batch?;
-        let col = batch.column(0).as_string::<i32>();
-        for i in 0..col.len() {
-            if col.is_valid(i) {
-                ids.insert(col.value(i));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Partition-scoped eventID sets, loaded on first touch.
-struct Seen<'s> {
-    store: &'s Store,
+/// The eventIDs a transaction has taken so far, per partition: duplicates
+/// within it are dropped against these, duplicates of what the lake
+/// already holds when the rows are handed to the encoders
+/// ([`Buffer::flush`]). Cleared at each commit, so memory is bounded by a
+/// transaction, not by the lake.
+#[derive(Default)]
+struct Seen {
     sets: HashMap<PartitionKey, EventIdSet>,
 }
 
-impl Seen<'_> {
-    fn set(&mut self, pk: &PartitionKey) -> Result<&mut EventIdSet, LakeError> {
-        if !self.sets.contains_key(pk) {
-            let mut ids = EventIdSet::default();
-            let dir = format!("{TABLE_DIR}/{}", pk.dir());
-            for meta in self.store.list(&dir)? {
-                let rel = self.store.rel(&meta.location);
-                if rel.ends_with(".parquet") {
-                    read_event_ids(self.store.get(&rel)?, &mut ids)?;
-                }
-            }
-            self.sets.insert(pk.clone(), ids);
-        }
-        self.sets
-            .get_mut(pk)
-            .ok_or_else(|| LakeError::Broken("partition set vanished".into()))
+impl Seen {
+    fn set(&mut self, pk: &PartitionKey) -> &mut EventIdSet {
+        self.sets.entry(pk.clone()).or_default()
     }
 }
 
@@ -355,11 +324,17 @@ struct Pending {
 type Job = (PartitionKey, Vec<RecordBatch>);
 
 struct Buffer<'s> {
+    store: &'s Store,
     opts: &'s IngestOptions,
     /// Encoder threads take partitions from here, so Parquet encoding
     /// overlaps with decoding the next sources.
     jobs: std::sync::mpsc::SyncSender<Job>,
     pending: Pending,
+    /// The stored files of each partition, listed once per transaction
+    /// (what it stages is not among them until it commits).
+    stored_files: HashMap<PartitionKey, Vec<String>>,
+    /// Rows dropped because the lake already held their ids.
+    stored_duplicates: u64,
 }
 
 impl Buffer<'_> {
@@ -384,17 +359,68 @@ impl Buffer<'_> {
         Ok(())
     }
 
-    /// Hand the given partitions' pending rows to the encoders.
+    /// Hand the given partitions' pending rows to the encoders, without
+    /// the ones whose ids the lake already holds.
     fn flush(&mut self, keys: Vec<PartitionKey>) -> Result<(), LakeError> {
         for k in keys {
             if let Some((batches, bytes)) = self.pending.parts.remove(&k) {
                 self.pending.bytes -= bytes;
+                let batches = self.not_stored(&k, batches)?;
+                if batches.is_empty() {
+                    continue;
+                }
                 self.jobs
                     .send((k, batches))
                     .map_err(|_| LakeError::Worker("the Parquet encoder stopped"))?;
             }
         }
         Ok(())
+    }
+
+    /// `batches` of partition `k` without the rows whose ids its stored
+    /// files hold.
+    fn not_stored(
+        &mut self,
+        k: &PartitionKey,
+        batches: Vec<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>, LakeError> {
+        if !self.stored_files.contains_key(k) {
+            let dir = format!("{TABLE_DIR}/{}", k.dir());
+            let files = (self.store.list(&dir)?.iter())
+                .map(|m| self.store.rel(&m.location))
+                .filter(|rel| rel.ends_with(".parquet"))
+                .collect();
+            self.stored_files.insert(k.clone(), files);
+        }
+        let files = &self.stored_files[k];
+        if files.is_empty() {
+            return Ok(batches);
+        }
+        let columns = batches
+            .iter()
+            .map(|b| {
+                b.column_by_name("eventid")
+                    .map(|c| c.as_string::<i32>().clone())
+                    .ok_or_else(|| LakeError::Broken("batch without eventid".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let candidates: Vec<&str> = columns.iter().flat_map(|c| c.iter().flatten()).collect();
+        let stored = dedup::stored_among(self.store, files, &candidates)?;
+        if stored.is_empty() {
+            return Ok(batches);
+        }
+        let mut kept_batches = Vec::with_capacity(batches.len());
+        for (batch, ids) in batches.iter().zip(&columns) {
+            let keep: BooleanArray = ids
+                .iter()
+                .map(|id| Some(!id.is_some_and(|id| stored.contains(id))))
+                .collect();
+            self.stored_duplicates += (batch.num_rows() - keep.true_count()) as u64;
+            if keep.true_count() > 0 {
+                kept_batches.push(filter_record_batch(batch, &keep)?);
+            }
+        }
+        Ok(kept_batches)
     }
 
     fn flush_all(&mut self) -> Result<(), LakeError> {
@@ -494,10 +520,7 @@ pub fn ingest(
         store,
         opts,
         progress,
-        seen: Seen {
-            store,
-            sets: HashMap::new(),
-        },
+        seen: Seen::default(),
         done: Progress {
             files: 0,
             events: 0,
@@ -531,8 +554,8 @@ struct Run<'a> {
     store: &'a Store,
     opts: &'a IngestOptions,
     progress: &'a (dyn Fn(Progress) + Sync),
-    /// The eventIDs of the partitions touched, for exactly-once storage.
-    seen: Seen<'a>,
+    /// The eventIDs this transaction has taken, for exactly-once storage.
+    seen: Seen,
     done: Progress,
     summary: IngestSummary,
 }
@@ -551,6 +574,7 @@ impl Run<'_> {
     /// staged and committed (or, on an error, nothing of it).
     fn transaction(&mut self, chunk: &[SourceObject]) -> Result<(), LakeError> {
         let staging = Staging::begin(self.store);
+        self.seen = Seen::default();
         let mut got = Gathered::default();
         let files = self.encode(chunk, &staging, &mut got)?;
         let quarantined = got.quarantine.len() as u64;
@@ -595,9 +619,12 @@ impl Run<'_> {
                 .map(|_| scope.spawn(|| encode_jobs(staging, opts.row_group_rows, &job_rx)))
                 .collect();
             let mut buffer = Buffer {
+                store,
                 opts,
                 jobs: job_tx,
                 pending: Pending::default(),
+                stored_files: HashMap::new(),
+                stored_duplicates: 0,
             };
             let produced = (|| -> Result<(), LakeError> {
                 // The decoder decodes a few MB of sources at a time (in
@@ -616,6 +643,11 @@ impl Run<'_> {
                     .map_err(|_| LakeError::Worker("the decoder thread panicked"))?;
                 buffer.flush_all()
             })();
+            // Rows counted as new when taken turned out to be stored.
+            let stored = buffer.stored_duplicates;
+            got.records -= stored;
+            got.duplicates += stored;
+            self.done.events -= stored;
             // Closing the queue lets the encoders finish and return.
             drop(buffer);
             let mut files = Vec::new();
@@ -646,7 +678,7 @@ impl Run<'_> {
         got.sources.extend(d.entries);
         got.quarantine.extend(d.quarantine);
         for (pk, batch) in d.batches {
-            let ids = self.seen.set(&pk)?;
+            let ids = self.seen.set(&pk);
             let col = batch
                 .column_by_name("eventid")
                 .ok_or_else(|| LakeError::Broken("batch without eventid".into()))?

@@ -15,6 +15,7 @@ pub mod dedup;
 pub mod error;
 pub mod ingest;
 pub mod manifest;
+pub mod object_reader;
 pub mod parquet_file;
 pub mod partition;
 pub mod read;
