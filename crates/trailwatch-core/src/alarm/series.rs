@@ -138,9 +138,34 @@ fn read_evidence<'de, D: serde::Deserializer<'de>>(
         .collect())
 }
 
+/// One minute's samples, as runs of equal values: a metric filter's value
+/// is nearly always the same (`1`, or a field's few values), so a minute
+/// with thousands of matches keeps a run or two, not a number per match.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Bucket {
+    /// Each sample, in state saved before runs (read, never written).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     values: Vec<f64>,
+    /// `(value, how many times in a row)`.
+    #[serde(default)]
+    runs: Vec<(f64, u64)>,
+}
+
+impl Bucket {
+    fn add(&mut self, value: f64) {
+        match self.runs.last_mut() {
+            Some((v, n)) if v.to_bits() == value.to_bits() => *n += 1,
+            _ => self.runs.push((value, 1)),
+        }
+    }
+
+    /// Every sample as `(value, count)`.
+    fn samples(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        self.values
+            .iter()
+            .map(|v| (*v, 1))
+            .chain(self.runs.iter().copied())
+    }
 }
 
 /// A state change of the alarm at an evaluation minute.
@@ -195,23 +220,34 @@ impl Default for Series {
     }
 }
 
-fn aggregate(values: &[f64], stat: Statistic) -> Option<f64> {
-    if values.is_empty() {
+/// The statistic of samples given as `(value, count)`.
+fn aggregate(samples: &[(f64, u64)], stat: Statistic) -> Option<f64> {
+    let total: u64 = samples.iter().map(|(_, n)| n).sum();
+    if total == 0 {
         return None;
     }
-    let n = values.len() as f64;
+    let n = total as f64;
+    let sum = || samples.iter().map(|(v, k)| v * *k as f64).sum::<f64>();
+    let values = samples.iter().map(|(v, _)| *v);
     Some(match stat {
-        Statistic::Sum => values.iter().sum(),
-        Statistic::Average => values.iter().sum::<f64>() / n,
+        Statistic::Sum => sum(),
+        Statistic::Average => sum() / n,
         Statistic::SampleCount => n,
-        Statistic::Minimum => values.iter().copied().fold(f64::INFINITY, f64::min),
-        Statistic::Maximum => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        Statistic::Minimum => values.fold(f64::INFINITY, f64::min),
+        Statistic::Maximum => values.fold(f64::NEG_INFINITY, f64::max),
         Statistic::Percentile(p) => {
-            let mut v = values.to_vec();
-            v.sort_by(f64::total_cmp);
+            let mut v = samples.to_vec();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
             // Nearest rank.
-            let rank = ((p / 100.0) * n).ceil().max(1.0) as usize;
-            v[rank.min(v.len()) - 1]
+            let rank = ((p / 100.0) * n).ceil().max(1.0) as u64;
+            let rank = rank.min(total);
+            let mut seen = 0;
+            v.into_iter()
+                .find(|(_, k)| {
+                    seen += k;
+                    seen >= rank
+                })
+                .map_or(f64::NAN, |(x, _)| x)
         }
     })
 }
@@ -230,7 +266,7 @@ impl Series {
         if self.evaluated_until.is_some_and(|e| minute <= e) {
             self.rewind(minute);
         }
-        self.buckets.entry(minute).or_default().values.push(value);
+        self.buckets.entry(minute).or_default().add(value);
         if let Some(e) = evidence {
             self.evidence.entry(minute).or_default().add(e);
         }
@@ -244,19 +280,19 @@ impl Series {
         activity: &BTreeSet<i64>,
         default_value: Option<f64>,
     ) -> Option<f64> {
-        let mut values: Vec<f64> = Vec::new();
+        let mut samples: Vec<(f64, u64)> = Vec::new();
         for (_, b) in self.buckets.range(first..=last) {
-            values.extend_from_slice(&b.values);
+            samples.extend(b.samples());
         }
         if let Some(d) = default_value {
             // Minutes with log events but no match report the default value.
             for m in activity.range(first..=last) {
                 if !self.buckets.contains_key(m) {
-                    values.push(d);
+                    samples.push((d, 1));
                 }
             }
         }
-        aggregate(&values, spec.statistic)
+        aggregate(&samples, spec.statistic)
     }
 
     fn evaluate_at(
@@ -501,7 +537,7 @@ mod tests {
 
     #[test]
     fn statistics_aggregate_as_cloudwatch_does() {
-        let v = [1.0, 5.0, 2.0, 8.0];
+        let v = [(1.0, 1), (5.0, 1), (2.0, 1), (8.0, 1)];
         assert_eq!(aggregate(&v, Statistic::Sum), Some(16.0));
         assert_eq!(aggregate(&v, Statistic::Average), Some(4.0));
         assert_eq!(aggregate(&v, Statistic::SampleCount), Some(4.0));
@@ -630,5 +666,51 @@ mod tests {
         let again: Series =
             serde_json::from_slice(&serde_json::to_vec(&series).expect("save")).expect("read");
         assert_eq!(again.evidence, series.evidence);
+        let samples = |s: &Series| s.buckets[&1000].samples().collect::<Vec<_>>();
+        assert_eq!(samples(&again), vec![(1.0, 1), (1.0, 1)]);
+        assert_eq!(samples(&series), samples(&again));
+    }
+
+    /// A minute keeps runs of equal values, not a number per sample, and
+    /// every statistic over runs is the statistic over the samples.
+    #[test]
+    fn a_minute_keeps_runs_of_equal_values_and_its_statistics_are_exact() {
+        let mut series = Series::default();
+        let values = [1.0, 1.0, 1.0, 5.0, 5.0, 1.0, 2.5];
+        for _ in 0..1000 {
+            for v in values {
+                series.add(7, v, None);
+            }
+        }
+        assert!(series.buckets[&7].runs.len() <= 4 * 1000);
+        let mut one = Series::default();
+        for _ in 0..10_000 {
+            one.add(8, 1.0, None);
+        }
+        assert_eq!(one.buckets[&8].runs, vec![(1.0, 10_000)]);
+        let samples: Vec<(f64, u64)> = series.buckets[&7].samples().collect();
+        let mut flat: Vec<f64> = Vec::new();
+        for (v, n) in &samples {
+            flat.extend(std::iter::repeat_n(*v, *n as usize));
+        }
+        let n = flat.len() as f64;
+        assert_eq!(aggregate(&samples, Statistic::Sum), Some(flat.iter().sum()));
+        assert_eq!(aggregate(&samples, Statistic::SampleCount), Some(n));
+        assert_eq!(
+            aggregate(&samples, Statistic::Average),
+            Some(flat.iter().sum::<f64>() / n)
+        );
+        assert_eq!(aggregate(&samples, Statistic::Minimum), Some(1.0));
+        assert_eq!(aggregate(&samples, Statistic::Maximum), Some(5.0));
+        flat.sort_by(f64::total_cmp);
+        for p in [1.0, 50.0, 57.2, 90.0, 100.0] {
+            let rank = ((p / 100.0) * n).ceil().max(1.0) as usize;
+            assert_eq!(
+                aggregate(&samples, Statistic::Percentile(p)),
+                Some(flat[rank - 1]),
+                "p{p}"
+            );
+        }
+        assert_eq!(aggregate(&[], Statistic::Sum), None);
     }
 }
