@@ -80,9 +80,36 @@ pub struct DetectArgs {
     pub fail_on_alerts: bool,
 }
 
-/// Every record of the sources (or the lake) at or after `since`, with the
-/// input it came from (none for the lake) and its believable times; returns
-/// the number of problems (unreadable files, bad records).
+/// How far behind a trail prefix's newest event a delivery-ordered replay
+/// still takes an event in order: CloudTrail delivers a file some minutes
+/// after its events, so a later file of a prefix holds events older than
+/// the newest already read. An event later than this is still counted
+/// (alarms re-evaluate; a correlation takes it out of order), as a live
+/// watcher would with its own lateness.
+const REPLAY_LATENESS_SECS: i64 = 3600;
+
+/// What a replay meets, in order: records, and what it knows of event time.
+enum Step<'a> {
+    /// One record at or after `since`, with the input it came from (none
+    /// for the lake) and its believable times.
+    Record(Option<&'a Input>, &'a Record<'a>, &'a TimeBounds),
+    /// This input is to be read: until its trail prefix has been read
+    /// from, it holds event time back (its first file may reach far back).
+    Expect(&'a Input),
+    /// Every file of this input's trail prefix has been read.
+    PrefixRead(&'a Input),
+    /// An input of a delivery-ordered replay has been read: event time may
+    /// move on to the slowest prefix's newest event, less the lateness.
+    InputRead,
+    /// Every event before this time (epoch ms) has been read: the lake is
+    /// read a day at a time, and an event lies in its own day's partition.
+    ReadBefore(i64),
+}
+
+/// Every record of the sources (or the lake) at or after `since`, and
+/// what is known of event time as the replay goes (so detectors evaluate
+/// and forget as they go, in bounded memory, instead of all at the end);
+/// returns the number of problems (unreadable files, bad records).
 fn each_source_record(
     args: &DetectArgs,
     s3: &S3Options,
@@ -90,7 +117,7 @@ fn each_source_record(
     handle: &tokio::runtime::Handle,
     since: Option<DateTime<Utc>>,
     window: &mut Window,
-    mut f: impl FnMut(Option<&Input>, &Record<'_>, &TimeBounds),
+    mut f: impl FnMut(Step<'_>),
 ) -> Result<u64> {
     let now = Utc::now();
     let opts = args.read.decode_options();
@@ -103,6 +130,7 @@ fn each_source_record(
             // The lake keeps no delivery stamps: times are bounded by now.
             let bounds = TimeBounds::for_file(None, now);
             let progress = Progress::new(0, "lake files");
+            let mut day = None;
             let problems = each_lake_record(
                 store,
                 &filter,
@@ -112,8 +140,14 @@ fn each_source_record(
                     progress.set_position(done as u64);
                 },
                 &mut |r: &Record<'_>| {
+                    let date = r.time.date_naive();
+                    if day.is_some_and(|d| date > d) {
+                        let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc();
+                        f(Step::ReadBefore(midnight.timestamp_millis()));
+                    }
+                    day = Some(day.map_or(date, |d: chrono::NaiveDate| d.max(date)));
                     if wanted(r) {
-                        f(None, r, &bounds);
+                        f(Step::Record(None, r, &bounds));
                     }
                 },
             )?;
@@ -129,16 +163,36 @@ fn each_source_record(
             // Each input's bounds, computed once; inputs come in order, so a
             // cursor moving forward by address finds the current one.
             let bounds: Vec<TimeBounds> = found.inputs.iter().map(|i| i.time_bounds(now)).collect();
+            let last_of_prefix = last_of_each_prefix(&found.inputs);
+            // Event time moves on only when every input carries its
+            // delivery time (files named as CloudTrail names them); files
+            // in any other order are evaluated at the end.
+            let delivered = found
+                .inputs
+                .iter()
+                .all(|i| i.trail_key().is_some_and(|k| k.delivery_stamp.is_some()));
+            if delivered {
+                for input in &found.inputs {
+                    f(Step::Expect(input));
+                }
+            }
             let mut at = 0;
             let progress = Progress::new(found.inputs.len() as u64, "files");
             let problems = unreadable
                 + each_record(&found.inputs, opts, |input, r| {
+                    let before = at;
                     while at + 1 < found.inputs.len() && !std::ptr::eq(&found.inputs[at], input) {
+                        if last_of_prefix[at] {
+                            f(Step::PrefixRead(&found.inputs[at]));
+                        }
                         at += 1;
                         progress.inc(1);
                     }
+                    if delivered && at != before {
+                        f(Step::InputRead);
+                    }
                     if wanted(r) {
-                        f(Some(input), r, &bounds[at]);
+                        f(Step::Record(Some(input), r, &bounds[at]));
                     }
                     Ok::<(), std::convert::Infallible>(())
                 })
@@ -147,6 +201,22 @@ fn each_source_record(
             problems
         }
     })
+}
+
+/// For each input, whether it is the last of its trail prefix (account and
+/// region); inputs outside the trail layout are never last.
+fn last_of_each_prefix(inputs: &[Input]) -> Vec<bool> {
+    let mut last = std::collections::HashMap::new();
+    for (i, input) in inputs.iter().enumerate() {
+        if let Some(k) = input.trail_key() {
+            last.insert((&k.account, &k.region), i);
+        }
+    }
+    let mut out = vec![false; inputs.len()];
+    for i in last.into_values() {
+        out[i] = true;
+    }
+    out
 }
 
 /// The events a replay read, and how many fell in its window: what an
@@ -237,7 +307,10 @@ fn list_matches(
         source.handle,
         source.since,
         window,
-        |_, r, bounds| {
+        |step| {
+            let Step::Record(_, r, bounds) = step else {
+                return;
+            };
             let in_time = bounds.check(r.time).is_none();
             engine.observe_timed(r, in_time, &mut findings, Some(&mut *matches));
             findings.clear();
@@ -289,10 +362,11 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         };
         list_matches(&source, detections, &mut window, &mut matches)?
     } else {
-        // A replay: event time is evaluated once, at the end, over
-        // everything (no lateness, no idle prefixes).
+        // A replay: event time moves on as the replay learns that earlier
+        // events are all in (see [`Step`]); what is left is evaluated at
+        // the end. Prefixes are never idle: a replay knows when one ends.
         let detectors = detections.detectors(None);
-        let mut pipeline = Pipeline::new(detectors, 0, Duration::MAX);
+        let mut pipeline = Pipeline::new(detectors, REPLAY_LATENESS_SECS, Duration::MAX);
         let problems = each_source_record(
             args,
             &s3,
@@ -300,8 +374,16 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
             rt.handle(),
             since,
             &mut window,
-            |input, r, bounds| {
-                pipeline.observe(input, r, bounds, &mut alerts);
+            |step| {
+                match step {
+                    Step::Record(input, r, bounds) => {
+                        pipeline.observe(input, r, bounds, &mut alerts);
+                    }
+                    Step::Expect(input) => pipeline.expect(input),
+                    Step::PrefixRead(input) => pipeline.prefix_read(input),
+                    Step::InputRead => pipeline.advance(&mut alerts),
+                    Step::ReadBefore(ms) => pipeline.advance_to(ms, &mut alerts),
+                }
                 if alerts.len() >= SPILL_AT && output_error.is_none() {
                     output_error = output.take(&mut alerts).err();
                 }

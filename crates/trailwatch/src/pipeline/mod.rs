@@ -171,6 +171,24 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// A replay has read every file of `input`'s trail prefix: the prefix
+    /// stops holding evaluation back.
+    pub fn prefix_read(&mut self, input: &Input) {
+        if let Some(k) = input.trail_key() {
+            self.marks.retire(&(k.account.clone(), k.region.clone()));
+        }
+    }
+
+    /// A replay knows that no event before `ms` is still to come (the
+    /// lake is read a day at a time): evaluate what waits on time up to
+    /// the last minute before it, whatever the watermark.
+    pub fn advance_to(&mut self, ms: i64, out: &mut Vec<Alert>) {
+        let minute = minute_of(ms) - 1;
+        for d in &mut self.detectors {
+            d.advance(minute, out);
+        }
+    }
+
     /// The data has ended: evaluate everything still pending.
     pub fn finish(&mut self, out: &mut Vec<Alert>) {
         for d in &mut self.detectors {

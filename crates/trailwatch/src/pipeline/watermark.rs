@@ -54,6 +54,12 @@ impl Watermarks {
         });
     }
 
+    /// A replay has read the last file of `prefix`: it no longer holds
+    /// evaluation back (a live watcher waits for its idle time instead).
+    pub fn retire(&mut self, prefix: &(String, String)) {
+        self.prefixes.remove(prefix);
+    }
+
     /// The newest event time of each prefix (`account/region` → epoch ms),
     /// to save.
     pub fn save(&self) -> BTreeMap<String, i64> {
@@ -110,6 +116,18 @@ mod tests {
         w.expect(prefix("us-east-1"));
         assert_eq!(w.watermark(), Some(4_000));
         assert_eq!(w.save().len(), 2);
+    }
+
+    #[test]
+    fn a_retired_prefix_no_longer_holds_evaluation_back() {
+        let mut w = Watermarks::new(Duration::MAX);
+        w.note(prefix("us-east-1"), 10_000);
+        w.note(prefix("eu-west-1"), 4_000);
+        assert_eq!(w.watermark(), Some(4_000));
+        w.retire(&prefix("eu-west-1"));
+        assert_eq!(w.watermark(), Some(10_000));
+        w.retire(&prefix("us-east-1"));
+        assert_eq!(w.watermark(), None, "nothing left to say where time is");
     }
 
     #[test]
