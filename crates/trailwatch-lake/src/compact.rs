@@ -21,6 +21,7 @@ use crate::manifest::{Operation, Transaction};
 use crate::parquet_file::{self, ROW_GROUP_ROWS};
 use crate::partition::{TABLE_DIR, partition_files};
 use crate::schema::cloudtrail_schema;
+use crate::state_snapshot;
 use crate::store::Store;
 use crate::tx::{Staging, recover};
 
@@ -87,6 +88,8 @@ pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
     let started = std::time::Instant::now();
     recover(store)?;
     let mut summary = CompactSummary::default();
+    // The security state's snapshot follows the files it covers.
+    let mut snapshot = state_snapshot::load(store)?;
     for (pk, files) in partition_files(store)? {
         summary.files_before += files.len() as u64;
         let settled = match files.as_slice() {
@@ -113,6 +116,11 @@ pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
             uuid::Uuid::new_v4()
         );
         commit_merged(store, &final_path, (bytes, rows), &files)?;
+        if let Some(s) = &mut snapshot
+            && s.compacted(&files, std::slice::from_ref(&final_path))
+        {
+            state_snapshot::save(store, s)?;
+        }
         summary.partitions_compacted += 1;
         summary.files_after += 1;
         summary.rows += rows;

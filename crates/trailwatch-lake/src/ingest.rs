@@ -120,6 +120,10 @@ pub struct IngestSummary {
     pub parquet_bytes: u64,
     pub transactions: u64,
     pub seconds: f64,
+    /// The table files committed (lake-relative paths), for a caller that
+    /// keeps track of what it has applied (a server's state snapshot).
+    #[serde(skip)]
+    pub written: Vec<String>,
 }
 
 /// Progress reports, for a progress bar.
@@ -598,6 +602,8 @@ impl Run<'_> {
         s.quarantined += quarantined;
         s.parquet_files += committed.files.len() as u64;
         s.parquet_bytes += committed.files.iter().map(|f| f.bytes).sum::<u64>();
+        s.written
+            .extend(committed.files.iter().map(|f| f.path.clone()));
         Ok(())
     }
 

@@ -20,6 +20,7 @@ pub mod parquet_file;
 pub mod partition;
 pub mod read;
 pub mod schema;
+pub mod state_snapshot;
 pub mod state_tables;
 pub mod store;
 pub mod tx;

@@ -25,7 +25,7 @@ mod s3;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::event::Record;
@@ -34,7 +34,7 @@ pub use report::{report, rows};
 pub use s3::policy_allows_anyone;
 
 /// One S3 bucket.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Bucket {
     pub account: String,
     pub region: String,
@@ -58,7 +58,7 @@ impl Bucket {
 }
 
 /// One security group's world-open ingress.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct SecurityGroup {
     pub account: String,
     pub region: String,
@@ -69,7 +69,7 @@ pub struct SecurityGroup {
 }
 
 /// One IAM user.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct User {
     pub account: String,
     pub mfa_devices: u32,
@@ -79,7 +79,7 @@ pub struct User {
 }
 
 /// One long-term access key (`AKIA…`).
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessKey {
     pub account: String,
     pub user: Option<String>,
@@ -91,7 +91,7 @@ pub struct AccessKey {
 }
 
 /// One trail.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Trail {
     pub account: String,
     pub region: String,
@@ -101,7 +101,7 @@ pub struct Trail {
 }
 
 /// One KMS key.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct KmsKey {
     pub account: String,
     pub region: String,
@@ -114,7 +114,7 @@ pub struct KmsKey {
 
 /// A resource made with or without encryption (EBS volumes, RDS
 /// instances).
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Created {
     pub kind: String,
     pub account: String,
@@ -124,7 +124,7 @@ pub struct Created {
 }
 
 /// The whole state. Keys are `account/name` (or id).
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Posture {
     pub buckets: BTreeMap<String, Bucket>,
     pub security_groups: BTreeMap<String, SecurityGroup>,

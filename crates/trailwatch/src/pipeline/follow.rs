@@ -157,6 +157,7 @@ impl<'s> Follower<'s> {
             pending: Vec::new(),
             last_ingest: Instant::now(),
             interval: opts.ingest_interval,
+            written: Vec::new(),
         });
         if let Some(l) = &mut lake {
             for input in found
@@ -354,6 +355,16 @@ impl<'s> Follower<'s> {
             self.complete.remove(p);
         }
         Ok(true)
+    }
+
+    /// The lake files ingested from the files taken since the last call,
+    /// and whether every file taken is in the lake now (none waits for
+    /// the next ingest).
+    pub fn take_ingested(&mut self) -> (Vec<String>, bool) {
+        match &mut self.lake {
+            Some(l) => (std::mem::take(&mut l.written), l.pending.is_empty()),
+            None => (Vec::new(), true),
+        }
     }
 
     /// Ingest what waits for the lake now (on the way out).
@@ -700,6 +711,9 @@ struct LakeSide<'s> {
     pending: Vec<SourceObject>,
     last_ingest: Instant,
     interval: Duration,
+    /// Table files its ingests committed, until taken
+    /// ([`Follower::take_ingested`]).
+    written: Vec<String>,
 }
 
 impl LakeSide<'_> {
@@ -725,6 +739,7 @@ impl LakeSide<'_> {
         )
         .with_context(|| format!("ingesting into {}", self.store.display))?;
         self.last_ingest = Instant::now();
+        self.written.extend(summary.written.iter().cloned());
         tracing::info!(
             files = summary.files,
             events = summary.events,

@@ -45,6 +45,19 @@ pub struct Metrics {
     pub watched_bytes: AtomicU64,
     /// Alerts raised from pushed records, by severity and rule.
     alerts: Mutex<BTreeMap<(String, String), u64>>,
+    /// How the security state came up at start, once it has.
+    pub state_startup: Mutex<Option<StateStartup>>,
+}
+
+/// How the security state came up at start.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct StateStartup {
+    /// Taken from the lake's snapshot (else rebuilt from every event).
+    pub from_snapshot: bool,
+    /// The lake's event files, and how many of them had to be read.
+    pub files: u64,
+    pub files_read: u64,
+    pub seconds: f64,
 }
 
 impl Metrics {
@@ -180,6 +193,22 @@ impl Metrics {
             }
         }
         self.render_durations(&mut out);
+        if let Some(st) = *self.state_startup.lock().unwrap_or_else(|e| e.into_inner()) {
+            for (name, help, v) in [
+                (
+                    "trailwatch_state_startup_seconds",
+                    "Time the security state took to come up at start.",
+                    st.seconds,
+                ),
+                (
+                    "trailwatch_state_startup_files_read",
+                    "Lake files read to bring the security state up at start.",
+                    st.files_read as f64,
+                ),
+            ] {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+            }
+        }
         out
     }
 

@@ -415,7 +415,9 @@ pub async fn summary(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `GET /api/state`: the security state, as `trailwatch state --format
-/// json` prints it, with `ready` false while it is rebuilt at start.
+/// json` prints it, with `ready` false while it comes up at start, and
+/// `startup` saying how it came up (from the lake's snapshot or every
+/// event, how many files it read, how long it took).
 pub async fn state(State(app): State<Arc<App>>) -> Response {
     let ready = app.posture_ready.load(std::sync::atomic::Ordering::Acquire);
     let p = app
@@ -425,5 +427,11 @@ pub async fn state(State(app): State<Arc<App>>) -> Response {
         .clone();
     let mut v = trailwatch_core::posture::report(&p);
     v["ready"] = json!(ready);
+    let startup = *app
+        .metrics
+        .state_startup
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    v["startup"] = json!(startup);
     Json(v).into_response()
 }

@@ -16,6 +16,7 @@
 //! saved state, moves on the spool files it covers, detects the others,
 //! and ingests what is left first.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -27,17 +28,21 @@ use tokio::runtime::Handle;
 use trailwatch_core::alert::Alert;
 use trailwatch_core::detect::Detector;
 use trailwatch_core::event::DecodeOptions;
+use trailwatch_core::posture::Posture;
 use trailwatch_lake::alerts::AlertTable;
 use trailwatch_lake::ingest::{IngestOptions, SourceLocation, SourceObject, ingest};
+use trailwatch_lake::read::{TableFilter, table_files};
+use trailwatch_lake::state_snapshot;
 use trailwatch_lake::store::{S3Options, Store};
 
-use super::metrics::Metrics;
+use super::metrics::{Metrics, StateStartup};
 use super::push::Spool;
 use crate::pipeline::Pipeline;
 use crate::pipeline::checkpoint::{FileId, Saver};
 use crate::pipeline::follow::{FollowOptions, Follower, Wake};
 use crate::pipeline::output;
 use crate::source::Input;
+use crate::source::lake::in_replay_order;
 
 /// How far apart in event time two copies of an event are recognised:
 /// CloudTrail delivers log files about 5 minutes after the calls (15 at
@@ -66,7 +71,7 @@ pub struct Worker {
     pub follow: Option<Follow>,
     /// The security state to rebuild from the lake at start (the
     /// pipeline's posture detector keeps it up to date afterwards).
-    pub posture: Arc<std::sync::Mutex<trailwatch_core::posture::Posture>>,
+    pub posture: Arc<std::sync::Mutex<Posture>>,
     pub posture_ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -225,12 +230,18 @@ impl Worker {
         // The security state from the lake's history, now that the lake
         // holds everything taken before; pushed records wait in the spool
         // meanwhile (durable, detected just after).
-        let saved_state_at = rebuild_state(&store, &posture)?;
+        let (covered, saved_state_at) = bring_up_state(&store, &posture, &metrics)?;
         posture_ready.store(true, Ordering::Release);
         for path in waiting {
             detect(&mut pipeline, &mut saver, &mut held, &metrics, &path);
         }
+        let mut follower = follower;
+        if let Some(f) = &mut follower {
+            // Ingested before the state came up: among the files it read.
+            f.take_ingested();
+        }
         let running = Running {
+            covered,
             store: &store,
             spool: &spool,
             metrics: &metrics,
@@ -298,31 +309,97 @@ fn take_up_spool(spool: &Spool, saver: &mut Saver) -> (Held, Vec<PathBuf>) {
     (held, waiting)
 }
 
-/// The security state rebuilt from every event of the lake, shared, and
-/// saved as the `state_*` tables: how many events it applied.
-fn rebuild_state(
+/// The security state brought up to date from the lake, shared, and saved
+/// as the `state_*` tables and a new snapshot: taken from the lake's
+/// snapshot plus the files it does not cover, or rebuilt from every event
+/// when there is none or it no longer matches the lake (see
+/// [`trailwatch_lake::state_snapshot`]). Returns the files the state now
+/// covers and the events it has applied.
+fn bring_up_state(
     store: &Store,
-    posture: &std::sync::Mutex<trailwatch_core::posture::Posture>,
-) -> Result<u64> {
-    let mut rebuilt = trailwatch_core::posture::Posture::default();
+    posture: &std::sync::Mutex<Posture>,
+    metrics: &Metrics,
+) -> Result<(Covered, u64)> {
     let started = Instant::now();
-    crate::source::lake::each_lake_record(
+    let mut live =
+        table_files(store, &TableFilter::default()).context("listing the lake's files")?;
+    in_replay_order(&mut live);
+    let snapshot = state_snapshot::load(store).context("reading the state snapshot")?;
+    let from_snapshot = snapshot.as_ref().and_then(|s| {
+        let todo: Vec<String> = s.uncovered(&live)?.into_iter().cloned().collect();
+        match serde_json::from_value::<Posture>(s.state.clone()) {
+            Ok(p) => Some((p, todo)),
+            Err(e) => {
+                tracing::warn!("the state snapshot cannot be taken back ({e}): rebuilding");
+                None
+            }
+        }
+    });
+    let resumed = from_snapshot.is_some();
+    let (mut state, todo) = from_snapshot.unwrap_or_else(|| (Posture::default(), live.clone()));
+    crate::source::lake::each_file_record(
         store,
-        &trailwatch_lake::read::TableFilter::default(),
+        &todo,
         DecodeOptions::default(),
         &mut |_, _| {},
-        |r| rebuilt.apply(r),
+        |r| state.apply(r),
     )
-    .context("rebuilding the security state from the lake")?;
+    .context("bringing the security state up to date from the lake")?;
+    let startup = StateStartup {
+        from_snapshot: resumed,
+        files: live.len() as u64,
+        files_read: todo.len() as u64,
+        seconds: started.elapsed().as_secs_f64(),
+    };
     tracing::info!(
-        events = rebuilt.events,
-        seconds = started.elapsed().as_secs_f64(),
-        "security state rebuilt from the lake"
+        events = state.events,
+        files_read = startup.files_read,
+        files = startup.files,
+        from_snapshot = resumed,
+        seconds = startup.seconds,
+        "security state ready"
     );
-    save_state(store, &rebuilt);
-    let events = rebuilt.events;
-    *posture.lock().unwrap_or_else(|e| e.into_inner()) = rebuilt;
-    Ok(events)
+    *metrics
+        .state_startup
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = Some(startup);
+    let mut covered = Covered {
+        files: live.into_iter().collect(),
+        saved_at: None,
+    };
+    save_state(store, &state);
+    covered.save(store, &state);
+    let events = state.events;
+    *posture.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    Ok((covered, events))
+}
+
+/// The lake files whose every event the in-memory security state has
+/// applied, and the state's event count when a snapshot of it was last
+/// saved.
+struct Covered {
+    files: BTreeSet<String>,
+    saved_at: Option<(u64, usize)>,
+}
+
+impl Covered {
+    /// Save a snapshot of `state` covering these files, unless the last one
+    /// saved is the same.
+    fn save(&mut self, store: &Store, state: &Posture) {
+        let now = (state.events, self.files.len());
+        if self.saved_at == Some(now) {
+            return;
+        }
+        let saved = serde_json::to_value(state)
+            .map_err(trailwatch_lake::LakeError::from)
+            .and_then(|v| {
+                state_snapshot::save(store, &state_snapshot::Snapshot::new(self.files.clone(), v))
+            });
+        match saved {
+            Ok(()) => self.saved_at = Some(now),
+            Err(e) => tracing::error!("saving the state snapshot: {e}"),
+        }
+    }
 }
 
 /// The worker's loop once started: the pipeline and its checkpoint, the
@@ -332,7 +409,7 @@ struct Running<'s> {
     store: &'s Store,
     spool: &'s Spool,
     metrics: &'s Metrics,
-    posture: &'s std::sync::Mutex<trailwatch_core::posture::Posture>,
+    posture: &'s std::sync::Mutex<Posture>,
     pipeline: Pipeline<'s>,
     saver: Saver,
     held: Held,
@@ -345,6 +422,8 @@ struct Running<'s> {
     fs_news: bool,
     /// The events the state tables were last saved at.
     saved_state_at: u64,
+    /// What the security state covers of the lake, for its snapshot.
+    covered: Covered,
 }
 
 impl Running<'_> {
@@ -439,16 +518,42 @@ impl Running<'_> {
         if self.last_ingest.elapsed() < self.interval {
             return;
         }
-        ingest_detected(self.store, self.spool, self.metrics);
+        let written = ingest_detected(self.store, self.spool, self.metrics);
+        self.covered.files.extend(written);
         self.last_ingest = Instant::now();
         let changed = {
             let p = self.posture.lock().unwrap_or_else(|e| e.into_inner());
             (p.events != self.saved_state_at).then(|| p.clone())
         };
-        if let Some(now) = changed {
-            save_state(self.store, &now);
+        if let Some(now) = &changed {
+            save_state(self.store, now);
             self.saved_state_at = now.events;
         }
+        self.snapshot_if_settled(changed);
+    }
+
+    /// Save the state's snapshot when every event it has applied is in the
+    /// lake (nothing detected waits for a save or an ingest): otherwise a
+    /// restart would apply those events a second time, from the files
+    /// they land in.
+    fn snapshot_if_settled(&mut self, state: Option<Posture>) {
+        let (written, all_in) = match &mut self.follower {
+            Some(f) => f.take_ingested(),
+            None => (Vec::new(), true),
+        };
+        self.covered.files.extend(written);
+        let settled =
+            all_in && self.held.files.is_empty() && spooled(&self.spool.detected).is_empty();
+        if !settled {
+            return;
+        }
+        let state = state.unwrap_or_else(|| {
+            self.posture
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        });
+        self.covered.save(self.store, &state);
     }
 
     /// Stopping: the state saved, what was detected ingested, the watched
@@ -458,17 +563,19 @@ impl Running<'_> {
             tracing::error!("saving the pipeline's state: {e:#}");
         }
         self.held.after_save(&mut self.saver, self.spool);
-        ingest_detected(self.store, self.spool, self.metrics);
+        let written = ingest_detected(self.store, self.spool, self.metrics);
+        self.covered.files.extend(written);
         if let Some(f) = &mut self.follower
             && let Err(e) = f.flush()
         {
             tracing::error!("ingesting the watched files: {e:#}");
         }
+        self.snapshot_if_settled(None);
     }
 }
 
 /// The security state as the lake's `state_*` tables.
-fn save_state(store: &Store, p: &trailwatch_core::posture::Posture) {
+fn save_state(store: &Store, p: &Posture) {
     if let Err(e) =
         trailwatch_lake::state_tables::save(store, |t| trailwatch_core::posture::rows(p, t))
     {
@@ -520,10 +627,11 @@ fn detect(
 }
 
 /// Every detected spool file into the lake, in one batch; then removed.
-fn ingest_detected(store: &Store, spool: &Spool, metrics: &Metrics) {
+/// Returns the table files it committed.
+fn ingest_detected(store: &Store, spool: &Spool, metrics: &Metrics) -> Vec<String> {
     let files = spooled(&spool.detected);
     if files.is_empty() {
-        return;
+        return Vec::new();
     }
     let objects: Vec<SourceObject> = files
         .iter()
@@ -555,8 +663,12 @@ fn ingest_detected(store: &Store, spool: &Spool, metrics: &Metrics) {
                 duplicates = summary.duplicates,
                 "pushed events ingested"
             );
+            summary.written
         }
         // Kept in detected/: tried again at the next interval.
-        Err(e) => tracing::error!("ingesting pushed events into {}: {e:#}", store.display),
+        Err(e) => {
+            tracing::error!("ingesting pushed events into {}: {e:#}", store.display);
+            Vec::new()
+        }
     }
 }

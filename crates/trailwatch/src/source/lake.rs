@@ -14,13 +14,17 @@ pub fn each_lake_record(
     filter: &TableFilter,
     opts: DecodeOptions,
     files_done: &mut dyn FnMut(usize, usize),
-    mut f: impl FnMut(&Record<'_>),
+    f: impl FnMut(&Record<'_>),
 ) -> Result<u64> {
-    let mut problems = 0;
     let mut files = table_files(store, filter).context("listing the lake's tables")?;
-    // Day by day across accounts and regions, so event time advances as
-    // it did live (the correlation detections take facts in time order
-    // within a window of hours, not across a whole partition's history).
+    in_replay_order(&mut files);
+    each_file_record(store, &files, opts, files_done, f)
+}
+
+/// Day by day across accounts and regions, so event time advances as it
+/// did live (the correlation detections take facts in time order within a
+/// window of hours, not across a whole partition's history).
+pub fn in_replay_order(files: &mut [String]) {
     files.sort_by_key(|p| {
         let date = p
             .split('/')
@@ -29,6 +33,18 @@ pub fn each_lake_record(
             .to_string();
         (date, p.clone())
     });
+}
+
+/// Feed every event of the lake's table `files` to `f`, in their order;
+/// returns how many rows could not be decoded (logged).
+pub fn each_file_record(
+    store: &Store,
+    files: &[String],
+    opts: DecodeOptions,
+    files_done: &mut dyn FnMut(usize, usize),
+    mut f: impl FnMut(&Record<'_>),
+) -> Result<u64> {
+    let mut problems = 0;
     tracing::debug!(files = files.len(), "reading the lake {}", store.display);
     for (i, path) in files.iter().enumerate() {
         files_done(i, files.len());

@@ -1437,3 +1437,160 @@ fn serve_watch_counts_an_event_pushed_and_read_from_the_trail_once() {
         assert_eq!(got[0]["event_count"], 3, "{got:?}");
     });
 }
+
+/// The server's security state once it is up, as `/api/state` answers.
+fn state_when_up(lake: &Path) -> Value {
+    let state = tempfile::tempdir().expect("tempdir");
+    let srv = serve_on(lake, state.path(), &[], &[("TRAILWATCH_TOKEN", TOKEN)]);
+    let c = client(None);
+    let url = format!("{}/api/state", srv.base);
+    rt().block_on(async {
+        let mut got = Value::Null;
+        eventually("the security state up", async || {
+            let (_, _, body) = send(c.get(&url).bearer_auth(TOKEN)).await;
+            got = serde_json::from_str(&body).unwrap_or_default();
+            got["ready"] == true
+        })
+        .await;
+        got
+    })
+}
+
+/// The state a rebuild from every event of the lake gives.
+fn rebuilt_state(lake: &Path) -> Value {
+    let out = run(&["state", "--lake", path_str(lake), "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// `/api/state` without how it came up: what a rebuild prints.
+fn without_startup(mut v: Value) -> Value {
+    if let Some(m) = v.as_object_mut() {
+        m.remove("ready");
+        m.remove("startup");
+    }
+    v
+}
+
+/// A restart takes the security state back from the lake's snapshot and
+/// reads only the files the snapshot does not cover; `lake compact` keeps
+/// the snapshot; one that no longer matches the lake is not used. Every
+/// way, the state is the one a rebuild from every event gives.
+#[test]
+fn a_restart_takes_the_state_from_the_snapshot_and_reads_only_what_is_new() {
+    let lake = tempfile::tempdir().expect("tempdir");
+    let lk = path_str(lake.path());
+    let out = run(&["ingest", "-q", "--lake", lk, path_str(&sample_trail())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = state_when_up(lake.path());
+    assert_eq!(
+        first["startup"]["from_snapshot"], false,
+        "{}",
+        first["startup"]
+    );
+    assert_eq!(first["startup"]["files_read"], first["startup"]["files"]);
+    assert!(lake.path().join("state/snapshot.json").is_file());
+    assert_eq!(without_startup(first.clone()), rebuilt_state(lake.path()));
+    // Newer events, ingested by another command while the server was down.
+    let more = tempfile::tempdir().expect("tempdir");
+    let out = run(&[
+        "generate",
+        "-q",
+        "--events",
+        "2000",
+        "--days",
+        "2",
+        "--start",
+        "2026-05-01",
+        "--seed",
+        "4",
+        "--out",
+        path_str(more.path()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = run(&["ingest", "-q", "--lake", lk, path_str(more.path())]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let second = state_when_up(lake.path());
+    let st = &second["startup"];
+    assert_eq!(st["from_snapshot"], true, "{st}");
+    let (read, files) = (
+        st["files_read"].as_u64().unwrap(),
+        st["files"].as_u64().unwrap(),
+    );
+    let before = first["startup"]["files"].as_u64().unwrap();
+    assert_eq!(read, files - before, "only the new files are read: {st}");
+    assert!(read > 0);
+    assert_ne!(without_startup(second.clone()), without_startup(first));
+    assert_eq!(without_startup(second.clone()), rebuilt_state(lake.path()));
+    // Compaction replaces files the snapshot covers: it follows them.
+    let out = run(&["lake", "compact", "-q", "--lake", lk]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let third = state_when_up(lake.path());
+    assert_eq!(
+        third["startup"]["from_snapshot"], true,
+        "{}",
+        third["startup"]
+    );
+    assert_eq!(third["startup"]["files_read"], 0);
+    assert_eq!(without_startup(third), without_startup(second));
+    // A file it covers is gone: the state is rebuilt, from what is left.
+    let gone = crate::support::files_under(&lake.path().join("cloudtrail"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .expect("a table file");
+    std::fs::remove_file(&gone).expect("remove");
+    let fourth = state_when_up(lake.path());
+    assert_eq!(
+        fourth["startup"]["from_snapshot"], false,
+        "{}",
+        fourth["startup"]
+    );
+    assert_eq!(without_startup(fourth), rebuilt_state(lake.path()));
+}
+
+/// What the server applied from pushed events and filed in the lake is in
+/// its snapshot once filed: a restart (even after a kill) reads no file
+/// again and counts no event twice.
+#[test]
+fn pushed_changes_filed_in_the_lake_are_in_the_snapshot_a_restart_takes() {
+    let lake = tempfile::tempdir().expect("tempdir");
+    small_lake(lake.path());
+    let state = tempfile::tempdir().expect("tempdir");
+    let srv = serve_on(
+        lake.path(),
+        state.path(),
+        &["--ingest-interval", "1"],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    let c = client(None);
+    let base = srv.base.clone();
+    let snapshot = lake.path().join("state/snapshot.json");
+    rt().block_on(async {
+        let mut open = pushed("push-sg-snap", "AuthorizeSecurityGroupIngress", "mallory");
+        open["eventSource"] = json!("ec2.amazonaws.com");
+        open["requestParameters"] = json!({"groupId": "sg-snap", "ipPermissions": {"items": [
+            {"ipProtocol": "tcp", "fromPort": 3389, "toPort": 3389, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
+        ]}});
+        let body = json!({"Records": [open]}).to_string();
+        let (code, _, _) =
+            send(c.post(format!("{base}/ingest/cloudtrail")).bearer_auth(TOKEN).body(body)).await;
+        assert_eq!(code, 200);
+        eventually("the pushed change in the snapshot", async || {
+            std::fs::read_to_string(&snapshot).is_ok_and(|s| s.contains("sg-snap"))
+        })
+        .await;
+    });
+    drop(srv); // a kill: nothing saved on the way out
+    let again = state_when_up(lake.path());
+    let st = &again["startup"];
+    assert_eq!(
+        (st["from_snapshot"].clone(), st["files_read"].clone()),
+        (json!(true), json!(0)),
+        "{st}"
+    );
+    assert_eq!(
+        again["summary"]["security_groups_open_to_world"],
+        json!(["111122223333/sg-snap"])
+    );
+    assert_eq!(without_startup(again), rebuilt_state(lake.path()));
+}
