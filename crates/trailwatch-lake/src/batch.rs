@@ -363,6 +363,8 @@ impl BatchBuilder {
                 "resources" => Arc::new(self.resources.finish()),
                 "addendum" => Arc::new(self.addendum.finish()),
                 "tlsdetails" => Arc::new(self.tls.finish()),
+                // Computed from `useridentity` below.
+                copy if crate::schema::is_identity_copy(copy) => continue,
                 _ => texts
                     .next()
                     .ok_or_else(|| ArrowError::SchemaError("text columns out of step".into()))?,
@@ -370,7 +372,15 @@ impl BatchBuilder {
             columns.push(col);
         }
         self.rows = 0;
-        RecordBatch::try_new(Arc::clone(&self.schema), columns)
+        let fields: Vec<_> = self
+            .schema
+            .fields()
+            .iter()
+            .filter(|f| !crate::schema::is_identity_copy(f.name()))
+            .cloned()
+            .collect();
+        let records = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?;
+        crate::schema::with_identity_copies(&records)
     }
 
     /// Bytes held by the builders, roughly: used to bound memory.

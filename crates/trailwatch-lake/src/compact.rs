@@ -20,7 +20,7 @@ use crate::error::LakeError;
 use crate::manifest::{Operation, Transaction};
 use crate::parquet_file::{self, ROW_GROUP_ROWS};
 use crate::partition::{TABLE_DIR, partition_files};
-use crate::schema::cloudtrail_schema;
+use crate::schema::{cloudtrail_schema, with_identity_copies};
 use crate::state_snapshot;
 use crate::store::Store;
 use crate::tx::{Staging, recover};
@@ -45,10 +45,12 @@ pub(crate) fn merge(
     for f in files {
         readers.push(ParquetRecordBatchReaderBuilder::try_new(store.get(f)?)?.build()?);
     }
-    let batches = readers
-        .into_iter()
-        .flatten()
-        .map(|b| b.map_err(LakeError::from));
+    let events = schema == cloudtrail_schema();
+    let batches = readers.into_iter().flatten().map(|b| {
+        let b = b?;
+        // Files of an older layout get the columns it lacked.
+        Ok(if events { with_identity_copies(&b)? } else { b })
+    });
     parquet_file::encode(schema, batches, ROW_GROUP_ROWS)
 }
 

@@ -24,18 +24,27 @@ pub const ROW_GROUP_ROWS: usize = 128 * 1024;
 /// API name looked up with `=` or `IN` falls between the min/max statistics
 /// of nearly every row group; the filter lets the reader skip the row groups
 /// that cannot hold it (DataFusion reads them, `bloom_filter_on_read`).
-/// Nested fields (`useridentity.arn`) are left out: DataFusion prunes with
-/// bloom filters on top-level columns only. Each filter is sized for the
+/// Nested fields (`useridentity.arn`) have their filters on their top-level
+/// copies (`useridentity_arn`): DataFusion prunes with bloom filters on
+/// top-level columns only. Each filter is sized for the
 /// row group and folded down to its distinct values, so a column with few
 /// values gets a small one.
-pub const BLOOM_FILTER_COLUMNS: &[&str] = &["eventid", "eventname", "sourceipaddress"];
+pub const BLOOM_FILTER_COLUMNS: &[&str] = &[
+    "eventid",
+    "eventname",
+    "sourceipaddress",
+    "useridentity_arn",
+    "useridentity_accesskeyid",
+];
 
 /// The key-value metadata key that records which layout wrote a file.
 pub const LAYOUT_KEY: &str = "trailwatch.layout";
 
-/// The current layout: 2 added the bloom filters (files without the key
-/// were written before; `lake compact` rewrites them).
-pub const LAYOUT: &str = "2";
+/// The current layout: 2 added the bloom filters, 3 the top-level copies of
+/// `useridentity.type`, `.arn` and `.accesskeyid` (`schema::IDENTITY_COPIES`).
+/// Files of an older layout (or without the key) are read as they are;
+/// `lake compact` rewrites them.
+pub const LAYOUT: &str = "3";
 
 /// Whether a file with this footer was written in the current layout.
 pub fn is_current_layout(meta: &ParquetMetaData) -> bool {

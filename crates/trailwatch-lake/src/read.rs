@@ -17,6 +17,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::LakeError;
 use crate::partition::{PartitionKey, partition_files};
+use crate::schema::is_identity_copy;
 use crate::store::Store;
 
 /// CloudTrail's spelling of a lake column or struct field. `in_resources`
@@ -172,7 +173,7 @@ pub fn batch_to_ndjson(batch: &RecordBatch, out: &mut Vec<u8>) {
         let mut first = true;
         for (field, col) in schema.fields().iter().zip(batch.columns()) {
             let lower = field.name().as_str();
-            if lower == "eventtimestamp" || col.is_null(row) {
+            if lower == "eventtimestamp" || is_identity_copy(lower) || col.is_null(row) {
                 continue;
             }
             if !first {

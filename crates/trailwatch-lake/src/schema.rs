@@ -8,7 +8,58 @@
 
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
+use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, TimeUnit};
+
+/// Top-level copies of the `useridentity` fields investigations look up
+/// (`(copy column, field)`), written at ingest: DataFusion prunes row
+/// groups by statistics and bloom filters on top-level columns only, so a
+/// filter on `useridentity.type` reads every row group while one on
+/// `useridentity_type` skips those that cannot match. The query engine
+/// adds the copy's filter beside the nested one (`trailwatch_sql::pruning`);
+/// files written before them (layout 2) keep working, and `lake compact`
+/// rewrites them with the copies.
+pub const IDENTITY_COPIES: &[(&str, &str)] = &[
+    ("useridentity_type", "type"),
+    ("useridentity_arn", "arn"),
+    ("useridentity_accesskeyid", "accesskeyid"),
+];
+
+/// Whether `name` is one of the [`IDENTITY_COPIES`] (not part of a record).
+pub fn is_identity_copy(name: &str) -> bool {
+    IDENTITY_COPIES.iter().any(|(c, _)| *c == name)
+}
+
+/// `batch` (of the `cloudtrail` table, in this layout or an older one)
+/// with the schema of [`cloudtrail_schema`]: the identity copies computed
+/// from `useridentity` where the batch lacks them.
+pub fn with_identity_copies(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let schema = cloudtrail_schema();
+    let identity = batch
+        .column_by_name("useridentity")
+        .ok_or_else(|| ArrowError::SchemaError("no useridentity column".into()))?
+        .as_struct();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for field in schema.fields() {
+        let name = field.name().as_str();
+        if let Some(col) = batch.column_by_name(name) {
+            columns.push(Arc::clone(col));
+            continue;
+        }
+        let Some((_, inner)) = IDENTITY_COPIES.iter().find(|(c, _)| *c == name) else {
+            return Err(ArrowError::SchemaError(format!("no {name} column")));
+        };
+        let child = identity
+            .column_by_name(inner)
+            .ok_or_else(|| ArrowError::SchemaError(format!("no useridentity.{inner}")))?
+            .as_string::<i32>();
+        let copy: StringArray = (0..batch.num_rows())
+            .map(|i| (identity.is_valid(i) && child.is_valid(i)).then(|| child.value(i)))
+            .collect();
+        columns.push(Arc::new(copy));
+    }
+    RecordBatch::try_new(schema, columns)
+}
 
 fn text(name: &str) -> Field {
     Field::new(name, DataType::Utf8, true)
@@ -129,6 +180,9 @@ pub fn cloudtrail_schema() -> Arc<Schema> {
         ),
         text("insightdetails"),
         text("eventcontext"),
+        text(IDENTITY_COPIES[0].0),
+        text(IDENTITY_COPIES[1].0),
+        text(IDENTITY_COPIES[2].0),
     ]))
 }
 
@@ -160,6 +214,43 @@ mod tests {
         for n in names {
             assert_eq!(n, n.to_lowercase(), "{n} must be lower-case");
         }
+    }
+
+    #[test]
+    fn identity_copies_are_the_nested_fields_also_for_older_batches() {
+        let batch = crate::batch::batch_of(concat!(
+            r#"{"eventVersion":"1.08","eventTime":"2026-04-01T00:00:00Z","eventID":"a","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","eventType":"AwsApiCall","recipientAccountId":"111122223333","userIdentity":{"type":"Root","arn":"arn:aws:iam::1:root","accessKeyId":"AKIA1"}}"#,
+            "\n",
+            r#"{"eventVersion":"1.08","eventTime":"2026-04-01T00:00:00Z","eventID":"b","eventSource":"s3.amazonaws.com","eventName":"ListBuckets","awsRegion":"us-east-1","eventType":"AwsServiceEvent","recipientAccountId":"111122223333"}"#,
+            "\n",
+        ));
+        assert_eq!(batch.num_rows(), 2);
+        let copy = |b: &RecordBatch, c: &str| -> Vec<Option<String>> {
+            b.column_by_name(c)
+                .expect("copy column")
+                .as_string::<i32>()
+                .iter()
+                .map(|v| v.map(str::to_string))
+                .collect()
+        };
+        assert_eq!(
+            copy(&batch, "useridentity_type"),
+            vec![Some("Root".into()), None]
+        );
+        assert_eq!(
+            copy(&batch, "useridentity_accesskeyid"),
+            vec![Some("AKIA1".into()), None]
+        );
+        // A batch of a file written before the copies gets them.
+        let older = batch
+            .project(&(0..batch.num_columns() - IDENTITY_COPIES.len()).collect::<Vec<_>>())
+            .expect("project");
+        let upgraded = with_identity_copies(&older).expect("upgraded");
+        assert_eq!(upgraded.schema(), cloudtrail_schema());
+        assert_eq!(
+            copy(&upgraded, "useridentity_arn"),
+            vec![Some("arn:aws:iam::1:root".into()), None]
+        );
     }
 
     #[test]

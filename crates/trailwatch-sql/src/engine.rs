@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::datasource::file_format::options::ReadOptions;
+use datafusion::datasource::listing::{ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
@@ -17,7 +19,7 @@ use trailwatch_lake::schema::cloudtrail_schema;
 use trailwatch_lake::store::{Location, S3Options, s3_store};
 
 use crate::guard::{Allowed, check};
-use crate::pruning::EventTimePruning;
+use crate::pruning::{EventTimePruning, IdentityCopies, IdentityCopyFilters};
 use crate::raw::register_raw_table;
 use crate::rewrite::rewrite;
 use crate::yielding::YieldingJoins;
@@ -130,7 +132,15 @@ fn as_string_views(schema: &arrow::datatypes::Schema) -> SchemaRef {
 /// The session settings, the same locally and on a cluster (where they
 /// travel with each job).
 fn session_config(opts: &EngineOptions) -> SessionConfig {
-    SessionConfig::new()
+    let mut config = SessionConfig::new();
+    // No file statistics gathered when a statement is planned: they would
+    // call a `useridentity` copy missing from a file written before the
+    // copies a constant null, and put that in the scan's predicate before
+    // `pruning::IdentityCopies` could read it as the nested field. Files
+    // and row groups are still pruned by each file's own statistics and
+    // bloom filters when it is opened.
+    config.options_mut().execution.collect_statistics = false;
+    config
         .with_batch_size(opts.batch_size)
         .with_information_schema(true)
         // Partition values such as date=2026-04-01 stay text, as in Athena.
@@ -166,6 +176,9 @@ impl Engine {
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
             .build();
         let ctx = SessionContext::new_with_state(state);
+        // After the built-in analyzer rules (types coerced), before the
+        // optimizer.
+        ctx.add_analyzer_rule(Arc::new(IdentityCopyFilters));
         udf::register(&ctx)?;
         Ok(Engine {
             ctx,
@@ -208,18 +221,35 @@ impl Engine {
             schema: Some(&events),
             ..Default::default()
         };
-        self.ctx
-            .register_parquet("cloudtrail_logs", &table_url(location, TABLE_DIR)?, opts)
-            .await?;
-        // Filters on the event time prune `date` partitions too. A cluster
-        // gets the plain listing table (plans are sent as protobuf, which
-        // knows listing tables, not wrappers) and the same pruning from a
-        // plan rule (`cluster::ImpliedDateFilters`).
-        if !self.remote {
-            let listing = self.ctx.table_provider("cloudtrail_logs").await?;
-            self.ctx.deregister_table("cloudtrail_logs")?;
+        // Filters on the event time prune `date` partitions too, and
+        // filters on `useridentity` fields prune by their top-level copies
+        // (read as the nested fields in files written before them). A
+        // cluster gets the plain listing table (plans are sent as protobuf,
+        // which knows listing tables, not wrappers or adapters) and the date
+        // pruning from a plan rule (`cluster::ImpliedDateFilters`).
+        if self.remote {
             self.ctx
-                .register_table("cloudtrail_logs", Arc::new(EventTimePruning::new(listing)))?;
+                .register_parquet("cloudtrail_logs", &table_url(location, TABLE_DIR)?, opts)
+                .await?;
+        } else {
+            let listing =
+                opts.to_listing_options(&self.ctx.copied_config(), self.ctx.copied_table_options());
+            let url = ListingTableUrl::parse(table_url(location, TABLE_DIR)?)?
+                .with_table_ref("cloudtrail_logs".into());
+            let config = ListingTableConfig::new(url)
+                .with_listing_options(listing)
+                .with_schema(Arc::clone(&events))
+                .with_expr_adapter_factory(Arc::new(IdentityCopies));
+            let table = ListingTable::try_new(config)?.with_cache(
+                self.ctx
+                    .runtime_env()
+                    .cache_manager
+                    .get_file_statistic_cache(),
+            );
+            self.ctx.register_table(
+                "cloudtrail_logs",
+                Arc::new(EventTimePruning::new(Arc::new(table))),
+            )?;
         }
         let alerts = alerts_schema();
         let opts = ParquetReadOptions {

@@ -13,6 +13,10 @@
 //! offset whose local day differs from the partition's UTC day. The
 //! original filter always stays, so results never change — only the files
 //! read do.
+//!
+//! Filters on `useridentity.type`, `.arn` and `.accesskeyid` likewise imply
+//! filters on their top-level copies (see [`implied_copy_filters`]), which
+//! prune row groups by statistics and bloom filters.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -21,12 +25,23 @@ use async_trait::async_trait;
 use chrono::{DateTime, Days, NaiveDate};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{Constraints, Result, ScalarValue, Statistics};
+use datafusion::logical_expr::expr::InList;
+use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{
-    Between, BinaryExpr, Expr, LogicalPlan, Operator, TableProviderFilterPushDown, TableType, col,
-    lit,
+    Between, BinaryExpr, Expr, LogicalPlan, LogicalPlanBuilder, Operator,
+    TableProviderFilterPushDown, TableType, col, lit,
+};
+use datafusion::optimizer::AnalyzerRule;
+use datafusion::physical_expr::expressions::{CastExpr, Column as PhysicalColumn, Literal};
+use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
+use datafusion::physical_expr_adapter::{
+    DefaultPhysicalExprAdapterFactory, PhysicalExprAdapter, PhysicalExprAdapterFactory,
 };
 use datafusion::physical_plan::ExecutionPlan;
+use trailwatch_lake::schema::IDENTITY_COPIES;
 
 /// A table (the lake's `cloudtrail_logs`) whose scans also get the `date`
 /// filters its event-time filters imply.
@@ -169,6 +184,215 @@ pub fn implied_date_filters(filter: &Expr) -> Vec<Expr> {
         .collect()
 }
 
+/// The field of `useridentity` that `e` reads (`useridentity.type`, also
+/// behind casts), and its top-level copy in the lake.
+fn identity_copy(e: &Expr) -> Option<&'static str> {
+    match e {
+        Expr::Cast(c) => identity_copy(&c.expr),
+        Expr::TryCast(c) => identity_copy(&c.expr),
+        Expr::ScalarFunction(f) if f.name() == "get_field" => match f.args.as_slice() {
+            [Expr::Column(c), Expr::Literal(field, _)] if c.name == "useridentity" => {
+                let field = field.try_as_str()??;
+                IDENTITY_COPIES
+                    .iter()
+                    .find(|(_, inner)| *inner == field)
+                    .map(|(copy, _)| *copy)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A text constant, as the copy column (a string view) compares with it.
+fn text_literal(e: &Expr) -> Option<Expr> {
+    match e {
+        Expr::Cast(c) => text_literal(&c.expr),
+        Expr::Literal(v, _) => Some(lit(ScalarValue::Utf8View(Some(
+            v.try_as_str()??.to_string(),
+        )))),
+        _ => None,
+    }
+}
+
+/// The filters on the `useridentity` copies that `filter` implies:
+/// `useridentity.type = 'Root'` implies `useridentity_type = 'Root'`, and
+/// the same for `IN` lists and for `arn` and `accesskeyid`. The copies have
+/// statistics and bloom filters, which the nested fields' do not offer
+/// DataFusion. In a file written before the copies, the scan reads the
+/// copy as the nested field itself ([`IdentityCopies`]), so the implied
+/// filter never drops a row the original keeps.
+pub fn implied_copy_filters(filter: &Expr) -> Vec<Expr> {
+    match filter {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::Eq,
+            right,
+        }) => {
+            let found = identity_copy(left)
+                .zip(text_literal(right))
+                .or_else(|| identity_copy(right).zip(text_literal(left)));
+            found.map(|(c, v)| col(c).eq(v)).into_iter().collect()
+        }
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => {
+            let mut out = implied_copy_filters(left);
+            out.extend(implied_copy_filters(right));
+            out
+        }
+        Expr::InList(InList {
+            expr,
+            list,
+            negated: false,
+        }) => {
+            let Some(copy) = identity_copy(expr) else {
+                return Vec::new();
+            };
+            let values: Option<Vec<Expr>> = list.iter().map(text_literal).collect();
+            values
+                .map(|v| col(copy).in_list(v, false))
+                .into_iter()
+                .collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// Adds to each filter right above a scan of `cloudtrail_logs` (or of its
+/// alias) the filters on the `useridentity` copies that it implies
+/// ([`implied_copy_filters`]). A filter is where DataFusion takes a
+/// Parquet scan's predicate from (pushed down as the plan is made
+/// physical), hence its row-group pruning; a table provider's own filters
+/// only prune partitions. It runs as an analyzer rule, before the optimizer
+/// moves field accesses into projections of their own. Only for a local
+/// engine: a cluster's executors do not read older files' copies as the
+/// nested fields ([`IdentityCopies`]).
+#[derive(Debug)]
+pub struct IdentityCopyFilters;
+
+/// Whether `plan` scans `cloudtrail_logs` with its copy columns, directly
+/// or under an alias.
+fn scans_the_lake(plan: &LogicalPlan) -> bool {
+    match plan {
+        LogicalPlan::TableScan(scan) => {
+            scan.table_name.table() == "cloudtrail_logs"
+                && IDENTITY_COPIES
+                    .iter()
+                    .all(|(c, _)| scan.projected_schema.has_column_with_unqualified_name(c))
+        }
+        LogicalPlan::SubqueryAlias(a) => scans_the_lake(&a.input),
+        _ => false,
+    }
+}
+
+impl AnalyzerRule for IdentityCopyFilters {
+    fn name(&self) -> &str {
+        "trailwatch_identity_copy_filters"
+    }
+
+    fn analyze(&self, plan: LogicalPlan, _config: &ConfigOptions) -> Result<LogicalPlan> {
+        plan.transform_up_with_subqueries(|plan| {
+            let LogicalPlan::Filter(filter) = &plan else {
+                return Ok(Transformed::no(plan));
+            };
+            if !scans_the_lake(&filter.input) {
+                return Ok(Transformed::no(plan));
+            }
+            let conjuncts = split_conjunction(&filter.predicate);
+            let implied: Vec<Expr> = conjuncts
+                .iter()
+                .flat_map(|c| implied_copy_filters(c))
+                .filter(|f| !conjuncts.contains(&f))
+                .collect();
+            if implied.is_empty() {
+                return Ok(Transformed::no(plan));
+            }
+            let predicate = implied
+                .into_iter()
+                .fold(filter.predicate.clone(), |p, f| p.and(f));
+            let plan = LogicalPlanBuilder::from(filter.input.as_ref().clone())
+                .filter(predicate)?
+                .build()?;
+            Ok(Transformed::yes(plan))
+        })
+        .data()
+    }
+}
+
+/// Reads the `useridentity` copies of a file written before them as the
+/// nested fields they copy (DataFusion's default would read them as null),
+/// so a filter on a copy means in every file what it means on the field.
+/// Everything else is adapted as DataFusion does by default.
+#[derive(Debug)]
+pub struct IdentityCopies;
+
+impl PhysicalExprAdapterFactory for IdentityCopies {
+    fn create(
+        &self,
+        logical_file_schema: SchemaRef,
+        physical_file_schema: SchemaRef,
+    ) -> Result<Arc<dyn PhysicalExprAdapter>> {
+        Ok(Arc::new(IdentityCopiesAdapter {
+            inner: DefaultPhysicalExprAdapterFactory.create(
+                Arc::clone(&logical_file_schema),
+                Arc::clone(&physical_file_schema),
+            )?,
+            logical: logical_file_schema,
+            physical: physical_file_schema,
+        }))
+    }
+}
+
+#[derive(Debug)]
+struct IdentityCopiesAdapter {
+    inner: Arc<dyn PhysicalExprAdapter>,
+    logical: SchemaRef,
+    physical: SchemaRef,
+}
+
+impl PhysicalExprAdapter for IdentityCopiesAdapter {
+    fn rewrite(&self, expr: Arc<dyn PhysicalExpr>) -> Result<Arc<dyn PhysicalExpr>> {
+        let expr = expr
+            .transform(|e| {
+                let Some(c) = e.downcast_ref::<PhysicalColumn>() else {
+                    return Ok(Transformed::no(e));
+                };
+
+                let Some((_, field)) = IDENTITY_COPIES.iter().find(|(copy, _)| *copy == c.name())
+                else {
+                    return Ok(Transformed::no(e));
+                };
+                if self.physical.index_of(c.name()).is_ok() {
+                    return Ok(Transformed::no(e));
+                }
+                let identity = self.logical.index_of("useridentity")?;
+                let args: Vec<Arc<dyn PhysicalExpr>> = vec![
+                    Arc::new(PhysicalColumn::new("useridentity", identity)),
+                    Arc::new(Literal::new(ScalarValue::Utf8(Some((*field).to_string())))),
+                ];
+                let get = ScalarFunctionExpr::try_new(
+                    datafusion::functions::core::get_field(),
+                    args,
+                    &self.logical,
+                    Arc::new(ConfigOptions::default()),
+                )?;
+                // As the copy's type in the table (the file's struct field
+                // may be read as another string type).
+                let as_copy = CastExpr::new(
+                    Arc::new(get),
+                    self.logical.field_with_name(c.name())?.data_type().clone(),
+                    None,
+                );
+                Ok(Transformed::yes(Arc::new(as_copy) as Arc<dyn PhysicalExpr>))
+            })
+            .data()?;
+        self.inner.rewrite(expr)
+    }
+}
+
 #[async_trait]
 impl TableProvider for EventTimePruning {
     fn schema(&self) -> SchemaRef {
@@ -226,6 +450,30 @@ mod tests {
 
     fn texts(filters: Vec<Expr>) -> Vec<String> {
         filters.iter().map(|f| f.to_string()).collect()
+    }
+
+    #[test]
+    fn identity_lookups_imply_filters_on_the_copies() {
+        use datafusion::functions::core::expr_fn::get_field;
+        let field = |f: &str| get_field(col("useridentity"), f);
+        let implied = |e: Expr| texts(implied_copy_filters(&e));
+        assert_eq!(
+            implied(field("accesskeyid").eq(lit("AKIA1"))),
+            vec![r#"useridentity_accesskeyid = Utf8View("AKIA1")"#]
+        );
+        assert_eq!(
+            implied(lit("Root").eq(field("type"))),
+            vec![r#"useridentity_type = Utf8View("Root")"#]
+        );
+        assert_eq!(
+            implied(field("arn").in_list(vec![lit("a"), lit("b")], false)),
+            vec![r#"useridentity_arn IN ([Utf8View("a"), Utf8View("b")])"#]
+        );
+        // Not a lookup of one of the copied fields: nothing implied.
+        assert!(implied(field("username").eq(lit("x"))).is_empty());
+        assert!(implied(field("arn").in_list(vec![lit("a")], true)).is_empty());
+        assert!(implied(field("arn").not_eq(lit("a"))).is_empty());
+        assert!(implied(field("arn").eq(col("eventname"))).is_empty());
     }
 
     #[test]

@@ -1,0 +1,118 @@
+"""What must not grow with history (issue #35), at one size of trail.
+
+Usage: python3 bench/scale.py TRAILWATCH_BINARY EVENTS TRAIL LAKE
+
+TRAIL is a generated trail of EVENTS events (`trailwatch generate --events
+EVENTS --days 7 --seed 42`); LAKE must not exist yet. Measures, in one run,
+and prints one JSON line:
+
+- `ingest`: seconds and peak RSS (MB, GNU time) of `ingest` into LAKE;
+- `detect`: seconds and peak RSS of `detect --pack essential,cis,correlation
+  --format ndjson` over TRAIL (the raw files, in delivery order);
+- `serve_rebuild` and `serve_snapshot`: seconds from starting `serve` on
+  LAKE to the security state ready and the first summary answered, first
+  with no snapshot (the state rebuilt from every event), then again (taken
+  from the snapshot the first start saved), with `/api/state`'s `startup`;
+- `root_usage`: seed query 2 (`userIdentity.type = 'Root'`) cold, one fresh
+  `trailwatch query` process, against one fresh DuckDB CLI process over
+  the same Parquet (`lake ddl --engine duckdb`), median of 3 each.
+
+bench/scale.sh runs it for 1M, 4M and 20M events and writes the lines to
+docs/scale.ndjson.
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TOKEN = "bench-token-0123456789abcdef0123456789"
+ROOT_USAGE = (
+    "SELECT eventTime, eventName, sourceIPAddress, userAgent FROM cloudtrail_logs "
+    "WHERE userIdentity.type = 'Root' AND eventTime > '2026-04-01' ORDER BY eventTime DESC"
+)
+
+
+def timed_rss(cmd):
+    """Seconds and peak RSS (MB) of `cmd`, its output discarded."""
+    out = subprocess.run(
+        ["/usr/bin/time", "-f", "%e %M"] + cmd,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+    secs, kb = out.stderr.strip().splitlines()[-1].split()
+    return {"seconds": float(secs), "peak_rss_mb": round(int(kb) / 1024, 1)}
+
+
+def serve_ready(tw, lake):
+    """Seconds from start to the state ready and a summary answered."""
+    state = tempfile.mkdtemp(prefix="tw-scale-state.")
+    env = dict(os.environ, TRAILWATCH_TOKEN=TOKEN)
+    t0 = time.perf_counter()
+    server = subprocess.Popen(
+        [tw, "serve", "--lake", lake, "--state", state, "--listen", "127.0.0.1:0"],
+        env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        for line in server.stderr:
+            m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+            if m:
+                port = int(m.group(1))
+                break
+        if port is None:
+            raise SystemExit("the server did not start")
+        subprocess.Popen(["cat"], stdin=server.stderr, stdout=subprocess.DEVNULL)
+        headers = {"Authorization": "Bearer " + TOKEN}
+        startup = None
+        while True:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+            conn.request("GET", "/api/state", headers=headers)
+            st = json.loads(conn.getresponse().read())
+            if st.get("ready"):
+                startup = st.get("startup")
+                conn.request("GET", "/api/summary", headers=headers)
+                r = conn.getresponse()
+                r.read()
+                if r.status == 200:
+                    break
+            time.sleep(0.05)
+        return {"seconds": round(time.perf_counter() - t0, 2), "startup": startup}
+    finally:
+        server.kill()
+        server.wait()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+def cold(cmd):
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - t0)
+    return round(statistics.median(times), 3)
+
+
+def main():
+    tw, events, trail, lake = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    line = {"events": events}
+    line["ingest"] = timed_rss([tw, "ingest", "-q", "--lake", lake, trail])
+    line["detect"] = timed_rss(
+        [tw, "detect", "-q", "--pack", "essential,cis,correlation", "--format", "ndjson", trail])
+    line["serve_rebuild"] = serve_ready(tw, lake)
+    line["serve_snapshot"] = serve_ready(tw, lake)
+    ddl = subprocess.run([tw, "lake", "ddl", "--engine", "duckdb", "--lake", lake],
+                         capture_output=True, text=True, check=True).stdout
+    duck = ddl + "\n" + ROOT_USAGE + ";\n"
+    tw_s = cold([tw, "query", "-q", "--lake", lake, "--format", "csv", ROOT_USAGE])
+    duck_s = cold(["duckdb", "-c", duck])
+    line["root_usage"] = {"trailwatch_s": tw_s, "duckdb_s": duck_s,
+                          "ratio": round(tw_s / duck_s, 2)}
+    print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
