@@ -321,6 +321,48 @@ fn list_matches(
     )
 }
 
+/// The replay proper: every record through the pipeline, alerts handed to
+/// `output` as they pile up; the number of problems met. Event time moves
+/// on as the replay learns that earlier events are all in (see [`Step`]);
+/// what is left is evaluated at the end. Prefixes are never idle: a
+/// replay knows when one ends.
+fn replay_alerts(
+    source: &Replay<'_>,
+    detections: Detections,
+    window: &mut Window,
+    alerts: &mut Vec<Alert>,
+    output: &mut AlertOutput<'_>,
+) -> Result<u64> {
+    let detectors = detections.detectors(None);
+    let mut pipeline = Pipeline::new(detectors, REPLAY_LATENESS_SECS, Duration::MAX);
+    let mut output_error: Option<anyhow::Error> = None;
+    let problems = each_source_record(
+        source.args,
+        source.s3,
+        source.lake,
+        source.handle,
+        source.since,
+        window,
+        |step| {
+            match step {
+                Step::Record(input, r, bounds) => pipeline.observe(input, r, bounds, alerts),
+                Step::Expect(input) => pipeline.expect(input),
+                Step::PrefixRead(input) => pipeline.prefix_read(input),
+                Step::InputRead => pipeline.advance(alerts),
+                Step::ReadBefore(ms) => pipeline.advance_to(ms, alerts),
+            }
+            if alerts.len() >= SPILL_AT && output_error.is_none() {
+                output_error = output.take(alerts).err();
+            }
+        },
+    )?;
+    pipeline.finish(alerts);
+    match output_error {
+        Some(e) => Err(e),
+        None => Ok(problems),
+    }
+}
+
 pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     let detections = args.rules.detections(cfg)?;
     let rule_problems = detections.problems.len();
@@ -349,52 +391,20 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         _ => None,
     };
     let mut output = AlertOutput::new(args.format, table);
-    let mut output_error: Option<anyhow::Error> = None;
     let s3 = args.aws.options(cfg);
     let mut window = Window::default();
+    let source = Replay {
+        args,
+        s3: &s3,
+        lake: lake.as_ref(),
+        handle: rt.handle(),
+        since,
+    };
     let problems = if args.matches {
-        let source = Replay {
-            args,
-            s3: &s3,
-            lake: lake.as_ref(),
-            handle: rt.handle(),
-            since,
-        };
         list_matches(&source, detections, &mut window, &mut matches)?
     } else {
-        // A replay: event time moves on as the replay learns that earlier
-        // events are all in (see [`Step`]); what is left is evaluated at
-        // the end. Prefixes are never idle: a replay knows when one ends.
-        let detectors = detections.detectors(None);
-        let mut pipeline = Pipeline::new(detectors, REPLAY_LATENESS_SECS, Duration::MAX);
-        let problems = each_source_record(
-            args,
-            &s3,
-            lake.as_ref(),
-            rt.handle(),
-            since,
-            &mut window,
-            |step| {
-                match step {
-                    Step::Record(input, r, bounds) => {
-                        pipeline.observe(input, r, bounds, &mut alerts);
-                    }
-                    Step::Expect(input) => pipeline.expect(input),
-                    Step::PrefixRead(input) => pipeline.prefix_read(input),
-                    Step::InputRead => pipeline.advance(&mut alerts),
-                    Step::ReadBefore(ms) => pipeline.advance_to(ms, &mut alerts),
-                }
-                if alerts.len() >= SPILL_AT && output_error.is_none() {
-                    output_error = output.take(&mut alerts).err();
-                }
-            },
-        )?;
-        pipeline.finish(&mut alerts);
-        problems
+        replay_alerts(&source, detections, &mut window, &mut alerts, &mut output)?
     };
-    if let Some(e) = output_error {
-        return Err(e);
-    }
     let mut out = BufWriter::new(io::stdout().lock());
     let any = if args.matches {
         matches.sort_by(|a, b| {
