@@ -88,6 +88,14 @@ pub struct DetectArgs {
 /// watcher would with its own lateness.
 const REPLAY_LATENESS_SECS: i64 = 3600;
 
+/// How long behind event time an alarm keeps its samples in a replay that
+/// moves event time on (a live watcher's `--late-horizon`, 14 days by
+/// default): a day and two hours, as far back as a lake's day-by-day read
+/// or a delivery-ordered one ever reaches. An event later than that still
+/// raises its findings, but no longer counts in an alarm's window; alarm
+/// state stays a day deep instead of as deep as the history replayed.
+const REPLAY_LATE_HORIZON_MINUTES: i64 = 26 * 60;
+
 /// What a replay meets, in order: records, and what it knows of event time.
 enum Step<'a> {
     /// One record at or after `since`, with the input it came from (none
@@ -333,7 +341,7 @@ fn replay_alerts(
     alerts: &mut Vec<Alert>,
     output: &mut AlertOutput<'_>,
 ) -> Result<u64> {
-    let detectors = detections.detectors(None);
+    let detectors = detections.detectors(Some(REPLAY_LATE_HORIZON_MINUTES));
     let mut pipeline = Pipeline::new(detectors, REPLAY_LATENESS_SECS, Duration::MAX);
     let mut output_error: Option<anyhow::Error> = None;
     let problems = each_source_record(
