@@ -132,15 +132,7 @@ fn as_string_views(schema: &arrow::datatypes::Schema) -> SchemaRef {
 /// The session settings, the same locally and on a cluster (where they
 /// travel with each job).
 fn session_config(opts: &EngineOptions) -> SessionConfig {
-    let mut config = SessionConfig::new();
-    // No file statistics gathered when a statement is planned: they would
-    // call a `useridentity` copy missing from a file written before the
-    // copies a constant null, and put that in the scan's predicate before
-    // `pruning::IdentityCopies` could read it as the nested field. Files
-    // and row groups are still pruned by each file's own statistics and
-    // bloom filters when it is opened.
-    config.options_mut().execution.collect_statistics = false;
-    config
+    SessionConfig::new()
         .with_batch_size(opts.batch_size)
         .with_information_schema(true)
         // Partition values such as date=2026-04-01 stay text, as in Athena.
@@ -159,6 +151,20 @@ fn table_url(location: &str, dir: &str) -> Result<String, QueryError> {
     }
 }
 
+/// [`session_config`] for statements run here. No file statistics are
+/// gathered when a statement is planned: they would call a `useridentity`
+/// copy missing from a file written before the copies a constant null, and
+/// put that in the scan's predicate before `pruning::IdentityCopies` could
+/// read it as the nested field. Files and row groups are still pruned by
+/// each file's own statistics and bloom filters when it is opened. (A
+/// cluster plans with statistics: it gets neither the copies' filters nor
+/// the adapter.)
+fn local_config(opts: &EngineOptions) -> SessionConfig {
+    let mut config = session_config(opts);
+    config.options_mut().execution.collect_statistics = false;
+    config
+}
+
 impl Engine {
     pub fn new(opts: EngineOptions) -> Result<Engine, QueryError> {
         let mut runtime = RuntimeEnvBuilder::new();
@@ -170,7 +176,7 @@ impl Engine {
         }
         let runtime = runtime.build_arc()?;
         let state = SessionStateBuilder::new()
-            .with_config(session_config(&opts))
+            .with_config(local_config(&opts))
             .with_runtime_env(runtime)
             .with_default_features()
             .with_physical_optimizer_rule(Arc::new(YieldingJoins))
