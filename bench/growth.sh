@@ -8,22 +8,8 @@
 # Needs /usr/bin/time and the duckdb client (pip install duckdb-cli); the
 # plot needs matplotlib.
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-cargo build --release -q -p trailwatch
-tw="${CARGO_TARGET_DIR:-$root/target}/release/trailwatch"
+cd "$(dirname "$0")/.."
 sizes=("$@")
 if [ ${#sizes[@]} -eq 0 ]; then sizes=(1000000 2000000 5000000 10000000 20000000); fi
-out=docs/growth.ndjson
-for events in "${sizes[@]}"; do
-  dir=/tmp/trailwatch-bench-$events
-  if [ ! -d "$dir/AWSLogs" ]; then
-    "$tw" generate -q --events "$events" --days 7 --seed 42 --out "$dir"
-  fi
-  # A fresh lake per run, so ingest is measured every time.
-  lake=$(mktemp -d /tmp/trailwatch-growth-lake.XXXXXX)
-  rmdir "$lake"
-  python3 bench/growth.py "$tw" "$events" "$dir" "$lake" | tee -a "$out"
-  rm -rf "$lake"
-done
-python3 bench/growth_plot.py "$out" docs/growth.svg
+bench/per_size.sh bench/growth.py docs/growth.ndjson "${sizes[@]}"
+python3 bench/growth_plot.py docs/growth.ndjson docs/growth.svg

@@ -7,20 +7,7 @@
 # Usage: bench/scale.sh [EVENTS...]
 # Needs /usr/bin/time and the duckdb client (pip install duckdb-cli).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-cargo build --release -q -p trailwatch
-tw="${CARGO_TARGET_DIR:-$root/target}/release/trailwatch"
+cd "$(dirname "$0")/.."
 sizes=("$@")
 if [ ${#sizes[@]} -eq 0 ]; then sizes=(1000000 4000000 20000000); fi
-out=docs/scale.ndjson
-for events in "${sizes[@]}"; do
-  dir=/tmp/trailwatch-bench-$events
-  if [ ! -d "$dir/AWSLogs" ]; then
-    "$tw" generate -q --events "$events" --days 7 --seed 42 --out "$dir"
-  fi
-  lake=$(mktemp -d /tmp/trailwatch-scale-lake.XXXXXX)
-  rmdir "$lake"
-  python3 bench/scale.py "$tw" "$events" "$dir" "$lake" | tee -a "$out"
-  rm -rf "$lake"
-done
+bench/per_size.sh bench/scale.py docs/scale.ndjson "${sizes[@]}"

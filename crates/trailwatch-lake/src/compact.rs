@@ -90,8 +90,11 @@ pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
     let started = std::time::Instant::now();
     recover(store)?;
     let mut summary = CompactSummary::default();
-    // The security state's snapshot follows the files it covers.
+    // The security state's snapshot follows the files it covers, saved
+    // once at the end (a crash before that leaves it naming files that are
+    // gone, and the state is rebuilt once).
     let mut snapshot = state_snapshot::load(store)?;
+    let mut snapshot_moved = false;
     for (pk, files) in partition_files(store)? {
         summary.files_before += files.len() as u64;
         let settled = match files.as_slice() {
@@ -118,14 +121,15 @@ pub fn compact(store: &Store) -> Result<CompactSummary, LakeError> {
             uuid::Uuid::new_v4()
         );
         commit_merged(store, &final_path, (bytes, rows), &files)?;
-        if let Some(s) = &mut snapshot
-            && s.compacted(&files, std::slice::from_ref(&final_path))
-        {
-            state_snapshot::save(store, s)?;
+        if let Some(s) = &mut snapshot {
+            snapshot_moved |= s.compacted(&files, std::slice::from_ref(&final_path));
         }
         summary.partitions_compacted += 1;
         summary.files_after += 1;
         summary.rows += rows;
+    }
+    if let (Some(s), true) = (&snapshot, snapshot_moved) {
+        state_snapshot::save(store, s)?;
     }
     compact_alerts(store, &mut summary)?;
     summary.seconds = started.elapsed().as_secs_f64();

@@ -119,14 +119,17 @@ enum Step<'a> {
 /// and forget as they go, in bounded memory, instead of all at the end);
 /// returns the number of problems (unreadable files, bad records).
 fn each_source_record(
-    args: &DetectArgs,
-    s3: &S3Options,
-    lake: Option<&Store>,
-    handle: &tokio::runtime::Handle,
-    since: Option<DateTime<Utc>>,
+    source: &Replay<'_>,
     window: &mut Window,
     mut f: impl FnMut(Step<'_>),
 ) -> Result<u64> {
+    let Replay {
+        args,
+        s3,
+        lake,
+        handle,
+        since,
+    } = *source;
     let now = Utc::now();
     let opts = args.read.decode_options();
     let mut wanted = |r: &Record<'_>| window.take(r, since);
@@ -308,25 +311,17 @@ fn list_matches(
     let sigma = (!detections.sigma.rules.is_empty()).then(|| SigmaRules::new(detections.sigma));
     // Pattern rules raise findings as they match; --matches prints none.
     let mut findings: Vec<Alert> = Vec::new();
-    each_source_record(
-        source.args,
-        source.s3,
-        source.lake,
-        source.handle,
-        source.since,
-        window,
-        |step| {
-            let Step::Record(_, r, bounds) = step else {
-                return;
-            };
-            let in_time = bounds.check(r.time).is_none();
-            engine.observe_timed(r, in_time, &mut findings, Some(&mut *matches));
-            findings.clear();
-            if let Some(s) = &sigma {
-                s.matches(r, matches);
-            }
-        },
-    )
+    each_source_record(source, window, |step| {
+        let Step::Record(_, r, bounds) = step else {
+            return;
+        };
+        let in_time = bounds.check(r.time).is_none();
+        engine.observe_timed(r, in_time, &mut findings, Some(&mut *matches));
+        findings.clear();
+        if let Some(s) = &sigma {
+            s.matches(r, matches);
+        }
+    })
 }
 
 /// The replay proper: every record through the pipeline, alerts handed to
@@ -344,26 +339,18 @@ fn replay_alerts(
     let detectors = detections.detectors(Some(REPLAY_LATE_HORIZON_MINUTES));
     let mut pipeline = Pipeline::new(detectors, REPLAY_LATENESS_SECS, Duration::MAX);
     let mut output_error: Option<anyhow::Error> = None;
-    let problems = each_source_record(
-        source.args,
-        source.s3,
-        source.lake,
-        source.handle,
-        source.since,
-        window,
-        |step| {
-            match step {
-                Step::Record(input, r, bounds) => pipeline.observe(input, r, bounds, alerts),
-                Step::Expect(input) => pipeline.expect(input),
-                Step::PrefixRead(input) => pipeline.prefix_read(input),
-                Step::InputRead => pipeline.advance(alerts),
-                Step::ReadBefore(ms) => pipeline.advance_to(ms, alerts),
-            }
-            if alerts.len() >= SPILL_AT && output_error.is_none() {
-                output_error = output.take(alerts).err();
-            }
-        },
-    )?;
+    let problems = each_source_record(source, window, |step| {
+        match step {
+            Step::Record(input, r, bounds) => pipeline.observe(input, r, bounds, alerts),
+            Step::Expect(input) => pipeline.expect(input),
+            Step::PrefixRead(input) => pipeline.prefix_read(input),
+            Step::InputRead => pipeline.advance(alerts),
+            Step::ReadBefore(ms) => pipeline.advance_to(ms, alerts),
+        }
+        if alerts.len() >= SPILL_AT && output_error.is_none() {
+            output_error = output.take(alerts).err();
+        }
+    })?;
     pipeline.finish(alerts);
     match output_error {
         Some(e) => Err(e),

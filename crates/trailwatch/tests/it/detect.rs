@@ -4,9 +4,9 @@
 use serde_json::Value;
 
 use crate::support::{
-    RULE_WITH_A_WRONG_EXAMPLE, bin, detect_json, files_under, lake_alert_ids, moto_with_boto3,
-    path_str, repo_root, run, s3_env, s3_upload, sample_geoip, sample_trail, shared_dir, stderr,
-    stdout,
+    RULE_WITH_A_WRONG_EXAMPLE, bin, detect_json, files_under, generate_into, lake_alert_ids,
+    moto_with_boto3, path_str, repo_root, run, s3_env, s3_upload, sample_geoip, sample_trail,
+    shared_dir, stderr, stdout,
 };
 
 #[test]
@@ -418,19 +418,7 @@ fn records_in_delivery_order(trail: &std::path::Path, out: &std::path::Path) {
 fn a_replay_evaluating_as_it_goes_gives_what_evaluating_at_the_end_gives() {
     let dir = tempfile::tempdir().unwrap();
     let trail = dir.path().join("trail");
-    let out = run(&[
-        "generate",
-        "-q",
-        "--events",
-        "30000",
-        "--days",
-        "3",
-        "--seed",
-        "11",
-        "--out",
-        path_str(&trail),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    generate_into(&trail, 30000, 3, 11, &[]);
     let all = dir.path().join("all.ndjson");
     records_in_delivery_order(&trail, &all);
     let packs = "essential,cis,correlation,responder";

@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::support::{
-    bin, lake_event_ids, path_str, rec, run, sample_trail, shared_dir, source_event_ids, stderr,
+    bin, generate_into, lake_event_ids, path_str, rec, run, sample_trail, shared_dir,
+    source_event_ids, stderr,
 };
 
 fn ingest_json(src: &str, lake: &Path, extra: &[&str]) -> (Value, std::process::Output) {
@@ -146,19 +147,7 @@ fn kill_after(args: &[&str], ms: u64) {
 #[test]
 fn kill_9_at_random_moments_neither_loses_nor_duplicates_events() {
     let trail = tempfile::tempdir().expect("tempdir");
-    let out = run(&[
-        "generate",
-        "-q",
-        "--events",
-        "30000",
-        "--days",
-        "3",
-        "--seed",
-        "9",
-        "--out",
-        path_str(trail.path()),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    generate_into(trail.path(), 30000, 3, 9, &[]);
     let lake = tempfile::tempdir().expect("tempdir");
     let src = path_str(trail.path());
     let lk = path_str(lake.path());
@@ -215,19 +204,7 @@ fn redeliver(from: &Path, to: &Path) {
 #[test]
 fn events_delivered_again_under_other_names_are_stored_once_across_kills() {
     let trail = tempfile::tempdir().expect("tempdir");
-    let out = run(&[
-        "generate",
-        "-q",
-        "--events",
-        "8000",
-        "--days",
-        "2",
-        "--seed",
-        "5",
-        "--out",
-        path_str(trail.path()),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    generate_into(trail.path(), 8000, 2, 5, &[]);
     let again = tempfile::tempdir().expect("tempdir");
     redeliver(trail.path(), again.path());
     let lake = tempfile::tempdir().expect("tempdir");

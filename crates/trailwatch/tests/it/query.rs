@@ -8,8 +8,9 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::support::{
-    bin, duckdb_ddl_file, files_under, lake_of, path_str, python, python_has, python_says_ok,
-    query_json, run, s3_env, s3_upload, sample_trail, shared_dir, start_moto, stderr, stdout,
+    bin, duckdb_ddl_file, files_under, generate_into, lake_of, path_str, python, python_has,
+    python_says_ok, query_json, run, s3_env, s3_upload, sample_trail, shared_dir, start_moto,
+    stderr, stdout,
 };
 
 /// The seed file's statements (separated by a blank line and `;`).
@@ -533,25 +534,19 @@ fn pruning_metric(plan: &str, what: &str) -> (u64, u64) {
     }
 }
 
+/// A lake of 20,000 generated events over one day (seed 7): a file per
+/// account and region, one row group each.
+fn lake_of_a_generated_day() -> tempfile::TempDir {
+    let trail = tempfile::tempdir().unwrap();
+    generate_into(trail.path(), 20000, 1, 7, &[]);
+    lake_of(trail.path())
+}
+
 /// An event looked up by id reads only the row groups whose bloom filter
 /// may hold it: of a day's files (one per account and region), one.
 #[test]
 fn an_event_id_lookup_reads_only_the_row_group_that_holds_it() {
-    let trail = tempfile::tempdir().unwrap();
-    let out = run(&[
-        "generate",
-        "-q",
-        "--events",
-        "20000",
-        "--days",
-        "1",
-        "--seed",
-        "7",
-        "--out",
-        path_str(trail.path()),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let lake = lake_of(trail.path());
+    let lake = lake_of_a_generated_day();
     let l = path_str(lake.path());
     let q = |sql: &str| {
         let out = run(&["query", "--lake", l, "--format", "csv", sql]);
@@ -1018,21 +1013,7 @@ fn as_written_before_the_copies(lake: &Path) {
 /// written before the copies, which `lake compact` then rewrites with them.
 #[test]
 fn identity_lookups_prune_by_the_copies_and_older_files_answer_the_same() {
-    let trail = tempfile::tempdir().unwrap();
-    let out = run(&[
-        "generate",
-        "-q",
-        "--events",
-        "20000",
-        "--days",
-        "1",
-        "--seed",
-        "7",
-        "--out",
-        path_str(trail.path()),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let lake = lake_of(trail.path());
+    let lake = lake_of_a_generated_day();
     let l = path_str(lake.path());
     let q = |sql: &str| {
         let out = run(&["query", "--lake", l, "--format", "csv", sql]);

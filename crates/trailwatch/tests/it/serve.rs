@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{bin, have_tool, path_str, run, sample_trail, stderr};
+use crate::support::{bin, generate_into, have_tool, path_str, run, sample_trail, stderr};
 
 const TOKEN: &str = "test-token-0123456789abcdef0123456789";
 
@@ -804,6 +804,22 @@ fn pushed(id: &str, name: &str, who: &str) -> Value {
     })
 }
 
+/// Push one successful `AuthorizeSecurityGroupIngress` (event `id`)
+/// opening tcp `port` of `group` to 0.0.0.0/0.
+async fn push_group_opened(c: &reqwest::Client, base: &str, id: &str, group: &str, port: u16) {
+    let mut open = pushed(id, "AuthorizeSecurityGroupIngress", "mallory");
+    open["eventSource"] = json!("ec2.amazonaws.com");
+    open["requestParameters"] = json!({"groupId": group, "ipPermissions": {"items": [
+        {"ipProtocol": "tcp", "fromPort": port, "toPort": port, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
+    ]}});
+    let body = json!({"Records": [open]}).to_string();
+    let req = c
+        .post(format!("{base}/ingest/cloudtrail"))
+        .bearer_auth(TOKEN)
+        .body(body);
+    assert_eq!(send(req).await.0, 200);
+}
+
 fn chrono_now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -1217,14 +1233,7 @@ fn the_security_state_shows_the_sample_s_exposures_and_follows_pushes() {
     let c = client(None);
     let base = srv.base.clone();
     rt().block_on(async {
-        let mut open = pushed("push-sg-1", "AuthorizeSecurityGroupIngress", "mallory");
-        open["eventSource"] = json!("ec2.amazonaws.com");
-        open["requestParameters"] = json!({"groupId": "sg-push", "ipPermissions": {"items": [
-            {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
-        ]}});
-        let body = json!({"Records": [open]}).to_string();
-        let (code, _, _) = send(c.post(format!("{base}/ingest/cloudtrail")).bearer_auth(TOKEN).body(body)).await;
-        assert_eq!(code, 200);
+        push_group_opened(&c, &base, "push-sg-1", "sg-push", 22).await;
         eventually("the pushed change in the state", async || {
             let (_, _, body) = send(c.get(format!("{base}/api/state")).bearer_auth(TOKEN)).await;
         // And in the lake's state tables, for SQL.
@@ -1495,21 +1504,7 @@ fn a_restart_takes_the_state_from_the_snapshot_and_reads_only_what_is_new() {
     assert_eq!(without_startup(first.clone()), rebuilt_state(lake.path()));
     // Newer events, ingested by another command while the server was down.
     let more = tempfile::tempdir().expect("tempdir");
-    let out = run(&[
-        "generate",
-        "-q",
-        "--events",
-        "2000",
-        "--days",
-        "2",
-        "--start",
-        "2026-05-01",
-        "--seed",
-        "4",
-        "--out",
-        path_str(more.path()),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    generate_into(more.path(), 2000, 2, 4, &["--start", "2026-05-01"]);
     let out = run(&["ingest", "-q", "--lake", lk, path_str(more.path())]);
     assert!(out.status.success(), "{}", stderr(&out));
     let second = state_when_up(lake.path());
@@ -1568,15 +1563,7 @@ fn pushed_changes_filed_in_the_lake_are_in_the_snapshot_a_restart_takes() {
     let base = srv.base.clone();
     let snapshot = lake.path().join("state/snapshot.json");
     rt().block_on(async {
-        let mut open = pushed("push-sg-snap", "AuthorizeSecurityGroupIngress", "mallory");
-        open["eventSource"] = json!("ec2.amazonaws.com");
-        open["requestParameters"] = json!({"groupId": "sg-snap", "ipPermissions": {"items": [
-            {"ipProtocol": "tcp", "fromPort": 3389, "toPort": 3389, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}
-        ]}});
-        let body = json!({"Records": [open]}).to_string();
-        let (code, _, _) =
-            send(c.post(format!("{base}/ingest/cloudtrail")).bearer_auth(TOKEN).body(body)).await;
-        assert_eq!(code, 200);
+        push_group_opened(&c, &base, "push-sg-snap", "sg-snap", 3389).await;
         eventually("the pushed change in the snapshot", async || {
             std::fs::read_to_string(&snapshot).is_ok_and(|s| s.contains("sg-snap"))
         })

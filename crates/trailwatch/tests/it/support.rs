@@ -463,6 +463,19 @@ pub fn detect_json(extra: &[&str]) -> Vec<serde_json::Value> {
 }
 
 /// A lake of `trail`, in a temporary folder.
+/// `trailwatch generate -q` of `events` events over `days` days with
+/// `seed` (and `extra` options) into `out`, which must succeed.
+pub fn generate_into(out: &Path, events: u32, days: u32, seed: u32, extra: &[&str]) {
+    let (events, days, seed) = (events.to_string(), days.to_string(), seed.to_string());
+    let mut args = vec![
+        "generate", "-q", "--events", &events, "--days", &days, "--seed", &seed,
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--out", path_str(out)]);
+    let made = run(&args);
+    assert!(made.status.success(), "{}", stderr(&made));
+}
+
 pub fn lake_of(trail: &Path) -> tempfile::TempDir {
     let lake = tempfile::tempdir().unwrap();
     let out = run(&[
