@@ -5,6 +5,7 @@
 //! owns the decode step ([`event`]) and the knowledge of how CloudTrail lays
 //! its objects out in a bucket ([`layout`]).
 
+pub mod activity;
 pub mod alarm;
 pub mod alert;
 pub mod audit;

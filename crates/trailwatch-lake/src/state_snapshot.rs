@@ -23,7 +23,9 @@ use crate::store::Store;
 pub const SNAPSHOT: &str = "state/snapshot.json";
 
 /// The snapshot's format; another version is ignored (the state is rebuilt).
-const VERSION: u32 = 1;
+/// Version 2: the state is the security state and the overview's activity
+/// (version 1 held the security state alone).
+const VERSION: u32 = 2;
 
 /// A saved state and the files it covers.
 #[derive(Debug, Clone, Serialize, Deserialize)]

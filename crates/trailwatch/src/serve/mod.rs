@@ -70,7 +70,9 @@ pub struct App {
     /// The security state: rebuilt from the lake by the worker at start,
     /// then kept up to date with every pushed record.
     pub posture: Arc<std::sync::Mutex<trailwatch_core::posture::Posture>>,
-    /// Whether the rebuild from the lake has finished.
+    /// The activity the overview shows, kept the same way.
+    pub activity: Arc<std::sync::Mutex<trailwatch_core::activity::Activity>>,
+    /// Whether the rebuild of both from the lake has finished.
     pub posture_ready: Arc<std::sync::atomic::AtomicBool>,
     /// `GET /api/rules`' answer, made once.
     pub rules: serde_json::Value,
@@ -363,6 +365,7 @@ impl Server {
             to_worker,
             notifier,
             posture,
+            activity: Arc::default(),
             posture_ready,
             rules: rule_list(&detections),
             summary: summary::Cache::default(),
@@ -412,9 +415,13 @@ impl Server {
         app: &App,
     ) -> Result<worker::Worker> {
         let set = &opts.watch_settings;
-        // The security state is kept up to date by the same pipeline.
+        // The security state and the overview's activity are kept up to
+        // date by the same pipeline.
         detectors.push(Box::new(trailwatch_core::posture::PostureDetector(
             app.posture.clone(),
+        )));
+        detectors.push(Box::new(trailwatch_core::activity::ActivityDetector(
+            app.activity.clone(),
         )));
         let store = Store::open(&opts.lake, &opts.s3, handle.clone())
             .with_context(|| format!("opening the lake {}", opts.lake))?;
@@ -449,6 +456,7 @@ impl Server {
             interval: opts.ingest_interval.max(Duration::from_secs(1)),
             follow,
             posture: app.posture.clone(),
+            activity: app.activity.clone(),
             posture_ready: app.posture_ready.clone(),
         })
     }

@@ -9,16 +9,21 @@
 //!
 //! Figures are "as of" the newer of the lake's newest event and alert, not
 //! the wall clock, so a trail read after the fact (the sample) shows its
-//! own last day. They are computed by SQL over the lake (2–3 seconds
-//! on 5M events, see docs/benchmarks.md), so a page view never waits for
-//! them: they are computed when the server starts, and a view that finds
-//! them older than [`FRESH_FOR`] gets them as they are and starts one
-//! computation in the background (stale-while-revalidate). That
-//! computation runs on a runtime of one thread, so it takes at most one
-//! core: the alert list, an alert's evidence and the SQL console keep the
-//! other (on 2 cores they took up to six times as long beside it). The
-//! answer says when its figures were computed; the security state in it is
-//! always the current one (kept in memory, see [`trailwatch_core::posture::report`]).
+//! own last day, and their windows are whole hours (the last 24 hours: the
+//! hour holding that time and the 23 before it, as the charts draw them).
+//! The events' figures come from the activity the server keeps in memory
+//! beside the security state ([`trailwatch_core::activity`]: counters per
+//! hour, brought up from the lake's snapshot at start and kept up to date
+//! by every event it takes), so they never scan the lake, however long its
+//! history; the alerts' come from the lake's `alerts` table, which holds
+//! alerts, not events. Both are computed once and served for
+//! [`FRESH_FOR`]; a view that finds them older gets them as they are and
+//! starts one computation in the background (stale-while-revalidate) on a
+//! runtime of one thread, so it takes at most one core from the alert
+//! list, an alert's evidence and the SQL console. Until the state and
+//! activity are up at start, the answer is empty with `ready: false`. The
+//! security state in it is always the current one (see
+//! [`trailwatch_core::posture::report`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,6 +33,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use trailwatch_core::activity;
 use trailwatch_core::correlate::sql_text;
 
 use super::App;
@@ -35,62 +41,7 @@ use super::api::{iso, rows_on};
 use super::error::ApiError;
 
 /// How long a computed summary is served before it is computed again.
-pub const FRESH_FOR: Duration = Duration::from_secs(30);
-
-/// The API calls that change security posture, shown as recent changes.
-const CHANGES: &[&str] = &[
-    // IAM
-    "CreateUser",
-    "DeleteUser",
-    "CreateAccessKey",
-    "DeleteAccessKey",
-    "CreateLoginProfile",
-    "UpdateLoginProfile",
-    "AttachUserPolicy",
-    "DetachUserPolicy",
-    "PutUserPolicy",
-    "AttachRolePolicy",
-    "DetachRolePolicy",
-    "PutRolePolicy",
-    "AttachGroupPolicy",
-    "PutGroupPolicy",
-    "CreatePolicyVersion",
-    "SetDefaultPolicyVersion",
-    "CreateRole",
-    "DeleteRole",
-    "UpdateAssumeRolePolicy",
-    "AddUserToGroup",
-    "DeactivateMFADevice",
-    // Security groups and network
-    "AuthorizeSecurityGroupIngress",
-    "AuthorizeSecurityGroupEgress",
-    "RevokeSecurityGroupIngress",
-    "CreateSecurityGroup",
-    "DeleteSecurityGroup",
-    "CreateNetworkAcl",
-    "CreateNetworkAclEntry",
-    "DeleteNetworkAcl",
-    "CreateRoute",
-    "ReplaceRoute",
-    "CreateInternetGateway",
-    "AttachInternetGateway",
-    "CreateVpc",
-    "DeleteVpc",
-    "CreateVpcPeeringConnection",
-    // Trails, monitoring and keys
-    "StopLogging",
-    "DeleteTrail",
-    "UpdateTrail",
-    "PutEventSelectors",
-    "DeleteDetector",
-    "StopConfigurationRecorder",
-    "DeleteConfigurationRecorder",
-    "DisableKey",
-    "ScheduleKeyDeletion",
-    "PutBucketPolicy",
-    "DeletePublicAccessBlock",
-    "PutBucketAcl",
-];
+pub const FRESH_FOR: Duration = Duration::from_secs(5);
 
 /// What a change is about, for grouping.
 fn area(source: &str) -> &'static str {
@@ -134,7 +85,8 @@ pub fn refresh(app: &Arc<App>) {
             return;
         };
         match compute(&app).await {
-            Ok(v) => app.summary.put(v),
+            Ok(Some(v)) => app.summary.put(v),
+            Ok(None) => {}
             Err(e) => tracing::warn!("computing the dashboard's summary: {e}"),
         }
     });
@@ -153,7 +105,6 @@ async fn q(app: &Arc<App>, sql: String) -> Result<Vec<Value>, ApiError> {
 struct Windows {
     day: String,
     week: String,
-    month: String,
 }
 
 impl Windows {
@@ -221,72 +172,13 @@ const FIGURES: &[Figure] = &[
             )
         },
     },
-    Figure {
-        at: "/changes",
-        sql: |w| {
-            let names: Vec<String> = CHANGES.iter().map(|n| sql_text(n)).collect();
-            format!(
-                "SELECT eventtime AS time, eventsource AS source, eventname AS action, \
-                 coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS who, \
-                 sourceipaddress AS ip, awsregion AS region, recipientaccountid AS account \
-                 FROM cloudtrail_logs WHERE eventtime >= {} AND errorcode IS NULL \
-                 AND eventname IN ({}) ORDER BY eventtime DESC LIMIT 50",
-                w.week,
-                names.join(", ")
-            )
-        },
-    },
-    Figure {
-        at: "/compliance/console_logins",
-        sql: |w| {
-            format!(
-                "SELECT count(*) AS logins, \
-                 count(CASE WHEN json_extract_scalar(additionaleventdata, '$.MFAUsed') = 'Yes' THEN 1 END) AS with_mfa \
-                 FROM cloudtrail_logs WHERE eventname = 'ConsoleLogin' AND eventtime >= {} \
-                 AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success'",
-                w.month
-            )
-        },
-    },
-    Figure {
-        at: "/compliance/signing_in_without_mfa",
-        sql: |w| {
-            format!(
-                "SELECT useridentity.arn AS who, count(*) AS logins FROM cloudtrail_logs \
-                 WHERE eventname = 'ConsoleLogin' AND eventtime >= {} \
-                 AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success' \
-                 AND coalesce(json_extract_scalar(additionaleventdata, '$.MFAUsed'), 'No') <> 'Yes' \
-                 GROUP BY 1 ORDER BY logins DESC, who LIMIT 20",
-                w.month
-            )
-        },
-    },
-    Figure {
-        at: "/activity/events_per_hour",
-        sql: |w| {
-            format!(
-                "SELECT date_format(date_trunc('hour', eventtimestamp), '%Y-%m-%dT%H:00Z') AS hour, count(*) AS events \
-                 FROM cloudtrail_logs WHERE eventtime >= {} GROUP BY 1 ORDER BY 1",
-                w.day
-            )
-        },
-    },
-    Figure {
-        at: "/activity/top_callers",
-        sql: |w| {
-            format!(
-                "SELECT coalesce(useridentity.arn, useridentity.invokedby, useridentity.type) AS who, count(*) AS events \
-                 FROM cloudtrail_logs WHERE eventtime >= {} GROUP BY 1 ORDER BY events DESC, who LIMIT 10",
-                w.day
-            )
-        },
-    },
 ];
 
 /// The answer's shape, every figure still empty.
 fn skeleton(as_of: DateTime<Utc>) -> Value {
     json!({
         "as_of": iso(as_of),
+        "ready": true,
         "computed_at": Value::Null,
         "fresh_for_seconds": FRESH_FOR.as_secs(),
         "compute_ms": Value::Null,
@@ -312,21 +204,20 @@ fn skeleton(as_of: DateTime<Utc>) -> Value {
 /// The time the figures are as of: the newest event or alert, never
 /// later than now (an empty lake: now).
 async fn as_of(app: &Arc<App>) -> Result<DateTime<Utc>, ApiError> {
-    let newest = q(
-        app,
-        "SELECT (SELECT max(eventtimestamp) FROM cloudtrail_logs) AS e, (SELECT max(alert_time) FROM alerts) AS a".into(),
-    )
-    .await?;
-    let parse = |v: &Value| {
-        v.as_str().and_then(|s| {
-            DateTime::parse_from_rfc3339(s)
-                .or_else(|_| DateTime::parse_from_rfc3339(&format!("{s}Z")))
-                .ok()
-                .map(|t| t.with_timezone(&Utc))
-        })
-    };
-    let row = newest.first().cloned().unwrap_or(Value::Null);
-    Ok([parse(&row["e"]), parse(&row["a"])]
+    let newest = q(app, "SELECT max(alert_time) AS a FROM alerts".into()).await?;
+    let alert = newest.first().and_then(|row| {
+        let s = row["a"].as_str()?;
+        DateTime::parse_from_rfc3339(s)
+            .or_else(|_| DateTime::parse_from_rfc3339(&format!("{s}Z")))
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    });
+    let event = app
+        .activity
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .newest;
+    Ok([event, alert]
         .into_iter()
         .flatten()
         .max()
@@ -334,13 +225,19 @@ async fn as_of(app: &Arc<App>) -> Result<DateTime<Utc>, ApiError> {
         .min(Utc::now()))
 }
 
-async fn compute(app: &Arc<App>) -> Result<Value, ApiError> {
+/// The figures: the alerts' from the lake's `alerts` table, the events'
+/// from the activity the server keeps ([`trailwatch_core::activity`]).
+/// `None` while the activity is still being brought up at start.
+async fn compute(app: &Arc<App>) -> Result<Option<Value>, ApiError> {
+    if !app.posture_ready.load(std::sync::atomic::Ordering::Acquire) {
+        return Ok(None);
+    }
     let started = Instant::now();
     let as_of = as_of(app).await?;
+    let since = |hours| sql_text(&iso(activity::window_start(as_of, hours)));
     let windows = Windows {
-        day: sql_text(&iso(as_of - chrono::Duration::hours(24))),
-        week: sql_text(&iso(as_of - chrono::Duration::days(7))),
-        month: sql_text(&iso(as_of - chrono::Duration::days(30))),
+        day: since(activity::DAY_HOURS),
+        week: since(activity::WEEK_HOURS),
     };
     let results =
         futures::future::try_join_all(FIGURES.iter().map(|f| q(app, (f.sql)(&windows)))).await?;
@@ -350,9 +247,16 @@ async fn compute(app: &Arc<App>) -> Result<Value, ApiError> {
             *slot = Value::Array(rows);
         }
     }
-    // One row of counts, not a list.
-    let logins = v["compliance"]["console_logins"][0].clone();
-    v["compliance"]["console_logins"] = logins;
+    let mut events = app
+        .activity
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .figures(as_of);
+    v["changes"] = events["changes"].take();
+    v["compliance"]["console_logins"] = events["console_logins"].take();
+    v["compliance"]["signing_in_without_mfa"] = events["signing_in_without_mfa"].take();
+    v["activity"]["events_per_hour"] = events["events_per_hour"].take();
+    v["activity"]["top_callers"] = events["top_callers"].take();
     if let Some(changes) = v["changes"].as_array_mut() {
         for c in changes {
             let a = area(c["source"].as_str().unwrap_or(""));
@@ -372,7 +276,7 @@ async fn compute(app: &Arc<App>) -> Result<Value, ApiError> {
         json!({ "controls_with_a_rule": cis.len(), "of": 15, "rules": cis });
     v["computed_at"] = json!(iso(Utc::now()));
     v["compute_ms"] = json!(started.elapsed().as_millis() as u64);
-    Ok(v)
+    Ok(Some(v))
 }
 
 /// `GET /api/summary`: the last figures computed (a stale answer starts
@@ -391,8 +295,14 @@ pub async fn summary(State(app): State<Arc<App>>) -> Response {
                 // Computed while this view waited.
                 Some((_, v)) => v,
                 None => match compute(&app).await {
-                    Ok(v) => {
+                    Ok(Some(v)) => {
                         app.summary.put(v.clone());
+                        v
+                    }
+                    // Still coming up: the answer's shape, empty, says so.
+                    Ok(None) => {
+                        let mut v = skeleton(Utc::now());
+                        v["ready"] = json!(false);
                         v
                     }
                     Err(e) => {

@@ -24,7 +24,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
+use trailwatch_core::activity::Activity;
 use trailwatch_core::alert::Alert;
 use trailwatch_core::detect::Detector;
 use trailwatch_core::event::DecodeOptions;
@@ -72,6 +74,8 @@ pub struct Worker {
     /// The security state to rebuild from the lake at start (the
     /// pipeline's posture detector keeps it up to date afterwards).
     pub posture: Arc<std::sync::Mutex<Posture>>,
+    /// The overview's activity, brought up and kept the same way.
+    pub activity: Arc<std::sync::Mutex<Activity>>,
     pub posture_ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -198,6 +202,7 @@ impl Worker {
             interval,
             follow,
             posture,
+            activity,
             posture_ready,
         } = self;
         crate::private::create_dir_all(&state)
@@ -230,7 +235,11 @@ impl Worker {
         // The security state from the lake's history, now that the lake
         // holds everything taken before; pushed records wait in the spool
         // meanwhile (durable, detected just after).
-        let (covered, saved_state_at) = bring_up_state(&store, &posture, &metrics)?;
+        let kept = Kept {
+            posture: &posture,
+            activity: &activity,
+        };
+        let (covered, saved_state_at) = bring_up_state(&store, &kept, &metrics)?;
         posture_ready.store(true, Ordering::Release);
         for path in waiting {
             detect(&mut pipeline, &mut saver, &mut held, &metrics, &path);
@@ -245,7 +254,7 @@ impl Worker {
             store: &store,
             spool: &spool,
             metrics: &metrics,
-            posture: &posture,
+            kept,
             pipeline,
             saver,
             held,
@@ -309,17 +318,51 @@ fn take_up_spool(spool: &Spool, saver: &mut Saver) -> (Held, Vec<PathBuf>) {
     (held, waiting)
 }
 
-/// The security state brought up to date from the lake, shared, and saved
-/// as the `state_*` tables and a new snapshot: taken from the lake's
-/// snapshot plus the files it does not cover, or rebuilt from every event
-/// when there is none or it no longer matches the lake (see
-/// [`trailwatch_lake::state_snapshot`]). Returns the files the state now
-/// covers and the events it has applied.
-fn bring_up_state(
-    store: &Store,
-    posture: &std::sync::Mutex<Posture>,
-    metrics: &Metrics,
-) -> Result<(Covered, u64)> {
+/// What the server keeps in memory from every event it has seen: the
+/// security state and the overview's activity, shared with the pages.
+#[derive(Clone, Copy)]
+struct Kept<'s> {
+    posture: &'s std::sync::Mutex<Posture>,
+    activity: &'s std::sync::Mutex<Activity>,
+}
+
+/// What the lake's snapshot holds: [`Kept`], copied out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Saved {
+    posture: Posture,
+    activity: Activity,
+}
+
+impl Kept<'_> {
+    fn posture(&self) -> std::sync::MutexGuard<'_, Posture> {
+        self.posture.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn activity(&self) -> std::sync::MutexGuard<'_, Activity> {
+        self.activity.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many events each part has taken: what a save compares to know
+    /// whether anything changed.
+    fn counts(&self) -> (u64, u64) {
+        (self.posture().events, self.activity().events)
+    }
+
+    fn copy(&self) -> Saved {
+        Saved {
+            posture: self.posture().clone(),
+            activity: self.activity().clone(),
+        }
+    }
+}
+
+/// The security state and the activity brought up to date from the lake,
+/// shared, and saved as the `state_*` tables and a new snapshot: taken
+/// from the lake's snapshot plus the files it does not cover, or rebuilt
+/// from every event when there is none or it no longer matches the lake
+/// (see [`trailwatch_lake::state_snapshot`]). Returns the files they now
+/// cover and the security state's events.
+fn bring_up_state(store: &Store, kept: &Kept<'_>, metrics: &Metrics) -> Result<(Covered, u64)> {
     let started = Instant::now();
     let mut live =
         table_files(store, &TableFilter::default()).context("listing the lake's files")?;
@@ -327,8 +370,8 @@ fn bring_up_state(
     let snapshot = state_snapshot::load(store).context("reading the state snapshot")?;
     let from_snapshot = snapshot.as_ref().and_then(|s| {
         let todo: Vec<String> = s.uncovered(&live)?.into_iter().cloned().collect();
-        match serde_json::from_value::<Posture>(s.state.clone()) {
-            Ok(p) => Some((p, todo)),
+        match serde_json::from_value::<Saved>(s.state.clone()) {
+            Ok(saved) => Some((saved, todo)),
             Err(e) => {
                 tracing::warn!("the state snapshot cannot be taken back ({e}): rebuilding");
                 None
@@ -336,13 +379,17 @@ fn bring_up_state(
         }
     });
     let resumed = from_snapshot.is_some();
-    let (mut state, todo) = from_snapshot.unwrap_or_else(|| (Posture::default(), live.clone()));
+    let (mut saved, todo) = from_snapshot.unwrap_or_else(|| (Saved::default(), live.clone()));
+    let now = chrono::Utc::now();
     crate::source::lake::each_file_record(
         store,
         &todo,
         DecodeOptions::default(),
         &mut |_, _| {},
-        |r| state.apply(r),
+        |r| {
+            saved.posture.apply(r);
+            saved.activity.apply(r, now);
+        },
     )
     .context("bringing the security state up to date from the lake")?;
     let startup = StateStartup {
@@ -352,7 +399,7 @@ fn bring_up_state(
         seconds: started.elapsed().as_secs_f64(),
     };
     tracing::info!(
-        events = state.events,
+        events = saved.posture.events,
         files_read = startup.files_read,
         files = startup.files,
         from_snapshot = resumed,
@@ -366,28 +413,42 @@ fn bring_up_state(
     let mut covered = Covered {
         files: live.into_iter().collect(),
         saved_at: None,
+        lost: false,
     };
-    save_state(store, &state);
-    covered.save(store, &state);
-    let events = state.events;
-    *posture.lock().unwrap_or_else(|e| e.into_inner()) = state;
+    save_state(store, &saved.posture);
+    covered.save(store, &saved);
+    let events = saved.posture.events;
+    *kept.posture() = saved.posture;
+    *kept.activity() = saved.activity;
     Ok((covered, events))
 }
 
-/// The lake files whose every event the in-memory security state has
-/// applied, and the state's event count when a snapshot of it was last
-/// saved.
+/// The lake files whose every event the in-memory state has applied, and
+/// what the state had taken ([`Kept::counts`]) when a snapshot of it was
+/// last saved.
 struct Covered {
     files: BTreeSet<String>,
-    saved_at: Option<(u64, usize)>,
+    saved_at: Option<((u64, u64), usize)>,
+    /// The files no longer say what the state holds (see
+    /// [`Running::follow_the_lake`]): no more snapshots.
+    lost: bool,
 }
 
 impl Covered {
-    /// Save a snapshot of `state` covering these files, unless the last one
-    /// saved is the same.
-    fn save(&mut self, store: &Store, state: &Posture) {
-        let now = (state.events, self.files.len());
-        if self.saved_at == Some(now) {
+    /// Save a snapshot of the kept state covering these files, unless the
+    /// last one saved is the same.
+    fn save_kept(&mut self, store: &Store, kept: &Kept<'_>) {
+        if !self.lost && self.saved_at != Some((kept.counts(), self.files.len())) {
+            self.save(store, &kept.copy());
+        }
+    }
+
+    fn save(&mut self, store: &Store, state: &Saved) {
+        let now = (
+            (state.posture.events, state.activity.events),
+            self.files.len(),
+        );
+        if self.saved_at == Some(now) || self.lost {
             return;
         }
         let saved = serde_json::to_value(state)
@@ -409,7 +470,7 @@ struct Running<'s> {
     store: &'s Store,
     spool: &'s Spool,
     metrics: &'s Metrics,
-    posture: &'s std::sync::Mutex<Posture>,
+    kept: Kept<'s>,
     pipeline: Pipeline<'s>,
     saver: Saver,
     held: Held,
@@ -521,22 +582,85 @@ impl Running<'_> {
         let written = ingest_detected(self.store, self.spool, self.metrics);
         self.covered.files.extend(written);
         self.last_ingest = Instant::now();
+        self.follow_the_lake();
         let changed = {
-            let p = self.posture.lock().unwrap_or_else(|e| e.into_inner());
+            let p = self.kept.posture();
             (p.events != self.saved_state_at).then(|| p.clone())
         };
         if let Some(now) = &changed {
             save_state(self.store, now);
             self.saved_state_at = now.events;
         }
-        self.snapshot_if_settled(changed);
+        self.snapshot_if_settled();
+    }
+
+    /// Apply the files other processes committed to the lake since the
+    /// last look (`trailwatch ingest` from cron, another watcher), so the
+    /// security state and the overview follow the lake, not only what the
+    /// server took itself. A compaction while the server runs replaces
+    /// files it covers by files it cannot tell from new ones: from then on
+    /// it stops following the lake and saving snapshots (`lake compact`
+    /// carried the last one over to what it merged), and the next start
+    /// takes what is new.
+    fn follow_the_lake(&mut self) {
+        if let Some(f) = &mut self.follower {
+            self.covered.files.extend(f.take_ingested().0);
+        }
+        if self.covered.lost {
+            return;
+        }
+        let mut live = match table_files(self.store, &TableFilter::default()) {
+            Ok(live) => live,
+            Err(e) => {
+                tracing::warn!("listing the lake's files: {e}");
+                return;
+            }
+        };
+        let present: BTreeSet<&String> = live.iter().collect();
+        if !self.covered.files.iter().all(|f| present.contains(f)) {
+            tracing::warn!(
+                "the lake was compacted while the server ran: files others add are taken at the next start"
+            );
+            self.covered.lost = true;
+            return;
+        }
+        live.retain(|f| !self.covered.files.contains(f));
+        if live.is_empty() {
+            return;
+        }
+        in_replay_order(&mut live);
+        let now = chrono::Utc::now();
+        let kept = self.kept;
+        let applied = crate::source::lake::each_file_record(
+            self.store,
+            &live,
+            DecodeOptions::default(),
+            &mut |_, _| {},
+            |r| {
+                kept.posture().apply(r);
+                kept.activity().apply(r, now);
+            },
+        );
+        match applied {
+            Ok(_) => {
+                tracing::info!(files = live.len(), "took the lake files others added");
+                self.covered.files.extend(live);
+            }
+            // Not covered: tried again at the next interval (from the start
+            // of each file, so a file half applied would count twice: stop
+            // following instead).
+            Err(e) => {
+                tracing::error!("reading the lake files others added: {e:#}");
+                self.covered.lost = true;
+            }
+        }
     }
 
     /// Save the state's snapshot when every event it has applied is in the
     /// lake (nothing detected waits for a save or an ingest): otherwise a
     /// restart would apply those events a second time, from the files
     /// they land in.
-    fn snapshot_if_settled(&mut self, state: Option<Posture>) {
+    fn snapshot_if_settled(&mut self) {
         let (written, all_in) = match &mut self.follower {
             Some(f) => f.take_ingested(),
             None => (Vec::new(), true),
@@ -547,13 +671,7 @@ impl Running<'_> {
         if !settled {
             return;
         }
-        let state = state.unwrap_or_else(|| {
-            self.posture
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-        });
-        self.covered.save(self.store, &state);
+        self.covered.save_kept(self.store, &self.kept);
     }
 
     /// Stopping: the state saved, what was detected ingested, the watched
@@ -570,7 +688,7 @@ impl Running<'_> {
         {
             tracing::error!("ingesting the watched files: {e:#}");
         }
-        self.snapshot_if_settled(None);
+        self.snapshot_if_settled();
     }
 }
 

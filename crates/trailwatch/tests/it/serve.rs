@@ -1449,22 +1449,119 @@ fn serve_watch_counts_an_event_pushed_and_read_from_the_trail_once() {
     });
 }
 
-/// The server's security state once it is up, as `/api/state` answers.
-fn state_when_up(lake: &Path) -> Value {
+/// The server's security state and overview once it is up, as
+/// `/api/state` and `/api/summary` answer.
+fn up(lake: &Path) -> (Value, Value) {
     let state = tempfile::tempdir().expect("tempdir");
     let srv = serve_on(lake, state.path(), &[], &[("TRAILWATCH_TOKEN", TOKEN)]);
     let c = client(None);
-    let url = format!("{}/api/state", srv.base);
+    let get = async |path: &str| {
+        let (_, _, body) = send(c.get(format!("{}{path}", srv.base)).bearer_auth(TOKEN)).await;
+        serde_json::from_str::<Value>(&body).unwrap_or_default()
+    };
     rt().block_on(async {
-        let mut got = Value::Null;
+        let (mut state, mut summary) = (Value::Null, Value::Null);
         eventually("the security state up", async || {
-            let (_, _, body) = send(c.get(&url).bearer_auth(TOKEN)).await;
-            got = serde_json::from_str(&body).unwrap_or_default();
-            got["ready"] == true
+            state = get("/api/state").await;
+            state["ready"] == true
         })
         .await;
-        got
+        eventually("the overview's figures", async || {
+            summary = get("/api/summary").await;
+            summary["ready"] == true
+        })
+        .await;
+        (state, summary)
     })
+}
+
+/// The overview's event figures as SQL over every event of the lake gives
+/// them, for the whole-hour windows of an overview as of `as_of` (records
+/// dated after the clock, as the sample's 2099 one, left out).
+fn activity_by_sql(lake: &Path, as_of: &str) -> Value {
+    let as_of = chrono::DateTime::parse_from_rfc3339(as_of).expect("as_of");
+    let hour = as_of.timestamp().div_euclid(3600) * 3600;
+    let iso = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .expect("a time")
+            .format("'%Y-%m-%dT%H:%M:%SZ'")
+            .to_string()
+    };
+    let since = |hours: i64| {
+        format!(
+            "eventtime >= {} AND eventtime <= {}",
+            iso(hour - (hours - 1) * 3600),
+            iso(chrono::Utc::now().timestamp() + 7200)
+        )
+    };
+    let q = |sql: String| -> Value {
+        let out = crate::support::query_json(lake, &sql);
+        assert!(out.status.success(), "{sql}: {}", stderr(&out));
+        serde_json::from_slice(&out.stdout).expect("json rows")
+    };
+    let login = "eventname = 'ConsoleLogin' AND json_extract_scalar(responseelements, '$.ConsoleLogin') = 'Success'";
+    let changes = trailwatch_core::activity::CHANGES
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    json!({
+        "events_per_hour": q(format!(
+            "SELECT date_format(date_trunc('hour', eventtimestamp), '%Y-%m-%dT%H:00Z') AS hour, count(*) AS events \
+             FROM cloudtrail_logs WHERE {} GROUP BY 1 ORDER BY 1", since(24))),
+        "top_callers": q(format!(
+            "SELECT coalesce(useridentity.arn, useridentity.invokedby, useridentity.type) AS who, count(*) AS events \
+             FROM cloudtrail_logs WHERE {} GROUP BY 1 ORDER BY events DESC, who LIMIT 10", since(24))),
+        "console_logins": q(format!(
+            "SELECT count(*) AS logins, \
+             count(CASE WHEN json_extract_scalar(additionaleventdata, '$.MFAUsed') = 'Yes' THEN 1 END) AS with_mfa \
+             FROM cloudtrail_logs WHERE {login} AND {}", since(720)))[0],
+        "signing_in_without_mfa": q(format!(
+            "SELECT useridentity.arn AS who, count(*) AS logins FROM cloudtrail_logs WHERE {login} AND {} \
+             AND coalesce(json_extract_scalar(additionaleventdata, '$.MFAUsed'), 'No') <> 'Yes' \
+             GROUP BY 1 ORDER BY logins DESC, who LIMIT 20", since(720))),
+        "changes": sorted(q(format!(
+            "SELECT eventtime AS time, eventsource AS source, eventname AS action, \
+             coalesce(useridentity.arn, useridentity.principalid, useridentity.type) AS who, \
+             sourceipaddress AS ip, awsregion AS region, recipientaccountid AS account \
+             FROM cloudtrail_logs WHERE {} AND errorcode IS NULL AND eventname IN ({changes}) \
+             ORDER BY eventtime DESC LIMIT 50", since(168)))),
+    })
+}
+
+fn sorted(mut rows: Value) -> Value {
+    if let Some(a) = rows.as_array_mut() {
+        a.sort_by_key(|r| r.to_string());
+    }
+    rows
+}
+
+/// The overview's event figures, as `activity_by_sql` gives them.
+fn activity_of(summary: &Value) -> Value {
+    let mut changes = summary["changes"].clone();
+    for c in changes.as_array_mut().into_iter().flatten() {
+        c.as_object_mut().map(|m| m.remove("area"));
+    }
+    json!({
+        "events_per_hour": summary["activity"]["events_per_hour"],
+        "top_callers": summary["activity"]["top_callers"],
+        "console_logins": summary["compliance"]["console_logins"],
+        "signing_in_without_mfa": summary["compliance"]["signing_in_without_mfa"],
+        "changes": sorted(changes),
+    })
+}
+
+/// The overview's event figures are those SQL over the whole lake gives.
+fn assert_activity_is_the_lake_s(lake: &Path, summary: &Value) {
+    let as_of = summary["as_of"].as_str().expect("as_of");
+    let by_sql = activity_by_sql(lake, as_of);
+    assert!(
+        by_sql["events_per_hour"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty()),
+        "{by_sql}"
+    );
+    assert_eq!(activity_of(summary), by_sql, "as of {as_of}");
 }
 
 /// The state a rebuild from every event of the lake gives.
@@ -1486,14 +1583,16 @@ fn without_startup(mut v: Value) -> Value {
 /// A restart takes the security state back from the lake's snapshot and
 /// reads only the files the snapshot does not cover; `lake compact` keeps
 /// the snapshot; one that no longer matches the lake is not used. Every
-/// way, the state is the one a rebuild from every event gives.
+/// way, the state is the one a rebuild from every event gives, and the
+/// overview's event figures are those SQL over every event gives.
 #[test]
 fn a_restart_takes_the_state_from_the_snapshot_and_reads_only_what_is_new() {
     let lake = tempfile::tempdir().expect("tempdir");
     let lk = path_str(lake.path());
     let out = run(&["ingest", "-q", "--lake", lk, path_str(&sample_trail())]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let first = state_when_up(lake.path());
+    let (first, overview) = up(lake.path());
+    assert_activity_is_the_lake_s(lake.path(), &overview);
     assert_eq!(
         first["startup"]["from_snapshot"], false,
         "{}",
@@ -1507,7 +1606,8 @@ fn a_restart_takes_the_state_from_the_snapshot_and_reads_only_what_is_new() {
     generate_into(more.path(), 2000, 2, 4, &["--start", "2026-05-01"]);
     let out = run(&["ingest", "-q", "--lake", lk, path_str(more.path())]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let second = state_when_up(lake.path());
+    let (second, overview) = up(lake.path());
+    assert_activity_is_the_lake_s(lake.path(), &overview);
     let st = &second["startup"];
     assert_eq!(st["from_snapshot"], true, "{st}");
     let (read, files) = (
@@ -1522,7 +1622,8 @@ fn a_restart_takes_the_state_from_the_snapshot_and_reads_only_what_is_new() {
     // Compaction replaces files the snapshot covers: it follows them.
     let out = run(&["lake", "compact", "-q", "--lake", lk]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let third = state_when_up(lake.path());
+    let (third, overview) = up(lake.path());
+    assert_activity_is_the_lake_s(lake.path(), &overview);
     assert_eq!(
         third["startup"]["from_snapshot"], true,
         "{}",
@@ -1536,7 +1637,8 @@ fn a_restart_takes_the_state_from_the_snapshot_and_reads_only_what_is_new() {
         .find(|p| p.extension().is_some_and(|e| e == "parquet"))
         .expect("a table file");
     std::fs::remove_file(&gone).expect("remove");
-    let fourth = state_when_up(lake.path());
+    let (fourth, overview) = up(lake.path());
+    assert_activity_is_the_lake_s(lake.path(), &overview);
     assert_eq!(
         fourth["startup"]["from_snapshot"], false,
         "{}",
@@ -1547,7 +1649,8 @@ fn a_restart_takes_the_state_from_the_snapshot_and_reads_only_what_is_new() {
 
 /// What the server applied from pushed events and filed in the lake is in
 /// its snapshot once filed: a restart (even after a kill) reads no file
-/// again and counts no event twice.
+/// again and counts no event twice; the overview shows it live and after
+/// the restart.
 #[test]
 fn pushed_changes_filed_in_the_lake_are_in_the_snapshot_a_restart_takes() {
     let lake = tempfile::tempdir().expect("tempdir");
@@ -1564,13 +1667,25 @@ fn pushed_changes_filed_in_the_lake_are_in_the_snapshot_a_restart_takes() {
     let snapshot = lake.path().join("state/snapshot.json");
     rt().block_on(async {
         push_group_opened(&c, &base, "push-sg-snap", "sg-snap", 3389).await;
+        // The overview lists it at once (its figures are kept live).
+        eventually("the pushed change in the overview", async || {
+            let url = format!("{base}/api/summary");
+            let (_, _, body) = send(c.get(url).bearer_auth(TOKEN)).await;
+            body.contains("AuthorizeSecurityGroupIngress")
+        })
+        .await;
         eventually("the pushed change in the snapshot", async || {
             std::fs::read_to_string(&snapshot).is_ok_and(|s| s.contains("sg-snap"))
         })
         .await;
     });
     drop(srv); // a kill: nothing saved on the way out
-    let again = state_when_up(lake.path());
+    let (again, overview) = up(lake.path());
+    assert_activity_is_the_lake_s(lake.path(), &overview);
+    assert_eq!(
+        overview["changes"][0]["action"],
+        "AuthorizeSecurityGroupIngress"
+    );
     let st = &again["startup"];
     assert_eq!(
         (st["from_snapshot"].clone(), st["files_read"].clone()),
@@ -1582,4 +1697,66 @@ fn pushed_changes_filed_in_the_lake_are_in_the_snapshot_a_restart_takes() {
         json!(["111122223333/sg-snap"])
     );
     assert_eq!(without_startup(again), rebuilt_state(lake.path()));
+}
+
+/// Files another process ingests into the lake while the server runs are
+/// taken into the overview and the security state at the next interval.
+/// After a compaction under it, the server stops following the lake, and
+/// its next start has every event once.
+#[test]
+fn the_overview_follows_what_others_ingest_into_the_lake() {
+    let lake = tempfile::tempdir().expect("tempdir");
+    let lk = path_str(lake.path());
+    let ingest = |start: &str| {
+        let more = tempfile::tempdir().expect("tempdir");
+        generate_into(more.path(), 3000, 2, 5, &["--start", start]);
+        let out = run(&["ingest", "-q", "--lake", lk, path_str(more.path())]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    ingest("2026-06-01");
+    let state = tempfile::tempdir().expect("tempdir");
+    let srv = serve_on(
+        lake.path(),
+        state.path(),
+        &["--ingest-interval", "1"],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    let c = client(None);
+    let url = format!("{}/api/summary", srv.base);
+    let as_of = async || {
+        let (_, _, body) = send(c.get(&url).bearer_auth(TOKEN)).await;
+        let v: Value = serde_json::from_str(&body).unwrap_or_default();
+        v["as_of"].as_str().unwrap_or_default().to_string()
+    };
+    rt().block_on(async {
+        eventually("the overview up", async || {
+            as_of().await.starts_with("2026-06-02")
+        })
+        .await;
+    });
+    ingest("2026-06-10");
+    rt().block_on(async {
+        eventually("the other process's events in the overview", async || {
+            let (_, _, body) = send(c.get(&url).bearer_auth(TOKEN)).await;
+            let v: Value = serde_json::from_str(&body).unwrap_or_default();
+            v["as_of"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("2026-06-11"))
+                && activity_of(&v) == activity_by_sql(lake.path(), v["as_of"].as_str().unwrap())
+        })
+        .await;
+    });
+    let out = run(&["lake", "compact", "-q", "--lake", lk]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ingest("2026-06-20");
+    std::thread::sleep(Duration::from_secs(2));
+    drop(srv);
+    let (st, overview) = up(lake.path());
+    assert_activity_is_the_lake_s(lake.path(), &overview);
+    assert!(
+        overview["as_of"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("2026-06-21"))
+    );
+    assert_eq!(without_startup(st), rebuilt_state(lake.path()));
 }

@@ -137,7 +137,8 @@ async function overview() {
   const r = await fetch("/api/summary", { credentials: "same-origin" });
   if (!r.ok) return;
   const s = await r.json();
-  document.getElementById("asof").textContent = "as of " + s.as_of;
+  document.getElementById("asof").textContent =
+    s.ready === false ? "coming up: reading the lake" : "as of " + s.as_of;
   const sev = document.getElementById("severity-cards");
   sev.replaceChildren();
   const bySev = Object.fromEntries(s.attack.alerts_by_severity.map(x => [x.severity, x.alerts]));
@@ -158,8 +159,9 @@ async function overview() {
   const cis = s.compliance.cis_monitoring;
   card(comp, cis.controls_with_a_rule + " / " + cis.of, "CIS monitoring controls with a rule");
   const st = s.compliance.state;
-  // The server is still rebuilding the security state: ask again shortly.
-  if (!st) setTimeout(overview, 2000);
+  // The server is still bringing up the security state and the activity
+  // from the lake: ask again shortly.
+  if (!st || s.ready === false) setTimeout(overview, 2000);
   const exposed = [];
   if (st) {
     const made = st.created_with_encryption + st.created_without_encryption.length;
