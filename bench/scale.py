@@ -1,6 +1,6 @@
 """What must not grow with history (issue #35), at one size of trail.
 
-Usage: python3 bench/scale.py TRAILWATCH_BINARY EVENTS TRAIL LAKE
+Usage: python3 bench/scale.py TRAILWATCH_BINARY EVENTS TRAIL LAKE [--serve-only]
 
 TRAIL is a generated trail of EVENTS events (`trailwatch generate --events
 EVENTS --days 7 --seed 42`); LAKE must not exist yet. Measures, in one run,
@@ -12,13 +12,16 @@ and prints one JSON line:
 - `serve_rebuild` and `serve_snapshot`: seconds from starting `serve` on
   LAKE to the security state ready and the first summary answered, first
   with no snapshot (the state rebuilt from every event), then again (taken
-  from the snapshot the first start saved), with `/api/state`'s `startup`;
+  from the snapshot the first start saved), with `/api/state`'s `startup`,
+  and the first `/api/summary`'s wall time and `compute_ms` (cold: the
+  server's first computation of its figures);
 - `root_usage`: seed query 2 (`userIdentity.type = 'Root'`) cold, one fresh
   `trailwatch query` process, against one fresh DuckDB CLI process over
   the same Parquet (`lake ddl --engine duckdb`), median of 3 each.
 
 bench/scale.sh runs it for 1M, 4M and 20M events and writes the lines to
-docs/scale.ndjson.
+docs/scale.ndjson. With `--serve-only`, LAKE is an existing lake of TRAIL
+and only the two serve measurements run.
 """
 
 import http.client
@@ -67,20 +70,26 @@ def serve_ready(tw, lake):
             raise SystemExit("the server did not start")
         subprocess.Popen(["cat"], stdin=server.stderr, stdout=subprocess.DEVNULL)
         headers = {"Authorization": "Bearer " + TOKEN}
-        startup = None
+        startup, first = None, None
         while True:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
             conn.request("GET", "/api/state", headers=headers)
             st = json.loads(conn.getresponse().read())
             if st.get("ready"):
                 startup = st.get("startup")
+                t1 = time.perf_counter()
                 conn.request("GET", "/api/summary", headers=headers)
                 r = conn.getresponse()
-                r.read()
-                if r.status == 200:
+                body = json.loads(r.read() or b"{}")
+                # Builds before the kept overview have no `ready`.
+                if r.status == 200 and body.get("ready", True):
+                    if first is None:
+                        first = {"ms": round((time.perf_counter() - t1) * 1000, 1),
+                                 "compute_ms": body.get("compute_ms")}
                     break
             time.sleep(0.05)
-        return {"seconds": round(time.perf_counter() - t0, 2), "startup": startup}
+        return {"seconds": round(time.perf_counter() - t0, 2), "startup": startup,
+                "first_summary": first}
     finally:
         server.kill()
         server.wait()
@@ -99,6 +108,11 @@ def cold(cmd):
 def main():
     tw, events, trail, lake = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     line = {"events": events}
+    if "--serve-only" in sys.argv[5:]:
+        line["serve_rebuild"] = serve_ready(tw, lake)
+        line["serve_snapshot"] = serve_ready(tw, lake)
+        print(json.dumps(line), flush=True)
+        return
     line["ingest"] = timed_rss([tw, "ingest", "-q", "--lake", lake, trail])
     line["detect"] = timed_rss(
         [tw, "detect", "-q", "--pack", "essential,cis,correlation", "--format", "ndjson", trail])

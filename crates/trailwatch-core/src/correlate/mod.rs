@@ -175,7 +175,11 @@ const REORDER_MS: i64 = 26 * 3_600_000;
 #[derive(Debug)]
 pub struct Ordered<D: Detection> {
     detection: D,
-    pending: BTreeMap<(i64, u64), D::Fact>,
+    /// Boxed: facts are a few hundred bytes, and a B-tree filled in time
+    /// order keeps its nodes about half full, so inline facts would cost
+    /// twice their size (the buffer holds the lateness's worth of facts:
+    /// tens of thousands on a busy trail).
+    pending: BTreeMap<(i64, u64), Box<D::Fact>>,
     seq: u64,
     /// The newest believable event time seen (ms).
     newest: i64,
@@ -225,7 +229,7 @@ impl<D: Detection> Ordered<D> {
                 self.detection.process(at, fact, out);
             } else {
                 self.seq += 1;
-                self.pending.insert((at, self.seq), fact);
+                self.pending.insert((at, self.seq), Box::new(fact));
             }
         }
         if seen.in_time && at > self.newest {
@@ -245,7 +249,7 @@ impl<D: Detection> Ordered<D> {
                 break;
             }
             let ((at, _), fact) = entry.remove_entry();
-            self.detection.process(at, fact, out);
+            self.detection.process(at, *fact, out);
         }
         if upto > self.done_to {
             self.done_to = upto;
@@ -277,7 +281,11 @@ impl<D: Detection> Detector for Ordered<D> {
 
     fn save(&self) -> Result<Vec<u8>, StateError> {
         let saved = Saved {
-            pending: self.pending.iter().map(|((t, s), f)| (*t, *s, f)).collect(),
+            pending: self
+                .pending
+                .iter()
+                .map(|((t, s), f)| (*t, *s, f.as_ref()))
+                .collect(),
             seq: self.seq,
             newest: self.newest,
             done_to: self.done_to,
@@ -298,7 +306,7 @@ impl<D: Detection> Detector for Ordered<D> {
         self.pending = saved
             .pending
             .into_iter()
-            .map(|(t, s, f)| ((t, s), f))
+            .map(|(t, s, f)| ((t, s), Box::new(f)))
             .collect();
         self.seq = saved.seq;
         self.newest = saved.newest;
