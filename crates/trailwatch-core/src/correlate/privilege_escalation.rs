@@ -19,7 +19,7 @@
 //! What is known about who holds which power comes from the events seen
 //! (and the history a `detect --lake L --since 30d` replays first).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,6 +57,11 @@ pub const ESCALATION_APIS: &[&str] = &[
 ];
 
 /// What the detection keeps of a record.
+/// A call in an identity's window: (time, API, refused, event id). A
+/// busy trail holds tens of thousands (every refused call of a day), so
+/// the texts are boxed (no spare capacity).
+type WindowCall = (i64, Box<str>, bool, Box<str>);
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Call {
     identity: String,
@@ -96,8 +101,8 @@ pub struct EscalationState {
     /// `identity\nrole name` → the trust change that opened it (text
     /// keys: the state is saved as JSON).
     opened: BTreeMap<String, Step>,
-    /// Identity → escalation calls in the window: (time, API, refused).
-    calls: BTreeMap<String, Vec<(i64, String, bool, String)>>,
+    /// Identity → escalation calls in the window, oldest first.
+    calls: BTreeMap<String, VecDeque<WindowCall>>,
     /// Identities the broad signal fired for → when.
     probed: BTreeMap<String, i64>,
 }
@@ -582,32 +587,47 @@ impl Escalation {
         if !escalation && !refused {
             return;
         }
+        let window = self.window_ms;
         let calls = self.state.calls.entry(c.identity.clone()).or_default();
-        calls.retain(|(t, ..)| at.saturating_sub(*t) <= self.window_ms);
-        calls.push((at, c.event_name.clone(), refused, c.event_id.clone()));
+        // Calls come in event-time order (a late one, out of order, is
+        // passed over by the window filter below until it expires).
+        while calls
+            .front()
+            .is_some_and(|(t, ..)| at.saturating_sub(*t) > window)
+        {
+            calls.pop_front();
+        }
+        calls.push_back((
+            at,
+            c.event_name.as_str().into(),
+            refused,
+            c.event_id.as_str().into(),
+        ));
         if refused || !escalation || self.state.probed.contains_key(&c.identity) {
             return;
         }
-        let used: BTreeSet<&str> = calls
+        let in_window = calls
             .iter()
-            .filter(|(_, api, r, _)| !r && ESCALATION_APIS.contains(&api.as_str()))
-            .map(|(_, api, ..)| api.as_str())
+            .filter(|(t, ..)| at.saturating_sub(*t) <= window);
+        let used: BTreeSet<&str> = in_window
+            .clone()
+            .filter(|(_, api, r, _)| !r && ESCALATION_APIS.contains(&api.as_ref()))
+            .map(|(_, api, ..)| api.as_ref())
             .collect();
-        let denied: BTreeSet<&str> = calls
-            .iter()
+        let denied: BTreeSet<&str> = in_window
+            .clone()
             .filter(|(_, _, r, _)| *r)
-            .map(|(_, api, ..)| api.as_str())
+            .map(|(_, api, ..)| api.as_ref())
             .collect();
         let score = used.len() as f64 + self.denied_weight * denied.len() as f64;
         let limit = self.share * ESCALATION_APIS.len() as f64;
         if score <= limit {
             return;
         }
-        let steps: Vec<Step> = calls
-            .iter()
+        let steps: Vec<Step> = in_window
             .map(|(t, api, r, id)| Step {
                 at: *t,
-                event_id: id.clone(),
+                event_id: id.to_string(),
                 text: format!("{api}{}", if *r { " (refused)" } else { "" }),
             })
             .collect();
