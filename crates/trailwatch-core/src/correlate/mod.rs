@@ -185,12 +185,13 @@ pub struct Ordered<D: Detection> {
     newest: i64,
     /// Facts before this time have been processed (ms).
     done_to: i64,
-    /// When idle state was last forgotten (ms; not saved: a restart
-    /// forgets at its first release).
+    /// The whole hour of event time idle state was last forgotten at (ms;
+    /// not saved: a restart forgets at its first release, at the same hour).
     expired_to: i64,
 }
 
-/// How often, in event time, idle state is looked for.
+/// How often, in event time, idle state is looked for (at whole
+/// multiples of it).
 const EXPIRE_EVERY_MS: i64 = 3_600_000;
 
 #[derive(Serialize, Deserialize)]
@@ -249,14 +250,29 @@ impl<D: Detection> Ordered<D> {
                 break;
             }
             let ((at, _), fact) = entry.remove_entry();
+            self.expire_to_the_hour(at, out);
             self.detection.process(at, *fact, out);
         }
         if upto > self.done_to {
             self.done_to = upto;
         }
-        if upto == i64::MAX || upto >= self.expired_to.saturating_add(EXPIRE_EVERY_MS) {
-            self.expired_to = upto;
+        if upto == i64::MAX {
             self.detection.expire(upto, out);
+        } else {
+            self.expire_to_the_hour(upto, out);
+        }
+    }
+
+    /// Forget idle state as of the last whole hour of event time up to
+    /// `t`, unless already done: state is forgotten at fixed hours, before
+    /// the first fact after each, so what a fact sees does not depend on
+    /// the steps event time moved on in (a watcher's polls, a replay's
+    /// files or days).
+    fn expire_to_the_hour(&mut self, t: i64, out: &mut Vec<crate::alert::Alert>) {
+        let hour = t.div_euclid(EXPIRE_EVERY_MS) * EXPIRE_EVERY_MS;
+        if hour > self.expired_to {
+            self.expired_to = hour;
+            self.detection.expire(hour, out);
         }
     }
 }
