@@ -19,6 +19,7 @@
 
 #[cfg(test)]
 mod cases;
+mod event_id;
 pub mod exfiltration;
 pub mod geo;
 pub mod identity;

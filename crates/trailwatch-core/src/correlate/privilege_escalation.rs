@@ -24,6 +24,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::event_id::EventId;
 use super::identity::{Sessions, json_str};
 use super::policy::{grants_admin, is_privileged_arn, parse_document, trusted_accounts};
 use super::{Detection, PRIVILEGE_ESCALATION, Settings, correlation_id, iso, sql_text};
@@ -59,8 +60,8 @@ pub const ESCALATION_APIS: &[&str] = &[
 /// What the detection keeps of a record.
 /// A call in an identity's window: (time, API, refused, event id). A
 /// busy trail holds tens of thousands (every refused call of a day), so
-/// the texts are boxed (no spare capacity).
-type WindowCall = (i64, Box<str>, bool, Box<str>);
+/// the API is boxed (no spare capacity) and the id packed.
+type WindowCall = (i64, Box<str>, bool, EventId);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Call {
@@ -601,7 +602,7 @@ impl Escalation {
             at,
             c.event_name.as_str().into(),
             refused,
-            c.event_id.as_str().into(),
+            EventId::new(&c.event_id),
         ));
         if refused || !escalation || self.state.probed.contains_key(&c.identity) {
             return;
