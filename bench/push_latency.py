@@ -21,7 +21,7 @@ import tempfile
 import time
 from datetime import datetime, timezone
 
-TOKEN = "bench-token-0123456789abcdef0123456789"
+from serve_pages import TOKEN, start  # bench/ is on the module path
 
 
 def record(i):
@@ -57,17 +57,7 @@ def main():
     with open(rules, "w") as f:
         f.write("rules:\n  - id: bench-stop\n    title: Trail stopped\n    severity: P1\n"
                 "    pattern: '{ $.eventName = \"StopLogging\" }'\n")
-    env = dict(os.environ, TRAILWATCH_TOKEN=TOKEN)
-    server = subprocess.Popen(
-        [binary, "serve", "--lake", lake, "--state", state, "--listen", "127.0.0.1:0",
-         "--pack", "none", "--rules", rules],
-        env=env, stderr=subprocess.PIPE, text=True)
-    port = None
-    for line in server.stderr:
-        m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-            break
+    server, port = start(binary, lake, state, ["--pack", "none", "--rules", rules])
     conn = http.client.HTTPConnection("127.0.0.1", port)
     auth = {"Authorization": "Bearer " + TOKEN}
 

@@ -26,8 +26,6 @@ and only the two serve measurements run.
 
 import http.client
 import json
-import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -35,7 +33,7 @@ import sys
 import tempfile
 import time
 
-TOKEN = "bench-token-0123456789abcdef0123456789"
+from serve_pages import TOKEN, start  # bench/ is on the module path
 ROOT_USAGE = (
     "SELECT eventTime, eventName, sourceIPAddress, userAgent FROM cloudtrail_logs "
     "WHERE userIdentity.type = 'Root' AND eventTime > '2026-04-01' ORDER BY eventTime DESC"
@@ -54,20 +52,9 @@ def timed_rss(cmd):
 def serve_ready(tw, lake):
     """Seconds from start to the state ready and a summary answered."""
     state = tempfile.mkdtemp(prefix="tw-scale-state.")
-    env = dict(os.environ, TRAILWATCH_TOKEN=TOKEN)
     t0 = time.perf_counter()
-    server = subprocess.Popen(
-        [tw, "serve", "--lake", lake, "--state", state, "--listen", "127.0.0.1:0"],
-        env=env, stderr=subprocess.PIPE, text=True)
+    server, port = start(tw, lake, state)
     try:
-        port = None
-        for line in server.stderr:
-            m = re.search(r"http://127\.0\.0\.1:(\d+)", line)
-            if m:
-                port = int(m.group(1))
-                break
-        if port is None:
-            raise SystemExit("the server did not start")
         subprocess.Popen(["cat"], stdin=server.stderr, stdout=subprocess.DEVNULL)
         headers = {"Authorization": "Bearer " + TOKEN}
         startup, first = None, None

@@ -14,8 +14,9 @@ timing, it waits for the server to finish rebuilding the security state
 from the lake, and reports how long that took (from the start of the
 process).
 
-The peer: the summary's five statements over the events (changes, MFA
-sign-ins, sign-ins without MFA, events per hour, top callers), each run
+The peer: the five statements the summary ran over the events before it
+kept counters (changes, MFA sign-ins, sign-ins without MFA, events per
+hour, top callers; see docs/benchmarks.md, issue #35), each run
 warm through /api/query and by DuckDB in-process over the same Parquet
 (`trailwatch lake ddl --engine duckdb`, its own dialect where Athena's
 differs), best of 3 each; prints both times and the ratio.
@@ -33,10 +34,13 @@ import time
 TOKEN = "bench-token-0123456789abcdef0123456789"
 
 
-def start(binary, lake, state):
+def start(binary, lake, state, extra=()):
+    """`trailwatch serve` on a free loopback port with the bench token (and
+    `extra` flags): the process and its port, once it says where it
+    listens. Shared by bench/scale.py and bench/push_latency.py."""
     env = dict(os.environ, TRAILWATCH_TOKEN=TOKEN)
     server = subprocess.Popen(
-        [binary, "serve", "--lake", lake, "--state", state, "--listen", "127.0.0.1:0"],
+        [binary, "serve", "--lake", lake, "--state", state, "--listen", "127.0.0.1:0", *extra],
         env=env, stderr=subprocess.PIPE, text=True)
     for line in server.stderr:
         m = re.search(r"http://127\.0\.0\.1:(\d+)", line)

@@ -317,41 +317,14 @@ pub fn window_start(as_of: DateTime<Utc>, hours: i64) -> DateTime<Utc> {
         .unwrap_or(as_of)
 }
 
-/// The activity as a [`Detector`](crate::detect::Detector): it raises no
-/// alerts, and counts every record the pipeline sees into the shared
-/// activity (the server's overview reads it).
-#[derive(Debug, Clone, Default)]
-pub struct ActivityDetector(pub std::sync::Arc<std::sync::Mutex<Activity>>);
+/// The activity kept up to date by a pipeline, as a
+/// [`Shared`](crate::detect::shared::Shared) detector (the server's
+/// overview reads it); records are checked against the clock as they come.
+impl crate::detect::shared::Kept for Activity {
+    const NAME: &'static str = "activity";
 
-impl crate::detect::Detector for ActivityDetector {
-    fn name(&self) -> &str {
-        "activity"
-    }
-
-    fn observe(
-        &mut self,
-        r: &Record<'_>,
-        _seen: &crate::detect::Seen,
-        _out: &mut Vec<crate::alert::Alert>,
-    ) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .apply(r, Utc::now());
-    }
-
-    fn advance(&mut self, _minute: i64, _out: &mut Vec<crate::alert::Alert>) {}
-
-    fn finish(&mut self, _out: &mut Vec<crate::alert::Alert>) {}
-
-    /// Kept in the lake's state snapshot with the security state: nothing
-    /// to keep here.
-    fn save(&self) -> Result<Vec<u8>, crate::detect::StateError> {
-        Ok(Vec::new())
-    }
-
-    fn restore(&mut self, _state: &[u8]) -> Result<(), crate::detect::StateError> {
-        Ok(())
+    fn take(&mut self, r: &Record<'_>) {
+        self.apply(r, Utc::now());
     }
 }
 

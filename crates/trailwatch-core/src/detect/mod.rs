@@ -8,6 +8,7 @@
 //! correlation detections and Sigma rules are others.
 
 pub mod clock;
+pub mod shared;
 
 use crate::alert::Alert;
 use crate::event::Record;

@@ -252,6 +252,17 @@ impl Posture {
     }
 }
 
+/// The state kept up to date by a pipeline, as a
+/// [`Shared`](crate::detect::shared::Shared) detector (the server's
+/// dashboard reads it).
+impl crate::detect::shared::Kept for Posture {
+    const NAME: &'static str = "posture";
+
+    fn take(&mut self, r: &Record<'_>) {
+        self.apply(r);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,39 +421,5 @@ mod tests {
         assert_eq!(p.created["111122223333/vol-1"].encrypted, Some(false));
         assert_eq!(p.created["111122223333/db1"].encrypted, Some(true));
         assert_eq!(p.events, 12, "the failed call changes nothing");
-    }
-}
-
-/// The state as a [`Detector`](crate::detect::Detector): it raises no
-/// alerts, and keeps the shared state up to date with every record the
-/// pipeline sees (the server's dashboard reads it).
-#[derive(Debug, Clone, Default)]
-pub struct PostureDetector(pub std::sync::Arc<std::sync::Mutex<Posture>>);
-
-impl crate::detect::Detector for PostureDetector {
-    fn name(&self) -> &str {
-        "posture"
-    }
-
-    fn observe(
-        &mut self,
-        r: &Record<'_>,
-        _seen: &crate::detect::Seen,
-        _out: &mut Vec<crate::alert::Alert>,
-    ) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).apply(r);
-    }
-
-    fn advance(&mut self, _minute: i64, _out: &mut Vec<crate::alert::Alert>) {}
-
-    fn finish(&mut self, _out: &mut Vec<crate::alert::Alert>) {}
-
-    /// Rebuilt from the lake when the server starts: nothing to keep.
-    fn save(&self) -> Result<Vec<u8>, crate::detect::StateError> {
-        Ok(Vec::new())
-    }
-
-    fn restore(&mut self, _state: &[u8]) -> Result<(), crate::detect::StateError> {
-        Ok(())
     }
 }

@@ -36,6 +36,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 use trailwatch_core::detect::Detector;
+use trailwatch_core::detect::shared::Shared;
 use trailwatch_lake::aws::AwsOptions;
 use trailwatch_lake::store::{S3Options, Store};
 use trailwatch_sql::{Engine, EngineOptions};
@@ -308,29 +309,10 @@ impl Server {
             opts.config_token.clone(),
             &opts.state,
         )?;
-        let tls = match &opts.tls {
-            Some((c, k)) => Some(tls::config(c, k)?),
-            None => None,
-        };
-        if !opts.listen.ip().is_loopback() && tls.is_none() {
-            tracing::warn!(
-                "listening on {} without TLS: the token and data cross the network in clear (give --tls-cert and --tls-key)",
-                opts.listen
-            );
-        }
+        let tls = Self::tls(&opts)?;
         let query_rt = crate::runtime::for_queries("tw-query", 2)?;
         let summary_rt = crate::runtime::for_queries("tw-summary", 1)?;
-        let engine = Engine::new(EngineOptions {
-            memory_limit: Some(opts.memory_limit),
-            timeout: Some(opts.timeout),
-            s3: opts.s3.clone(),
-            // Pushed events and new alerts show within a second.
-            listing_ttl: Some(Duration::from_secs(1)),
-            ..EngineOptions::default()
-        })?;
-        query_rt
-            .block_on(engine.register_lake(&opts.lake))
-            .with_context(|| format!("opening the lake {}", opts.lake))?;
+        let engine = Self::engine(&opts, &query_rt)?;
         let http_rt = runtime("tw-http", 2)?;
         // Alerts are delivered to the config's sinks through the outbox, as
         // `watch` delivers them.
@@ -405,6 +387,38 @@ impl Server {
         })
     }
 
+    /// The TLS configuration, when given; a warning when the server
+    /// listens beyond loopback without it.
+    fn tls(opts: &Options) -> Result<Option<Arc<tokio_rustls::rustls::ServerConfig>>> {
+        let tls = match &opts.tls {
+            Some((c, k)) => Some(tls::config(c, k)?),
+            None => None,
+        };
+        if !opts.listen.ip().is_loopback() && tls.is_none() {
+            tracing::warn!(
+                "listening on {} without TLS: the token and data cross the network in clear (give --tls-cert and --tls-key)",
+                opts.listen
+            );
+        }
+        Ok(tls)
+    }
+
+    /// The query engine over the lake, with the server's limits.
+    fn engine(opts: &Options, query_rt: &tokio::runtime::Runtime) -> Result<Engine> {
+        let engine = Engine::new(EngineOptions {
+            memory_limit: Some(opts.memory_limit),
+            timeout: Some(opts.timeout),
+            s3: opts.s3.clone(),
+            // Pushed events and new alerts show within a second.
+            listing_ttl: Some(Duration::from_secs(1)),
+            ..EngineOptions::default()
+        })?;
+        query_rt
+            .block_on(engine.register_lake(&opts.lake))
+            .with_context(|| format!("opening the lake {}", opts.lake))?;
+        Ok(engine)
+    }
+
     /// The detection worker: pushed events (and, with `--watch`, the
     /// trail's files) through the detectors, the security state and into
     /// the lake.
@@ -417,12 +431,8 @@ impl Server {
         let set = &opts.watch_settings;
         // The security state and the overview's activity are kept up to
         // date by the same pipeline.
-        detectors.push(Box::new(trailwatch_core::posture::PostureDetector(
-            app.posture.clone(),
-        )));
-        detectors.push(Box::new(trailwatch_core::activity::ActivityDetector(
-            app.activity.clone(),
-        )));
+        detectors.push(Box::new(Shared(app.posture.clone())));
+        detectors.push(Box::new(Shared(app.activity.clone())));
         let store = Store::open(&opts.lake, &opts.s3, handle.clone())
             .with_context(|| format!("opening the lake {}", opts.lake))?;
         let follow = match opts.watch.is_empty() {

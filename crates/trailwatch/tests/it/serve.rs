@@ -824,6 +824,34 @@ fn chrono_now() -> String {
     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// `serve` over `lake` with the test token, ingesting every second; its
+/// state folder lives as long as the returned guard.
+fn serve_ingesting(lake: &Path) -> (Server, tempfile::TempDir) {
+    let state = tempfile::tempdir().expect("tempdir");
+    let srv = serve_on(
+        lake,
+        state.path(),
+        &["--ingest-interval", "1"],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    (srv, state)
+}
+
+/// A generated 2-day trail of `events` from `start` (YYYY-MM-DD),
+/// ingested into `lake` by another process.
+fn ingest_generated(lake: &Path, events: u32, seed: u32, start: &str) {
+    let more = tempfile::tempdir().expect("tempdir");
+    generate_into(more.path(), events, 2, seed, &["--start", start]);
+    let out = run(&[
+        "ingest",
+        "-q",
+        "--lake",
+        path_str(lake),
+        path_str(more.path()),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// A fresh lake holding one ordinary event.
 fn small_lake(dir: &Path) {
     let rec = pushed("seed-0001", "DescribeTrails", "alice");
@@ -1223,13 +1251,7 @@ fn the_security_state_shows_the_sample_s_exposures_and_follows_pushes() {
     // The server's state is the same, then follows a pushed change.
     let lake = tempfile::tempdir().expect("tempdir");
     small_lake(lake.path());
-    let state = tempfile::tempdir().expect("tempdir");
-    let srv = serve_on(
-        lake.path(),
-        state.path(),
-        &["--ingest-interval", "1"],
-        &[("TRAILWATCH_TOKEN", TOKEN)],
-    );
+    let (srv, _state) = serve_ingesting(lake.path());
     let c = client(None);
     let base = srv.base.clone();
     rt().block_on(async {
@@ -1602,10 +1624,7 @@ fn a_restart_takes_the_state_from_the_snapshot_and_reads_only_what_is_new() {
     assert!(lake.path().join("state/snapshot.json").is_file());
     assert_eq!(without_startup(first.clone()), rebuilt_state(lake.path()));
     // Newer events, ingested by another command while the server was down.
-    let more = tempfile::tempdir().expect("tempdir");
-    generate_into(more.path(), 2000, 2, 4, &["--start", "2026-05-01"]);
-    let out = run(&["ingest", "-q", "--lake", lk, path_str(more.path())]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    ingest_generated(lake.path(), 2000, 4, "2026-05-01");
     let (second, overview) = up(lake.path());
     assert_activity_is_the_lake_s(lake.path(), &overview);
     let st = &second["startup"];
@@ -1655,13 +1674,7 @@ fn a_restart_takes_the_state_from_the_snapshot_and_reads_only_what_is_new() {
 fn pushed_changes_filed_in_the_lake_are_in_the_snapshot_a_restart_takes() {
     let lake = tempfile::tempdir().expect("tempdir");
     small_lake(lake.path());
-    let state = tempfile::tempdir().expect("tempdir");
-    let srv = serve_on(
-        lake.path(),
-        state.path(),
-        &["--ingest-interval", "1"],
-        &[("TRAILWATCH_TOKEN", TOKEN)],
-    );
+    let (srv, _state) = serve_ingesting(lake.path());
     let c = client(None);
     let base = srv.base.clone();
     let snapshot = lake.path().join("state/snapshot.json");
@@ -1707,20 +1720,9 @@ fn pushed_changes_filed_in_the_lake_are_in_the_snapshot_a_restart_takes() {
 fn the_overview_follows_what_others_ingest_into_the_lake() {
     let lake = tempfile::tempdir().expect("tempdir");
     let lk = path_str(lake.path());
-    let ingest = |start: &str| {
-        let more = tempfile::tempdir().expect("tempdir");
-        generate_into(more.path(), 3000, 2, 5, &["--start", start]);
-        let out = run(&["ingest", "-q", "--lake", lk, path_str(more.path())]);
-        assert!(out.status.success(), "{}", stderr(&out));
-    };
+    let ingest = |start: &str| ingest_generated(lake.path(), 3000, 5, start);
     ingest("2026-06-01");
-    let state = tempfile::tempdir().expect("tempdir");
-    let srv = serve_on(
-        lake.path(),
-        state.path(),
-        &["--ingest-interval", "1"],
-        &[("TRAILWATCH_TOKEN", TOKEN)],
-    );
+    let (srv, _state) = serve_ingesting(lake.path());
     let c = client(None);
     let url = format!("{}/api/summary", srv.base);
     let as_of = async || {
