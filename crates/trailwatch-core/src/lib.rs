@@ -13,6 +13,7 @@ pub mod correlate;
 pub mod detect;
 pub mod digest;
 pub mod event;
+pub mod investigate;
 pub mod layout;
 pub mod nesting;
 pub mod pattern;
