@@ -142,6 +142,8 @@ fn write_struct(out: &mut Vec<u8>, s: &StructArray, row: usize, in_resources: bo
 fn write_array_value(out: &mut Vec<u8>, lower: &str, col: &dyn Array, row: usize) {
     match col.data_type() {
         DataType::Utf8 => write_value(out, lower, col.as_string::<i32>().value(row)),
+        // The query engine reads top-level strings as views.
+        DataType::Utf8View => write_value(out, lower, col.as_string_view().value(row)),
         DataType::Struct(_) => write_struct(out, col.as_struct(), row, lower == "item"),
         DataType::List(_) => {
             let list = col.as_list::<i32>();

@@ -16,6 +16,7 @@ mod detectors;
 mod generate;
 #[cfg(feature = "sql")]
 mod interrupt;
+mod investigate;
 mod notify;
 mod pipeline;
 mod private;

@@ -16,6 +16,7 @@ mod detect;
 mod exit;
 mod generate;
 mod ingest;
+mod investigate;
 mod lake;
 mod lake_args;
 mod notify;
@@ -99,6 +100,9 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Ingest sources into the Parquet lake (crash-safe, idempotent, deduplicated).
     Ingest(ingest::IngestArgs),
+    /// From one key, principal, session, address or alert to the whole
+    /// story: credentials minted, events, resources, what was created.
+    Investigate(investigate::InvestigateArgs),
     /// Lake maintenance: compact, and DDL for Athena, Trino, Spark, DuckDB.
     Lake(lake::LakeCommand),
     /// Replay records through the detection rules and print the alerts.
@@ -255,6 +259,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats(args) => stats::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Ingest(args) => ingest::run(args, &config()?),
+        Command::Investigate(args) => investigate::run(args, &config()?),
         Command::Lake(cmd) => lake::run(cmd, &config()?),
         Command::Detect(args) => detect::run(args, &config()?),
         Command::Rules(cmd) => rules::run(cmd, &config()?),

@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// Name, content type, content.
-const FILES: [(&str, &str, &str); 5] = [
+const FILES: [(&str, &str, &str); 7] = [
     (
         "index.html",
         "text/html; charset=utf-8",
@@ -33,6 +33,18 @@ const FILES: [(&str, &str, &str); 5] = [
         "style.css",
         "text/css; charset=utf-8",
         include_str!("assets/style.css"),
+    ),
+    // The investigation report's drawing, shared with `investigate
+    // --format html`.
+    (
+        "report.js",
+        "text/javascript; charset=utf-8",
+        crate::investigate::render::REPORT_JS,
+    ),
+    (
+        "report.css",
+        "text/css; charset=utf-8",
+        crate::investigate::render::REPORT_CSS,
     ),
 ];
 

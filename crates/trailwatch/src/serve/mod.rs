@@ -14,6 +14,7 @@ pub mod api;
 pub mod assets;
 pub mod connections;
 pub mod error;
+pub mod investigate;
 pub mod metrics;
 pub mod push;
 pub mod summary;
@@ -188,6 +189,7 @@ pub fn router(app: Arc<App>, limits: connections::BodyLimits) -> Router {
         .route("/api/rules", get(api::rules))
         .route("/api/alerts", get(alerts::list))
         .route("/api/alerts/{id}", get(alerts::one))
+        .route("/api/investigate", get(investigate::investigate))
         .route("/api/summary", get(summary::summary))
         .route("/api/state", get(summary::state))
         .route("/api/session", get(api::session))

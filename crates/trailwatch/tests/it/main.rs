@@ -14,6 +14,7 @@ mod detect;
 mod generate;
 mod hostile;
 mod ingest;
+mod investigate;
 mod lake;
 mod notify;
 mod query;

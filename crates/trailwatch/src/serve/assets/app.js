@@ -7,7 +7,8 @@
 // Every view has its own URL, so Back, Forward, reload and a shared link
 // work: #overview, #alerts?severity=P1&rule=ID&since=7d (the alert list
 // and its filters), #alert/ID (one alert), #sql?q=SQL (a query, run when
-// the URL is opened).
+// the URL is opened), #investigate?access_key=KEY (or principal, session,
+// ip, alert; an investigation, drawn by report.js).
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -55,6 +56,19 @@ function breakable(text) {
     f.appendChild(document.createTextNode(part));
   }
   return f;
+}
+
+// A link to the investigation of `value` (kind: access_key, principal,
+// session, ip, alert), or the plain text when there is nothing to follow.
+// A click on it is not a click on its table row.
+function investigateLink(kind, value) {
+  if (value === null || value === undefined || value === "") return "";
+  if (kind === "principal" && !String(value).startsWith("arn:")) return String(value);
+  const a = el("a", value, "investigate-link");
+  a.href = "#investigate?" + new URLSearchParams({ [kind]: value });
+  a.title = "Investigate";
+  a.addEventListener("click", ev => ev.stopPropagation());
+  return a;
 }
 
 // "480138883 bytes" as "458 MiB": for messages from the server and its
@@ -145,11 +159,12 @@ async function overview() {
   for (const p of ["P1", "P2", "P3", "P4"]) card(sev, bySev[p] || 0, p + " alerts, 24 h", "sev-" + p);
   bars("alert-timeline", hours(s.as_of, s.attack.timeline, "alerts"));
   table("anomalies", [["alert_time", "when"], [a => el("span", a.severity, "sev-" + a.severity), "sev"],
-    ["title", "anomaly"], ["who", "who"]], s.attack.anomalies, a => go("#alert/" + encodeURIComponent(a.alert_id)));
+    ["title", "anomaly"], [a => investigateLink("principal", a.who), "who"]], s.attack.anomalies, a => go("#alert/" + encodeURIComponent(a.alert_id)));
   table("top-rules", [["title", "rule"], ["severity", "severity"], ["alerts", "alerts"], ["last", "last"]],
     s.attack.top_rules, r => go("#alerts?rule=" + encodeURIComponent(r.rule_id)));
   table("change-list", [["time", "when"], [c => el("span", c.area, "tag"), "area"], ["action", "what"],
-    ["who", "who"], ["ip", "from"], ["region", "region"]], s.changes);
+    [c => investigateLink("principal", c.who), "who"], [c => investigateLink("ip", c.ip), "from"],
+    ["region", "region"]], s.changes);
   const comp = document.getElementById("compliance-cards");
   comp.replaceChildren();
   const logins = s.compliance.console_logins || { logins: 0, with_mfa: 0 };
@@ -179,9 +194,11 @@ async function overview() {
     for (const u of st.users_without_mfa) exposed.push({ what: "IAM user without MFA", name: u });
   }
   table("exposed", [["what", "what"], ["name", "resource"]], exposed);
-  table("no-mfa", [["who", "who"], ["logins", "sign-ins"]], s.compliance.signing_in_without_mfa);
+  table("no-mfa", [[r => investigateLink("principal", r.who), "who"], ["logins", "sign-ins"]],
+    s.compliance.signing_in_without_mfa);
   bars("events-chart", hours(s.as_of, s.activity.events_per_hour, "events"));
-  table("top-callers", [["who", "who"], ["events", "events"]], s.activity.top_callers);
+  table("top-callers", [[r => investigateLink("principal", r.who), "who"], ["events", "events"]],
+    s.activity.top_callers);
 }
 
 // The alert list's filters, as the URL gives them: severity, rule, since.
@@ -247,13 +264,16 @@ async function showAlert(id) {
     `${alert.severity} · ${alert.kind} · ${alert.rule_id} · ${alert.alert_time} · ${alert.event_count} events`;
   document.getElementById("alert-description").textContent = alert.description;
   table("alert-events", [["eventtime", "when"], ["eventname", "action"],
-    [e => e.useridentity && (e.useridentity.arn || e.useridentity.type), "who"],
-    ["sourceipaddress", "from"], ["awsregion", "region"]], events);
+    [e => e.useridentity && (e.useridentity.arn ? investigateLink("principal", e.useridentity.arn) : e.useridentity.type), "who"],
+    [e => e.useridentity && investigateLink("access_key", e.useridentity.accesskeyid), "key"],
+    [e => investigateLink("ip", e.sourceipaddress), "from"], ["awsregion", "region"]], events);
   const ids = (alert.event_ids || []).map(i => "'" + String(i).replace(/'/g, "''") + "'");
   const sql = alert.query || (ids.length
     ? "SELECT * FROM cloudtrail_logs WHERE eventid IN (" + ids.join(", ") + ") ORDER BY eventtime"
     : "SELECT * FROM alerts WHERE alert_id = '" + String(alert.alert_id).replace(/'/g, "''") + "'");
-  document.getElementById("investigate").onclick = () => go("#sql?q=" + encodeURIComponent(sql));
+  document.getElementById("alert-sql").onclick = () => go("#sql?q=" + encodeURIComponent(sql));
+  document.getElementById("investigate-alert").onclick =
+    () => go("#investigate?" + new URLSearchParams({ alert: alert.alert_id }));
   window.scrollTo(0, 0);
 }
 
@@ -280,6 +300,7 @@ function route() {
     showAlerts(new URLSearchParams());
     return showAlert(decodeURIComponent(path.slice("alert/".length)));
   }
+  if (path === "investigate") return showInvestigation(params);
   if (path === "sql") {
     show("sql");
     const sql = params.get("q");
@@ -290,6 +311,44 @@ function route() {
     return;
   }
   show("overview");
+}
+
+const SUBJECTS = ["access_key", "principal", "session", "ip", "alert"];
+
+// The investigation the URL names: the form filled in, the report drawn.
+async function showInvestigation(params) {
+  show("investigate");
+  const form = document.getElementById("investigate-form");
+  const status = document.getElementById("investigate-status");
+  const box = document.getElementById("investigation");
+  const kind = SUBJECTS.find(k => params.has(k));
+  if (!kind) { box.replaceChildren(); status.textContent = ""; return; }
+  form.elements.kind.value = kind;
+  form.elements.value.value = params.get(kind);
+  if (params.has("depth")) form.elements.depth.value = params.get("depth");
+  status.textContent = "following the credentials…";
+  status.className = "muted";
+  const started = performance.now();
+  const r = await fetch("/api/investigate?" + params, { credentials: "same-origin" });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    box.replaceChildren();
+    status.textContent = humanBytes(data.error || ("error " + r.status));
+    status.className = "error";
+    return;
+  }
+  status.textContent = `${data.events.length} events in ${Math.round(performance.now() - started)} ms`;
+  renderInvestigation(box, data, (k, v) => "#investigate?" + new URLSearchParams({ [k]: v }));
+}
+
+function investigateSubmitted(ev) {
+  ev.preventDefault();
+  const form = document.getElementById("investigate-form");
+  const value = form.elements.value.value.trim();
+  if (!value) return;
+  const q = new URLSearchParams({ [form.elements.kind.value]: value });
+  if (form.elements.depth.value && form.elements.depth.value !== "5") q.set("depth", form.elements.depth.value);
+  go("#investigate?" + q);
 }
 
 let csrf = null;
@@ -382,6 +441,7 @@ document.getElementById("run").addEventListener("click",
 document.getElementById("alert-filter").addEventListener("change", filterChanged);
 document.getElementById("alert-filter").addEventListener("submit", ev => { ev.preventDefault(); filterChanged(); });
 document.getElementById("csv").addEventListener("click", downloadCsv);
+document.getElementById("investigate-form").addEventListener("submit", investigateSubmitted);
 document.getElementById("signout").addEventListener("click", signOut);
 // The nav links are plain #links: the browser keeps their history.
 window.addEventListener("hashchange", route);
