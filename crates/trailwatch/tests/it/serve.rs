@@ -1176,10 +1176,54 @@ fn the_dashboard_works_in_a_real_browser() {
         "4-sql.png",
         "5-phone-overview.png",
         "6-phone-alert.png",
+        "7-investigate.png",
     ] {
         let meta = std::fs::metadata(shots.join(shot)).expect("screenshot saved");
         assert!(meta.len() > 10_000, "{shot}: {} bytes", meta.len());
     }
+}
+
+/// `GET /api/investigate` answers what `investigate --format json` prints,
+/// behind the token, and refuses a request without exactly one subject.
+#[test]
+fn the_investigation_api_answers_as_the_command_line_does() {
+    let trail = tempfile::tempdir().expect("tempdir");
+    crate::investigate::write_story(trail.path());
+    let lake = crate::support::lake_of(trail.path());
+    let state = tempfile::tempdir().expect("tempdir");
+    let s = serve_on(
+        lake.path(),
+        state.path(),
+        &[],
+        &[("TRAILWATCH_TOKEN", TOKEN)],
+    );
+    let c = client(None);
+    rt().block_on(async {
+        let url = |q: &str| format!("{}/api/investigate?{q}", s.base);
+        let q = format!("access_key={}", crate::investigate::LEAKED);
+        let (code, _, _) = send(c.get(url(&q))).await;
+        assert_eq!(code, 401);
+        let (code, _, body) = send(c.get(url(&q)).bearer_auth(TOKEN)).await;
+        assert_eq!(code, 200, "{body}");
+        let report: Value = serde_json::from_str(&body).expect("json");
+        crate::investigate::assert_the_story(&report);
+        for bad in [
+            "",
+            "access_key=A&ip=1.2.3.4",
+            "ip=1.2.3.4&depth=99",
+            "ip=1.2.3.4&since=someday",
+            "ip=1.2.3.4&color=red",
+        ] {
+            let (code, _, body) = send(c.get(url(bad)).bearer_auth(TOKEN)).await;
+            assert_eq!(code, 400, "{bad}: {body}");
+        }
+        let (code, _, body) = send(c.get(url("alert=no-such-alert")).bearer_auth(TOKEN)).await;
+        assert_eq!(code, 200, "{body}");
+        assert!(
+            body.contains("no alert no-such-alert in the lake's alerts table"),
+            "{body}"
+        );
+    });
 }
 
 /// `trailwatch state` rebuilds the security state from the lake, and the

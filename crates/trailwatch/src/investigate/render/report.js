@@ -72,7 +72,8 @@ function twGraph(creds, link) {
   const colW = 260, rowH = 64, nodeW = 220, nodeH = 44;
   const rows = Math.max(1, ...[...byDepth.values()].map(l => l.length));
   const cols = Math.max(1, byDepth.size);
-  const svg = twSvg("svg", { viewBox: `0 0 ${cols * colW} ${rows * rowH + 10}`, role: "img", class: "tw-graph" });
+  const gw = cols * colW, gh = rows * rowH + 10;
+  const svg = twSvg("svg", { viewBox: `0 0 ${gw} ${gh}`, width: gw, height: gh, role: "img", class: "tw-graph" });
   const pos = new Map();
   for (const [d, list] of byDepth) list.forEach((c, i) => pos.set(c.access_key_id, { x: d * colW + 10, y: i * rowH + 10 }));
   for (const c of creds) {
@@ -102,7 +103,7 @@ function twChart(report) {
   if (events.some(e => !e.access_key_id || !lanes.includes(e.access_key_id))) lanes.push("(other)");
   const w = 900, laneH = 26, left = 190, top = 10, bottom = 24;
   const h = top + lanes.length * laneH + bottom;
-  const svg = twSvg("svg", { viewBox: `0 0 ${w} ${h}`, role: "img", class: "tw-chart" });
+  const svg = twSvg("svg", { viewBox: `0 0 ${w} ${h}`, width: w, height: h, role: "img", class: "tw-chart" });
   if (events.length === 0) return svg;
   const t0 = Date.parse(events[0].event_time), t1 = Date.parse(events[events.length - 1].event_time);
   const span = Math.max(1, t1 - t0);

@@ -64,7 +64,8 @@ function breakable(text) {
 function investigateLink(kind, value) {
   if (value === null || value === undefined || value === "") return "";
   if (kind === "principal" && !String(value).startsWith("arn:")) return String(value);
-  const a = el("a", value, "investigate-link");
+  const a = el("a", null, "investigate-link");
+  a.appendChild(breakable(String(value)));
   a.href = "#investigate?" + new URLSearchParams({ [kind]: value });
   a.title = "Investigate";
   a.addEventListener("click", ev => ev.stopPropagation());
