@@ -143,6 +143,9 @@ const NAMED_BY: &[(&str, &str)] = &[
     ("instanceId", "instance {v}"),
     ("functionName", "lambda {v}"),
     ("keyId", "kms {v}"),
+    ("detectorId", "guardduty-detector {v}"),
+    ("configurationRecorderName", "config-recorder {v}"),
+    ("logGroupName", "log-group {v}"),
     ("name", "{v}"),
 ];
 
@@ -166,6 +169,8 @@ pub fn resources(e: &Event<'_>) -> Vec<String> {
     let account = e.account().unwrap_or_default();
     for (key, form) in NAMED_BY {
         if let Some(v) = json_str(&p, &[key]).filter(|v| !v.is_empty()) {
+            // A parameter that holds an ARN already names the resource.
+            let form = if v.starts_with("arn:") { "{v}" } else { form };
             out.push(form.replace("{a}", account).replace("{v}", v));
             break;
         }

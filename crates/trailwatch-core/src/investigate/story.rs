@@ -370,36 +370,14 @@ impl Story {
         since: Option<String>,
         until: Option<String>,
         lake: &FirstSeen,
-        mut alerts: Vec<AlertRef>,
+        alerts: Vec<AlertRef>,
         geo: &dyn Fn(&str) -> Option<String>,
     ) -> Report {
         let mut events = self.events;
         events.sort_by(|a, b| (a.0, &a.1.event_id).cmp(&(b.0, &b.1.event_id)));
         let start = events.first().map(|(at, _)| *at);
-        let in_story: HashSet<&str> = events.iter().map(|(_, e)| e.event_id.as_str()).collect();
-        for a in &mut alerts {
-            a.event_ids.retain(|id| in_story.contains(id.as_str()));
-        }
-        alerts.retain(|a| !a.event_ids.is_empty());
-        alerts.sort_by(|a, b| (&a.alert_time, &a.alert_id).cmp(&(&b.alert_time, &b.alert_id)));
-        let mut titles: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for a in &alerts {
-            for id in &a.event_ids {
-                titles
-                    .entry(id.as_str())
-                    .or_default()
-                    .push(a.title.clone().unwrap_or_else(|| a.rule_id.clone()));
-            }
-        }
-        let events: Vec<TimelineEvent> = events
-            .into_iter()
-            .map(|(_, mut e)| {
-                if let Some(t) = titles.get(e.event_id.as_str()) {
-                    e.alerts = t.clone();
-                }
-                e
-            })
-            .collect();
+        let mut events: Vec<TimelineEvent> = events.into_iter().map(|(_, e)| e).collect();
+        let alerts = cite(&mut events, alerts);
         let is_new = |first_in_lake: Option<&String>| {
             let lake_ms = first_in_lake
                 .and_then(|t| parse_event_time(t))
@@ -431,33 +409,6 @@ impl Story {
                 ip,
             })
             .collect();
-        let mut credentials: Vec<Credential> = self
-            .keys
-            .into_iter()
-            .map(|(access_key_id, k)| Credential {
-                access_key_id,
-                principal: k.principal,
-                account: k.account,
-                kind: k.kind,
-                parent: k.parent,
-                issued_by_event: k.issued_by_event,
-                depth: k.depth,
-                first_seen: k.tally.first.as_ref().map(|(_, s)| s.clone()),
-                last_seen: k.tally.last.as_ref().map(|(_, s)| s.clone()),
-                events: k.tally.events,
-            })
-            .collect();
-        credentials.sort_by(|a, b| (a.depth, &a.first_seen).cmp(&(b.depth, &b.first_seen)));
-        let mut resources: Vec<ResourceUse> = self
-            .resources
-            .into_iter()
-            .map(|(resource, (reads, writes))| ResourceUse {
-                resource,
-                reads,
-                writes,
-            })
-            .collect();
-        resources.sort_by(|a, b| (b.reads + b.writes).cmp(&(a.reads + a.writes)));
         let order: BTreeMap<&str, usize> = events
             .iter()
             .enumerate()
@@ -472,8 +423,8 @@ impl Story {
             since,
             until,
             depth: self.depth,
-            credentials,
-            resources,
+            credentials: credentials(self.keys),
+            resources: resource_uses(self.resources),
             created,
             tampering,
             source_ips,
@@ -486,4 +437,65 @@ impl Story {
             events,
         }
     }
+}
+
+/// The alerts with evidence in the timeline (each keeping only that
+/// evidence), oldest first; each event is marked with their titles.
+fn cite(events: &mut [TimelineEvent], mut alerts: Vec<AlertRef>) -> Vec<AlertRef> {
+    let in_story: HashSet<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    for a in &mut alerts {
+        a.event_ids.retain(|id| in_story.contains(id.as_str()));
+    }
+    alerts.retain(|a| !a.event_ids.is_empty());
+    alerts.sort_by(|a, b| (&a.alert_time, &a.alert_id).cmp(&(&b.alert_time, &b.alert_id)));
+    let mut titles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in &alerts {
+        for id in &a.event_ids {
+            titles
+                .entry(id.clone())
+                .or_default()
+                .push(a.title.clone().unwrap_or_else(|| a.rule_id.clone()));
+        }
+    }
+    for e in events.iter_mut() {
+        if let Some(t) = titles.remove(&e.event_id) {
+            e.alerts = t;
+        }
+    }
+    alerts
+}
+
+/// The keys as the report lists them: by hop, then first use.
+fn credentials(keys: BTreeMap<String, Key>) -> Vec<Credential> {
+    let mut out: Vec<Credential> = keys
+        .into_iter()
+        .map(|(access_key_id, k)| Credential {
+            access_key_id,
+            principal: k.principal,
+            account: k.account,
+            kind: k.kind,
+            parent: k.parent,
+            issued_by_event: k.issued_by_event,
+            depth: k.depth,
+            first_seen: k.tally.first.as_ref().map(|(_, s)| s.clone()),
+            last_seen: k.tally.last.as_ref().map(|(_, s)| s.clone()),
+            events: k.tally.events,
+        })
+        .collect();
+    out.sort_by(|a, b| (a.depth, &a.first_seen).cmp(&(b.depth, &b.first_seen)));
+    out
+}
+
+/// Resources by how often they were touched, most first.
+fn resource_uses(resources: BTreeMap<String, (u64, u64)>) -> Vec<ResourceUse> {
+    let mut out: Vec<ResourceUse> = resources
+        .into_iter()
+        .map(|(resource, (reads, writes))| ResourceUse {
+            resource,
+            reads,
+            writes,
+        })
+        .collect();
+    out.sort_by(|a, b| (b.reads + b.writes).cmp(&(a.reads + a.writes)));
+    out
 }

@@ -546,3 +546,155 @@ fn every_format_carries_the_story_and_keeps_record_text_inert() {
     assert!(table.contains("GetObject ×3"), "{table}");
     assert!(table.contains(SECOND), "{table}");
 }
+
+#[test]
+fn a_broken_file_is_reported_once_and_the_story_is_still_found() {
+    let trail = tempfile::tempdir().unwrap();
+    write_story(trail.path());
+    let broken = trail
+        .path()
+        .join("AWSLogs/222222222222/CloudTrail/us-east-1/2026/04/01/broken.json.gz");
+    std::fs::write(
+        &broken,
+        &crate::support::gzip(br#"{"Records":[{"eventVersion":"1.08""#)[..20],
+    )
+    .unwrap();
+    let src = path_str(trail.path());
+    let out = run(&[
+        "investigate",
+        "--access-key",
+        LEAKED,
+        "--format",
+        "json",
+        src,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).matches("broken.json.gz").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_the_story(&report);
+    let out = run(&[
+        "investigate",
+        "--access-key",
+        LEAKED,
+        "--allow-bad",
+        "--format",
+        "json",
+        src,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+/// The README's two walkthroughs, on the sample trail with every pack's
+/// alerts filed: what they say is what `investigate` finds.
+#[test]
+fn the_readme_walkthroughs_hold_on_the_sample_trail() {
+    let lake = lake_of(&crate::support::sample_trail());
+    let lake = path_str(lake.path());
+    let out = run(&[
+        "detect", "-q", "--pack", "all", "--format", "ndjson", "--lake", lake,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The intern's escalation: one key, six events from a new address,
+    // the admin policy it gave itself, the alerts it raised.
+    let (intern, _) = investigate(&[
+        "--lake",
+        lake,
+        "--alert",
+        "09178c809af4bec75f5b98e86176c90f",
+    ]);
+    assert_eq!(
+        keys(&intern),
+        [("AKIALFFZH6XH5MCCCKW6".to_string(), 0, None)]
+    );
+    assert_eq!(
+        intern["credentials"][0]["principal"],
+        "arn:aws:iam::111111111111:user/intern"
+    );
+    let names: Vec<&str> = intern["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ListSecrets",
+            "ListAttachedUserPolicies",
+            "GetSecretValue",
+            "CreatePolicyVersion",
+            "AttachUserPolicy",
+            "GetSecretValue"
+        ]
+    );
+    assert_eq!(intern["source_ips"][0]["ip"], "102.129.153.8");
+    assert_eq!(intern["source_ips"][0]["new"], true);
+    let created: Vec<&str> = intern["created"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        created.contains(&"arn:aws:iam::aws:policy/AdministratorAccess to user intern"),
+        "{created:?}"
+    );
+    let rules: BTreeSet<&str> = intern["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains("privilege-escalation") && rules.contains("iam-policy-changes"),
+        "{rules:?}"
+    );
+    // The exfiltration: the alert's evidence holds the instance's own key
+    // and the stolen one; the stolen one's story is the download.
+    let (alert, _) = investigate(&[
+        "--lake",
+        lake,
+        "--alert",
+        "94537254d4a97326bb3e519a98b1d941",
+    ]);
+    let found: BTreeSet<String> = keys(&alert).into_iter().map(|k| k.0).collect();
+    assert!(
+        found.contains("ASIAT25UA6UNXR17CM0W") && found.contains("ASIATSVE09G7UTZOD9ZV"),
+        "{found:?}"
+    );
+    let (stolen, _) = investigate(&["--lake", lake, "--access-key", "ASIATSVE09G7UTZOD9ZV"]);
+    assert_eq!(stolen["events"].as_array().unwrap().len(), 241);
+    assert_eq!(
+        stolen["resources"][0]["resource"],
+        "arn:aws:s3:::acme-prod-customer-data"
+    );
+    assert_eq!(stolen["resources"][0]["reads"], 240);
+    assert_eq!(stolen["user_agents"][0]["new"], true);
+    assert_eq!(
+        stolen["source_ips"][0]["first_seen_in_lake"],
+        "2026-04-02T19:12:00Z"
+    );
+    // What else came from that address: four keys, the tampering.
+    let (ip, _) = investigate(&["--lake", lake, "--ip", "91.219.236.18"]);
+    assert_eq!(ip["credentials"].as_array().unwrap().len(), 4);
+    let tampering: BTreeSet<&str> = ip["tampering"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["event_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tampering,
+        BTreeSet::from([
+            "StopLogging",
+            "DeleteTrail",
+            "DeleteDetector",
+            "StopConfigurationRecorder"
+        ])
+    );
+}

@@ -26,7 +26,7 @@ fn opt(v: &Option<String>, max: usize) -> String {
         .map_or_else(|| "-".to_string(), |s| shown(s, max))
 }
 
-/// `HH:MM:SS` of an event time when it is on the same day as `day`'s.
+/// `HH:MM:SS` of an event time (the end of a run, whose day is its start's).
 fn clock(t: &str) -> &str {
     t.get(11..19).unwrap_or(t)
 }
@@ -76,123 +76,9 @@ pub fn write(report: &Report, out: &mut dyn Write) -> Result<()> {
     if report.is_empty() {
         return Ok(());
     }
-    writeln!(out, "\nCREDENTIALS ({})", report.credentials.len())?;
-    let creds: Vec<Vec<String>> = report
-        .credentials
-        .iter()
-        .map(|c| {
-            vec![
-                shown(&c.access_key_id, 32),
-                c.kind.as_str().into(),
-                c.depth.to_string(),
-                opt(&c.principal, 70),
-                opt(&c.parent, 32),
-                opt(&c.issued_by_event, 40),
-                c.events.to_string(),
-                opt(&c.first_seen, 25),
-                opt(&c.last_seen, 25),
-            ]
-        })
-        .collect();
-    rows(
-        out,
-        &[
-            "KEY",
-            "KIND",
-            "HOP",
-            "PRINCIPAL",
-            "MINTED BY",
-            "ISSUING EVENT",
-            "EVENTS",
-            "FIRST",
-            "LAST",
-        ],
-        &creds,
-    )?;
-    writeln!(out, "\nTIMELINE ({} events)", report.events.len())?;
-    let runs: Vec<Vec<String>> = report
-        .runs()
-        .iter()
-        .map(|r| {
-            let e = r.first;
-            let what = if r.count > 1 {
-                format!("{} ×{}", e.event_name, r.count)
-            } else {
-                e.event_name.clone()
-            };
-            let time = if r.count > 1 {
-                format!("{}–{}", e.event_time, clock(r.last_time))
-            } else {
-                e.event_time.clone()
-            };
-            vec![
-                shown(&time, 40),
-                opt(&e.account, 12),
-                shown(&e.region, 16),
-                shown(&what, 48),
-                opt(&e.resource, 60),
-                opt(&e.source_ip, 40),
-                opt(&e.access_key_id, 24),
-                opt(&e.error_code, 24),
-                shown(&e.alerts.join(", "), 60),
-            ]
-        })
-        .collect();
-    rows(
-        out,
-        &[
-            "TIME",
-            "ACCOUNT",
-            "REGION",
-            "EVENT",
-            "RESOURCE",
-            "SOURCE IP",
-            "KEY",
-            "ERROR",
-            "ALERTS",
-        ],
-        &runs,
-    )?;
-    writeln!(out, "\nRESOURCES ({})", report.resources.len())?;
-    let res: Vec<Vec<String>> = report
-        .resources
-        .iter()
-        .map(|r| {
-            vec![
-                shown(&r.resource, 100),
-                r.reads.to_string(),
-                r.writes.to_string(),
-            ]
-        })
-        .collect();
-    rows(out, &["RESOURCE", "READS", "WRITES"], &res)?;
-    writeln!(out, "\nCREATED ({})", report.created.len())?;
-    let created: Vec<Vec<String>> = report
-        .created
-        .iter()
-        .map(|c| {
-            vec![
-                c.kind.to_string(),
-                shown(&c.name, 100),
-                shown(&c.event_id, 40),
-            ]
-        })
-        .collect();
-    rows(out, &["KIND", "NAME", "EVENT"], &created)?;
-    writeln!(out, "\nTAMPERING ({})", report.tampering.len())?;
-    let tampering: Vec<Vec<String>> = report
-        .tampering
-        .iter()
-        .map(|t| {
-            vec![
-                shown(&t.event_time, 30),
-                shown(&t.event_name, 40),
-                opt(&t.error_code, 30),
-                shown(&t.event_id, 40),
-            ]
-        })
-        .collect();
-    rows(out, &["TIME", "EVENT", "ERROR", "EVENT ID"], &tampering)?;
+    write_credentials(report, out)?;
+    write_timeline(report, out)?;
+    write_findings(report, out)?;
     write_sightings(report, out)?;
     writeln!(out, "\nALERTS ({})", report.alerts.len())?;
     let alerts: Vec<Vec<String>> = report
@@ -280,5 +166,136 @@ fn write_sightings(report: &Report, out: &mut dyn Write) -> Result<()> {
             .collect();
         rows(out, &["VALUE", "EVENTS", "FIRST", "FIRST IN LAKE", ""], &r)?;
     }
+    Ok(())
+}
+
+fn write_credentials(report: &Report, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "\nCREDENTIALS ({})", report.credentials.len())?;
+    let creds: Vec<Vec<String>> = report
+        .credentials
+        .iter()
+        .map(|c| {
+            vec![
+                shown(&c.access_key_id, 32),
+                c.kind.as_str().into(),
+                c.depth.to_string(),
+                opt(&c.principal, 70),
+                opt(&c.parent, 32),
+                opt(&c.issued_by_event, 40),
+                c.events.to_string(),
+                opt(&c.first_seen, 25),
+                opt(&c.last_seen, 25),
+            ]
+        })
+        .collect();
+    rows(
+        out,
+        &[
+            "KEY",
+            "KIND",
+            "HOP",
+            "PRINCIPAL",
+            "MINTED BY",
+            "ISSUING EVENT",
+            "EVENTS",
+            "FIRST",
+            "LAST",
+        ],
+        &creds,
+    )?;
+    Ok(())
+}
+
+/// The timeline, alike events collapsed into runs.
+fn write_timeline(report: &Report, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "\nTIMELINE ({} events)", report.events.len())?;
+    let runs: Vec<Vec<String>> = report
+        .runs()
+        .iter()
+        .map(|r| {
+            let e = r.first;
+            let what = if r.count > 1 {
+                format!("{} ×{}", e.event_name, r.count)
+            } else {
+                e.event_name.clone()
+            };
+            let time = if r.count > 1 {
+                format!("{}–{}", e.event_time, clock(r.last_time))
+            } else {
+                e.event_time.clone()
+            };
+            vec![
+                shown(&time, 40),
+                opt(&e.account, 12),
+                shown(&e.region, 16),
+                shown(&what, 48),
+                opt(&e.resource, 60),
+                opt(&e.source_ip, 40),
+                opt(&e.access_key_id, 24),
+                opt(&e.error_code, 24),
+                shown(&e.alerts.join(", "), 60),
+            ]
+        })
+        .collect();
+    rows(
+        out,
+        &[
+            "TIME",
+            "ACCOUNT",
+            "REGION",
+            "EVENT",
+            "RESOURCE",
+            "SOURCE IP",
+            "KEY",
+            "ERROR",
+            "ALERTS",
+        ],
+        &runs,
+    )?;
+    Ok(())
+}
+
+/// Resources, what was created, tampering.
+fn write_findings(report: &Report, out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "\nRESOURCES ({})", report.resources.len())?;
+    let res: Vec<Vec<String>> = report
+        .resources
+        .iter()
+        .map(|r| {
+            vec![
+                shown(&r.resource, 100),
+                r.reads.to_string(),
+                r.writes.to_string(),
+            ]
+        })
+        .collect();
+    rows(out, &["RESOURCE", "READS", "WRITES"], &res)?;
+    writeln!(out, "\nCREATED ({})", report.created.len())?;
+    let created: Vec<Vec<String>> = report
+        .created
+        .iter()
+        .map(|c| {
+            vec![
+                c.kind.to_string(),
+                shown(&c.name, 100),
+                shown(&c.event_id, 40),
+            ]
+        })
+        .collect();
+    rows(out, &["KIND", "NAME", "EVENT"], &created)?;
+    writeln!(out, "\nTAMPERING ({})", report.tampering.len())?;
+    let tampering: Vec<Vec<String>> = report
+        .tampering
+        .iter()
+        .map(|t| {
+            vec![
+                shown(&t.event_time, 30),
+                shown(&t.event_name, 40),
+                opt(&t.error_code, 30),
+                shown(&t.event_id, 40),
+            ]
+        })
+        .collect();
+    rows(out, &["TIME", "EVENT", "ERROR", "EVENT ID"], &tampering)?;
     Ok(())
 }
