@@ -80,6 +80,9 @@ pub struct App {
     pub rules: serde_json::Value,
     /// `GET /api/summary`'s last answer.
     pub summary: summary::Cache,
+    /// The GeoIP databases in force (for the places of investigated
+    /// addresses), when the detections opened them.
+    pub geo: Option<Arc<trailwatch_core::correlate::geo::GeoIp>>,
 }
 
 /// Every rule in force, as `GET /api/rules` lists them.
@@ -353,6 +356,7 @@ impl Server {
             posture_ready,
             rules: rule_list(&detections),
             summary: summary::Cache::default(),
+            geo: detections.geo.clone(),
         });
         let detectors = detections.detectors(Some((opts.watch_settings.late_horizon / 60) as i64));
         let worker = Self::worker(&opts, detectors, query_rt.handle(), &app)?;

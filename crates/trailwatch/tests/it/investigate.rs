@@ -634,6 +634,23 @@ fn the_readme_walkthroughs_hold_on_the_sample_trail() {
     );
     assert_eq!(intern["source_ips"][0]["ip"], "102.129.153.8");
     assert_eq!(intern["source_ips"][0]["new"], true);
+    // With a GeoIP database, each address is placed.
+    let places = tempfile::tempdir().unwrap();
+    if let Some(db) = crate::support::sample_geoip(places.path()) {
+        let (placed, _) = investigate(&[
+            "--lake",
+            lake,
+            "--ip",
+            "102.129.153.8",
+            "--geoip",
+            path_str(&db),
+        ]);
+        let geo = placed["source_ips"][0]["geo"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(geo.contains("Buenaventura Lakes"), "{placed:#}");
+    }
     let created: Vec<&str> = intern["created"]
         .as_array()
         .unwrap()
