@@ -242,6 +242,13 @@ impl Story {
             .map(|(_, e)| e.event_time.as_str())
     }
 
+    /// The story's first and last event times, in milliseconds.
+    pub fn span_ms(&self) -> Option<(i64, i64)> {
+        let first = self.events.iter().map(|(at, _)| *at).min()?;
+        let last = self.events.iter().map(|(at, _)| *at).max()?;
+        Some((first, last))
+    }
+
     fn keep(&mut self, e: &Event<'_>) {
         if !self.seen.insert(e.event_id.to_string()) {
             return;

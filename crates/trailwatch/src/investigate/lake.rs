@@ -5,6 +5,9 @@
 //! come back as the records they were (`trailwatch_lake::read`), so the
 //! story reads the lake exactly as it reads raw files.
 
+use std::collections::BTreeMap;
+use std::time::Instant;
+
 use anyhow::{Context, Result};
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::cast;
@@ -12,14 +15,19 @@ use arrow::datatypes::DataType;
 use tokio::runtime::Handle;
 use trailwatch_core::event::{DecodeOptions, Decoder, Event};
 use trailwatch_core::investigate::{AlertRef, FirstSeen, Subject, Values};
+use trailwatch_lake::partition::{PartitionKey, partition_files};
 use trailwatch_lake::read::batch_to_ndjson;
 use trailwatch_lake::schema::{cloudtrail_schema, is_identity_copy};
+use trailwatch_lake::store::Store;
 use trailwatch_sql::Engine;
 
 use super::{Lookup, Trail, Window};
 
 pub struct Lake {
     engine: Engine,
+    /// The same lake as files: its partition listing says on which day
+    /// each region and account first appears without opening a file.
+    store: Store,
     runtime: Handle,
 }
 
@@ -81,19 +89,50 @@ fn lookup_filter(lookup: Lookup<'_>) -> String {
 }
 
 impl Lake {
-    /// The lake registered in `engine`; statements run on `runtime` (a
-    /// caller off any async thread waits for them).
-    pub fn new(engine: Engine, runtime: Handle) -> Lake {
-        Lake { engine, runtime }
+    /// The lake registered in `engine` and opened as `store`; statements
+    /// run on `runtime` (a caller off any async thread waits for them).
+    pub fn new(engine: Engine, store: Store, runtime: Handle) -> Lake {
+        Lake {
+            engine,
+            store,
+            runtime,
+        }
     }
 
     fn run(&self, sql: &str) -> Result<Vec<RecordBatch>> {
-        tracing::debug!("investigate: {sql}");
+        let started = Instant::now();
         let out = self
             .runtime
             .block_on(self.engine.run_on(sql, &self.runtime))
             .with_context(|| format!("reading the lake ({})", sql.get(..80).unwrap_or(sql)))?;
+        tracing::debug!(
+            "investigate: {} rows in {} ms: {}",
+            out.batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+            started.elapsed().as_millis(),
+            sql.get(..160).unwrap_or(sql)
+        );
         Ok(out.batches)
+    }
+
+    /// The first `date` partition of each region and account in `values`,
+    /// from the lake's listing.
+    fn first_days(&self, values: &Values) -> Result<[BTreeMap<String, String>; 2]> {
+        let mut regions = BTreeMap::new();
+        let mut accounts = BTreeMap::new();
+        // Sorted by day: each value's first entry is its first day.
+        let mut days: Vec<PartitionKey> = partition_files(&self.store)?.into_keys().collect();
+        days.sort_by(|a, b| a.date.cmp(&b.date));
+        for pk in days {
+            if values.regions.contains(&pk.region) {
+                regions
+                    .entry(pk.region.clone())
+                    .or_insert_with(|| pk.date.clone());
+            }
+            if values.accounts.contains(&pk.account) {
+                accounts.entry(pk.account).or_insert(pk.date);
+            }
+        }
+        Ok([regions, accounts])
     }
 }
 
@@ -207,17 +246,32 @@ impl Trail for Lake {
 
     fn first_seen(&mut self, values: &Values) -> Result<FirstSeen> {
         let mut parts = Vec::new();
+        // Addresses by their bloom filters, agents by a scan of theirs.
         for (facet, column, list) in [
             ("ip", "sourceipaddress", &values.ips),
             ("agent", "useragent", &values.agents),
-            ("region", "region", &values.regions),
-            ("account", "account", &values.accounts),
         ] {
             if !list.is_empty() {
                 parts.push(format!(
                     "SELECT '{facet}' AS facet, {column} AS value, MIN(eventtime) AS first \
                      FROM cloudtrail_logs WHERE {column} IN ({}) GROUP BY {column}",
                     listed(list)
+                ));
+            }
+        }
+        // Regions and accounts are partitions: only their first day is
+        // read (the `date` partition is the UTC day of `eventTime`).
+        let [regions, accounts] = self.first_days(values)?;
+        for (facet, column, firsts) in [
+            ("region", "region", regions),
+            ("account", "account", accounts),
+        ] {
+            for (value, day) in firsts {
+                parts.push(format!(
+                    "SELECT '{facet}' AS facet, {column} AS value, MIN(eventtime) AS first \
+                     FROM cloudtrail_logs WHERE {column} = {} AND \"date\" = {} GROUP BY {column}",
+                    quoted(&value),
+                    quoted(&day)
                 ));
             }
         }

@@ -116,8 +116,17 @@ pub fn investigate(trail: &mut dyn Trail, req: &Request, geo: Option<&GeoIp>) ->
         })?;
     }
     let shared = story.shared_event_ids();
-    if !shared.is_empty() {
-        trail.events(Lookup::Twins(&shared), &req.window, &mut |e| {
+    if let Some((first, last)) = story.span_ms()
+        && !shared.is_empty()
+    {
+        // Both copies of a call carry its time: look only around the
+        // story's span (days outside it are not read).
+        let hour = chrono::Duration::hours(1);
+        let near = Window {
+            since: DateTime::from_timestamp_millis(first).map(|t| t - hour),
+            until: DateTime::from_timestamp_millis(last).map(|t| t + hour),
+        };
+        trail.events(Lookup::Twins(&shared), &near, &mut |e| {
             story.observe_twin(e)
         })?;
     }

@@ -86,10 +86,11 @@ pub async fn investigate(
     let engine = (*app.engine).clone();
     let runtime = app.query_rt.clone();
     let geo = app.geo.clone();
+    let store = app.lake.clone();
     // The trail is read with blocking waits on the query runtime: off the
     // threads that answer requests.
     let done = tokio::task::spawn_blocking(move || {
-        let mut lake = Lake::new(engine, runtime);
+        let mut lake = Lake::new(engine, store, runtime);
         run_investigation(&mut lake, &req, geo.as_deref())
     })
     .await;

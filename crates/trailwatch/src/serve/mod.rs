@@ -83,6 +83,8 @@ pub struct App {
     /// The GeoIP databases in force (for the places of investigated
     /// addresses), when the detections opened them.
     pub geo: Option<Arc<trailwatch_core::correlate::geo::GeoIp>>,
+    /// The lake as files (for investigations' partition listings).
+    pub lake: Store,
 }
 
 /// Every rule in force, as `GET /api/rules` lists them.
@@ -357,6 +359,8 @@ impl Server {
             rules: rule_list(&detections),
             summary: summary::Cache::default(),
             geo: detections.geo.clone(),
+            lake: Store::open(&opts.lake, &opts.s3, query_rt.handle().clone())
+                .with_context(|| format!("opening the lake {}", opts.lake))?,
         });
         let detectors = detections.detectors(Some((opts.watch_settings.late_horizon / 60) as i64));
         let worker = Self::worker(&opts, detectors, query_rt.handle(), &app)?;
