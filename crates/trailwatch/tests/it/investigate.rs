@@ -392,7 +392,15 @@ fn a_leaked_key_s_story_is_found_whole_over_files_and_the_lake() {
         from_lake["source_ips"][0]["first_seen_in_lake"],
         "2026-04-01T10:01:00Z"
     );
+    assert_eq!(
+        from_lake["regions"][0]["first_seen_in_lake"],
+        "2026-04-01T10:00:00Z"
+    );
     assert_eq!(from_lake["regions"][0]["new"], false);
+    // A lake written before the identity copies answers the same.
+    crate::query::as_written_before_the_copies(lake.path());
+    let (from_old, _) = investigate(&["--access-key", LEAKED, "--lake", path_str(lake.path())]);
+    assert_the_story(&from_old);
 }
 
 #[test]

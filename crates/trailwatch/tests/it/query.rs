@@ -973,7 +973,7 @@ fn readers_refuse_a_location_that_is_not_a_lake_and_create_nothing() {
 
 /// Every table file of `lake` rewritten as files were written before the
 /// `useridentity` copies (no copy columns, no layout key).
-fn as_written_before_the_copies(lake: &Path) {
+pub fn as_written_before_the_copies(lake: &Path) {
     use parquet::arrow::ArrowWriter;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     let copies = [
