@@ -114,26 +114,44 @@ impl Lake {
         Ok(out.batches)
     }
 
-    /// The first `date` partition of each region and account in `values`,
-    /// from the lake's listing.
-    fn first_days(&self, values: &Values) -> Result<[BTreeMap<String, String>; 2]> {
-        let mut regions = BTreeMap::new();
-        let mut accounts = BTreeMap::new();
-        // Sorted by day: each value's first entry is its first day.
-        let mut days: Vec<PartitionKey> = partition_files(&self.store)?.into_keys().collect();
-        days.sort_by(|a, b| a.date.cmp(&b.date));
-        for pk in days {
+    /// The lake's days (its `date` partitions, oldest first) and the
+    /// first day of each region and account in `values`, from the
+    /// listing (no file is opened).
+    fn days(&self, values: &Values) -> Result<Days> {
+        let mut keys: Vec<PartitionKey> = partition_files(&self.store)?.into_keys().collect();
+        keys.sort_by(|a, b| a.date.cmp(&b.date));
+        let mut days = Days::default();
+        for pk in keys {
+            if days.all.last() != Some(&pk.date) {
+                days.all.push(pk.date.clone());
+            }
             if values.regions.contains(&pk.region) {
-                regions
+                days.regions
                     .entry(pk.region.clone())
                     .or_insert_with(|| pk.date.clone());
             }
             if values.accounts.contains(&pk.account) {
-                accounts.entry(pk.account).or_insert(pk.date);
+                days.accounts.entry(pk.account).or_insert(pk.date);
             }
         }
-        Ok([regions, accounts])
+        Ok(days)
     }
+}
+
+/// What the lake's listing says about days.
+#[derive(Debug, Default)]
+struct Days {
+    all: Vec<String>,
+    regions: BTreeMap<String, String>,
+    accounts: BTreeMap<String, String>,
+}
+
+/// `SELECT facet, value, first` of the earliest `column` among `values`.
+fn earliest(facet: &str, column: &str, filter: &str) -> String {
+    format!(
+        "SELECT '{facet}' AS facet, {column} AS value, MIN(eventtime) AS first \
+         FROM cloudtrail_logs WHERE {filter} GROUP BY {column}"
+    )
 }
 
 /// Column `i` of `batch` as text, row by row.
@@ -244,55 +262,75 @@ impl Trail for Lake {
         Ok(out)
     }
 
+    /// Regions and accounts are partitions: only their first day is read
+    /// (the `date` partition is the UTC day of `eventTime`). Addresses and
+    /// agents are looked for in growing windows of days from the lake's
+    /// first — 1, 2, 4, 8… — each for the values not found yet: a common
+    /// value is found in the first day's files, and a rare one (the
+    /// signal) is skipped by the address bloom filters.
     fn first_seen(&mut self, values: &Values) -> Result<FirstSeen> {
+        let days = self.days(values)?;
         let mut parts = Vec::new();
-        // Addresses by their bloom filters, agents by a scan of theirs.
-        for (facet, column, list) in [
-            ("ip", "sourceipaddress", &values.ips),
-            ("agent", "useragent", &values.agents),
-        ] {
-            if !list.is_empty() {
-                parts.push(format!(
-                    "SELECT '{facet}' AS facet, {column} AS value, MIN(eventtime) AS first \
-                     FROM cloudtrail_logs WHERE {column} IN ({}) GROUP BY {column}",
-                    listed(list)
-                ));
-            }
-        }
-        // Regions and accounts are partitions: only their first day is
-        // read (the `date` partition is the UTC day of `eventTime`).
-        let [regions, accounts] = self.first_days(values)?;
         for (facet, column, firsts) in [
-            ("region", "region", regions),
-            ("account", "account", accounts),
+            ("region", "region", &days.regions),
+            ("account", "account", &days.accounts),
         ] {
             for (value, day) in firsts {
-                parts.push(format!(
-                    "SELECT '{facet}' AS facet, {column} AS value, MIN(eventtime) AS first \
-                     FROM cloudtrail_logs WHERE {column} = {} AND \"date\" = {} GROUP BY {column}",
-                    quoted(&value),
-                    quoted(&day)
-                ));
+                let filter = format!(
+                    "{column} = {} AND \"date\" = {}",
+                    quoted(value),
+                    quoted(day)
+                );
+                parts.push(earliest(facet, column, &filter));
             }
         }
         let mut out = FirstSeen::default();
-        if parts.is_empty() {
-            return Ok(out);
-        }
-        for b in self.run(&parts.join(" UNION ALL "))? {
-            let (facets, vals, firsts) = (texts(&b, 0)?, texts(&b, 1)?, texts(&b, 2)?);
-            for ((facet, value), first) in facets.into_iter().zip(vals).zip(firsts) {
-                let (Some(facet), Some(value), Some(first)) = (facet, value, first) else {
-                    continue;
-                };
-                let map = match facet.as_str() {
-                    "ip" => &mut out.ips,
-                    "agent" => &mut out.agents,
-                    "region" => &mut out.regions,
-                    _ => &mut out.accounts,
-                };
-                map.insert(value, first);
+        let mut ips = values.ips.clone();
+        let mut agents = values.agents.clone();
+        let (mut start, mut width) = (0, 1);
+        while !parts.is_empty()
+            || (start < days.all.len() && !(ips.is_empty() && agents.is_empty()))
+        {
+            let end = (start + width).min(days.all.len());
+            if let (Some(from), Some(to)) = (days.all.get(start), days.all.get(end.wrapping_sub(1)))
+            {
+                for (facet, column, list) in [
+                    ("ip", "sourceipaddress", &ips),
+                    ("agent", "useragent", &agents),
+                ] {
+                    if !list.is_empty() {
+                        let filter = format!(
+                            "{column} IN ({}) AND \"date\" BETWEEN {} AND {}",
+                            listed(list),
+                            quoted(from),
+                            quoted(to)
+                        );
+                        parts.push(earliest(facet, column, &filter));
+                    }
+                }
             }
+            if parts.is_empty() {
+                break;
+            }
+            for b in self.run(&std::mem::take(&mut parts).join(" UNION ALL "))? {
+                let (facets, vals, firsts) = (texts(&b, 0)?, texts(&b, 1)?, texts(&b, 2)?);
+                for ((facet, value), first) in facets.into_iter().zip(vals).zip(firsts) {
+                    let (Some(facet), Some(value), Some(first)) = (facet, value, first) else {
+                        continue;
+                    };
+                    let map = match facet.as_str() {
+                        "ip" => &mut out.ips,
+                        "agent" => &mut out.agents,
+                        "region" => &mut out.regions,
+                        _ => &mut out.accounts,
+                    };
+                    map.insert(value, first);
+                }
+            }
+            ips.retain(|v| !out.ips.contains_key(v));
+            agents.retain(|v| !out.agents.contains_key(v));
+            start = end;
+            width *= 2;
         }
         Ok(out)
     }
