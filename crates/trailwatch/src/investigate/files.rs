@@ -9,7 +9,7 @@ use anyhow::{Result, bail};
 use trailwatch_core::event::{DecodeOptions, Event, Record};
 use trailwatch_core::investigate::{AlertRef, FirstSeen, Subject, Values};
 
-use super::{Lookup, Trail, Window};
+use super::{Lookup, Trail, Window, decode_all};
 use crate::source::Input;
 
 pub struct Files {
@@ -50,20 +50,13 @@ impl Files {
                     continue;
                 }
             };
-            let problems = dec.for_each(
-                |r| {
-                    f(r);
-                    Ok::<(), std::convert::Infallible>(())
-                },
-                |e, _| {
-                    if first {
-                        tracing::error!("{e}");
-                    }
-                    Ok(())
-                },
-            );
+            let problems = decode_all(&mut dec, &mut f, |e| {
+                if first {
+                    tracing::error!("{e}");
+                }
+            });
             if first {
-                self.problems += problems.unwrap_or_else(|never| match never {});
+                self.problems += problems;
             }
         }
     }

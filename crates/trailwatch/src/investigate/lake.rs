@@ -21,7 +21,7 @@ use trailwatch_lake::schema::{cloudtrail_schema, is_identity_copy};
 use trailwatch_lake::store::Store;
 use trailwatch_sql::Engine;
 
-use super::{Lookup, Trail, Window};
+use super::{Lookup, Trail, Window, decode_all};
 
 pub struct Lake {
     engine: Engine,
@@ -206,18 +206,14 @@ impl Trail for Lake {
                 std::io::Cursor::new(std::mem::take(&mut text)),
                 DecodeOptions::default(),
             )?;
-            dec.for_each(
-                |r| {
-                    f(&r.event);
-                    Ok::<(), std::convert::Infallible>(())
-                },
-                // A row the lake holds is a record it decoded at ingest.
-                |e, _| {
+            // A row the lake holds is a record it decoded at ingest.
+            decode_all(
+                &mut dec,
+                |r| f(&r.event),
+                |e| {
                     tracing::warn!("a lake row did not read back as a record: {e}");
-                    Ok(())
                 },
-            )
-            .unwrap_or_else(|never| match never {});
+            );
         }
         Ok(())
     }

@@ -167,6 +167,26 @@ pub fn investigate(trail: &mut dyn Trail, req: &Request, geo: Option<&GeoIp>) ->
     Ok(report)
 }
 
+/// Every record of `dec` to `on_record`, every problem to `on_problem`;
+/// returns how many problems there were. Neither can stop the loop.
+fn decode_all(
+    dec: &mut trailwatch_core::event::Decoder,
+    mut on_record: impl FnMut(&trailwatch_core::event::Record<'_>),
+    mut on_problem: impl FnMut(&trailwatch_core::event::DecodeError),
+) -> u64 {
+    let done = dec.for_each(
+        |r| {
+            on_record(r);
+            Ok::<(), std::convert::Infallible>(())
+        },
+        |e, _| {
+            on_problem(&e);
+            Ok(())
+        },
+    );
+    done.unwrap_or_else(|never| match never {})
+}
+
 fn window_words(w: &Window) -> String {
     match (Window::text(w.since), Window::text(w.until)) {
         (None, None) => "at all".into(),

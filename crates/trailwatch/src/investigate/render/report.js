@@ -22,16 +22,19 @@ function twSvg(tag, attrs, text) {
   return e;
 }
 
-// A table of rows; `columns` is [[key or function, label]]. A function
-// may return a Node (a link) or text.
-function twTable(columns, rows, id) {
-  const t = twEl("table");
-  if (id) t.id = id;
+// Fill table `t` with rows; `columns` is [[key or function, label]]. A
+// function may return a Node (a link) or a value; `cell` makes a value a
+// Node (text by default); `onClick(row)`, when given, makes rows clickable.
+function twFill(t, columns, rows, cell, onClick) {
+  t.replaceChildren();
+  const text = cell || (v => document.createTextNode(v === null || v === undefined ? "" : String(v)));
   const head = t.createTHead().insertRow();
   for (const [, label] of columns) head.appendChild(twEl("th", label));
   const body = t.createTBody();
   if (rows.length === 0) {
-    const td = body.insertRow().insertCell();
+    const empty = body.insertRow();
+    empty.className = "empty";
+    const td = empty.insertCell();
     td.colSpan = columns.length;
     td.textContent = "none";
     td.className = "muted";
@@ -40,12 +43,18 @@ function twTable(columns, rows, id) {
     const tr = body.insertRow();
     for (const [key] of columns) {
       const v = typeof key === "function" ? key(r) : r[key];
-      const td = tr.insertCell();
-      if (v instanceof Node) td.appendChild(v);
-      else td.textContent = v === null || v === undefined ? "" : String(v);
+      tr.insertCell().appendChild(v instanceof Node ? v : text(v));
     }
+    if (onClick) { tr.className = "clickable"; tr.addEventListener("click", () => onClick(r)); }
   }
   return t;
+}
+
+// A new table of rows (see twFill), with `id` when given.
+function twTable(columns, rows, id) {
+  const t = twEl("table");
+  if (id) t.id = id;
+  return twFill(t, columns, rows);
 }
 
 // Consecutive alike events as one run, as the terminal shows them.

@@ -11,38 +11,14 @@
 // ip, alert; an investigation, drawn by report.js).
 "use strict";
 
-const SVG = "http://www.w3.org/2000/svg";
+// report.js, loaded first, draws investigations; its element helpers
+// serve here too.
+const SVG = TW_SVG;
+const el = twEl;
 
-function el(tag, text, cls) {
-  const e = document.createElement(tag);
-  if (text !== undefined && text !== null) e.textContent = String(text);
-  if (cls) e.className = cls;
-  return e;
-}
-
+// The table with this id filled with rows; values wrap at separators.
 function table(id, columns, rows, onClick) {
-  const t = document.getElementById(id);
-  t.replaceChildren();
-  const head = t.createTHead().insertRow();
-  for (const [, label] of columns) head.appendChild(el("th", label));
-  const body = t.createTBody();
-  if (rows.length === 0) {
-    const empty = body.insertRow();
-    empty.className = "empty";
-    const td = empty.insertCell();
-    td.colSpan = columns.length;
-    td.textContent = "none";
-    td.className = "muted";
-  }
-  for (const r of rows) {
-    const tr = body.insertRow();
-    for (const [key] of columns) {
-      const td = tr.insertCell();
-      const v = typeof key === "function" ? key(r) : r[key];
-      if (v instanceof Node) td.appendChild(v); else td.appendChild(breakable(cellText(v)));
-    }
-    if (onClick) { tr.className = "clickable"; tr.addEventListener("click", () => onClick(r)); }
-  }
+  twFill(document.getElementById(id), columns, rows, v => breakable(cellText(v)), onClick);
 }
 
 // Text that may wrap only after ARN and path separators (":" "/" ","),
