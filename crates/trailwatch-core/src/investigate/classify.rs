@@ -132,6 +132,7 @@ fn shares(p: &serde_json::Value, attribute: &str) -> bool {
 /// (parameter, how to name it). `{a}` is the event's account.
 const NAMED_BY: &[(&str, &str)] = &[
     ("bucketName", "arn:aws:s3:::{v}"),
+    ("roleArn", "{v}"),
     ("userName", "arn:aws:iam::{a}:user/{v}"),
     ("roleName", "arn:aws:iam::{a}:role/{v}"),
     ("groupName", "arn:aws:iam::{a}:group/{v}"),

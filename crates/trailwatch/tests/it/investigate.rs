@@ -723,3 +723,46 @@ fn the_readme_walkthroughs_hold_on_the_sample_trail() {
         ])
     );
 }
+
+/// The HTML report opens offline in headless Chromium and draws the chain,
+/// the chart and the tables from its own bytes (the screenshot goes to
+/// `target/screenshots/8-investigate-html.png`).
+#[test]
+fn the_html_report_draws_itself_offline_in_a_real_browser() {
+    use crate::support::{have_tool, python_has, repo_root};
+    if !have_tool(
+        std::process::Command::new("chromium").arg("--version"),
+        "chromium",
+    ) || !have_tool(
+        std::process::Command::new("chromedriver").arg("--version"),
+        "chromedriver",
+    ) || !python_has("selenium")
+    {
+        return;
+    }
+    let trail = tempfile::tempdir().unwrap();
+    write_story(trail.path());
+    let page = trail.path().join("story.html");
+    let out = run(&[
+        "investigate",
+        "--access-key",
+        LEAKED,
+        "--format",
+        "html",
+        "--output",
+        path_str(&page),
+        path_str(trail.path()),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shots = repo_root().join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = shots.join("8-investigate-html.png");
+    let script = repo_root().join("crates/trailwatch/tests/fixtures/report_html.py");
+    let out = std::process::Command::new("python3")
+        .arg(&script)
+        .args([path_str(&page), "4", path_str(&shot)])
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
+}
