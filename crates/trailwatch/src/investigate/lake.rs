@@ -114,16 +114,16 @@ impl Lake {
         Ok(out.batches)
     }
 
-    /// The lake's days (its `date` partitions, oldest first) and the
-    /// first day of each region and account in `values`, from the
-    /// listing (no file is opened).
+    /// The lake's first day (its oldest `date` partition) and the first
+    /// day of each region and account in `values`, from the listing (no
+    /// file is opened).
     fn days(&self, values: &Values) -> Result<Days> {
         let mut keys: Vec<PartitionKey> = partition_files(&self.store)?.into_keys().collect();
         keys.sort_by(|a, b| a.date.cmp(&b.date));
         let mut days = Days::default();
         for pk in keys {
-            if days.all.last() != Some(&pk.date) {
-                days.all.push(pk.date.clone());
+            if days.first.is_none() {
+                days.first = Some(pk.date.clone());
             }
             if values.regions.contains(&pk.region) {
                 days.regions
@@ -141,16 +141,29 @@ impl Lake {
 /// What the lake's listing says about days.
 #[derive(Debug, Default)]
 struct Days {
-    all: Vec<String>,
+    first: Option<String>,
     regions: BTreeMap<String, String>,
     accounts: BTreeMap<String, String>,
 }
 
-/// `SELECT facet, value, first` of the earliest `column` among `values`.
+/// `SELECT facet, value, first`: when each value of `column` the filter
+/// keeps was first seen. The typed time: its column is cheaper to read
+/// than the text.
 fn earliest(facet: &str, column: &str, filter: &str) -> String {
     format!(
-        "SELECT '{facet}' AS facet, {column} AS value, MIN(eventtime) AS first \
+        "SELECT '{facet}' AS facet, {column} AS value, MIN(eventtimestamp) AS first \
          FROM cloudtrail_logs WHERE {filter} GROUP BY {column}"
+    )
+}
+
+/// A timestamp as Arrow writes it as text (`…+00:00`), as CloudTrail
+/// writes event times (`2026-04-01T10:00:00Z`).
+fn utc(text: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(text).ok()?;
+    Some(
+        t.with_timezone(&chrono::Utc)
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
     )
 }
 
@@ -258,12 +271,14 @@ impl Trail for Lake {
         Ok(out)
     }
 
-    /// Regions and accounts are partitions: only their first day is read
-    /// (the `date` partition is the UTC day of `eventTime`). Addresses and
-    /// agents are looked for in growing windows of days from the lake's
-    /// first — 1, 2, 4, 8… — each for the values not found yet: a common
-    /// value is found in the first day's files, and a rare one (the
-    /// signal) is skipped by the address bloom filters.
+    /// Two statements. The first reads the lake's first day: a common
+    /// address or agent is found there, and each region and account is
+    /// read on its own first day only (the `date` partition is the UTC day
+    /// of `eventTime`; the listing says which day that is). The second
+    /// looks for the addresses and agents not found yet in the whole lake:
+    /// a rare address (the signal) is skipped by the bloom filters, and
+    /// agents are few per row group (dictionary-encoded), so their scan is
+    /// cheap (docs/benchmarks.md).
     fn first_seen(&mut self, values: &Values) -> Result<FirstSeen> {
         let days = self.days(values)?;
         let mut parts = Vec::new();
@@ -280,38 +295,39 @@ impl Trail for Lake {
                 parts.push(earliest(facet, column, &filter));
             }
         }
+        let first_day = days
+            .first
+            .as_ref()
+            .map(|d| format!(" AND \"date\" = {}", quoted(d)));
         let mut out = FirstSeen::default();
-        let mut ips = values.ips.clone();
-        let mut agents = values.agents.clone();
-        let (mut start, mut width) = (0, 1);
-        while !parts.is_empty()
-            || (start < days.all.len() && !(ips.is_empty() && agents.is_empty()))
-        {
-            let end = (start + width).min(days.all.len());
-            if let (Some(from), Some(to)) = (days.all.get(start), days.all.get(end.wrapping_sub(1)))
-            {
-                for (facet, column, list) in [
-                    ("ip", "sourceipaddress", &ips),
-                    ("agent", "useragent", &agents),
-                ] {
-                    if !list.is_empty() {
-                        let filter = format!(
-                            "{column} IN ({}) AND \"date\" BETWEEN {} AND {}",
-                            listed(list),
-                            quoted(from),
-                            quoted(to)
-                        );
-                        parts.push(earliest(facet, column, &filter));
-                    }
+        for within in [first_day, Some(String::new())] {
+            let Some(within) = within else { continue };
+            for (facet, column, list, found) in [
+                ("ip", "sourceipaddress", &values.ips, &out.ips),
+                ("agent", "useragent", &values.agents, &out.agents),
+            ] {
+                let left: Vec<String> = list
+                    .iter()
+                    .filter(|v| !found.contains_key(*v))
+                    .cloned()
+                    .collect();
+                if !left.is_empty() {
+                    parts.push(earliest(
+                        facet,
+                        column,
+                        &format!("{column} IN ({}){within}", listed(&left)),
+                    ));
                 }
             }
             if parts.is_empty() {
-                break;
+                continue;
             }
             for b in self.run(&std::mem::take(&mut parts).join(" UNION ALL "))? {
                 let (facets, vals, firsts) = (texts(&b, 0)?, texts(&b, 1)?, texts(&b, 2)?);
                 for ((facet, value), first) in facets.into_iter().zip(vals).zip(firsts) {
-                    let (Some(facet), Some(value), Some(first)) = (facet, value, first) else {
+                    let (Some(facet), Some(value), Some(first)) =
+                        (facet, value, first.as_deref().and_then(utc))
+                    else {
                         continue;
                     };
                     let map = match facet.as_str() {
@@ -323,10 +339,6 @@ impl Trail for Lake {
                     map.insert(value, first);
                 }
             }
-            ips.retain(|v| !out.ips.contains_key(v));
-            agents.retain(|v| !out.agents.contains_key(v));
-            start = end;
-            width *= 2;
         }
         Ok(out)
     }
