@@ -503,6 +503,6 @@ fn resource_uses(resources: BTreeMap<String, (u64, u64)>) -> Vec<ResourceUse> {
             writes,
         })
         .collect();
-    out.sort_by(|a, b| (b.reads + b.writes).cmp(&(a.reads + a.writes)));
+    out.sort_by_key(|r| std::cmp::Reverse(r.reads + r.writes));
     out
 }

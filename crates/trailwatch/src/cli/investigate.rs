@@ -15,7 +15,7 @@ use super::ReadArgs;
 use super::lake_args::LakeArgs;
 use crate::config::{Config, DetectFlags, DetectSettings};
 use crate::investigate::render::{Format, write};
-use crate::investigate::{Files, Request, Trail, Window, investigate};
+use crate::investigate::{Files, Request, Window, investigate};
 use crate::timespec::parse_time;
 
 #[derive(Debug, Args)]
@@ -135,7 +135,7 @@ pub fn run(args: &InvestigateArgs, cfg: &Config) -> Result<ExitCode> {
     let (report, problems) = if args.sources.is_empty() {
         (over_lake(args, cfg, &req, geo.as_ref())?, 0)
     } else {
-        let rt = crate::runtime::for_queries("tw-investigate", 1)?;
+        let rt = crate::runtime::for_storage()?;
         let s3 = args.lake.s3_options(cfg);
         let found = crate::source::discover_any(
             &args.sources,
@@ -179,7 +179,7 @@ fn over_lake(
     rt.block_on(engine.register_lake(&location))
         .with_context(|| format!("opening the lake {location}"))?;
     let mut lake = crate::investigate::Lake::new(engine, store, rt.handle().clone());
-    let report = investigate(&mut lake as &mut dyn Trail, req, geo);
+    let report = investigate(&mut lake, req, geo);
     rt.shutdown_background();
     report
 }

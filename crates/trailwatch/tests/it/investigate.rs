@@ -70,16 +70,25 @@ fn with(mut v: Value, extra: Value) -> Value {
     v
 }
 
+/// The address of a story record (`s…`) or a look-alike (`l…`).
+fn ip_of(id: &str) -> &'static str {
+    if id.starts_with('s') {
+        ATTACKER_IP
+    } else {
+        OFFICE_IP
+    }
+}
+
 fn assume(
     id: &str,
     min: u32,
     who: &Value,
     account: &str,
-    ip: &str,
     role: &str,
     name: &str,
     key: &str,
 ) -> Value {
+    let ip = ip_of(id);
     with(
         record(id, min, who, account, "AssumeRole", ip),
         json!({
@@ -93,11 +102,7 @@ fn assume(
 }
 
 fn get_object(id: &str, min: u32, who: &Value, bucket: &str, key: &str, agent: &str) -> Value {
-    let ip = if id.starts_with('s') {
-        ATTACKER_IP
-    } else {
-        OFFICE_IP
-    };
+    let ip = ip_of(id);
     with(
         record(id, min, who, B, "GetObject", ip),
         json!({
@@ -119,7 +124,7 @@ pub fn story_records() -> Vec<Value> {
     let session2 = session(B, "admin-ops", "ops", SECOND);
     let admin = user(A, "admin", "AKIAADMINKEY00000001");
     let legit = user(A, "release", "AKIALEGITUSER0000001");
-    let cross = assume("s02", 2, &leaked, A, ATTACKER_IP, "deploy", "ci", SESSION);
+    let cross = assume("s02", 2, &leaked, A, "deploy", "ci", SESSION);
     // The role's account logs the same call: the caller is an account.
     let mut cross_in_b = cross.clone();
     cross_in_b["eventID"] = json!("s03");
@@ -168,16 +173,7 @@ pub fn story_records() -> Vec<Value> {
             "aws-cli/2.15.30",
         ),
         get_object("s11", 9, &backdoor, "b-hr", "staff.csv", "aws-cli/2.15.30"),
-        assume(
-            "s12",
-            10,
-            &backdoor,
-            B,
-            ATTACKER_IP,
-            "admin-ops",
-            "ops",
-            SECOND,
-        ),
+        assume("s12", 10, &backdoor, B, "admin-ops", "ops", SECOND),
         with(
             record(
                 "s13",
@@ -195,16 +191,7 @@ pub fn story_records() -> Vec<Value> {
             json!({"requestParameters": {"name": "org-trail"}}),
         ),
         // Look-alikes: the same role and session name from another key…
-        assume(
-            "l01",
-            3,
-            &legit,
-            A,
-            OFFICE_IP,
-            "deploy",
-            "ci",
-            "ASIALOOKALIKE0000001",
-        ),
+        assume("l01", 3, &legit, A, "deploy", "ci", "ASIALOOKALIKE0000001"),
         record(
             "l02",
             5,

@@ -17,6 +17,7 @@ use std::io::Write;
 use anyhow::Result;
 use trailwatch_core::investigate::Report;
 
+#[cfg(feature = "sql")]
 pub use html::{REPORT_CSS, REPORT_JS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
