@@ -3,7 +3,9 @@
 run (issue #36's speed goal): the whole investigation — every hop, the
 cross-account copies, first sightings and alerts — as one fresh process,
 against one DuckDB query that is already told every key the investigation
-found (so it needs no hops), also a fresh process. Wall time, best of
+found (so it needs no hops), also a fresh process. DuckDB's query is one
+equality per key joined by UNION ALL: with `IN (…)` or `OR` over two keys
+or more it reads every row group (6 s instead of 0.4 s at 20M). Wall time, best of
 three, after one untimed run of each (warm: the files are in the page
 cache).
 
@@ -43,8 +45,9 @@ for subject in subjects:
     t_tw, out = best(lambda: run(cmd))
     report = json.loads(out)
     keys = [c["access_key_id"] for c in report["credentials"]]
-    listed = ", ".join("'%s'" % k.replace("'", "''") for k in keys) or "NULL"
-    sql = "SELECT * FROM cloudtrail_logs WHERE useridentity_accesskeyid IN (%s);\n" % listed
+    sql = " UNION ALL ".join(
+        "SELECT * FROM cloudtrail_logs WHERE useridentity_accesskeyid = '%s'" % k.replace("'", "''")
+        for k in keys) + ";\n"
     t_duck, rows = best(lambda: run(["duckdb", "-csv"], DDL + "\n" + sql))
     duck_rows = len(rows.strip().splitlines()) - 1 if rows.strip() else 0
     print("| `%s %s` | %d | %d (DuckDB: %d rows) | %.3f | %.3f | %.2fx |" % (
