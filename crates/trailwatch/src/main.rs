@@ -20,6 +20,7 @@ mod investigate;
 mod notify;
 mod pipeline;
 mod private;
+mod progress;
 mod public_keys;
 mod runtime;
 #[cfg(feature = "sql")]

@@ -8,30 +8,27 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use clap::{Args, ValueEnum};
 use trailwatch_core::alert::{Alert, AlertKind};
-use trailwatch_core::event::{Record, TimeBounds};
 use trailwatch_core::rules::{Engine, Match};
 use trailwatch_core::sigma::detector::SigmaRules;
 use trailwatch_core::terminal::escape_controls;
 
 use super::aws_args::AwsArgs;
 use super::lake_args::LakeArgs;
-use super::progress::Progress;
 use super::rule_args::RuleArgs;
 use super::{EXIT_FINDINGS, ReadArgs};
 use crate::config::Config;
 use crate::detectors::Detections;
 use crate::pipeline::Pipeline;
 use crate::pipeline::output::alert_spool::{AlertSpool, Rendered, SPILL_AT};
-use crate::source::Input;
-use crate::source::lake::each_lake_record;
-use crate::source::{discover_any, each_record};
+use crate::pipeline::replay::{
+    LAKE_REPLAY_LATE_HORIZON_MINUTES, REPLAY_LATENESS_SECS, Replay, Step,
+    TRAIL_REPLAY_LATE_HORIZON_MINUTES, Window, each_source_record,
+};
 use crate::timespec::parse_since;
 use trailwatch_lake::alerts::{AlertTable, Appended};
-use trailwatch_lake::read::TableFilter;
-use trailwatch_lake::store::{S3Options, Store};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum DetectFormat {
@@ -78,224 +75,6 @@ pub struct DetectArgs {
     /// for scripts and CI gates.
     #[arg(long)]
     pub fail_on_alerts: bool,
-}
-
-/// How far behind a trail prefix's newest event a delivery-ordered replay
-/// still takes an event in order: CloudTrail delivers a file some minutes
-/// after its events (5 on average, 15 at most, AWS says), so a later file
-/// of a prefix holds events older than the newest already read. An event
-/// later than this is still counted (alarms re-evaluate; a correlation
-/// takes it out of order), as a live watcher would with its own lateness
-/// (`watch --lateness`, 5 minutes by default). Facts wait this long for
-/// their turn, so it sets the correlation buffer's size: at 20M events in
-/// 7 days, an hour of it held up to 25 MB in the busiest hours.
-const REPLAY_LATENESS_SECS: i64 = 900;
-
-/// How long behind event time an alarm keeps its samples in a replay of
-/// the lake, which moves event time on a day at a time (a live watcher's
-/// `--late-horizon`, 14 days by default): a day and two hours, as far back
-/// as the day-by-day read reaches. An event later than that still raises
-/// its findings, but no longer counts in an alarm's window; alarm state
-/// stays a day deep instead of as deep as the history replayed.
-const LAKE_REPLAY_LATE_HORIZON_MINUTES: i64 = 26 * 60;
-
-/// The same for a replay of trail files in delivery order, whose event
-/// time trails the slowest prefix by [`REPLAY_LATENESS_SECS`] only: two
-/// hours, eight times that. (At 20M events in 7 days, a day of CIS alarm
-/// samples was 9 MB of the replay's memory.)
-const TRAIL_REPLAY_LATE_HORIZON_MINUTES: i64 = 2 * 60;
-
-/// What a replay meets, in order: records, and what it knows of event time.
-enum Step<'a> {
-    /// One record at or after `since`, with the input it came from (none
-    /// for the lake) and its believable times.
-    Record(Option<&'a Input>, &'a Record<'a>, &'a TimeBounds),
-    /// This input is to be read: until its trail prefix has been read
-    /// from, it holds event time back (its first file may reach far back).
-    Expect(&'a Input),
-    /// Every file of this input's trail prefix has been read.
-    PrefixRead(&'a Input),
-    /// An input of a delivery-ordered replay has been read: event time may
-    /// move on to the slowest prefix's newest event, less the lateness.
-    InputRead,
-    /// Every event before this time (epoch ms) has been read: the lake is
-    /// read a day at a time, and an event lies in its own day's partition.
-    ReadBefore(i64),
-}
-
-/// Every record of the sources (or the lake) at or after `since`, and
-/// what is known of event time as the replay goes (so detectors evaluate
-/// and forget as they go, in bounded memory, instead of all at the end);
-/// returns the number of problems (unreadable files, bad records).
-fn each_source_record(
-    source: &Replay<'_>,
-    window: &mut Window,
-    mut f: impl FnMut(Step<'_>),
-) -> Result<u64> {
-    let Replay {
-        args,
-        s3,
-        lake,
-        handle,
-        since,
-    } = *source;
-    let now = Utc::now();
-    let opts = args.read.decode_options();
-    let mut wanted = |r: &Record<'_>| window.take(r, since);
-    Ok(match lake {
-        Some(store) => {
-            let filter = TableFilter {
-                since_date: since.map(|s| s.format("%Y-%m-%d").to_string()),
-            };
-            // The lake keeps no delivery stamps: times are bounded by now.
-            let bounds = TimeBounds::for_file(None, now);
-            let progress = Progress::new(0, "lake files");
-            let mut day = None;
-            let problems = each_lake_record(
-                store,
-                &filter,
-                opts,
-                &mut |done, total| {
-                    progress.set_length(total as u64);
-                    progress.set_position(done as u64);
-                },
-                &mut |r: &Record<'_>| {
-                    let date = r.time.date_naive();
-                    if day.is_some_and(|d| date > d) {
-                        let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc();
-                        f(Step::ReadBefore(midnight.timestamp_millis()));
-                    }
-                    day = Some(day.map_or(date, |d: chrono::NaiveDate| d.max(date)));
-                    if wanted(r) {
-                        f(Step::Record(None, r, &bounds));
-                    }
-                },
-            )?;
-            progress.finish();
-            problems
-        }
-        None => {
-            let mut found = discover_any(&args.sources, args.read.include_insights, s3, handle)?;
-            // In delivery order, as a watcher takes them: correlation
-            // detections see event time advance as it did live.
-            found.inputs.sort_by_key(Input::delivery_order);
-            let unreadable = found.report_unreadable();
-            // Each input's bounds, computed once; inputs come in order, so a
-            // cursor moving forward by address finds the current one.
-            let bounds: Vec<TimeBounds> = found.inputs.iter().map(|i| i.time_bounds(now)).collect();
-            let last_of_prefix = last_of_each_prefix(&found.inputs);
-            // Event time moves on only when every input carries its
-            // delivery time (files named as CloudTrail names them); files
-            // in any other order are evaluated at the end.
-            let delivered = found
-                .inputs
-                .iter()
-                .all(|i| i.trail_key().is_some_and(|k| k.delivery_stamp.is_some()));
-            if delivered {
-                for input in &found.inputs {
-                    f(Step::Expect(input));
-                }
-            }
-            let mut at = 0;
-            let progress = Progress::new(found.inputs.len() as u64, "files");
-            let problems = unreadable
-                + each_record(&found.inputs, opts, |input, r| {
-                    let before = at;
-                    while at + 1 < found.inputs.len() && !std::ptr::eq(&found.inputs[at], input) {
-                        if last_of_prefix[at] {
-                            f(Step::PrefixRead(&found.inputs[at]));
-                        }
-                        at += 1;
-                        progress.inc(1);
-                    }
-                    if delivered && at != before {
-                        f(Step::InputRead);
-                    }
-                    if wanted(r) {
-                        f(Step::Record(Some(input), r, &bounds[at]));
-                    }
-                    Ok::<(), std::convert::Infallible>(())
-                })
-                .unwrap_or_else(|never| match never {});
-            progress.finish();
-            problems
-        }
-    })
-}
-
-/// For each input, whether it is the last of its trail prefix (account and
-/// region); inputs outside the trail layout are never last.
-fn last_of_each_prefix(inputs: &[Input]) -> Vec<bool> {
-    let mut last = std::collections::HashMap::new();
-    for (i, input) in inputs.iter().enumerate() {
-        if let Some(k) = input.trail_key() {
-            last.insert((&k.account, &k.region), i);
-        }
-    }
-    let mut out = vec![false; inputs.len()];
-    for i in last.into_values() {
-        out[i] = true;
-    }
-    out
-}
-
-/// The events a replay read, and how many fell in its window: what an
-/// empty window says about itself.
-#[derive(Debug, Default)]
-struct Window {
-    read: u64,
-    in_window: u64,
-    oldest: Option<DateTime<Utc>>,
-    newest: Option<DateTime<Utc>>,
-}
-
-impl Window {
-    /// Note one record; whether it is at or after `since`.
-    fn take(&mut self, r: &Record<'_>, since: Option<DateTime<Utc>>) -> bool {
-        self.read += 1;
-        self.oldest = Some(self.oldest.map_or(r.time, |t| t.min(r.time)));
-        self.newest = Some(self.newest.map_or(r.time, |t| t.max(r.time)));
-        let wanted = since.is_none_or(|s| r.time >= s);
-        self.in_window += u64::from(wanted);
-        wanted
-    }
-
-    /// Why nothing was found, when `--since` left no event to look at.
-    fn hint(&self, since: DateTime<Utc>, lake: bool) -> Option<String> {
-        if self.in_window > 0 {
-            return None;
-        }
-        let at = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        Some(match (self.oldest, self.newest) {
-            (Some(old), Some(new)) if !lake => format!(
-                "no events at or after {}: the events read span {} to {}; try --since {}",
-                at(since),
-                at(old),
-                at(new),
-                old.format("%Y-%m-%d")
-            ),
-            (_, Some(new)) => format!(
-                "no events at or after {}: the newest the lake holds from that day on is {}",
-                at(since),
-                at(new)
-            ),
-            _ if lake => format!(
-                "no events at or after {}: the lake holds none from {} on",
-                at(since),
-                since.format("%Y-%m-%d")
-            ),
-            _ => "no events were read".to_string(),
-        })
-    }
-}
-
-/// What a replay reads: the sources (or the lake) from a time on.
-struct Replay<'a> {
-    args: &'a DetectArgs,
-    s3: &'a S3Options,
-    lake: Option<&'a Store>,
-    handle: &'a tokio::runtime::Handle,
-    since: Option<DateTime<Utc>>,
 }
 
 /// `--matches`: the rules themselves audited, every match of the pattern
@@ -402,11 +181,14 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     let s3 = args.aws.options(cfg);
     let mut window = Window::default();
     let source = Replay {
-        args,
+        sources: &args.sources,
+        opts: args.read.decode_options(),
+        include_insights: args.read.include_insights,
         s3: &s3,
         lake: lake.as_ref(),
         handle: rt.handle(),
         since,
+        until: None,
     };
     let problems = if args.matches {
         list_matches(&source, detections, &mut window, &mut matches)?

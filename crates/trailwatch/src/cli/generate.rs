@@ -9,8 +9,8 @@ use clap::Args;
 
 use trailwatch_core::digest::sign::{Signer, TrailSpec, sign_trail};
 
-use super::progress::Progress;
 use crate::generate::{INCIDENTS_FILE, Options, generate};
+use crate::progress::Progress;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {

@@ -11,8 +11,8 @@ use trailwatch_lake::ingest::{IngestOptions, IngestSummary, SourceLocation, Sour
 
 use super::SummaryFormatArgs;
 use super::lake_args::LakeArgs;
-use super::progress::Progress;
 use crate::config::Config;
+use crate::progress::Progress;
 use crate::source::{discover, s3};
 
 #[derive(Debug, Args)]

@@ -20,7 +20,6 @@ mod investigate;
 mod lake;
 mod lake_args;
 mod notify;
-mod progress;
 #[cfg(feature = "sql")]
 mod query;
 mod rule_args;

@@ -16,8 +16,8 @@ use trailwatch_lake::read::TableFilter;
 
 use super::SummaryFormat;
 use super::lake_args::LakeArgs;
-use super::progress::Progress;
 use crate::config::Config;
+use crate::progress::Progress;
 use crate::source::lake::each_lake_record;
 
 #[derive(Debug, Args)]

@@ -13,8 +13,8 @@ use rayon::prelude::*;
 use serde::Serialize;
 use trailwatch_core::event::DecodeOptions;
 
-use super::progress::Progress;
 use super::{InputArgs, SummaryFormat};
+use crate::progress::Progress;
 use crate::source::{Input, discover};
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod dedup;
 pub mod follow;
 pub mod output;
+pub mod replay;
 pub mod retry;
 pub mod shard;
 pub mod watch;

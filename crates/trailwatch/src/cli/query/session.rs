@@ -11,9 +11,9 @@ use trailwatch_sql::output::{Format, write};
 use trailwatch_sql::{Engine, EngineOptions};
 
 use super::{RunArgs, parse_size};
-use crate::cli::progress::Progress;
 use crate::config::Config;
 use crate::interrupt::{Cancelled, Interrupt};
+use crate::progress::Progress;
 
 /// The limit on a cluster query when --timeout is not given.
 #[cfg(feature = "cluster")]
