@@ -9,6 +9,7 @@ pub mod activity;
 pub mod alarm;
 pub mod alert;
 pub mod audit;
+pub mod backtest;
 pub mod correlate;
 pub mod detect;
 pub mod digest;

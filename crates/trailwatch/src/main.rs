@@ -10,6 +10,7 @@
 // push-ingestion pieces only it uses are left unused: that is expected.
 #![cfg_attr(not(feature = "sql"), allow(dead_code))]
 
+mod backtest;
 mod cli;
 mod config;
 mod detectors;

@@ -7,6 +7,7 @@
 
 mod audit;
 mod aws_args;
+mod backtest;
 mod cat;
 #[cfg(feature = "cluster")]
 mod cluster;

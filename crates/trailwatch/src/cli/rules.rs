@@ -25,6 +25,11 @@ pub struct RulesCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum RulesAction {
+    /// What the rules would have done over history: per rule its matches
+    /// (per day, by principal and address) and alerts; expectations for
+    /// CI (--expect, --junit), the difference from older rules
+    /// (--baseline).
+    Backtest(Box<super::backtest::BacktestArgs>),
     /// One line per rule: id, severity, kind, title.
     List {
         #[command(flatten)]
@@ -171,6 +176,7 @@ fn print_escaped(text: &[u8]) -> Result<()> {
 
 pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
     match &cmd.action {
+        RulesAction::Backtest(args) => super::backtest::run(args, cfg),
         RulesAction::List { rules, format } => list(&rules.detections(cfg)?, *format),
         RulesAction::Show { id, rules, format } => show(id, &rules.detections(cfg)?, *format),
         RulesAction::Test {

@@ -5,6 +5,7 @@
 
 mod audit;
 mod aws;
+mod backtest;
 mod cat;
 mod cluster;
 mod config;
