@@ -8,6 +8,7 @@
 pub mod activity;
 pub mod alarm;
 pub mod alert;
+pub mod attack;
 pub mod audit;
 pub mod backtest;
 pub mod correlate;

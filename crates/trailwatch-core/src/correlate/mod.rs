@@ -51,6 +51,8 @@ pub struct CorrelationRule {
     pub title: &'static str,
     pub severity: Severity,
     pub description: &'static str,
+    /// The MITRE ATT&CK techniques it detects.
+    pub techniques: &'static [&'static str],
 }
 
 pub const IMPOSSIBLE_TRAVEL: CorrelationRule = CorrelationRule {
@@ -58,24 +60,28 @@ pub const IMPOSSIBLE_TRAVEL: CorrelationRule = CorrelationRule {
     title: "Impossible travel",
     severity: Severity::P2,
     description: "One identity acted from two places farther apart than a plausible speed allows in the time between: stolen credentials or a session used from elsewhere.",
+    techniques: &["T1078.004"],
 };
 pub const PRIVILEGE_ESCALATION: CorrelationRule = CorrelationRule {
     id: "privilege-escalation",
     title: "Privilege escalation",
     severity: Severity::P1,
     description: "A principal granted itself more power, directly or through one hop (an admin policy on itself, its group or a role it assumes; a new default policy version; a password or key for a more privileged user; a trust policy opened and the role assumed), or probed the known escalation APIs.",
+    techniques: &["T1098.003", "T1548"],
 };
 pub const S3_EXFILTRATION: CorrelationRule = CorrelationRule {
     id: "s3-exfiltration",
     title: "Data exfiltration",
     severity: Severity::P1,
     description: "S3 downloads far above the principal's learned baseline, data copied or replicated to another account, a snapshot shared outside the account, or secrets read in bulk.",
+    techniques: &["T1530", "T1537"],
 };
 pub const IAM_PERSISTENCE: CorrelationRule = CorrelationRule {
     id: "iam-persistence",
     title: "IAM persistence outside the normal workflow",
     severity: Severity::P2,
     description: "A user, access key or console password was created, or a role made to trust another account, by a principal outside the provisioning allow-list, outside business hours, or with no IAM writes in its recent history.",
+    techniques: &["T1136.003", "T1098.001"],
 };
 
 /// Every correlation rule, in pack order.

@@ -103,6 +103,10 @@ pub struct RawRule {
     /// The investigation query to run next (Athena SQL over `cloudtrail_logs`).
     #[serde(default)]
     pub query: Option<String>,
+    /// The MITRE ATT&CK techniques it detects (`T1562.008`), for `rules
+    /// coverage`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub techniques: Vec<String>,
     #[serde(default)]
     pub examples: Examples,
 }
@@ -147,6 +151,8 @@ pub struct Rule {
     pub findings: bool,
     pub actions: Vec<String>,
     pub query: Option<String>,
+    /// MITRE ATT&CK technique ids (`T1562.008`).
+    pub techniques: Vec<String>,
     pub examples: Examples,
     /// The pack or file the rule came from.
     pub origin: String,
@@ -282,6 +288,15 @@ impl RawRule {
             pattern: self.pattern.clone(),
             error,
         })?;
+        if let Some(t) = self
+            .techniques
+            .iter()
+            .find(|t| !crate::attack::is_technique_id(t))
+        {
+            return Err(invalid(format!(
+                "technique {t:?}: an ATT&CK id is T and four digits, with a sub-technique .NNN (T1562.008)"
+            )));
+        }
         let alarm = match (&self.metric, &self.alarm) {
             (None, None) => None,
             (Some(_), None) => return Err(invalid("a metric needs an alarm".into())),
@@ -299,6 +314,7 @@ impl RawRule {
             alarm,
             actions: self.actions,
             query: self.query,
+            techniques: self.techniques,
             examples: self.examples,
             origin: origin.to_string(),
         })

@@ -198,6 +198,7 @@ fn alarm_rule(
         findings: false,
         actions,
         query: None,
+        techniques: Vec::new(),
         examples: Default::default(),
     };
     Ok(raw.compile(origin)?)

@@ -41,6 +41,10 @@ fn write_rule(out: &mut String, r: &Rule) -> std::fmt::Result {
     writeln!(out, "    severity: {}", r.severity)?;
     writeln!(out, "    description: {}", quoted(&r.description))?;
     writeln!(out, "    pattern: {}", quoted(&r.pattern_text))?;
+    if !r.techniques.is_empty() {
+        let list: Vec<String> = r.techniques.iter().map(|t| quoted(t)).collect();
+        writeln!(out, "    techniques: [{}]", list.join(", "))?;
+    }
     if let Some(a) = &r.alarm {
         let s = &a.spec;
         writeln!(

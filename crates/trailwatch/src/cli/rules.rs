@@ -30,6 +30,16 @@ pub enum RulesAction {
     /// CI (--expect, --junit), the difference from older rules
     /// (--baseline).
     Backtest(Box<super::backtest::BacktestArgs>),
+    /// Which MITRE ATT&CK techniques the rules in force detect (Sigma
+    /// `attack.tNNNN` tags, the packs' and correlations' techniques);
+    /// `navigator` writes an ATT&CK Navigator layer.
+    Coverage {
+        #[command(flatten)]
+        rules: RuleArgs,
+        /// A table, JSON, or an ATT&CK Navigator layer (format 4.5).
+        #[arg(long, value_enum, default_value_t = CoverageFormat::Table)]
+        format: CoverageFormat,
+    },
     /// One line per rule: id, severity, kind, title.
     List {
         #[command(flatten)]
@@ -177,6 +187,7 @@ fn print_escaped(text: &[u8]) -> Result<()> {
 pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
     match &cmd.action {
         RulesAction::Backtest(args) => super::backtest::run(args, cfg),
+        RulesAction::Coverage { rules, format } => coverage(&rules.detections(cfg)?, *format),
         RulesAction::List { rules, format } => list(&rules.detections(cfg)?, *format),
         RulesAction::Show { id, rules, format } => show(id, &rules.detections(cfg)?, *format),
         RulesAction::Test {
@@ -192,6 +203,79 @@ pub fn run(cmd: &RulesCommand, cfg: &Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CoverageFormat {
+    Table,
+    Json,
+    Navigator,
+}
+
+/// `rules coverage`: every rule in force with the techniques it names.
+fn coverage(d: &Detections, format: CoverageFormat) -> Result<ExitCode> {
+    use trailwatch_core::attack;
+    let rules: Vec<(&str, Vec<String>)> = d
+        .rules
+        .iter()
+        .map(|r| (r.id.as_str(), r.techniques.clone()))
+        .chain(d.sigma.rules.iter().map(|r| {
+            (
+                r.id.as_str(),
+                r.tags
+                    .iter()
+                    .filter_map(|t| attack::technique_of_tag(t))
+                    .collect(),
+            )
+        }))
+        .chain(
+            d.correlation
+                .iter()
+                .map(|c| (c.id, c.techniques.iter().map(|t| t.to_string()).collect())),
+        )
+        .collect();
+    let without: Vec<&str> = rules
+        .iter()
+        .filter(|(_, t)| t.is_empty())
+        .map(|(id, _)| *id)
+        .collect();
+    let covered = attack::coverage(rules.iter().map(|(id, t)| (*id, t.clone())));
+    let mut out = io::stdout().lock();
+    match format {
+        CoverageFormat::Navigator => {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &attack::navigator_layer("trailwatch coverage", &covered),
+            )?;
+            writeln!(out)?;
+        }
+        CoverageFormat::Json => {
+            let doc = serde_json::json!({
+                "rules": rules.len(), "techniques": covered, "rules_without_techniques": without,
+            });
+            serde_json::to_writer_pretty(&mut out, &doc)?;
+            writeln!(out)?;
+        }
+        CoverageFormat::Table => {
+            writeln!(
+                out,
+                "{} techniques covered by {} of {} rules",
+                covered.len(),
+                rules.len() - without.len(),
+                rules.len()
+            )?;
+            writeln!(out, "{:<11}  {:>5}  RULES", "TECHNIQUE", "RULES")?;
+            for c in &covered {
+                let names = escape_controls(&c.rules.join(", ")).into_owned();
+                writeln!(out, "{:<11}  {:>5}  {names}", c.technique, c.rules.len())?;
+            }
+            if !without.is_empty() {
+                let names = escape_controls(&without.join(", ")).into_owned();
+                writeln!(out, "\nwithout a technique: {names}")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// One rule of `rules list`.

@@ -304,3 +304,74 @@ fn noise_and_an_empty_window_are_said() {
         "{err}"
     );
 }
+
+#[test]
+fn coverage_names_each_rule_s_techniques_and_writes_a_navigator_layer() {
+    let out = run(&["rules", "coverage", "--pack", "all", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Every built-in rule and correlation names its techniques.
+    assert_eq!(
+        doc["rules_without_techniques"],
+        serde_json::json!([]),
+        "{doc}"
+    );
+    let covered = |t: &str| {
+        doc["techniques"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["technique"] == t)
+            .map(|c| {
+                c["rules"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    assert!(covered("T1562.008").contains(&"cloudtrail-stopped".to_string()));
+    assert!(covered("T1110").contains(&"console-login-failures".to_string()));
+    // Sigma rules by their attack.tNNNN tags.
+    let dir = tempfile::tempdir().unwrap();
+    let sigma = write(
+        dir.path(),
+        "s.yml",
+        "title: t\nid: 11111111-2222-3333-4444-555555555555\ntags: [attack.defense-evasion, attack.t1562.008]\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n  sel: {eventName: StopLogging}\n  condition: sel\nlevel: high\n",
+    );
+    let out = run(&[
+        "rules",
+        "coverage",
+        "--pack",
+        "none",
+        "--rules",
+        path_str(&sigma),
+        "--format",
+        "navigator",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let layer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(layer["name"].is_string());
+    assert_eq!(layer["versions"]["layer"], "4.5");
+    assert_eq!(layer["domain"], "enterprise-attack");
+    assert_eq!(
+        layer["techniques"],
+        serde_json::json!([
+            {"techniqueID": "T1562.008", "score": 1, "comment": "11111111-2222-3333-4444-555555555555", "enabled": true}
+        ])
+    );
+    // A technique id that is not one is refused where the rule is read.
+    let bad = write(
+        dir.path(),
+        "bad.yaml",
+        "rules:\n  - id: r\n    title: r\n    severity: P3\n    techniques: [T15]\n    pattern: '{ $.eventName = \"X\" }'\n",
+    );
+    let out = run(&["rules", "check", path_str(&bad)]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("technique \"T15\""),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
