@@ -11,9 +11,15 @@
 //! Only the columns of the table survive the round trip: a field that the
 //! Athena table has no column for is not in the lake.
 
-use arrow::array::{Array, AsArray, RecordBatch, StructArray};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arrow::array::{Array, AsArray, BooleanBuilder, RecordBatch, StringArray, StructArray};
+use arrow::datatypes::TimestampMillisecondType;
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
+use trailwatch_core::backtest::prefilter::{Field, Prefilter};
 
 use crate::error::LakeError;
 use crate::partition::{PartitionKey, partition_files};
@@ -236,6 +242,86 @@ pub fn file_as_ndjson(
         f(&text)?;
     }
     Ok(rows)
+}
+
+/// Which rows a filtered read keeps: those in a window of event time
+/// (epoch ms, `until` exclusive) that a prefilter admits.
+#[derive(Debug, Clone)]
+pub struct RowKeep {
+    pub prefilter: Arc<Prefilter>,
+    pub since_ms: Option<i64>,
+    pub until_ms: Option<i64>,
+}
+
+/// [`file_as_ndjson`], reading first only the event time and the
+/// prefilter's columns of every row, then the whole record of the rows
+/// `keep` keeps (Parquet's row filter: the other columns are decoded for
+/// those rows only). Returns the rows in the window (kept or not). A file
+/// without one of the columns (written before the identity copies) is
+/// read whole: `None`, and the caller filters.
+pub fn file_as_ndjson_where(
+    store: &Store,
+    path: &str,
+    keep: &RowKeep,
+    mut f: impl FnMut(&[u8]) -> Result<(), LakeError>,
+) -> Result<Option<u64>, LakeError> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(store.get(path)?)?;
+    let fields = keep.prefilter.fields();
+    let names: Vec<&str> = std::iter::once("eventtimestamp")
+        .chain(fields.iter().map(|f| f.column()))
+        .collect();
+    let roots: Option<Vec<usize>> = names
+        .iter()
+        .map(|n| builder.schema().index_of(n).ok())
+        .collect();
+    let Some(mut roots) = roots else {
+        return Ok(None);
+    };
+    roots.sort_unstable();
+    let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    let in_window = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&in_window);
+    let keep = keep.clone();
+    let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
+        // Columns of another type than written (never, in this crate's
+        // files) admit nothing rather than panic.
+        let column = |name: &str| batch.column_by_name(name)?.as_string_opt::<i32>().cloned();
+        let times = batch
+            .column_by_name("eventtimestamp")
+            .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>().cloned());
+        let texts: Vec<(Field, Option<StringArray>)> =
+            fields.iter().map(|f| (*f, column(f.column()))).collect();
+        let mut out = BooleanBuilder::with_capacity(batch.num_rows());
+        for row in 0..batch.num_rows() {
+            let at = times
+                .as_ref()
+                .filter(|t| t.is_valid(row))
+                .map(|t| t.value(row));
+            let in_window = at.is_some_and(|at| {
+                keep.since_ms.is_none_or(|s| at >= s) && keep.until_ms.is_none_or(|u| at < u)
+            });
+            counted.fetch_add(u64::from(in_window), Ordering::Relaxed);
+            let admitted = in_window
+                && keep.prefilter.admits(|f| {
+                    let (_, col) = texts.iter().find(|(g, _)| *g == f)?;
+                    let col = col.as_ref()?;
+                    col.is_valid(row).then(|| col.value(row).to_string())
+                });
+            out.append_value(admitted);
+        }
+        Ok(out.finish())
+    });
+    let reader = builder
+        .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
+        .with_batch_size(8192)
+        .build()?;
+    let mut text = Vec::new();
+    for batch in reader {
+        text.clear();
+        batch_to_ndjson(&batch?, &mut text);
+        f(&text)?;
+    }
+    Ok(Some(in_window.load(Ordering::Relaxed)))
 }
 
 #[cfg(test)]

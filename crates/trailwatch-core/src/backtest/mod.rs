@@ -7,6 +7,7 @@
 
 pub mod expect;
 pub mod junit;
+pub mod prefilter;
 mod tally;
 
 pub use tally::{Count, Diff, RuleResult, Tally};

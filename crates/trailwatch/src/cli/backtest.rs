@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::Args;
 use serde_json::json;
 use trailwatch_core::backtest::expect::{self, Checked};
+use trailwatch_core::backtest::prefilter::Prefilter;
 use trailwatch_core::backtest::{Diff, RuleResult, junit};
 use trailwatch_core::terminal::escape_controls;
 
@@ -131,6 +132,9 @@ pub fn run(args: &BacktestArgs, cfg: &Config) -> Result<ExitCode> {
         false => None,
     };
     let s3 = args.aws.options(cfg);
+    let prefilter = lake
+        .as_ref()
+        .and_then(|_| prefilter_of(&detections, older.as_ref()));
     let source = Replay {
         sources: &args.sources,
         opts: args.read.decode_options(),
@@ -140,6 +144,7 @@ pub fn run(args: &BacktestArgs, cfg: &Config) -> Result<ExitCode> {
         handle: rt.handle(),
         since,
         until,
+        prefilter: prefilter.as_ref(),
     };
     let keep_ids = expect::named_events(&expectations);
     let outcome = crate::backtest::run(&source, detections, older.as_ref(), keep_ids)?;
@@ -193,6 +198,28 @@ pub fn run(args: &BacktestArgs, cfg: &Config) -> Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_FINDINGS));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What every rule (new and baseline) needs of an event, when each can
+/// say: pattern rules only — Sigma rules and the correlation detections
+/// judge whole records (and the correlations every event).
+fn prefilter_of(d: &Detections, baseline: Option<&Detections>) -> Option<Prefilter> {
+    let mut rules = d.rules.clone();
+    for set in std::iter::once(d).chain(baseline) {
+        if !set.sigma.rules.is_empty() || !set.correlation.is_empty() {
+            return None;
+        }
+    }
+    if let Some(b) = baseline {
+        rules.extend(b.rules.iter().cloned());
+    }
+    let p = Prefilter::of_rules(&rules)?;
+    tracing::debug!(
+        "backtest prefilter: {} conditions on {:?}",
+        p.atoms.len(),
+        p.fields()
+    );
+    Some(p)
 }
 
 /// What an empty window says: the days the lake holds (from its

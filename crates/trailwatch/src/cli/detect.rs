@@ -189,6 +189,7 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         handle: rt.handle(),
         since,
         until: None,
+        prefilter: None,
     };
     let problems = if args.matches {
         list_matches(&source, detections, &mut window, &mut matches)?

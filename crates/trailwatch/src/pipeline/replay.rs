@@ -6,12 +6,13 @@
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use trailwatch_core::backtest::prefilter::Prefilter;
 use trailwatch_core::event::{DecodeOptions, Record, TimeBounds};
-use trailwatch_lake::read::TableFilter;
+use trailwatch_lake::read::{RowKeep, TableFilter};
 use trailwatch_lake::store::{S3Options, Store};
 
 use crate::progress::Progress;
-use crate::source::lake::each_lake_record;
+use crate::source::lake::{each_kept_lake_record, each_lake_record};
 use crate::source::{Input, discover_any, each_record};
 
 /// What a replay reads: the sources (or the lake) in a window of event
@@ -27,6 +28,9 @@ pub struct Replay<'a> {
     pub since: Option<DateTime<Utc>>,
     /// Only events before this time.
     pub until: Option<DateTime<Utc>>,
+    /// From the lake, only the rows this admits are read whole (the rest
+    /// are counted in the window, and judged by its few columns).
+    pub prefilter: Option<&'a Prefilter>,
 }
 
 /// How far behind a trail prefix's newest event a delivery-ordered replay
@@ -90,9 +94,19 @@ pub fn each_source_record(
         handle,
         since,
         until,
+        prefilter,
     } = *source;
     let now = Utc::now();
-    let mut wanted = |r: &Record<'_>| window.take(r, since, until);
+    // A row a filtered read counted is in the window already: only its
+    // time is noted.
+    let mut wanted = |r: &Record<'_>, counted: bool| {
+        if counted {
+            window.saw(r);
+            true
+        } else {
+            window.take(r, since, until)
+        }
+    };
     Ok(match lake {
         Some(store) => {
             let filter = TableFilter {
@@ -101,27 +115,46 @@ pub fn each_source_record(
             // The lake keeps no delivery stamps: times are bounded by now.
             let bounds = TimeBounds::for_file(None, now);
             let progress = Progress::new(0, "lake files");
+            let mut files_done = |done: usize, total: usize| {
+                progress.set_length(total as u64);
+                progress.set_position(done as u64);
+            };
             let mut day = None;
-            let problems = each_lake_record(
-                store,
-                &filter,
-                opts,
-                &mut |done, total| {
-                    progress.set_length(total as u64);
-                    progress.set_position(done as u64);
-                },
-                &mut |r: &Record<'_>| {
-                    let date = r.time.date_naive();
-                    if day.is_some_and(|d| date > d) {
-                        let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc();
-                        f(Step::ReadBefore(midnight.timestamp_millis()));
-                    }
-                    day = Some(day.map_or(date, |d: chrono::NaiveDate| d.max(date)));
-                    if wanted(r) {
-                        f(Step::Record(None, r, &bounds));
-                    }
-                },
-            )?;
+            // Event time moves on a day at a time, as the lake is read.
+            let mut next = |r: &Record<'_>, counted: bool, f: &mut dyn FnMut(Step<'_>)| {
+                let date = r.time.date_naive();
+                if day.is_some_and(|d| date > d) {
+                    let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc();
+                    f(Step::ReadBefore(midnight.timestamp_millis()));
+                }
+                day = Some(day.map_or(date, |d: chrono::NaiveDate| d.max(date)));
+                // A row the read counted is in the window already.
+                if wanted(r, counted) {
+                    f(Step::Record(None, r, &bounds));
+                }
+            };
+            let problems = match prefilter {
+                None => each_lake_record(store, &filter, opts, &mut files_done, |r| {
+                    next(r, false, &mut f)
+                })?,
+                Some(p) => {
+                    let keep = RowKeep {
+                        prefilter: std::sync::Arc::new(p.clone()),
+                        since_ms: since.map(|t| t.timestamp_millis()),
+                        until_ms: until.map(|t| t.timestamp_millis()),
+                    };
+                    let (problems, counted) = each_kept_lake_record(
+                        store,
+                        &filter,
+                        &keep,
+                        opts,
+                        &mut files_done,
+                        |r, c| next(r, c, &mut f),
+                    )?;
+                    window.add_counted(counted);
+                    problems
+                }
+            };
             progress.finish();
             problems
         }
@@ -162,7 +195,7 @@ pub fn each_source_record(
                     if delivered && at != before {
                         f(Step::InputRead);
                     }
-                    if wanted(r) {
+                    if wanted(r, false) {
                         f(Step::Record(Some(input), r, &bounds[at]));
                     }
                     Ok::<(), std::convert::Infallible>(())
@@ -202,6 +235,18 @@ pub struct Window {
 }
 
 impl Window {
+    /// Note the time of a record already counted.
+    fn saw(&mut self, r: &Record<'_>) {
+        self.oldest = Some(self.oldest.map_or(r.time, |t| t.min(r.time)));
+        self.newest = Some(self.newest.map_or(r.time, |t| t.max(r.time)));
+    }
+
+    /// Rows a filtered read counted in the window.
+    fn add_counted(&mut self, n: u64) {
+        self.read += n;
+        self.in_window += n;
+    }
+
     /// Note one record; whether it is at or after `since` and before
     /// `until`.
     fn take(

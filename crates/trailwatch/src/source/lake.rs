@@ -4,7 +4,9 @@
 
 use anyhow::{Context, Result};
 use trailwatch_core::event::{DecodeOptions, Decoder, Record};
-use trailwatch_lake::read::{TableFilter, file_as_ndjson, table_files};
+use trailwatch_lake::read::{
+    RowKeep, TableFilter, file_as_ndjson, file_as_ndjson_where, table_files,
+};
 use trailwatch_lake::store::Store;
 
 /// Feed every event of the lake that passes `filter` to `f`, partition by
@@ -68,4 +70,54 @@ pub fn each_file_record(
     }
     files_done(files.len(), files.len());
     Ok(problems)
+}
+
+/// [`each_lake_record`], reading the whole record only of the rows `keep`
+/// keeps (the others are read as the few columns it judges by). `f` gets
+/// each record and whether the read already counted it as in the window
+/// (a file written before the columns `keep` reads is read whole, and its
+/// records are not counted). Returns the problems and the rows counted.
+pub fn each_kept_lake_record(
+    store: &Store,
+    filter: &TableFilter,
+    keep: &RowKeep,
+    opts: DecodeOptions,
+    files_done: &mut dyn FnMut(usize, usize),
+    mut f: impl FnMut(&Record<'_>, bool),
+) -> Result<(u64, u64)> {
+    let mut files = table_files(store, filter).context("listing the lake's tables")?;
+    in_replay_order(&mut files);
+    let (mut problems, mut counted) = (0, 0);
+    for (i, path) in files.iter().enumerate() {
+        files_done(i, files.len());
+        let mut decode = |text: &[u8],
+                          was_counted: bool|
+         -> Result<(), trailwatch_lake::error::LakeError> {
+            let mut dec = Decoder::from_reader(path, std::io::Cursor::new(text.to_vec()), opts)?;
+            problems += dec
+                .for_each(
+                    |r| {
+                        f(r, was_counted);
+                        Ok::<(), std::convert::Infallible>(())
+                    },
+                    |e, _| {
+                        tracing::error!("{e}");
+                        Ok(())
+                    },
+                )
+                .unwrap_or_else(|never| match never {});
+            Ok(())
+        };
+        let read = file_as_ndjson_where(store, path, keep, |text| decode(text, true))
+            .with_context(|| format!("reading {path} in the lake"))?;
+        match read {
+            Some(n) => counted += n,
+            None => {
+                file_as_ndjson(store, path, |text| decode(text, false))
+                    .with_context(|| format!("reading {path} in the lake"))?;
+            }
+        }
+    }
+    files_done(files.len(), files.len());
+    Ok((problems, counted))
 }
