@@ -85,126 +85,127 @@ pub fn each_source_record(
     window: &mut Window,
     mut f: impl FnMut(Step<'_>),
 ) -> Result<u64> {
-    let Replay {
-        sources,
-        opts,
-        include_insights,
-        s3,
-        lake,
-        handle,
-        since,
-        until,
-        prefilter,
-    } = *source;
-    let now = Utc::now();
-    // A row a filtered read counted is in the window already: only its
-    // time is noted.
-    let mut wanted = |r: &Record<'_>, counted: bool| {
-        if counted {
+    match source.lake {
+        Some(store) => each_lake_step(source, store, window, &mut f),
+        None => each_file_step(source, window, &mut f),
+    }
+}
+
+/// The lake, a day at a time: event time moves on as each day begins.
+fn each_lake_step(
+    source: &Replay<'_>,
+    store: &Store,
+    window: &mut Window,
+    f: &mut dyn FnMut(Step<'_>),
+) -> Result<u64> {
+    let (since, until) = (source.since, source.until);
+    let filter = TableFilter {
+        since_date: since.map(|s| s.format("%Y-%m-%d").to_string()),
+    };
+    // The lake keeps no delivery stamps: times are bounded by now.
+    let bounds = TimeBounds::for_file(None, Utc::now());
+    let progress = Progress::new(0, "lake files");
+    let mut files_done = |done: usize, total: usize| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+    };
+    let mut day = None;
+    let mut counted_rows = 0;
+    let mut next = |r: &Record<'_>, counted: bool| {
+        let date = r.time.date_naive();
+        if day.is_some_and(|d| date > d) {
+            let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc();
+            f(Step::ReadBefore(midnight.timestamp_millis()));
+        }
+        day = Some(day.map_or(date, |d: chrono::NaiveDate| d.max(date)));
+        // A row a filtered read counted is in the window already: only
+        // its time is noted.
+        let wanted = if counted {
             window.saw(r);
             true
         } else {
             window.take(r, since, until)
+        };
+        if wanted {
+            f(Step::Record(None, r, &bounds));
         }
     };
-    Ok(match lake {
-        Some(store) => {
-            let filter = TableFilter {
-                since_date: since.map(|s| s.format("%Y-%m-%d").to_string()),
+    let problems = match source.prefilter {
+        None => each_lake_record(store, &filter, source.opts, &mut files_done, |r| {
+            next(r, false)
+        })?,
+        Some(p) => {
+            let keep = RowKeep {
+                prefilter: std::sync::Arc::new(p.clone()),
+                since_ms: since.map(|t| t.timestamp_millis()),
+                until_ms: until.map(|t| t.timestamp_millis()),
             };
-            // The lake keeps no delivery stamps: times are bounded by now.
-            let bounds = TimeBounds::for_file(None, now);
-            let progress = Progress::new(0, "lake files");
-            let mut files_done = |done: usize, total: usize| {
-                progress.set_length(total as u64);
-                progress.set_position(done as u64);
-            };
-            let mut day = None;
-            // Event time moves on a day at a time, as the lake is read.
-            let mut next = |r: &Record<'_>, counted: bool, f: &mut dyn FnMut(Step<'_>)| {
-                let date = r.time.date_naive();
-                if day.is_some_and(|d| date > d) {
-                    let midnight = date.and_time(chrono::NaiveTime::MIN).and_utc();
-                    f(Step::ReadBefore(midnight.timestamp_millis()));
-                }
-                day = Some(day.map_or(date, |d: chrono::NaiveDate| d.max(date)));
-                // A row the read counted is in the window already.
-                if wanted(r, counted) {
-                    f(Step::Record(None, r, &bounds));
-                }
-            };
-            let problems = match prefilter {
-                None => each_lake_record(store, &filter, opts, &mut files_done, |r| {
-                    next(r, false, &mut f)
-                })?,
-                Some(p) => {
-                    let keep = RowKeep {
-                        prefilter: std::sync::Arc::new(p.clone()),
-                        since_ms: since.map(|t| t.timestamp_millis()),
-                        until_ms: until.map(|t| t.timestamp_millis()),
-                    };
-                    let (problems, counted) = each_kept_lake_record(
-                        store,
-                        &filter,
-                        &keep,
-                        opts,
-                        &mut files_done,
-                        |r, c| next(r, c, &mut f),
-                    )?;
-                    window.add_counted(counted);
-                    problems
-                }
-            };
-            progress.finish();
+            let (problems, counted) =
+                each_kept_lake_record(store, &filter, &keep, source.opts, &mut files_done, next)?;
+            counted_rows = counted;
             problems
         }
-        None => {
-            let mut found = discover_any(sources, include_insights, s3, handle)?;
-            // In delivery order, as a watcher takes them: correlation
-            // detections see event time advance as it did live.
-            found.inputs.sort_by_key(Input::delivery_order);
-            let unreadable = found.report_unreadable();
-            // Each input's bounds, computed once; inputs come in order, so a
-            // cursor moving forward by address finds the current one.
-            let bounds: Vec<TimeBounds> = found.inputs.iter().map(|i| i.time_bounds(now)).collect();
-            let last_of_prefix = last_of_each_prefix(&found.inputs);
-            // Event time moves on only when every input carries its
-            // delivery time (files named as CloudTrail names them); files
-            // in any other order are evaluated at the end.
-            let delivered = found
-                .inputs
-                .iter()
-                .all(|i| i.trail_key().is_some_and(|k| k.delivery_stamp.is_some()));
-            if delivered {
-                for input in &found.inputs {
-                    f(Step::Expect(input));
+    };
+    window.add_counted(counted_rows);
+    progress.finish();
+    Ok(problems)
+}
+
+/// Trail files in delivery order, as a watcher takes them: correlation
+/// detections see event time advance as it did live.
+fn each_file_step(
+    source: &Replay<'_>,
+    window: &mut Window,
+    f: &mut dyn FnMut(Step<'_>),
+) -> Result<u64> {
+    let now = Utc::now();
+    let mut found = discover_any(
+        source.sources,
+        source.include_insights,
+        source.s3,
+        source.handle,
+    )?;
+    found.inputs.sort_by_key(Input::delivery_order);
+    let unreadable = found.report_unreadable();
+    // Each input's bounds, computed once; inputs come in order, so a
+    // cursor moving forward by address finds the current one.
+    let bounds: Vec<TimeBounds> = found.inputs.iter().map(|i| i.time_bounds(now)).collect();
+    let last_of_prefix = last_of_each_prefix(&found.inputs);
+    // Event time moves on only when every input carries its delivery time
+    // (files named as CloudTrail names them); files in any other order
+    // are evaluated at the end.
+    let delivered = found
+        .inputs
+        .iter()
+        .all(|i| i.trail_key().is_some_and(|k| k.delivery_stamp.is_some()));
+    if delivered {
+        for input in &found.inputs {
+            f(Step::Expect(input));
+        }
+    }
+    let mut at = 0;
+    let progress = Progress::new(found.inputs.len() as u64, "files");
+    let problems = unreadable
+        + each_record(&found.inputs, source.opts, |input, r| {
+            let before = at;
+            while at + 1 < found.inputs.len() && !std::ptr::eq(&found.inputs[at], input) {
+                if last_of_prefix[at] {
+                    f(Step::PrefixRead(&found.inputs[at]));
                 }
+                at += 1;
+                progress.inc(1);
             }
-            let mut at = 0;
-            let progress = Progress::new(found.inputs.len() as u64, "files");
-            let problems = unreadable
-                + each_record(&found.inputs, opts, |input, r| {
-                    let before = at;
-                    while at + 1 < found.inputs.len() && !std::ptr::eq(&found.inputs[at], input) {
-                        if last_of_prefix[at] {
-                            f(Step::PrefixRead(&found.inputs[at]));
-                        }
-                        at += 1;
-                        progress.inc(1);
-                    }
-                    if delivered && at != before {
-                        f(Step::InputRead);
-                    }
-                    if wanted(r, false) {
-                        f(Step::Record(Some(input), r, &bounds[at]));
-                    }
-                    Ok::<(), std::convert::Infallible>(())
-                })
-                .unwrap_or_else(|never| match never {});
-            progress.finish();
-            problems
-        }
-    })
+            if delivered && at != before {
+                f(Step::InputRead);
+            }
+            if window.take(r, source.since, source.until) {
+                f(Step::Record(Some(input), r, &bounds[at]));
+            }
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .unwrap_or_else(|never| match never {});
+    progress.finish();
+    Ok(problems)
 }
 
 /// For each input, whether it is the last of its trail prefix (account and

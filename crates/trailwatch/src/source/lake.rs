@@ -4,6 +4,7 @@
 
 use anyhow::{Context, Result};
 use trailwatch_core::event::{DecodeOptions, Decoder, Record};
+use trailwatch_lake::error::LakeError;
 use trailwatch_lake::read::{
     RowKeep, TableFilter, file_as_ndjson, file_as_ndjson_where, table_files,
 };
@@ -37,6 +38,28 @@ pub fn in_replay_order(files: &mut [String]) {
     });
 }
 
+/// The records of rows read back as NDJSON (`text`, of file `path`) to
+/// `f`; returns how many could not be decoded (logged).
+fn decode_rows(
+    path: &str,
+    text: &[u8],
+    opts: DecodeOptions,
+    f: &mut dyn FnMut(&Record<'_>),
+) -> Result<u64, LakeError> {
+    let mut dec = Decoder::from_reader(path, std::io::Cursor::new(text.to_vec()), opts)?;
+    let problems = dec.for_each(
+        |r| {
+            f(r);
+            Ok::<(), std::convert::Infallible>(())
+        },
+        |e, _| {
+            tracing::error!("{e}");
+            Ok(())
+        },
+    );
+    Ok(problems.unwrap_or_else(|never| match never {}))
+}
+
 /// Feed every event of the lake's table `files` to `f`, in their order;
 /// returns how many rows could not be decoded (logged).
 pub fn each_file_record(
@@ -51,19 +74,7 @@ pub fn each_file_record(
     for (i, path) in files.iter().enumerate() {
         files_done(i, files.len());
         file_as_ndjson(store, path, |text| {
-            let mut dec = Decoder::from_reader(path, std::io::Cursor::new(text.to_vec()), opts)?;
-            problems += dec
-                .for_each(
-                    |r| {
-                        f(r);
-                        Ok::<(), std::convert::Infallible>(())
-                    },
-                    |e, _| {
-                        tracing::error!("{e}");
-                        Ok(())
-                    },
-                )
-                .unwrap_or_else(|never| match never {});
+            problems += decode_rows(path, text, opts, &mut f)?;
             Ok(())
         })
         .with_context(|| format!("reading {path} in the lake"))?;
@@ -90,22 +101,8 @@ pub fn each_kept_lake_record(
     let (mut problems, mut counted) = (0, 0);
     for (i, path) in files.iter().enumerate() {
         files_done(i, files.len());
-        let mut decode = |text: &[u8],
-                          was_counted: bool|
-         -> Result<(), trailwatch_lake::error::LakeError> {
-            let mut dec = Decoder::from_reader(path, std::io::Cursor::new(text.to_vec()), opts)?;
-            problems += dec
-                .for_each(
-                    |r| {
-                        f(r, was_counted);
-                        Ok::<(), std::convert::Infallible>(())
-                    },
-                    |e, _| {
-                        tracing::error!("{e}");
-                        Ok(())
-                    },
-                )
-                .unwrap_or_else(|never| match never {});
+        let mut decode = |text: &[u8], counted: bool| -> Result<(), LakeError> {
+            problems += decode_rows(path, text, opts, &mut |r| f(r, counted))?;
             Ok(())
         };
         let read = file_as_ndjson_where(store, path, keep, |text| decode(text, true))
