@@ -254,9 +254,9 @@ pub struct RowKeep {
 }
 
 /// [`file_as_ndjson`], reading first only the event time and the
-/// prefilter's columns of every row, then the whole record of the rows
-/// `keep` keeps (Parquet's row filter: the other columns are decoded for
-/// those rows only). Returns the rows in the window (kept or not). A file
+/// prefilter's columns of every row, then, of the rows `keep` keeps, the
+/// columns its rules read (Parquet's row filter: those are decoded for
+/// those rows only; the records carry only those fields). Returns the rows in the window (kept or not). A file
 /// without one of the columns (written before the identity copies) is
 /// read whole: `None`, and the caller filters.
 pub fn file_as_ndjson_where(
@@ -279,6 +279,15 @@ pub fn file_as_ndjson_where(
     };
     roots.sort_unstable();
     let mask = ProjectionMask::roots(builder.parquet_schema(), roots);
+    // The rows that pass are read as the columns the rules read.
+    let mut wanted: Vec<usize> = keep
+        .prefilter
+        .columns
+        .iter()
+        .filter_map(|c| builder.schema().index_of(c).ok())
+        .collect();
+    wanted.sort_unstable();
+    let projection = ProjectionMask::roots(builder.parquet_schema(), wanted);
     let in_window = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&in_window);
     let keep = keep.clone();
@@ -312,6 +321,7 @@ pub fn file_as_ndjson_where(
         Ok(out.finish())
     });
     let reader = builder
+        .with_projection(projection)
         .with_row_filter(RowFilter::new(vec![Box::new(predicate)]))
         .with_batch_size(8192)
         .build()?;

@@ -58,6 +58,35 @@ pub struct Atom {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prefilter {
     pub atoms: Vec<Atom>,
+    /// The top-level fields the rules read (their patterns, metric values
+    /// and dimensions), with those every record needs and a match shows,
+    /// as the lake's column names: the rows that pass are read as these
+    /// columns only.
+    pub columns: Vec<String>,
+}
+
+/// Fields every record needs (the decoder requires them) or a match shows.
+const ALWAYS_READ: &[&str] = &[
+    "eventversion",
+    "eventtime",
+    "eventid",
+    "eventtype",
+    "awsregion",
+    "eventname",
+    "sourceipaddress",
+    "useridentity",
+];
+
+/// The top-level fields an expression reads.
+fn fields_read(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::Cond(c) => {
+            if let Some(Step::Key(k)) = c.selector.first() {
+                out.push(k.to_lowercase());
+            }
+        }
+        Expr::Or(list) | Expr::And(list) => list.iter().for_each(|x| fields_read(x, out)),
+    }
 }
 
 /// What `e` needs: a disjunction of atoms, or `None` when nothing short
@@ -101,14 +130,30 @@ impl Prefilter {
     /// needs every event, and so do the others then).
     pub fn of_rules(rules: &[Rule]) -> Option<Prefilter> {
         let mut atoms = Vec::new();
+        let mut columns: Vec<String> = ALWAYS_READ.iter().map(|c| c.to_string()).collect();
         for r in rules {
-            match &r.pattern {
-                Pattern::Json(e) => atoms.extend(needs(e)?),
-                _ => return None,
+            let Pattern::Json(e) = &r.pattern else {
+                return None;
+            };
+            atoms.extend(needs(e)?);
+            fields_read(e, &mut columns);
+            if let Some(a) = &r.alarm {
+                let selectors = a.dimensions.iter().map(|(_, s)| s.as_slice());
+                let value = match &a.value {
+                    crate::rules::MetricValue::Selector(s) => Some(s.as_slice()),
+                    crate::rules::MetricValue::Constant(_) => None,
+                };
+                for s in selectors.chain(value) {
+                    if let Some(Step::Key(k)) = s.first() {
+                        columns.push(k.to_lowercase());
+                    }
+                }
             }
         }
         atoms.dedup();
-        Some(Prefilter { atoms })
+        columns.sort();
+        columns.dedup();
+        Some(Prefilter { atoms, columns })
     }
 
     /// The fields it reads.
