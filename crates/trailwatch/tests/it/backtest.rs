@@ -449,3 +449,37 @@ fn coverage_names_each_rule_s_techniques_and_writes_a_navigator_layer() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn a_rule_that_fails_to_load_is_reported_and_the_rest_run() {
+    let sample = lake_of(&sample_trail());
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "good.yaml",
+        "rules:\n  - id: logins\n    title: logins\n    severity: P3\n    pattern: '{ $.eventName = \"ConsoleLogin\" }'\n",
+    );
+    write(
+        dir.path(),
+        "bad.yaml",
+        "rules:\n  - id: broken\n    title: broken\n    severity: P3\n    pattern: '{ $.eventName = '\n",
+    );
+    let (doc, code, err) = backtest(&[
+        "--lake",
+        path_str(sample.path()),
+        "--pack",
+        "none",
+        "--rules",
+        path_str(dir.path()),
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad.yaml"), "{err}");
+    let rules: Vec<&str> = doc["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["logins"]);
+    assert!(doc["rules"][0]["matches"].as_u64().unwrap() > 0);
+}
