@@ -67,6 +67,6 @@ if sigma:
             events = os.path.join(tmp, "events.ndjson")
             with open(events, "w") as f:
                 subprocess.run([tw, "cat", trail], stdout=f, check=True)
-            t_r, out = best([rsigma, "engine", "eval", "-r", sigma, "--input", events])
+            t_r, out = best([rsigma, "engine", "eval", "-r", sigma, "-e", "@" + events])
             rows.append(("RSigma `engine eval` over the same events as NDJSON", len(out.splitlines()), t_r))
     table("All SigmaHQ CloudTrail rules", rows)

@@ -19,7 +19,9 @@ use arrow::datatypes::TimestampMillisecondType;
 use arrow_schema::DataType;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ArrowPredicateFn, ParquetRecordBatchReaderBuilder, RowFilter};
-use trailwatch_core::backtest::prefilter::{Field, Prefilter};
+use std::collections::HashMap;
+
+use trailwatch_core::backtest::prefilter::{Field, FieldMatcher, Prefilter};
 
 use crate::error::LakeError;
 use crate::partition::{PartitionKey, partition_files};
@@ -290,16 +292,27 @@ pub fn file_as_ndjson_where(
     let projection = ProjectionMask::roots(builder.parquet_schema(), wanted);
     let in_window = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&in_window);
-    let keep = keep.clone();
+    let matchers: Vec<(Field, FieldMatcher)> = fields
+        .iter()
+        .map(|f| (*f, keep.prefilter.values_of(*f)))
+        .collect();
+    let (since_ms, until_ms) = (keep.since_ms, keep.until_ms);
     let predicate = ArrowPredicateFn::new(mask, move |batch: RecordBatch| {
         // Columns of another type than written (never, in this crate's
         // files) admit nothing rather than panic.
-        let column = |name: &str| batch.column_by_name(name)?.as_string_opt::<i32>().cloned();
         let times = batch
             .column_by_name("eventtimestamp")
             .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>().cloned());
-        let texts: Vec<(Field, Option<StringArray>)> =
-            fields.iter().map(|f| (*f, column(f.column()))).collect();
+        let texts: Vec<(&FieldMatcher, Option<StringArray>)> = matchers
+            .iter()
+            .map(|(f, m)| {
+                let col = batch.column_by_name(f.column());
+                (m, col.and_then(|c| c.as_string_opt::<i32>().cloned()))
+            })
+            .collect();
+        // Names, sources and codes repeat: each distinct value is judged
+        // once per batch.
+        let mut judged: Vec<HashMap<&str, bool>> = vec![HashMap::new(); texts.len()];
         let mut out = BooleanBuilder::with_capacity(batch.num_rows());
         for row in 0..batch.num_rows() {
             let at = times
@@ -307,14 +320,16 @@ pub fn file_as_ndjson_where(
                 .filter(|t| t.is_valid(row))
                 .map(|t| t.value(row));
             let in_window = at.is_some_and(|at| {
-                keep.since_ms.is_none_or(|s| at >= s) && keep.until_ms.is_none_or(|u| at < u)
+                since_ms.is_none_or(|s| at >= s) && until_ms.is_none_or(|u| at < u)
             });
             counted.fetch_add(u64::from(in_window), Ordering::Relaxed);
             let admitted = in_window
-                && keep.prefilter.admits(|f| {
-                    let (_, col) = texts.iter().find(|(g, _)| *g == f)?;
-                    let col = col.as_ref()?;
-                    col.is_valid(row).then(|| col.value(row).to_string())
+                && texts.iter().zip(judged.iter_mut()).any(|((m, col), memo)| {
+                    let Some(col) = col.as_ref().filter(|c| c.is_valid(row)) else {
+                        return false;
+                    };
+                    let v = col.value(row);
+                    *memo.entry(v).or_insert_with(|| m.admits(v))
                 });
             out.append_value(admitted);
         }

@@ -173,6 +173,36 @@ impl Prefilter {
             .iter()
             .any(|a| value(a.field).is_some_and(|v| glob_matches(&a.glob, &v)))
     }
+
+    /// The atoms of `field`, ready to judge many values.
+    pub fn values_of(&self, field: Field) -> FieldMatcher {
+        let mut m = FieldMatcher::default();
+        for a in self.atoms.iter().filter(|a| a.field == field) {
+            let glob = a.glob.to_lowercase();
+            if glob.contains('*') {
+                m.globs.push(glob);
+            } else {
+                m.exact.insert(glob);
+            }
+        }
+        m
+    }
+}
+
+/// One field's atoms: exact values in a set, globs in a list, all lower
+/// case (a value is judged once per distinct value by the caller).
+#[derive(Debug, Clone, Default)]
+pub struct FieldMatcher {
+    exact: std::collections::HashSet<String>,
+    globs: Vec<String>,
+}
+
+impl FieldMatcher {
+    /// Whether `value` satisfies one of the atoms.
+    pub fn admits(&self, value: &str) -> bool {
+        let lower = value.to_lowercase();
+        self.exact.contains(&lower) || self.globs.iter().any(|g| glob_matches(g, &lower))
+    }
 }
 
 /// `*`-glob matching, case ignored.
