@@ -716,15 +716,8 @@ fn the_readme_walkthroughs_hold_on_the_sample_trail() {
 /// `target/screenshots/8-investigate-html.png`).
 #[test]
 fn the_html_report_draws_itself_offline_in_a_real_browser() {
-    use crate::support::{have_tool, python_has, repo_root};
-    if !have_tool(
-        std::process::Command::new("chromium").arg("--version"),
-        "chromium",
-    ) || !have_tool(
-        std::process::Command::new("chromedriver").arg("--version"),
-        "chromedriver",
-    ) || !python_has("selenium")
-    {
+    use crate::support::repo_root;
+    if !crate::support::have_browser() {
         return;
     }
     let trail = tempfile::tempdir().unwrap();

@@ -1136,14 +1136,7 @@ fn an_acknowledged_event_survives_a_kill() {
 /// Screenshots go to `target/screenshots/`.
 #[test]
 fn the_dashboard_works_in_a_real_browser() {
-    if !have_tool(
-        std::process::Command::new("chromium").arg("--version"),
-        "chromium",
-    ) || !have_tool(
-        std::process::Command::new("chromedriver").arg("--version"),
-        "chromedriver",
-    ) || !crate::support::python_has("selenium")
-    {
+    if !crate::support::have_browser() {
         return;
     }
     let state = tempfile::tempdir().expect("tempdir");

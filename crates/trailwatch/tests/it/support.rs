@@ -166,6 +166,17 @@ pub fn have_tool(check: &mut Command, what: &str) -> bool {
     ok
 }
 
+/// Whether headless Chromium, its WebDriver and Python's selenium are
+/// here for the browser tests (each missing one said, as [`have_tool`]).
+pub fn have_browser() -> bool {
+    have_tool(Command::new("chromium").arg("--version"), "chromium")
+        && have_tool(
+            Command::new("chromedriver").arg("--version"),
+            "chromedriver",
+        )
+        && python_has("selenium")
+}
+
 pub fn python_has(module: &str) -> bool {
     have_tool(
         Command::new("python3").args(["-c", &format!("import {module}")]),
