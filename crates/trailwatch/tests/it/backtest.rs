@@ -40,11 +40,12 @@ fn counts(doc: &Value) -> BTreeMap<String, (u64, BTreeMap<String, u64>)> {
         .collect()
 }
 
-/// The same from `detect --matches` over the same events.
-fn detect_counts(lake: &Path, rules: &[&str]) -> BTreeMap<String, (u64, BTreeMap<String, u64>)> {
+/// The NDJSON lines `detect --format ndjson --lake LAKE` prints with
+/// `mode` (`--matches`, `--no-save`) and `rules`.
+fn detect_lines(lake: &Path, mode: &str, rules: &[&str]) -> Vec<Value> {
     let mut args = vec![
         "detect",
-        "--matches",
+        mode,
         "--format",
         "ndjson",
         "--lake",
@@ -52,9 +53,13 @@ fn detect_counts(lake: &Path, rules: &[&str]) -> BTreeMap<String, (u64, BTreeMap
     ];
     args.extend_from_slice(rules);
     let out = run(&args);
+    crate::support::json_lines(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The same from `detect --matches` over the same events.
+fn detect_counts(lake: &Path, rules: &[&str]) -> BTreeMap<String, (u64, BTreeMap<String, u64>)> {
     let mut counts: BTreeMap<String, (u64, BTreeMap<String, u64>)> = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let m: Value = serde_json::from_str(line).unwrap();
+    for m in detect_lines(lake, "--matches", rules) {
         let c = counts
             .entry(m["rule_id"].as_str().unwrap().to_string())
             .or_default();
@@ -99,19 +104,8 @@ fn match_counts_equal_detect_matches_for_every_pack_rule_and_sigma_rule() {
 /// Per rule, the alerts `detect` raises over the lake (returns to OK not
 /// counted).
 fn detect_alerts(lake: &Path, rules: &[&str]) -> BTreeMap<String, u64> {
-    let mut args = vec![
-        "detect",
-        "--no-save",
-        "--format",
-        "ndjson",
-        "--lake",
-        path_str(lake),
-    ];
-    args.extend_from_slice(rules);
-    let out = run(&args);
     let mut counts = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let a: Value = serde_json::from_str(line).unwrap();
+    for a in detect_lines(lake, "--no-save", rules) {
         if a["state"] != "OK" {
             *counts
                 .entry(a["rule_id"].as_str().unwrap().to_string())
