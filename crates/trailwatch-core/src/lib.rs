@@ -20,6 +20,7 @@ pub mod layout;
 pub mod nesting;
 pub mod pattern;
 pub mod posture;
+pub mod respond;
 pub mod rules;
 pub mod sigma;
 pub mod terminal;
