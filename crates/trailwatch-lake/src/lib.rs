@@ -19,6 +19,7 @@ pub mod object_reader;
 pub mod parquet_file;
 pub mod partition;
 pub mod read;
+pub mod responses;
 pub mod schema;
 pub mod state_snapshot;
 pub mod state_tables;

@@ -43,6 +43,8 @@ pub enum Operation {
     },
     /// Alerts appended to the `alerts` table.
     Alerts,
+    /// Responses filed in the `responses` table.
+    Responses,
 }
 
 /// One committed transaction.

@@ -15,6 +15,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use trailwatch_lake::alerts::{ALERTS_DIR, alerts_schema};
 use trailwatch_lake::partition::TABLE_DIR;
+use trailwatch_lake::responses::{RESPONSES_DIR, responses_schema};
 use trailwatch_lake::schema::cloudtrail_schema;
 use trailwatch_lake::store::{Location, S3Options, s3_store};
 
@@ -266,6 +267,17 @@ impl Engine {
         };
         self.ctx
             .register_parquet("alerts", &table_url(location, ALERTS_DIR)?, opts)
+            .await?;
+        // What `respond` planned and applied (issue #38).
+        let responses = responses_schema();
+        let opts = ParquetReadOptions {
+            file_extension: ".parquet",
+            table_partition_cols: vec![("date".into(), text())],
+            schema: Some(&responses),
+            ..Default::default()
+        };
+        self.ctx
+            .register_parquet("responses", &table_url(location, RESPONSES_DIR)?, opts)
             .await?;
         // The security state's tables (`trailwatch state --save`, `serve`).
         for def in trailwatch_lake::state_tables::TABLES {

@@ -10,6 +10,7 @@
 // push-ingestion pieces only it uses are left unused: that is expected.
 #![cfg_attr(not(feature = "sql"), allow(dead_code))]
 
+mod alert_file;
 mod backtest;
 mod cli;
 mod config;
@@ -23,6 +24,7 @@ mod pipeline;
 mod private;
 mod progress;
 mod public_keys;
+mod respond;
 mod runtime;
 #[cfg(feature = "sql")]
 mod serve;

@@ -36,8 +36,7 @@ fn kebab(name: &str) -> String {
 /// treats specially, else in single quotes.
 pub fn shell_quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "_@%+=:,./-".contains(c));
     if plain {
         s.to_string()
@@ -100,23 +99,46 @@ mod tests {
         assert_eq!(kebab("AccessKeyId"), "access-key-id");
         assert_eq!(kebab("SSEAlgorithm"), "sse-algorithm");
         assert_eq!(
-            cmd("iam", "UpdateAccessKey", json!({"UserName": "svc", "AccessKeyId": "AKIA1", "Status": "Inactive"}), None),
+            cmd(
+                "iam",
+                "UpdateAccessKey",
+                json!({"UserName": "svc", "AccessKeyId": "AKIA1", "Status": "Inactive"}),
+                None
+            ),
             "aws iam update-access-key --access-key-id AKIA1 --status Inactive --user-name svc"
         );
         assert_eq!(
-            cmd("guardduty", "CreateDetector", json!({"Enable": true}), Some("us-east-1")),
+            cmd(
+                "guardduty",
+                "CreateDetector",
+                json!({"Enable": true}),
+                Some("us-east-1")
+            ),
             "aws guardduty create-detector --enable --region us-east-1"
         );
         assert_eq!(
-            cmd("s3", "PutPublicAccessBlock", json!({"Bucket": "b", "PublicAccessBlockConfiguration": {"BlockPublicAcls": true}}), Some("eu-west-1")),
+            cmd(
+                "s3",
+                "PutPublicAccessBlock",
+                json!({"Bucket": "b", "PublicAccessBlockConfiguration": {"BlockPublicAcls": true}}),
+                Some("eu-west-1")
+            ),
             "aws s3api put-public-access-block --bucket b --public-access-block-configuration '{\"BlockPublicAcls\":true}' --region eu-west-1"
         );
     }
 
     #[test]
     fn a_hostile_name_stays_one_quoted_word() {
-        let line = cmd("iam", "DeleteLoginProfile", json!({"UserName": "x'; rm -rf / #"}), None);
-        assert_eq!(line, "aws iam delete-login-profile --user-name 'x'\\''; rm -rf / #'");
+        let line = cmd(
+            "iam",
+            "DeleteLoginProfile",
+            json!({"UserName": "x'; rm -rf / #"}),
+            None,
+        );
+        assert_eq!(
+            line,
+            "aws iam delete-login-profile --user-name 'x'\\''; rm -rf / #'"
+        );
         assert_eq!(shell_quote("$(id)"), "'$(id)'");
         assert_eq!(shell_quote(""), "''");
     }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::event::Event;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Evidence {
     pub event_id: String,
     pub event_time: String,
@@ -54,9 +54,7 @@ impl Evidence {
             caller_user: identity
                 .and_then(|i| i.user_name.as_deref())
                 .map(str::to_string),
-            caller_type: identity
-                .and_then(|i| i.kind.as_deref())
-                .map(str::to_string),
+            caller_type: identity.and_then(|i| i.kind.as_deref()).map(str::to_string),
             error_code: e.error_code.as_deref().map(str::to_string),
             request: json(e.request_parameters),
             response: json(e.response_elements),

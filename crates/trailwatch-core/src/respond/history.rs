@@ -92,19 +92,28 @@ impl History {
                         Some(format!("arn:aws:iam::{account}:policy{path}{name}"))
                     });
                 if let Some(arn) = arn {
-                    self.defaults.entry(arn).or_default().push((time, "v1".into()));
+                    self.defaults
+                        .entry(arn)
+                        .or_default()
+                        .push((time, "v1".into()));
                 }
             }
             "CreatePolicyVersion" => {
                 let default = ev.request.get("setAsDefault").and_then(Value::as_bool) == Some(true);
                 let version = ev.response_text(&["policyVersion", "versionId"]);
                 if let (true, Some(arn), Some(v)) = (default, ev.param("policyArn"), version) {
-                    self.defaults.entry(arn.into()).or_default().push((time, v.into()));
+                    self.defaults
+                        .entry(arn.into())
+                        .or_default()
+                        .push((time, v.into()));
                 }
             }
             "SetDefaultPolicyVersion" => {
                 if let (Some(arn), Some(v)) = (ev.param("policyArn"), ev.param("versionId")) {
-                    self.defaults.entry(arn.into()).or_default().push((time, v.into()));
+                    self.defaults
+                        .entry(arn.into())
+                        .or_default()
+                        .push((time, v.into()));
                 }
             }
             _ => {}
@@ -113,8 +122,16 @@ impl History {
 
     /// The selectors trail `name` had just before `time` (and when they
     /// were put).
-    pub fn selectors_before(&self, account: Option<&str>, name: &str, time: &str) -> Option<(&Value, &str)> {
-        let key = (account.unwrap_or_default().to_string(), trail_name(name).to_string());
+    pub fn selectors_before(
+        &self,
+        account: Option<&str>,
+        name: &str,
+        time: &str,
+    ) -> Option<(&Value, &str)> {
+        let key = (
+            account.unwrap_or_default().to_string(),
+            trail_name(name).to_string(),
+        );
         self.selectors
             .get(&key)?
             .iter()

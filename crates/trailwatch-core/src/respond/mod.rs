@@ -13,15 +13,17 @@ mod aws_cli;
 mod evidence;
 mod history;
 mod plan;
+mod recent;
 mod reversal;
 
 use serde::{Deserialize, Serialize};
 
 pub use aws_cli::aws_cli;
 pub use evidence::Evidence;
-pub use history::{History, HISTORY_CALLS};
+pub use history::{HISTORY_CALLS, History};
 pub use plan::{AlertToRespond, Filter, RESPONDING_RULES, needs_history, plan, rule_responds};
-pub use reversal::{ActionKind, reversal};
+pub use recent::{EvidenceTap, Recent};
+pub use reversal::{ActionKind, REVERSIBLE_CALLS, reversal};
 
 /// One AWS API call of an action, in the API's own names (the operation
 /// and parameter names of the AWS API reference).

@@ -55,7 +55,9 @@ impl Filter {
         let kind_ok = self.only.is_empty()
             || ActionKind::parse(&a.action).is_some_and(|k| self.only.contains(&k));
         let account_ok = self.accounts.is_empty()
-            || a.account.as_ref().is_some_and(|acct| self.accounts.contains(acct));
+            || a.account
+                .as_ref()
+                .is_some_and(|acct| self.accounts.contains(acct));
         kind_ok && account_ok
     }
 }
@@ -84,7 +86,7 @@ fn no_response(alert: &AlertToRespond, account: Option<String>, reason: String) 
         aws_cli: None,
         status: Status::NoResponse,
         reason,
-    error: None,
+        error: None,
     }
 }
 
@@ -119,11 +121,14 @@ pub fn plan(
             account = account.or(ev.account.clone());
             let (kind, region, target, call, status, reason) = match reversal(ev, history) {
                 Reversal::Nothing(why) => {
-                    reasons.push(format!("{} ({}): {why}", ev.event_name, ev.event_id));
+                    reasons.push(format!("{}: {why}", ev.event_name));
                     continue;
                 }
                 Reversal::Refuse { kind, reason } => {
-                    (kind, Some(ev.region.clone()), None, None, Status::Refused, reason)
+                    // IAM is global: its actions have no region.
+                    let region =
+                        (ev.event_source != "iam.amazonaws.com").then(|| ev.region.clone());
+                    (kind, region, None, None, Status::Refused, reason)
                 }
                 Reversal::Act {
                     kind,
@@ -131,7 +136,14 @@ pub fn plan(
                     target,
                     call,
                     reason,
-                } => (kind, region, Some(target), Some(call), Status::Planned, reason),
+                } => (
+                    kind,
+                    region,
+                    Some(target),
+                    Some(call),
+                    Status::Planned,
+                    reason,
+                ),
             };
             acted = true;
             let key = format!(
@@ -139,7 +151,9 @@ pub fn plan(
                 kind.as_str(),
                 ev.account,
                 region,
-                call.as_ref().map(|c| c.parameters.to_string()).unwrap_or_else(|| ev.event_id.clone())
+                call.as_ref()
+                    .map(|c| c.parameters.to_string())
+                    .unwrap_or_else(|| ev.event_id.clone())
             );
             if let Some(&i) = seen.get(&key) {
                 let a: &mut Action = &mut out[i];

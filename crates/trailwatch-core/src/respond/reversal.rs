@@ -68,6 +68,31 @@ impl ActionKind {
     }
 }
 
+/// The calls [`reversal`] knows a reversal of (or says why there is none).
+pub const REVERSIBLE_CALLS: [&str; 21] = [
+    "PutBucketPolicy",
+    "PutBucketAcl",
+    "DeleteBucketPublicAccessBlock",
+    "PutBucketPublicAccessBlock",
+    "AuthorizeSecurityGroupIngress",
+    "StopLogging",
+    "PutEventSelectors",
+    "DeleteDetector",
+    "UpdateDetector",
+    "CreateAccessKey",
+    "AttachUserPolicy",
+    "AttachRolePolicy",
+    "PutUserPolicy",
+    "PutRolePolicy",
+    "CreateLoginProfile",
+    "CreatePolicyVersion",
+    "SetDefaultPolicyVersion",
+    "CreateUser",
+    "DeleteTrail",
+    "UpdateTrail",
+    "DeleteEventDataStore",
+];
+
 /// What one evidence event calls for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reversal {
@@ -104,7 +129,9 @@ pub fn reversal(ev: &Evidence, history: &History) -> Reversal {
         ));
     }
     match ev.event_name.as_str() {
-        "PutBucketPolicy" | "PutBucketAcl" | "DeleteBucketPublicAccessBlock"
+        "PutBucketPolicy"
+        | "PutBucketAcl"
+        | "DeleteBucketPublicAccessBlock"
         | "PutBucketPublicAccessBlock" => bucket(ev),
         "AuthorizeSecurityGroupIngress" => ingress(ev),
         "StopLogging" => start_logging(ev),
@@ -169,17 +196,27 @@ fn bucket_exposure(ev: &Evidence) -> Option<String> {
             // request; any mention of the all-users groups or a public
             // canned ACL is a public grant.
             let text = ev.request.to_string();
-            ["AllUsers", "AuthenticatedUsers", "public-read", "authenticated-read"]
-                .iter()
-                .find(|w| text.contains(*w))
-                .map(|w| format!("its ACL grants {w}"))
+            [
+                "AllUsers",
+                "AuthenticatedUsers",
+                "public-read",
+                "authenticated-read",
+            ]
+            .iter()
+            .find(|w| text.contains(*w))
+            .map(|w| format!("its ACL grants {w}"))
         }
         "DeleteBucketPublicAccessBlock" => Some("its public access block was deleted".into()),
         _ => {
             let conf = ev.request.get("PublicAccessBlockConfiguration")?;
-            let off = ["BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"]
-                .iter()
-                .any(|k| conf.get(k).and_then(Value::as_bool) == Some(false));
+            let off = [
+                "BlockPublicAcls",
+                "IgnorePublicAcls",
+                "BlockPublicPolicy",
+                "RestrictPublicBuckets",
+            ]
+            .iter()
+            .any(|k| conf.get(k).and_then(Value::as_bool) == Some(false));
             off.then(|| "its public access block was turned off".to_string())
         }
     }
@@ -252,7 +289,13 @@ fn items(v: Option<&Value>) -> Vec<Value> {
 }
 
 /// One permission of the API's `IpPermissions`, keeping only `ranges`.
-fn permission(protocol: &str, from: Option<i64>, to: Option<i64>, v4: Vec<Value>, v6: Vec<Value>) -> Value {
+fn permission(
+    protocol: &str,
+    from: Option<i64>,
+    to: Option<i64>,
+    v4: Vec<Value>,
+    v6: Vec<Value>,
+) -> Value {
     let mut p = Map::new();
     p.insert("IpProtocol".into(), json!(protocol));
     if let Some(f) = from {
@@ -291,7 +334,13 @@ pub(crate) fn world_permissions(request: &Value) -> Vec<Value> {
             continue;
         }
         let protocol = text(&p, "ipProtocol").unwrap_or("-1");
-        out.push(permission(protocol, port(p.get("fromPort")), port(p.get("toPort")), v4, v6));
+        out.push(permission(
+            protocol,
+            port(p.get("fromPort")),
+            port(p.get("toPort")),
+            v4,
+            v6,
+        ));
     }
     // The single-rule form (`aws ec2 authorize-security-group-ingress
     // --cidr`): the rule is in the request's top level.
@@ -400,11 +449,16 @@ fn event_selectors(ev: &Evidence, history: &History) -> Reversal {
             reason: "the evidence does not name the trail".into(),
         };
     };
-    let (selectors, whence) = match history.selectors_before(ev.account.as_deref(), trail, &ev.event_time) {
+    let (selectors, whence) = match history.selectors_before(
+        ev.account.as_deref(),
+        trail,
+        &ev.event_time,
+    ) {
         Some((selectors, at)) => (selectors.clone(), format!("as recorded at {at}")),
         None => (
             json!({"eventSelectors": [{"readWriteType": "All", "includeManagementEvents": true}]}),
-            "no earlier selectors are in the trail: CloudTrail's default, all management events".to_string(),
+            "no earlier selectors are in the trail: CloudTrail's default, all management events"
+                .to_string(),
         ),
     };
     let mut params = Map::new();
@@ -452,7 +506,11 @@ fn detector(ev: &Evidence) -> Reversal {
         kind: ActionKind::EnableDetector,
         region: Some(ev.region.clone()),
         target: id.to_string(),
-        call: call("guardduty", "UpdateDetector", json!({"DetectorId": id, "Enable": true})),
+        call: call(
+            "guardduty",
+            "UpdateDetector",
+            json!({"DetectorId": id, "Enable": true}),
+        ),
         reason: format!("GuardDuty detector {id} was disabled: enable it"),
     }
 }
@@ -491,7 +549,9 @@ fn access_key(ev: &Evidence) -> Reversal {
             "UpdateAccessKey",
             json!({"UserName": user, "AccessKeyId": key, "Status": "Inactive"}),
         ),
-        reason: format!("access key {key} was created for {user}: deactivate it (it is not deleted)"),
+        reason: format!(
+            "access key {key} was created for {user}: deactivate it (it is not deleted)"
+        ),
     }
 }
 

@@ -41,6 +41,12 @@ impl AwsArgs {
         }
     }
 
+    /// The options for the services `respond` calls: as for SNS, only the
+    /// flag overrides their endpoints.
+    pub fn service_options(&self) -> AwsOptions {
+        self.sns_options()
+    }
+
     /// The options for SNS sinks: the config file's `[lake] endpoint_url`
     /// is an S3 endpoint, so only the flag overrides SNS's.
     pub fn sns_options(&self) -> AwsOptions {

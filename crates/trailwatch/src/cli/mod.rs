@@ -23,6 +23,7 @@ mod lake_args;
 mod notify;
 #[cfg(feature = "sql")]
 mod query;
+mod respond;
 mod rule_args;
 mod rules;
 #[cfg(feature = "sql")]
@@ -105,6 +106,9 @@ pub enum Command {
     Investigate(investigate::InvestigateArgs),
     /// Lake maintenance: compact, and DDL for Athena, Trino, Spark, DuckDB.
     Lake(lake::LakeCommand),
+    /// From alerts to the fix: plan the narrowest reversal of what each
+    /// alert's evidence shows, and apply it on approval (--apply).
+    Respond(respond::RespondArgs),
     /// Replay records through the detection rules and print the alerts.
     Detect(detect::DetectArgs),
     /// List, show and test rules; import Terraform metric filters and alarms.
@@ -261,6 +265,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(args, &config()?),
         Command::Investigate(args) => investigate::run(args, &config()?),
         Command::Lake(cmd) => lake::run(cmd, &config()?),
+        Command::Respond(args) => respond::run(args, &config()?),
         Command::Detect(args) => detect::run(args, &config()?),
         Command::Rules(cmd) => rules::run(cmd, &config()?),
         Command::Watch(args) => watch::run(args, &config()?),

@@ -2,14 +2,12 @@
 //! deliver alerts from NDJSON (what `detect --format ndjson` prints), and
 //! flush what is pending. `watch --config` delivers as it alerts.
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::path::Path;
+use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use trailwatch_core::alert::Alert;
 
 use super::aws_args::AwsArgs;
 use crate::config::Config;
@@ -93,36 +91,6 @@ pub struct WaitArgs {
     pub wait: u64,
 }
 
-/// The alerts in an NDJSON file (or stdin), and how many lines were not
-/// alerts: each is reported with its file and line, and skipped; the good
-/// ones are still delivered.
-fn read_alerts(input: &str) -> Result<(Vec<Alert>, usize)> {
-    let reader: Box<dyn BufRead> = if input == "-" {
-        Box::new(BufReader::new(io::stdin()))
-    } else {
-        Box::new(BufReader::new(
-            std::fs::File::open(Path::new(input)).with_context(|| format!("opening {input}"))?,
-        ))
-    };
-    let name = if input == "-" { "stdin" } else { input };
-    let mut alerts = Vec::new();
-    let mut bad = 0;
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line.with_context(|| format!("reading {name}"))?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<Alert>(&line) {
-            Ok(a) => alerts.push(a),
-            Err(e) => {
-                bad += 1;
-                tracing::error!("{name}:{}: not an alert, skipped: {e}", i + 1);
-            }
-        }
-    }
-    Ok((alerts, bad))
-}
-
 fn deliver(notifier: &Notifier, wait: &WaitArgs) -> Result<ExitCode> {
     let rt = crate::runtime::for_storage()?;
     let deadline = Instant::now() + Duration::from_secs(wait.wait);
@@ -200,7 +168,7 @@ pub fn run(cmd: &NotifyCommand, cfg: &Config) -> Result<ExitCode> {
             let Some(notifier) = config.notifier(cfg)? else {
                 bail!("the config has no [notify.sink.*]");
             };
-            let (alerts, bad) = read_alerts(input)?;
+            let (alerts, bad) = crate::alert_file::read_alerts(input)?;
             let added = notifier.enqueue(&alerts)?;
             tracing::info!(
                 alerts = alerts.len(),

@@ -108,6 +108,7 @@ pub fn run(args: &ServeArgs, cfg: &Config) -> Result<ExitCode> {
         // --watch, for following the trail.
         watch_settings: WatchSettings::resolve(&WatchFlags::default(), cfg)?,
         notify: cfg.notify().clone(),
+        respond: crate::config::RespondSettings::resolve(&Default::default(), cfg)?,
     };
     crate::serve::run(opts, args.rules.detections(cfg)?)
 }

@@ -161,6 +161,10 @@ pub fn run(args: &WatchArgs, cfg: &Config) -> Result<ExitCode> {
             ..s
         }),
         settings: set,
+        responder: std::sync::Arc::new(crate::respond::Responder::new(
+            args.aws.service_options(),
+            &crate::config::RespondSettings::resolve(&Default::default(), cfg)?,
+        )),
     };
     crate::pipeline::watch::run(watch, detectors)?;
     Ok(ExitCode::SUCCESS)

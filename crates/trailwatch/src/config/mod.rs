@@ -1,5 +1,5 @@
 //! The one TOML config file: `[lake]`, `[detect]`, `[watch]`,
-//! `[correlate]`, `[serve]` and `[notify]`. Every level refuses unknown
+//! `[correlate]`, `[serve]`, `[respond]` and `[notify]`. Every level refuses unknown
 //! keys, so a typo is an error naming the file, the line and the key, not
 //! a silent default. A flag overrides the file, and the file overrides the
 //! built-in default; `trailwatch config check` prints every effective
@@ -18,6 +18,7 @@
 mod detect;
 mod duration;
 mod lake;
+mod respond;
 mod serve;
 mod watch;
 
@@ -31,6 +32,7 @@ use toml::Spanned;
 use crate::notify::config::NotifyConfig;
 
 pub use detect::{DetectFlags, DetectSettings};
+pub use respond::{RespondFlags, RespondSettings};
 pub use serve::{ServeFlags, ServeSettings};
 pub use watch::{WatchFlags, WatchSettings};
 
@@ -52,6 +54,8 @@ struct RawConfig {
     notify: NotifyConfig,
     #[serde(default)]
     serve: serve::ServeSection,
+    #[serde(default)]
+    respond: respond::RespondSection,
 }
 
 /// The config in force: the file (when there is one), checked, and its
@@ -207,6 +211,7 @@ impl Config {
         rows.extend(detect.rows());
         rows.extend(WatchSettings::resolve(&WatchFlags::default(), self)?.rows());
         rows.extend(ServeSettings::resolve(&ServeFlags::default(), self)?.rows());
+        rows.extend(RespondSettings::resolve(&RespondFlags::default(), self)?.rows());
         rows.extend(self.notify_rows(detect.correlate_rows()));
         Ok(rows)
     }

@@ -76,6 +76,7 @@ fn wanted(lookup: Lookup<'_>, e: &Event<'_>) -> bool {
         Lookup::Keys(keys) => among(keys, key_of(e)),
         Lookup::EventIds(ids) => among(ids, Some(&e.event_id)),
         Lookup::Twins(ids) => among(ids, e.shared_event_id.as_deref()),
+        Lookup::Calls(names) => e.event_name.as_deref().is_some_and(|n| names.contains(&n)),
     }
 }
 
@@ -92,6 +93,14 @@ impl Trail for Files {
             }
         });
         Ok(())
+    }
+
+    fn alarming_alerts(
+        &mut self,
+        _ids: &[String],
+        _since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<AlertRef>> {
+        bail!("reading alerts by id or time needs a lake: give --lake, or --alerts FILE")
     }
 
     fn alert_evidence(&mut self, _alert_id: &str) -> Result<Option<Vec<String>>> {

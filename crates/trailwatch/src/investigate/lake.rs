@@ -85,6 +85,10 @@ fn lookup_filter(lookup: Lookup<'_>) -> String {
         Lookup::Keys(keys) => format!("useridentity.accesskeyid IN ({})", listed(keys)),
         Lookup::EventIds(ids) => format!("eventid IN ({})", listed(ids)),
         Lookup::Twins(ids) => format!("sharedeventid IN ({})", listed(ids)),
+        Lookup::Calls(names) => {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            format!("eventname IN ({})", listed(&names))
+        }
     }
 }
 
@@ -112,6 +116,31 @@ impl Lake {
             sql.get(..160).unwrap_or(sql)
         );
         Ok(out.batches)
+    }
+
+    /// The alerts matching an SQL condition, oldest first.
+    fn alerts_where(&self, condition: &str) -> Result<Vec<AlertRef>> {
+        let sql = format!(
+            "SELECT alert_id, rule_id, title, severity, alert_time, event_ids FROM alerts \
+             WHERE {condition} ORDER BY alert_time, alert_id"
+        );
+        let mut out = Vec::new();
+        for b in self.run(&sql)? {
+            let cols: Vec<Vec<Option<String>>> =
+                (0..5).map(|i| texts(&b, i)).collect::<Result<_>>()?;
+            for (row, event_ids) in text_lists(&b, 5)?.into_iter().enumerate() {
+                let text = |i: usize| cols[i][row].clone();
+                out.push(AlertRef {
+                    alert_id: text(0).unwrap_or_default(),
+                    rule_id: text(1).unwrap_or_default(),
+                    title: text(2),
+                    severity: text(3).unwrap_or_default(),
+                    alert_time: text(4),
+                    event_ids,
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The lake's first day (its oldest `date` partition) and the first
@@ -247,28 +276,26 @@ impl Trail for Lake {
     }
 
     fn alerts_since(&mut self, since: &str) -> Result<Vec<AlertRef>> {
-        let sql = format!(
-            "SELECT alert_id, rule_id, title, severity, alert_time, event_ids FROM alerts \
-             WHERE \"date\" >= {}",
-            quoted(since)
-        );
-        let mut out = Vec::new();
-        for b in self.run(&sql)? {
-            let cols: Vec<Vec<Option<String>>> =
-                (0..5).map(|i| texts(&b, i)).collect::<Result<_>>()?;
-            for (row, event_ids) in text_lists(&b, 5)?.into_iter().enumerate() {
-                let text = |i: usize| cols[i][row].clone();
-                out.push(AlertRef {
-                    alert_id: text(0).unwrap_or_default(),
-                    rule_id: text(1).unwrap_or_default(),
-                    title: text(2),
-                    severity: text(3).unwrap_or_default(),
-                    alert_time: text(4),
-                    event_ids,
-                });
-            }
+        self.alerts_where(&format!("\"date\" >= {}", quoted(since)))
+    }
+
+    fn alarming_alerts(
+        &mut self,
+        ids: &[String],
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<AlertRef>> {
+        let mut condition = "state = 'ALARM'".to_string();
+        if !ids.is_empty() {
+            condition.push_str(&format!(" AND alert_id IN ({})", listed(ids)));
         }
-        Ok(out)
+        if let Some(t) = since {
+            condition.push_str(&format!(
+                " AND \"date\" >= '{}' AND alert_time >= TIMESTAMP '{}'",
+                t.format("%Y-%m-%d"),
+                t.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            ));
+        }
+        self.alerts_where(&condition)
     }
 
     /// Two statements. The first reads the lake's first day: a common

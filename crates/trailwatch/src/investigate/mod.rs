@@ -62,6 +62,8 @@ pub enum Lookup<'a> {
     EventIds(&'a [String]),
     /// Events with these `sharedEventID`s (other accounts' copies).
     Twins(&'a [String]),
+    /// Calls with these `eventName`s (respond's history of a resource).
+    Calls(&'a [&'a str]),
 }
 
 /// A trail an investigation reads, hop by hop.
@@ -77,6 +79,13 @@ pub trait Trail {
     fn alert_evidence(&mut self, alert_id: &str) -> Result<Option<Vec<String>>>;
     /// The alerts raised since `since` (their evidence is matched later).
     fn alerts_since(&mut self, since: &str) -> Result<Vec<AlertRef>>;
+    /// The alerts in state ALARM with these ids (all, when empty) raised
+    /// at or after `since` (respond's `--alert` and `--since`).
+    fn alarming_alerts(
+        &mut self,
+        ids: &[String],
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<AlertRef>>;
     /// When each value was first seen in the whole trail.
     fn first_seen(&mut self, values: &Values) -> Result<FirstSeen>;
     /// The trail's first and last event time.

@@ -5,7 +5,7 @@
 //! relies on (restart-safe, nothing dropped or repeated).
 
 use std::path::PathBuf;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -35,10 +35,12 @@ pub struct Watch {
     pub lake: Option<String>,
     pub notify: NotifyConfig,
     pub shard: Option<Shard>,
+    /// Responses, when `[respond] auto` names rules that act alone.
+    pub responder: Arc<crate::respond::Responder>,
 }
 
 /// Watch until the file watcher's channel closes (or an error).
-pub fn run(w: Watch, detectors: Vec<Box<dyn Detector>>) -> Result<()> {
+pub fn run(w: Watch, mut detectors: Vec<Box<dyn Detector>>) -> Result<()> {
     let set = &w.settings;
     let (mut saver, replay) = Saver::load(&w.state, set.output.clone())?;
     let rt = crate::runtime::for_storage()?;
@@ -66,6 +68,12 @@ pub fn run(w: Watch, detectors: Vec<Box<dyn Detector>>) -> Result<()> {
     if let Some(s) = w.shard {
         tracing::info!("taking shard {s} of the trail (by {:?})", s.by);
     }
+    let auto = output::AutoRespond::attach(
+        w.responder.clone(),
+        &mut detectors,
+        rt.handle().clone(),
+        store.clone(),
+    );
     // Outputs in this order: the outbox first (a crash after it and before
     // the file repeats nothing: the outbox skips ids it has), then the
     // NDJSON output, then the lake's table.
@@ -81,6 +89,11 @@ pub fn run(w: Watch, detectors: Vec<Box<dyn Detector>>) -> Result<()> {
     if let Some(store) = &store {
         let table = AlertTable::open(store).context("opening the alerts table")?;
         pipeline = pipeline.with_output(Box::new(output::LakeAlerts(table)));
+    }
+    // Automatic responses last: the alerts are filed before anything is
+    // changed.
+    if let Some(auto) = auto {
+        pipeline = pipeline.with_output(Box::new(auto));
     }
     // Resume where the checkpoint stands: no file is read again.
     saver.resume(&mut pipeline)?;

@@ -17,6 +17,7 @@ pub mod error;
 pub mod investigate;
 pub mod metrics;
 pub mod push;
+pub mod respond;
 pub mod summary;
 pub mod tls;
 pub mod token;
@@ -46,6 +47,7 @@ use crate::config::WatchSettings;
 use crate::detectors::Detections;
 use crate::notify::config::NotifyConfig;
 use crate::pipeline::follow::{FollowOptions, Wake};
+use crate::pipeline::output;
 use crate::runtime::named as runtime;
 use access::Access;
 use error::ApiError;
@@ -85,6 +87,8 @@ pub struct App {
     pub geo: Option<Arc<trailwatch_core::correlate::geo::GeoIp>>,
     /// The lake as files (for investigations' partition listings).
     pub lake: Store,
+    /// Responses: `POST /api/respond`, and the worker's automatic ones.
+    pub responder: Arc<crate::respond::Responder>,
 }
 
 /// Every rule in force, as `GET /api/rules` lists them.
@@ -195,6 +199,7 @@ pub fn router(app: Arc<App>, limits: connections::BodyLimits) -> Router {
         .route("/api/alerts", get(alerts::list))
         .route("/api/alerts/{id}", get(alerts::one))
         .route("/api/investigate", get(investigate::investigate))
+        .route("/api/respond", post(respond::respond))
         .route("/api/summary", get(summary::summary))
         .route("/api/state", get(summary::state))
         .route("/api/session", get(api::session))
@@ -271,6 +276,8 @@ pub struct Options {
     /// `[watch]`'s settings: lateness, polling, public keys.
     pub watch_settings: WatchSettings,
     pub notify: NotifyConfig,
+    /// `[respond]`: the role per account, the automatic rules and their budget.
+    pub respond: crate::config::RespondSettings,
 }
 
 /// A server built and ready to listen: its runtimes, the shared state of
@@ -361,6 +368,10 @@ impl Server {
             geo: detections.geo.clone(),
             lake: Store::open(&opts.lake, &opts.s3, query_rt.handle().clone())
                 .with_context(|| format!("opening the lake {}", opts.lake))?,
+            responder: Arc::new(crate::respond::Responder::new(
+                opts.sns.clone(),
+                &opts.respond,
+            )),
         });
         let detectors = detections.detectors(Some((opts.watch_settings.late_horizon / 60) as i64));
         let worker = Self::worker(&opts, detectors, query_rt.handle(), &app)?;
@@ -445,6 +456,12 @@ impl Server {
         detectors.push(Box::new(Shared(app.activity.clone())));
         let store = Store::open(&opts.lake, &opts.s3, handle.clone())
             .with_context(|| format!("opening the lake {}", opts.lake))?;
+        let auto = output::AutoRespond::attach(
+            app.responder.clone(),
+            &mut detectors,
+            handle.clone(),
+            Some(store.clone()),
+        );
         let follow = match opts.watch.is_empty() {
             true => None,
             false => Some(worker::Follow {
@@ -478,6 +495,7 @@ impl Server {
             posture: app.posture.clone(),
             activity: app.activity.clone(),
             posture_ready: app.posture_ready.clone(),
+            auto,
         })
     }
 

@@ -77,6 +77,8 @@ pub struct Worker {
     /// The overview's activity, brought up and kept the same way.
     pub activity: Arc<std::sync::Mutex<Activity>>,
     pub posture_ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Automatic response, when `[respond] auto` names rules.
+    pub auto: Option<output::AutoRespond>,
 }
 
 /// `serve --watch`: what to follow and how.
@@ -204,6 +206,7 @@ impl Worker {
             posture,
             activity,
             posture_ready,
+            auto,
         } = self;
         crate::private::create_dir_all(&state)
             .with_context(|| format!("creating {}", state.display()))?;
@@ -211,6 +214,9 @@ impl Worker {
         let mut pipeline = pipeline(
             &store, detectors, lateness, idle, notifier, &metrics, &engine,
         )?;
+        if let Some(auto) = auto {
+            pipeline = pipeline.with_output(Box::new(auto));
+        }
         saver.resume(&mut pipeline)?;
         let poll = follow.as_ref().map(|f| f.poll);
         let follower = match follow {

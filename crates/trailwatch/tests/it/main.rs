@@ -19,6 +19,7 @@ mod investigate;
 mod lake;
 mod notify;
 mod query;
+mod respond;
 mod serve;
 mod stats;
 mod support;

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::support::{bin, generate_into, have_tool, path_str, run, sample_trail, stderr};
 
-const TOKEN: &str = "test-token-0123456789abcdef0123456789";
+pub const TOKEN: &str = "test-token-0123456789abcdef0123456789";
 
 /// The sample trail ingested once into a lake shared by these tests.
 fn sample_lake() -> &'static Path {
@@ -47,9 +47,9 @@ fn sample_lake() -> &'static Path {
 }
 
 /// A running server; killed when dropped.
-struct Server {
+pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
     /// What it printed on stderr up to the `serving` line.
     log: String,
 }
@@ -68,7 +68,7 @@ fn serve(state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
 }
 
 /// [`serve`] over another lake.
-fn serve_on(lake: &Path, state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+pub fn serve_on(lake: &Path, state: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
     let mut cmd = bin();
     cmd.args(["serve", "--lake", path_str(lake)])
         .args(["--state", path_str(state), "--listen", "127.0.0.1:0"])

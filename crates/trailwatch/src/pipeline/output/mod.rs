@@ -6,6 +6,7 @@
 //! `detect` prints them ([`alert_spool`]).
 
 pub mod alert_spool;
+mod auto_respond;
 mod lake;
 mod ndjson;
 mod outbox;
@@ -13,6 +14,7 @@ mod outbox;
 use anyhow::Result;
 use trailwatch_core::alert::Alert;
 
+pub use auto_respond::AutoRespond;
 pub use lake::LakeAlerts;
 pub use ndjson::Ndjson;
 pub use outbox::Outbox;

@@ -251,7 +251,42 @@ async function showAlert(id) {
   document.getElementById("alert-sql").onclick = () => go("#sql?q=" + encodeURIComponent(sql));
   document.getElementById("investigate-alert").onclick =
     () => go("#investigate?" + new URLSearchParams({ alert: alert.alert_id }));
+  showResponse(alert.alert_id, false);
   window.scrollTo(0, 0);
+}
+
+// The alert's response: the plan (nothing changed), or, after the person
+// confirms, the plan applied (POST /api/respond); each action's status,
+// target, reason and the aws command a person could run instead.
+async function showResponse(id, apply) {
+  const status = document.getElementById("response-status");
+  const button = document.getElementById("response-apply");
+  button.hidden = true;
+  status.textContent = apply ? "applying…" : "planning…";
+  status.className = "muted";
+  const r = await post("/api/respond", { alert_id: id, apply });
+  const data = await r.json().catch(() => ({}));
+  if (!r.ok) {
+    table("response-plan", [["action", "action"]], []);
+    status.textContent = data.error || ("error " + r.status);
+    status.className = r.status === 404 ? "muted" : "error";
+    return;
+  }
+  const acts = data.actions || [];
+  table("response-plan", [["status", "status"], ["action", "action"], ["target", "target"],
+    ["account", "account"], ["region", "region"], ["reason", "why"],
+    [a => el("code", a.error || a.aws_cli || "", "command"), "aws command (or error)"]], acts);
+  const planned = acts.filter(a => a.status === "planned");
+  const counts = {};
+  for (const a of acts) counts[a.status] = (counts[a.status] || 0) + 1;
+  status.textContent = Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ") +
+    (planned.length ? " · nothing changed yet" : "");
+  status.className = acts.some(a => a.status === "failed") ? "error" : "muted";
+  button.hidden = planned.length === 0;
+  button.onclick = () => {
+    const list = planned.map(a => `${a.action} on ${a.target}`).join("\n");
+    if (confirm(`Apply ${planned.length} change(s) in AWS?\n\n${list}`)) showResponse(id, true);
+  };
 }
 
 // Show one view (the alert detail only on an alert's own URL).
