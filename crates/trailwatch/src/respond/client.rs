@@ -11,11 +11,12 @@
 //! JSON 1.1 (CloudTrail) and REST-JSON (GuardDuty).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sigv4::http_request::{
     PayloadChecksumKind, PercentEncodingMode, SignableBody, SignableRequest, SigningSettings,
     UriPathNormalizationMode, sign,
@@ -25,7 +26,7 @@ use aws_types::SdkConfig;
 use serde_json::Value;
 use tokio::sync::Mutex;
 use trailwatch_core::terminal::error_line;
-use trailwatch_lake::aws::{AwsOptions, load, service_endpoint};
+use trailwatch_lake::aws::{AwsOptions, SdkCredentials, load, service_endpoint};
 
 use super::xml::Node;
 
@@ -127,7 +128,8 @@ pub struct Aws {
     /// `[respond] role_arn`, with `{account}` for the account.
     role_arn: Option<String>,
     http: reqwest::Client,
-    providers: Mutex<HashMap<String, SharedCredentialsProvider>>,
+    /// One cached credential source per role (the empty role: the chain's own).
+    providers: Mutex<HashMap<String, Arc<SdkCredentials>>>,
 }
 
 impl std::fmt::Debug for Aws {
@@ -182,43 +184,57 @@ impl Aws {
 
     /// Credentials for `account`: the chain's own, or the role
     /// `[respond] role_arn` names for the account, assumed through it.
+    /// Each is cached until shortly before it expires
+    /// ([`SdkCredentials`], as for S3), and a missing one says where the
+    /// chain looked.
     async fn credentials(&self, account: Option<&str>) -> Result<Credentials, CallError> {
-        let key = match (&self.role_arn, account) {
+        let role = match (&self.role_arn, account) {
             (Some(role), Some(acct)) => role.replace("{account}", acct),
             (Some(role), None) if !role.contains("{account}") => role.clone(),
             _ => String::new(),
         };
-        let provider = {
+        let source = {
             let mut providers = self.providers.lock().await;
-            match providers.get(&key) {
+            match providers.get(&role) {
                 Some(p) => p.clone(),
                 None => {
-                    let p = if key.is_empty() {
-                        self.sdk.credentials_provider().ok_or_else(|| {
-                            CallError::new("Credentials", "no AWS credential chain")
-                        })?
+                    let provider = if role.is_empty() {
+                        self.sdk.credentials_provider()
                     } else {
-                        SharedCredentialsProvider::new(
-                            AssumeRoleProvider::builder(key.clone())
+                        Some(SharedCredentialsProvider::new(
+                            AssumeRoleProvider::builder(role.clone())
                                 .session_name("trailwatch-respond")
                                 .configure(&self.sdk)
                                 .build()
                                 .await,
-                        )
+                        ))
                     };
-                    providers.insert(key.clone(), p.clone());
+                    let name = self
+                        .opts
+                        .profile
+                        .clone()
+                        .unwrap_or_else(|| "default".into());
+                    let p = Arc::new(SdkCredentials::new(provider, name));
+                    providers.insert(role.clone(), p.clone());
                     p
                 }
             }
         };
-        provider.provide_credentials().await.map_err(|e| {
-            let what = if key.is_empty() {
-                "the AWS credential chain".to_string()
+        let c = source.fetch().await.map_err(|e| {
+            let what = if role.is_empty() {
+                String::new()
             } else {
-                format!("assuming {key}")
+                format!("assuming {role}: ")
             };
-            CallError::new("Credentials", format!("{what}: {}", error_line(&e)))
-        })
+            CallError::new("Credentials", format!("{what}{}", error_line(&e)))
+        })?;
+        Ok(Credentials::new(
+            c.key_id.clone(),
+            c.secret_key.clone(),
+            c.token.clone(),
+            None,
+            "trailwatch",
+        ))
     }
 
     /// The endpoint and signing region of a service in a region.

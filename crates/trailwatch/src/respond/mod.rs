@@ -192,23 +192,6 @@ impl Budget {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_budget_allows_so_many_changes_in_any_hour() {
-        let mut b = Budget::new(2);
-        let t0 = Instant::now();
-        assert!(b.take(t0));
-        assert!(b.take(t0 + Duration::from_secs(10)));
-        assert!(!b.take(t0 + Duration::from_secs(20)));
-        assert!(b.take(t0 + Duration::from_secs(3601)));
-        assert!(!b.take(t0 + Duration::from_secs(3602)));
-        assert!(!Budget::new(0).take(t0));
-    }
-}
-
 /// What `serve` and `watch` respond with: the AWS client (made on first
 /// use), the rules allowed to act alone and their hourly budget.
 pub struct Responder {
@@ -306,5 +289,22 @@ fn fail_all(actions: &mut [Action], e: &CallError) {
     for a in actions.iter_mut().filter(|a| a.status == Status::Planned) {
         a.status = Status::Failed;
         a.error = Some(format!("reaching AWS: {e}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_allows_so_many_changes_in_any_hour() {
+        let mut b = Budget::new(2);
+        let t0 = Instant::now();
+        assert!(b.take(t0));
+        assert!(b.take(t0 + Duration::from_secs(10)));
+        assert!(!b.take(t0 + Duration::from_secs(20)));
+        assert!(b.take(t0 + Duration::from_secs(3601)));
+        assert!(!b.take(t0 + Duration::from_secs(3602)));
+        assert!(!Budget::new(0).take(t0));
     }
 }

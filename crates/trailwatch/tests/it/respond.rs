@@ -568,6 +568,43 @@ fn the_plan_of_the_sample_s_incidents_names_each_resource_and_says_what_has_no_r
             "{action} {target} not in {got:#?}"
         );
     }
+    // The same plan from detect's NDJSON and the raw trail, without a lake.
+    let alerts = tempfile::NamedTempFile::new().expect("tempfile");
+    let detected = bin()
+        .args(["detect", "-q", "--pack", "all", "--format", "ndjson"])
+        .arg(crate::support::sample_trail())
+        .output()
+        .expect("detect");
+    std::fs::write(alerts.path(), &detected.stdout).expect("write alerts");
+    let out = bin()
+        .args([
+            "respond",
+            "--format",
+            "json",
+            "--alerts",
+            path_str(alerts.path()),
+        ])
+        .arg(crate::support::sample_trail())
+        .output()
+        .expect("respond");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let from_files: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(outcomes(&from_files), got);
+    // --apply asks on a terminal; without one it needs --yes.
+    let out = bin()
+        .args([
+            "respond",
+            "--since",
+            "2026-01-01",
+            "--lake",
+            path_str(lake.path()),
+            "--apply",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("respond");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("add --yes"), "{}", stderr(&out));
     let reasons: Vec<&str> = plan.iter().filter_map(|a| a["reason"].as_str()).collect();
     assert!(
         reasons
