@@ -2,11 +2,13 @@
 //! Spark and DuckDB query the same Parquet files trailwatch writes.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema};
 
 use crate::alerts::{ALERTS_DIR, alerts_schema};
 use crate::partition::TABLE_DIR;
+use crate::responses::{RESPONSES_DIR, responses_schema};
 use crate::schema::cloudtrail_schema;
 
 /// Engines we print DDL for.
@@ -30,6 +32,8 @@ pub struct LakeFacts {
     pub first_date: Option<String>,
     /// Whether the `alerts` table has files yet (DuckDB's view needs some).
     pub has_alerts: bool,
+    /// Whether the `responses` table has files yet.
+    pub has_responses: bool,
 }
 
 /// How one engine's DDL spells Arrow types: its scalar names and its
@@ -119,10 +123,6 @@ fn table_location(location: &str, s3a: bool) -> String {
     folder_location(location, s3a, TABLE_DIR)
 }
 
-fn alerts_location(location: &str, s3a: bool) -> String {
-    folder_location(location, s3a, ALERTS_DIR)
-}
-
 fn folder_location(location: &str, s3a: bool, dir: &str) -> String {
     let base = location.trim_end_matches('/');
     let base = if s3a {
@@ -133,22 +133,70 @@ fn folder_location(location: &str, s3a: bool, dir: &str) -> String {
     format!("{base}/{dir}/")
 }
 
-/// The DDL for one engine: the `cloudtrail_logs` table, then `alerts`.
-pub fn ddl(engine: Engine, facts: &LakeFacts) -> String {
-    let (events, alerts) = match engine {
-        Engine::Athena => (athena(facts), athena_alerts(facts)),
-        Engine::Trino => (trino(facts), trino_alerts(facts)),
-        Engine::Spark => (spark(facts), spark_alerts(facts)),
-        Engine::DuckDb => (duckdb(facts), duckdb_alerts(facts)),
-    };
-    format!("{events}\n{alerts}")
+/// A table trailwatch writes beside the events: `alerts`, `responses`.
+struct Side {
+    name: &'static str,
+    dir: &'static str,
+    schema: Arc<Schema>,
+    /// What it holds, for the comment above its DDL.
+    what: &'static str,
+    /// What writes it, for the note when it has no files yet.
+    writers: &'static str,
+    /// Whether it has files yet (DuckDB's view and Spark's repair need some).
+    present: bool,
 }
 
-fn athena_alerts(facts: &LakeFacts) -> String {
-    let loc = quoted(Engine::Athena, &alerts_location(&facts.location, false));
+fn sides(facts: &LakeFacts) -> [Side; 2] {
+    [
+        Side {
+            name: "alerts",
+            dir: ALERTS_DIR,
+            schema: alerts_schema(),
+            what: "the alerts trailwatch raised (detect --lake, watch --lake)",
+            writers: "detect --lake or watch --lake",
+            present: facts.has_alerts,
+        },
+        Side {
+            name: "responses",
+            dir: RESPONSES_DIR,
+            schema: responses_schema(),
+            what: "the responses trailwatch planned and applied (respond, automatic response)",
+            writers: "respond --lake",
+            present: facts.has_responses,
+        },
+    ]
+}
+
+/// The DDL for one engine: the `cloudtrail_logs` table, then `alerts` and
+/// `responses`.
+pub fn ddl(engine: Engine, facts: &LakeFacts) -> String {
+    let events = match engine {
+        Engine::Athena => athena(facts),
+        Engine::Trino => trino(facts),
+        Engine::Spark => spark(facts),
+        Engine::DuckDb => duckdb(facts),
+    };
+    let mut out = events;
+    for side in sides(facts) {
+        out.push('\n');
+        out.push_str(&match engine {
+            Engine::Athena => athena_side(facts, &side),
+            Engine::Trino => trino_side(facts, &side),
+            Engine::Spark => spark_side(facts, &side),
+            Engine::DuckDb => duckdb_side(facts, &side),
+        });
+    }
+    out
+}
+
+fn athena_side(facts: &LakeFacts, side: &Side) -> String {
+    let loc = quoted(
+        Engine::Athena,
+        &folder_location(&facts.location, false, side.dir),
+    );
     format!(
-        "-- Athena: the alerts trailwatch raised (detect --lake, watch --lake).\n\
-         CREATE EXTERNAL TABLE IF NOT EXISTS alerts (\n{}\n)\n\
+        "-- Athena: {what}.\n\
+         CREATE EXTERNAL TABLE IF NOT EXISTS {name} (\n{}\n)\n\
          PARTITIONED BY (`date` string)\n\
          STORED AS PARQUET\n\
          LOCATION '{loc}'\n\
@@ -161,7 +209,7 @@ fn athena_alerts(facts: &LakeFacts) -> String {
            'projection.date.interval.unit' = 'DAYS',\n  \
            'storage.location.template' = '{loc}date=${{date}}/'\n\
          );\n",
-        columns_of(&alerts_schema(), |f| format!(
+        columns_of(&side.schema, |f| format!(
             "`{}` {}",
             f.name(),
             hive_type(f.data_type())
@@ -170,61 +218,85 @@ fn athena_alerts(facts: &LakeFacts) -> String {
             Engine::Athena,
             facts.first_date.as_deref().unwrap_or("2020-01-01")
         ),
+        what = side.what,
+        name = side.name,
     )
 }
 
-fn trino_alerts(facts: &LakeFacts) -> String {
-    let loc = quoted(Engine::Trino, &alerts_location(&facts.location, false));
+fn trino_side(facts: &LakeFacts, side: &Side) -> String {
+    let loc = quoted(
+        Engine::Trino,
+        &folder_location(&facts.location, false, side.dir),
+    );
     format!(
-        "-- Trino (Hive connector): the alerts trailwatch raised.\n\
-         CREATE TABLE IF NOT EXISTS hive.default.alerts (\n{},\n  \"date\" varchar\n)\n\
+        "-- Trino (Hive connector): {what}.\n\
+         CREATE TABLE IF NOT EXISTS hive.default.{name} (\n{},\n  \"date\" varchar\n)\n\
          WITH (\n  format = 'PARQUET',\n  external_location = '{loc}',\n  \
            partitioned_by = ARRAY['date']\n);\n\
-         CALL hive.system.sync_partition_metadata('default', 'alerts', 'FULL');\n",
-        columns_of(&alerts_schema(), |f| format!(
+         CALL hive.system.sync_partition_metadata('default', '{name}', 'FULL');\n",
+        columns_of(&side.schema, |f| format!(
             "\"{}\" {}",
             f.name(),
             trino_type(f.data_type())
         )),
+        what = side.what,
+        name = side.name,
     )
 }
 
-fn spark_alerts(facts: &LakeFacts) -> String {
-    let loc = quoted(Engine::Spark, &alerts_location(&facts.location, true));
+fn spark_side(facts: &LakeFacts, side: &Side) -> String {
+    let loc = quoted(
+        Engine::Spark,
+        &folder_location(&facts.location, true, side.dir),
+    );
+    let name = side.name;
     // Spark refuses to repair a table whose folder does not exist yet.
-    let repair = if facts.has_alerts {
-        "MSCK REPAIR TABLE alerts;"
+    let repair = if side.present {
+        format!("MSCK REPAIR TABLE {name};")
     } else {
-        "-- No alerts in the lake yet: run MSCK REPAIR TABLE alerts; once\n\
-         -- detect --lake or watch --lake has written some."
+        // No semicolon in the comment: tools that split a script at
+        // semicolons would cut it in two.
+        format!(
+            "-- No {name} in the lake yet: once {} has written some,\n\
+             -- run MSCK REPAIR TABLE {name}",
+            side.writers
+        )
     };
     format!(
-        "-- Spark SQL: the alerts trailwatch raised.\n\
-         CREATE TABLE IF NOT EXISTS alerts (\n{},\n  `date` STRING\n)\n\
+        "-- Spark SQL: {what}.\n\
+         CREATE TABLE IF NOT EXISTS {name} (\n{},\n  `date` STRING\n)\n\
          USING PARQUET\n\
          PARTITIONED BY (`date`)\n\
          LOCATION '{loc}';\n\
          {repair}\n",
-        columns_of(&alerts_schema(), |f| format!(
+        columns_of(&side.schema, |f| format!(
             "`{}` {}",
             f.name(),
             hive_type(f.data_type()).to_uppercase()
         )),
+        what = side.what,
     )
 }
 
-fn duckdb_alerts(facts: &LakeFacts) -> String {
-    let loc = quoted(Engine::DuckDb, &alerts_location(&facts.location, false));
-    if !facts.has_alerts {
-        return "-- DuckDB: no alerts in the lake yet; re-print after detect --lake or watch --lake.\n"
-            .into();
+fn duckdb_side(facts: &LakeFacts, side: &Side) -> String {
+    let loc = quoted(
+        Engine::DuckDb,
+        &folder_location(&facts.location, false, side.dir),
+    );
+    if !side.present {
+        return format!(
+            "-- DuckDB: no {} in the lake yet; re-print after {}.\n",
+            side.name, side.writers
+        );
     }
     format!(
-        "-- DuckDB: the alerts trailwatch raised.\n\
-         CREATE OR REPLACE VIEW alerts AS\n\
+        "-- DuckDB: {what}.\n\
+         CREATE OR REPLACE VIEW {name} AS\n\
          SELECT * FROM read_parquet('{loc}*/*.parquet',\n  \
            hive_partitioning = true,\n  \
-           hive_types = {{'date': VARCHAR}});\n"
+           hive_types = {{'date': VARCHAR}});\n",
+        what = side.what,
+        name = side.name,
     )
 }
 
@@ -319,6 +391,7 @@ mod tests {
             regions: ["us-east-1".to_string(), "eu-west-1".to_string()].into(),
             first_date: Some("2024-05-01".into()),
             has_alerts: true,
+            has_responses: true,
         }
     }
 
@@ -367,5 +440,23 @@ mod tests {
         assert!(spark.contains("CREATE TABLE IF NOT EXISTS alerts"));
         assert!(!spark.contains("\nMSCK REPAIR TABLE alerts;"), "{spark}");
         assert!(ddl(Engine::Spark, &facts()).contains("\nMSCK REPAIR TABLE alerts;"));
+    }
+
+    #[test]
+    fn every_engine_gets_the_responses_table_beside_the_alerts() {
+        let athena = ddl(Engine::Athena, &facts());
+        assert!(athena.contains("CREATE EXTERNAL TABLE IF NOT EXISTS responses ("));
+        assert!(athena.contains("LOCATION 's3://lake-bucket/trail/responses/'"));
+        assert!(athena.contains("`also_alerts` array<string>"));
+        assert!(ddl(Engine::Trino, &facts()).contains("'default', 'responses', 'FULL'"));
+        let duck = ddl(Engine::DuckDb, &facts());
+        assert!(duck.contains("CREATE OR REPLACE VIEW responses AS"));
+        let none = LakeFacts {
+            has_responses: false,
+            ..facts()
+        };
+        assert!(!ddl(Engine::DuckDb, &none).contains("VIEW responses"));
+        assert!(ddl(Engine::DuckDb, &none).contains("VIEW alerts"));
+        assert!(!ddl(Engine::Spark, &none).contains("\nMSCK REPAIR TABLE responses;"));
     }
 }

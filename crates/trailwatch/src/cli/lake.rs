@@ -10,6 +10,7 @@ use trailwatch_lake::alerts::ALERTS_DIR;
 use trailwatch_lake::compact::compact;
 use trailwatch_lake::ddl::{Engine, LakeFacts, ddl};
 use trailwatch_lake::partition::partition_files;
+use trailwatch_lake::responses::RESPONSES_DIR;
 
 use super::SummaryFormatArgs;
 use super::lake_args::LakeArgs;
@@ -72,6 +73,7 @@ pub fn run(cmd: &LakeCommand, cfg: &Config) -> Result<ExitCode> {
                 regions: parts.keys().map(|k| k.region.clone()).collect(),
                 first_date: parts.keys().map(|k| k.date.clone()).min(),
                 has_alerts: !store.list(ALERTS_DIR)?.is_empty(),
+                has_responses: !store.list(RESPONSES_DIR)?.is_empty(),
             };
             let engine = match engine {
                 EngineArg::Athena => Engine::Athena,

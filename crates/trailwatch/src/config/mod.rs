@@ -420,6 +420,32 @@ mod tests {
     }
 
     #[test]
+    fn respond_auto_takes_only_rules_with_a_response_and_a_budget_in_range() {
+        let cfg = config("[respond]\nauto = [\"cloudtrail-stopped\"]\nmax_actions_per_hour = 3\n")
+            .unwrap();
+        let set = RespondSettings::resolve(&RespondFlags::default(), &cfg).unwrap();
+        assert_eq!(set.auto.value, ["cloudtrail-stopped"]);
+        assert_eq!(set.max_actions_per_hour.value, 3);
+        let off = RespondSettings::resolve(&RespondFlags::default(), &config("").unwrap()).unwrap();
+        assert!(off.auto.value.is_empty(), "off by default");
+        let cfg = config("[respond]\nauto = [\"console-login-without-mfa\"]\n").unwrap();
+        let err = RespondSettings::resolve(&RespondFlags::default(), &cfg)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("console-login-without-mfa") && err.contains("no automatic response"),
+            "{err}"
+        );
+        let cfg = config("[respond]\nmax_actions_per_hour = 100000\n").unwrap();
+        assert!(RespondSettings::resolve(&RespondFlags::default(), &cfg).is_err());
+        let cfg = config("[respond]\nrole_arn = \"responder\"\n").unwrap();
+        assert!(
+            RespondSettings::resolve(&RespondFlags::default(), &cfg).is_err(),
+            "not an ARN"
+        );
+    }
+
+    #[test]
     fn check_rows_hide_the_token_and_list_every_section() {
         let cfg = config("[serve]\ntoken = \"s3cr3t-t0ken\"\n").unwrap();
         let rows = cfg.check_rows().unwrap();
@@ -434,6 +460,8 @@ mod tests {
             "notify.outbox",
             "correlate.max_speed_kmh",
             "notify.routes",
+            "respond.auto",
+            "respond.max_actions_per_hour",
         ] {
             assert!(rows.iter().any(|r| r.key == key), "{key} missing: {shown}");
         }

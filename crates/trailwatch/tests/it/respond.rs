@@ -424,6 +424,21 @@ fn a_plan_changes_nothing_apply_fixes_each_and_a_second_apply_finds_all_done() {
         json!([{"mode": "apply", "status": "already-done", "n": 8}, {"mode": "apply", "status": "applied", "n": 8},
             {"mode": "plan", "status": "planned", "n": 8}])
     );
+    // Other engines read it with the DDL `lake ddl` prints.
+    if crate::support::python_has("duckdb") {
+        let ddl = crate::support::duckdb_ddl_file(w.lake.path());
+        let out = python(
+            "import duckdb, sys\ncon = duckdb.connect()\ncon.execute(open(sys.argv[1]).read())\n\
+             print(con.execute(\"SELECT count(*) FROM responses WHERE action <> 'none'\").fetchone()[0])",
+            &[path_str(&ddl)],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "24");
+    }
 }
 
 /// A user that may do everything but remove console passwords, and its
