@@ -620,6 +620,9 @@ fn the_plan_of_the_sample_s_incidents_names_each_resource_and_says_what_has_no_r
         .expect("respond");
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("add --yes"), "{}", stderr(&out));
+    // The README's walkthrough: eleven planned, one refused.
+    let count = |status: &str| got.iter().filter(|(_, _, s)| s == status).count();
+    assert_eq!((count("planned"), count("refused")), (11, 1), "{got:#?}");
     let reasons: Vec<&str> = plan.iter().filter_map(|a| a["reason"].as_str()).collect();
     assert!(
         reasons
