@@ -859,3 +859,69 @@ fn watch_answers_the_auto_rules_alone_within_the_hourly_budget() {
     );
     assert_eq!(now["key"], json!("Active"), "rules not in auto only plan");
 }
+
+/// `[respond] auto` in `serve --watch`: the same output on the server's
+/// pipeline.
+#[test]
+fn serve_answers_the_auto_rules_as_their_alerts_are_raised() {
+    use crate::serve::{TOKEN, serve_on};
+    let Some(moto) = moto_with_boto3() else {
+        return;
+    };
+    let ids = py_json(SETUP, &[&endpoint(&moto)]);
+    let watched = tempfile::tempdir().expect("tempdir");
+    let state = tempfile::tempdir().expect("tempdir");
+    let lake = tempfile::tempdir().expect("tempdir");
+    let config = state.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[respond]\nauto = [\"security-group-open-to-world\"]\n",
+    )
+    .expect("config");
+    write_trail(watched.path(), &ids);
+    let ep = endpoint(&moto);
+    let _server = serve_on(
+        lake.path(),
+        &state.path().join("serve"),
+        &[
+            "--watch",
+            path_str(watched.path()),
+            "--pack",
+            "all",
+            "--endpoint-url",
+            &ep,
+            "--ingest-interval",
+            "1",
+        ],
+        &[
+            ("TRAILWATCH_TOKEN", TOKEN),
+            ("TRAILWATCH_CONFIG", path_str(&config)),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent/trailwatch-test/config"),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/trailwatch-test/credentials",
+            ),
+        ],
+    );
+    let w = World {
+        moto,
+        ids,
+        _trail: watched,
+        lake,
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    while w.state()["ingress"] != json!(["tcp/5432/10.0.0.0/16"]) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never revoked the world-open rule"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let now = w.state();
+    assert_eq!(now["logging"], json!(false), "rules not in auto only plan");
+    assert_eq!(now["key"], json!("Active"));
+}
