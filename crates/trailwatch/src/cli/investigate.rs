@@ -170,15 +170,7 @@ fn over_lake(
     geo: Option<&GeoIp>,
 ) -> Result<trailwatch_core::investigate::Report> {
     let rt = crate::runtime::for_queries("tw-investigate", 2)?;
-    let location = args.lake.location(cfg)?;
-    let store = args.lake.open_existing(cfg, rt.handle().clone())?;
-    let engine = trailwatch_sql::Engine::new(trailwatch_sql::EngineOptions {
-        s3: args.lake.s3_options(cfg),
-        ..Default::default()
-    })?;
-    rt.block_on(engine.register_lake(&location))
-        .with_context(|| format!("opening the lake {location}"))?;
-    let mut lake = crate::investigate::Lake::new(engine, store, rt.handle().clone());
+    let mut lake = args.lake.trail(cfg, &rt)?;
     let report = investigate(&mut lake, req, geo);
     rt.shutdown_background();
     report

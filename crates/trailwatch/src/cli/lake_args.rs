@@ -44,6 +44,30 @@ impl LakeArgs {
         )?)
     }
 
+    /// The lake as a trail to read events and alerts from (`investigate`,
+    /// `respond`): opened, registered in a query engine whose statements
+    /// run on `rt`.
+    #[cfg(feature = "sql")]
+    pub fn trail(
+        &self,
+        cfg: &Config,
+        rt: &tokio::runtime::Runtime,
+    ) -> Result<crate::investigate::Lake> {
+        let location = self.location(cfg)?;
+        let store = self.open_existing(cfg, rt.handle().clone())?;
+        let engine = trailwatch_sql::Engine::new(trailwatch_sql::EngineOptions {
+            s3: self.s3_options(cfg),
+            ..Default::default()
+        })?;
+        rt.block_on(engine.register_lake(&location))
+            .with_context(|| format!("opening the lake {location}"))?;
+        Ok(crate::investigate::Lake::new(
+            engine,
+            store,
+            rt.handle().clone(),
+        ))
+    }
+
     /// The lake's location for SQL, when there is one to read. A local
     /// folder given (flag, environment or config) must exist: a typo is
     /// an error naming it. A location that exists but holds no lake (an

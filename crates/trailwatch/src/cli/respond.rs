@@ -146,17 +146,8 @@ fn alerts_and_trail(
 #[cfg(feature = "sql")]
 fn lake_trail(args: &RespondArgs, cfg: &Config) -> Result<Evidence> {
     let rt = crate::runtime::for_queries("tw-respond", 2)?;
-    let location = args.lake.location(cfg)?;
-    let store = args.lake.open_existing(cfg, rt.handle().clone())?;
-    let engine = trailwatch_sql::Engine::new(trailwatch_sql::EngineOptions {
-        s3: args.lake.s3_options(cfg),
-        ..Default::default()
-    })?;
-    rt.block_on(engine.register_lake(&location))
-        .with_context(|| format!("opening the lake {location}"))?;
-    let handle = rt.handle().clone();
     Ok(Evidence {
-        trail: Box::new(crate::investigate::Lake::new(engine, store, handle)),
+        trail: Box::new(args.lake.trail(cfg, &rt)?),
         _runtime: rt,
     })
 }

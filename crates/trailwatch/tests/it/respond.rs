@@ -99,6 +99,38 @@ fn endpoint(moto: &Moto) -> String {
     format!("http://127.0.0.1:{}", moto.port)
 }
 
+/// The AWS settings a command gets: moto's default identity, and nothing
+/// from the machine running the tests (as `support::aws_isolated`).
+const MOTO_ENV: [(&str, &str); 6] = [
+    ("AWS_ACCESS_KEY_ID", "testing"),
+    ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+    ("AWS_CONFIG_FILE", "/nonexistent/trailwatch-test/config"),
+    (
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "/nonexistent/trailwatch-test/credentials",
+    ),
+];
+
+/// `detect --pack all --lake LAKE`: the alerts filed in the lake.
+fn file_alerts(lake: &Path) {
+    let out = bin()
+        .args([
+            "detect",
+            "-q",
+            "--pack",
+            "all",
+            "--format",
+            "ndjson",
+            "--lake",
+            path_str(lake),
+        ])
+        .output()
+        .expect("detect runs");
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// One CloudTrail record by bob in the moto account.
 fn record(ids: &Value, n: u32, source: &str, name: &str, request: Value, response: Value) -> Value {
     let account = ids["account"].as_str().expect("account");
@@ -246,7 +278,7 @@ fn write_trail(dir: &Path, ids: &Value) {
 struct World {
     moto: Moto,
     ids: Value,
-    _trail: tempfile::TempDir,
+    trail: tempfile::TempDir,
     lake: tempfile::TempDir,
 }
 
@@ -256,24 +288,11 @@ fn world() -> Option<World> {
     let trail = tempfile::tempdir().expect("tempdir");
     write_trail(trail.path(), &ids);
     let lake = lake_of(trail.path());
-    let out = bin()
-        .args([
-            "detect",
-            "-q",
-            "--pack",
-            "all",
-            "--format",
-            "ndjson",
-            "--lake",
-            path_str(lake.path()),
-        ])
-        .output()
-        .expect("detect runs");
-    assert!(out.status.success(), "{}", stderr(&out));
+    file_alerts(lake.path());
     Some(World {
         moto,
         ids,
-        _trail: trail,
+        trail,
         lake,
     })
 }
@@ -291,22 +310,22 @@ impl World {
         keys: Option<(&str, &str)>,
     ) -> (Option<i32>, Vec<Value>, String) {
         let mut cmd = bin();
-        aws_isolated(&mut cmd);
-        let (id, secret) = keys.unwrap_or(("testing", "testing"));
-        cmd.env("AWS_ACCESS_KEY_ID", id)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
-            .env("AWS_REGION", "us-east-1")
-            .args([
-                "respond",
-                "--since",
-                "2026-04-01",
-                "--format",
-                "json",
-                "--lake",
-                path_str(self.lake.path()),
-            ])
-            .args(["--endpoint-url", &endpoint(&self.moto)])
-            .args(extra);
+        aws_isolated(&mut cmd).envs(MOTO_ENV);
+        if let Some((id, secret)) = keys {
+            cmd.env("AWS_ACCESS_KEY_ID", id)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
+        }
+        cmd.args([
+            "respond",
+            "--since",
+            "2026-04-01",
+            "--format",
+            "json",
+            "--lake",
+            path_str(self.lake.path()),
+        ])
+        .args(["--endpoint-url", &endpoint(&self.moto)])
+        .args(extra);
         let out = cmd.output().expect("respond runs");
         let actions: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -317,6 +336,33 @@ impl World {
         });
         (out.status.code(), actions, stderr(&out))
     }
+}
+
+/// For `watch` and `serve`: moto with the bad state, an empty folder to
+/// follow (the trail lands there with `write_trail`), an empty lake, and a
+/// state folder holding `config` as the config file.
+struct Followed {
+    world: World,
+    state: tempfile::TempDir,
+    config: std::path::PathBuf,
+}
+
+fn followed(config: &str) -> Option<Followed> {
+    let moto = moto_with_boto3()?;
+    let ids = py_json(SETUP, &[&endpoint(&moto)]);
+    let state = tempfile::tempdir().expect("tempdir");
+    let path = state.path().join("config.toml");
+    std::fs::write(&path, config).expect("config");
+    Some(Followed {
+        world: World {
+            moto,
+            ids,
+            trail: tempfile::tempdir().expect("tempdir"),
+            lake: tempfile::tempdir().expect("tempdir"),
+        },
+        state,
+        config: path,
+    })
 }
 
 /// (action, target, status) of each action, sorted; `none` lines left out.
@@ -532,20 +578,7 @@ fn a_deleted_resource_and_a_denied_call_fail_alone_and_the_rest_is_applied() {
 #[test]
 fn the_plan_of_the_sample_s_incidents_names_each_resource_and_says_what_has_no_response() {
     let lake = lake_of(&crate::support::sample_trail());
-    let out = bin()
-        .args([
-            "detect",
-            "-q",
-            "--pack",
-            "all",
-            "--format",
-            "ndjson",
-            "--lake",
-            path_str(lake.path()),
-        ])
-        .output()
-        .expect("detect");
-    assert!(out.status.success(), "{}", stderr(&out));
+    file_alerts(lake.path());
     let out = bin()
         .args([
             "respond",
@@ -674,18 +707,7 @@ fn the_dashboard_plans_an_alert_s_response_and_applies_it_on_confirmation() {
         w.lake.path(),
         state.path(),
         &["--endpoint-url", &endpoint],
-        &[
-            ("TRAILWATCH_TOKEN", TOKEN),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/trailwatch-test/config"),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/trailwatch-test/credentials",
-            ),
-        ],
+        &[[("TRAILWATCH_TOKEN", TOKEN)].as_slice(), &MOTO_ENV].concat(),
     );
     let out = query_json(
         w.lake.path(),
@@ -778,26 +800,15 @@ async fn send(req: reqwest::RequestBuilder) -> (u16, String) {
 /// a person; both are filed in the lake as `auto`.
 #[test]
 fn watch_answers_the_auto_rules_alone_within_the_hourly_budget() {
-    let Some(moto) = moto_with_boto3() else {
+    let Some(f) = followed(
+        "[respond]\nauto = [\"security-group-open-to-world\", \"cloudtrail-stopped\"]\nmax_actions_per_hour = 1\n",
+    ) else {
         return;
     };
-    let ids = py_json(SETUP, &[&endpoint(&moto)]);
-    let watched = tempfile::tempdir().expect("tempdir");
-    let state = tempfile::tempdir().expect("tempdir");
-    let lake = tempfile::tempdir().expect("tempdir");
-    let config = state.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "[respond]\nauto = [\"security-group-open-to-world\", \"cloudtrail-stopped\"]\nmax_actions_per_hour = 1\n",
-    )
-    .expect("config");
     let mut cmd = bin();
-    aws_isolated(&mut cmd);
-    let mut child = cmd
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("TRAILWATCH_CONFIG", &config)
+    let mut child = aws_isolated(&mut cmd)
+        .envs(MOTO_ENV)
+        .env("TRAILWATCH_CONFIG", &f.config)
         .args([
             "watch",
             "-q",
@@ -808,25 +819,29 @@ fn watch_answers_the_auto_rules_alone_within_the_hourly_budget() {
             "--lateness",
             "60",
         ])
-        .args(["--ingest-interval", "0", "--endpoint-url", &endpoint(&moto)])
+        .args([
+            "--ingest-interval",
+            "0",
+            "--endpoint-url",
+            &endpoint(&f.world.moto),
+        ])
         .args([
             "--state",
-            path_str(&state.path().join("w")),
+            path_str(&f.state.path().join("w")),
             "--output",
-            path_str(&state.path().join("out.ndjson")),
+            path_str(&f.state.path().join("out.ndjson")),
         ])
-        .args(["--lake", path_str(lake.path()), path_str(watched.path())])
+        .args([
+            "--lake",
+            path_str(f.world.lake.path()),
+            path_str(f.world.trail.path()),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("watch starts");
-    write_trail(watched.path(), &ids);
-    let w = World {
-        moto,
-        ids,
-        _trail: watched,
-        lake,
-    };
+    let w = &f.world;
+    write_trail(w.trail.path(), &w.ids);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     let mut filed = Value::Null;
     while std::time::Instant::now() < deadline {
@@ -865,27 +880,18 @@ fn watch_answers_the_auto_rules_alone_within_the_hourly_budget() {
 #[test]
 fn serve_answers_the_auto_rules_as_their_alerts_are_raised() {
     use crate::serve::{TOKEN, serve_on};
-    let Some(moto) = moto_with_boto3() else {
+    let Some(f) = followed("[respond]\nauto = [\"security-group-open-to-world\"]\n") else {
         return;
     };
-    let ids = py_json(SETUP, &[&endpoint(&moto)]);
-    let watched = tempfile::tempdir().expect("tempdir");
-    let state = tempfile::tempdir().expect("tempdir");
-    let lake = tempfile::tempdir().expect("tempdir");
-    let config = state.path().join("config.toml");
-    std::fs::write(
-        &config,
-        "[respond]\nauto = [\"security-group-open-to-world\"]\n",
-    )
-    .expect("config");
-    write_trail(watched.path(), &ids);
-    let ep = endpoint(&moto);
+    let w = &f.world;
+    write_trail(w.trail.path(), &w.ids);
+    let ep = endpoint(&w.moto);
     let _server = serve_on(
-        lake.path(),
-        &state.path().join("serve"),
+        w.lake.path(),
+        &f.state.path().join("serve"),
         &[
             "--watch",
-            path_str(watched.path()),
+            path_str(w.trail.path()),
             "--pack",
             "all",
             "--endpoint-url",
@@ -894,25 +900,15 @@ fn serve_answers_the_auto_rules_as_their_alerts_are_raised() {
             "1",
         ],
         &[
-            ("TRAILWATCH_TOKEN", TOKEN),
-            ("TRAILWATCH_CONFIG", path_str(&config)),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", "/nonexistent/trailwatch-test/config"),
-            (
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/trailwatch-test/credentials",
-            ),
-        ],
+            [
+                ("TRAILWATCH_TOKEN", TOKEN),
+                ("TRAILWATCH_CONFIG", path_str(&f.config)),
+            ]
+            .as_slice(),
+            &MOTO_ENV,
+        ]
+        .concat(),
     );
-    let w = World {
-        moto,
-        ids,
-        _trail: watched,
-        lake,
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     while w.state()["ingress"] != json!(["tcp/5432/10.0.0.0/16"]) {
         assert!(
