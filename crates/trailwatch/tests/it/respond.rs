@@ -921,3 +921,86 @@ fn serve_answers_the_auto_rules_as_their_alerts_are_raised() {
     assert_eq!(now["logging"], json!(false), "rules not in auto only plan");
     assert_eq!(now["key"], json!("Active"));
 }
+
+/// A user refused the two changes, and a role `responder` that may do
+/// everything; then moto checks every request's signature and policy.
+/// (moto 5.2 matches a trust policy's principal literally, so the role
+/// trusts `*` rather than the account's `:root`.)
+const ROLE_AND_ENFORCE: &str = r#"
+import boto3, json, sys, urllib.request
+ep = sys.argv[1]
+iam = boto3.client("iam", endpoint_url=ep, region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+iam.create_role(RoleName="responder", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}))
+iam.put_role_policy(RoleName="responder", PolicyName="respond", PolicyDocument=json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+iam.create_user(UserName="oncall")
+iam.put_user_policy(UserName="oncall", PolicyName="assume", PolicyDocument=json.dumps({"Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"},
+                  {"Effect": "Deny", "Action": ["iam:UpdateAccessKey", "cloudtrail:StartLogging"], "Resource": "*"}]}))
+k = iam.create_access_key(UserName="oncall")["AccessKey"]
+urllib.request.urlopen(urllib.request.Request(ep + "/moto-api/reset-auth", data=b"0", method="POST",
+                                              headers={"Content-Type": "text/plain"}))
+print(json.dumps({"id": k["AccessKeyId"], "secret": k["SecretAccessKey"]}))
+"#;
+
+/// `[respond] role_arn`: each action is made as the role assumed in its
+/// account; the caller's own identity, refused these changes, fails.
+#[test]
+fn each_account_s_actions_are_made_as_the_role_assumed_in_it() {
+    let Some(w) = world() else { return };
+    let keys = py_json(ROLE_AND_ENFORCE, &[&endpoint(&w.moto)]);
+    let creds = (
+        keys["id"].as_str().expect("id"),
+        keys["secret"].as_str().expect("secret"),
+    );
+    let only = "--only=deactivate-access-key,start-logging";
+    let (code, own, _) = w.respond(&["--apply", "--yes", only], Some(creds));
+    assert_eq!(code, Some(1));
+    assert!(
+        own.iter()
+            .filter(|a| a["action"] != "none")
+            .all(|a| a["status"] == "failed"
+                && a["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("AccessDenied"))),
+        "the caller's own identity is refused these changes: {own:#?}"
+    );
+    let role = "--role-arn=arn:aws:iam::{account}:role/responder";
+    let (code, as_role, err) = w.respond(&["--apply", "--yes", only, role], Some(creds));
+    assert_eq!(code, Some(0), "{err}\n{as_role:#?}");
+    let statuses: Vec<(&str, &str)> = as_role
+        .iter()
+        .filter(|a| a["action"] != "none")
+        .map(|a| {
+            (
+                a["action"].as_str().unwrap_or(""),
+                a["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("deactivate-access-key", "applied"),
+            ("start-logging", "applied")
+        ]
+    );
+    // Checks off again, to read the state with the setup's identity.
+    let off = python(
+        "import sys, urllib.request\nurllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/moto-api/reset-auth', \
+         data=b'inf', method='POST', headers={'Content-Type': 'text/plain'}))",
+        &[&endpoint(&w.moto)],
+    );
+    assert!(
+        off.status.success(),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    let now = w.state();
+    assert_eq!(
+        (&now["key"], &now["logging"]),
+        (&json!("Inactive"), &json!(true))
+    );
+}
