@@ -91,7 +91,7 @@ impl RespondArgs {
 
 /// The trail evidence is read from, and the runtime its statements run on
 /// (dropped after it).
-struct Evidence {
+struct EvidenceTrail {
     trail: Box<dyn Trail>,
     _runtime: tokio::runtime::Runtime,
 }
@@ -100,7 +100,7 @@ struct Evidence {
 fn alerts_and_trail(
     args: &RespondArgs,
     cfg: &Config,
-) -> Result<(Vec<AlertToRespond>, Evidence, usize)> {
+) -> Result<(Vec<AlertToRespond>, EvidenceTrail, usize)> {
     let mut reader = if args.sources.is_empty() {
         lake_trail(args, cfg)?
     } else {
@@ -115,7 +115,7 @@ fn alerts_and_trail(
             rt.handle(),
         )?;
         found.report_unreadable();
-        Evidence {
+        EvidenceTrail {
             trail: Box::new(Files::new(found.inputs, args.read.decode_options())?),
             _runtime: rt,
         }
@@ -144,16 +144,16 @@ fn alerts_and_trail(
 }
 
 #[cfg(feature = "sql")]
-fn lake_trail(args: &RespondArgs, cfg: &Config) -> Result<Evidence> {
+fn lake_trail(args: &RespondArgs, cfg: &Config) -> Result<EvidenceTrail> {
     let rt = crate::runtime::for_queries("tw-respond", 2)?;
-    Ok(Evidence {
+    Ok(EvidenceTrail {
         trail: Box::new(args.lake.trail(cfg, &rt)?),
         _runtime: rt,
     })
 }
 
 #[cfg(not(feature = "sql"))]
-fn lake_trail(_args: &RespondArgs, _cfg: &Config) -> Result<Evidence> {
+fn lake_trail(_args: &RespondArgs, _cfg: &Config) -> Result<EvidenceTrail> {
     bail!("this build has no query engine (feature `sql`): give --alerts FILE and SOURCE files")
 }
 
@@ -209,13 +209,6 @@ pub fn run(args: &RespondArgs, cfg: &Config) -> Result<ExitCode> {
             tracing::info!(action = %a.action, target = a.target.as_deref().unwrap_or("-"), status = %a.status, "respond");
         }
     }
-    // The lake files what was planned and done (not for --alerts with raw
-    // SOURCE files: then there is no lake to write to).
-    if args.sources.is_empty() && !actions.is_empty() {
-        let rt = crate::runtime::for_storage()?;
-        let store = args.lake.open_existing(cfg, rt.handle().clone())?;
-        record(&store, &actions, &run_id(), mode).context("filing the responses in the lake")?;
-    }
     let mut out = BufWriter::new(io::stdout().lock());
     match args.format {
         SummaryFormat::Table => write_table(&mut out, &actions, args.apply)?,
@@ -231,6 +224,13 @@ pub fn run(args: &RespondArgs, cfg: &Config) -> Result<ExitCode> {
         }
     }
     out.flush()?;
+    // The lake files what was planned and done, once it is shown (not for
+    // --alerts with raw SOURCE files: then there is no lake to write to).
+    if args.sources.is_empty() && !actions.is_empty() {
+        let rt = crate::runtime::for_storage()?;
+        let store = args.lake.open_existing(cfg, rt.handle().clone())?;
+        record(&store, &actions, &run_id(), mode).context("filing the responses in the lake")?;
+    }
     if actions.iter().any(|a| a.status == Status::Failed) {
         return Ok(ExitCode::from(EXIT_FINDINGS));
     }

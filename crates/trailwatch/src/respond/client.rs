@@ -55,6 +55,8 @@ impl CallError {
             "NoSuchBucket",
             "InvalidGroup.NotFound",
             "TrailNotFoundException",
+            // GuardDuty's answer for a detector id the account does not
+            // have (it has no not-found code of its own).
             "BadRequestException",
             "NotFound",
             "ResourceNotFoundException",
