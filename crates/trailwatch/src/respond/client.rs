@@ -609,6 +609,79 @@ mod tests {
         assert_eq!(iam[1], ("Names.member.2".to_string(), "b".to_string()));
     }
 
+    /// A server answering `codes` in turn (then 200), counting requests.
+    fn answering(
+        codes: &'static [u16],
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut buf = [0u8; 65536];
+                let _ = stream.read(&mut buf);
+                let n = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (status, body) = match codes.get(n) {
+                    Some(&c) => (
+                        c,
+                        "<ErrorResponse><Error><Code>Throttling</Code><Message>slow down</Message></Error></ErrorResponse>",
+                    ),
+                    None => (
+                        200,
+                        "<ListUsersResponse><ListUsersResult/></ListUsersResponse>",
+                    ),
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    fn aws_at(url: &str) -> Aws {
+        let creds = Credentials::new("AKIDTEST", "secret", None, None, "test");
+        Aws {
+            opts: AwsOptions {
+                endpoint: Some(url.to_string()),
+                ..AwsOptions::default()
+            },
+            sdk: SdkConfig::builder()
+                .credentials_provider(SharedCredentialsProvider::new(creds))
+                .region(aws_types::region::Region::new("us-east-1"))
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .build(),
+            role_arn: None,
+            http: reqwest::Client::new(),
+            providers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_and_reported_after_the_last_attempt() {
+        let (url, seen) = answering(&[503, 400]);
+        let aws = aws_at(&url);
+        aws.query("iam", None, None, "ListUsers", &json!({}))
+            .await
+            .expect("third time lucky");
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+        let (url, seen) = answering(&[400, 400, 400, 400, 400]);
+        let err = aws_at(&url)
+            .query("iam", None, None, "ListUsers", &json!({}))
+            .await
+            .expect_err("throttled throughout");
+        assert_eq!(err.code, "Throttling");
+        assert_eq!(
+            seen.load(std::sync::atomic::Ordering::SeqCst),
+            ATTEMPTS as usize
+        );
+    }
+
     #[test]
     fn errors_are_read_from_xml_json_and_headers() {
         let xml = error_of(403, &[], b"<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>");

@@ -638,6 +638,37 @@ fn the_plan_of_the_sample_s_incidents_names_each_resource_and_says_what_has_no_r
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let from_files: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(outcomes(&from_files), got);
+    // --account keeps one account's actions.
+    let out = bin()
+        .args([
+            "respond",
+            "--since",
+            "2026-01-01",
+            "--format",
+            "json",
+            "--lake",
+            path_str(lake.path()),
+        ])
+        .args([
+            "--account",
+            "222222222222",
+            "--only",
+            "revoke-ingress,create-detector",
+        ])
+        .output()
+        .expect("respond");
+    let narrowed: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json");
+    let targets: Vec<(String, String, String)> = outcomes(&narrowed);
+    assert_eq!(
+        targets
+            .iter()
+            .map(|(a, t, _)| (a.as_str(), t.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("create-detector", "guardduty:us-east-1"),
+            ("revoke-ingress", "sg-0aa11bb22cc33dd44")
+        ]
+    );
     // --apply asks on a terminal; without one it needs --yes.
     let out = bin()
         .args([
@@ -736,6 +767,15 @@ fn the_dashboard_plans_an_alert_s_response_and_applies_it_on_confirmation() {
         ))
         .await;
         assert_eq!(code, 404, "{body}");
+        let (code, _) = send(post(
+            json!({"alert_id": alert, "apply": true, "force": true}),
+            Some(TOKEN),
+        ))
+        .await;
+        assert_eq!(
+            code, 422,
+            "a body with other fields is refused, nothing applied"
+        );
         let (code, body) = send(post(
             json!({"alert_id": alert, "apply": false}),
             Some(TOKEN),
