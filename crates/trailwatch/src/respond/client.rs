@@ -610,13 +610,11 @@ mod tests {
     }
 
     /// A server answering `codes` in turn (then 200), counting requests.
-    fn answering(
-        codes: &'static [u16],
-    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    fn answering(codes: &'static [u16]) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
         use std::io::{Read, Write};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let count = seen.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
