@@ -47,206 +47,226 @@ fn texts(reply: &Reply, within: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Where an action acts: the account (for its role) and the region.
+struct At<'a> {
+    account: Option<&'a str>,
+    region: &'a str,
+}
+
+/// What a state read says: `Some(why)` when the action is already in
+/// effect, `None` when it is still to do.
+type Already = Result<Option<String>, CallError>;
+
 /// Read the current state for `action`.
 pub async fn current(aws: &Aws, action: &Action, kind: ActionKind) -> Result<Now, CallError> {
     let call = action.api_calls.first().ok_or_else(|| CallError {
         code: "BadPlan".into(),
         message: "the action has no API call".into(),
     })?;
-    let acct = action.account.as_deref();
-    let region = action.region.as_deref().unwrap_or("us-east-1");
-    let todo = || Ok(Now::ToDo(call.clone()));
-    match kind {
-        ActionKind::BlockPublicAccess => {
-            let bucket = param(call, "Bucket")?;
-            match aws
-                .s3_bucket(region, acct, "GET", bucket, "publicAccessBlock", None)
-                .await
-            {
-                Ok(r) => {
-                    let on = [
-                        "BlockPublicAcls",
-                        "IgnorePublicAcls",
-                        "BlockPublicPolicy",
-                        "RestrictPublicBuckets",
-                    ]
-                    .iter()
-                    .all(|k| r.xml().and_then(|x| x.text_of(k)) == Some("true"));
-                    if on {
-                        Ok(Now::Done(format!(
-                            "all public access to {bucket} is already blocked"
-                        )))
-                    } else {
-                        todo()
-                    }
-                }
-                Err(e) if e.code == "NoSuchPublicAccessBlockConfiguration" => todo(),
-                Err(e) => Err(e),
-            }
-        }
-        ActionKind::RevokeIngress => revoke_ingress(aws, action, call).await,
-        ActionKind::StartLogging => {
-            let r = aws
-                .cloudtrail(
-                    region,
-                    acct,
-                    "GetTrailStatus",
-                    &json!({"Name": param(call, "Name")?}),
-                )
-                .await?;
-            if r.json().get("IsLogging").and_then(Value::as_bool) == Some(true) {
-                Ok(Now::Done("the trail is logging".into()))
-            } else {
-                todo()
-            }
-        }
-        ActionKind::RestoreEventSelectors => {
-            let r = aws
-                .cloudtrail(
-                    region,
-                    acct,
-                    "GetEventSelectors",
-                    &json!({"TrailName": param(call, "TrailName")?}),
-                )
-                .await?;
-            let same = ["EventSelectors", "AdvancedEventSelectors"]
-                .iter()
-                .all(|k| selectors(call.parameters.get(*k)) == selectors(r.json().get(*k)));
-            if same {
-                Ok(Now::Done(
-                    "the trail already has these event selectors".into(),
-                ))
-            } else {
-                todo()
-            }
-        }
-        ActionKind::CreateDetector => {
-            let r = aws
-                .guardduty(region, acct, "GET", "/detector", None)
-                .await?;
-            match r.json().get("detectorIds").and_then(Value::as_array) {
-                Some(ids) if !ids.is_empty() => Ok(Now::Done(format!(
-                    "{region} has a detector ({})",
-                    ids.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))),
-                _ => todo(),
-            }
-        }
-        ActionKind::EnableDetector => {
-            let id = param(call, "DetectorId")?;
-            let r = aws
-                .guardduty(region, acct, "GET", &format!("/detector/{id}"), None)
-                .await?;
-            if r.json().get("status").and_then(Value::as_str) == Some("ENABLED") {
-                Ok(Now::Done(format!("detector {id} is enabled")))
-            } else {
-                todo()
-            }
-        }
-        ActionKind::DeactivateAccessKey => {
-            let (user, key) = (param(call, "UserName")?, param(call, "AccessKeyId")?);
-            let r = aws
-                .query(
-                    "iam",
-                    None,
-                    acct,
-                    "ListAccessKeys",
-                    &json!({"UserName": user}),
-                )
-                .await?;
-            let mut members = Vec::new();
-            if let Some(x) = r.xml() {
-                x.find_all("member", &mut members);
-            }
-            match members
-                .iter()
-                .find(|m| m.text_of("AccessKeyId") == Some(key))
-            {
-                None => Err(CallError {
-                    code: "NoSuchEntity".into(),
-                    message: format!("user {user} has no access key {key} any more"),
-                }),
-                Some(m) if m.text_of("Status") == Some("Inactive") => {
-                    Ok(Now::Done(format!("access key {key} is inactive")))
-                }
-                Some(_) => todo(),
-            }
-        }
-        ActionKind::DetachUserPolicy | ActionKind::DetachRolePolicy => {
-            let (who_key, list) = if kind == ActionKind::DetachUserPolicy {
-                ("UserName", "ListAttachedUserPolicies")
-            } else {
-                ("RoleName", "ListAttachedRolePolicies")
-            };
-            let who = param(call, who_key)?;
-            let policy = param(call, "PolicyArn")?;
-            let r = aws
-                .query("iam", None, acct, list, &json!({who_key: who}))
-                .await?;
-            if texts(&r, "AttachedPolicies", "PolicyArn")
-                .iter()
-                .any(|a| a == policy)
-            {
-                todo()
-            } else {
-                Ok(Now::Done(format!("{policy} is not attached to {who}")))
-            }
-        }
-        ActionKind::DeleteUserPolicy | ActionKind::DeleteRolePolicy => {
-            let (who_key, list) = if kind == ActionKind::DeleteUserPolicy {
-                ("UserName", "ListUserPolicies")
-            } else {
-                ("RoleName", "ListRolePolicies")
-            };
-            let who = param(call, who_key)?;
-            let name = param(call, "PolicyName")?;
-            let r = aws
-                .query("iam", None, acct, list, &json!({who_key: who}))
-                .await?;
-            if texts(&r, "PolicyNames", "member").iter().any(|n| n == name) {
-                todo()
-            } else {
-                Ok(Now::Done(format!("{who} has no inline policy {name}")))
-            }
-        }
-        ActionKind::DeleteLoginProfile => {
-            let user = param(call, "UserName")?;
-            // A user that is gone is a failure; a user without a password
-            // is done.
-            aws.query("iam", None, acct, "GetUser", &json!({"UserName": user}))
-                .await?;
-            match aws
-                .query(
-                    "iam",
-                    None,
-                    acct,
-                    "GetLoginProfile",
-                    &json!({"UserName": user}),
-                )
-                .await
-            {
-                Ok(_) => todo(),
-                Err(e) if e.code == "NoSuchEntity" => {
-                    Ok(Now::Done(format!("{user} has no console password")))
-                }
-                Err(e) => Err(e),
-            }
-        }
-        ActionKind::RestoreDefaultPolicyVersion => {
-            let (arn, version) = (param(call, "PolicyArn")?, param(call, "VersionId")?);
-            let r = aws
-                .query("iam", None, acct, "GetPolicy", &json!({"PolicyArn": arn}))
-                .await?;
-            if r.xml().and_then(|x| x.text_of("DefaultVersionId")) == Some(version) {
-                Ok(Now::Done(format!("{version} is the default version")))
-            } else {
-                todo()
-            }
-        }
+    if kind == ActionKind::RevokeIngress {
+        return revoke_ingress(aws, action, call).await;
     }
+    let at = At {
+        account: action.account.as_deref(),
+        region: action.region.as_deref().unwrap_or("us-east-1"),
+    };
+    let already = match kind {
+        ActionKind::BlockPublicAccess => public_access_blocked(aws, &at, call).await,
+        ActionKind::StartLogging | ActionKind::RestoreEventSelectors => {
+            trail_state(aws, &at, call, kind).await
+        }
+        ActionKind::CreateDetector | ActionKind::EnableDetector => {
+            detector_state(aws, &at, call, kind).await
+        }
+        ActionKind::DeactivateAccessKey => key_state(aws, &at, call).await,
+        ActionKind::DetachUserPolicy
+        | ActionKind::DetachRolePolicy
+        | ActionKind::DeleteUserPolicy
+        | ActionKind::DeleteRolePolicy => policy_state(aws, &at, call, kind).await,
+        ActionKind::DeleteLoginProfile => login_profile_state(aws, &at, call).await,
+        ActionKind::RestoreDefaultPolicyVersion => default_version_state(aws, &at, call).await,
+        ActionKind::RevokeIngress => Ok(None),
+    }?;
+    Ok(match already {
+        Some(why) => Now::Done(why),
+        None => Now::ToDo(call.clone()),
+    })
+}
+
+async fn public_access_blocked(aws: &Aws, at: &At<'_>, call: &ApiCall) -> Already {
+    let bucket = param(call, "Bucket")?;
+    let answer = aws
+        .s3_bucket(
+            at.region,
+            at.account,
+            "GET",
+            bucket,
+            "publicAccessBlock",
+            None,
+        )
+        .await;
+    match answer {
+        Ok(r) => {
+            let on = [
+                "BlockPublicAcls",
+                "IgnorePublicAcls",
+                "BlockPublicPolicy",
+                "RestrictPublicBuckets",
+            ]
+            .iter()
+            .all(|k| r.xml().and_then(|x| x.text_of(k)) == Some("true"));
+            Ok(on.then(|| format!("all public access to {bucket} is already blocked")))
+        }
+        Err(e) if e.code == "NoSuchPublicAccessBlockConfiguration" => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn trail_state(aws: &Aws, at: &At<'_>, call: &ApiCall, kind: ActionKind) -> Already {
+    if kind == ActionKind::StartLogging {
+        let name = json!({"Name": param(call, "Name")?});
+        let r = aws
+            .cloudtrail(at.region, at.account, "GetTrailStatus", &name)
+            .await?;
+        let logging = r.json().get("IsLogging").and_then(Value::as_bool) == Some(true);
+        return Ok(logging.then(|| "the trail is logging".to_string()));
+    }
+    let name = json!({"TrailName": param(call, "TrailName")?});
+    let r = aws
+        .cloudtrail(at.region, at.account, "GetEventSelectors", &name)
+        .await?;
+    let same = ["EventSelectors", "AdvancedEventSelectors"]
+        .iter()
+        .all(|k| selectors(call.parameters.get(*k)) == selectors(r.json().get(*k)));
+    Ok(same.then(|| "the trail already has these event selectors".to_string()))
+}
+
+async fn detector_state(aws: &Aws, at: &At<'_>, call: &ApiCall, kind: ActionKind) -> Already {
+    if kind == ActionKind::CreateDetector {
+        let r = aws
+            .guardduty(at.region, at.account, "GET", "/detector", None)
+            .await?;
+        let ids: Vec<&str> = r
+            .json()
+            .get("detectorIds")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        return Ok(
+            (!ids.is_empty()).then(|| format!("{} has a detector ({})", at.region, ids.join(", ")))
+        );
+    }
+    let id = param(call, "DetectorId")?;
+    let r = aws
+        .guardduty(
+            at.region,
+            at.account,
+            "GET",
+            &format!("/detector/{id}"),
+            None,
+        )
+        .await?;
+    let enabled = r.json().get("status").and_then(Value::as_str) == Some("ENABLED");
+    Ok(enabled.then(|| format!("detector {id} is enabled")))
+}
+
+async fn key_state(aws: &Aws, at: &At<'_>, call: &ApiCall) -> Already {
+    let (user, key) = (param(call, "UserName")?, param(call, "AccessKeyId")?);
+    let r = aws
+        .query(
+            "iam",
+            None,
+            at.account,
+            "ListAccessKeys",
+            &json!({"UserName": user}),
+        )
+        .await?;
+    let mut members = Vec::new();
+    if let Some(x) = r.xml() {
+        x.find_all("member", &mut members);
+    }
+    match members
+        .iter()
+        .find(|m| m.text_of("AccessKeyId") == Some(key))
+    {
+        None => Err(CallError {
+            code: "NoSuchEntity".into(),
+            message: format!("user {user} has no access key {key} any more"),
+        }),
+        Some(m) => Ok((m.text_of("Status") == Some("Inactive"))
+            .then(|| format!("access key {key} is inactive"))),
+    }
+}
+
+/// Attached and inline policies of users and roles.
+async fn policy_state(aws: &Aws, at: &At<'_>, call: &ApiCall, kind: ActionKind) -> Already {
+    let (who_key, list, within, field, policy_key) = match kind {
+        ActionKind::DetachUserPolicy => (
+            "UserName",
+            "ListAttachedUserPolicies",
+            "AttachedPolicies",
+            "PolicyArn",
+            "PolicyArn",
+        ),
+        ActionKind::DetachRolePolicy => (
+            "RoleName",
+            "ListAttachedRolePolicies",
+            "AttachedPolicies",
+            "PolicyArn",
+            "PolicyArn",
+        ),
+        ActionKind::DeleteUserPolicy => (
+            "UserName",
+            "ListUserPolicies",
+            "PolicyNames",
+            "member",
+            "PolicyName",
+        ),
+        _ => (
+            "RoleName",
+            "ListRolePolicies",
+            "PolicyNames",
+            "member",
+            "PolicyName",
+        ),
+    };
+    let who = param(call, who_key)?;
+    let policy = param(call, policy_key)?;
+    let r = aws
+        .query("iam", None, at.account, list, &json!({who_key: who}))
+        .await?;
+    let has = texts(&r, within, field).iter().any(|p| p == policy);
+    Ok((!has).then(|| format!("{who} does not have {policy}")))
+}
+
+async fn login_profile_state(aws: &Aws, at: &At<'_>, call: &ApiCall) -> Already {
+    let name = param(call, "UserName")?;
+    let user = json!({"UserName": name});
+    // A user that is gone is a failure; a user without a password is done.
+    aws.query("iam", None, at.account, "GetUser", &user).await?;
+    match aws
+        .query("iam", None, at.account, "GetLoginProfile", &user)
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(e) if e.code == "NoSuchEntity" => Ok(Some(format!("{name} has no console password"))),
+        Err(e) => Err(e),
+    }
+}
+
+async fn default_version_state(aws: &Aws, at: &At<'_>, call: &ApiCall) -> Already {
+    let (arn, version) = (param(call, "PolicyArn")?, param(call, "VersionId")?);
+    let r = aws
+        .query(
+            "iam",
+            None,
+            at.account,
+            "GetPolicy",
+            &json!({"PolicyArn": arn}),
+        )
+        .await?;
+    let is_default = r.xml().and_then(|x| x.text_of("DefaultVersionId")) == Some(version);
+    Ok(is_default.then(|| format!("{version} is the default version")))
 }
 
 /// Event selectors in a comparable form: the API's answer spells out
