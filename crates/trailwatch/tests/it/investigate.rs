@@ -589,11 +589,8 @@ fn a_broken_file_is_reported_once_and_the_story_is_still_found() {
 #[test]
 fn the_readme_walkthroughs_hold_on_the_sample_trail() {
     let lake = lake_of(&crate::support::sample_trail());
+    crate::support::file_alerts(lake.path());
     let lake = path_str(lake.path());
-    let out = run(&[
-        "detect", "-q", "--pack", "all", "--format", "ndjson", "--lake", lake,
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
     // The intern's escalation: one key, six events from a new address,
     // the admin policy it gave itself, the alerts it raised.
     let (intern, _) = investigate(&[

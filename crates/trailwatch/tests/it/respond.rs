@@ -9,7 +9,8 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::support::{
-    Moto, aws_isolated, bin, lake_of, moto_with_boto3, path_str, python, query_json, stderr,
+    Moto, aws_isolated, bin, file_alerts, lake_of, moto_with_boto3, path_str, python, query_json,
+    stderr,
 };
 
 /// The bad state, made through the API; prints the ids it got.
@@ -113,24 +114,6 @@ const MOTO_ENV: [(&str, &str); 6] = [
     ),
 ];
 
-/// `detect --pack all --lake LAKE`: the alerts filed in the lake.
-fn file_alerts(lake: &Path) {
-    let out = bin()
-        .args([
-            "detect",
-            "-q",
-            "--pack",
-            "all",
-            "--format",
-            "ndjson",
-            "--lake",
-            path_str(lake),
-        ])
-        .output()
-        .expect("detect runs");
-    assert!(out.status.success(), "{}", stderr(&out));
-}
-
 /// One CloudTrail record by bob in the moto account.
 fn record(ids: &Value, n: u32, source: &str, name: &str, request: Value, response: Value) -> Value {
     let account = ids["account"].as_str().expect("account");
@@ -163,6 +146,20 @@ fn record(ids: &Value, n: u32, source: &str, name: &str, request: Value, respons
     })
 }
 
+/// The record of a call opening `port` of the setup's group to `cidr`.
+fn ingress(ids: &Value, n: u32, port: u16, cidr: &str) -> Value {
+    let permission = json!({"ipProtocol": "tcp", "fromPort": port, "toPort": port,
+        "ipRanges": {"items": [{"cidrIp": cidr}]}});
+    record(
+        ids,
+        n,
+        "ec2.amazonaws.com",
+        "AuthorizeSecurityGroupIngress",
+        json!({"groupId": ids["sg"], "ipPermissions": {"items": [permission]}}),
+        json!({"_return": true}),
+    )
+}
+
 /// The records of what the setup did, as CloudTrail would have written
 /// them, in a trail folder under `dir`.
 fn write_trail(dir: &Path, ids: &Value) {
@@ -178,24 +175,8 @@ fn write_trail(dir: &Path, ids: &Value) {
                 "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-reports/*"}]}}),
             Value::Null,
         ),
-        record(
-            ids,
-            2,
-            "ec2.amazonaws.com",
-            "AuthorizeSecurityGroupIngress",
-            json!({"groupId": s("sg"), "ipPermissions": {"items": [
-            {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "ipRanges": {"items": [{"cidrIp": "0.0.0.0/0"}]}}]}}),
-            json!({"_return": true}),
-        ),
-        record(
-            ids,
-            3,
-            "ec2.amazonaws.com",
-            "AuthorizeSecurityGroupIngress",
-            json!({"groupId": s("sg"), "ipPermissions": {"items": [
-            {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "ipRanges": {"items": [{"cidrIp": "10.0.0.0/16"}]}}]}}),
-            json!({"_return": true}),
-        ),
+        ingress(ids, 2, 22, "0.0.0.0/0"),
+        ingress(ids, 3, 5432, "10.0.0.0/16"),
         record(
             ids,
             4,

@@ -30,17 +30,7 @@ fn sample_lake() -> &'static Path {
         assert!(out.status.success(), "{}", stderr(&out));
         // And its alerts filed in the lake's alerts table, every pack's
         // (the CIS alarms too, which are not in the default packs).
-        let out = run(&[
-            "detect",
-            "-q",
-            "--pack",
-            "all",
-            "--format",
-            "ndjson",
-            "--lake",
-            path_str(dir.path()),
-        ]);
-        assert!(out.status.success(), "{}", stderr(&out));
+        crate::support::file_alerts(dir.path());
         dir
     })
     .path()

@@ -400,6 +400,22 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// `detect --pack all --lake LAKE`: every pack's alerts over the lake,
+/// filed in its `alerts` table.
+pub fn file_alerts(lake: &Path) {
+    let out = run(&[
+        "detect",
+        "-q",
+        "--pack",
+        "all",
+        "--format",
+        "ndjson",
+        "--lake",
+        path_str(lake),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// The alert ids in a local lake's `alerts` table (sorted, repeats kept).
 pub fn lake_alert_ids(lake: &Path) -> Vec<String> {
     lake_column(lake, "alerts", "alert_id")
