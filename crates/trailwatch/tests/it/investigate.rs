@@ -713,7 +713,6 @@ fn the_readme_walkthroughs_hold_on_the_sample_trail() {
 /// `target/screenshots/8-investigate-html.png`).
 #[test]
 fn the_html_report_draws_itself_offline_in_a_real_browser() {
-    use crate::support::repo_root;
     if !crate::support::have_browser() {
         return;
     }
@@ -731,15 +730,7 @@ fn the_html_report_draws_itself_offline_in_a_real_browser() {
         path_str(trail.path()),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let shots = repo_root().join("target/screenshots");
-    std::fs::create_dir_all(&shots).unwrap();
-    let shot = shots.join("8-investigate-html.png");
-    let script = repo_root().join("crates/trailwatch/tests/fixtures/report_html.py");
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .args([path_str(&page), "4", path_str(&shot)])
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let shot = crate::support::screenshots().join("8-investigate-html.png");
+    crate::support::browser_fixture("report_html.py", &[path_str(&page), "4", path_str(&shot)]);
     assert!(std::fs::metadata(&shot).unwrap().len() > 10_000);
 }

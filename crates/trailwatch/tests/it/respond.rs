@@ -100,6 +100,22 @@ fn endpoint(moto: &Moto) -> String {
     format!("http://127.0.0.1:{}", moto.port)
 }
 
+/// Turn moto's checks of every request's signature and IAM policy on
+/// (from the next request) or off.
+fn moto_checks(moto: &Moto, on: bool) {
+    let out = python(
+        "import sys, urllib.request\n\
+         urllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/moto-api/reset-auth', \
+         data=sys.argv[2].encode(), method='POST', headers={'Content-Type': 'text/plain'}))",
+        &[&endpoint(moto), if on { "0" } else { "inf" }],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// The AWS settings a command gets: moto's default identity, and nothing
 /// from the machine running the tests (as `support::aws_isolated`).
 const MOTO_ENV: [(&str, &str); 6] = [
@@ -468,10 +484,10 @@ fn a_plan_changes_nothing_apply_fixes_each_and_a_second_apply_finds_all_done() {
     }
 }
 
-/// A user that may do everything but remove console passwords, and its
-/// keys; then moto checks every request's signature and policy.
-const DENY_AND_ENFORCE: &str = r#"
-import boto3, json, sys, urllib.request
+/// The security group deleted, and a user that may do everything but
+/// remove console passwords, with its keys.
+const DENIED_USER: &str = r#"
+import boto3, json, sys
 ep = sys.argv[1]
 iam = boto3.client("iam", endpoint_url=ep, region_name="us-east-1",
                    aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -483,8 +499,6 @@ iam.put_user_policy(UserName="responder", PolicyName="respond", PolicyDocument=j
     {"Effect": "Allow", "Action": "*", "Resource": "*"},
     {"Effect": "Deny", "Action": "iam:DeleteLoginProfile", "Resource": "*"}]}))
 k = iam.create_access_key(UserName="responder")["AccessKey"]
-urllib.request.urlopen(urllib.request.Request(ep + "/moto-api/reset-auth", data=b"0", method="POST",
-                                              headers={"Content-Type": "text/plain"}))
 print(json.dumps({"id": k["AccessKeyId"], "secret": k["SecretAccessKey"]}))
 "#;
 
@@ -498,9 +512,10 @@ fn a_deleted_resource_and_a_denied_call_fail_alone_and_the_rest_is_applied() {
     // on moto checks signatures and policies (a wrong signature would fail
     // every call).
     let keys = py_json(
-        DENY_AND_ENFORCE,
+        DENIED_USER,
         &[&endpoint(&w.moto), w.ids["sg"].as_str().expect("sg")],
     );
+    moto_checks(&w.moto, true);
     let creds = (
         keys["id"].as_str().expect("id"),
         keys["secret"].as_str().expect("secret"),
@@ -775,19 +790,10 @@ fn the_dashboard_plans_an_alert_s_response_and_applies_it_on_confirmation() {
     if !crate::support::have_browser() {
         return;
     }
-    let shots = crate::support::repo_root().join("target/screenshots");
-    let script =
-        crate::support::repo_root().join("crates/trailwatch/tests/fixtures/respond_e2e.py");
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .args([s.base.as_str(), TOKEN, &alert, path_str(&shots)])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let shots = crate::support::screenshots();
+    crate::support::browser_fixture(
+        "respond_e2e.py",
+        &[s.base.as_str(), TOKEN, &alert, path_str(&shots)],
     );
     assert_eq!(
         w.state()["ingress"],
@@ -944,11 +950,10 @@ fn serve_answers_the_auto_rules_as_their_alerts_are_raised() {
 }
 
 /// A user refused the two changes, and a role `responder` that may do
-/// everything; then moto checks every request's signature and policy.
-/// (moto 5.2 matches a trust policy's principal literally, so the role
+/// everything. (moto 5.2 matches a trust policy's principal literally, so the role
 /// trusts `*` rather than the account's `:root`.)
-const ROLE_AND_ENFORCE: &str = r#"
-import boto3, json, sys, urllib.request
+const ROLE_AND_USER: &str = r#"
+import boto3, json, sys
 ep = sys.argv[1]
 iam = boto3.client("iam", endpoint_url=ep, region_name="us-east-1",
                    aws_access_key_id="testing", aws_secret_access_key="testing")
@@ -961,8 +966,6 @@ iam.put_user_policy(UserName="oncall", PolicyName="assume", PolicyDocument=json.
     "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"},
                   {"Effect": "Deny", "Action": ["iam:UpdateAccessKey", "cloudtrail:StartLogging"], "Resource": "*"}]}))
 k = iam.create_access_key(UserName="oncall")["AccessKey"]
-urllib.request.urlopen(urllib.request.Request(ep + "/moto-api/reset-auth", data=b"0", method="POST",
-                                              headers={"Content-Type": "text/plain"}))
 print(json.dumps({"id": k["AccessKeyId"], "secret": k["SecretAccessKey"]}))
 "#;
 
@@ -971,7 +974,8 @@ print(json.dumps({"id": k["AccessKeyId"], "secret": k["SecretAccessKey"]}))
 #[test]
 fn each_account_s_actions_are_made_as_the_role_assumed_in_it() {
     let Some(w) = world() else { return };
-    let keys = py_json(ROLE_AND_ENFORCE, &[&endpoint(&w.moto)]);
+    let keys = py_json(ROLE_AND_USER, &[&endpoint(&w.moto)]);
+    moto_checks(&w.moto, true);
     let creds = (
         keys["id"].as_str().expect("id"),
         keys["secret"].as_str().expect("secret"),
@@ -1009,16 +1013,7 @@ fn each_account_s_actions_are_made_as_the_role_assumed_in_it() {
         ]
     );
     // Checks off again, to read the state with the setup's identity.
-    let off = python(
-        "import sys, urllib.request\nurllib.request.urlopen(urllib.request.Request(sys.argv[1] + '/moto-api/reset-auth', \
-         data=b'inf', method='POST', headers={'Content-Type': 'text/plain'}))",
-        &[&endpoint(&w.moto)],
-    );
-    assert!(
-        off.status.success(),
-        "{}",
-        String::from_utf8_lossy(&off.stderr)
-    );
+    moto_checks(&w.moto, false);
     let now = w.state();
     assert_eq!(
         (&now["key"], &now["logging"]),

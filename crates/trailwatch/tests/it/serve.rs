@@ -1137,19 +1137,10 @@ fn the_dashboard_works_in_a_real_browser() {
         &["--pack", "all"],
         &[("TRAILWATCH_TOKEN", TOKEN)],
     );
-    let shots = crate::support::repo_root().join("target/screenshots");
-    let script =
-        crate::support::repo_root().join("crates/trailwatch/tests/fixtures/dashboard_e2e.py");
-    let out = std::process::Command::new("python3")
-        .arg(&script)
-        .args([s.base.as_str(), TOKEN, path_str(&shots)])
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let shots = crate::support::screenshots();
+    crate::support::browser_fixture(
+        "dashboard_e2e.py",
+        &[s.base.as_str(), TOKEN, path_str(&shots)],
     );
     for shot in [
         "1-sign-in.png",

@@ -400,6 +400,32 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// Where the browser tests save their screenshots (`target/screenshots`).
+pub fn screenshots() -> PathBuf {
+    let shots = repo_root().join("target/screenshots");
+    std::fs::create_dir_all(&shots).expect("screenshots folder");
+    shots
+}
+
+/// Run `tests/fixtures/NAME` (a Python script driving headless Chromium)
+/// with `args`; the test fails with the script's output when it does.
+pub fn browser_fixture(name: &str, args: &[&str]) {
+    let script = repo_root()
+        .join("crates/trailwatch/tests/fixtures")
+        .join(name);
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{name}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `detect --pack all --lake LAKE`: every pack's alerts over the lake,
 /// filed in its `alerts` table.
 pub fn file_alerts(lake: &Path) {
