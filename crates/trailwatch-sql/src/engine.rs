@@ -545,6 +545,11 @@ mod tests {
         (rt, engine)
     }
 
+    /// Held by each test that starts alarm threads: the count of alarm
+    /// threads is the whole process's, so one test's slow statement must
+    /// not be counted as another's leftover (CI once saw exactly that).
+    static TIMEOUT_TESTS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     /// This process's threads called `name` (Linux: /proc/self/task).
     #[cfg(target_os = "linux")]
     fn threads_named(name: &str) -> usize {
@@ -567,6 +572,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn quick_statements_leave_no_timeout_thread_behind() {
+        let _alone = TIMEOUT_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         let (rt, engine) = with_timeout(Duration::from_secs(600));
         let threads = || {
             std::fs::read_dir("/proc/self/task")
@@ -623,6 +629,7 @@ mod tests {
     /// The timeout still stops a statement that runs past it.
     #[test]
     fn a_statement_past_the_timeout_is_stopped() {
+        let _alone = TIMEOUT_TESTS.lock().unwrap_or_else(|e| e.into_inner());
         let (rt, engine) = with_timeout(Duration::from_millis(200));
         // Ten billion rows to add up: far past 200 ms.
         let values: Vec<String> = (1..=100).map(|i| format!("({i})")).collect();
