@@ -18,6 +18,7 @@ pub mod event;
 pub mod investigate;
 pub mod layout;
 pub mod nesting;
+pub mod ocsf;
 pub mod pattern;
 pub mod posture;
 pub mod respond;

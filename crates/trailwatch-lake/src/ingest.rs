@@ -240,6 +240,19 @@ fn decode_reader(
     };
 }
 
+/// A source's CloudTrail text: the reader itself, or, for OCSF Parquet
+/// (Security Lake's), its events turned back into CloudTrail records.
+fn as_cloudtrail(
+    src: &SourceObject,
+    mut reader: Box<dyn Read>,
+) -> Result<Box<dyn Read>, LakeError> {
+    if !crate::ocsf::is_parquet_name(&src.key) {
+        return Ok(reader);
+    }
+    let text = crate::ocsf::parquet_as_cloudtrail(&src.key, &mut reader)?;
+    Ok(Box::new(std::io::Cursor::new(text)))
+}
+
 /// Decode a few sources into shared builders: fewer, larger batches than
 /// one set per file, which the dedup and Parquet steps handle faster.
 fn decode_sources(
@@ -272,6 +285,21 @@ fn decode_sources(
             (SourceLocation::Stdin, None) => Box::new(std::io::stdin()),
             (SourceLocation::Object { path, .. }, None) => {
                 return Err(LakeError::Broken(format!("{path} was not fetched")));
+            }
+        };
+        let reader = match as_cloudtrail(src, reader) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("quarantined: {e}");
+                out.quarantine.push(QuarantineEntry {
+                    source: src.key.clone(),
+                    record: None,
+                    offset: None,
+                    reason: e.to_string(),
+                    raw: None,
+                    raw_hex: None,
+                });
+                continue;
             }
         };
         decode_reader(src, reader, opts, &mut parts, &mut out);

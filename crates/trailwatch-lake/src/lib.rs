@@ -16,6 +16,7 @@ pub mod error;
 pub mod ingest;
 pub mod manifest;
 pub mod object_reader;
+pub mod ocsf;
 pub mod parquet_file;
 pub mod partition;
 pub mod read;

@@ -311,7 +311,7 @@ pub fn parse_create_external_table(sql: &str) -> Result<ExternalTable, QueryErro
         let f = fmt.to_ascii_lowercase();
         if f == "parquet" || f.contains("parquet") || f == "orc" {
             return Err(err(format!(
-                "STORED AS {fmt}: only raw JSON CloudTrail logs can be read this way; query the lake for Parquet"
+                "STORED AS {fmt}: only raw CloudTrail logs can be read this way (query the lake for its Parquet); for Security Lake's OCSF Parquet, declare the CloudTrail table (JSON SerDe) with LOCATION at the OCSF folder: its events are read back as CloudTrail records"
             )));
         }
     }

@@ -47,10 +47,38 @@ enum Source {
     Object(Arc<dyn ObjectStore>, ObjectPath),
 }
 
+/// Log files: CloudTrail JSON, and OCSF Parquet (Amazon Security Lake's
+/// CloudTrail), read back as CloudTrail records.
 fn is_data(name: &str) -> bool {
     [".json", ".json.gz", ".gz", ".jsonl", ".ndjson"]
         .iter()
         .any(|s| name.ends_with(s))
+        || trailwatch_lake::ocsf::is_parquet_name(name)
+}
+
+/// A decoder of `name`'s `bytes`, OCSF Parquet turned into CloudTrail.
+fn decoder_of<B: AsRef<[u8]> + Send + 'static>(
+    name: &str,
+    bytes: B,
+    opts: DecodeOptions,
+) -> Result<Decoder, QueryError> {
+    if !trailwatch_lake::ocsf::is_parquet_name(name) {
+        return Ok(Decoder::from_reader(
+            name,
+            std::io::Cursor::new(bytes),
+            opts,
+        )?);
+    }
+    let text = trailwatch_lake::ocsf::parquet_as_cloudtrail(name, &mut std::io::Cursor::new(bytes))
+        .map_err(|e| QueryError::RawLocation {
+            what: name.to_string(),
+            message: e.to_string(),
+        })?;
+    Ok(Decoder::from_reader(
+        name,
+        std::io::Cursor::new(text),
+        opts,
+    )?)
 }
 
 /// Keep log files: trail files when the location follows CloudTrail's
@@ -214,7 +242,14 @@ fn file_batches(
 ) -> Result<(), QueryError> {
     let opts = DecodeOptions::default();
     let mut dec = match &file.source {
-        Source::Local(p) => Decoder::open(p, opts),
+        Source::Local(p) if trailwatch_lake::ocsf::is_parquet_name(&file.name) => {
+            let bytes = std::fs::read(p).map_err(|e| QueryError::RawLocation {
+                what: file.name.clone(),
+                message: e.to_string(),
+            })?;
+            decoder_of(&file.name, bytes, opts)?
+        }
+        Source::Local(p) => Decoder::open(p, opts)?,
         Source::Object(store, path) => {
             let bytes = handle
                 .block_on(async { store.get(path).await?.bytes().await })
@@ -222,9 +257,9 @@ fn file_batches(
                     what: file.name.clone(),
                     message: e.to_string(),
                 })?;
-            Decoder::from_reader(&file.name, std::io::Cursor::new(bytes), opts)
+            decoder_of(&file.name, bytes, opts)?
         }
-    }?;
+    };
     let mut builder = BatchBuilder::new();
     let flush = |builder: &mut BatchBuilder| -> Result<bool, QueryError> {
         if builder.is_empty() {

@@ -6,6 +6,7 @@ mod corpora;
 mod decode;
 mod digest;
 mod hostile;
+mod ocsf;
 mod rules;
 mod sigma;
 mod support;

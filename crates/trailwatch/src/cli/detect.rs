@@ -35,6 +35,8 @@ pub enum DetectFormat {
     Table,
     Json,
     Ndjson,
+    /// One OCSF 1.1.0 Detection Finding (class 2004) per line.
+    Ocsf,
 }
 
 #[derive(Debug, Args)]
@@ -63,8 +65,9 @@ pub struct DetectArgs {
     /// Only events at or after this time: today, 24h, 7d, or a date/time.
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
-    /// How to print the alerts: a table, one JSON document, or one JSON
-    /// object per line (what `notify send` reads).
+    /// How to print the alerts: a table, one JSON document, one JSON
+    /// object per line (what `notify send` reads), or one OCSF Detection
+    /// Finding per line.
     #[arg(long, value_enum, default_value_t = DetectFormat::Table)]
     pub format: DetectFormat,
     /// List every match (rule_id, event_id, event_time, severity, …)
@@ -151,6 +154,11 @@ fn replay_alerts(
 }
 
 pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
+    if args.matches && matches!(args.format, DetectFormat::Ocsf) {
+        anyhow::bail!(
+            "--format ocsf writes alerts as Detection Findings; --matches lists matches (use --format ndjson)"
+        );
+    }
     let detections = args.rules.detections(cfg)?;
     let rule_problems = detections.problems.len();
     let since = args
@@ -309,7 +317,7 @@ impl<'s> AlertOutput<'s> {
                     out.write_all(if shown == 0 { b"[\n" } else { b",\n" })?;
                     out.write_all(r.text.as_bytes())?;
                 }
-                DetectFormat::Ndjson | DetectFormat::Table => {
+                DetectFormat::Ndjson | DetectFormat::Ocsf | DetectFormat::Table => {
                     out.write_all(r.text.as_bytes())?;
                     out.write_all(b"\n")?;
                 }
@@ -319,7 +327,7 @@ impl<'s> AlertOutput<'s> {
         match self.format {
             DetectFormat::Json if shown == 0 => writeln!(out, "[]")?,
             DetectFormat::Json => writeln!(out, "\n]")?,
-            DetectFormat::Ndjson => {}
+            DetectFormat::Ndjson | DetectFormat::Ocsf => {}
             DetectFormat::Table if self.hidden > 0 => writeln!(
                 out,
                 "{shown} shown of {} alerts; {} returns to OK are not in the table (--format json lists every alert)",
@@ -348,6 +356,7 @@ fn render(format: DetectFormat, a: &Alert) -> io::Result<Option<String>> {
             Some(out)
         }
         DetectFormat::Ndjson => Some(serde_json::to_string(a)?),
+        DetectFormat::Ocsf => Some(serde_json::to_string(&trailwatch_core::ocsf::finding(a))?),
         DetectFormat::Table => {
             let line = alert_row(a);
             // Principals, IPs and event names come from records: no
@@ -368,7 +377,9 @@ fn write_items<T: serde::Serialize>(
             serde_json::to_writer_pretty(&mut *out, items)?;
             writeln!(out)
         }
-        DetectFormat::Ndjson => {
+        // Matches are records, not alerts: `run` refuses --format ocsf
+        // with --matches.
+        DetectFormat::Ndjson | DetectFormat::Ocsf => {
             for i in items {
                 serde_json::to_writer(&mut *out, i)?;
                 writeln!(out)?;

@@ -15,6 +15,7 @@ mod completions;
 mod config;
 mod detect;
 mod exit;
+mod export;
 mod generate;
 mod ingest;
 mod investigate;
@@ -101,6 +102,10 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// Ingest sources into the Parquet lake (crash-safe, idempotent, deduplicated).
     Ingest(ingest::IngestArgs),
+    /// Write the lake's events in another schema (OCSF for Amazon
+    /// Security Lake and SIEMs).
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// From one key, principal, session, address or alert to the whole
     /// story: credentials minted, events, resources, what was created.
     Investigate(investigate::InvestigateArgs),
@@ -263,6 +268,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Stats(args) => stats::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Ingest(args) => ingest::run(args, &config()?),
+        Command::Export(cmd) => export::run(cmd, &config()?),
         Command::Investigate(args) => investigate::run(args, &config()?),
         Command::Lake(cmd) => lake::run(cmd, &config()?),
         Command::Respond(args) => respond::run(args, &config()?),

@@ -39,6 +39,13 @@ use crate::pipeline::watch::Watch;
 use crate::private;
 use crate::timespec::{millis_arg, seconds_arg};
 
+/// The output's lines.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum WatchFormat {
+    Ndjson,
+    Ocsf,
+}
+
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Folders to follow (a local copy or mount of the trail bucket), or
@@ -50,6 +57,10 @@ pub struct WatchArgs {
     /// Where alerts go, as NDJSON (appended). Default: stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// What each line of the output is: trailwatch's alert JSON, or an
+    /// OCSF 1.1.0 Detection Finding.
+    #[arg(long, value_enum, default_value_t = WatchFormat::Ndjson)]
+    pub format: WatchFormat,
     /// Where the checkpoint lives (created if missing); also `[watch] state`.
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
@@ -112,6 +123,7 @@ impl WatchArgs {
         WatchFlags {
             state: self.state.clone(),
             output: self.output.clone(),
+            ocsf: matches!(self.format, WatchFormat::Ocsf),
             lateness: self.lateness,
             late_horizon: self.late_horizon,
             idle_after: self.idle_after,

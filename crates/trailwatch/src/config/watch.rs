@@ -36,6 +36,8 @@ pub(super) struct WatchSection {
 pub struct WatchFlags {
     pub state: Option<PathBuf>,
     pub output: Option<PathBuf>,
+    /// `--format ocsf`: alerts as OCSF Detection Findings.
+    pub ocsf: bool,
     pub lateness: Option<u64>,
     pub late_horizon: Option<u64>,
     pub idle_after: Option<u64>,
@@ -56,6 +58,8 @@ pub struct WatchSettings {
     /// Needed by `watch` (an error there when absent).
     pub state: Option<PathBuf>,
     pub output: Option<PathBuf>,
+    /// Alerts written as OCSF Detection Findings (`--format ocsf`).
+    pub ocsf: bool,
     /// Seconds.
     pub lateness: i64,
     /// Seconds.
@@ -158,6 +162,7 @@ impl WatchSettings {
         Ok(WatchSettings {
             state: state.map(|s| s.value),
             output: output.map(|s| s.value),
+            ocsf: flags.ocsf,
             lateness: lateness.value,
             // In range, so not negative.
             late_horizon: horizon.value as u64,

@@ -205,6 +205,17 @@ pub enum SmtpTls {
     None,
 }
 
+/// What a file or webhook sink writes.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Payload {
+    /// trailwatch's own alert JSON.
+    #[default]
+    Trailwatch,
+    /// OCSF 1.1.0 Detection Findings (class 2004).
+    Ocsf,
+}
+
 /// One sink's settings, by `type`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
@@ -212,6 +223,10 @@ pub enum SinkKind {
     Stdout,
     File {
         path: PathBuf,
+        /// `trailwatch` (the alert as `detect --format ndjson` prints it,
+        /// the default) or `ocsf` (an OCSF Detection Finding per line).
+        #[serde(default)]
+        format: Payload,
         /// Rotate when the file passes this many bytes (default 100 MB).
         max_bytes: Option<u64>,
         /// Rotated files kept: FILE.1 … FILE.N (default 5).
@@ -219,6 +234,10 @@ pub enum SinkKind {
     },
     Webhook {
         url: Secret,
+        /// `trailwatch` (the envelope `{version, kind, alert_ids, alerts}`,
+        /// the default) or `ocsf` (a JSON array of OCSF Detection Findings).
+        #[serde(default)]
+        format: Payload,
         #[serde(default)]
         headers: BTreeMap<String, Secret>,
         /// Shared secret for the `X-Trailwatch-Signature` HMAC-SHA256 header.

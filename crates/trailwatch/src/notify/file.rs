@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
+use super::config::Payload;
 use super::message::Message;
 use super::stdout::ndjson;
 use super::{SendError, Sink};
@@ -17,6 +18,7 @@ use crate::private;
 #[derive(Debug)]
 pub struct FileSink {
     path: PathBuf,
+    format: Payload,
     max_bytes: u64,
     keep: u32,
     /// One writer at a time (a digest and an alert never interleave).
@@ -24,9 +26,10 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    pub fn new(path: PathBuf, max_bytes: u64, keep: u32) -> FileSink {
+    pub fn new(path: PathBuf, format: Payload, max_bytes: u64, keep: u32) -> FileSink {
         FileSink {
             path,
+            format,
             max_bytes,
             keep,
             lock: Arc::new(Mutex::new(())),
@@ -71,7 +74,10 @@ fn append(path: &Path, max_bytes: u64, keep: u32, text: &[u8]) -> std::io::Resul
 #[async_trait]
 impl Sink for FileSink {
     async fn send(&self, message: &Message) -> Result<(), SendError> {
-        let text = ndjson(message)?;
+        let text = match self.format {
+            Payload::Trailwatch => ndjson(message)?,
+            Payload::Ocsf => message.ocsf_json(true),
+        };
         let (path, max, keep, lock) = (
             self.path.clone(),
             self.max_bytes,

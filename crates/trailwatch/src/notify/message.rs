@@ -94,6 +94,26 @@ impl Message {
         serde_json::to_vec(&env).unwrap_or_default()
     }
 
+    /// The alerts as OCSF Detection Findings: a JSON array (`lines`
+    /// false) or one finding per line.
+    pub fn ocsf_json(&self, lines: bool) -> Vec<u8> {
+        let findings: Vec<_> = self
+            .alerts
+            .iter()
+            .map(trailwatch_core::ocsf::finding)
+            .collect();
+        // Serialising plain data to memory cannot fail.
+        if !lines {
+            return serde_json::to_vec(&findings).unwrap_or_default();
+        }
+        let mut out = Vec::new();
+        for f in &findings {
+            let _ = serde_json::to_writer(&mut out, f);
+            out.push(b'\n');
+        }
+        out
+    }
+
     /// One line: `[P1] Root account used` or `[trailwatch] 12 alerts: …`.
     pub fn subject(&self) -> String {
         match (self.kind, self.alerts.as_slice()) {

@@ -96,15 +96,18 @@ pub fn build(
         SinkKind::Stdout => Arc::new(stdout::Stdout),
         SinkKind::File {
             path,
+            format,
             max_bytes,
             keep,
         } => Arc::new(file::FileSink::new(
             path.clone(),
+            *format,
             max_bytes.unwrap_or(100 << 20),
             keep.unwrap_or(5),
         )),
         SinkKind::Webhook {
             url,
+            format,
             headers,
             secret,
             timeout,
@@ -115,6 +118,7 @@ pub fn build(
                 .collect::<Result<_>>()?;
             Arc::new(webhook::Webhook::new(
                 url.resolve()?,
+                *format,
                 headers,
                 secret.as_ref().map(Secret::resolve).transpose()?,
                 timeout_of(*timeout),

@@ -3,7 +3,8 @@
 //! headers and, given a shared secret, an `X-Trailwatch-Signature:
 //! sha256=<hex>` header: HMAC-SHA256 of the exact body bytes, which the
 //! receiver recomputes to know the message is ours and unaltered.
-//! `Idempotency-Key` carries the alert id (or the digest's key).
+//! `Idempotency-Key` carries the alert id (or the digest's key). With
+//! `format = "ocsf"` the body is a JSON array of OCSF Detection Findings.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,13 +13,14 @@ use anyhow::{Context, Result};
 use async_trait::async_trait;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::config::Secret;
+use super::config::{Payload, Secret};
 use super::message::Message;
 use super::{SendError, Sink, http};
 
 #[derive(Debug)]
 pub struct Webhook {
     url: Secret,
+    format: Payload,
     headers: HeaderMap,
     secret: Option<Secret>,
     client: reqwest::Client,
@@ -35,6 +37,7 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 impl Webhook {
     pub fn new(
         url: Secret,
+        format: Payload,
         headers: BTreeMap<String, Secret>,
         secret: Option<Secret>,
         timeout: Duration,
@@ -50,6 +53,7 @@ impl Webhook {
         }
         Ok(Webhook {
             url,
+            format,
             headers: map,
             secret,
             client: http::client(timeout)?,
@@ -60,7 +64,10 @@ impl Webhook {
 #[async_trait]
 impl Sink for Webhook {
     async fn send(&self, message: &Message) -> Result<(), SendError> {
-        let body = message.envelope_json();
+        let body = match self.format {
+            Payload::Trailwatch => message.envelope_json(),
+            Payload::Ocsf => message.ocsf_json(false),
+        };
         let mut headers = self.headers.clone();
         if let Some(secret) = &self.secret {
             let sig = signature(secret.expose().as_bytes(), &body);

@@ -83,8 +83,8 @@ pub fn run(w: Watch, mut detectors: Vec<Box<dyn Detector>>) -> Result<()> {
     }
     pipeline = pipeline.with_output(Box::new(match &set.output {
         // Only what was written after the saved state can come again.
-        Some(path) => output::Ndjson::open(path, saver.cp.output_offset)?,
-        None => output::Ndjson::stdout(),
+        Some(path) => output::Ndjson::open(path, saver.cp.output_offset, set.ocsf)?,
+        None => output::Ndjson::stdout(set.ocsf),
     }));
     if let Some(store) = &store {
         let table = AlertTable::open(store).context("opening the alerts table")?;

@@ -33,13 +33,13 @@ impl Input {
     pub fn open(&self, opts: DecodeOptions) -> Result<Decoder, DecodeError> {
         match self {
             Input::Stdin => Decoder::from_reader("-", std::io::stdin(), opts),
-            Input::File { path, .. } => Decoder::open(path, opts),
+            Input::File { path, .. } => open_path(path, opts),
             Input::Object { object, handle, .. } => {
                 let bytes = fetch(object, handle).map_err(|e| DecodeError::Io {
                     source_name: object.key.clone(),
                     error: std::io::Error::other(e),
                 })?;
-                Decoder::from_reader(&object.key, std::io::Cursor::new(bytes), opts)
+                open_bytes(&object.key, bytes, opts)
             }
         }
     }
@@ -187,10 +187,8 @@ impl Input {
 impl Fetched {
     pub fn open(&self, opts: DecodeOptions) -> Result<Decoder, DecodeError> {
         match self {
-            Fetched::File(path) => Decoder::open(path, opts),
-            Fetched::Bytes { name, bytes } => {
-                Decoder::from_reader(name, std::io::Cursor::new(bytes.clone()), opts)
-            }
+            Fetched::File(path) => open_path(path, opts),
+            Fetched::Bytes { name, bytes } => open_bytes(name, bytes.clone(), opts),
         }
     }
 
@@ -208,6 +206,45 @@ impl Fetched {
         )
         .err()
     }
+}
+
+/// A decoder of a local file; OCSF Parquet is read as CloudTrail.
+fn open_path(path: &std::path::Path, opts: DecodeOptions) -> Result<Decoder, DecodeError> {
+    let name = path.display().to_string();
+    if !trailwatch_lake::ocsf::is_parquet_name(&name) {
+        return Decoder::open(path, opts);
+    }
+    let mut f = std::fs::File::open(path).map_err(|error| DecodeError::Io {
+        source_name: name.clone(),
+        error,
+    })?;
+    from_ocsf(&name, &mut f, opts)
+}
+
+/// A decoder of a fetched object; OCSF Parquet is read as CloudTrail.
+fn open_bytes(
+    name: &str,
+    bytes: bytes::Bytes,
+    opts: DecodeOptions,
+) -> Result<Decoder, DecodeError> {
+    if trailwatch_lake::ocsf::is_parquet_name(name) {
+        return from_ocsf(name, &mut std::io::Cursor::new(bytes), opts);
+    }
+    Decoder::from_reader(name, std::io::Cursor::new(bytes), opts)
+}
+
+fn from_ocsf(
+    name: &str,
+    reader: &mut dyn std::io::Read,
+    opts: DecodeOptions,
+) -> Result<Decoder, DecodeError> {
+    let text = trailwatch_lake::ocsf::parquet_as_cloudtrail(name, reader).map_err(|e| {
+        DecodeError::Io {
+            source_name: name.to_string(),
+            error: std::io::Error::other(e.to_string()),
+        }
+    })?;
+    Decoder::from_reader(name, std::io::Cursor::new(text), opts)
 }
 
 /// The bytes of an object-store source.

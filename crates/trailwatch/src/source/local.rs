@@ -33,6 +33,8 @@ const DATA_SUFFIXES: &[&str] = &[
     ".ndjson",
     ".ndjson.gz",
     ".gz",
+    // OCSF events (Amazon Security Lake's), read back as CloudTrail.
+    ".parquet",
 ];
 
 fn has_data_suffix(name: &str) -> bool {

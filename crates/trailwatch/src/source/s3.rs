@@ -148,7 +148,8 @@ fn classify(
         let data = key.ends_with(".json")
             || key.ends_with(".gz")
             || key.ends_with(".jsonl")
-            || key.ends_with(".ndjson");
+            || key.ends_with(".ndjson")
+            || trailwatch_lake::ocsf::is_parquet_name(&key);
         if parsed.is_some() && data {
             trail.push(object);
         } else if data {

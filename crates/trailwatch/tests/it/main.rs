@@ -18,6 +18,7 @@ mod ingest;
 mod investigate;
 mod lake;
 mod notify;
+mod ocsf;
 mod query;
 mod respond;
 mod serve;

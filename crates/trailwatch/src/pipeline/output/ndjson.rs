@@ -1,5 +1,7 @@
 //! Alerts as NDJSON, appended to a file (synced before `emit` returns) or
 //! written to stdout; an alert id already written is not written again.
+//! Each line is the alert, or (`--format ocsf`) its OCSF Detection
+//! Finding, whose `finding_info.uid` is the alert id.
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
@@ -16,14 +18,25 @@ use crate::private;
 pub struct Ndjson {
     file: Option<File>,
     emitted: HashSet<String>,
+    ocsf: bool,
+}
+
+/// The alert id of an output line: an alert's, or a finding's uid.
+fn line_alert_id(line: &str) -> Option<String> {
+    if let Ok(a) = serde_json::from_str::<Alert>(line) {
+        return Some(a.alert_id);
+    }
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    Some(v.pointer("/finding_info/uid")?.as_str()?.to_string())
 }
 
 impl Ndjson {
     /// Write to stdout.
-    pub fn stdout() -> Ndjson {
+    pub fn stdout(ocsf: bool) -> Ndjson {
         Ndjson {
             file: None,
             emitted: HashSet::new(),
+            ocsf,
         }
     }
 
@@ -31,7 +44,7 @@ impl Ndjson {
     /// from `from` on (the whole file when `None`: only alerts written after
     /// the watcher's saved state can be raised again); a torn last line (a
     /// kill mid-write) is cut off.
-    pub fn open(path: &Path, from: Option<u64>) -> Result<Ndjson> {
+    pub fn open(path: &Path, from: Option<u64>, ocsf: bool) -> Result<Ndjson> {
         let mut emitted = HashSet::new();
         if path.exists() {
             let mut f = File::open(path).with_context(|| format!("reading {}", path.display()))?;
@@ -43,8 +56,8 @@ impl Ndjson {
             let complete = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
             for line in BufReader::new(&text[..complete]).lines() {
                 let line = line?;
-                if let Ok(a) = serde_json::from_str::<Alert>(&line) {
-                    emitted.insert(a.alert_id);
+                if let Some(id) = line_alert_id(&line) {
+                    emitted.insert(id);
                 }
             }
             if complete < text.len() {
@@ -56,6 +69,7 @@ impl Ndjson {
         Ok(Ndjson {
             file: Some(file),
             emitted,
+            ocsf,
         })
     }
 }
@@ -69,7 +83,11 @@ impl AlertOutput for Ndjson {
         let mut text = Vec::new();
         for a in alerts {
             if self.emitted.insert(a.alert_id.clone()) {
-                serde_json::to_writer(&mut text, a)?;
+                if self.ocsf {
+                    serde_json::to_writer(&mut text, &trailwatch_core::ocsf::finding(a))?;
+                } else {
+                    serde_json::to_writer(&mut text, a)?;
+                }
                 text.push(b'\n');
             }
         }
