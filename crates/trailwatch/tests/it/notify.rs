@@ -968,3 +968,58 @@ fn a_receiver_echoing_the_secret_url_never_gets_it_stored_or_printed() {
         assert_eq!(mode(&f), 0o600, "{}", f.display());
     }
 }
+
+/// `format = "ocsf"`: the webhook POSTs a JSON array of OCSF Detection
+/// Findings and the file sink writes one per line, each alert once, named
+/// by `finding_info.uid`.
+#[test]
+fn file_and_webhook_sinks_deliver_ocsf_detection_findings() {
+    if !need_python_receivers() {
+        return;
+    }
+    let h = hook(
+        "{}",
+        &[],
+        "url = \"http://127.0.0.1:{port}/ocsf\"\nformat = \"ocsf\"\nmax_per_minute = 1000",
+    );
+    let file = h.dir.path().join("findings.ndjson");
+    let config = write_config(
+        h.dir.path(),
+        &format!(
+            "[notify.sink.hook]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{}/ocsf\"\nformat = \"ocsf\"\nmax_per_minute = 1000\n\n\
+             [notify.sink.file]\ntype = \"file\"\npath = {:?}\nformat = \"ocsf\"\n",
+            h.rx.port,
+            path_str(&file)
+        ),
+    );
+    let out = notify(&["send", path_str(&h.alerts)], &config);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let posted: Vec<String> = requests(&h.rx.log)
+        .iter()
+        .filter(|r| r["status"].as_u64().unwrap() < 300)
+        .flat_map(|r| {
+            let body: Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
+            body.as_array()
+                .expect("a JSON array of findings")
+                .iter()
+                .map(|f| {
+                    assert_eq!(f["class_uid"], 2004, "{f}");
+                    f["finding_info"]["uid"].as_str().unwrap().to_string()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(posted.len(), h.ids.len(), "each alert exactly once");
+    assert_eq!(posted.into_iter().collect::<BTreeSet<_>>(), h.ids);
+    let written: Vec<String> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Value = serde_json::from_str(l).unwrap();
+            assert_eq!(f["metadata"]["version"], "1.1.0");
+            f["finding_info"]["uid"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(written.len(), h.ids.len());
+    assert_eq!(written.into_iter().collect::<BTreeSet<_>>(), h.ids);
+}

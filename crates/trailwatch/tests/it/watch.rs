@@ -1077,3 +1077,61 @@ fn two_sharded_watchers_find_what_one_finds_and_store_each_event_once() {
         "the shards' alerts differ from one watcher's"
     );
 }
+
+/// Security Lake's kind of files (an OCSF export of the sample) landing in
+/// a watched folder, alerts written as OCSF Detection Findings: each
+/// finding of the replay once, across a kill.
+#[test]
+fn watch_reads_ocsf_parquet_as_it_lands_and_writes_detection_findings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = dir.path().join("lake");
+    crate::support::ingest_sample(&lake);
+    let export = dir.path().join("export");
+    let o = run(&["export", "ocsf", "-q", "--lake", path_str(&lake), "--out", path_str(&export)]);
+    assert!(o.status.success(), "{}", crate::support::stderr(&o));
+    let files = crate::support::files_under(&export);
+    let watched = dir.path().join("watched");
+    std::fs::create_dir_all(&watched).unwrap();
+    let state = dir.path().join("state");
+    let out = dir.path().join("findings.ndjson");
+    let ocsf = ["--format", "ocsf"];
+    let half = files.len() / 2;
+    let mut w = start_with(path_str(&watched), &state, &out, &ocsf);
+    for f in &files[..half] {
+        land(f, &export, &watched);
+    }
+    wait_for(&state, half);
+    w.kill().expect("kill -9");
+    let _ = w.wait();
+    for f in &files[half..] {
+        land(f, &export, &watched);
+    }
+    let mut w = start_with(path_str(&watched), &state, &out, &ocsf);
+    wait_for(&state, files.len());
+    std::thread::sleep(Duration::from_millis(300));
+    w.kill().expect("kill");
+    let _ = w.wait();
+
+    let text = std::fs::read_to_string(&out).expect("findings written");
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let f: Value = serde_json::from_str(l).expect("json line");
+            assert_eq!(f["class_uid"], 2004, "{f}");
+            f["finding_info"]["uid"].as_str().expect("uid").to_string()
+        })
+        .collect();
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "a finding was repeated");
+    let replay = run(&["detect", "--format", "ndjson", "--pack", "essential,responder", path_str(&sample_trail())]);
+    let findings: Vec<String> = String::from_utf8_lossy(&replay.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .filter(|a| a["kind"] == "finding")
+        .map(|a| a["alert_id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(findings.len() >= 10);
+    for f in &findings {
+        assert!(unique.contains(f), "the replay's finding {f} is not among watch's");
+    }
+}
