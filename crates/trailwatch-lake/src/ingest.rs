@@ -249,8 +249,15 @@ fn as_cloudtrail(
     if !crate::ocsf::is_parquet_name(&src.key) {
         return Ok(reader);
     }
-    let text = crate::ocsf::parquet_as_cloudtrail(&src.key, &mut reader)?;
-    Ok(Box::new(std::io::Cursor::new(text)))
+    let read = crate::ocsf::parquet_as_cloudtrail(&src.key, &mut reader)?;
+    if !read.absent.is_empty() {
+        tracing::warn!(
+            "{}: OCSF without the columns of {}: those CloudTrail fields stay absent",
+            src.key,
+            read.absent.join(", ")
+        );
+    }
+    Ok(Box::new(std::io::Cursor::new(read.text)))
 }
 
 /// Decode a few sources into shared builders: fewer, larger batches than

@@ -69,14 +69,20 @@ fn decoder_of<B: AsRef<[u8]> + Send + 'static>(
             opts,
         )?);
     }
-    let text = trailwatch_lake::ocsf::parquet_as_cloudtrail(name, &mut std::io::Cursor::new(bytes))
+    let read = trailwatch_lake::ocsf::parquet_as_cloudtrail(name, &mut std::io::Cursor::new(bytes))
         .map_err(|e| QueryError::RawLocation {
             what: name.to_string(),
             message: e.to_string(),
         })?;
+    if !read.absent.is_empty() {
+        tracing::warn!(
+            "{name}: OCSF without the columns of {}: those columns are NULL",
+            read.absent.join(", ")
+        );
+    }
     Ok(Decoder::from_reader(
         name,
-        std::io::Cursor::new(text),
+        std::io::Cursor::new(read.text),
         opts,
     )?)
 }

@@ -10,12 +10,14 @@
 
 mod back;
 mod class;
+mod coverage;
 mod event;
 mod finding;
 mod unmapped;
 
 pub use back::{LOST_IN_OCSF, to_cloudtrail};
 pub use class::{Activity, Class, classify};
+pub use coverage::rules_reading;
 pub use event::{OcsfEvent, from_record};
 pub use finding::{DetectionFinding, finding};
 

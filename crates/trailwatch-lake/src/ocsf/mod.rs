@@ -28,8 +28,9 @@ use trailwatch_core::ocsf::{Class, OcsfEvent, to_cloudtrail};
 use crate::error::LakeError;
 use crate::store::Store;
 
-/// Rows per file at most (and per row group): a partition's rows are held
-/// until written, so this bounds the memory of an export.
+/// Rows held at most before the largest bucket is written (so also rows
+/// per file and per row group at most): the bound on an export's memory,
+/// whatever the window.
 pub const FILE_ROWS: usize = 64 * 1024;
 
 fn text(name: &str) -> Field {
@@ -231,6 +232,8 @@ pub struct Exporter<'s> {
     source: String,
     pending: BTreeMap<Bucket, Pending>,
     held_rows: usize,
+    /// [`FILE_ROWS`], smaller in tests.
+    max_held: usize,
     pub stats: ExportStats,
 }
 
@@ -238,6 +241,15 @@ impl<'s> Exporter<'s> {
     /// An exporter of source `source` (a Security Lake custom source name:
     /// letters, digits, '-' and '_').
     pub fn new(store: &'s Store, source: &str) -> Result<Exporter<'s>, LakeError> {
+        Exporter::holding(store, source, FILE_ROWS)
+    }
+
+    /// An exporter that holds at most `max_held` rows.
+    pub fn holding(
+        store: &'s Store,
+        source: &str,
+        max_held: usize,
+    ) -> Result<Exporter<'s>, LakeError> {
         if source.is_empty()
             || source.len() > 64
             || !source
@@ -254,11 +266,14 @@ impl<'s> Exporter<'s> {
             source: source.to_string(),
             pending: BTreeMap::new(),
             held_rows: 0,
+            max_held: max_held.max(1),
             stats: ExportStats::default(),
         })
     }
 
-    /// Add one event; a bucket is written once it holds [`FILE_ROWS`].
+    /// Add one event; past the rows it may hold, the largest bucket is
+    /// written (the lake is read partition by partition, so that is
+    /// nearly always the one being read).
     pub fn push(&mut self, e: &OcsfEvent<'_>) -> Result<(), LakeError> {
         let bucket = Bucket {
             region: e.cloud.region.to_string(),
@@ -272,13 +287,23 @@ impl<'s> Exporter<'s> {
             class: e.class,
         };
         let line = serde_json::to_vec(e)?;
-        let pending = self.pending.entry(bucket.clone()).or_default();
-        pending.rows.push((e.time, line));
+        self.pending
+            .entry(bucket)
+            .or_default()
+            .rows
+            .push((e.time, line));
         self.held_rows += 1;
         self.stats.events += 1;
         *self.stats.by_class.entry(e.class.uid()).or_default() += 1;
-        if pending.rows.len() >= FILE_ROWS {
-            self.write(&bucket)?;
+        if self.held_rows >= self.max_held {
+            let largest = self
+                .pending
+                .iter()
+                .max_by_key(|(_, p)| p.rows.len())
+                .map(|(b, _)| b.clone());
+            if let Some(b) = largest {
+                self.write(&b)?;
+            }
         }
         Ok(())
     }
@@ -403,6 +428,60 @@ pub fn is_ocsf(schema: &Schema) -> bool {
     schema.field_with_name("class_uid").is_ok() && schema.field_with_name("metadata").is_ok()
 }
 
+/// CloudTrail fields that OCSF Parquet of `schema` cannot give back: the
+/// OCSF columns they come from are not in the file (another writer's
+/// choice; trailwatch's export keeps them all).
+pub fn absent_fields(schema: &Schema) -> Vec<&'static str> {
+    let has = |path: &str| {
+        let names: Vec<&str> = path.split('.').collect();
+        let mut fields = schema.fields().clone();
+        for (i, name) in names.iter().enumerate() {
+            let Some((_, f)) = fields.find(name) else {
+                return false;
+            };
+            if i + 1 < names.len() {
+                let DataType::Struct(inner) = f.data_type() else {
+                    return false;
+                };
+                fields = inner.clone();
+            }
+        }
+        true
+    };
+    let mut absent = Vec::new();
+    for (column, fields) in [
+        ("api.request.data", &["requestParameters"][..]),
+        ("api.response.data", &["responseElements"]),
+        ("api.response.error", &["errorCode"]),
+        ("actor.session", &["userIdentity.sessionContext"]),
+        ("src_endpoint", &["sourceIPAddress"]),
+        (
+            "unmapped",
+            &[
+                "additionalEventData",
+                "serviceEventDetails",
+                "readOnly",
+                "managementEvent",
+                "tlsDetails",
+            ],
+        ),
+    ] {
+        if !has(column) {
+            absent.extend_from_slice(fields);
+        }
+    }
+    absent
+}
+
+/// An OCSF file read back as CloudTrail NDJSON.
+#[derive(Debug, Default)]
+pub struct Converted {
+    pub text: Vec<u8>,
+    /// CloudTrail fields the file's columns cannot give ([`absent_fields`]).
+    pub absent: Vec<&'static str>,
+    pub stats: ReadStats,
+}
+
 /// What reading an OCSF file gave.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ReadStats {
@@ -425,7 +504,7 @@ pub fn is_parquet_name(name: &str) -> bool {
 pub fn parquet_as_cloudtrail(
     name: &str,
     reader: &mut dyn std::io::Read,
-) -> Result<Vec<u8>, LakeError> {
+) -> Result<Converted, LakeError> {
     let mut bytes = Vec::new();
     reader
         .read_to_end(&mut bytes)
@@ -433,9 +512,13 @@ pub fn parquet_as_cloudtrail(
             what: format!("reading {name}"),
             error,
         })?;
-    let mut out = Vec::new();
-    ocsf_as_cloudtrail(name, Bytes::from(bytes), |text| {
-        out.extend_from_slice(text);
+    let mut out = Converted::default();
+    let bytes = Bytes::from(bytes);
+    if let Ok(b) = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()) {
+        out.absent = absent_fields(b.schema());
+    }
+    out.stats = ocsf_as_cloudtrail(name, bytes, |text| {
+        out.text.extend_from_slice(text);
         Ok(())
     })?;
     Ok(out)

@@ -14,7 +14,11 @@ fn record(id: &str, time: &str, source: &str, name: &str, region: &str) -> Strin
 
 /// Export `lines` (one CloudTrail record each) into `store`.
 fn export(store: &Store, lines: &[String]) -> ExportStats {
-    let mut ex = Exporter::new(store, "trailwatch").unwrap();
+    export_holding(store, lines, FILE_ROWS)
+}
+
+fn export_holding(store: &Store, lines: &[String], max_held: usize) -> ExportStats {
+    let mut ex = Exporter::holding(store, "trailwatch", max_held).unwrap();
     let text = lines.join("\n");
     let mut dec = Decoder::from_reader(
         "t",
@@ -189,4 +193,58 @@ fn a_parquet_file_that_is_not_ocsf_is_refused_with_its_name() {
             .unwrap();
     let err = parquet_as_cloudtrail("lake.parquet", &mut &bytes[..]).unwrap_err();
     assert!(err.to_string().contains("--lake"), "{err}");
+}
+
+#[test]
+fn memory_is_bounded_by_the_rows_held_and_each_file_stays_sorted() {
+    let (_rt, _dir, store) = temp_store();
+    let lines: Vec<String> = (0..7)
+        .map(|i| {
+            let t = format!("2024-05-01T12:00:{:02}Z", 59 - i);
+            record(
+                &format!("e{i}"),
+                &t,
+                "ec2.amazonaws.com",
+                "DescribeInstances",
+                "us-east-1",
+            )
+        })
+        .collect();
+    let stats = export_holding(&store, &lines, 3);
+    assert_eq!((stats.events, stats.files), (7, 3));
+    let mut rows = 0;
+    for f in store.list("ext").unwrap() {
+        let bytes = store.get(&store.rel(&f.location)).unwrap();
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            let batch = batch.unwrap();
+            let times = batch
+                .column_by_name("time")
+                .unwrap()
+                .as_primitive::<Int64Type>();
+            assert!(times.values().windows(2).all(|w| w[0] <= w[1]));
+            rows += batch.num_rows();
+        }
+    }
+    assert_eq!(rows, 7);
+}
+
+#[test]
+fn columns_a_writer_left_out_name_the_cloudtrail_fields_lost() {
+    assert!(absent_fields(&event_schema(Class::ApiActivity)).is_empty());
+    let trimmed = Schema::new(vec![
+        int("class_uid"),
+        object("metadata", vec![text("uid")]),
+        object(
+            "api",
+            vec![text("operation"), object("request", vec![text("uid")])],
+        ),
+    ]);
+    let absent = absent_fields(&trimmed);
+    assert!(absent.contains(&"requestParameters"), "{absent:?}");
+    assert!(absent.contains(&"additionalEventData"), "{absent:?}");
+    assert!(!absent.contains(&"errorCode") || absent.contains(&"responseElements"));
 }

@@ -199,6 +199,8 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
         until: None,
         prefilter: None,
     };
+    // Kept to say which rules OCSF sources left blind.
+    let rules = detections.rules.clone();
     let problems = if args.matches {
         list_matches(&source, detections, &mut window, &mut matches)?
     } else {
@@ -230,7 +232,19 @@ pub fn run(args: &DetectArgs, cfg: &Config) -> Result<ExitCode> {
     if let Some(hint) = since.and_then(|s| window.hint(s, lake.is_some())) {
         eprintln!("{hint}");
     }
+    say_blind_rules(&rules);
     Ok(exit_code(args, rule_problems, problems, any))
+}
+
+/// The rules that read a CloudTrail field some OCSF source of this run did
+/// not hold: their matches there are not what CloudTrail would give.
+fn say_blind_rules(rules: &[trailwatch_core::rules::Rule]) {
+    let absent = crate::source::input::ocsf_absent_fields();
+    for (rule, field) in trailwatch_core::ocsf::rules_reading(rules, &absent) {
+        eprintln!(
+            "rule {rule} reads {field}, which the OCSF sources do not hold: it cannot match there as it would on CloudTrail"
+        );
+    }
 }
 
 /// How a replay ends: 2 when rules could not be loaded or input could not

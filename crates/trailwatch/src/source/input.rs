@@ -238,13 +238,43 @@ fn from_ocsf(
     reader: &mut dyn std::io::Read,
     opts: DecodeOptions,
 ) -> Result<Decoder, DecodeError> {
-    let text = trailwatch_lake::ocsf::parquet_as_cloudtrail(name, reader).map_err(|e| {
+    let read = trailwatch_lake::ocsf::parquet_as_cloudtrail(name, reader).map_err(|e| {
         DecodeError::Io {
             source_name: name.to_string(),
             error: std::io::Error::other(e.to_string()),
         }
     })?;
-    Decoder::from_reader(name, std::io::Cursor::new(text), opts)
+    note_absent(name, &read.absent);
+    Decoder::from_reader(name, std::io::Cursor::new(read.text), opts)
+}
+
+/// CloudTrail fields that OCSF sources read so far could not give back.
+static OCSF_ABSENT: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+/// Note what an OCSF source lacked (logged the first time a field is).
+fn note_absent(name: &str, absent: &[&'static str]) {
+    let mut seen = OCSF_ABSENT.lock().unwrap_or_else(|e| e.into_inner());
+    let new: Vec<&'static str> = absent
+        .iter()
+        .copied()
+        .filter(|f| !seen.contains(f))
+        .collect();
+    if !new.is_empty() {
+        tracing::warn!(
+            "{name}: OCSF without the columns of {}: those CloudTrail fields stay absent",
+            new.join(", ")
+        );
+        seen.extend(new);
+    }
+}
+
+/// The CloudTrail fields that some OCSF source of this run lacked, to say
+/// which rules could not see them.
+pub fn ocsf_absent_fields() -> Vec<&'static str> {
+    OCSF_ABSENT
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
 }
 
 /// The bytes of an object-store source.

@@ -528,3 +528,67 @@ fn security_lake_parquet_in_s3_answers_the_seed_queries_and_rules_as_the_raw_tra
         .collect();
     assert_eq!(got, want);
 }
+
+/// Another writer's OCSF without `api.request.data` (as a SIEM might
+/// keep it): the records still come back, and `detect` names the rules
+/// that read `requestParameters`, which such files cannot give.
+#[test]
+fn ocsf_without_request_data_names_the_rules_it_leaves_blind() {
+    if !python_has("duckdb") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    ingest_sample(&lake);
+    let out = dir.path().join("out");
+    export(&lake, &out);
+    let trimmed = dir.path().join("trimmed");
+    std::fs::create_dir_all(&trimmed).unwrap();
+    let script = r#"
+import duckdb, sys
+src, dst = sys.argv[1], sys.argv[2]
+duckdb.sql(f"""COPY (SELECT * REPLACE (struct_pack(operation := api.operation, service := api.service,
+    request := struct_pack(uid := api.request.uid)) AS api)
+  FROM read_parquet('{src}/**/api_activity-*.parquet', hive_partitioning = false))
+  TO '{dst}/trimmed.parquet' (FORMAT parquet)""")
+print("ok")
+"#;
+    let o = python(script, &[path_str(&out), path_str(&trimmed)]);
+    assert!(
+        o.status.success() && stdout(&o).trim() == "ok",
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&[
+        "detect",
+        "--pack",
+        "essential",
+        "--format",
+        "ndjson",
+        path_str(&trimmed),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("without the columns of requestParameters"),
+        "{err}"
+    );
+    let rules = crate::support::detect_json(&[
+        "--pack",
+        "essential",
+        "--matches",
+        path_str(&sample_trail()),
+    ]);
+    assert!(!rules.is_empty());
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("rule ") && l.contains("reads requestParameters")),
+        "{err}"
+    );
+    // A rule on the event name alone still fires: StopLogging is there.
+    assert!(
+        stdout(&o).contains("StopLogging") || stdout(&o).contains("cloudtrail"),
+        "{}",
+        stdout(&o)
+    );
+}

@@ -1087,7 +1087,15 @@ fn watch_reads_ocsf_parquet_as_it_lands_and_writes_detection_findings() {
     let lake = dir.path().join("lake");
     crate::support::ingest_sample(&lake);
     let export = dir.path().join("export");
-    let o = run(&["export", "ocsf", "-q", "--lake", path_str(&lake), "--out", path_str(&export)]);
+    let o = run(&[
+        "export",
+        "ocsf",
+        "-q",
+        "--lake",
+        path_str(&lake),
+        "--out",
+        path_str(&export),
+    ]);
     assert!(o.status.success(), "{}", crate::support::stderr(&o));
     let files = crate::support::files_under(&export);
     let watched = dir.path().join("watched");
@@ -1123,7 +1131,14 @@ fn watch_reads_ocsf_parquet_as_it_lands_and_writes_detection_findings() {
         .collect();
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "a finding was repeated");
-    let replay = run(&["detect", "--format", "ndjson", "--pack", "essential,responder", path_str(&sample_trail())]);
+    let replay = run(&[
+        "detect",
+        "--format",
+        "ndjson",
+        "--pack",
+        "essential,responder",
+        path_str(&sample_trail()),
+    ]);
     let findings: Vec<String> = String::from_utf8_lossy(&replay.stdout)
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("json"))
@@ -1132,6 +1147,9 @@ fn watch_reads_ocsf_parquet_as_it_lands_and_writes_detection_findings() {
         .collect();
     assert!(findings.len() >= 10);
     for f in &findings {
-        assert!(unique.contains(f), "the replay's finding {f} is not among watch's");
+        assert!(
+            unique.contains(f),
+            "the replay's finding {f} is not among watch's"
+        );
     }
 }
