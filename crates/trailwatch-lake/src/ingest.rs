@@ -148,6 +148,20 @@ struct QuarantineEntry {
     raw_hex: Option<String>,
 }
 
+impl QuarantineEntry {
+    /// A whole source that could not be read, and why.
+    fn whole(source: &str, reason: String) -> QuarantineEntry {
+        QuarantineEntry {
+            source: source.to_string(),
+            record: None,
+            offset: None,
+            reason,
+            raw: None,
+            raw_hex: None,
+        }
+    }
+}
+
 /// The decoded content of one source.
 #[derive(Debug, Default)]
 struct Decoded {
@@ -190,14 +204,8 @@ fn decode_reader(
     let mut dec = match Decoder::from_reader(src.key.clone(), reader, opts) {
         Ok(d) => d,
         Err(e) => {
-            out.quarantine.push(QuarantineEntry {
-                source: src.key.clone(),
-                record: None,
-                offset: None,
-                reason: e.to_string(),
-                raw: None,
-                raw_hex: None,
-            });
+            out.quarantine
+                .push(QuarantineEntry::whole(&src.key, e.to_string()));
             return;
         }
     };
@@ -278,14 +286,10 @@ fn decode_sources(
                     // and listed in the quarantine, and, not being recorded
                     // as ingested, is read by a later run that can.
                     tracing::warn!("quarantined: cannot open {}: {e}", path.display());
-                    out.quarantine.push(QuarantineEntry {
-                        source: src.key.clone(),
-                        record: None,
-                        offset: None,
-                        reason: format!("cannot open {}: {e}", path.display()),
-                        raw: None,
-                        raw_hex: None,
-                    });
+                    out.quarantine.push(QuarantineEntry::whole(
+                        &src.key,
+                        format!("cannot open {}: {e}", path.display()),
+                    ));
                     continue;
                 }
             },
@@ -298,14 +302,8 @@ fn decode_sources(
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!("quarantined: {e}");
-                out.quarantine.push(QuarantineEntry {
-                    source: src.key.clone(),
-                    record: None,
-                    offset: None,
-                    reason: e.to_string(),
-                    raw: None,
-                    raw_hex: None,
-                });
+                out.quarantine
+                    .push(QuarantineEntry::whole(&src.key, e.to_string()));
                 continue;
             }
         };

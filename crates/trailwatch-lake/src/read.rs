@@ -30,7 +30,7 @@ use crate::store::Store;
 
 /// CloudTrail's spelling of a lake column or struct field. `in_resources`
 /// tells the `resources` items apart, whose ARN is upper-case.
-fn cloudtrail_name(lower: &str, in_resources: bool) -> &str {
+pub(crate) fn cloudtrail_name(lower: &str, in_resources: bool) -> &str {
     match lower {
         "arn" if in_resources => "ARN",
         "eventversion" => "eventVersion",

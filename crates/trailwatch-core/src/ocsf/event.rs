@@ -87,7 +87,7 @@ pub struct Session<'a> {
 #[derive(Debug, Default, Serialize)]
 pub struct ActorUser<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<Account<'a>>,
+    pub account: Option<Uid<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_uid: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,8 +100,9 @@ pub struct ActorUser<'a> {
     pub uid_alt: Option<&'a str>,
 }
 
+/// An object named by its uid alone: an account, a related event, a user.
 #[derive(Debug, Serialize)]
-pub struct Account<'a> {
+pub struct Uid<'a> {
     pub uid: &'a str,
 }
 
@@ -145,7 +146,7 @@ pub struct Service<'a> {
 #[derive(Debug, Serialize)]
 pub struct Cloud<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<Account<'a>>,
+    pub account: Option<Uid<'a>>,
     pub provider: &'static str,
     pub region: &'a str,
 }
@@ -205,7 +206,7 @@ pub struct ResourceDetails<'a> {
 /// A resource's owner: a `user` object with only its account.
 #[derive(Debug, Serialize)]
 pub struct Owner<'a> {
-    pub account: Account<'a>,
+    pub account: Uid<'a>,
 }
 
 /// `src_endpoint`: `ip` for an address, `domain` for a service name
@@ -233,6 +234,11 @@ pub struct User {
     pub uid_alt: Option<String>,
 }
 
+/// A free-form object's JSON text.
+fn raw(v: Option<&serde_json::value::RawValue>) -> Option<&str> {
+    v.map(serde_json::value::RawValue::get)
+}
+
 /// The OCSF form of `r`.
 pub fn from_record<'a>(r: &'a Record<'_>) -> OcsfEvent<'a> {
     let e = &r.event;
@@ -241,9 +247,9 @@ pub fn from_record<'a>(r: &'a Record<'_>) -> OcsfEvent<'a> {
     let (class, activity) = classify(source, operation);
     let (category_uid, category_name) = class.category();
     let mut unmapped = BTreeMap::new();
-    let mut auth = AuthFacts::default();
+    let mut auth = SignIn::default();
     if class == Class::Authentication {
-        auth = AuthFacts::of(e);
+        auth = sign_in(raw(e.additional_event_data), raw(e.response_elements));
         flatten_raw(
             &mut unmapped,
             "additionalEventData",
@@ -287,9 +293,18 @@ pub fn from_record<'a>(r: &'a Record<'_>) -> OcsfEvent<'a> {
             value: name,
         });
     }
+    let caller = Caller::of(e);
     let user = match class {
-        Class::Authentication => Some(authenticated_user(e)),
-        Class::AccountChange => Some(changed_user(e)),
+        Class::Authentication => Some(authenticated_user(
+            raw(e.request_parameters),
+            raw(e.additional_event_data),
+            caller,
+        )),
+        Class::AccountChange => Some(changed_user(
+            raw(e.request_parameters),
+            raw(e.response_elements),
+            caller,
+        )),
         Class::ApiActivity => None,
     };
     OcsfEvent {
@@ -319,7 +334,7 @@ pub fn from_record<'a>(r: &'a Record<'_>) -> OcsfEvent<'a> {
         class_name: class.name(),
         class_uid: class.uid(),
         cloud: Cloud {
-            account: e.account().map(|uid| Account { uid }),
+            account: e.account().map(|uid| Uid { uid }),
             provider: "AWS",
             region: &e.aws_region,
         },
@@ -401,7 +416,7 @@ fn actor<'a>(e: &'a Event<'_>) -> Actor<'a> {
         invoked_by: ui.invoked_by.as_deref(),
         session: has_session.then_some(session),
         user: Some(ActorUser {
-            account: ui.account_id.as_deref().map(|uid| Account { uid }),
+            account: ui.account_id.as_deref().map(|uid| Uid { uid }),
             credential_uid: ui.access_key_id.as_deref().or(ui.credential_id.as_deref()),
             name: ui.user_name.as_deref(),
             kind: ui.kind.as_deref(),
@@ -491,27 +506,49 @@ fn unmapped_fields(e: &Event<'_>, out: &mut BTreeMap<String, String>) {
 }
 
 /// What a sign-in record says beyond the common fields.
-#[derive(Default)]
-struct AuthFacts {
-    login_to: Option<String>,
-    mfa_used: Option<bool>,
-    failed: bool,
+#[derive(Debug, Default)]
+pub struct SignIn {
+    /// `additionalEventData.LoginTo`: `dst_endpoint.svc_name`.
+    pub login_to: Option<String>,
+    /// `additionalEventData.MFAUsed` is `Yes`: `is_mfa`.
+    pub mfa_used: Option<bool>,
+    /// `responseElements.ConsoleLogin` is `Failure`.
+    pub failed: bool,
 }
 
-impl AuthFacts {
-    fn of(e: &Event<'_>) -> AuthFacts {
-        let extra = parse(e.additional_event_data);
-        let response = parse(e.response_elements);
-        AuthFacts {
-            login_to: text_at(&extra, "LoginTo"),
-            mfa_used: text_at(&extra, "MFAUsed").map(|v| v == "Yes"),
-            failed: text_at(&response, "ConsoleLogin").is_some_and(|v| v == "Failure"),
+/// [`SignIn`] from the record's `additionalEventData` and
+/// `responseElements` JSON text.
+pub fn sign_in(additional: Option<&str>, response: Option<&str>) -> SignIn {
+    let extra = parse(additional);
+    SignIn {
+        login_to: text_at(&extra, "LoginTo"),
+        mfa_used: text_at(&extra, "MFAUsed").map(|v| v == "Yes"),
+        failed: text_at(&parse(response), "ConsoleLogin").is_some_and(|v| v == "Failure"),
+    }
+}
+
+/// The caller's names from `userIdentity`, for a `user` that falls back
+/// to the caller.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Caller<'a> {
+    pub user_name: Option<&'a str>,
+    pub arn: Option<&'a str>,
+    pub principal_id: Option<&'a str>,
+}
+
+impl<'a> Caller<'a> {
+    fn of(e: &'a Event<'_>) -> Caller<'a> {
+        let ui = e.user_identity.as_ref();
+        Caller {
+            user_name: ui.and_then(|u| u.user_name.as_deref()),
+            arn: ui.and_then(|u| u.arn.as_deref()),
+            principal_id: ui.and_then(|u| u.principal_id.as_deref()),
         }
     }
 }
 
-fn parse(raw: Option<&serde_json::value::RawValue>) -> Value {
-    raw.and_then(|r| serde_json::from_str(r.get()).ok())
+fn parse(text: Option<&str>) -> Value {
+    text.and_then(|r| serde_json::from_str(r).ok())
         .unwrap_or(Value::Null)
 }
 
@@ -524,11 +561,14 @@ fn text_at(v: &Value, path: &str) -> Option<String> {
 }
 
 /// Authentication's `user`: the role a session was issued for, else the
-/// identity that signed in.
-fn authenticated_user(e: &Event<'_>) -> User {
-    let req = parse(e.request_parameters);
-    let extra = parse(e.additional_event_data);
-    let ui = e.user_identity.as_ref();
+/// identity that signed in (from the request and `additionalEventData`
+/// JSON text).
+pub fn authenticated_user(
+    request: Option<&str>,
+    additional: Option<&str>,
+    caller: Caller<'_>,
+) -> User {
+    let req = parse(request);
     if let Some(role) = text_at(&req, "roleArn") {
         return User {
             name: text_at(&req, "roleSessionName"),
@@ -537,23 +577,21 @@ fn authenticated_user(e: &Event<'_>) -> User {
         };
     }
     User {
-        name: ui
-            .and_then(|u| u.user_name.as_deref())
+        name: caller
+            .user_name
             .map(str::to_string)
-            .or_else(|| text_at(&extra, "UserName"))
+            .or_else(|| text_at(&parse(additional), "UserName"))
             .or_else(|| text_at(&req, "name")),
-        uid: ui.and_then(|u| u.arn.as_deref()).map(str::to_string),
-        uid_alt: ui
-            .and_then(|u| u.principal_id.as_deref())
-            .map(str::to_string),
+        uid: caller.arn.map(str::to_string),
+        uid_alt: caller.principal_id.map(str::to_string),
     }
 }
 
 /// Account Change's `user`: the user or role the call changed, else the
 /// caller (a call on one's own credentials names no user).
-fn changed_user(e: &Event<'_>) -> User {
-    let req = parse(e.request_parameters);
-    let resp = parse(e.response_elements);
+pub fn changed_user(request: Option<&str>, response: Option<&str>, caller: Caller<'_>) -> User {
+    let req = parse(request);
+    let resp = parse(response);
     let named = text_at(&req, "userName").or_else(|| text_at(&req, "roleName"));
     let created = ["user", "role"].into_iter().find_map(|k| {
         let arn = text_at(&resp, &format!("{k}.arn"))?;
@@ -569,13 +607,10 @@ fn changed_user(e: &Event<'_>) -> User {
             uid_alt: uid_alt.flatten(),
         };
     }
-    let ui = e.user_identity.as_ref();
     User {
-        name: ui.and_then(|u| u.user_name.as_deref()).map(str::to_string),
-        uid: ui.and_then(|u| u.arn.as_deref()).map(str::to_string),
-        uid_alt: ui
-            .and_then(|u| u.principal_id.as_deref())
-            .map(str::to_string),
+        name: caller.user_name.map(str::to_string),
+        uid: caller.arn.map(str::to_string),
+        uid_alt: caller.principal_id.map(str::to_string),
     }
 }
 
@@ -585,7 +620,7 @@ fn resources<'a>(e: &'a Event<'_>) -> Vec<ResourceDetails<'a>> {
         .flatten()
         .map(|r| ResourceDetails {
             owner: r.account_id.as_deref().map(|uid| Owner {
-                account: Account { uid },
+                account: Uid { uid },
             }),
             kind: r.kind.as_deref(),
             uid: r.arn.as_deref(),

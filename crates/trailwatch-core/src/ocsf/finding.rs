@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::VERSION;
+use super::event::{Cloud, Uid};
 use crate::alarm::AlarmState;
 use crate::alert::{Alert, AlertKind, Severity};
 use crate::event::parse_event_time;
@@ -47,19 +48,6 @@ pub struct DetectionFinding<'a> {
     pub type_uid: u32,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub unmapped: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Cloud<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<Uid<'a>>,
-    pub provider: &'static str,
-    pub region: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Uid<'a> {
-    pub uid: &'a str,
 }
 
 /// One piece of evidence: who acted, or where from.

@@ -18,8 +18,11 @@ mod unmapped;
 pub use back::{LOST_IN_OCSF, to_cloudtrail};
 pub use class::{Activity, Class, classify};
 pub use coverage::rules_reading;
-pub use event::{OcsfEvent, from_record};
+pub use event::{
+    Caller, OcsfEvent, SignIn, User, authenticated_user, changed_user, from_record, sign_in,
+};
 pub use finding::{DetectionFinding, finding};
+pub use unmapped::flatten_text;
 
 /// The OCSF version written (`metadata.version`).
 pub const VERSION: &str = "1.1.0";

@@ -36,8 +36,18 @@ pub(crate) fn flatten_raw(
     raw: Option<&RawValue>,
     skip: &[&str],
 ) {
-    let Some(raw) = raw else { return };
-    match serde_json::from_str::<Value>(raw.get()) {
+    flatten_text(out, key, raw.map(RawValue::get), skip);
+}
+
+/// [`flatten_raw`] of JSON text (as the lake keeps free-form objects).
+pub fn flatten_text(
+    out: &mut BTreeMap<String, String>,
+    key: &str,
+    text: Option<&str>,
+    skip: &[&str],
+) {
+    let Some(text) = text else { return };
+    match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(mut m)) => {
             for k in skip {
                 m.remove(*k);
@@ -46,10 +56,11 @@ pub(crate) fn flatten_raw(
                 flatten(out, key, &Value::Object(m));
             }
         }
+        Ok(Value::Null) => {}
         Ok(v) => flatten(out, key, &v),
-        // The decoder only hands on valid JSON; keep the text regardless.
+        // Text that is not JSON is kept as it is.
         Err(_) => {
-            out.insert(key.to_string(), raw.get().to_string());
+            out.insert(key.to_string(), text.to_string());
         }
     }
 }

@@ -9,14 +9,13 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use trailwatch_core::ocsf::{Class, from_record};
-use trailwatch_lake::ocsf::Exporter;
+use trailwatch_core::ocsf::Class;
+use trailwatch_lake::ocsf::{ExportStats, Exporter, export_lake};
 use trailwatch_lake::store::Store;
 
+use super::SummaryFormat;
 use super::lake_args::LakeArgs;
-use super::{ReadArgs, SummaryFormat};
 use crate::config::Config;
-use crate::pipeline::replay::{Replay, Step, Window, each_source_record};
 use crate::timespec::parse_time;
 
 #[derive(Debug, Subcommand)]
@@ -45,8 +44,6 @@ pub struct OcsfArgs {
     /// The custom source's name in Security Lake (the folder under ext/).
     #[arg(long, value_name = "NAME", default_value = "trailwatch")]
     pub source: String,
-    #[command(flatten)]
-    pub read: ReadArgs,
     /// How to print what was written.
     #[arg(long, value_enum, default_value_t = SummaryFormat::Table)]
     pub format: SummaryFormat,
@@ -73,41 +70,35 @@ fn ocsf(args: &OcsfArgs, cfg: &Config) -> Result<ExitCode> {
     let out = Store::open(&args.out, &s3, rt.handle().clone())
         .with_context(|| format!("opening {}", args.out))?;
     let mut exporter = Exporter::new(&out, &args.source)?;
-    let source = Replay {
-        sources: &[],
-        opts: args.read.decode_options(),
-        include_insights: false,
-        s3: &s3,
-        lake: Some(&lake),
-        handle: rt.handle(),
-        since,
-        until,
-        prefilter: None,
+    let progress = crate::progress::Progress::new(0, "lake files");
+    let mut files_done = |done: usize, total: usize| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
     };
-    let mut window = Window::default();
-    let mut failed = None;
-    let problems = each_source_record(&source, &mut window, |step| {
-        if failed.is_some() {
-            return;
-        }
-        let done = match step {
-            Step::Record(_, r, _) => exporter.push(&from_record(r)),
-            Step::ReadBefore(ms) => match DateTime::<Utc>::from_timestamp_millis(ms) {
-                Some(t) => exporter.finish_days_before(&t.format("%Y%m%d").to_string()),
-                None => Ok(()),
-            },
-            _ => Ok(()),
-        };
-        if let Err(e) = done {
-            failed = Some(e);
-        }
-    })?;
-    if let Some(e) = failed {
-        return Err(e).with_context(|| format!("writing OCSF under {}", out.display));
-    }
-    let stats = exporter
-        .finish()
+    let millis = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_millis());
+    let written = export_lake(
+        &lake,
+        &mut exporter,
+        millis(since),
+        millis(until),
+        &mut files_done,
+    );
+    let stats = written
+        .and_then(|()| exporter.finish())
         .with_context(|| format!("writing OCSF under {}", out.display))?;
+    progress.finish();
+    report(args, &out, &stats, started)?;
+    if stats.events == 0 {
+        eprintln!(
+            "no events of the lake {} are in the window: nothing was written",
+            lake.display
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Print what was written.
+fn report(args: &OcsfArgs, out: &Store, stats: &ExportStats, started: Instant) -> Result<()> {
     let secs = started.elapsed().as_secs_f64();
     let mut stdout = std::io::stdout().lock();
     let classes: Vec<(&str, u64)> = Class::ALL
@@ -143,10 +134,5 @@ fn ocsf(args: &OcsfArgs, cfg: &Config) -> Result<ExitCode> {
             writeln!(stdout)?;
         }
     }
-    if stats.events == 0
-        && let Some(hint) = since.and_then(|s| window.hint(s, true))
-    {
-        eprintln!("{hint}");
-    }
-    Ok(args.read.exit_for(problems))
+    Ok(())
 }

@@ -313,16 +313,23 @@ fn duckdb_and_spark_answer_security_lake_queries_over_the_export_as_the_lake_doe
 
 /// `detect --matches` of `sources` (or `--lake`): (rule, event id) pairs.
 fn matches(args: &[&str]) -> BTreeSet<(String, String)> {
-    let mut all = vec![
-        "detect",
-        "--pack",
-        "essential",
-        "--matches",
-        "--format",
-        "ndjson",
-    ];
-    all.extend_from_slice(args);
-    let o = run(&all);
+    matches_with(&mut bin(), args)
+}
+
+/// [`matches`] run by `cmd` (a binary with S3 settings, say).
+fn matches_with(cmd: &mut Command, args: &[&str]) -> BTreeSet<(String, String)> {
+    let o = cmd
+        .args([
+            "detect",
+            "--pack",
+            "essential",
+            "--matches",
+            "--format",
+            "ndjson",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     stdout(&o)
         .lines()
@@ -499,33 +506,14 @@ fn security_lake_parquet_in_s3_answers_the_seed_queries_and_rules_as_the_raw_tra
 
     // The rules over the OCSF objects in S3, as over the raw trail.
     let want = matches(&[path_str(&trail)]);
-    let o = crate::support::s3_env(&mut bin())
-        .args([
-            "detect",
-            "--pack",
-            "essential",
-            "--matches",
-            "--format",
-            "ndjson",
-        ])
-        .args([
+    let got = matches_with(
+        crate::support::s3_env(&mut bin()),
+        &[
             "--endpoint-url",
             &endpoint,
             "s3://security-lake/ext/trailwatch/",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let got: BTreeSet<(String, String)> = stdout(&o)
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (
-                v["rule_id"].as_str().unwrap().to_string(),
-                v["event_id"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+        ],
+    );
     assert_eq!(got, want);
 }
 
