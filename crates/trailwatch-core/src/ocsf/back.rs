@@ -28,6 +28,45 @@ pub const LOST_IN_OCSF: &[(&str, &str)] = &[
     ),
 ];
 
+/// CloudTrail fields copied from an OCSF attribute's text as they are.
+const TEXT_FIELDS: &[(&str, &str)] = &[
+    ("eventSource", "api.service.name"),
+    ("eventName", "api.operation"),
+    ("awsRegion", "cloud.region"),
+    ("userAgent", "http_request.user_agent"),
+    ("errorCode", "api.response.error"),
+    ("errorMessage", "api.response.message"),
+    ("eventID", "metadata.uid"),
+    ("eventType", "metadata.event_code"),
+    ("apiVersion", "api.version"),
+    ("vpcEndpointId", "src_endpoint.uid"),
+    ("eventCategory", "metadata.product.feature.name"),
+];
+
+/// The attribute at dotted `path` of `o`, unless null.
+fn at<'v>(o: &'v Value, path: &str) -> Option<&'v Value> {
+    let v = path.split('.').try_fold(o, |v, k| v.get(k))?;
+    (!v.is_null()).then_some(v)
+}
+
+/// The text at `path`, as a JSON string.
+fn text(o: &Value, path: &str) -> Option<Value> {
+    at(o, path)?.as_str().map(|s| Value::String(s.to_string()))
+}
+
+/// The event's time: `time` (epoch ms), else `time_dt`.
+fn time_of(o: &Value) -> Option<DateTime<Utc>> {
+    o.get("time")
+        .and_then(Value::as_i64)
+        .and_then(DateTime::<Utc>::from_timestamp_millis)
+        .or_else(|| {
+            let dt = o.get("time_dt")?.as_str()?;
+            DateTime::parse_from_rfc3339(&dt.replace(' ', "T"))
+                .ok()
+                .map(|t| t.to_utc())
+        })
+}
+
 /// The CloudTrail record of OCSF event `o`, or why it is none (not one of
 /// the CloudTrail classes, or no time).
 pub fn to_cloudtrail(o: &Value) -> Result<Value, String> {
@@ -37,125 +76,76 @@ pub fn to_cloudtrail(o: &Value) -> Result<Value, String> {
             "class_uid {class} is not a CloudTrail class (3001, 3002, 6003)"
         ));
     }
-    let time = o
-        .get("time")
-        .and_then(Value::as_i64)
-        .and_then(DateTime::<Utc>::from_timestamp_millis)
-        .or_else(|| {
-            let dt = o.get("time_dt")?.as_str()?;
-            DateTime::parse_from_rfc3339(&dt.replace(' ', "T"))
-                .ok()
-                .map(|t| t.to_utc())
-        })
-        .ok_or("the event has no time")?;
-    let at = |path: &str| -> Option<&Value> {
-        let mut v = o;
-        for k in path.split('.') {
-            v = v.get(k)?;
-        }
-        (!v.is_null()).then_some(v)
-    };
-    let text = |path: &str| {
-        at(path)
-            .and_then(Value::as_str)
-            .map(|s| Value::String(s.to_string()))
-    };
+    let time = time_of(o).ok_or("the event has no time")?;
     let mut r = Map::new();
-    let put = |r: &mut Map<String, Value>, key: &str, v: Option<Value>| {
+    let mut put = |key: &str, v: Option<Value>| {
         if let Some(v) = v {
-            set_path(r, key, v);
+            set_path(&mut r, key, v);
         }
     };
+    let version = text(o, "metadata.product.version").unwrap_or_else(|| "1.08".into());
+    put("eventVersion", Some(version));
+    put("userIdentity", user_identity(o));
     put(
-        &mut r,
-        "eventVersion",
-        Some(text("metadata.product.version").unwrap_or_else(|| "1.08".into())),
-    );
-    put(&mut r, "userIdentity", user_identity(o));
-    put(
-        &mut r,
         "eventTime",
-        Some(Value::String(time.format("%Y-%m-%dT%H:%M:%SZ").to_string())),
+        Some(time.format("%Y-%m-%dT%H:%M:%SZ").to_string().into()),
     );
-    put(&mut r, "eventSource", text("api.service.name"));
-    put(&mut r, "eventName", text("api.operation"));
-    put(&mut r, "awsRegion", text("cloud.region"));
-    put(
-        &mut r,
-        "sourceIPAddress",
-        text("src_endpoint.ip").or_else(|| text("src_endpoint.domain")),
-    );
-    put(&mut r, "userAgent", text("http_request.user_agent"));
-    put(&mut r, "errorCode", text("api.response.error"));
-    put(&mut r, "errorMessage", text("api.response.message"));
-    put(
-        &mut r,
-        "requestParameters",
-        at("api.request.data").map(json_of),
-    );
-    put(
-        &mut r,
-        "responseElements",
-        at("api.response.data").map(json_of),
-    );
+    for (field, path) in TEXT_FIELDS {
+        put(field, text(o, path));
+    }
+    let source = text(o, "src_endpoint.ip").or_else(|| text(o, "src_endpoint.domain"));
+    put("sourceIPAddress", source);
+    put("requestParameters", at(o, "api.request.data").map(json_of));
+    put("responseElements", at(o, "api.response.data").map(json_of));
     // An empty uid stands for a record without requestID (OCSF requires one).
-    put(
-        &mut r,
-        "requestID",
-        text("api.request.uid").filter(|v| v != ""),
-    );
-    put(&mut r, "eventID", text("metadata.uid"));
-    put(&mut r, "eventType", text("metadata.event_code"));
-    put(&mut r, "apiVersion", text("api.version"));
-    put(&mut r, "vpcEndpointId", text("src_endpoint.uid"));
-    put(
-        &mut r,
-        "eventCategory",
-        text("metadata.product.feature.name"),
-    );
-    put(
-        &mut r,
-        "resources",
-        at("resources")
-            .and_then(Value::as_array)
-            .map(|rs| resources(rs)),
-    );
+    put("requestID", text(o, "api.request.uid").filter(|v| v != ""));
+    let resources = at(o, "resources")
+        .and_then(Value::as_array)
+        .map(|rs| resources(rs));
+    put("resources", resources);
     if class == 3002 {
         put(
-            &mut r,
             "additionalEventData.LoginTo",
-            text("dst_endpoint.svc_name"),
+            text(o, "dst_endpoint.svc_name"),
         );
+        let mfa = at(o, "is_mfa").and_then(Value::as_bool);
         put(
-            &mut r,
             "additionalEventData.MFAUsed",
-            at("is_mfa")
-                .and_then(Value::as_bool)
-                .map(|m| (if m { "Yes" } else { "No" }).into()),
+            mfa.map(|m| (if m { "Yes" } else { "No" }).into()),
         );
     }
-    if let Some(Value::Object(unmapped)) = at("unmapped") {
-        unflatten_into(&mut r, unmapped);
-    } else if let Some(Value::Array(pairs)) = at("unmapped") {
-        // A map read from Parquet by a writer that lists its entries.
-        let m: Map<String, Value> = pairs
-            .iter()
-            .filter_map(|p| Some((p.get("key")?.as_str()?.to_string(), p.get("value")?.clone())))
-            .collect();
-        unflatten_into(&mut r, &m);
+    restore_unmapped(o, &mut r);
+    if !r.contains_key("recipientAccountId")
+        && let Some(account) = text(o, "cloud.account.uid")
+    {
+        r.insert("recipientAccountId".into(), account);
     }
-    if !r.contains_key("recipientAccountId") {
-        put(&mut r, "recipientAccountId", text("cloud.account.uid"));
+    Ok(Value::Object(r))
+}
+
+/// Put `unmapped`'s dotted keys back into record `r`. A credentialId
+/// (kept there beside `credential_uid`) was no access key id.
+fn restore_unmapped(o: &Value, r: &mut Map<String, Value>) {
+    match at(o, "unmapped") {
+        Some(Value::Object(unmapped)) => unflatten_into(r, unmapped),
+        Some(Value::Array(pairs)) => {
+            // A map read from Parquet by a writer that lists its entries.
+            let m: Map<String, Value> = pairs
+                .iter()
+                .filter_map(|p| {
+                    Some((p.get("key")?.as_str()?.to_string(), p.get("value")?.clone()))
+                })
+                .collect();
+            unflatten_into(r, &m);
+        }
+        _ => {}
     }
-    // A credentialId (kept in `unmapped` beside credential_uid) was no
-    // access key id.
     if let Some(Value::Object(ui)) = r.get_mut("userIdentity")
         && ui.contains_key("credentialId")
         && ui.get("credentialId") == ui.get("accessKeyId")
     {
         ui.remove("accessKeyId");
     }
-    Ok(Value::Object(r))
 }
 
 /// JSON text (as trailwatch and Security Lake write `json_t`) parsed;

@@ -276,23 +276,7 @@ pub fn from_record<'a>(r: &'a Record<'_>) -> OcsfEvent<'a> {
         .as_deref()
         .filter(|s| s.parse::<IpAddr>().is_ok());
     let actor = actor(e);
-    let mut observables = Vec::new();
-    if let Some(ip) = ip {
-        observables.push(Observable {
-            name: "src_endpoint.ip",
-            kind: "IP Address",
-            type_id: 2,
-            value: ip,
-        });
-    }
-    if let Some(name) = actor.user.as_ref().and_then(|u| u.name) {
-        observables.push(Observable {
-            name: "actor.user.name",
-            kind: "User Name",
-            type_id: 4,
-            value: name,
-        });
-    }
+    let observables = observables(ip, &actor);
     let caller = Caller::of(e);
     let user = match class {
         Class::Authentication => Some(authenticated_user(
@@ -312,23 +296,7 @@ pub fn from_record<'a>(r: &'a Record<'_>) -> OcsfEvent<'a> {
         activity_id: activity.id,
         activity_name: activity.name,
         actor,
-        api: Api {
-            operation,
-            request: (e.request_parameters.is_some() || e.request_id.is_some()).then(|| Request {
-                data: e.request_parameters.map(|v| v.get()),
-                uid: e.request_id.as_deref().unwrap_or(""),
-            }),
-            response: (e.response_elements.is_some()
-                || e.error_code.is_some()
-                || e.error_message.is_some())
-            .then(|| Response {
-                data: e.response_elements.map(|v| v.get()),
-                error: e.error_code.as_deref(),
-                message: e.error_message.as_deref(),
-            }),
-            service: e.event_source.as_deref().map(|name| Service { name }),
-            version: e.api_version.as_deref(),
-        },
+        api: api(e, operation),
         category_name,
         category_uid,
         class_name: class.name(),
@@ -344,18 +312,7 @@ pub fn from_record<'a>(r: &'a Record<'_>) -> OcsfEvent<'a> {
             .as_deref()
             .map(|user_agent| HttpRequest { user_agent }),
         is_mfa: auth.mfa_used,
-        metadata: Metadata {
-            event_code: &e.event_type,
-            product: Product {
-                feature: e.event_category.as_deref().map(|name| Feature { name }),
-                name: "CloudTrail",
-                vendor_name: "AWS",
-                version: &e.event_version,
-            },
-            profiles: ["cloud", "datetime"],
-            uid: &e.event_id,
-            version: VERSION,
-        },
+        metadata: metadata(e),
         observables,
         resources: match class {
             Class::ApiActivity => resources(e),
@@ -381,6 +338,67 @@ pub fn from_record<'a>(r: &'a Record<'_>) -> OcsfEvent<'a> {
         unmapped,
         user,
     }
+}
+
+/// `api`: the call, its request (`requestParameters` as JSON text; the
+/// uid OCSF requires is empty when the record has no `requestID`) and
+/// response.
+fn api<'a>(e: &'a Event<'_>, operation: &'a str) -> Api<'a> {
+    Api {
+        operation,
+        request: (e.request_parameters.is_some() || e.request_id.is_some()).then(|| Request {
+            data: e.request_parameters.map(|v| v.get()),
+            uid: e.request_id.as_deref().unwrap_or(""),
+        }),
+        response: (e.response_elements.is_some()
+            || e.error_code.is_some()
+            || e.error_message.is_some())
+        .then(|| Response {
+            data: e.response_elements.map(|v| v.get()),
+            error: e.error_code.as_deref(),
+            message: e.error_message.as_deref(),
+        }),
+        service: e.event_source.as_deref().map(|name| Service { name }),
+        version: e.api_version.as_deref(),
+    }
+}
+
+/// `metadata`: the event's id and type, CloudTrail as the product.
+fn metadata<'a>(e: &'a Event<'_>) -> Metadata<'a> {
+    Metadata {
+        event_code: &e.event_type,
+        product: Product {
+            feature: e.event_category.as_deref().map(|name| Feature { name }),
+            name: "CloudTrail",
+            vendor_name: "AWS",
+            version: &e.event_version,
+        },
+        profiles: ["cloud", "datetime"],
+        uid: &e.event_id,
+        version: VERSION,
+    }
+}
+
+/// `observables`: the caller's address and user name, where known.
+fn observables<'a>(ip: Option<&'a str>, actor: &Actor<'a>) -> Vec<Observable<'a>> {
+    let mut out = Vec::new();
+    if let Some(ip) = ip {
+        out.push(Observable {
+            name: "src_endpoint.ip",
+            kind: "IP Address",
+            type_id: 2,
+            value: ip,
+        });
+    }
+    if let Some(name) = actor.user.as_ref().and_then(|u| u.name) {
+        out.push(Observable {
+            name: "actor.user.name",
+            kind: "User Name",
+            type_id: 4,
+            value: name,
+        });
+    }
+    out
 }
 
 /// `actor` from `userIdentity`.

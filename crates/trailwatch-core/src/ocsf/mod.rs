@@ -6,7 +6,11 @@
 //! back into CloudTrail records for the rules.
 //!
 //! Only text and serde here: the lake writes the Parquet
-//! (`trailwatch_lake::ocsf`).
+//! (`trailwatch_lake::ocsf`). [`from_record`] is the mapping of one record,
+//! held to the OCSF project's reference samples; the lake's exporter maps
+//! its columns the same way a column at a time (sharing [`sign_in`],
+//! [`authenticated_user`], [`changed_user`] and [`flatten_text`]), and a
+//! test holds the two equal on every event of the sample trail.
 
 mod back;
 mod class;

@@ -117,7 +117,6 @@ pub(crate) fn ocsf_batch(
     let n = lake.rows;
     let ui = lake.object("useridentity");
     let ctx = child(ui, "sessioncontext");
-    let (source, name) = (lake.text("eventsource"), lake.text("eventname"));
     let (request, response) = (
         lake.text("requestparameters"),
         lake.text("responseelements"),
@@ -130,43 +129,18 @@ pub(crate) fn ocsf_batch(
             (class == Class::Authentication).then(|| sign_in(at(additional, i), at(response, i)))
         })
         .collect();
-    let millis = event_millis(&lake)?;
+    let millis = event_millis(top);
     let (category_uid, category_name) = class.category();
     let mut columns: Vec<ArrayRef> = vec![
         ints(activities.iter().map(|a| i32::from(a.id))),
         texts(activities.iter().map(|a| Some(a.name))),
         actor(&lake, ui, ctx),
-        required(vec![
-            (
-                "operation",
-                texts((0..n).map(|i| Some(at(name, i).unwrap_or("")))),
-            ),
-            ("request", request_of(request, lake.text("requestid"), n)),
-            (
-                "response",
-                object(vec![
-                    ("data", same(response, n)),
-                    ("error", same(errors, n)),
-                    ("message", same(lake.text("errormessage"), n)),
-                ]),
-            ),
-            ("service", object(vec![("name", same(source, n))])),
-            ("version", same(lake.text("apiversion"), n)),
-        ]),
+        api(&lake, request, response, errors),
         constant(category_name, n),
         ints(std::iter::repeat_n(i32::from(category_uid), n)),
         constant(class.name(), n),
         ints(std::iter::repeat_n(class.uid() as i32, n)),
-        {
-            let recipient = lake.text("recipientaccountid");
-            let caller_account = child_text(ui, "accountid");
-            let accounts = (0..n).map(|i| at(recipient, i).or_else(|| at(caller_account, i)));
-            required(vec![
-                ("account", object(vec![("uid", texts(accounts))])),
-                ("provider", constant("AWS", n)),
-                ("region", same(lake.text("awsregion"), n)),
-            ])
-        },
+        cloud(&lake, ui),
     ];
     if class == Class::Authentication {
         let login_to = signs
@@ -196,17 +170,7 @@ pub(crate) fn ocsf_batch(
     columns.extend([
         constant("Informational", n),
         ints(std::iter::repeat_n(1, n)),
-        required(vec![
-            (
-                "domain",
-                texts((0..n).map(|i| at(ip_text, i).filter(|_| !is_ip(i)))),
-            ),
-            (
-                "ip",
-                texts((0..n).map(|i| at(ip_text, i).filter(|_| is_ip(i)))),
-            ),
-            ("uid", same(lake.text("vpcendpointid"), n)),
-        ]),
+        src_endpoint(ip_text, &is_ip, lake.text("vpcendpointid"), n),
         texts(
             failed
                 .iter()
@@ -237,24 +201,78 @@ pub(crate) fn ocsf_batch(
     Ok(RecordBatch::try_new(event_schema(class), columns)?)
 }
 
+/// `api`: the call (`eventName`, never null: OCSF requires it), its
+/// request and response, the service.
+fn api(lake: &Lake<'_>, request: Text<'_>, response: Text<'_>, errors: Text<'_>) -> ArrayRef {
+    let n = lake.rows;
+    let name = lake.text("eventname");
+    required(vec![
+        (
+            "operation",
+            texts((0..n).map(|i| Some(at(name, i).unwrap_or("")))),
+        ),
+        ("request", request_of(request, lake.text("requestid"), n)),
+        (
+            "response",
+            object(vec![
+                ("data", same(response, n)),
+                ("error", same(errors, n)),
+                ("message", same(lake.text("errormessage"), n)),
+            ]),
+        ),
+        (
+            "service",
+            object(vec![("name", same(lake.text("eventsource"), n))]),
+        ),
+        ("version", same(lake.text("apiversion"), n)),
+    ])
+}
+
+/// `cloud`: the account the event belongs to (`recipientAccountId`, else
+/// the caller's), AWS, the region.
+fn cloud(lake: &Lake<'_>, ui: Option<&StructArray>) -> ArrayRef {
+    let n = lake.rows;
+    let recipient = lake.text("recipientaccountid");
+    let caller_account = child_text(ui, "accountid");
+    let accounts = (0..n).map(|i| at(recipient, i).or_else(|| at(caller_account, i)));
+    required(vec![
+        ("account", object(vec![("uid", texts(accounts))])),
+        ("provider", constant("AWS", n)),
+        ("region", same(lake.text("awsregion"), n)),
+    ])
+}
+
+/// `src_endpoint`: `ip` for an address, `domain` for a service name.
+fn src_endpoint(ips: Text<'_>, is_ip: &dyn Fn(usize) -> bool, vpc: Text<'_>, n: usize) -> ArrayRef {
+    required(vec![
+        (
+            "domain",
+            texts((0..n).map(|i| at(ips, i).filter(|_| !is_ip(i)))),
+        ),
+        ("ip", texts((0..n).map(|i| at(ips, i).filter(|_| is_ip(i))))),
+        ("uid", same(vpc, n)),
+    ])
+}
+
 /// Each row's event time in epoch milliseconds: the typed
-/// `eventtimestamp`, else `eventtime` parsed.
-fn event_millis(lake: &Lake<'_>) -> Result<Vec<Option<i64>>, LakeError> {
-    if let Some(ts) = lake
-        .top
+/// `eventtimestamp`, else `eventtime` parsed (a file without the column).
+pub(crate) fn event_millis(top: &RecordBatch) -> Vec<Option<i64>> {
+    if let Some(ts) = top
         .column_by_name("eventtimestamp")
         .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>())
     {
-        return Ok(ts.iter().collect());
+        return ts.iter().collect();
     }
-    let text = lake.text("eventtime");
-    Ok((0..lake.rows)
+    let text = top
+        .column_by_name("eventtime")
+        .and_then(|c| c.as_string_opt::<i32>());
+    (0..top.num_rows())
         .map(|i| {
             at(text, i)
                 .and_then(parse_event_time)
                 .map(|t| t.timestamp_millis())
         })
-        .collect())
+        .collect()
 }
 
 /// `api.request`: `data` the request's JSON text, `uid` the request id
@@ -501,20 +519,21 @@ fn users(
     ])
 }
 
-/// `unmapped`: each row's fields with no OCSF home, dotted, as text.
-fn unmapped(
-    lake: &Lake<'_>,
-    ui: Option<&StructArray>,
-    ctx: Option<&StructArray>,
-    class: Class,
-) -> Result<ArrayRef, LakeError> {
-    let names = MapFieldNames {
-        entry: "key_value".into(),
-        key: "key".into(),
-        value: "value".into(),
-    };
-    let mut map = MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new());
-    let plain: Vec<(&str, Text<'_>)> = [
+/// Where `unmapped` takes its values from: columns copied as text under
+/// their CloudTrail names (`plain`, `nested`), and JSON text flattened
+/// (`json`).
+struct Sources<'a> {
+    plain: Vec<(&'static str, Text<'a>)>,
+    nested: Vec<(String, Text<'a>)>,
+    json: Vec<(&'static str, Text<'a>)>,
+}
+
+fn sources<'a>(
+    lake: &Lake<'a>,
+    ui: Option<&'a StructArray>,
+    ctx: Option<&'a StructArray>,
+) -> Sources<'a> {
+    let plain: Vec<(&'static str, Text<'a>)> = [
         "recipientaccountid",
         "sharedeventid",
         "vpcendpointaccountid",
@@ -525,7 +544,7 @@ fn unmapped(
     .map(|c| (cloudtrail_name(c, false), lake.text(c)))
     .collect();
     let issuer = child(ctx, "sessionissuer");
-    let mut nested: Vec<(String, Text<'_>)> = Vec::new();
+    let mut nested: Vec<(String, Text<'a>)> = Vec::new();
     for c in ["type", "principalid", "accountid", "username"] {
         let key = format!(
             "userIdentity.sessionContext.sessionIssuer.{}",
@@ -557,7 +576,7 @@ fn unmapped(
             }
         }
     }
-    let json: Vec<(&str, Text<'_>)> = vec![
+    let json: Vec<(&'static str, Text<'a>)> = vec![
         (
             "userIdentity.sessionContext.webIdFederationData",
             child_text(ctx, "webidfederationdata"),
@@ -568,6 +587,31 @@ fn unmapped(
         ("insightDetails", lake.text("insightdetails")),
         ("eventContext", lake.text("eventcontext")),
     ];
+    Sources {
+        plain,
+        nested,
+        json,
+    }
+}
+
+/// `unmapped`: each row's fields with no OCSF home, dotted, as text.
+fn unmapped(
+    lake: &Lake<'_>,
+    ui: Option<&StructArray>,
+    ctx: Option<&StructArray>,
+    class: Class,
+) -> Result<ArrayRef, LakeError> {
+    let names = MapFieldNames {
+        entry: "key_value".into(),
+        key: "key".into(),
+        value: "value".into(),
+    };
+    let mut map = MapBuilder::new(Some(names), StringBuilder::new(), StringBuilder::new());
+    let Sources {
+        plain,
+        nested,
+        json,
+    } = sources(lake, ui, ctx);
     let additional = lake.text("additionaleventdata");
     let skip: &[&str] = if class == Class::Authentication {
         &["LoginTo", "MFAUsed"]

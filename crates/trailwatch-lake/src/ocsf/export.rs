@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use arrow::array::{Array, AsArray, Int64Array, RecordBatch, StringArray, UInt32Array};
 use arrow::compute::{interleave_record_batch, take_record_batch};
-use arrow::datatypes::{Int64Type, TimestampMillisecondType};
+use arrow::datatypes::Int64Type;
 use bytes::Bytes;
 use chrono::DateTime;
 use parquet::arrow::ArrowWriter;
@@ -18,7 +18,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use trailwatch_core::ocsf::{Activity, Class, classify};
 
-use super::columns::ocsf_batch;
+use super::columns::{event_millis, ocsf_batch};
 use super::event_schema;
 use crate::error::LakeError;
 use crate::partition::folder_name;
@@ -310,13 +310,12 @@ fn group_rows(
         .and_then(|c| c.as_struct_opt())
         .and_then(|s| s.column_by_name("accountid"))
         .and_then(|c| c.as_string_opt::<i32>());
-    let times = batch
-        .column_by_name("eventtimestamp")
-        .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>());
+    let times = event_millis(batch);
     let mut groups: Vec<(Key<'_>, Vec<u32>, Vec<Activity>)> = Vec::new();
     let mut last = 0;
-    for i in 0..batch.num_rows() {
-        let Some(t) = times.filter(|t| t.is_valid(i)).map(|t| t.value(i)) else {
+    for (i, t) in times.into_iter().enumerate() {
+        // The lake holds no row without a time (the decoder refuses one).
+        let Some(t) = t else {
             continue;
         };
         if since.is_some_and(|s| t < s) || until.is_some_and(|u| t >= u) {

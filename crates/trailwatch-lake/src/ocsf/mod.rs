@@ -70,65 +70,57 @@ fn account() -> Field {
     object("account", vec![text("uid")])
 }
 
-/// The Arrow schema of `class`'s events.
-pub fn event_schema(class: Class) -> SchemaRef {
-    let mut fields = vec![
-        int("activity_id"),
-        text("activity_name"),
-        object(
-            "actor",
-            vec![
-                object("idp", vec![text("name")]),
-                text("invoked_by"),
-                object(
-                    "session",
-                    vec![
-                        long("created_time"),
-                        datetime("created_time_dt"),
-                        flag("is_mfa"),
-                        text("issuer"),
-                    ],
-                ),
-                object(
-                    "user",
-                    vec![
-                        account(),
-                        text("credential_uid"),
-                        text("name"),
-                        text("type"),
-                        text("uid"),
-                        text("uid_alt"),
-                    ],
-                ),
-            ],
-        ),
-        object(
-            "api",
-            vec![
-                text("operation"),
-                object("request", vec![text("data"), text("uid")]),
-                object(
-                    "response",
-                    vec![text("data"), text("error"), text("message")],
-                ),
-                object("service", vec![text("name")]),
-                text("version"),
-            ],
-        ),
-        text("category_name"),
-        int("category_uid"),
-        text("class_name"),
-        int("class_uid"),
-        object("cloud", vec![account(), text("provider"), text("region")]),
-    ];
-    if class == Class::Authentication {
-        fields.push(object("dst_endpoint", vec![text("svc_name")]));
-    }
-    fields.push(object("http_request", vec![text("user_agent")]));
-    if class == Class::Authentication {
-        fields.push(flag("is_mfa"));
-    }
-    fields.push(object(
+/// `actor`: who called, and their session.
+fn actor_schema() -> Field {
+    object(
+        "actor",
+        vec![
+            object("idp", vec![text("name")]),
+            text("invoked_by"),
+            object(
+                "session",
+                vec![
+                    long("created_time"),
+                    datetime("created_time_dt"),
+                    flag("is_mfa"),
+                    text("issuer"),
+                ],
+            ),
+            object(
+                "user",
+                vec![
+                    account(),
+                    text("credential_uid"),
+                    text("name"),
+                    text("type"),
+                    text("uid"),
+                    text("uid_alt"),
+                ],
+            ),
+        ],
+    )
+}
+
+/// `api`: the call, its request and response.
+fn api_schema() -> Field {
+    object(
+        "api",
+        vec![
+            text("operation"),
+            object("request", vec![text("data"), text("uid")]),
+            object(
+                "response",
+                vec![text("data"), text("error"), text("message")],
+            ),
+            object("service", vec![text("name")]),
+            text("version"),
+        ],
+    )
+}
+
+/// `metadata`: the event's id, product and OCSF version.
+fn metadata_schema() -> Field {
+    object(
         "metadata",
         vec![
             text("event_code"),
@@ -145,7 +137,30 @@ pub fn event_schema(class: Class) -> SchemaRef {
             text("uid"),
             text("version"),
         ],
-    ));
+    )
+}
+
+/// The Arrow schema of `class`'s events.
+pub fn event_schema(class: Class) -> SchemaRef {
+    let mut fields = vec![
+        int("activity_id"),
+        text("activity_name"),
+        actor_schema(),
+        api_schema(),
+        text("category_name"),
+        int("category_uid"),
+        text("class_name"),
+        int("class_uid"),
+        object("cloud", vec![account(), text("provider"), text("region")]),
+    ];
+    if class == Class::Authentication {
+        fields.push(object("dst_endpoint", vec![text("svc_name")]));
+    }
+    fields.push(object("http_request", vec![text("user_agent")]));
+    if class == Class::Authentication {
+        fields.push(flag("is_mfa"));
+    }
+    fields.push(metadata_schema());
     let observable = vec![text("name"), text("type"), int("type_id"), text("value")];
     fields.push(list_of(
         "observables",

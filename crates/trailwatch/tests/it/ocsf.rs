@@ -59,6 +59,15 @@ fn export(lake: &Path, out: &Path) -> Value {
     serde_json::from_slice(&o.stdout).unwrap()
 }
 
+/// The sample ingested into `dir/lake` and exported into `dir/out`.
+fn exported_sample(dir: &Path) -> (PathBuf, PathBuf) {
+    let lake = dir.join("lake");
+    ingest_sample(&lake);
+    let out = dir.join("out");
+    export(&lake, &out);
+    (lake, out)
+}
+
 fn parquet_files(root: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
         .into_iter()
@@ -242,10 +251,7 @@ fn duckdb_and_spark_answer_security_lake_queries_over_the_export_as_the_lake_doe
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    ingest_sample(&lake);
-    let out = dir.path().join("out");
-    export(&lake, &out);
+    let (lake, out) = exported_sample(dir.path());
     let root = out.join("ext/trailwatch");
 
     // What the lake says, in the same shape.
@@ -375,10 +381,7 @@ fn an_export_read_back_gives_the_essential_pack_the_same_matches() {
 #[test]
 fn a_parquet_file_that_is_not_ocsf_is_reported_by_name_and_the_rest_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    ingest_sample(&lake);
-    let out = dir.path().join("out");
-    export(&lake, &out);
+    let (lake, out) = exported_sample(dir.path());
     // A lake file (CloudTrail-shaped Parquet) among the OCSF files.
     let lake_file = parquet_files(&lake.join("cloudtrail")).remove(0);
     std::fs::copy(&lake_file, out.join("lake-file.parquet")).unwrap();
@@ -526,10 +529,7 @@ fn ocsf_without_request_data_names_the_rules_it_leaves_blind() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let lake = dir.path().join("lake");
-    ingest_sample(&lake);
-    let out = dir.path().join("out");
-    export(&lake, &out);
+    let (_, out) = exported_sample(dir.path());
     let trimmed = dir.path().join("trimmed");
     std::fs::create_dir_all(&trimmed).unwrap();
     let script = r#"
@@ -579,4 +579,59 @@ print("ok")
         "{}",
         stdout(&o)
     );
+}
+
+/// `--since` and `--until` bound the export as they bound the lake's
+/// events; a window with no event writes nothing and says so.
+#[test]
+fn the_export_window_holds_the_lake_s_events_of_that_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    ingest_sample(&lake);
+    let out = dir.path().join("out");
+    let o = run(&[
+        "export",
+        "ocsf",
+        "--lake",
+        path_str(&lake),
+        "--out",
+        path_str(&out),
+        "--since",
+        "2026-04-02T06:00:00Z",
+        "--until",
+        "2026-04-03",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let want = lake_rows(
+        &lake,
+        "SELECT count(*) AS n FROM cloudtrail_logs WHERE eventtime >= '2026-04-02T06:00:00Z' AND eventtime < '2026-04-03'",
+    )[0]["n"]
+        .clone();
+    assert!(want.as_u64().unwrap() > 0);
+    assert_eq!(summary["events"], want);
+    let days: BTreeSet<String> = parquet_files(&out)
+        .iter()
+        .filter_map(|f| {
+            f.to_str()?
+                .split('/')
+                .find_map(|s| s.strip_prefix("eventDay="))
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(days, BTreeSet::from(["20260402".to_string()]));
+    let o = run(&[
+        "export",
+        "ocsf",
+        "--lake",
+        path_str(&lake),
+        "--out",
+        path_str(&out),
+        "--since",
+        "2030-01-01",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no events"), "{}", stderr(&o));
 }
