@@ -28,6 +28,13 @@ fn ago(now: DateTime<Utc>, n: &str, unit: fn(i64) -> Option<TimeDelta>) -> Optio
     now.checked_sub_signed(unit(n)?)
 }
 
+/// An optional `--since`-style flag's time, relative to now.
+pub fn flag_time(flag: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>> {
+    v.as_deref()
+        .map(|s| parse_time(flag, s, Utc::now()))
+        .transpose()
+}
+
 /// Parse a `--since`-style time relative to `now`; `flag` names the flag
 /// in messages.
 pub fn parse_time(flag: &str, s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {

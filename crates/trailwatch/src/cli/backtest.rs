@@ -25,7 +25,7 @@ use super::{EXIT_FINDINGS, EXIT_INPUT, ReadArgs, SummaryFormat};
 use crate::config::Config;
 use crate::detectors::Detections;
 use crate::pipeline::replay::Replay;
-use crate::timespec::parse_time;
+use crate::timespec::flag_time;
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
@@ -79,12 +79,6 @@ struct Findings {
     days: Vec<NaiveDate>,
 }
 
-fn time(flag: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>> {
-    v.as_deref()
-        .map(|s| parse_time(flag, s, Utc::now()))
-        .transpose()
-}
-
 /// The baseline's detections: the same packs, the older rule files.
 fn baseline(args: &BacktestArgs, cfg: &Config) -> Result<Option<Detections>> {
     if args.baseline.is_empty() {
@@ -119,7 +113,10 @@ pub fn run(args: &BacktestArgs, cfg: &Config) -> Result<ExitCode> {
         None => Vec::new(),
     };
     let older = baseline(args, cfg)?;
-    let (since, until) = (time("--since", &args.since)?, time("--until", &args.until)?);
+    let (since, until) = (
+        flag_time("--since", &args.since)?,
+        flag_time("--until", &args.until)?,
+    );
     let rt = crate::runtime::for_storage()?;
     let lake = match args.sources.is_empty() {
         true => {

@@ -16,7 +16,7 @@ use trailwatch_lake::store::Store;
 use super::SummaryFormat;
 use super::lake_args::LakeArgs;
 use crate::config::Config;
-use crate::timespec::parse_time;
+use crate::timespec::flag_time;
 
 #[derive(Debug, Subcommand)]
 pub enum ExportCommand {
@@ -55,15 +55,12 @@ pub fn run(cmd: &ExportCommand, cfg: &Config) -> Result<ExitCode> {
     }
 }
 
-fn time(flag: &str, v: &Option<String>) -> Result<Option<DateTime<Utc>>> {
-    v.as_deref()
-        .map(|s| parse_time(flag, s, Utc::now()))
-        .transpose()
-}
-
 fn ocsf(args: &OcsfArgs, cfg: &Config) -> Result<ExitCode> {
     let started = Instant::now();
-    let (since, until) = (time("--since", &args.since)?, time("--until", &args.until)?);
+    let (since, until) = (
+        flag_time("--since", &args.since)?,
+        flag_time("--until", &args.until)?,
+    );
     let rt = crate::runtime::for_storage()?;
     let lake = args.lake.open_existing(cfg, rt.handle().clone())?;
     let s3 = args.lake.s3_options(cfg);

@@ -197,42 +197,46 @@ fn the_sample_and_real_corpora_export_as_valid_ocsf_and_alerts_as_valid_findings
     validate(&schema, &parquet_files(&out));
 }
 
-/// DuckDB over the export, as Security Lake's Athena tables are queried:
-/// the partitions from the paths, nested fields by dot.
-const DUCKDB_QUERIES: &str = r#"
-import duckdb, json, sys
-con = duckdb.connect()
-con.sql(f"CREATE VIEW cloudtrail_ocsf AS SELECT * FROM read_parquet('{sys.argv[1]}/**/*.parquet', hive_partitioning = true, union_by_name = true)")
-out = {}
-out["by_operation"] = dict(con.sql("SELECT api.operation, count(*) FROM cloudtrail_ocsf GROUP BY 1").fetchall())
-out["stop_logging"] = [[r[0].strftime("%Y-%m-%dT%H:%M:%SZ"), r[1], r[2]] for r in con.sql(
-    "SELECT time_dt, api.operation, actor.user.uid FROM cloudtrail_ocsf "
-    "WHERE api.operation = 'StopLogging' AND class_uid = 6003 ORDER BY time_dt").fetchall()]
-out["failed_logins"] = con.sql(
-    "SELECT count(*) FROM cloudtrail_ocsf WHERE class_uid = 3002 AND api.operation = 'ConsoleLogin' AND status_id = 2").fetchall()[0][0]
-out["days"] = sorted(str(d[0]) for d in con.sql("SELECT DISTINCT eventDay FROM cloudtrail_ocsf").fetchall())
-print(json.dumps(out))
+/// Security Lake's kind of queries over a `cloudtrail_ocsf` table (the
+/// partitions from the paths, nested fields by dot), and the answers in
+/// one JSON shape; `answers` takes a function that runs a query by name.
+const OCSF_QUERIES: &str = r#"
+import json, sys
+QUERIES = {
+    "by_operation": "SELECT api.operation, count(*) FROM cloudtrail_ocsf GROUP BY 1",
+    "stop_logging": "SELECT time_dt, api.operation, actor.user.uid FROM cloudtrail_ocsf "
+                    "WHERE api.operation = 'StopLogging' AND class_uid = 6003 ORDER BY time_dt",
+    "failed_logins": "SELECT count(*) FROM cloudtrail_ocsf "
+                     "WHERE class_uid = 3002 AND api.operation = 'ConsoleLogin' AND status_id = 2",
+    "days": "SELECT DISTINCT eventDay FROM cloudtrail_ocsf",
+}
+def answers(rows):
+    print(json.dumps({
+        "by_operation": {r[0]: r[1] for r in rows("by_operation")},
+        "stop_logging": [[r[0].strftime("%Y-%m-%dT%H:%M:%SZ"), r[1], r[2]] for r in rows("stop_logging")],
+        "failed_logins": rows("failed_logins")[0][0],
+        "days": sorted(str(r[0]) for r in rows("days")),
+    }))
 "#;
 
-/// The same through PySpark in local mode, reading the folder as Spark
-/// reads a partitioned table.
-const SPARK_QUERIES: &str = r#"
-import json, sys
+/// DuckDB over the export's folder.
+const DUCKDB_RUN: &str = r#"
+import duckdb
+con = duckdb.connect()
+con.sql(f"CREATE VIEW cloudtrail_ocsf AS SELECT * FROM read_parquet('{sys.argv[1]}/**/*.parquet', hive_partitioning = true, union_by_name = true)")
+answers(lambda q: con.sql(QUERIES[q]).fetchall())
+"#;
+
+/// PySpark in local mode, reading the folder as Spark reads a partitioned
+/// table.
+const SPARK_RUN: &str = r#"
 from pyspark.sql import SparkSession
 spark = (SparkSession.builder.master("local[2]").appName("trailwatch-ocsf")
          .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
          .config("spark.sql.session.timeZone", "UTC").getOrCreate())
 spark.sparkContext.setLogLevel("ERROR")
 spark.read.option("mergeSchema", "true").parquet(sys.argv[1]).createOrReplaceTempView("cloudtrail_ocsf")
-out = {}
-out["by_operation"] = {r[0]: r[1] for r in spark.sql("SELECT api.operation, count(*) FROM cloudtrail_ocsf GROUP BY 1").collect()}
-out["stop_logging"] = [[r[0].strftime("%Y-%m-%dT%H:%M:%SZ"), r[1], r[2]] for r in spark.sql(
-    "SELECT time_dt, api.operation, actor.user.uid FROM cloudtrail_ocsf "
-    "WHERE api.operation = 'StopLogging' AND class_uid = 6003 ORDER BY time_dt").collect()]
-out["failed_logins"] = spark.sql(
-    "SELECT count(*) FROM cloudtrail_ocsf WHERE class_uid = 3002 AND api.operation = 'ConsoleLogin' AND status_id = 2").collect()[0][0]
-out["days"] = sorted(str(r[0]) for r in spark.sql("SELECT DISTINCT eventDay FROM cloudtrail_ocsf").collect())
-print(json.dumps(out))
+answers(lambda q: spark.sql(QUERIES[q]).collect())
 "#;
 
 fn lake_rows(lake: &Path, sql: &str) -> Vec<Value> {
@@ -311,9 +315,15 @@ fn duckdb_and_spark_answer_security_lake_queries_over_the_export_as_the_lake_doe
         let got_days: BTreeSet<String> = serde_json::from_value(got["days"].clone()).unwrap();
         assert_eq!(got_days, days, "{engine}");
     };
-    check("DuckDB", python(DUCKDB_QUERIES, &[path_str(&root)]));
+    check(
+        "DuckDB",
+        python(&format!("{OCSF_QUERIES}{DUCKDB_RUN}"), &[path_str(&root)]),
+    );
     if python_has("pyspark") && have_tool(Command::new("java").arg("-version"), "java") {
-        check("Spark", python(SPARK_QUERIES, &[path_str(&root)]));
+        check(
+            "Spark",
+            python(&format!("{OCSF_QUERIES}{SPARK_RUN}"), &[path_str(&root)]),
+        );
     }
 }
 
