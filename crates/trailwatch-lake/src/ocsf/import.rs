@@ -8,7 +8,9 @@ use std::sync::Arc;
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::json::writer::LineDelimitedWriter;
 use bytes::Bytes;
-use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use trailwatch_core::ocsf::to_cloudtrail;
 
 use crate::error::LakeError;
@@ -103,25 +105,26 @@ pub fn parquet_as_cloudtrail(
             what: format!("reading {name}"),
             error,
         })?;
-    let mut out = Converted::default();
-    let bytes = Bytes::from(bytes);
-    if let Ok(b) = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()) {
-        out.absent = absent_fields(b.schema());
-    }
-    out.stats = ocsf_as_cloudtrail(name, bytes, |text| {
-        out.text.extend_from_slice(text);
+    let mut text = Vec::new();
+    let (stats, absent) = ocsf_as_cloudtrail(name, Bytes::from(bytes), |batch| {
+        text.extend_from_slice(batch);
         Ok(())
     })?;
-    Ok(out)
+    Ok(Converted {
+        text,
+        absent,
+        stats,
+    })
 }
 
 /// The events of OCSF Parquet file `bytes` (named `name`) as CloudTrail
-/// NDJSON, handed to `f` a batch at a time.
+/// NDJSON, handed to `f` a batch at a time; with the CloudTrail fields
+/// the file's columns cannot give ([`absent_fields`]).
 pub fn ocsf_as_cloudtrail(
     name: &str,
     bytes: Bytes,
     mut f: impl FnMut(&[u8]) -> Result<(), LakeError>,
-) -> Result<ReadStats, LakeError> {
+) -> Result<(ReadStats, Vec<&'static str>), LakeError> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes.clone()).map_err(|e| {
         LakeError::BadFile {
             path: name.to_string(),
@@ -145,12 +148,15 @@ pub fn ocsf_as_cloudtrail(
             .map(with_offset_zones)
             .collect::<Vec<_>>(),
     ));
-    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(
-        bytes,
+    let absent = absent_fields(builder.schema());
+    // The footer read above, read with the offset zones (not parsed again).
+    let metadata = ArrowReaderMetadata::try_new(
+        Arc::clone(builder.metadata()),
         ArrowReaderOptions::new().with_schema(offsets),
-    )?
-    .with_batch_size(8192)
-    .build()?;
+    )?;
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata)
+        .with_batch_size(8192)
+        .build()?;
     let mut stats = ReadStats::default();
     let mut json = Vec::new();
     let mut out = Vec::new();
@@ -176,7 +182,7 @@ pub fn ocsf_as_cloudtrail(
         }
         f(&out)?;
     }
-    Ok(stats)
+    Ok((stats, absent))
 }
 
 /// `f` with every zoned timestamp in it (nested too) zoned `+00:00`.

@@ -132,7 +132,7 @@ fn events_land_per_partition_and_class_sorted_and_read_back() {
 
     // And back: the same records, in time order.
     let mut text = Vec::new();
-    let read = ocsf_as_cloudtrail("f.parquet", bytes, |b| {
+    let (read, absent) = ocsf_as_cloudtrail("f.parquet", bytes, |b| {
         text.extend_from_slice(b);
         Ok(())
     })
@@ -144,6 +144,7 @@ fn events_land_per_partition_and_class_sorted_and_read_back() {
             not_cloudtrail: 0
         }
     );
+    assert!(absent.is_empty(), "{absent:?}");
     let back: Vec<serde_json::Value> = text
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())

@@ -95,23 +95,47 @@ fn baseline(args: &BacktestArgs, cfg: &Config) -> Result<Option<Detections>> {
     ))
 }
 
+/// The `--expect` file's expectations (none without one), each naming a
+/// rule in force.
+fn expectations(args: &BacktestArgs, detections: &Detections) -> Result<Vec<expect::Expectation>> {
+    let Some(path) = &args.expect else {
+        return Ok(Vec::new());
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let known = |id: &str| {
+        detections.rules.iter().any(|r| r.id == id)
+            || detections.sigma.rules.iter().any(|r| r.id == id)
+            || detections.correlation.iter().any(|c| c.id == id)
+    };
+    Ok(expect::parse(&text, &path.display().to_string(), known)?)
+}
+
+/// Print what the backtest found in `--format`.
+fn write_findings(args: &BacktestArgs, found: &Findings) -> Result<()> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    match args.format {
+        SummaryFormat::Table => write_table(&mut out, found)?,
+        SummaryFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &document(args, found))?;
+            writeln!(out)?;
+        }
+        SummaryFormat::Ndjson => {
+            for r in &found.results {
+                serde_json::to_writer(&mut out, r)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
 pub fn run(args: &BacktestArgs, cfg: &Config) -> Result<ExitCode> {
     let started = Instant::now();
     let detections = args.rules.detections(cfg)?;
     let rule_problems = detections.problems.len();
-    let expectations = match &args.expect {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let known = |id: &str| {
-                detections.rules.iter().any(|r| r.id == id)
-                    || detections.sigma.rules.iter().any(|r| r.id == id)
-                    || detections.correlation.iter().any(|c| c.id == id)
-            };
-            expect::parse(&text, &path.display().to_string(), known)?
-        }
-        None => Vec::new(),
-    };
+    let expectations = expectations(args, &detections)?;
     let older = baseline(args, cfg)?;
     let (since, until) = (
         flag_time("--since", &args.since)?,
@@ -170,21 +194,7 @@ pub fn run(args: &BacktestArgs, cfg: &Config) -> Result<ExitCode> {
         );
         std::fs::write(path, xml).with_context(|| format!("writing {}", path.display()))?;
     }
-    let mut out = BufWriter::new(io::stdout().lock());
-    match args.format {
-        SummaryFormat::Table => write_table(&mut out, &found)?,
-        SummaryFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &document(args, &found))?;
-            writeln!(out)?;
-        }
-        SummaryFormat::Ndjson => {
-            for r in &found.results {
-                serde_json::to_writer(&mut out, r)?;
-                writeln!(out)?;
-            }
-        }
-    }
-    out.flush()?;
+    write_findings(args, &found)?;
     if found.events == 0 {
         eprintln!("{}", empty_window(&outcome.window, lake.as_ref())?);
     }

@@ -45,16 +45,22 @@ fn compiled_schema(dir: &Path) -> Option<PathBuf> {
 
 /// `export ocsf` of `lake` into `out`; its JSON summary.
 fn export(lake: &Path, out: &Path) -> Value {
-    let o = run(&[
+    export_with(lake, out, &[])
+}
+
+/// [`export`] with `extra` arguments (a window, say).
+fn export_with(lake: &Path, out: &Path, extra: &[&str]) -> Value {
+    let mut args = vec![
         "export",
         "ocsf",
         "--lake",
         path_str(lake),
         "--out",
         path_str(out),
-        "--format",
-        "json",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--format", "json"]);
+    let o = run(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     serde_json::from_slice(&o.stdout).unwrap()
 }
@@ -599,22 +605,8 @@ fn the_export_window_holds_the_lake_s_events_of_that_window() {
     let lake = dir.path().join("lake");
     ingest_sample(&lake);
     let out = dir.path().join("out");
-    let o = run(&[
-        "export",
-        "ocsf",
-        "--lake",
-        path_str(&lake),
-        "--out",
-        path_str(&out),
-        "--since",
-        "2026-04-02T06:00:00Z",
-        "--until",
-        "2026-04-03",
-        "--format",
-        "json",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let summary: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let window = ["--since", "2026-04-02T06:00:00Z", "--until", "2026-04-03"];
+    let summary = export_with(&lake, &out, &window);
     let want = lake_rows(
         &lake,
         "SELECT count(*) AS n FROM cloudtrail_logs WHERE eventtime >= '2026-04-02T06:00:00Z' AND eventtime < '2026-04-03'",
