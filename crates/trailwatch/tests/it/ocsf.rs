@@ -637,3 +637,68 @@ fn the_export_window_holds_the_lake_s_events_of_that_window() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("no events"), "{}", stderr(&o));
 }
+
+/// An OCSF row of another class among CloudTrail's (a Security Lake table
+/// mixing sources, say): `ingest` quarantines it with its file and row,
+/// its OCSF JSON kept, and stores every other row.
+#[test]
+fn an_ocsf_row_of_another_class_is_quarantined_and_the_rest_is_kept() {
+    if !python_has("duckdb") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, out) = exported_sample(dir.path());
+    let source = parquet_files(&out)
+        .into_iter()
+        .find(|f| f.to_str().is_some_and(|s| s.contains("api_activity")))
+        .unwrap();
+    let mixed = dir.path().join("mixed");
+    std::fs::create_dir_all(&mixed).unwrap();
+    let script = r#"
+import duckdb, sys
+src, dst = sys.argv[1], sys.argv[2]
+first = duckdb.sql(f"SELECT min(metadata.uid) FROM read_parquet('{src}')").fetchall()[0][0]
+duckdb.sql(f"""COPY (SELECT * REPLACE (CASE WHEN metadata.uid = '{first}' THEN 4001 ELSE class_uid END AS class_uid)
+  FROM read_parquet('{src}', hive_partitioning = false)) TO '{dst}/mixed.parquet' (FORMAT parquet)""")
+print(duckdb.sql(f"SELECT count(*) FROM read_parquet('{src}')").fetchall()[0][0], first)
+"#;
+    let o = python(script, &[path_str(&source), path_str(&mixed)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = stdout(&o);
+    let (rows, first) = said.trim().split_once(' ').unwrap();
+    let rows: u64 = rows.parse().unwrap();
+    assert!(rows > 1);
+    let lake = dir.path().join("back");
+    let o = run(&[
+        "ingest",
+        "--json",
+        "--lake",
+        path_str(&lake),
+        path_str(&mixed),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "quarantine makes the exit non-zero: {}",
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (v["events"].as_u64(), v["quarantined"].as_u64()),
+        (Some(rows - 1), Some(1))
+    );
+    let entries: Vec<_> = std::fs::read_dir(lake.join("_quarantine"))
+        .unwrap()
+        .collect();
+    assert_eq!(entries.len(), 1);
+    let text = std::fs::read_to_string(entries[0].as_ref().unwrap().path()).unwrap();
+    let q: Value = serde_json::from_str(text.trim()).unwrap();
+    assert!(
+        q["source"].as_str().unwrap().ends_with("mixed.parquet"),
+        "{q}"
+    );
+    assert!(q["record"].is_u64(), "{q}");
+    let raw: Value = serde_json::from_str(q["raw"].as_str().unwrap()).unwrap();
+    assert_eq!(raw["class_uid"], 4001);
+    assert_eq!(raw["metadata"]["uid"], first);
+}
